@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the Debian packages kiln needs to build and test, only those missing.
+# Idempotent and quick when everything is there. Needs root (or sudo) for apt.
+set -eu
+
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+libarchive-dev libcurl4-openssl-dev libjansson-dev libssl-dev libzstd-dev zlib1g-dev
+libseccomp-dev libcap-dev
+bats busybox-static skopeo umoci crun python3-jsonschema
+golang-github-opencontainers-image-spec-dev jq uidmap iproute2 util-linux
+docker-registry apache2-utils openssl python3 git mmdebstrap curl"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,194 @@
+/* kiln's entry point: global options, the command table and dispatch,
+ * after git's table of builtins. `kiln help CMD` reads the same table. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "util/strbuf.h"
+
+extern const struct cli_command cli_cmd_version;
+
+/* Keep sorted the way `kiln help` should list them. */
+static const struct cli_command *const commands[] = {
+    &cli_cmd_version,
+};
+
+static const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
+
+static const struct cli_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < n_commands; i++)
+        if (strcmp(commands[i]->name, name) == 0)
+            return commands[i];
+    return NULL;
+}
+
+int cli_fail(struct kiln_error *err)
+{
+    int code = EXIT_FAIL;
+    if (err != NULL) {
+        fprintf(stderr, "kiln: %s\n", err->msg);
+        if (err->code == KILN_E_USAGE)
+            code = EXIT_USAGE;
+        kiln_error_free(err);
+    } else {
+        fprintf(stderr, "kiln: failed\n");
+    }
+    return code;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "kiln %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'kiln help %s' for usage.\n", cmd);
+    return EXIT_USAGE;
+}
+
+void cli_warn(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "warning: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+char *cli_store_root(const struct cli_global *g)
+{
+    if (g->root != NULL && g->root[0] != '\0')
+        return xstrdup(g->root);
+    const char *env = getenv("KILN_ROOT");
+    if (env != NULL && env[0] != '\0')
+        return xstrdup(env);
+    if (geteuid() == 0)
+        return xstrdup("/var/lib/kiln");
+    const char *xdg = getenv("XDG_DATA_HOME");
+    if (xdg != NULL && xdg[0] == '/')
+        return xasprintf("%s/kiln", xdg);
+    const char *home = getenv("HOME");
+    return xasprintf("%s/.local/share/kiln", home ? home : "/tmp");
+}
+
+const char *cli_human_size(unsigned long long bytes, char *buf, unsigned long bufsz)
+{
+    static const char *units[] = {"B", "kB", "MB", "GB", "TB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1000.0 && u < 4) {
+        v /= 1000.0;
+        u++;
+    }
+    if (u == 0)
+        snprintf(buf, bufsz, "%lluB", bytes);
+    else
+        snprintf(buf, bufsz, v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v, units[u]);
+    return buf;
+}
+
+const char *cli_human_ago(long long t, char *buf, unsigned long bufsz)
+{
+    long long d = (long long)time(NULL) - t;
+    if (d < 0)
+        d = 0;
+    struct {
+        long long secs;
+        const char *name;
+    } steps[] = {{365LL * 86400, "year"}, {30LL * 86400, "month"}, {7LL * 86400, "week"},
+                 {86400, "day"},          {3600, "hour"},         {60, "minute"}};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        if (d >= steps[i].secs) {
+            long long n = d / steps[i].secs;
+            snprintf(buf, bufsz, "%lld %s%s ago", n, steps[i].name, n == 1 ? "" : "s");
+            return buf;
+        }
+    }
+    snprintf(buf, bufsz, d < 2 ? "Less than a second ago" : "%lld seconds ago", d);
+    return buf;
+}
+
+static void print_overview(FILE *out)
+{
+    fprintf(out, "Usage: kiln [--root DIR] COMMAND [ARGS...]\n\n"
+                 "Build, store, run and share OCI container images without a daemon.\n\n"
+                 "Commands:\n");
+    for (size_t i = 0; i < n_commands; i++)
+        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    fprintf(out, "\nGlobal options:\n"
+                 "  --root DIR   store location (default: $KILN_ROOT, else /var/lib/kiln for root,\n"
+                 "               else $XDG_DATA_HOME/kiln)\n"
+                 "  --version    print kiln's version\n\n"
+                 "Run 'kiln help COMMAND' for a command's options.\n");
+}
+
+int cli_print_help(const char *name)
+{
+    const struct cli_command *c = find_command(name);
+    if (c == NULL) {
+        fprintf(stderr, "kiln: unknown command \"%s\"; run 'kiln help' for the list\n", name);
+        return EXIT_USAGE;
+    }
+    fputs(c->usage, stdout);
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_global g = {0};
+    static const struct option opts[] = {
+        {"root", required_argument, NULL, 'r'},
+        {"debug", no_argument, NULL, 'D'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    /* "+" stops at the command name, so command options are left for it. */
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            g.root = optarg;
+            break;
+        case 'D':
+            g.debug = 1;
+            break;
+        case 'V':
+            printf("kiln version %s\n", KILN_VERSION);
+            return EXIT_OK;
+        case 'h':
+            print_overview(stdout);
+            return EXIT_OK;
+        default:
+            fprintf(stderr, "Run 'kiln help' for usage.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        print_overview(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[optind];
+    if (strcmp(name, "help") == 0) {
+        if (optind + 1 < argc)
+            return cli_print_help(argv[optind + 1]);
+        print_overview(stdout);
+        return EXIT_OK;
+    }
+    const struct cli_command *cmd = find_command(name);
+    if (cmd == NULL) {
+        fprintf(stderr, "kiln: unknown command \"%s\"; run 'kiln help' for the list\n", name);
+        return EXIT_USAGE;
+    }
+    int first = optind;
+    optind = 0; /* reset getopt for the command's own parsing */
+    return cmd->run(&g, argc - first, argv + first);
+}

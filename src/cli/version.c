@@ -1,0 +1,28 @@
+/* kiln version: what this binary is and what it was built with. */
+#include <archive.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/opensslv.h>
+#include <stdio.h>
+#include <zstd.h>
+
+#include "cli/cli.h"
+
+static int cmd_version(struct cli_global *g, int argc, char **argv)
+{
+    (void)g;
+    (void)argv;
+    if (argc > 1)
+        return cli_usage_error("version", "takes no arguments");
+    printf("kiln version %s\n", KILN_VERSION);
+    printf("  libarchive %s, libcurl %s, jansson %s, %s, zstd %s\n", archive_version_string() + 11,
+           curl_version_info(CURLVERSION_NOW)->version, JANSSON_VERSION, OPENSSL_VERSION_TEXT, ZSTD_versionString());
+    return EXIT_OK;
+}
+
+const struct cli_command cli_cmd_version = {
+    .name = "version",
+    .run = cmd_version,
+    .summary = "print kiln's version and the libraries it was built with",
+    .usage = "Usage: kiln version\n\nPrints kiln's version and the versions of the libraries it uses.\n",
+};

@@ -1,0 +1,103 @@
+/* util/: strbuf, digest, error chaining, fs helpers. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "util/cleanup.h"
+#include "util/digest.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+static void test_strbuf(void)
+{
+    cleanup_strbuf struct strbuf sb = STRBUF_INIT;
+    strbuf_init(&sb);
+    is_str(sb.buf, "", "empty strbuf is \"\"");
+    for (int i = 0; i < 1000; i++)
+        strbuf_addc(&sb, 'x');
+    is_int(sb.len, 1000, "strbuf grows past its first allocation");
+    strbuf_reset(&sb);
+    strbuf_addf(&sb, "%s-%d", "a", 42);
+    strbuf_adds(&sb, "  \n");
+    strbuf_rtrim(&sb);
+    is_str(sb.buf, "a-42", "addf and rtrim");
+    cleanup_free char *d = strbuf_detach(&sb);
+    is_str(d, "a-42", "detach hands over the text");
+    is_str(sb.buf, "", "detach leaves an empty buffer");
+}
+
+static void test_digest(void)
+{
+    struct digest d;
+    char buf[DIGEST_STR_LEN + 1];
+    digest_bytes("", 0, &d);
+    is_str(digest_str(&d, buf),
+           "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+           "sha256 of the empty string");
+    digest_bytes("abc", 3, &d);
+    is_str(d.hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256(abc)");
+
+    struct kiln_error *err = NULL;
+    struct digest p;
+    ok(digest_parse(buf, &p, &err) == 0 && err == NULL, "parse a valid digest");
+    ok(digest_parse("sha256:../../etc/passwd", &p, &err) < 0 && err != NULL, "reject a path");
+    ok(err && err->code == KILN_E_INVALID, "rejection is KILN_E_INVALID");
+    kiln_error_freep(&err);
+    ok(digest_parse("sha512:abcd", &p, &err) < 0, "reject other algorithms");
+    kiln_error_freep(&err);
+    ok(digest_parse("sha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD", &p,
+                    &err) < 0,
+       "reject upper-case hex");
+    kiln_error_freep(&err);
+}
+
+static void test_error(void)
+{
+    struct kiln_error *err = NULL;
+    ok(kiln_error_set(&err, KILN_E_NOTFOUND, "image %s not found", "x") == -1, "set returns -1");
+    kiln_error_set(&err, KILN_E_FAIL, "second");
+    is_str(err->msg, "image x not found", "the first cause wins");
+    kiln_error_prefix(&err, "run");
+    is_str(err->msg, "run: image x not found", "prefix adds context");
+    is_int(err->code, KILN_E_NOTFOUND, "prefix keeps the code");
+    kiln_error_free(err);
+}
+
+static void test_fs(void)
+{
+    char tmpl[] = "/tmp/kiln-test-util-XXXXXX";
+    ok(mkdtemp(tmpl) != NULL, "mkdtemp");
+    struct kiln_error *err = NULL;
+    cleanup_free char *deep = path_join(tmpl, "a/b/c");
+    ok(mkdir_p(deep, 0755, &err) == 0, "mkdir_p makes a nested path");
+    ok(mkdir_p(deep, 0755, &err) == 0, "mkdir_p of an existing dir is fine");
+    cleanup_free char *f = path_join(deep, "file.json");
+    ok(write_file_atomic(f, "{\"b\":1,\"a\":2}", 13, 0644, &err) == 0, "atomic write");
+    cleanup_json json_t *v = json_load_path(f, 1024, &err);
+    ok(v != NULL, "json reads back");
+    cleanup_free char *canon = json_dump_canonical(v);
+    is_str(canon, "{\"a\":2,\"b\":1}", "canonical JSON sorts keys and is compact");
+    ok(read_file(f, 4, &canon, NULL, &err) < 0 && err && err->code == KILN_E_INVALID,
+       "read_file refuses files over the limit");
+    kiln_error_freep(&err);
+    cleanup_free char *p = path_join("/a/", "/b");
+    is_str(p, "/a/b", "path_join keeps one slash");
+    chmod(deep, 0500);
+    ok(rm_rf(tmpl, &err) == 0, "rm_rf removes a tree with a read-only dir");
+    ok(!path_exists(tmpl), "and it is gone");
+    ok(rm_rf(tmpl, &err) == 0, "rm_rf of a missing path is success");
+    kiln_error_freep(&err);
+}
+
+int main(void)
+{
+    test_strbuf();
+    test_digest();
+    test_error();
+    test_fs();
+    return done_testing();
+}
