@@ -1,0 +1,261 @@
+/* Manifest and index parsing with media-type checks; platform selection. */
+#include "registry/manifest.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+int manifest_media_type_known(const char *mt)
+{
+    return mt != NULL && (strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_OCI_INDEX) == 0 ||
+                          strcmp(mt, MT_DOCKER_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0);
+}
+
+static int is_schema1(const char *mt)
+{
+    return mt != NULL &&
+           (strcmp(mt, MT_DOCKER_SCHEMA1) == 0 || strcmp(mt, MT_DOCKER_SCHEMA1S) == 0);
+}
+
+static int is_index_type(const char *mt)
+{
+    return strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+}
+
+int layer_media_type_compression(const char *mt)
+{
+    if (mt == NULL)
+        return -1;
+    if (strcmp(mt, MT_OCI_LAYER) == 0 || strcmp(mt, "application/vnd.oci.image.layer.nondistributable.v1.tar") == 0)
+        return 0;
+    if (strcmp(mt, MT_OCI_LAYER_GZIP) == 0 || strcmp(mt, MT_DOCKER_LAYER) == 0 ||
+        strcmp(mt, MT_DOCKER_FOREIGN) == 0 ||
+        strcmp(mt, "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip") == 0)
+        return 1;
+    if (strcmp(mt, MT_OCI_LAYER_ZSTD) == 0)
+        return 2;
+    return -1;
+}
+
+/* Content-Type may carry parameters ("...+json; charset=utf-8"). */
+static char *bare_content_type(const char *ct)
+{
+    if (ct == NULL)
+        return NULL;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strcspn(ct, "; ");
+    return n ? xstrndup(ct, n) : NULL;
+}
+
+static int parse_descriptor(json_t *j, const char *what, int with_platform, struct descriptor *d,
+                            struct kiln_error **err)
+{
+    memset(d, 0, sizeof(*d));
+    if (!json_is_object(j))
+        return kiln_error_set(err, KILN_E_INVALID, "manifest: %s is not an object", what);
+    const char *mt = json_get_str(j, "mediaType");
+    const char *dg = json_get_str(j, "digest");
+    json_t *size = json_object_get(j, "size");
+    if (mt == NULL || mt[0] == '\0')
+        return kiln_error_set(err, KILN_E_INVALID, "manifest: %s has no mediaType", what);
+    if (dg == NULL)
+        return kiln_error_set(err, KILN_E_INVALID, "manifest: %s has no digest", what);
+    if (!json_is_integer(size) || json_integer_value(size) < 0)
+        return kiln_error_set(err, KILN_E_INVALID, "manifest: %s has no valid size", what);
+    if (digest_parse(dg, &d->digest, NULL) < 0)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "manifest: %s digest \"%.80s\" is not a sha256 digest", what, dg);
+    d->media_type = xstrdup(mt);
+    d->size = (uint64_t)json_integer_value(size);
+    if (with_platform) {
+        json_t *p = json_object_get(j, "platform");
+        const char *os = json_get_str(p, "os"), *arch = json_get_str(p, "architecture");
+        const char *var = json_get_str(p, "variant");
+        d->os = os ? xstrdup(os) : NULL;
+        d->arch = arch ? xstrdup(arch) : NULL;
+        d->variant = var ? xstrdup(var) : NULL;
+    }
+    return 0;
+}
+
+static void descriptor_release(struct descriptor *d)
+{
+    free(d->media_type);
+    free(d->os);
+    free(d->arch);
+    free(d->variant);
+    memset(d, 0, sizeof(*d));
+}
+
+static int parse_list(json_t *arr, const char *what, int with_platform, struct descriptor **out,
+                      size_t *n, struct kiln_error **err)
+{
+    size_t cnt = json_array_size(arr);
+    *out = xcalloc(cnt ? cnt : 1, sizeof(**out));
+    *n = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        char label[64];
+        snprintf(label, sizeof(label), "%s[%zu]", what, i);
+        if (parse_descriptor(json_array_get(arr, i), label, with_platform, &(*out)[i], err) < 0)
+            return -1;
+        *n = i + 1;
+    }
+    return 0;
+}
+
+static int parse_structure(json_t *j, const char *mt, struct manifest *out,
+                           struct kiln_error **err)
+{
+    json_t *manifests = json_object_get(j, "manifests");
+    json_t *layers = json_object_get(j, "layers");
+    json_t *config = json_object_get(j, "config");
+    if (is_index_type(mt)) {
+        if (!json_is_array(manifests) || layers != NULL || config != NULL)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "manifest declares %s but its content is not an index; "
+                                  "refusing it",
+                                  mt);
+        out->kind = MANIFEST_INDEX;
+        return parse_list(manifests, "manifests", 1, &out->manifests, &out->n_manifests, err);
+    }
+    if (!json_is_object(config) || !json_is_array(layers) || manifests != NULL)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "manifest declares %s but its content is not an image manifest; "
+                              "refusing it",
+                              mt);
+    out->kind = MANIFEST_IMAGE;
+    if (parse_descriptor(config, "config", 0, &out->config, err) < 0)
+        return -1;
+    return parse_list(layers, "layers", 0, &out->layers, &out->n_layers, err);
+}
+
+int manifest_parse(const char *content_type, const char *body, size_t len, struct manifest *out,
+                   struct kiln_error **err)
+{
+    memset(out, 0, sizeof(*out));
+    cleanup_free char *ct = bare_content_type(content_type);
+    cleanup_json json_t *j = json_parse_bytes(body, len, "manifest", err);
+    if (j == NULL)
+        return -1;
+    if (!json_is_object(j))
+        return kiln_error_set(err, KILN_E_INVALID, "manifest is not a JSON object");
+    const char *mt = json_get_str(j, "mediaType");
+    json_int_t version = json_get_int(j, "schemaVersion", -1);
+    if (version == 1 || is_schema1(ct) || is_schema1(mt))
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "image uses a Docker schema 1 manifest, which kiln does not "
+                              "support; re-push it with a current docker, podman or skopeo");
+    if (version != 2)
+        return kiln_error_set(err, KILN_E_INVALID, "manifest has schemaVersion %lld, not 2",
+                              (long long)version);
+    if (mt != NULL && !manifest_media_type_known(mt))
+        return kiln_error_set(err, KILN_E_INVALID, "unsupported manifest media type \"%.100s\"",
+                              mt);
+    if (mt != NULL && manifest_media_type_known(ct) && strcmp(mt, ct) != 0)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "registry served the manifest as %s but it declares %s; refusing "
+                              "it",
+                              ct, mt);
+    const char *eff = mt;
+    if (eff == NULL && manifest_media_type_known(ct))
+        eff = ct;
+    if (eff == NULL) /* OCI allows omitting mediaType: go by structure */
+        eff = json_object_get(j, "manifests") != NULL ? MT_OCI_INDEX : MT_OCI_MANIFEST;
+    out->media_type = xstrdup(eff);
+    if (parse_structure(j, eff, out, err) < 0) {
+        manifest_release(out);
+        return -1;
+    }
+    return 0;
+}
+
+void manifest_release(struct manifest *m)
+{
+    free(m->media_type);
+    descriptor_release(&m->config);
+    for (size_t i = 0; i < m->n_layers; i++)
+        descriptor_release(&m->layers[i]);
+    free(m->layers);
+    for (size_t i = 0; i < m->n_manifests; i++)
+        descriptor_release(&m->manifests[i]);
+    free(m->manifests);
+    memset(m, 0, sizeof(*m));
+}
+
+char *platform_host(void)
+{
+    struct utsname u;
+    const char *arch = "amd64", *variant = NULL;
+    if (uname(&u) == 0) {
+        if (strcmp(u.machine, "x86_64") == 0)
+            arch = "amd64";
+        else if (strcmp(u.machine, "aarch64") == 0)
+            arch = "arm64";
+        else if (strncmp(u.machine, "armv7", 5) == 0)
+            arch = "arm", variant = "v7";
+        else if (strncmp(u.machine, "armv6", 5) == 0)
+            arch = "arm", variant = "v6";
+        else if (strcmp(u.machine, "i686") == 0 || strcmp(u.machine, "i386") == 0)
+            arch = "386";
+        else
+            arch = u.machine;
+    }
+    return variant ? xasprintf("linux/%s/%s", arch, variant) : xasprintf("linux/%s", arch);
+}
+
+static int str_eq(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+const struct descriptor *manifest_select_platform(const struct manifest *index,
+                                                  const char *platform,
+                                                  struct kiln_error **err)
+{
+    cleanup_free char *want = platform ? xstrdup(platform) : platform_host();
+    cleanup_free char *label = xstrdup(want);
+    char *os = want, *arch = strchr(want, '/'), *variant = NULL;
+    if (arch == NULL || arch[1] == '\0') {
+        kiln_error_set(err, KILN_E_USAGE, "platform \"%s\" is not os/arch[/variant]", want);
+        return NULL;
+    }
+    *arch++ = '\0';
+    variant = strchr(arch, '/');
+    if (variant != NULL)
+        *variant++ = '\0';
+    const struct descriptor *found = NULL;
+    for (size_t i = 0; i < index->n_manifests && found == NULL; i++) {
+        const struct descriptor *d = &index->manifests[i];
+        if (!manifest_media_type_known(d->media_type) || !str_eq(d->os, os) ||
+            !str_eq(d->arch, arch))
+            continue;
+        /* arm64 without a variant means v8. */
+        const char *dv = d->variant;
+        if (dv == NULL && strcmp(arch, "arm64") == 0)
+            dv = "v8";
+        if (variant != NULL && !str_eq(dv, variant))
+            continue;
+        found = d;
+    }
+    if (found != NULL)
+        return found;
+    struct strbuf have = STRBUF_INIT;
+    strbuf_init(&have);
+    for (size_t i = 0; i < index->n_manifests; i++) {
+        const struct descriptor *d = &index->manifests[i];
+        if (d->os == NULL || d->arch == NULL)
+            continue;
+        strbuf_addf(&have, "%s%s/%s%s%s", have.len ? ", " : "", d->os, d->arch,
+                    d->variant ? "/" : "", d->variant ? d->variant : "");
+    }
+    kiln_error_set(err, KILN_E_NOTFOUND, "the image index has no manifest for %s (it offers: %s)",
+                   label, have.len ? have.buf : "none");
+    strbuf_release(&have);
+    return NULL;
+}
