@@ -31,7 +31,8 @@ int layer_media_type_compression(const char *mt)
 {
     if (mt == NULL)
         return -1;
-    if (strcmp(mt, MT_OCI_LAYER) == 0 || strcmp(mt, "application/vnd.oci.image.layer.nondistributable.v1.tar") == 0)
+    if (strcmp(mt, MT_OCI_LAYER) == 0 ||
+        strcmp(mt, "application/vnd.oci.image.layer.nondistributable.v1.tar") == 0)
         return 0;
     if (strcmp(mt, MT_OCI_LAYER_GZIP) == 0 || strcmp(mt, MT_DOCKER_LAYER) == 0 ||
         strcmp(mt, MT_DOCKER_FOREIGN) == 0 ||
@@ -53,7 +54,7 @@ static char *bare_content_type(const char *ct)
     return n ? xstrndup(ct, n) : NULL;
 }
 
-static int parse_descriptor(json_t *j, const char *what, int with_platform, struct descriptor *d,
+static int parse_descriptor(json_t *j, const char *what, struct descriptor *d,
                             struct kiln_error **err)
 {
     memset(d, 0, sizeof(*d));
@@ -73,44 +74,61 @@ static int parse_descriptor(json_t *j, const char *what, int with_platform, stru
                               "manifest: %s digest \"%.80s\" is not a sha256 digest", what, dg);
     d->media_type = xstrdup(mt);
     d->size = (uint64_t)json_integer_value(size);
-    if (with_platform) {
-        json_t *p = json_object_get(j, "platform");
-        const char *os = json_get_str(p, "os"), *arch = json_get_str(p, "architecture");
-        const char *var = json_get_str(p, "variant");
-        d->os = os ? xstrdup(os) : NULL;
-        d->arch = arch ? xstrdup(arch) : NULL;
-        d->variant = var ? xstrdup(var) : NULL;
-    }
     return 0;
 }
 
-static void descriptor_release(struct descriptor *d)
+static void desc_release(struct descriptor *d)
 {
     free(d->media_type);
-    free(d->os);
-    free(d->arch);
-    free(d->variant);
     memset(d, 0, sizeof(*d));
 }
 
-static int parse_list(json_t *arr, const char *what, int with_platform, struct descriptor **out,
-                      size_t *n, struct kiln_error **err)
+static void entry_release(struct platform_entry *e)
+{
+    desc_release(&e->d);
+    free(e->os);
+    free(e->arch);
+    free(e->variant);
+    memset(e, 0, sizeof(*e));
+}
+
+static int parse_layers(json_t *arr, struct manifest *m, struct kiln_error **err)
 {
     size_t cnt = json_array_size(arr);
-    *out = xcalloc(cnt ? cnt : 1, sizeof(**out));
-    *n = 0;
+    m->layers = xcalloc(cnt ? cnt : 1, sizeof(*m->layers));
     for (size_t i = 0; i < cnt; i++) {
         char label[64];
-        snprintf(label, sizeof(label), "%s[%zu]", what, i);
-        if (parse_descriptor(json_array_get(arr, i), label, with_platform, &(*out)[i], err) < 0)
+        snprintf(label, sizeof(label), "layers[%zu]", i);
+        if (parse_descriptor(json_array_get(arr, i), label, &m->layers[i], err) < 0)
             return -1;
-        *n = i + 1;
+        m->n_layers = i + 1;
     }
     return 0;
 }
 
-static int parse_structure(json_t *j, const char *mt, struct manifest *out,
-                           struct kiln_error **err)
+static int parse_entries(json_t *arr, struct manifest *m, struct kiln_error **err)
+{
+    size_t cnt = json_array_size(arr);
+    m->manifests = xcalloc(cnt ? cnt : 1, sizeof(*m->manifests));
+    for (size_t i = 0; i < cnt; i++) {
+        char label[64];
+        snprintf(label, sizeof(label), "manifests[%zu]", i);
+        json_t *j = json_array_get(arr, i);
+        struct platform_entry *e = &m->manifests[i];
+        if (parse_descriptor(j, label, &e->d, err) < 0)
+            return -1;
+        m->n_manifests = i + 1;
+        json_t *p = json_object_get(j, "platform");
+        const char *os = json_get_str(p, "os"), *arch = json_get_str(p, "architecture");
+        const char *var = json_get_str(p, "variant");
+        e->os = os ? xstrdup(os) : NULL;
+        e->arch = arch ? xstrdup(arch) : NULL;
+        e->variant = var ? xstrdup(var) : NULL;
+    }
+    return 0;
+}
+
+static int parse_structure(json_t *j, const char *mt, struct manifest *out, struct kiln_error **err)
 {
     json_t *manifests = json_object_get(j, "manifests");
     json_t *layers = json_object_get(j, "layers");
@@ -122,7 +140,7 @@ static int parse_structure(json_t *j, const char *mt, struct manifest *out,
                                   "refusing it",
                                   mt);
         out->kind = MANIFEST_INDEX;
-        return parse_list(manifests, "manifests", 1, &out->manifests, &out->n_manifests, err);
+        return parse_entries(manifests, out, err);
     }
     if (!json_is_object(config) || !json_is_array(layers) || manifests != NULL)
         return kiln_error_set(err, KILN_E_INVALID,
@@ -130,9 +148,9 @@ static int parse_structure(json_t *j, const char *mt, struct manifest *out,
                               "refusing it",
                               mt);
     out->kind = MANIFEST_IMAGE;
-    if (parse_descriptor(config, "config", 0, &out->config, err) < 0)
+    if (parse_descriptor(config, "config", &out->config, err) < 0)
         return -1;
-    return parse_list(layers, "layers", 0, &out->layers, &out->n_layers, err);
+    return parse_layers(layers, out, err);
 }
 
 int manifest_parse(const char *content_type, const char *body, size_t len, struct manifest *out,
@@ -178,12 +196,12 @@ int manifest_parse(const char *content_type, const char *body, size_t len, struc
 void manifest_release(struct manifest *m)
 {
     free(m->media_type);
-    descriptor_release(&m->config);
+    desc_release(&m->config);
     for (size_t i = 0; i < m->n_layers; i++)
-        descriptor_release(&m->layers[i]);
+        desc_release(&m->layers[i]);
     free(m->layers);
     for (size_t i = 0; i < m->n_manifests; i++)
-        descriptor_release(&m->manifests[i]);
+        entry_release(&m->manifests[i]);
     free(m->manifests);
     memset(m, 0, sizeof(*m));
 }
@@ -214,9 +232,8 @@ static int str_eq(const char *a, const char *b)
     return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-const struct descriptor *manifest_select_platform(const struct manifest *index,
-                                                  const char *platform,
-                                                  struct kiln_error **err)
+const struct platform_entry *manifest_select_platform(const struct manifest *index,
+                                                      const char *platform, struct kiln_error **err)
 {
     cleanup_free char *want = platform ? xstrdup(platform) : platform_host();
     cleanup_free char *label = xstrdup(want);
@@ -229,10 +246,10 @@ const struct descriptor *manifest_select_platform(const struct manifest *index,
     variant = strchr(arch, '/');
     if (variant != NULL)
         *variant++ = '\0';
-    const struct descriptor *found = NULL;
+    const struct platform_entry *found = NULL;
     for (size_t i = 0; i < index->n_manifests && found == NULL; i++) {
-        const struct descriptor *d = &index->manifests[i];
-        if (!manifest_media_type_known(d->media_type) || !str_eq(d->os, os) ||
+        const struct platform_entry *d = &index->manifests[i];
+        if (!manifest_media_type_known(d->d.media_type) || !str_eq(d->os, os) ||
             !str_eq(d->arch, arch))
             continue;
         /* arm64 without a variant means v8. */
@@ -248,7 +265,7 @@ const struct descriptor *manifest_select_platform(const struct manifest *index,
     struct strbuf have = STRBUF_INIT;
     strbuf_init(&have);
     for (size_t i = 0; i < index->n_manifests; i++) {
-        const struct descriptor *d = &index->manifests[i];
+        const struct platform_entry *d = &index->manifests[i];
         if (d->os == NULL || d->arch == NULL)
             continue;
         strbuf_addf(&have, "%s%s/%s%s%s", have.len ? ", " : "", d->os, d->arch,

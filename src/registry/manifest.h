@@ -8,19 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
 #include "util/digest.h"
 #include "util/error.h"
 
-#define MT_OCI_MANIFEST    "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_INDEX       "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_CONFIG      "application/vnd.oci.image.config.v1+json"
-#define MT_OCI_LAYER       "application/vnd.oci.image.layer.v1.tar"
-#define MT_OCI_LAYER_GZIP  "application/vnd.oci.image.layer.v1.tar+gzip"
-#define MT_OCI_LAYER_ZSTD  "application/vnd.oci.image.layer.v1.tar+zstd"
-#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_LIST     "application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
-#define MT_DOCKER_LAYER    "application/vnd.docker.image.rootfs.diff.tar.gzip"
+/* The OCI and Docker media types are store/store.h's; these are the extra
+ * ones a registry may answer with. */
 #define MT_DOCKER_FOREIGN  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
 #define MT_DOCKER_SCHEMA1  "application/vnd.docker.distribution.manifest.v1+json"
 #define MT_DOCKER_SCHEMA1S "application/vnd.docker.distribution.manifest.v1+prettyjws"
@@ -31,11 +24,10 @@
 
 enum manifest_kind { MANIFEST_IMAGE = 1, MANIFEST_INDEX = 2 };
 
-struct descriptor {
-    char *media_type;
-    struct digest digest;
-    uint64_t size;
-    char *os, *arch, *variant; /* index entries only; NULL when absent */
+/* An index entry: a manifest descriptor and the platform it is for. */
+struct platform_entry {
+    struct descriptor d;
+    char *os, *arch, *variant; /* NULL when absent */
 };
 
 struct manifest {
@@ -44,7 +36,7 @@ struct manifest {
     struct descriptor config; /* MANIFEST_IMAGE */
     struct descriptor *layers;
     size_t n_layers;
-    struct descriptor *manifests; /* MANIFEST_INDEX */
+    struct platform_entry *manifests; /* MANIFEST_INDEX */
     size_t n_manifests;
 };
 
@@ -63,8 +55,8 @@ int layer_media_type_compression(const char *mt);
 char *platform_host(void);
 /* The index entry for platform ("os/arch[/variant]"; NULL = the host's).
  * None: KILN_E_NOTFOUND listing what the index offers. */
-const struct descriptor *manifest_select_platform(const struct manifest *index,
-                                                  const char *platform,
-                                                  struct kiln_error **err);
+const struct platform_entry *manifest_select_platform(const struct manifest *index,
+                                                      const char *platform,
+                                                      struct kiln_error **err);
 
 #endif

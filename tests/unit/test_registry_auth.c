@@ -15,15 +15,17 @@
 static void test_challenge(void)
 {
     struct auth_challenge c;
-    ok(auth_challenge_parse("Bearer realm=\"https://auth.docker.io/token\","
-                            "service=\"registry.docker.io\",scope=\"repository:library/debian:pull\"",
-                            &c, NULL) == 0,
+    ok(auth_challenge_parse(
+           "Bearer realm=\"https://auth.docker.io/token\","
+           "service=\"registry.docker.io\",scope=\"repository:library/debian:pull\"",
+           &c, NULL) == 0,
        "bearer challenge parses");
     is_int(c.scheme, AUTH_BEARER, "scheme is bearer");
     is_str(c.realm, "https://auth.docker.io/token", "realm");
     is_str(c.service, "registry.docker.io", "service");
     is_str(c.scope, "repository:library/debian:pull", "scope");
-    cleanup_free char *url = auth_token_url(&c, "repository:library/debian:pull repository:a/b:pull,push");
+    cleanup_free char *url =
+        auth_token_url(&c, "repository:library/debian:pull repository:a/b:pull,push");
     is_str(url,
            "https://auth.docker.io/token?service=registry.docker.io"
            "&scope=repository%3Alibrary%2Fdebian%3Apull&scope=repository%3Aa%2Fb%3Apull%2Cpush",
@@ -115,14 +117,16 @@ static void test_creds(void)
     cleanup_free char *text = NULL;
     size_t len;
     read_file(path, 1 << 20, &text, &len, NULL);
-    ok(text && strstr(text, "https://index.docker.io/v1/") != NULL, "docker.io stored under Docker's key");
+    ok(text && strstr(text, "https://index.docker.io/v1/") != NULL,
+       "docker.io stored under Docker's key");
     ok(text && strstr(text, "s3:cret") == NULL, "password not stored in clear");
     ok(creds_lookup(path, "index.docker.io", &u, &p, NULL) == 0 && u && strcmp(u, "bob") == 0,
        "docker.io aliases match");
     free(u);
     free(p);
     /* Entries other tools wrote: scheme and path around the host. */
-    const char *other = "{\"auths\":{\"https://h.example/v2/\":{\"auth\":\"eDp5\"}},\"credsStore\":\"x\"}";
+    const char *other =
+        "{\"auths\":{\"https://h.example/v2/\":{\"auth\":\"eDp5\"}},\"credsStore\":\"x\"}";
     write_file_atomic(path, other, strlen(other), 0600, NULL);
     ok(creds_lookup(path, "h.example", &u, &p, NULL) == 0 && u && strcmp(u, "x") == 0 &&
            strcmp(p, "y") == 0,

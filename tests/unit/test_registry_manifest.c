@@ -88,10 +88,12 @@ static void test_refusals(void)
     struct manifest m;
     int code;
     ok(parse(MT_DOCKER_SCHEMA1S, "{\"schemaVersion\":1,\"name\":\"x\",\"fsLayers\":[]}", &m,
-             &code) < 0 && code == KILN_E_INVALID,
+             &code) < 0 &&
+           code == KILN_E_INVALID,
        "schema 1 refused");
     ok(parse(NULL, "{\"schemaVersion\":1}", &m, &code) < 0, "schemaVersion 1 refused");
-    ok(parse(NULL, "{\"schemaVersion\":3,\"layers\":[]}", &m, &code) < 0, "schemaVersion 3 refused");
+    ok(parse(NULL, "{\"schemaVersion\":3,\"layers\":[]}", &m, &code) < 0,
+       "schemaVersion 3 refused");
     ok(parse(NULL, "[1]", &m, &code) < 0, "non-object refused");
     ok(parse(NULL, "{\"schemaVersion\":2,", &m, &code) < 0, "broken JSON refused");
     const char *bad_digest = "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"" MT_OCI_CONFIG
@@ -114,12 +116,12 @@ static void test_index(void)
     ok(parse(MT_OCI_INDEX, index_doc, &m, &code) == 0, "index parses");
     is_int(m.kind, MANIFEST_INDEX, "kind index");
     is_int(m.n_manifests, 3, "three entries");
-    const struct descriptor *d = manifest_select_platform(&m, "linux/amd64", NULL);
-    ok(d && strcmp(d->digest.hex, D3 + 7) == 0, "linux/amd64 selected");
+    const struct platform_entry *d = manifest_select_platform(&m, "linux/amd64", NULL);
+    ok(d && strcmp(d->d.digest.hex, D3 + 7) == 0, "linux/amd64 selected");
     d = manifest_select_platform(&m, "linux/arm64/v8", NULL);
-    ok(d && strcmp(d->digest.hex, D1 + 7) == 0, "arm64 without variant is v8");
+    ok(d && strcmp(d->d.digest.hex, D1 + 7) == 0, "arm64 without variant is v8");
     d = manifest_select_platform(&m, "linux/arm/v7", NULL);
-    ok(d && strcmp(d->digest.hex, D2 + 7) == 0, "arm/v7 by variant");
+    ok(d && strcmp(d->d.digest.hex, D2 + 7) == 0, "arm/v7 by variant");
     cleanup_error struct kiln_error *e = NULL;
     d = manifest_select_platform(&m, "linux/s390x", &e);
     ok(d == NULL && e && e->code == KILN_E_NOTFOUND && strstr(e->msg, "linux/arm/v7") != NULL,
@@ -130,7 +132,7 @@ static void test_index(void)
     cleanup_free char *host = platform_host();
     ok(strncmp(host, "linux/", 6) == 0, "host platform is linux/... (%s)", host);
     d = manifest_select_platform(&m, NULL, NULL);
-    ok(strcmp(host, "linux/amd64") != 0 || (d && strcmp(d->digest.hex, D3 + 7) == 0),
+    ok(strcmp(host, "linux/amd64") != 0 || (d && strcmp(d->d.digest.hex, D3 + 7) == 0),
        "default platform is the host's");
     manifest_release(&m);
 
@@ -140,8 +142,9 @@ static void test_index(void)
     ok(parse(MT_DOCKER_LIST, list, &m, &code) == 0 && m.kind == MANIFEST_INDEX,
        "Docker manifest list parses");
     manifest_release(&m);
-    ok(parse(MT_DOCKER_LIST, "{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_LIST
-                             "\",\"layers\":[]}", &m, &code) < 0,
+    ok(parse(MT_DOCKER_LIST,
+             "{\"schemaVersion\":2,\"mediaType\":\"" MT_DOCKER_LIST "\",\"layers\":[]}", &m,
+             &code) < 0,
        "list without manifests refused");
 
     is_int(layer_media_type_compression(MT_DOCKER_LAYER), 1, "docker layer is gzip");
