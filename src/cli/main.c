@@ -13,12 +13,16 @@
 
 extern const struct cli_command cli_cmd_login;
 extern const struct cli_command cli_cmd_logout;
+extern const struct cli_command cli_cmd_pull;
+extern const struct cli_command cli_cmd_push;
 extern const struct cli_command cli_cmd_version;
 
 /* Keep sorted the way `kiln help` should list them. */
 static const struct cli_command *const commands[] = {
     &cli_cmd_login,
     &cli_cmd_logout,
+    &cli_cmd_pull,
+    &cli_cmd_push,
     &cli_cmd_version,
 };
 

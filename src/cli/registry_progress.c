@@ -130,10 +130,12 @@ void cli_progress_cb(void *ctx, const struct registry_progress *ev)
         line = r->state;
         break;
     case REGISTRY_EV_BLOB_EXISTS:
+        r->done = r->total = ev->total;
         r->state = "Already exists";
         line = r->state;
         break;
     case REGISTRY_EV_BLOB_MOUNTED:
+        r->done = r->total = ev->total;
         r->state = "Mounted from another repository";
         line = r->state;
         break;
