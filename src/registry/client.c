@@ -563,7 +563,10 @@ static CURLcode perform_simple(struct reg_client *c, const char *url, const char
 {
     struct xfer x = {.resp = resp, .max_body = 1 << 20, .client = c};
     CURL *e = easy_base(c, url, &x);
-    if (user != NULL) {
+    if (user != NULL && password == NULL) { /* a bearer token */
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, user);
+    } else if (user != NULL) {
         curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(e, CURLOPT_USERNAME, user);
         curl_easy_setopt(e, CURLOPT_PASSWORD, password);
@@ -626,14 +629,20 @@ int reg_client_ping(struct reg_client *c, int check_credentials, struct kiln_err
     }
     if (!check_credentials || c->chal.scheme == AUTH_NONE)
         return 0;
-    if (c->chal.scheme == AUTH_BEARER)
-        return fetch_token(c, "", err);
-    /* Basic: GET /v2/ with the credentials must answer 200. */
+    /* GET /v2/ with the credentials (Basic) or a token got with them
+     * (Bearer) must answer 200. */
+    const char *token = NULL;
+    if (c->chal.scheme == AUTH_BEARER) {
+        if (fetch_token(c, "", err) < 0)
+            return -1;
+        token = token_cache_get(c->tokens, "", time(NULL));
+    }
     cleanup_free char *url = reg_url(c, "/v2/");
     struct reg_response r = {0};
     long status = 0;
     char errbuf[CURL_ERROR_SIZE] = "";
-    CURLcode rc = perform_simple(c, url, c->user, c->password, &r, &status, errbuf);
+    CURLcode rc = token ? perform_simple(c, url, token, NULL, &r, &status, errbuf)
+                        : perform_simple(c, url, c->user, c->password, &r, &status, errbuf);
     int ret = 0;
     if (rc != CURLE_OK)
         ret = reg_curl_error(c, rc, errbuf, NULL, err);
@@ -652,7 +661,8 @@ static int fetch_token(struct reg_client *c, const char *scope, struct kiln_erro
     CURLcode rc = perform_simple(c, url, c->user, c->password, &r, &status, errbuf);
     int ret = 0;
     if (rc != CURLE_OK) {
-        ret = reg_curl_error(c, rc, errbuf, "token server", err);
+        ret = kiln_error_set(err, KILN_E_NET, "registry %s: its token server %s failed: %s",
+                             c->host, c->chal.realm, errbuf[0] ? errbuf : curl_easy_strerror(rc));
     } else if (status == 401 || status == 403) {
         if (c->user == NULL)
             ret = kiln_error_set(err, KILN_E_AUTH,

@@ -92,8 +92,11 @@ static int pull_one(struct reg_client *c, struct store *s, const struct referenc
     if (ret == 0)
         ret = store_blob_put(s, body, len, &dg, NULL, err);
     struct descriptor md = {m.media_type, dg, len};
-    cleanup_free char *name = reference_normalized(ref);
-    if (ret == 0)
+    /* A tag moves to what was pulled; a digest-only reference needs no tag
+     * (the store finds name@digest by the manifest). */
+    cleanup_free char *repo = reference_name(ref);
+    cleanup_free char *name = ref->tag ? xasprintf("%s:%s", repo, ref->tag) : NULL;
+    if (ret == 0 && name != NULL)
         ret = store_tag(s, name, &md, err);
     /* Remembered for cross-repository mounts on a later push. */
     for (size_t i = 0; ret == 0 && i <= m.n_layers; i++)

@@ -56,7 +56,7 @@ _make_ca() {
 
 registry_start() {
     local mode=$1 extra=${2:-}
-    REG_DIR="${REG_TMP:-$BATS_TEST_TMPDIR}/registry.$mode.$$"
+    REG_DIR=$(mktemp -d "${REG_TMP:-$BATS_TEST_TMPDIR}/registry.$mode.XXXXXX")
     mkdir -p "$REG_DIR/data"
     : >"$REG_DIR/pids"
     local port

@@ -11,9 +11,10 @@ MODE:
                   (the client should resume with Range or retry)
   redirect-blobs  answer blob GETs with a redirect to 127.0.0.2 (same port),
                   where the proxy also listens and logs any Authorization header
+                  (TAMPER_UPSTREAM_AUTH=user:pass: the proxy itself logs in there)
 Writes its port to PORTFILE; with LOGFILE, logs "METHOD PATH auth=yes|no" lines.
 """
-import http.client, os, sys, threading
+import base64, http.client, os, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 portfile, upstream_port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -38,8 +39,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def relay(self, method):
         host = self.headers.get("Host", "")
-        log("%s %s host=%s auth=%s" % (method, self.path, host,
-                                        "yes" if self.headers.get("Authorization") else "no"))
+        log("%s %s host=%s auth=%s range=%s" % (method, self.path, host,
+                                                 "yes" if self.headers.get("Authorization") else "no",
+                                                 self.headers.get("Range", "none")))
         is_blob = "/blobs/sha256:" in self.path and method == "GET"
         if mode == "redirect-blobs" and is_blob and not host.startswith("127.0.0.2"):
             self.send_response(307)
@@ -50,6 +52,11 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", 0) or 0)
         body = self.rfile.read(n) if n else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "host"}
+        if host.startswith("127.0.0.2") and os.environ.get("TAMPER_UPSTREAM_AUTH"):
+            # The redirect target stands for a pre-signed storage URL: it
+            # needs no credentials from the client.
+            headers["Authorization"] = "Basic " + base64.b64encode(
+                os.environ["TAMPER_UPSTREAM_AUTH"].encode()).decode()
         conn = http.client.HTTPConnection("127.0.0.1", upstream_port)
         conn.request(method, self.path, body=body, headers=headers)
         r = conn.getresponse()
