@@ -116,6 +116,13 @@ void rt_spec_init(struct rt_spec *s);
  * RT_EXIT_SETUP, RT_EXIT_NOEXEC or RT_EXIT_NOTFOUND (for the CLI's exit code). */
 int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err);
 
+/* Runs s->argv inside the running container whose PID 1 has host pid pid1
+ * (kiln exec, health checks): joins its namespaces, then applies the same
+ * user switch, workdir, capability set, no_new_privs and seccomp filter as
+ * runtime_run. Uses argv, env, cwd, user, userns, hostname (for HOSTNAME),
+ * stdio and tty of s; the rest is ignored. Same return contract. */
+int runtime_exec(pid_t pid1, const struct rt_spec *s, int *status, struct kiln_error **err);
+
 /* Docker's ENTRYPOINT/CMD rules. image_entrypoint/image_cmd come from the image
  * config (NULL-terminated or NULL). user_entrypoint (from --entrypoint, NULL when
  * not given; "" resets it) replaces the image's ENTRYPOINT and drops the image's
