@@ -200,8 +200,6 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
             write_all(syncp[1], "g", 1);
         close(syncp[1]);
     }
-    if (ret == 0 && s->on_start != NULL)
-        s->on_start(s->on_start_ctx, pid);
 
     struct sigaction old[N_FORWARDED];
     struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
@@ -213,6 +211,8 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
     struct rt_child_msg m;
     int failed = rt_read_child_msg(errp[0], &m);
     close(errp[0]);
+    if (ret == 0 && !failed && s->on_start != NULL)
+        s->on_start(s->on_start_ctx, pid);
     if (ret == 0 && tty_master >= 0 && !failed)
         rt_tty_relay(tty_master);
 

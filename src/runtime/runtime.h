@@ -100,7 +100,8 @@ struct rt_spec {
     const char *cgroup_name; /* leaf name for the cgroup (e.g. the container id) */
 
     /* --- hooks for detached containers / exec --- */
-    /* Called in the caller's process once the container's PID 1 exists (host pid). */
+    /* Called in the caller's process once the command has been executed, with
+     * the host pid of the container's PID 1. */
     void (*on_start)(void *ctx, pid_t pid1);
     void *on_start_ctx;
 };
