@@ -234,4 +234,36 @@ struct store_prune_report {
 int store_prune(struct store *s, const struct store_prune_opts *opts,
                 struct store_prune_report *report, struct kiln_error **err);
 
+/* ---- consistency check ----------------------------------------------------- */
+
+struct store_fsck_opts {
+    /* Remove what is broken (corrupt blobs, tags whose content is missing)
+     * and what is unreachable (as store_prune does). */
+    int repair;
+    /* Each finding, one line: problem (never NULL) and, when repairing, what
+     * was done about it (NULL when nothing). kind is "problem" or "repaired"
+     * or "removed" (unreachable content, which is not a problem). */
+    void (*report)(void *ctx, const char *kind, const char *message);
+    void *report_ctx;
+    /* As in store_prune_opts: extra roots kept by --repair. */
+    int (*add_roots)(void *ctx, struct store *s, struct digest_set *roots, struct kiln_error **err);
+    void *add_roots_ctx;
+};
+
+struct store_fsck_result {
+    uint64_t blobs_checked;
+    uint64_t bytes_checked;
+    uint64_t tags_checked;
+    uint64_t problems;                 /* found (repaired or not) */
+    uint64_t unfixed;                  /* problems still there afterwards */
+    struct store_prune_report removed; /* what --repair removed as unreachable */
+};
+
+/* Verifies every blob's digest and size, that index.json and oci-layout are
+ * valid, and that everything each tag references is present with the right
+ * size. Returns 0 when the check ran (look at result->problems), -1 when it
+ * could not run at all. */
+int store_fsck(struct store *s, const struct store_fsck_opts *opts,
+               struct store_fsck_result *result, struct kiln_error **err);
+
 #endif
