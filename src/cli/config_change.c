@@ -194,9 +194,9 @@ int config_apply_change(json_t *cfg, const char *change, struct kiln_error **err
             const char *s = json_string_value(w);
             if (expose) {
                 size_t digits = strspn(s, "0123456789");
-                if (digits == 0 || (s[digits] != '\0' && strcmp(s + digits, "/tcp") != 0 &&
-                                    strcmp(s + digits, "/udp") != 0 &&
-                                    strcmp(s + digits, "/sctp") != 0))
+                if (digits == 0 ||
+                    (s[digits] != '\0' && strcmp(s + digits, "/tcp") != 0 &&
+                     strcmp(s + digits, "/udp") != 0 && strcmp(s + digits, "/sctp") != 0))
                     return kiln_error_set(err, KILN_E_USAGE,
                                           "--change 'EXPOSE %s': \"%s\" is not PORT[/PROTO]", val,
                                           s);

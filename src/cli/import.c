@@ -83,8 +83,7 @@ static int layer_from_archive(struct store *s, int fd, const char *source, int64
 {
     cleanup_free char *tmpl = xasprintf("%s/import.XXXXXX", store_scratch_dir(s));
     if (mkdtemp(tmpl) == NULL)
-        return kiln_error_errno(err, errno, "create scratch directory in %s",
-                                store_scratch_dir(s));
+        return kiln_error_errno(err, errno, "create scratch directory in %s", store_scratch_dir(s));
     int rc = -1;
     cleanup_close int dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct layer_extract_opts xo = {.whiteouts = LAYER_WHITEOUT_FLATTEN, .warn = warn_cb};

@@ -23,8 +23,8 @@
 
 struct afile {
     char *name;
-    char *link;   /* symlink target (normalized), else NULL */
-    char *data;   /* small files */
+    char *link; /* symlink target (normalized), else NULL */
+    char *data; /* small files */
     size_t len;
     struct blob_writer *bw; /* large files, uncommitted until referenced */
     uint64_t size;
@@ -199,8 +199,7 @@ static json_t *file_json(struct loader *l, const char *name, struct kiln_error *
 {
     struct afile *f = find(l, name, 0);
     if (f == NULL)
-        return kiln_error_set(err, KILN_E_INVALID, "load: the archive has no \"%s\"", name),
-               NULL;
+        return kiln_error_set(err, KILN_E_INVALID, "load: the archive has no \"%s\"", name), NULL;
     if (f->data == NULL)
         return kiln_error_set(err, KILN_E_INVALID, "load: \"%s\" is too large for JSON", name),
                NULL;
@@ -235,7 +234,7 @@ static const char *layer_media_type(struct loader *l, const struct digest *d)
     cleanup_close int fd = store_blob_open(l->s, d, NULL);
     ssize_t n = fd >= 0 ? read(fd, magic, sizeof(magic)) : 0;
     enum compression c = compression_detect(magic, n > 0 ? (size_t)n : 0);
-    return c == COMPRESSION_GZIP ? MT_OCI_LAYER_GZIP
+    return c == COMPRESSION_GZIP   ? MT_OCI_LAYER_GZIP
            : c == COMPRESSION_ZSTD ? MT_OCI_LAYER_ZSTD
                                    : MT_OCI_LAYER;
 }
@@ -335,8 +334,7 @@ static int load_oci(struct loader *l, struct loaded **out, size_t *nout, struct 
     return 0;
 }
 
-static int load_docker(struct loader *l, struct loaded **out, size_t *nout,
-                       struct kiln_error **err)
+static int load_docker(struct loader *l, struct loaded **out, size_t *nout, struct kiln_error **err)
 {
     cleanup_json json_t *list = file_json(l, "manifest.json", err);
     if (list == NULL)

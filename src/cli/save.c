@@ -96,8 +96,8 @@ static int blob_seen(json_t *seen, const struct digest *d)
 static int save_oci(struct store *s, struct saved *v, size_t n, struct tar_writer *w,
                     struct kiln_error **err)
 {
-    cleanup_json json_t *index = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType",
-                                           MT_OCI_INDEX, "manifests");
+    cleanup_json json_t *index =
+        json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
     json_t *list = json_object_get(index, "manifests");
     for (size_t i = 0; i < n; i++) {
         json_t *d = descriptor_to_json(&v[i].img->manifest);
