@@ -50,4 +50,31 @@ void rt_cgroup_remove(const struct rt_spec *s, pid_t pid);
  * the master until the container side hangs up. */
 int rt_tty_open(int *master, int *slave, struct kiln_error **err);
 void rt_tty_relay(int master);
+
+/* ---- process.c: shared by runtime_run and runtime_exec ---- */
+
+/* What a child sends over the error pipe when it fails before exec. */
+struct rt_child_msg {
+    int status; /* 125/126/127 */
+    int code;   /* enum kiln_errc */
+    int errnum;
+    char text[500];
+};
+
+void rt_report(int fd, int status, const struct kiln_error *e);
+/* 1 if a whole message was read, 0 on EOF (the command was executed). */
+int rt_read_child_msg(int fd, struct rt_child_msg *m);
+/* Turns a child's message into *err and *status; returns -1. */
+int rt_msg_to_error(const struct rt_child_msg *m, int *status, struct kiln_error **err);
+/* The spec's env plus what Docker adds when missing: PATH, HOSTNAME, HOME, TERM. */
+char **rt_build_env(const struct rt_spec *s, const struct rt_user *u);
+/* Puts the spec's stdio (or the tty slave) on 0, 1, 2. */
+int rt_setup_stdio(const struct rt_spec *s, int tty_slave, struct kiln_error **err);
+/* chdir into cwd (created if missing) without leaving the root. */
+int rt_enter_workdir(const char *cwd, struct kiln_error **err);
+int rt_resolve_user(const struct rt_spec *s, uid_t keep_uid, gid_t keep_gid, struct rt_user *u,
+                    struct kiln_error **err);
+/* waitpid status as Docker reports it: the code, or 128+N. */
+int rt_docker_status(int st);
+
 #endif

@@ -22,13 +22,6 @@
 #include "util/fs.h"
 #include "util/strbuf.h"
 
-struct child_msg {
-    int status; /* 125/126/127 */
-    int code;   /* enum kiln_errc */
-    int errnum;
-    char text[500];
-};
-
 struct child_ctx {
     const struct rt_spec *s;
     int errfd;  /* write end, close-on-exec */
@@ -39,52 +32,11 @@ struct child_ctx {
     gid_t keep_gid;
 };
 
-static void report(int fd, int status, struct kiln_error *e)
-{
-    struct child_msg m = {.status = status, .code = KILN_E_FAIL};
-    if (e != NULL) {
-        m.code = e->code;
-        m.errnum = e->errnum;
-        snprintf(m.text, sizeof(m.text), "%s", e->msg ? e->msg : "failed");
-    }
-    write_all(fd, &m, sizeof(m));
-}
-
 static __attribute__((noreturn)) void child_fail(struct child_ctx *c, int status,
                                                  struct kiln_error *e)
 {
-    report(c->errfd, status, e);
+    rt_report(c->errfd, status, e);
     _exit(status);
-}
-
-static int env_has(char *const *env, size_t n, const char *key)
-{
-    size_t k = strlen(key);
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(env[i], key, k) == 0 && env[i][k] == '=')
-            return 1;
-    return 0;
-}
-
-/* The spec's env plus what Docker adds when missing: PATH, HOSTNAME, HOME, TERM. */
-static char **build_env(const struct rt_spec *s, const struct rt_user *u)
-{
-    size_t n = 0;
-    while (s->env != NULL && s->env[n] != NULL)
-        n++;
-    char **env = xcalloc(n + 5, sizeof(char *));
-    for (size_t i = 0; i < n; i++)
-        env[i] = (char *)s->env[i];
-    if (!env_has(env, n, "PATH"))
-        env[n++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    if (!env_has(env, n, "HOSTNAME"))
-        env[n++] = xasprintf("HOSTNAME=%s", s->hostname ? s->hostname : "kiln");
-    if (!env_has(env, n, "HOME"))
-        env[n++] = xasprintf("HOME=%s", u->home ? u->home : "/");
-    if (s->tty && !env_has(env, n, "TERM"))
-        env[n++] = "TERM=xterm";
-    env[n] = NULL;
-    return env;
 }
 
 static void loopback_up(void)
@@ -99,49 +51,6 @@ static void loopback_up(void)
         ioctl(sk, SIOCSIFFLAGS, &ifr);
     }
     close(sk);
-}
-
-/* Puts the wanted fds on 0,1,2 without clobbering one another. */
-static int setup_stdio(struct child_ctx *c, struct kiln_error **err)
-{
-    int want[3];
-    for (int i = 0; i < 3; i++) {
-        int f = c->tty_slave >= 0 ? c->tty_slave : c->s->stdio[i];
-        if (f == RT_STDIO_INHERIT)
-            f = i;
-        else if (f < 0)
-            f = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (f < 0)
-            return kiln_error_errno(err, errno, "/dev/null");
-        want[i] = fcntl(f, F_DUPFD_CLOEXEC, 10);
-        if (want[i] < 0)
-            return kiln_error_errno(err, errno, "stdio");
-    }
-    for (int i = 0; i < 3; i++)
-        if (dup2(want[i], i) < 0)
-            return kiln_error_errno(err, errno, "stdio");
-    return 0;
-}
-
-static int read_image_file(const char *path, char **out)
-{
-    *out = NULL;
-    return read_file(path, 4 << 20, out, NULL, NULL);
-}
-
-static int enter_workdir(const char *cwd, struct kiln_error **err)
-{
-    if (cwd == NULL || cwd[0] == '\0')
-        cwd = "/";
-    if (cwd[0] != '/')
-        return kiln_error_set(err, KILN_E_USAGE, "working directory \"%s\" must be absolute", cwd);
-    cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    cleanup_close int fd = rt_open_in_root(root, cwd, 1, err);
-    if (fd < 0)
-        return kiln_error_prefix(err, "working directory");
-    if (fchdir(fd) < 0)
-        return kiln_error_errno(err, errno, "working directory %s", cwd);
-    return 0;
 }
 
 static __attribute__((noreturn)) void child_main(struct child_ctx *c)
@@ -160,7 +69,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
             _exit(RT_EXIT_SETUP); /* the parent failed and says why */
         close(c->syncfd);
     }
-    if (setup_stdio(c, &err) < 0)
+    if (rt_setup_stdio(s, c->tty_slave, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
     if (rt_setup_rootfs(s, c->in_userns, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
@@ -172,20 +81,11 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
     if (s->network == RT_NET_NONE)
         loopback_up();
 
-    char *passwd, *group;
-    read_image_file("/etc/passwd", &passwd);
-    read_image_file("/etc/group", &group);
     struct rt_user u;
-    const char *user = s->user;
-    char keep[48];
-    if ((user == NULL || user[0] == '\0') && s->userns == RT_USERNS_KEEP_ID) {
-        snprintf(keep, sizeof(keep), "%u:%u", (unsigned)c->keep_uid, (unsigned)c->keep_gid);
-        user = keep;
-    }
-    if (rt_user_resolve(user, passwd, group, &u, &err) < 0)
+    if (rt_resolve_user(s, c->keep_uid, c->keep_gid, &u, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
-    char **env = build_env(s, &u);
-    if (enter_workdir(s->cwd, &err) < 0 || rt_apply_rlimits(s, &err) < 0 ||
+    char **env = rt_build_env(s, &u);
+    if (rt_enter_workdir(s->cwd, &err) < 0 || rt_apply_rlimits(s, &err) < 0 ||
         rt_drop_bounding(&err) < 0 || rt_become_user(&u, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -232,15 +132,6 @@ static void forward_signal(int sig)
 
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 #define N_FORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
-
-static int docker_status(int st)
-{
-    if (WIFEXITED(st))
-        return WEXITSTATUS(st);
-    if (WIFSIGNALED(st))
-        return 128 + WTERMSIG(st);
-    return 255;
-}
 
 int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
 {
@@ -309,8 +200,6 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
             write_all(syncp[1], "g", 1);
         close(syncp[1]);
     }
-    if (ret == 0 && s->on_start != NULL)
-        s->on_start(s->on_start_ctx, pid);
 
     struct sigaction old[N_FORWARDED];
     struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
@@ -319,13 +208,12 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
     for (size_t i = 0; i < N_FORWARDED; i++)
         sigaction(forwarded[i], &sa, &old[i]);
 
-    struct child_msg m;
-    ssize_t n;
-    do
-        n = read(errp[0], &m, sizeof(m));
-    while (n < 0 && errno == EINTR);
+    struct rt_child_msg m;
+    int failed = rt_read_child_msg(errp[0], &m);
     close(errp[0]);
-    if (ret == 0 && tty_master >= 0 && n == 0)
+    if (ret == 0 && !failed && s->on_start != NULL)
+        s->on_start(s->on_start_ctx, pid);
+    if (ret == 0 && tty_master >= 0 && !failed)
         rt_tty_relay(tty_master);
 
     int st = 0;
@@ -341,17 +229,8 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         *err = setup_err;
         return -1;
     }
-    if (n == (ssize_t)sizeof(m)) {
-        m.text[sizeof(m.text) - 1] = '\0';
-        *status = m.status;
-        if (err != NULL && *err == NULL) {
-            *err = xcalloc(1, sizeof(**err));
-            (*err)->code = m.code;
-            (*err)->errnum = m.errnum;
-            (*err)->msg = xstrdup(m.text);
-        }
-        return -1;
-    }
-    *status = docker_status(st);
+    if (failed)
+        return rt_msg_to_error(&m, status, err);
+    *status = rt_docker_status(st);
     return 0;
 }

@@ -251,8 +251,8 @@ int store_live_cutoff(struct store *s, struct timespec *cutoff, struct kiln_erro
         if (ts_before(&ts, cutoff))
             *cutoff = ts;
     }
-    /* File times come from the coarse clock too; one second of slack covers skew. */
-    cutoff->tv_sec -= 1;
+    /* Session starts are read from CLOCK_REALTIME_COARSE, the clock the
+     * kernel stamps file times with, so no slack is needed. */
     return 0;
 }
 

@@ -84,8 +84,8 @@ static void test_overlay(void)
     strbuf_init(&sb);
     for (int i = 0; i < N; i++) {
         lowers[i] = xasprintf("%s/snapshots/%064d", tmp, i);
-        strbuf_addf(&sb, "mkdir -p %s/layer%d; echo %d > %s/layer%d/v; ", lowers[i], i, i, lowers[i],
-                    i);
+        strbuf_addf(&sb, "mkdir -p %s/layer%d; echo %d > %s/layer%d/v; ", lowers[i], i, i,
+                    lowers[i], i);
     }
     lowers[N] = rootfs; /* the bottom layer: busybox */
     char *upper = path_join(tmp, "upper"), *work = path_join(tmp, "work");
@@ -133,6 +133,74 @@ static void test_overlay(void)
         free(lowers[i]);
     free(upper);
     free(work);
+}
+
+static int pid_pipe[2];
+
+static void send_pid(void *ctx, pid_t pid)
+{
+    (void)ctx;
+    write(pid_pipe[1], &pid, sizeof(pid));
+}
+
+/* runtime_exec into a running container. */
+static void test_exec(void)
+{
+    if (pipe(pid_pipe) < 0)
+        return;
+    fflush(stdout); /* the child must not repeat our buffered TAP lines */
+    pid_t runner = fork();
+    if (runner == 0) {
+        struct rt_spec s;
+        rt_spec_init(&s);
+        s.hostname = "execbox";
+        s.on_start = send_pid;
+        char *out;
+        runsh(&s, "echo marker > /tmp/m; exec sleep 30", &out);
+        _exit(0);
+    }
+    pid_t pid1 = 0;
+    read(pid_pipe[0], &pid1, sizeof(pid1));
+    usleep(100000);
+    struct rt_spec s;
+    rt_spec_init(&s);
+    s.user = "app";
+    s.cwd = "/tmp";
+    char *out;
+    const char *argv[] = {"sh", "-c",
+                          "hostname; cat m; id -u; pwd; grep -E '^(CapEff|NoNewPrivs|Seccomp):' "
+                          "/proc/self/status; ls /proc | grep -c '^[0-9]'",
+                          NULL};
+    char *outpath = path_join(tmp, "exec-out");
+    int fd = open(outpath, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+    s.argv = argv;
+    s.stdio[0] = -1;
+    s.stdio[1] = fd;
+    s.stdio[2] = fd;
+    int status = -1;
+    struct kiln_error *err = NULL;
+    ok(runtime_exec(pid1, &s, &status, &err) == 0, "runtime_exec runs");
+    close(fd);
+    kiln_error_free(err);
+    read_file(outpath, 1 << 20, &out, NULL, NULL);
+    is_str(
+        out,
+        "execbox\nmarker\n1000\n/tmp\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n5\n",
+        "exec sees the container's hostname, files, pid namespace; locked down as the user");
+    free(out);
+    free(outpath);
+    const char *typo[] = {"pyhton", NULL};
+    s.argv = typo;
+    err = NULL;
+    ok(runtime_exec(pid1, &s, &status, &err) < 0 && status == 127,
+       "exec of a missing command: 127");
+    kiln_error_free(err);
+    kill(pid1, SIGKILL);
+    waitpid(runner, NULL, 0);
+    err = NULL;
+    s.argv = argv;
+    ok(runtime_exec(pid1, &s, &status, &err) < 0, "exec into a dead container fails");
+    kiln_error_free(err);
 }
 
 static void kill_at_start(void *ctx, pid_t pid)
@@ -279,6 +347,7 @@ int main(void)
     free(out);
 
     test_overlay();
+    test_exec();
 
     char *cmd = xasprintf("rm -rf %s", tmp);
     sh(cmd);
