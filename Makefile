@@ -98,6 +98,7 @@ KILN_BIN   ?= $(abspath $(KILN))
 ML_IMAGE   := $(ML_NAME):latest
 ML_PROD    := $(ML_NAME):latest-prod
 ML_BASE    := $(shell sed -n 's/^BASE_IMAGE=//p' dataenv/config/versions.conf)
+ML_BASE_EPOCH := $(shell sed -n 's/^BASE_SOURCE_DATE_EPOCH=//p' dataenv/config/versions.conf)
 ML_BUILD   := KILN=$(KILN_BIN) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
 
@@ -111,7 +112,8 @@ ml-base: deps $(KILN)
 	@if [ -n "$(ML_BASE_PULL)" ] && $(KILN_BIN) pull $(ML_BASE_PULL) >/dev/null; then \
 	  $(KILN_BIN) tag $(ML_BASE_PULL) $(ML_BASE); \
 	else \
-	  tar=$$(scripts/ml-base.sh) && $(KILN_BIN) import "$$tar" $(ML_BASE); \
+	  tar=$$(scripts/ml-base.sh) && SOURCE_DATE_EPOCH=$(ML_BASE_EPOCH) \
+	    $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "mmdebstrap bookworm minbase"; \
 	fi
 
 ml-build: deps $(KILN) ml-base

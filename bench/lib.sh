@@ -96,12 +96,15 @@ bench_na() {
 bench_base_tar() { "$BENCH_ROOT/scripts/ml-base.sh"; }
 
 bench_base_buildah() {
-    buildah inspect --type image "$BASE_REF" >/dev/null 2>&1 && return 0
-    podman import --change 'CMD ["bash"]' "$(bench_base_tar)" "$BASE_REF" >/dev/null
+    # imported once per bench run, so that a stale base never survives a change of tar
+    [ -f "$BENCH_TMP/.buildah-base" ] && return 0
+    podman import --change 'CMD ["bash"]' "$(bench_base_tar)" "$BASE_REF" >/dev/null &&
+        touch "$BENCH_TMP/.buildah-base"
 }
 
 bench_base_kiln() {
     kiln_has import || return 1
     [ -f "$KILN_ROOT/.bench-base" ] && return 0
-    "$KILN" import "$(bench_base_tar)" "$BASE_REF" >/dev/null && touch "$KILN_ROOT/.bench-base"
+    SOURCE_DATE_EPOCH=$BENCH_EPOCH "$KILN" import "$(bench_base_tar)" -t "$BASE_REF" -c 'CMD ["bash"]' >/dev/null &&
+        touch "$KILN_ROOT/.bench-base"
 }

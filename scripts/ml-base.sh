@@ -1,7 +1,8 @@
 #!/bin/sh
 # Makes debian:bookworm-slim without a registry: an mmdebstrap minbase rootfs (merged
 # /usr, no docs/man/locales) as a tar, bit-identical for one package set and epoch,
-# cached outside the repo keyed by everything that goes into it.
+# cached outside the repo keyed by everything that goes into it. No /dev entries:
+# device nodes do not belong in a layer (runtimes make /dev).
 #
 #   scripts/ml-base.sh [--print-key] [--print-path]   prints the tar path on stdout
 #
@@ -20,7 +21,7 @@ sources=${BASE_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 [ -r "$sources" ] || { echo "ml-base: apt sources $sources not readable; set BASE_SOURCES" >&2; exit 1; }
 
 set -- "$@"
-opts="--variant=minbase --mode=root --format=tar
+opts="--variant=minbase --mode=root --format=tar --skip=output/dev
 --dpkgopt=path-exclude=/usr/share/man/*
 --dpkgopt=path-exclude=/usr/share/doc/*
 --dpkgopt=path-include=/usr/share/doc/*/copyright
