@@ -76,4 +76,8 @@ const char *df_suggest(const char *word, const char *const *candidates, size_t n
 
 int df_valid_stage_name(const char *name);
 
+/* Renderings of an (expanded) instruction (format.c). */
+char *df_step_text(const struct df_instr *ins);
+char *df_step_cache_text(const struct df_instr *ins);
+
 #endif
