@@ -72,7 +72,7 @@ struct walk {
         char *rel;
         struct stat st;
         int reported;
-    } *pending;
+    } * pending;
     size_t n_pending, cap_pending;
 };
 
@@ -117,7 +117,8 @@ static int list_dir(int fd, const char *rel, char ***names, size_t *n, struct ki
         v[cnt++] = xstrdup(de->d_name);
     }
     closedir(d);
-    qsort(v, cnt, sizeof(*v), cmp_names);
+    if (cnt > 1)
+        qsort(v, cnt, sizeof(*v), cmp_names);
     *names = v;
     *n = cnt;
     return 0;

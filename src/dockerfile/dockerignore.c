@@ -22,7 +22,7 @@ struct range {
 
 struct tok {
     enum tok_kind kind;
-    uint32_t ch;        /* T_LIT */
+    uint32_t ch;          /* T_LIT */
     struct range *ranges; /* T_CLASS */
     size_t n_ranges;
     int negate;
@@ -371,8 +371,7 @@ int di_exception_may_match_below(const struct dockerignore *di, const char *dir)
     return r;
 }
 
-static int add_pattern(struct dockerignore *di, const char *raw, int line,
-                       struct kiln_error **err)
+static int add_pattern(struct dockerignore *di, const char *raw, int line, struct kiln_error **err)
 {
     const char *s = raw;
     int exception = 0;

@@ -11,10 +11,9 @@
 #include "dockerfile/expand.h"
 #include "dockerfile/internal.h"
 
-static const char *const proxy_args[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
-                                         "https_proxy", "FTP_PROXY", "ftp_proxy",
-                                         "NO_PROXY",   "no_proxy",   "ALL_PROXY",
-                                         "all_proxy"};
+static const char *const proxy_args[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+                                         "FTP_PROXY",  "ftp_proxy",  "NO_PROXY",    "no_proxy",
+                                         "ALL_PROXY",  "all_proxy"};
 #define N_PROXY (sizeof(proxy_args) / sizeof(proxy_args[0]))
 
 int df_is_proxy_arg(const char *name)

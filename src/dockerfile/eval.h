@@ -77,10 +77,10 @@ struct df_step {
                              on: those referenced, and for RUN every ARG in
                              scope (they are its environment); sorted */
     size_t n_used_args;
-    char **run_env;       /* RUN only: the process environment: ENV entries, then
-                             ARGs in scope not shadowed by ENV, then the proxy
-                             build args (which, as in docker, stay out of
-                             used_args and so out of the cache key); "K=V" */
+    char **run_env; /* RUN only: the process environment: ENV entries, then
+                       ARGs in scope not shadowed by ENV, then the proxy
+                       build args (which, as in docker, stay out of
+                       used_args and so out of the cache key); "K=V" */
     size_t n_run_env;
 };
 void df_step_free(struct df_step *st);

@@ -11,7 +11,7 @@
 #include "util/strbuf.h"
 
 #define MAX_NESTING 64
-#define SB(sb) ((sb).buf ? (sb).buf : "")
+#define SB(sb)      ((sb).buf ? (sb).buf : "")
 
 struct words {
     struct strbuf cur;
@@ -312,7 +312,8 @@ static int process_dollar(struct lexer *lx, struct strbuf *out)
     if (op == -1 || strchr("+-?#%", op) == NULL) {
         if (op == -1)
             return fail(lx, "syntax error: missing '}'");
-        return kiln_error_set(lx->err, KILN_E_INVALID, "unsupported modifier (%s%c) in substitution",
+        return kiln_error_set(lx->err, KILN_E_INVALID,
+                              "unsupported modifier (%s%c) in substitution",
                               null_is_unset ? ":" : "", op);
     }
     if (process_until(lx, '}', op == '#' || op == '%', &word, NULL) < 0)
@@ -440,9 +441,9 @@ static int process_until(struct lexer *lx, int stop, int raw_escapes, struct str
         strbuf_addc(out, (char)c);
     }
     if (stop != -1)
-        r = kiln_error_set(lx->err, KILN_E_INVALID, stop == '}' ? "syntax error: missing '}'"
-                                                                : "syntax error: missing '%c' in ${}",
-                           stop);
+        r = kiln_error_set(
+            lx->err, KILN_E_INVALID,
+            stop == '}' ? "syntax error: missing '}'" : "syntax error: missing '%c' in ${}", stop);
 done:
     lx->raw_escapes = saved_raw;
     return r;

@@ -8,6 +8,7 @@
 
 #include "dockerfile/expand.h"
 #include "dockerfile/internal.h"
+#include "dockerfile/mount.h"
 
 enum { F_STR = 1, F_BOOL, F_LIST };
 
@@ -20,14 +21,18 @@ static const struct flag_spec from_flags[] = {{"platform", F_STR}, {NULL, 0}};
 static const struct flag_spec run_flags[] = {
     {"mount", F_LIST}, {"network", F_STR}, {"security", F_STR}, {NULL, 0}};
 static const struct flag_spec copy_flags[] = {
-    {"chown", F_STR}, {"chmod", F_STR},    {"from", F_STR},    {"link", F_BOOL},
+    {"chown", F_STR},    {"chmod", F_STR},    {"from", F_STR}, {"link", F_BOOL},
     {"parents", F_BOOL}, {"exclude", F_LIST}, {NULL, 0}};
-static const struct flag_spec add_flags[] = {
-    {"chown", F_STR}, {"chmod", F_STR},   {"checksum", F_STR},   {"keep-git-dir", F_BOOL},
-    {"link", F_BOOL}, {"exclude", F_LIST}, {NULL, 0}};
-static const struct flag_spec health_flags[] = {
-    {"interval", F_STR}, {"timeout", F_STR}, {"start-period", F_STR},
-    {"start-interval", F_STR}, {"retries", F_STR}, {NULL, 0}};
+static const struct flag_spec add_flags[] = {{"chown", F_STR},
+                                             {"chmod", F_STR},
+                                             {"checksum", F_STR},
+                                             {"keep-git-dir", F_BOOL},
+                                             {"link", F_BOOL},
+                                             {"exclude", F_LIST},
+                                             {NULL, 0}};
+static const struct flag_spec health_flags[] = {{"interval", F_STR},     {"timeout", F_STR},
+                                                {"start-period", F_STR}, {"start-interval", F_STR},
+                                                {"retries", F_STR},      {NULL, 0}};
 static const struct flag_spec no_flags[] = {{NULL, 0}};
 
 static const struct {
@@ -82,7 +87,7 @@ struct ictx {
     struct df_pctx *p;
     const struct df_lline *ll;
     struct df_instr *ins;
-    size_t args_off; /* offset of the arguments in ll->text */
+    size_t args_off;  /* offset of the arguments in ll->text */
     const char *args; /* trimmed copy */
     int in_health;    /* the CMD of a HEALTHCHECK */
 };
@@ -271,6 +276,35 @@ static int parse_from(struct ictx *c)
 
 static int parse_healthcheck(struct ictx *c, int depth);
 
+/* Flag values without variables can be checked now; others when expanded. */
+static int check_run_flags(struct ictx *c)
+{
+    for (size_t i = 0; i < c->ins->n_flags; i++) {
+        const struct df_flag *f = &c->ins->flags[i];
+        if (strchr(f->value, '$') != NULL)
+            continue;
+        if (strcmp(f->name, "mount") == 0) {
+            struct df_mount m;
+            struct kiln_error *e = NULL;
+            if (df_mount_parse(f->value, &m, &e) < 0) {
+                int r = df_perr(c->p, f->pos, "%s", e->msg);
+                kiln_error_free(e);
+                return r;
+            }
+            df_mount_release(&m);
+        } else if (strcmp(f->name, "network") == 0 && strcmp(f->value, "none") &&
+                   strcmp(f->value, "host") && strcmp(f->value, "default")) {
+            return df_perr(c->p, f->pos, "unsupported --network=%s (use none, host or default)",
+                           f->value);
+        } else if (strcmp(f->name, "security") == 0 && strcmp(f->value, "insecure") &&
+                   strcmp(f->value, "sandbox")) {
+            return df_perr(c->p, f->pos, "unsupported --security=%s (use sandbox or insecure)",
+                           f->value);
+        }
+    }
+    return 0;
+}
+
 static int parse_onbuild(struct ictx *c, int depth)
 {
     struct df_instr *ins = c->ins;
@@ -297,7 +331,7 @@ static int parse_by_kind(struct ictx *c)
         return parse_from(c);
     case DF_RUN:
         set_maybe_json(c, 0);
-        return 0; /* emptiness is checked once heredocs are known */
+        return check_run_flags(c); /* emptiness is checked once heredocs are known */
     case DF_CMD:
     case DF_ENTRYPOINT:
         set_maybe_json(c, 0);
@@ -317,8 +351,7 @@ static int parse_by_kind(struct ictx *c)
     case DF_ADD:
     case DF_COPY:
         set_maybe_json(c, 1);
-        return need_args(c, ins->n_args, 2,
-                         "at least two arguments (sources and a destination)");
+        return need_args(c, ins->n_args, 2, "at least two arguments (sources and a destination)");
     case DF_VOLUME:
         set_maybe_json(c, 1);
         for (size_t i = 0; i < ins->n_args; i++)
@@ -374,9 +407,9 @@ static int from_line(struct df_pctx *p, const struct df_lline *ll, size_t kw_off
         for (size_t i = 0; i < N_KINDS; i++)
             cands[i] = kinds[i].name;
         const char *sug = df_suggest(word, cands, N_KINDS);
-        int r = sug ? df_perr(p, ins->pos, "unknown instruction \"%s\" (did you mean %s?)", word,
-                              sug)
-                    : df_perr(p, ins->pos, "unknown instruction \"%s\"", word);
+        int r =
+            sug ? df_perr(p, ins->pos, "unknown instruction \"%s\" (did you mean %s?)", word, sug)
+                : df_perr(p, ins->pos, "unknown instruction \"%s\"", word);
         free(word);
         return r;
     }
@@ -466,8 +499,8 @@ int df_parse_duration(const char *s, long long *ns)
     static const struct {
         const char *unit;
         double mult;
-    } units[] = {{"ns", 1},   {"us", 1e3},  {"\xc2\xb5s", 1e3}, {"ms", 1e6},
-                 {"s", 1e9},  {"m", 60e9}, {"h", 3600e9}};
+    } units[] = {{"ns", 1},  {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"ms", 1e6},
+                 {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
     if (strcmp(s, "0") == 0) {
         *ns = 0;
         return 0;

@@ -201,8 +201,10 @@ static int read_heredocs(struct df_pctx *p, struct reader *r, struct df_instr *i
         h->content = strbuf_detach(&body);
         ins->end_line = r->line;
         if (!done) {
-            rc = df_perr(p, h->pos, "unterminated heredoc <<%s%s started at line %d (end it with a line \"%s\")",
-                         h->chomp ? "-" : "", h->name, h->pos.line, h->name);
+            rc = df_perr(
+                p, h->pos,
+                "unterminated heredoc <<%s%s started at line %d (end it with a line \"%s\")",
+                h->chomp ? "-" : "", h->name, h->pos.line, h->name);
             break;
         }
     }
@@ -403,7 +405,8 @@ int df_parse(const char *data, size_t len, const char *file, struct dockerfile *
         int line = 1;
         for (const char *q = data; q < nul; q++)
             line += *q == '\n';
-        return df_perr(&p, (struct df_pos){line, 1}, "NUL byte in Dockerfile (is it a binary file?)");
+        return df_perr(&p, (struct df_pos){line, 1},
+                       "NUL byte in Dockerfile (is it a binary file?)");
     }
     struct dockerfile *df = xcalloc(1, sizeof(*df));
     df->file = xstrdup(p.file);

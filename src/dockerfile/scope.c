@@ -230,7 +230,8 @@ static void fill_used(struct df_scope *sc, struct df_step *st)
             continue;
         st->used_args[st->n_used_args++] = xasprintf("%s=%s", v->name, v->value);
     }
-    qsort(st->used_args, st->n_used_args, sizeof(char *), cmp_str);
+    if (st->n_used_args > 1)
+        qsort(st->used_args, st->n_used_args, sizeof(char *), cmp_str);
     if (st->ins->kind != DF_RUN)
         return;
     size_t cap = sc->env.n + sc->args.n + sc->ev->n_ba + 1;

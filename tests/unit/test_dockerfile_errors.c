@@ -21,7 +21,8 @@ static void err_is(const char *src, size_t len, const char *want)
 int main(void)
 {
     ERR("FROM x\nRUNN echo\n", "Dockerfile:2:1: unknown instruction \"RUNN\" (did you mean RUN?)");
-    ERR("FROM x\n  cpoy a b\n", "Dockerfile:2:3: unknown instruction \"cpoy\" (did you mean COPY?)");
+    ERR("FROM x\n  cpoy a b\n",
+        "Dockerfile:2:3: unknown instruction \"cpoy\" (did you mean COPY?)");
     ERR("FROM x\nFOOBAR y\n", "Dockerfile:2:1: unknown instruction \"FOOBAR\"");
     ERR("FROM x\nCOPY --chwon=1 a b\n",
         "Dockerfile:2:6: unknown flag --chwon for COPY (did you mean --chown?)");
@@ -32,9 +33,10 @@ int main(void)
         "Dockerfile:2:6: missing a value on flag --from for COPY (use --from=VALUE)");
     ERR("FROM x\nCOPY --link=maybe a b\n",
         "Dockerfile:2:6: expecting boolean value for flag --link, not: maybe");
-    ERR("FROM x\nCOPY --from=a --from=b x y\n", "Dockerfile:2:15: duplicate flag specified: --from");
-    ERR("FROM x\n\nRUN <<EOF\necho hi\n",
-        "Dockerfile:3:5: unterminated heredoc <<EOF started at line 3 (end it with a line \"EOF\")");
+    ERR("FROM x\nCOPY --from=a --from=b x y\n",
+        "Dockerfile:2:15: duplicate flag specified: --from");
+    ERR("FROM x\n\nRUN <<EOF\necho hi\n", "Dockerfile:3:5: unterminated heredoc <<EOF started at "
+                                          "line 3 (end it with a line \"EOF\")");
     ERR("FROM x\nCOPY <<A <<-B /d\na\nA\nb\n",
         "Dockerfile:2:10: unterminated heredoc <<-B started at line 2 (end it with a line \"B\")");
     ERR("RUN echo\nFROM x\n",
@@ -49,7 +51,8 @@ int main(void)
         "Dockerfile:1:1: FROM requires either one or three arguments (FROM image [AS name])");
     ERR("FROM a AS b c\n",
         "Dockerfile:1:1: FROM requires either one or three arguments (FROM image [AS name])");
-    ERR("FROM\n", "Dockerfile:1:1: FROM requires either one or three arguments (FROM image [AS name])");
+    ERR("FROM\n",
+        "Dockerfile:1:1: FROM requires either one or three arguments (FROM image [AS name])");
     ERR("FROM a AS 1abc\n", "Dockerfile:1:11: invalid name for build stage: \"1abc\", name can't "
                             "start with a number or contain symbols");
     ERR("FROM a AS b$\n", "Dockerfile:1:11: invalid name for build stage: \"b$\", name can't "
@@ -102,6 +105,7 @@ int main(void)
     ERR("FROM a\nRUN a \\\n  b\n\nbad x\n", "Dockerfile:5:1: unknown instruction \"bad\"");
     ERR("FROM a\nRUN a \\\n  b \\\n  --x \\\n  c\nCOPY \\\n  --chwn=1 a b\n",
         "Dockerfile:7:3: unknown flag --chwn for COPY (did you mean --chown?)");
-    err_is("FROM a\nRUN x\0y\n", 15, "Dockerfile:2:1: NUL byte in Dockerfile (is it a binary file?)");
+    err_is("FROM a\nRUN x\0y\n", 15,
+           "Dockerfile:2:1: NUL byte in Dockerfile (is it a binary file?)");
     return done_testing();
 }

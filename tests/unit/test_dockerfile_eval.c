@@ -103,8 +103,9 @@ int main(void)
     (void)unused_;
 
     /* global ARGs serve FROM, not the stage, until redeclared */
-    run(&r, "ARG BASE=alpine\nARG TAG=3.19\nFROM $BASE:${TAG}\nWORKDIR /$BASE\nARG BASE\n"
-            "WORKDIR /$BASE\n",
+    run(&r,
+        "ARG BASE=alpine\nARG TAG=3.19\nFROM $BASE:${TAG}\nWORKDIR /$BASE\nARG BASE\n"
+        "WORKDIR /$BASE\n",
         NULL, 0, NULL, 0);
     ok(r.err == NULL, "evaluates: %s", r.err ? r.err : "");
     char *base = NULL, *plat = NULL;
@@ -119,7 +120,8 @@ int main(void)
 
     /* build args override defaults, globals too */
     const char *ba[] = {"BASE=debian", "V=2", "UNUSED=1", "http_proxy=http://p:3128"};
-    run(&r, "ARG BASE=alpine\nFROM $BASE\nARG V=1\nENV E=$V\nRUN echo $V\nARG BASE\nLABEL b=$BASE\n",
+    run(&r,
+        "ARG BASE=alpine\nFROM $BASE\nARG V=1\nENV E=$V\nRUN echo $V\nARG BASE\nLABEL b=$BASE\n",
         ba, 4, NULL, 0);
     ok(df_eval_from(r.ev, 0, &base, &plat, &err) == 0, "FROM with build arg");
     is_str(base, "debian", "--build-arg overrides the global default");
@@ -130,7 +132,8 @@ int main(void)
     is_str(env_of(r.steps[2], "V"), "2", "RUN env has ARG");
     is_str(env_of(r.steps[2], "http_proxy"), "http://p:3128", "proxy build arg reaches RUN");
     is_str(env_of(r.steps[2], "PATH"), "/usr/bin:/bin", "base image ENV kept");
-    is_str(r.steps[4]->ins->kvs[0].value, "debian", "stage ARG without default takes the overridden global");
+    is_str(r.steps[4]->ins->kvs[0].value, "debian",
+           "stage ARG without default takes the overridden global");
     const char **unused;
     size_t nu = df_eval_unused_args(r.ev, &unused);
     is_int(nu, 1, "one unused build arg");
@@ -139,8 +142,9 @@ int main(void)
     done(&r);
 
     /* ENV beats ARG; values are taken from before the instruction */
-    run(&r, "FROM x\nARG A=arg\nENV A=env\nWORKDIR /$A\nENV B=1 C=$B\nENV B=2 D=${B}\n"
-            "ENV PATH=$PATH:/opt\nUSER ${A}\n",
+    run(&r,
+        "FROM x\nARG A=arg\nENV A=env\nWORKDIR /$A\nENV B=1 C=$B\nENV B=2 D=${B}\n"
+        "ENV PATH=$PATH:/opt\nUSER ${A}\n",
         NULL, 0, NULL, 0);
     is_str(arg0(&r, 2), "/env", "ENV beats ARG");
     is_str(r.steps[3]->ins->kvs[1].value, "", "C sees B from before the instruction (unset)");
@@ -154,8 +158,10 @@ int main(void)
     done(&r);
 
     /* platform ARGs */
-    run(&r, "FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETOS TARGETARCH\nARG TARGETVARIANT\n"
-            "RUN GOOS=$TARGETOS GOARCH=$TARGETARCH build\nENV X=${TARGETOS}-${TARGETARCH}-${TARGETVARIANT}-${BUILDOS}\n",
+    run(&r,
+        "FROM --platform=$BUILDPLATFORM golang AS b\nARG TARGETOS TARGETARCH\nARG TARGETVARIANT\n"
+        "RUN GOOS=$TARGETOS GOARCH=$TARGETARCH build\nENV "
+        "X=${TARGETOS}-${TARGETARCH}-${TARGETVARIANT}-${BUILDOS}\n",
         NULL, 0, "linux/arm/v7", 0);
     ok(df_eval_from(r.ev, 0, &base, &plat, &err) == 0, "FROM platform expands");
     is_str(plat, "linux/amd64", "BUILDPLATFORM in FROM --platform");
@@ -166,10 +172,12 @@ int main(void)
     done(&r);
 
     /* expansion per instruction kind */
-    run(&r, "FROM x\nARG D=/dst V=1.0 P=8080 S=SIGKILL\nCOPY --chown=$V --from=s$V a$V $D/\n"
-            "ADD --chmod=${P} x ${D}\nEXPOSE $P ${P}/udp\nVOLUME [\"$D\"]\nSTOPSIGNAL $S\n"
-            "RUN echo $V\nCMD echo $V\nLABEL \"k $V\"=\"v $V\"\nCOPY <<EOF <<'RAW' /f\n$V\nEOF\n$V\nRAW\n"
-            "ONBUILD COPY $V /x\nENTRYPOINT [\"$V\"]\n",
+    run(&r,
+        "FROM x\nARG D=/dst V=1.0 P=8080 S=SIGKILL\nCOPY --chown=$V --from=s$V a$V $D/\n"
+        "ADD --chmod=${P} x ${D}\nEXPOSE $P ${P}/udp\nVOLUME [\"$D\"]\nSTOPSIGNAL $S\n"
+        "RUN echo $V\nCMD echo $V\nLABEL \"k $V\"=\"v $V\"\nCOPY <<EOF <<'RAW' "
+        "/f\n$V\nEOF\n$V\nRAW\n"
+        "ONBUILD COPY $V /x\nENTRYPOINT [\"$V\"]\n",
         NULL, 0, NULL, 0);
     ok(r.err == NULL, "evaluates: %s", r.err ? r.err : "");
     is_str(text(&r, 1), "COPY --chown=1.0 --from=s1.0 a1.0 /dst/", "COPY expands flags and args");
@@ -191,8 +199,9 @@ int main(void)
 
     /* errors carry the position */
     run(&r, "FROM x\nARG A\n\nWORKDIR ${A:?set A with --build-arg}\n", NULL, 0, NULL, 0);
-    is_str(r.err, "Dockerfile:4:1: failed to process \"${A:?set A with --build-arg}\": A: set A "
-                  "with --build-arg",
+    is_str(r.err,
+           "Dockerfile:4:1: failed to process \"${A:?set A with --build-arg}\": A: set A "
+           "with --build-arg",
            "required ARG error");
     done(&r);
 

@@ -28,7 +28,8 @@ static const struct df_instr *ins_at(const struct dockerfile *df, size_t stage, 
 static int has_warning(const struct dockerfile *df, const char *rule, int line)
 {
     for (size_t i = 0; df && i < df->n_warnings; i++)
-        if (strcmp(df->warnings[i].rule, rule) == 0 && (line == 0 || df->warnings[i].pos.line == line))
+        if (strcmp(df->warnings[i].rule, rule) == 0 &&
+            (line == 0 || df->warnings[i].pos.line == line))
             return 1;
     return 0;
 }
@@ -55,10 +56,12 @@ static void t_basic(void)
 
 static void t_directives(void)
 {
-    struct dockerfile *df = parse("# syntax=docker/dockerfile:1\n#escape=`\nFROM x\nRUN dir c:\\ `\n  && echo\n");
+    struct dockerfile *df =
+        parse("# syntax=docker/dockerfile:1\n#escape=`\nFROM x\nRUN dir c:\\ `\n  && echo\n");
     is_str(df->syntax, "docker/dockerfile:1", "syntax directive");
     is_int(df->escape, '`', "escape directive backtick");
-    is_str(ARG(ins_at(df, 0, 0), 0), "dir c:\\   && echo", "backtick continues, backslash is literal");
+    is_str(ARG(ins_at(df, 0, 0), 0), "dir c:\\   && echo",
+           "backtick continues, backslash is literal");
     df_free(df);
 
     df = parse("# Escape = `\nFROM x\n");
@@ -154,8 +157,9 @@ static void t_json_forms(void)
 
 static void t_kv(void)
 {
-    struct dockerfile *df = parse("FROM x\nENV A=1 B=\"two words\" C=three\\ words\nENV D four five\n"
-                                  "LABEL \"com.x\"=\"v\" k=v\nARG N\nARG M=1 O\nENV E=\n");
+    struct dockerfile *df =
+        parse("FROM x\nENV A=1 B=\"two words\" C=three\\ words\nENV D four five\n"
+              "LABEL \"com.x\"=\"v\" k=v\nARG N\nARG M=1 O\nENV E=\n");
     const struct df_instr *e = ins_at(df, 0, 0);
     is_int(e->n_kvs, 3, "three pairs");
     is_str(e->kvs[1].value, "\"two words\"", "values raw (quotes kept)");
@@ -174,18 +178,20 @@ static void t_kv(void)
 
 static void t_flags(void)
 {
-    struct dockerfile *df = parse(
-        "FROM x\n"
-        "COPY --from=build --chown=1:1 --chmod=0755 --link --parents --exclude=*.md --exclude=t a b /d/\n"
-        "ADD --checksum=sha256:abc --keep-git-dir=true --link=false --chown=u --chmod=644 "
-        "--exclude=x http://e/f /g\n"
-        "RUN --mount=type=cache,target=/root/.cache --mount=type=secret,id=s --network=none "
-        "--security=insecure make\n"
-        "HEALTHCHECK --interval=30s --timeout=5s --start-period=1m --start-interval=2s --retries=3 CMD "
-        "curl -f http://localhost/\n"
-        "HEALTHCHECK NONE\n"
-        "COPY --chown=\"a b\" x /y\n"
-        "COPY -- --weird /y\n");
+    struct dockerfile *df =
+        parse("FROM x\n"
+              "COPY --from=build --chown=1:1 --chmod=0755 --link --parents --exclude=*.md "
+              "--exclude=t a b /d/\n"
+              "ADD --checksum=sha256:abc --keep-git-dir=true --link=false --chown=u --chmod=644 "
+              "--exclude=x http://e/f /g\n"
+              "RUN --mount=type=cache,target=/root/.cache --mount=type=secret,id=s --network=none "
+              "--security=insecure make\n"
+              "HEALTHCHECK --interval=30s --timeout=5s --start-period=1m --start-interval=2s "
+              "--retries=3 CMD "
+              "curl -f http://localhost/\n"
+              "HEALTHCHECK NONE\n"
+              "COPY --chown=\"a b\" x /y\n"
+              "COPY -- --weird /y\n");
     const struct df_instr *c = ins_at(df, 0, 0);
     is_str(df_instr_flag(c, "from"), "build", "--from");
     is_str(df_instr_flag(c, "link"), "", "bare bool flag");
@@ -257,9 +263,10 @@ static void t_heredocs(void)
 
 static void t_onbuild_misc(void)
 {
-    struct dockerfile *df = parse("FROM x\nONBUILD COPY --chown=1 . /app\nONBUILD run make\n"
-                                  "MAINTAINER me\nexpose 80/tcp 53/udp\nUSER app:app\nWORKDIR /a b\n"
-                                  "STOPSIGNAL SIGTERM\n");
+    struct dockerfile *df =
+        parse("FROM x\nONBUILD COPY --chown=1 . /app\nONBUILD run make\n"
+              "MAINTAINER me\nexpose 80/tcp 53/udp\nUSER app:app\nWORKDIR /a b\n"
+              "STOPSIGNAL SIGTERM\n");
     const struct df_instr *o = ins_at(df, 0, 0);
     ok(o->sub && o->sub->kind == DF_COPY, "ONBUILD COPY");
     is_str(df_instr_flag(o->sub, "chown"), "1", "trigger flags");

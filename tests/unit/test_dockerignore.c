@@ -110,8 +110,9 @@ static void t_walk(void)
     free(used);
     struct collect c = {STRBUF_INIT};
     ok(dockerignore_walk(root, di, collect_fn, &c, &err) == 0, "walk");
-    is_str(c.sb.buf, ".dockerignore B.txt Dockerfile a.txt b/ b/c/ b/c/y.go b/keep.md docs/(p) "
-                     "docs/keep.md e/ lnk",
+    is_str(c.sb.buf,
+           ".dockerignore B.txt Dockerfile a.txt b/ b/c/ b/c/y.go b/keep.md docs/(p) "
+           "docs/keep.md e/ lnk",
            "included entries, sorted, parents of exceptions marked");
     ok(di_exception_may_match_below(di, "docs"), "exception reaches into docs");
     ok(!di_exception_may_match_below(di, "node_modules"), "nothing reaches into node_modules");
@@ -206,7 +207,9 @@ int main(void)
     ex("# comment\n  spaced.txt  \n\n", "spaced.txt", 1);
     ex("# comment", "# comment", 0);
     ex(" #notcomment", "#notcomment", 1);
-    ex("\xef\xbb\xbf" "bom.txt", "bom.txt", 1);
+    ex("\xef\xbb\xbf"
+       "bom.txt",
+       "bom.txt", 1);
     ex("*", ".", 0);
     ex("a/b", "./a/b/", 1);
     ex("?", "\xc3\xa9", 1); /* one character, two bytes */

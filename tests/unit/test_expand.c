@@ -7,9 +7,17 @@
 #include "tap.h"
 
 static const char *env[][2] = {
-    {"A", "a"},          {"EMPTY", ""},         {"SP", "x y  z"},       {"PATHV", "/usr/local/bin:/usr/bin"},
-    {"FILE", "archive.tar.gz"}, {"U", "user"},  {"STAR", "a*b"},        {"Q", "'quoted'"},
-    {"DOLLAR", "$A"},    {"abc", "lower"},      {"_x1", "under"},
+    {"A", "a"},
+    {"EMPTY", ""},
+    {"SP", "x y  z"},
+    {"PATHV", "/usr/local/bin:/usr/bin"},
+    {"FILE", "archive.tar.gz"},
+    {"U", "user"},
+    {"STAR", "a*b"},
+    {"Q", "'quoted'"},
+    {"DOLLAR", "$A"},
+    {"abc", "lower"},
+    {"_x1", "under"},
 };
 
 static const char *lookup(void *ud, const char *name)
