@@ -97,7 +97,8 @@ static void run_checks(const struct lint_opts *o, const char *path, struct findi
         }
     }
     df_lint(df, di, &f->warnings);
-    struct df_eval_opts eo = {o->build_args, o->n_build_args, NULL, NULL, 1};
+    struct df_eval_opts eo = {
+        .build_args = o->build_args, .n_build_args = o->n_build_args, .lint = 1};
     if (df_eval_new(df, &eo, &ev, &f->error) < 0)
         goto out;
     df_eval_set_warn(ev, collect_warning, &f->warnings);
