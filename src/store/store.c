@@ -19,8 +19,6 @@
 #include "util/json.h"
 #include "util/strbuf.h"
 
-#define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
-
 const char *store_root(const struct store *s)
 {
     return s->root;
@@ -84,10 +82,8 @@ static int create_layout_files(struct store *s, struct kiln_error **err)
     if (store_lock(s, err) < 0)
         return -1;
     int rc = 0;
-    if (faccessat(s->root_fd, "oci-layout", F_OK, 0) != 0) {
-        cleanup_free char *p = path_join(s->root, "oci-layout");
-        rc = write_file_atomic(p, OCI_LAYOUT_JSON, strlen(OCI_LAYOUT_JSON), 0644, err);
-    }
+    if (faccessat(s->root_fd, "oci-layout", F_OK, 0) != 0)
+        rc = store_write_root_file(s, "oci-layout", OCI_LAYOUT_JSON, strlen(OCI_LAYOUT_JSON), err);
     if (rc == 0 && faccessat(s->root_fd, "index.json", F_OK, 0) != 0) {
         cleanup_json json_t *index = store_index_read(s, err);
         rc = index ? store_index_write(s, index, err) : -1;
@@ -251,8 +247,8 @@ int store_live_cutoff(struct store *s, struct timespec *cutoff, struct kiln_erro
         if (ts_before(&ts, cutoff))
             *cutoff = ts;
     }
-    /* File times come from the coarse clock too; one second of slack covers skew. */
-    cutoff->tv_sec -= 1;
+    /* Session starts are read from CLOCK_REALTIME_COARSE, the clock the
+     * kernel stamps file times with, so no slack is needed. */
     return 0;
 }
 
