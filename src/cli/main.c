@@ -22,6 +22,7 @@ extern const struct cli_command cli_cmd_prune;
 extern const struct cli_command cli_cmd_rmi;
 extern const struct cli_command cli_cmd_save;
 extern const struct cli_command cli_cmd_tag;
+extern const struct cli_command cli_cmd_lint;
 extern const struct cli_command cli_cmd_version;
 
 /* Keep sorted the way `kiln help` should list them. */
@@ -37,6 +38,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_load,
     &cli_cmd_prune,
     &cli_cmd_fsck,
+    &cli_cmd_lint,
     &cli_cmd_version,
 };
 
