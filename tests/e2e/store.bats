@@ -322,3 +322,22 @@ teardown() {
         kiln rm keeper >/dev/null 2>&1 || true
     fi
 }
+
+@test "two kiln import processes on one store at once both succeed" {
+    local a="$BATS_TEST_TMPDIR/a" b="$BATS_TEST_TMPDIR/b"
+    mkdir -p "$a/data" "$b/data"
+    head -c 8000000 /dev/urandom >"$a/data/big"
+    head -c 8000000 /dev/urandom >"$b/data/big"
+    kiln import "$a" -t imp:a >/dev/null &
+    local p1=$!
+    kiln import "$b" -t imp:b >/dev/null &
+    local p2=$!
+    wait "$p1"
+    wait "$p2"
+    run kiln images imp
+    [ "${#lines[@]}" -eq 3 ]
+    [[ "$output" == *"imp          a"* && "$output" == *"imp          b"* ]]
+    run kiln fsck
+    [ "$status" -eq 0 ]
+    "$TOOLS/oci-validate" "$KILN_ROOT"
+}
