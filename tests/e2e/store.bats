@@ -341,3 +341,29 @@ teardown() {
     [ "$status" -eq 0 ]
     "$TOOLS/oci-validate" "$KILN_ROOT"
 }
+
+@test "SIGKILL during tag, rmi and prune never leaves a tag without its content" {
+    mkimage base:latest --layers 2
+    local i
+    for i in $(seq 1 20); do
+        (
+            for j in 1 2 3 4 5; do
+                kiln tag base "k$i:$j" && kiln rmi "k$i:$j" && kiln tag base "k$i:$j"
+            done
+            kiln prune
+        ) >/dev/null 2>&1 &
+        local pid=$!
+        sleep "0.0$((RANDOM % 9 + 1))"
+        pkill -KILL -P "$pid" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        run kiln fsck
+        [ "$status" -eq 0 ] || { echo "after kill $i: $output"; false; }
+    done
+    # every tag left resolves to a complete image
+    local t
+    for t in $(jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$KILN_ROOT/index.json"); do
+        kiln inspect "$t" >/dev/null
+    done
+    "$TOOLS/oci-validate" "$KILN_ROOT"
+}
