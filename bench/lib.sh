@@ -14,7 +14,8 @@ BENCH_QUICK=${BENCH_QUICK:-0}
 BENCH_OUT=${BENCH_OUT:-${TMPDIR:-/tmp}/bench-figures.jsonl}
 BENCH_TMP=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")}
 BENCH_EPOCH=${BENCH_EPOCH:-1735689600}
-BASE_REF=${BASE_REF:-localhost/debian:bookworm-slim}
+# its own name, so that a bench run and a developer's builds never retag each other's base
+BASE_REF=${BASE_REF:-localhost/kiln-bench/debian:bookworm-slim}
 export KILN BENCH_OUT BENCH_TMP BENCH_QUICK BENCH_EPOCH BASE_REF
 
 # runs for a measurement whose single run takes about $1 seconds (issue 8: at least 5

@@ -23,6 +23,7 @@ extern const struct cli_command cli_cmd_rmi;
 extern const struct cli_command cli_cmd_save;
 extern const struct cli_command cli_cmd_tag;
 extern const struct cli_command cli_cmd_version;
+extern const struct cli_command cli_cmd_versions;
 
 /* Keep sorted the way `kiln help` should list them. */
 static const struct cli_command *const commands[] = {
@@ -38,6 +39,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_prune,
     &cli_cmd_fsck,
     &cli_cmd_version,
+    &cli_cmd_versions,
 };
 
 static const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
