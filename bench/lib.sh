@@ -19,11 +19,11 @@ BASE_REF=${BASE_REF:-localhost/kiln-bench/debian:bookworm-slim}
 export KILN BENCH_OUT BENCH_TMP BENCH_QUICK BENCH_EPOCH BASE_REF
 
 # runs for a measurement whose single run takes about $1 seconds (issue 8: at least 5
-# where a run takes under a minute, 3 for longer ones; quick mode: 3 and 2)
+# where a run takes under a minute, 3 for longer ones; quick mode: 3 under 10 s, else 2)
 bench_runs() {
     local secs=${1%.*}
     if [ "$BENCH_QUICK" = 1 ]; then
-        [ "${secs:-0}" -ge 20 ] && echo 2 || echo 3
+        [ "${secs:-0}" -ge 10 ] && echo 2 || echo 3
     else
         [ "${secs:-0}" -ge 60 ] && echo 3 || echo 5
     fi
