@@ -207,7 +207,8 @@ set +x
 digest=$(cat "$iidfile" 2>/dev/null || true)
 size=unknown
 if [ "$builder" = buildah ]; then
-    size=$(buildah images --format '{{.Size}}' "${tags[0]}" 2>/dev/null | head -n 1 || echo unknown)
+    size=$(buildah images --format '{{.Size}}' "${tags[0]}" 2>/dev/null | sed -n 1p)
+    size=${size:-unknown}
 else
     # the store is a plain OCI layout: sum the manifest's layer sizes for the tag
     store=${KILN_ROOT:-/var/lib/kiln}
