@@ -50,7 +50,7 @@ if [ "$mode" = smoke ]; then
         [ -f "$f" ] || continue
         bash -n "$f" || { echo "run-all: $f does not parse" >&2; exit 1; }
     done
-    python3 -m py_compile "$BENCH_DIR/report.py"
+    python3 -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" "$BENCH_DIR/report.py"
     cat >"$tmp/figures.jsonl" <<'EOF'
 {"bench": "build", "case": "smoke", "scenario": "unchanged", "tool": "kiln", "unit": "s", "median": 0.5, "min": 0.4, "max": 0.6, "n": 5}
 {"bench": "build", "case": "smoke", "scenario": "unchanged", "tool": "buildah", "unit": "s", "median": 1.0, "min": 0.9, "max": 1.1, "n": 5}
