@@ -32,7 +32,21 @@ bench_runs() {
 bench_log() { echo "bench: $*" >&2; }
 
 # kiln's commands are being written: a row is measured only when kiln has the command.
-kiln_has() { [ -x "$KILN" ] && "$KILN" help "$1" >/dev/null 2>&1; }
+# `build` is probed with a real one-step build (its --dry-run came first).
+kiln_has() {
+    [ -x "$KILN" ] && "$KILN" help "$1" >/dev/null 2>&1 || return 1
+    [ "$1" = build ] || return 0
+    [ -f "$BENCH_TMP/.kiln-builds" ] && return 0
+    [ -f "$BENCH_TMP/.kiln-no-build" ] && return 1
+    local p=$BENCH_TMP/build-probe
+    mkdir -p "$p/ctx" && echo probe >"$p/ctx/f" && printf 'FROM scratch\nCOPY f /f\n' >"$p/ctx/Dockerfile"
+    if KILN_ROOT=$p/store "$KILN" build -t probe:1 "$p/ctx" >/dev/null 2>&1; then
+        touch "$BENCH_TMP/.kiln-builds"
+    else
+        touch "$BENCH_TMP/.kiln-no-build"
+        return 1
+    fi
+}
 
 # The peers need runc on hosts whose cgroup2 mount still owns controllers (crun
 # refuses "hybrid mode"); choose once.

@@ -195,6 +195,9 @@ fi
 if [ "$builder" = kiln ] && ! "$kiln" help build >/dev/null 2>&1; then
     die "'$kiln' has no build command yet (kiln help build failed); build kiln with 'make' or use --builder buildah"
 fi
+if [ "$builder" = kiln ] && "$kiln" help build 2>/dev/null | grep -q 'without --dry-run this version fails'; then
+    die "'$kiln' can only plan builds (--dry-run) so far; use --builder buildah until the build executor lands"
+fi
 
 [ $verbose = 1 ] && set -x
 "${stage_cmd[@]}"
