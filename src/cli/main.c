@@ -26,7 +26,6 @@ extern const struct cli_command cli_cmd_push;
 extern const struct cli_command cli_cmd_rmi;
 extern const struct cli_command cli_cmd_save;
 extern const struct cli_command cli_cmd_tag;
-extern const struct cli_command cli_cmd_build;
 extern const struct cli_command cli_cmd_lint;
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_versions;
@@ -41,6 +40,10 @@ extern const struct cli_command cli_cmd_health;
 
 /* Keep sorted the way `kiln help` should list them. */
 static const struct cli_command *const commands[] = {
+    &cli_cmd_pull,
+    &cli_cmd_push,
+    &cli_cmd_login,
+    &cli_cmd_logout,
     &cli_cmd_import,
     &cli_cmd_images,
     &cli_cmd_tag,
@@ -60,11 +63,6 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_health,
     &cli_cmd_prune,
     &cli_cmd_fsck,
-    &cli_cmd_build,
-    &cli_cmd_pull,
-    &cli_cmd_push,
-    &cli_cmd_login,
-    &cli_cmd_logout,
     &cli_cmd_lint,
     &cli_cmd_version,
     &cli_cmd_versions,
