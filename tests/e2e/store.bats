@@ -285,3 +285,40 @@ quay.io/org/thing:latest" ]
     run kiln fsck
     [ "$status" -eq 0 ]
 }
+
+make_busybox_image() {
+    local root="$BATS_TEST_TMPDIR/rootfs"
+    mkdir -p "$root/bin"
+    cp "$(command -v busybox)" "$root/bin/busybox"
+    ln -sf busybox "$root/bin/sh"
+    kiln import "$root" -t "$1" >/dev/null
+}
+
+@test "rmi removes the snapshots a run unpacked; a running container keeps its own" {
+    kiln help run >/dev/null 2>&1 || skip "kiln run is not built"
+    make_busybox_image bb:1
+    run kiln run --rm bb:1 /bin/busybox echo hi
+    [ "$status" -eq 0 ]
+    [ "$(ls "$KILN_ROOT/snapshots" | wc -l)" -eq 1 ]
+    kiln rmi bb:1
+    [ "$(ls "$KILN_ROOT/snapshots" | wc -l)" -eq 0 ]
+
+    make_busybox_image bb:2
+    kiln run -d --name keeper bb:2 /bin/busybox sleep 60 >/dev/null
+    local snap; snap=$(ls "$KILN_ROOT/snapshots")
+    [ -n "$snap" ]
+    kiln rmi bb:2
+    [ -d "$KILN_ROOT/snapshots/$snap" ]        # mounted as the container's lowerdir
+    kiln stop -t 1 keeper >/dev/null
+    kiln rm keeper >/dev/null
+    run kiln prune
+    [[ "${lines[0]}" == *"and 1 snapshot"* ]]
+    [ ! -e "$KILN_ROOT/snapshots/$snap" ]
+}
+
+teardown() {
+    if [ -n "${KILN_ROOT:-}" ] && [ -d "$KILN_ROOT/containers" ]; then
+        kiln stop -t 1 keeper >/dev/null 2>&1 || true
+        kiln rm keeper >/dev/null 2>&1 || true
+    fi
+}
