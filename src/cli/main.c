@@ -22,6 +22,7 @@ extern const struct cli_command cli_cmd_prune;
 extern const struct cli_command cli_cmd_rmi;
 extern const struct cli_command cli_cmd_save;
 extern const struct cli_command cli_cmd_tag;
+extern const struct cli_command cli_cmd_build;
 extern const struct cli_command cli_cmd_lint;
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_run;
@@ -54,6 +55,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_health,
     &cli_cmd_prune,
     &cli_cmd_fsck,
+    &cli_cmd_build,
     &cli_cmd_lint,
     &cli_cmd_version,
 };
