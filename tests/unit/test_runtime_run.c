@@ -334,6 +334,8 @@ int main(void)
     is_str(out, "vol\n1\n", "volume mounted read-only through the symlink, inside the root");
     free(out);
     ok(!path_exists("/tmp/kiln-vol"), "nothing created on the host");
+    free(volfile);
+    free(vol);
 
     rt_spec_init(&s);
     s.network = RT_NET_NONE;
