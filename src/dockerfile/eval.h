@@ -69,13 +69,18 @@ struct df_step {
     struct df_instr *ins; /* expanded copy: args, kvs, flag values substituted
                              where the instruction expands; RUN/CMD/ENTRYPOINT
                              /SHELL/HEALTHCHECK unchanged, except RUN --mount */
-    char *text;           /* canonical one-line form of the expanded instruction */
+    char *text;           /* one-line form of the expanded instruction, for plans */
+    char *cache_text;     /* unambiguous form for cache keys: a JSON array of the
+                             keyword, flags, args, KEY=VALUE pairs and heredoc
+                             bodies (expanded where the instruction expands) */
     char **used_args;     /* "NAME=VALUE" of the build-time ARGs the step depends
                              on: those referenced, and for RUN every ARG in
                              scope (they are its environment); sorted */
     size_t n_used_args;
-    char **run_env; /* RUN only: the process environment, ENV entries then
-                       ARGs not shadowed by ENV, "K=V" */
+    char **run_env; /* RUN only: the process environment: ENV entries, then
+                       ARGs in scope not shadowed by ENV, then the proxy
+                       build args (which, as in docker, stay out of
+                       used_args and so out of the cache key); "K=V" */
     size_t n_run_env;
 };
 void df_step_free(struct df_step *st);

@@ -70,8 +70,8 @@ static void check_layout(struct fsck *f)
     e = NULL;
     int fixed = 0;
     if (f->o->repair) {
-        static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-        fixed = write_file_atomic(path, layout, strlen(layout), 0644, &e) == 0;
+        fixed = store_write_root_file(f->s, "oci-layout", OCI_LAYOUT_JSON, strlen(OCI_LAYOUT_JSON),
+                                      &e) == 0;
         kiln_error_free(e);
     }
     cleanup_free char *full = xasprintf("%s%s", msg, fixed ? " (rewritten)" : "");

@@ -45,20 +45,26 @@ json_t *store_index_read(struct store *s, struct kiln_error **err)
     return index;
 }
 
-int store_index_write(struct store *s, const json_t *index, struct kiln_error **err)
+int store_write_root_file(struct store *s, const char *name, const char *data, size_t len,
+                          struct kiln_error **err)
 {
-    cleanup_free char *data = json_dump_canonical(index);
-    cleanup_free char *tmp = path_join(s->scratch, "index.json");
+    cleanup_free char *tmp = path_join(s->scratch, name);
     cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return kiln_error_errno(err, errno, "create %s", tmp);
-    if (write_all(fd, data, strlen(data)) < 0 || fsync(fd) < 0)
+    if (write_all(fd, data, len) < 0 || fsync(fd) < 0)
         return kiln_error_errno(err, errno, "write %s", tmp);
-    if (renameat(AT_FDCWD, tmp, s->root_fd, "index.json") < 0)
-        return kiln_error_errno(err, errno, "replace %s/index.json", s->root);
+    if (renameat(AT_FDCWD, tmp, s->root_fd, name) < 0)
+        return kiln_error_errno(err, errno, "replace %s/%s", s->root, name);
     if (fsync(s->root_fd) < 0)
         return kiln_error_errno(err, errno, "sync %s", s->root);
     return 0;
+}
+
+int store_index_write(struct store *s, const json_t *index, struct kiln_error **err)
+{
+    cleanup_free char *data = json_dump_canonical(index);
+    return store_write_root_file(s, "index.json", data, strlen(data), err);
 }
 
 static const char *entry_name(const json_t *entry)
@@ -126,6 +132,11 @@ int store_tag(struct store *s, const char *ref, const struct descriptor *manifes
     if (check_present(s, familiar, manifest, err) < 0 || (index = store_index_read(s, err)) == NULL)
         goto out;
     json_t *entry = descriptor_to_json(manifest);
+    if (manifest->media_type == NULL || manifest->media_type[0] == '\0') {
+        cleanup_json json_t *doc = store_blob_read_json(s, &manifest->digest, NULL);
+        const char *mt = json_string_value(json_object_get(doc, "mediaType"));
+        json_object_set_new(entry, "mediaType", json_string(mt ? mt : MT_OCI_MANIFEST));
+    }
     json_object_set_new(entry, "annotations", json_pack("{s:s}", ANNOTATION_REF_NAME, familiar));
     json_t *manifests = json_object_get(index, "manifests");
     int placed = 0;

@@ -19,8 +19,6 @@
 #include "util/json.h"
 #include "util/strbuf.h"
 
-#define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
-
 const char *store_root(const struct store *s)
 {
     return s->root;
@@ -84,10 +82,8 @@ static int create_layout_files(struct store *s, struct kiln_error **err)
     if (store_lock(s, err) < 0)
         return -1;
     int rc = 0;
-    if (faccessat(s->root_fd, "oci-layout", F_OK, 0) != 0) {
-        cleanup_free char *p = path_join(s->root, "oci-layout");
-        rc = write_file_atomic(p, OCI_LAYOUT_JSON, strlen(OCI_LAYOUT_JSON), 0644, err);
-    }
+    if (faccessat(s->root_fd, "oci-layout", F_OK, 0) != 0)
+        rc = store_write_root_file(s, "oci-layout", OCI_LAYOUT_JSON, strlen(OCI_LAYOUT_JSON), err);
     if (rc == 0 && faccessat(s->root_fd, "index.json", F_OK, 0) != 0) {
         cleanup_json json_t *index = store_index_read(s, err);
         rc = index ? store_index_write(s, index, err) : -1;

@@ -25,6 +25,13 @@ struct store {
 /* The ingest session names: "s-<start seconds>-<pid>-XXXXXX". */
 #define SESSION_PREFIX "s-"
 
+/* Replaces KILN_ROOT/name atomically (written in the session, fsynced,
+ * renamed, root fsynced): index.json and oci-layout. */
+int store_write_root_file(struct store *s, const char *name, const char *data, size_t len,
+                          struct kiln_error **err);
+/* The content of oci-layout. */
+#define OCI_LAYOUT_JSON "{\"imageLayoutVersion\":\"1.0.0\"}"
+
 /* Reads index.json (a fresh object if it does not exist). */
 json_t *store_index_read(struct store *s, struct kiln_error **err);
 /* Writes index.json atomically; the caller holds the store lock. */
