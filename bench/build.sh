@@ -55,8 +55,8 @@ case_spec() {
     esac
 }
 
-# build TOOL CASE [--no-cache]
-build() {
+# build_cmd TOOL CASE [--no-cache]: the build command, in the array CMD
+build_cmd() {
     local tool=$1 case=$2 nocache=${3:-}
     local ctx target file
     read -r ctx target file <<<"$(case_spec "$case")"
@@ -65,10 +65,15 @@ build() {
     [ "$target" != - ] && args+=(--target "$target")
     [ -n "$nocache" ] && args+=(--no-cache)
     if [ "$tool" = kiln ]; then
-        SOURCE_DATE_EPOCH=$BENCH_EPOCH "$KILN" build "${args[@]}" "$ctx"
+        CMD=(env "SOURCE_DATE_EPOCH=$BENCH_EPOCH" "$KILN" build "${args[@]}" "$ctx")
     else
-        buildah build --layers --pull=never --format docker --timestamp "$BENCH_EPOCH" "${args[@]}" "$ctx"
+        CMD=(buildah build --layers --pull=never --format docker --timestamp "$BENCH_EPOCH" "${args[@]}" "$ctx")
     fi
+}
+
+build() {
+    build_cmd "$@"
+    "${CMD[@]}"
 }
 
 edit_file() { echo "# bench edit $RANDOM$RANDOM" >>"$1"; }
@@ -105,10 +110,11 @@ measure_case() {
                 touch) touch -d "@$((BENCH_EPOCH + i + 1000))" "$ctx/$file" ;;
                 esac
                 if [ "$s" = cold ]; then
-                    bench_time "$BENCH_TMP/$case.$s.$t" build "$t" "$case" --no-cache || true
+                    build_cmd "$t" "$case" --no-cache
                 else
-                    bench_time "$BENCH_TMP/$case.$s.$t" build "$t" "$case" || true
+                    build_cmd "$t" "$case"
                 fi
+                bench_time "$BENCH_TMP/$case.$s.$t" "${CMD[@]}" || true
                 # the next tool's run starts from its own previous state: a no-op
                 # for unchanged, one changed file for edit and touch (as for this one)
             done

@@ -42,8 +42,10 @@ if [ ! -s "$out" ]; then
     mkdir -p "$cache"
     tmp="$out.tmp.$$"
     trap 'rm -f "$tmp"' EXIT
+    set -f
     # shellcheck disable=SC2086
     SOURCE_DATE_EPOCH=$epoch mmdebstrap --quiet $opts "$suite" "$tmp" "$sources" >&2
+    set +f
     mv "$tmp" "$out"
     trap - EXIT
 fi

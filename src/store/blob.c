@@ -95,10 +95,9 @@ int blob_writer_commit(struct blob_writer *w, const struct digest *expected, int
     if (out != NULL)
         *out = got;
     struct store *s = w->store;
-    if (faccessat(s->blobs_fd, got.hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-        /* Already there: keep the old one, but mark it as in use. */
+    if (store_blob_has(s, &got)) {
+        /* Already there (and now marked as in use): keep the old one. */
         discard(w);
-        store_touch_at(s->blobs_fd, got.hex);
         return 0;
     }
     if (fsync(w->fd) < 0 || fchmod(w->fd, 0444) < 0) {
@@ -174,11 +173,16 @@ char *store_blob_path(const struct store *s, const struct digest *d)
 
 int store_blob_has(struct store *s, const struct digest *d)
 {
+    /* Under the lock, so a running prune either removed the blob already or
+     * will see the fresh mtime and keep it. */
+    int locked = store_lock(s, NULL) == 0;
     struct stat st;
-    if (fstatat(s->blobs_fd, d->hex, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-        return 0;
-    store_touch_at(s->blobs_fd, d->hex);
-    return 1;
+    int has = fstatat(s->blobs_fd, d->hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    if (has)
+        store_touch_at(s->blobs_fd, d->hex);
+    if (locked)
+        store_unlock(s);
+    return has;
 }
 
 int store_blob_size(struct store *s, const struct digest *d, uint64_t *size,

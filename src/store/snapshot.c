@@ -50,19 +50,26 @@ static int install(struct store *s, const char *dir, const struct digest *diffid
 int store_snapshot_adopt(struct store *s, const char *dir, const struct digest *diffid,
                          struct kiln_error **err)
 {
-    if (store_snapshot_has(s, diffid)) {
+    if (store_lock(s, err) < 0)
+        return -1;
+    int has = store_snapshot_has(s, diffid);
+    if (has)
         store_touch_at(s->snapshots_fd, diffid->hex);
-        return rm_rf(dir, err);
-    }
-    return install(s, dir, diffid, err);
+    store_unlock(s);
+    return has ? rm_rf(dir, err) : install(s, dir, diffid, err);
 }
 
 int store_snapshot_ensure(struct store *s, const struct image_layer *layer, char **path_out,
                           struct kiln_error **err)
 {
     *path_out = NULL;
-    if (store_snapshot_has(s, &layer->diffid)) {
+    if (store_lock(s, err) < 0)
+        return -1;
+    int has = store_snapshot_has(s, &layer->diffid);
+    if (has) /* marked as in use under the lock, so a running prune keeps it */
         store_touch_at(s->snapshots_fd, layer->diffid.hex);
+    store_unlock(s);
+    if (has) {
         *path_out = store_snapshot_path(s, &layer->diffid);
         return 0;
     }

@@ -315,7 +315,6 @@ int main(void)
     rt_spec_init(&s);
     char *vol = path_join(tmp, "vol");
     mkdir(vol, 0755);
-    write_file_atomic("/dev/null", "", 0, 0644, NULL);
     char *volfile = path_join(vol, "v.txt");
     write_file_atomic(volfile, "vol\n", 4, 0644, NULL);
     struct rt_mount m = {
