@@ -145,6 +145,7 @@ int df_eval_new(const struct dockerfile *df, const struct df_eval_opts *opts, st
 {
     struct df_eval *ev = xcalloc(1, sizeof(*ev));
     ev->df = df;
+    ev->lint = opts ? opts->lint : 0;
     int rc = 0;
     if (opts && opts->build_platform)
         rc = df_platform_parse(opts->build_platform, &ev->build, err);
@@ -243,7 +244,14 @@ int df_eval_from(struct df_eval *ev, size_t stage, char **base, char **platform,
     *platform = NULL;
     if (expand_global(ev, st->from, st->base, base, err) < 0)
         return -1;
-    if ((*base)[0] == '\0') {
+    if ((*base)[0] == '\0' && ev->lint) {
+        char *msg = xasprintf(
+            "Default value for ARG %s results in empty or invalid base image name", st->base);
+        df_eval_warn(ev, "InvalidDefaultArgInFrom", st->from->pos, msg);
+        free(msg);
+        free(*base);
+        *base = xstrdup(st->base);
+    } else if ((*base)[0] == '\0') {
         kiln_error_set(err, KILN_E_INVALID, "%s:%d:%d: base name (%s) should not be blank",
                        ev->df->file, st->from->pos.line, st->from->pos.col, st->base);
         free(*base);

@@ -41,6 +41,9 @@ struct df_eval_opts {
     size_t n_build_args;
     const char *target_platform; /* NULL: the build platform */
     const char *build_platform;  /* NULL: the host's */
+    int lint;                    /* lint mode: a FROM that expands to nothing (a base ARG without
+                                    default, given only as a build arg) is a warning
+                                    (InvalidDefaultArgInFrom), and the raw text stands in */
 };
 
 /* Receives each warning (e.g. an undefined variable in FROM) as it is found. */

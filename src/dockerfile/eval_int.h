@@ -30,6 +30,7 @@ struct df_eval {
     struct df_varlist autos;  /* TARGETPLATFORM ... BUILDVARIANT */
     df_warn_fn warn;
     void *warn_ud;
+    int lint;
 };
 
 /* The value of build arg name (marking it used), or NULL. */

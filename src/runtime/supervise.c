@@ -195,6 +195,14 @@ static void on_started(void *ctx, pid_t pid1)
                            (int)getpid(), "Started", (json_int_t)time(NULL));
     ctr_save_state(c->root, c->id, st, NULL);
     json_decref(st);
+    /* Tell the waiting `kiln run -d` before forking anything that could
+     * inherit the pipe. */
+    if (c->ready_fd >= 0) {
+        char ok = 0;
+        write_all(c->ready_fd, &ok, 1);
+        close(c->ready_fd);
+        c->ready_fd = -1;
+    }
     if (c->hc != NULL && c->hc->argv != NULL) {
         json_t *h = json_pack("{s:s,s:i,s:[]}", "Status", "starting", "FailingStreak", 0, "Log");
         ctr_save_health(c->root, c->id, h, NULL);
@@ -206,12 +214,6 @@ static void on_started(void *ctx, pid_t pid1)
             _exit(0);
         }
         c->checker = p;
-    }
-    if (c->ready_fd >= 0) {
-        char ok = 0;
-        write_all(c->ready_fd, &ok, 1);
-        close(c->ready_fd);
-        c->ready_fd = -1;
     }
 }
 

@@ -39,7 +39,10 @@ static void run(struct run *r, const char *src, const char *const *bargs, size_t
     struct kiln_error *err = NULL;
     if (df_parse(src, strlen(src), "Dockerfile", &r->df, &err) < 0)
         goto fail;
-    struct df_eval_opts o = {bargs, nb, target_plat, "linux/amd64"};
+    struct df_eval_opts o = {.build_args = bargs,
+                             .n_build_args = nb,
+                             .target_platform = target_plat,
+                             .build_platform = "linux/amd64"};
     if (df_eval_new(r->df, &o, &r->ev, &err) < 0)
         goto fail;
     df_eval_set_warn(r->ev, on_warn, NULL);

@@ -22,7 +22,10 @@ static void build(struct ctx *c, const char *src, const char *target, const char
 {
     struct kiln_error *err = NULL;
     memset(c, 0, sizeof(*c));
-    struct df_eval_opts o = {ba, nb, "linux/amd64", "linux/amd64"};
+    struct df_eval_opts o = {.build_args = ba,
+                             .n_build_args = nb,
+                             .target_platform = "linux/amd64",
+                             .build_platform = "linux/amd64"};
     if (df_parse(src, strlen(src), "Dockerfile", &c->df, &err) == 0 &&
         df_eval_new(c->df, &o, &c->ev, &err) == 0 &&
         df_graph_build(c->ev, target, &c->g, &err) == 0)
