@@ -191,6 +191,8 @@ int store_manifest_walk(struct store *s, const struct descriptor *manifest, int 
     }
     const char *kind = manifest_kind(doc, manifest);
     json_t *children = is_index_type(kind) ? json_object_get(doc, "manifests") : NULL;
+    /* The entry this host would use; without one, every entry is required. */
+    const json_t *picked = children ? store_index_pick_platform(doc, what, NULL) : NULL;
     for (size_t i = 0; i < json_array_size(children); i++) {
         struct descriptor c;
         struct kiln_error *derr = NULL;
@@ -205,7 +207,13 @@ int store_manifest_walk(struct store *s, const struct descriptor *manifest, int 
             kiln_error_free(derr);
             continue;
         }
-        int rc = store_manifest_walk(s, &c, strict, blobs, diffids, err);
+        /* An index may be partial (a pull fetches one platform): only the
+         * entry this host would use must be there; others count if present. */
+        uint64_t size;
+        int required = strict && (picked == NULL || json_array_get(children, i) == picked);
+        int rc = 0;
+        if (required || store_blob_size(s, &c.digest, &size, NULL) == 0)
+            rc = store_manifest_walk(s, &c, required, blobs, diffids, err);
         descriptor_release(&c);
         if (rc < 0)
             return -1;

@@ -167,8 +167,9 @@ int store_image_write(struct store *s, const json_t *config, const struct image_
 
 /* Points ref (any form; stored in familiar form, ":latest" added) at the
  * manifest. Fails with KILN_E_NOTFOUND unless the manifest and every blob it
- * references (config, layers; for an index its manifests) are present. An
- * existing tag of that name moves. */
+ * references (config, layers) are present with the right sizes; for an index,
+ * the entry for linux/<host arch> (or its only entry) must be complete, other
+ * platforms may be absent. An existing tag of that name moves. */
 int store_tag(struct store *s, const char *ref, const struct descriptor *manifest,
               struct kiln_error **err);
 /* Removes the tag ref; KILN_E_NOTFOUND when there is none. Blobs stay until

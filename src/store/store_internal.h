@@ -40,7 +40,9 @@ int store_index_write(struct store *s, const json_t *index, struct kiln_error **
 /* Adds the manifest (or index) and every blob it references to blobs, and
  * the layers' diffids to diffids (either may be NULL). strict: a missing or
  * malformed blob is an error naming it (the check before a tag moves);
- * otherwise what is missing is skipped (reachability for prune). */
+ * otherwise what is missing is skipped (reachability for prune). Of an
+ * index only the entry for this host (see store_index_pick_platform) must be
+ * present; other entries are walked when their manifest is there. */
 struct digest_set;
 int store_manifest_walk(struct store *s, const struct descriptor *manifest, int strict,
                         struct digest_set *blobs, struct digest_set *diffids,

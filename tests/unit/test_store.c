@@ -406,6 +406,49 @@ static void test_untag_prune_fsck(const char *root)
     descriptor_release(&m3);
 }
 
+/* A partial index (one platform pulled) can be tagged and loaded; one whose
+ * host entry is missing cannot. */
+static void test_index(const char *root)
+{
+    cleanup_store struct store *s = NULL;
+    struct kiln_error *err = NULL;
+    store_open(root, &s, &err);
+    struct descriptor amd;
+    make_image(s, "amd64 layer", "2023-11-14T22:13:20Z", &amd, &err);
+    struct digest absent;
+    digest_bytes("arm64 manifest that was never pulled", 36, &absent);
+    char a[DIGEST_STR_LEN + 1], b[DIGEST_STR_LEN + 1];
+    cleanup_json json_t *index = json_pack(
+        "{s:i, s:s, s:[{s:s, s:s, s:I, s:{s:s, s:s}}, {s:s, s:s, s:I, s:{s:s, s:s}}]}",
+        "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests", "mediaType", MT_OCI_MANIFEST,
+        "digest", digest_str(&absent, b), "size", (json_int_t)500, "platform", "architecture",
+        "arm64", "os", "linux", "mediaType", MT_OCI_MANIFEST, "digest", digest_str(&amd.digest, a),
+        "size", (json_int_t)amd.size, "platform", "architecture", "amd64", "os", "linux");
+    cleanup_free char *data = json_dump_canonical(index);
+    struct descriptor id = {.media_type = MT_OCI_INDEX, .size = strlen(data)};
+    store_blob_put(s, data, strlen(data), NULL, &id.digest, &err);
+    ok(store_tag(s, "multi:1", &id, &err) == 0, "a partial index is tagged: %s",
+       err ? err->msg : "ok");
+    kiln_error_freep(&err);
+    struct image *img = NULL;
+    ok(store_image_load(s, "multi:1", &img, &err) == 0 &&
+           digest_equal(&img->manifest.digest, &amd.digest),
+       "loading it picks linux/amd64");
+    image_free(img);
+
+    /* The same index without the host's manifest present. */
+    cleanup_json json_t *index2 = json_deep_copy(index);
+    json_object_set_new(json_array_get(json_object_get(index2, "manifests"), 1), "digest",
+                        json_string(digest_str(&absent, b)));
+    cleanup_free char *data2 = json_dump_canonical(index2);
+    struct descriptor id2 = {.media_type = MT_OCI_INDEX, .size = strlen(data2)};
+    store_blob_put(s, data2, strlen(data2), NULL, &id2.digest, &err);
+    ok(store_tag(s, "multi:2", &id2, &err) < 0 && err && strstr(err->msg, absent.hex),
+       "an index without the host's manifest is refused: %s", err ? err->msg : "");
+    kiln_error_freep(&err);
+    descriptor_release(&amd);
+}
+
 /* Two processes writing and tagging on one store at once both succeed. */
 static void test_concurrency(const char *root)
 {
@@ -483,6 +526,7 @@ int main(void)
     test_stale_ingest(root);
     test_tags_and_images(root);
     test_untag_prune_fsck(root);
+    test_index(root);
     test_schemas(root);
     cleanup_free char *root2 = tmp_root();
     test_concurrency(root2);
