@@ -47,7 +47,8 @@ static int probe_container(const char *root, const char *id, int repeat, struct 
     const char **env = NULL;
     launch_exec_spec(cfg, &spec, &env);
     /* For an image: retry while the start period and retries allow. */
-    long long budget = repeat ? hc.start_period + (long long)hc.retries * hc.interval : 0;
+    long long budget =
+        repeat ? hc.start_period + (long long)hc.retries * (hc.interval + hc.timeout) : 0;
     long long step = hc.interval < SEC ? hc.interval : SEC;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -22,7 +22,33 @@ static int open_beneath(int rootfd, const char *path, int flags)
     return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
 }
 
+static int open_in_root(int rootfd, const char *path, int create, int depth,
+                        struct kiln_error **err);
+
 int rt_open_in_root(int rootfd, const char *path, int create, struct kiln_error **err)
+{
+    return open_in_root(rootfd, path, create, 0, err);
+}
+
+/* A dangling symlink on the way: continue at its target, inside the root
+ * (absolute targets start at the root; relative ones at the link's dir). */
+static int follow_dangling(int rootfd, int parent, const char *name, const char *dir,
+                           const char *rest, int create, int depth, struct kiln_error **err)
+{
+    char target[4096];
+    ssize_t n = readlinkat(parent, name, target, sizeof(target) - 1);
+    if (n < 0)
+        return -2; /* not a symlink */
+    target[n] = '\0';
+    if (depth >= 40)
+        return kiln_error_errno(err, ELOOP, "%s/%s", dir, name);
+    cleanup_free char *next = target[0] == '/' ? xasprintf("%s/%s", target, rest)
+                                               : xasprintf("%s/%s/%s", dir, target, rest);
+    return open_in_root(rootfd, next, create, depth + 1, err);
+}
+
+static int open_in_root(int rootfd, const char *path, int create, int depth,
+                        struct kiln_error **err)
 {
     int fd = open_beneath(rootfd, path, O_PATH);
     if (fd >= 0 || errno != ENOENT || create == 0) {
@@ -66,6 +92,15 @@ int rt_open_in_root(int rootfd, const char *path, int create, struct kiln_error 
                 goto out;
             }
             next = open_beneath(rootfd, prefix.buf, O_PATH);
+            if (next < 0 && errno == ENOENT) {
+                cleanup_free char *dir = xstrndup(prefix.buf, prefix.len - strlen(name) - 1);
+                int r = follow_dangling(rootfd, parent, name, dir, rest, create, depth, err);
+                if (r != -2) {
+                    ret = r;
+                    goto out;
+                }
+                errno = ENOENT;
+            }
         }
         if (next < 0) {
             kiln_error_errno(err, errno, "%s", prefix.buf);

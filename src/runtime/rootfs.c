@@ -106,7 +106,7 @@ static int mount_overlay(const struct rt_spec *s, int in_userns, struct kiln_err
     }
     /* Plain whiteouts and opaque xattrs only: what build commits as a layer. */
     fsconfig(fs, FSCONFIG_SET_STRING, "index", "off", 0);
-    fsconfig(fs, FSCONFIG_SET_STRING, "redirect_dir", "off", 0);
+    fsconfig(fs, FSCONFIG_SET_STRING, "redirect_dir", "nofollow", 0);
     fsconfig(fs, FSCONFIG_SET_STRING, "metacopy", "off", 0);
     if (in_userns)
         fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0);

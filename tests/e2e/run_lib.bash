@@ -41,3 +41,29 @@ retag_with_config() {
         "$idx" >"$tmp/idx.json"
     mv "$tmp/idx.json" "$idx"
 }
+
+# podman with its own throw-away store and the ulimits this machine needs
+# (root lacks CAP_SYS_RESOURCE; RLIMIT_NOFILE's hard limit is 20000).
+kiln_podman() {
+    local pr=${KILN_TEST_PODMAN_ROOT:-/var/tmp/kiln-e2e-podman}
+    local sub=$1
+    shift
+    podman --root "$pr/root" --runroot "$pr/run" "$sub" \
+        --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 "$@"
+}
+
+# podman_usable: podman can start a container. crun refuses while the
+# cgroup2 mount of this hybrid machine owns the hugetlb controller; giving
+# hugetlb its own v1 hierarchy (as the other v1 controllers have) fixes that.
+podman_usable() {
+    command -v podman >/dev/null || return 1
+    local r=$BATS_FILE_TMPDIR/podman-probe
+    [ -d "$r" ] || { mkdir -p "$r/bin" && cp /bin/busybox "$r/bin/true"; }
+    kiln_podman run --rm --rootfs "$r" /bin/true >/dev/null 2>&1 && return 0
+    if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null &&
+        [ "$(id -u)" -eq 0 ]; then
+        mkdir -p /sys/fs/cgroup/hugetlb
+        mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || true
+    fi
+    kiln_podman run --rm --rootfs "$r" /bin/true >/dev/null 2>&1
+}
