@@ -69,6 +69,22 @@ check-style:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gets)\(' $(LIB_SRCS) $(CLI_SRCS) \
 	  | grep -vE '\b(sn|vsn|as|vas)printf\(' || { echo "banned function used (see STYLE.md)"; exit 1; }
 
+# libFuzzer over the Dockerfile frontend (parser, expander, .dockerignore),
+# under ASan/UBSan, from the committed seed corpus; new inputs go to
+# build-fuzz/corpus. FUZZ_TIME seconds (default 60).
+FUZZ_TIME  ?= 60
+FUZZ_SRCS  := $(sort $(wildcard src/dockerfile/*.c src/util/*.c))
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+build-fuzz/fuzz_dockerfile: fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(wildcard src/dockerfile/*.h src/util/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(PKG_LIBS) -lpthread
+
+fuzz: deps build-fuzz/fuzz_dockerfile
+	@mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz_dockerfile -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=8192 -dict=fuzz/dockerfile.dict -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+
 clean:
 	rm -rf build build-asan build-fuzz
 

@@ -279,9 +279,11 @@ static void step(const struct pattern *p, const unsigned char *cur, unsigned cha
     closure(p, nxt);
 }
 
-/* Runs p over s. full: 1 if the whole of s matches. alive: 1 if some
- * state survives (s is a prefix of something p could match). */
-static void run(const struct pattern *p, const char *s, size_t len, int *full, int *alive)
+/* Runs p over s[0..len). full: the whole of s matches. alive: some state
+ * survives (s is a prefix of something p could match). parent (if not
+ * NULL): some prefix of s ending just before a '/' matches. */
+static void run(const struct pattern *p, const char *s, size_t len, int *full, int *alive,
+                int *parent)
 {
     size_t ns = 2 * (p->n + 1);
     unsigned char stack_a[256], stack_b[256];
@@ -292,7 +294,13 @@ static void run(const struct pattern *p, const char *s, size_t len, int *full, i
     closure(p, a);
     const unsigned char *q = (const unsigned char *)s, *end = q + len;
     int any = 1;
+    if (parent)
+        *parent = 0;
     while (q < end && any) {
+        if (parent && *q == '/' && q > (const unsigned char *)s && a[2 * p->n]) {
+            *parent = 1;
+            break;
+        }
         uint32_t c = next_rune(&q);
         step(p, a, b, c);
         unsigned char *t = a;
@@ -308,27 +316,21 @@ static void run(const struct pattern *p, const char *s, size_t len, int *full, i
         free(b);
 }
 
-static int match_full(const struct pattern *p, const char *s, size_t len)
-{
-    int full, alive;
-    if (p->suffix != NULL) {
-        size_t sl = strlen(p->suffix);
-        return len >= sl && memcmp(s + len - sl, p->suffix, sl) == 0;
-    }
-    run(p, s, len, &full, &alive);
-    return full;
-}
-
 /* The pattern matches path or one of its parent directories. */
 static int match_or_parent(const struct pattern *p, const char *path)
 {
     size_t len = strlen(path);
-    if (match_full(p, path, len))
-        return 1;
-    for (size_t i = 0; i < len; i++)
-        if (path[i] == '/' && match_full(p, path, i))
-            return 1;
-    return 0;
+    if (p->suffix != NULL) {
+        size_t sl = strlen(p->suffix);
+        for (size_t i = 0; i <= len; i++)
+            if ((i == len || path[i] == '/') && i >= sl &&
+                memcmp(path + i - sl, p->suffix, sl) == 0)
+                return 1;
+        return 0;
+    }
+    int full, alive, parent;
+    run(p, path, len, &full, &alive, &parent);
+    return full || parent;
 }
 
 int dockerignore_excluded(const struct dockerignore *di, const char *path)
@@ -364,7 +366,7 @@ int di_exception_may_match_below(const struct dockerignore *di, const char *dir)
         if (!di->p[i].exception)
             continue;
         int full, alive;
-        run(&di->p[i], sb.buf, sb.len, &full, &alive);
+        run(&di->p[i], sb.buf, sb.len, &full, &alive, NULL);
         r = alive || di->p[i].suffix != NULL;
     }
     strbuf_release(&sb);

@@ -43,7 +43,12 @@ void df_vl_set(struct df_varlist *l, const char *name, const char *value, int ha
         v = &l->v[l->n++];
         v->name = xstrdup(name);
         v->value = NULL;
+        l->bytes += strlen(name);
     }
+    if (v->value != NULL)
+        l->bytes -= strlen(v->value);
+    if (has_value)
+        l->bytes += strlen(value);
     free(v->value);
     v->value = has_value ? xstrdup(value) : NULL;
     v->has_value = has_value;

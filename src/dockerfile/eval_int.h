@@ -14,11 +14,18 @@ struct df_var {
 struct df_varlist {
     struct df_var *v;
     size_t n, cap;
+    size_t bytes; /* names and values, in all */
 };
 
 struct df_var *df_vl_find(const struct df_varlist *l, const char *name);
 void df_vl_set(struct df_varlist *l, const char *name, const char *value, int has_value);
 void df_vl_release(struct df_varlist *l);
+
+/* df_scope_step; light: expand and apply only (no text, cache text, used
+ * args or RUN environment), for the stage graph's walk. */
+struct df_scope;
+int df_scope_step_light(struct df_scope *sc, const struct df_instr *ins, int light,
+                        struct df_step **out, struct kiln_error **err);
 
 struct df_eval {
     const struct dockerfile *df;

@@ -11,7 +11,11 @@
 #include "util/strbuf.h"
 
 #define MAX_NESTING 64
-#define SB(sb)      ((sb).buf ? (sb).buf : "")
+/* Guards against hostile input: no expansion grows past MAX_OUTPUT bytes,
+ * and pattern operations stop after MAX_WORK matching steps. */
+#define MAX_OUTPUT (1u << 20)
+#define MAX_WORK   20000000LL
+#define SB(sb)     ((sb).buf ? (sb).buf : "")
 
 struct words {
     struct strbuf cur;
@@ -28,6 +32,7 @@ struct lexer {
     int skip_quotes; /* heredoc bodies: quotes are plain characters */
     int raw_escapes; /* keep the escape character itself (patterns) */
     int depth;
+    long long work; /* matching steps left */
     struct kiln_error **err;
 };
 
@@ -139,44 +144,81 @@ static const char *lookup(const struct lexer *lx, const char *name)
     return lx->cx->lookup(lx->cx->ud, name);
 }
 
-/* Shell pattern (only '*', '?' and backslash escapes) against s[0..slen). */
-static int pat_match(const char *p, size_t plen, const char *s, size_t slen)
+/* A shell pattern ('*', '?', backslash escapes; no brackets, as in
+ * BuildKit) as tokens, matched by an NFA so matching never backtracks. */
+struct glob {
+    char *kind; /* 'l' literal, '?' any char, '*' any run */
+    char *ch;
+    size_t n;
+};
+
+static void glob_compile(const char *p, size_t plen, struct glob *g)
 {
-    size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
-    while (si < slen) {
-        if (pi < plen && p[pi] == '*') {
-            star_p = ++pi;
-            star_s = si;
-            continue;
-        }
-        if (pi < plen) {
-            char want = p[pi];
-            size_t step = 1;
-            if (want == '\\' && pi + 1 < plen) {
-                want = p[pi + 1];
-                step = 2;
-            } else if (want == '?') {
-                pi++;
-                si++;
-                continue;
-            }
-            if (want == s[si]) {
-                pi += step;
-                si++;
-                continue;
-            }
-        }
-        if (star_p == (size_t)-1)
-            return 0;
-        pi = star_p;
-        si = ++star_s;
+    g->kind = xmalloc(plen + 1);
+    g->ch = xmalloc(plen + 1);
+    g->n = 0;
+    for (size_t i = 0; i < plen; i++) {
+        char k = 'l', c = p[i];
+        if (c == '\\' && i + 1 < plen)
+            c = p[++i];
+        else if (c == '*' || c == '?')
+            k = c;
+        g->kind[g->n] = k;
+        g->ch[g->n++] = c;
     }
-    while (pi < plen && p[pi] == '*')
-        pi++;
-    return pi == plen;
 }
 
-/* Turns the raw pattern text into the form pat_match understands: a
+static void glob_release(struct glob *g)
+{
+    free(g->kind);
+    free(g->ch);
+}
+
+/* Runs g over s (forward, or backward from s[len-1] with the tokens
+ * reversed when rev). shortest and longest get the match lengths,
+ * -1 when nothing matches. */
+static void glob_run(const struct glob *g, const char *s, size_t len, int rev, long long *work,
+                     long *shortest, long *longest)
+{
+    size_t n = g->n;
+    unsigned char *cur = xcalloc(n + 1, 1), *nxt = xcalloc(n + 1, 1);
+    *shortest = *longest = -1;
+    cur[0] = 1;
+    for (size_t k = 0;; k++) {
+        int alive = 0;
+        for (size_t j = 0; j < n; j++) /* "*" may match nothing */
+            if (cur[j] && g->kind[rev ? n - 1 - j : j] == '*')
+                cur[j + 1] = 1;
+        for (size_t j = 0; j <= n; j++)
+            alive |= cur[j];
+        if (cur[n]) {
+            if (*shortest < 0)
+                *shortest = (long)k;
+            *longest = (long)k;
+        }
+        *work -= (long long)n + 1;
+        if (!alive || k == len || *work < 0)
+            break;
+        char c = rev ? s[len - 1 - k] : s[k];
+        memset(nxt, 0, n + 1);
+        for (size_t j = 0; j < n; j++) {
+            if (!cur[j])
+                continue;
+            size_t t = rev ? n - 1 - j : j;
+            if (g->kind[t] == '*')
+                nxt[j] = 1;
+            else if (g->kind[t] == '?' || g->ch[t] == c)
+                nxt[j + 1] = 1;
+        }
+        unsigned char *tmp = cur;
+        cur = nxt;
+        nxt = tmp;
+    }
+    free(cur);
+    free(nxt);
+}
+
+/* Turns the raw pattern text into the form glob_compile understands: a
  * backslash before '}' or '/' only protected it from ${...} parsing. */
 static int clean_pattern(struct lexer *lx, const char *raw, struct strbuf *pat)
 {
@@ -201,45 +243,41 @@ static int clean_pattern(struct lexer *lx, const char *raw, struct strbuf *pat)
 
 /* ${v#p} ${v##p} ${v%p} ${v%%p} */
 static void trim_pattern(const char *value, const struct strbuf *pat, int suffix, int greedy,
-                         struct strbuf *out)
+                         struct strbuf *out, long long *work)
 {
     size_t n = strlen(value);
-    for (size_t k = 0; k <= n; k++) {
-        size_t len = greedy ? n - k : k;
-        const char *start = suffix ? value + n - len : value;
-        if (pat_match(SB(*pat), pat->len, start, len)) {
-            if (suffix)
-                strbuf_add(out, value, n - len);
-            else
-                strbuf_adds(out, value + len);
-            return;
-        }
-    }
-    strbuf_adds(out, value);
+    struct glob g;
+    long shortest, longest;
+    glob_compile(SB(*pat), pat->len, &g);
+    glob_run(&g, value, n, suffix, work, &shortest, &longest);
+    glob_release(&g);
+    long cut = greedy ? longest : shortest;
+    if (cut < 0)
+        strbuf_adds(out, value);
+    else if (suffix)
+        strbuf_add(out, value, n - (size_t)cut);
+    else
+        strbuf_adds(out, value + cut);
 }
 
 /* ${v/p/r} and ${v//p/r}: leftmost match, longest at that position. */
 static void replace_pattern(const char *value, const struct strbuf *pat, const char *repl, int all,
-                            struct strbuf *out)
+                            struct strbuf *out, long long *work)
 {
     size_t n = strlen(value), i = 0;
     int replaced = 0;
     size_t last_end = (size_t)-1;
-    while (i <= n) {
-        size_t found = (size_t)-1;
-        if (!replaced || all) {
-            for (size_t len = n - i + 1; len-- > 0;) {
-                if (pat_match(SB(*pat), pat->len, value + i, len)) {
-                    found = len;
-                    break;
-                }
-            }
-        }
-        if (found != (size_t)-1 && !(found == 0 && last_end == i)) {
+    struct glob g;
+    glob_compile(SB(*pat), pat->len, &g);
+    while (i <= n && *work >= 0 && out->len <= MAX_OUTPUT) {
+        long shortest, found = -1;
+        if (!replaced || all)
+            glob_run(&g, value + i, n - i, 0, work, &shortest, &found);
+        if (found >= 0 && !(found == 0 && last_end == i)) {
             strbuf_adds(out, repl);
             replaced = 1;
             if (found > 0) {
-                i += found;
+                i += (size_t)found;
                 last_end = i;
                 continue;
             }
@@ -248,6 +286,17 @@ static void replace_pattern(const char *value, const struct strbuf *pat, const c
             strbuf_addc(out, value[i]);
         i++;
     }
+    glob_release(&g);
+}
+
+static int check_limits(struct lexer *lx, const struct strbuf *out)
+{
+    if (lx->work < 0)
+        return fail(lx, "substitution pattern too costly to match (simplify the pattern)");
+    if (out->len > MAX_OUTPUT)
+        return kiln_error_set(lx->err, KILN_E_INVALID, "expansion longer than %u bytes",
+                              MAX_OUTPUT);
+    return 0;
 }
 
 static int process_dollar(struct lexer *lx, struct strbuf *out)
@@ -306,8 +355,8 @@ static int process_dollar(struct lexer *lx, struct strbuf *out)
         if (clean_pattern(lx, SB(word), &pat) < 0)
             return -1;
         const char *v = lookup(lx, SB(name));
-        replace_pattern(v ? v : "", &pat, SB(repl), all, out);
-        return 0;
+        replace_pattern(v ? v : "", &pat, SB(repl), all, out, &lx->work);
+        return check_limits(lx, out);
     }
     if (op == -1 || strchr("+-?#%", op) == NULL) {
         if (op == -1)
@@ -344,8 +393,8 @@ static int process_dollar(struct lexer *lx, struct strbuf *out)
         cleanup_strbuf struct strbuf pat = STRBUF_INIT;
         if (clean_pattern(lx, SB(word) + greedy, &pat) < 0)
             return -1;
-        trim_pattern(v ? v : "", &pat, op == '%', greedy, out);
-        return 0;
+        trim_pattern(v ? v : "", &pat, op == '%', greedy, out, &lx->work);
+        return check_limits(lx, out);
     }
     }
 }
@@ -404,9 +453,28 @@ static int process_until(struct lexer *lx, int stop, int raw_escapes, struct str
         int c = peek(lx);
         if (c == -1)
             break;
+        if (out->len > MAX_OUTPUT) {
+            r = check_limits(lx, out);
+            goto done;
+        }
         if (stop != -1 && c == stop) {
             next(lx);
             goto done;
+        }
+        if (w == NULL) { /* a run of ordinary characters in one go */
+            size_t j = lx->i;
+            while (j < lx->n) {
+                int ch = (unsigned char)lx->s[j];
+                if (ch == '$' || ch == lx->esc || ch == stop ||
+                    (!lx->skip_quotes && (ch == '\'' || ch == '"')))
+                    break;
+                j++;
+            }
+            if (j > lx->i) {
+                strbuf_add(out, lx->s + lx->i, j - lx->i);
+                lx->i = j;
+                continue;
+            }
         }
         if (c == '$' || (!lx->skip_quotes && (c == '\'' || c == '"'))) {
             size_t before = out->len;
@@ -440,6 +508,10 @@ static int process_until(struct lexer *lx, int stop, int raw_escapes, struct str
         }
         strbuf_addc(out, (char)c);
     }
+    if (out->len > MAX_OUTPUT) {
+        r = check_limits(lx, out);
+        goto done;
+    }
     if (stop != -1)
         r = kiln_error_set(
             lx->err, KILN_E_INVALID,
@@ -458,6 +530,7 @@ static void lexer_init(struct lexer *lx, const struct df_expand_ctx *cx, const c
     lx->cx = cx;
     lx->esc = cx->escape ? cx->escape : '\\';
     lx->err = err;
+    lx->work = MAX_WORK;
 }
 
 int df_expand_word(const struct df_expand_ctx *cx, const char *word, char **out,

@@ -10,6 +10,14 @@ static void add_jstr(struct strbuf *sb, const char *s)
 {
     strbuf_addc(sb, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        const unsigned char *q = p; /* a run that needs no escaping, in one go */
+        while (*q >= 0x20 && *q != 0x7f && *q != '"' && *q != '\\')
+            q++;
+        if (q > p) {
+            strbuf_add(sb, p, (size_t)(q - p));
+            p = q - 1;
+            continue;
+        }
         if (*p == '"' || *p == '\\') {
             strbuf_addc(sb, '\\');
             strbuf_addc(sb, (char)*p);

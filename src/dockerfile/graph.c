@@ -139,7 +139,7 @@ static int stage_deps(struct df_eval *ev, struct df_graph_stage *gs, struct kiln
             ins->kind != DF_ENV)
             continue;
         struct df_step *step;
-        if (df_scope_step(sc, ins, &step, err) < 0) {
+        if (df_scope_step_light(sc, ins, 1, &step, err) < 0) {
             rc = -1;
             break;
         }

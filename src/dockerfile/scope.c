@@ -9,6 +9,9 @@
 #include "dockerfile/expand.h"
 #include "dockerfile/internal.h"
 
+/* A guard against hostile input: ARG/ENV values of one stage, in all. */
+#define MAX_SCOPE_BYTES (16u << 20)
+
 struct df_scope {
     struct df_eval *ev;
     size_t stage;
@@ -18,6 +21,17 @@ struct df_scope {
     char **env_strs;        /* "K=V" view of env for df_scope_env */
     size_t n_env_strs;
 };
+
+/* "name=value", allocated (hot: every RUN step builds its environment). */
+static char *kv_join(const char *name, const char *value)
+{
+    size_t a = strlen(name), b = strlen(value);
+    char *s = xmalloc(a + b + 2);
+    memcpy(s, name, a);
+    s[a] = '=';
+    memcpy(s + a + 1, value, b + 1);
+    return s;
+}
 
 /* ENV beats ARG. References that resolve to an ARG are recorded. */
 static const char *scope_lookup(void *ud, const char *name)
@@ -84,7 +98,7 @@ size_t df_scope_env(const struct df_scope *csc, const char *const **env)
     free_env_strs(sc);
     sc->env_strs = xcalloc(sc->env.n + 1, sizeof(char *));
     for (size_t i = 0; i < sc->env.n; i++)
-        sc->env_strs[i] = xasprintf("%s=%s", sc->env.v[i].name, sc->env.v[i].value);
+        sc->env_strs[i] = kv_join(sc->env.v[i].name, sc->env.v[i].value);
     sc->n_env_strs = sc->env.n;
     *env = (const char *const *)sc->env_strs;
     return sc->n_env_strs;
@@ -228,7 +242,7 @@ static void fill_used(struct df_scope *sc, struct df_step *st)
         const struct df_var *v = &src->v[i];
         if (!v->has_value || (src == &sc->args && df_vl_find(&sc->env, v->name)))
             continue;
-        st->used_args[st->n_used_args++] = xasprintf("%s=%s", v->name, v->value);
+        st->used_args[st->n_used_args++] = kv_join(v->name, v->value);
     }
     if (st->n_used_args > 1)
         qsort(st->used_args, st->n_used_args, sizeof(char *), cmp_str);
@@ -237,11 +251,11 @@ static void fill_used(struct df_scope *sc, struct df_step *st)
     size_t cap = sc->env.n + sc->args.n + sc->ev->n_ba + 1;
     st->run_env = xcalloc(cap, sizeof(char *));
     for (size_t i = 0; i < sc->env.n; i++)
-        st->run_env[st->n_run_env++] = xasprintf("%s=%s", sc->env.v[i].name, sc->env.v[i].value);
+        st->run_env[st->n_run_env++] = kv_join(sc->env.v[i].name, sc->env.v[i].value);
     for (size_t i = 0; i < sc->args.n; i++) {
         const struct df_var *v = &sc->args.v[i];
         if (v->has_value && !df_vl_find(&sc->env, v->name))
-            st->run_env[st->n_run_env++] = xasprintf("%s=%s", v->name, v->value);
+            st->run_env[st->n_run_env++] = kv_join(v->name, v->value);
     }
     for (size_t i = 0; i < sc->ev->n_ba; i++) {
         const char *name = sc->ev->ba_names[i];
@@ -251,12 +265,18 @@ static void fill_used(struct df_scope *sc, struct df_step *st)
         for (size_t j = i + 1; j < sc->ev->n_ba; j++)
             dup |= strcmp(sc->ev->ba_names[j], name) == 0;
         if (!dup)
-            st->run_env[st->n_run_env++] = xasprintf("%s=%s", name, sc->ev->ba_values[i]);
+            st->run_env[st->n_run_env++] = kv_join(name, sc->ev->ba_values[i]);
     }
 }
 
 int df_scope_step(struct df_scope *sc, const struct df_instr *ins, struct df_step **out,
                   struct kiln_error **err)
+{
+    return df_scope_step_light(sc, ins, 0, out, err);
+}
+
+int df_scope_step_light(struct df_scope *sc, const struct df_instr *ins, int light,
+                        struct df_step **out, struct kiln_error **err)
 {
     struct df_step *st = xcalloc(1, sizeof(*st));
     st->orig = ins;
@@ -268,9 +288,17 @@ int df_scope_step(struct df_scope *sc, const struct df_instr *ins, struct df_ste
         return df_eval_errpos(sc->ev, ins->pos, err);
     }
     apply(sc, st->ins);
-    fill_used(sc, st);
-    st->text = df_step_text(st->ins);
-    st->cache_text = df_step_cache_text(st->ins);
+    if (sc->env.bytes + sc->args.bytes > MAX_SCOPE_BYTES) {
+        df_step_free(st);
+        kiln_error_set(err, KILN_E_INVALID, "ARG and ENV values of stage %zu exceed %u bytes",
+                       sc->stage, MAX_SCOPE_BYTES);
+        return df_eval_errpos(sc->ev, ins->pos, err);
+    }
+    if (!light) {
+        fill_used(sc, st);
+        st->text = df_step_text(st->ins);
+        st->cache_text = df_step_cache_text(st->ins);
+    }
     *out = st;
     return 0;
 }

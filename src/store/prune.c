@@ -104,6 +104,11 @@ static int prune_snapshots(struct store *s, const struct digest_set *blobs,
                            const struct digest_set *diffids, const struct timespec *cutoff,
                            int dry_run, struct store_prune_report *report, struct kiln_error **err)
 {
+    cleanup_digest_set struct digest_set *mounted = digest_set_new();
+    if (store_snapshots_in_use(s, mounted) < 0)
+        return kiln_error_set(err, KILN_E_FAIL,
+                              "cannot read /proc to see which snapshots are mounted; not "
+                              "removing any");
     int fd = openat(s->snapshots_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     cleanup_dir DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (d == NULL)
@@ -115,7 +120,8 @@ static int prune_snapshots(struct store *s, const struct digest_set *blobs,
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         int valid = digest_parse_hex(de->d_name, &dg) == 0;
-        if (valid && (digest_set_has(diffids, &dg) || digest_set_has(blobs, &dg)))
+        if (valid && (digest_set_has(diffids, &dg) || digest_set_has(blobs, &dg) ||
+                      digest_set_has(mounted, &dg)))
             continue;
         if (fstatat(s->snapshots_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
             newer_than(&st, cutoff))

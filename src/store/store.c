@@ -149,8 +149,13 @@ int store_open(const char *root, struct store **out, struct kiln_error **err)
     *out = NULL;
     if (mkdir_p(root, 0755, err) < 0)
         return kiln_error_prefix(err, "store %s", root);
+    /* An absolute, symlink-free root: paths handed out (snapshot lowerdirs)
+     * then mean the same from any cwd, and mountinfo shows them as given. */
+    char *real = realpath(root, NULL);
+    if (real == NULL)
+        return kiln_error_errno(err, errno, "store %s", root);
     struct store *s = xcalloc(1, sizeof(*s));
-    s->root = xstrdup(root);
+    s->root = real;
     s->root_fd = s->blobs_fd = s->snapshots_fd = s->lock_fd = s->scratch_fd = -1;
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);

@@ -68,6 +68,10 @@ int store_reachable(struct store *s,
                     void *ctx, struct digest_set *blobs, struct digest_set *diffids,
                     struct kiln_error **err);
 
+/* Adds the snapshots some overlay mount (in any mount namespace) uses as a
+ * lowerdir. -1 if /proc cannot be read. */
+int store_snapshots_in_use(struct store *s, struct digest_set *out);
+
 /* Marks a blob or snapshot as recently used (mtime = now). */
 void store_touch_at(int dirfd, const char *name);
 

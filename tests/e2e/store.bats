@@ -285,3 +285,85 @@ quay.io/org/thing:latest" ]
     run kiln fsck
     [ "$status" -eq 0 ]
 }
+
+make_busybox_image() {
+    local root="$BATS_TEST_TMPDIR/rootfs"
+    mkdir -p "$root/bin"
+    cp "$(command -v busybox)" "$root/bin/busybox"
+    ln -sf busybox "$root/bin/sh"
+    kiln import "$root" -t "$1" >/dev/null
+}
+
+@test "rmi removes the snapshots a run unpacked; a running container keeps its own" {
+    kiln help run >/dev/null 2>&1 || skip "kiln run is not built"
+    make_busybox_image bb:1
+    run kiln run --rm bb:1 /bin/busybox echo hi
+    [ "$status" -eq 0 ]
+    [ "$(ls "$KILN_ROOT/snapshots" | wc -l)" -eq 1 ]
+    kiln rmi bb:1
+    [ "$(ls "$KILN_ROOT/snapshots" | wc -l)" -eq 0 ]
+
+    make_busybox_image bb:2
+    kiln run -d --name keeper bb:2 /bin/busybox sleep 60 >/dev/null
+    local snap; snap=$(ls "$KILN_ROOT/snapshots")
+    [ -n "$snap" ]
+    kiln rmi bb:2
+    [ -d "$KILN_ROOT/snapshots/$snap" ]        # mounted as the container's lowerdir
+    kiln stop -t 1 keeper >/dev/null
+    kiln rm keeper >/dev/null
+    run kiln prune
+    [[ "${lines[0]}" == *"and 1 snapshot"* ]]
+    [ ! -e "$KILN_ROOT/snapshots/$snap" ]
+}
+
+teardown() {
+    if [ -n "${KILN_ROOT:-}" ] && [ -d "$KILN_ROOT/containers" ]; then
+        kiln stop -t 1 keeper >/dev/null 2>&1 || true
+        kiln rm keeper >/dev/null 2>&1 || true
+    fi
+}
+
+@test "two kiln import processes on one store at once both succeed" {
+    local a="$BATS_TEST_TMPDIR/a" b="$BATS_TEST_TMPDIR/b"
+    mkdir -p "$a/data" "$b/data"
+    head -c 8000000 /dev/urandom >"$a/data/big"
+    head -c 8000000 /dev/urandom >"$b/data/big"
+    kiln import "$a" -t imp:a >/dev/null &
+    local p1=$!
+    kiln import "$b" -t imp:b >/dev/null &
+    local p2=$!
+    wait "$p1"
+    wait "$p2"
+    run kiln images imp
+    [ "${#lines[@]}" -eq 3 ]
+    [[ "$output" == *"imp          a"* && "$output" == *"imp          b"* ]]
+    run kiln fsck
+    [ "$status" -eq 0 ]
+    "$TOOLS/oci-validate" "$KILN_ROOT"
+}
+
+@test "SIGKILL during tag, rmi and prune never leaves a tag without its content" {
+    mkimage base:latest --layers 2
+    local i
+    for i in $(seq 1 20); do
+        (
+            for j in 1 2 3 4 5; do
+                kiln tag base "k$i:$j" && kiln rmi "k$i:$j" && kiln tag base "k$i:$j"
+            done
+            kiln prune
+        ) >/dev/null 2>&1 &
+        local pid=$!
+        sleep "0.0$((RANDOM % 9 + 1))"
+        pkill -KILL -P "$pid" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        run kiln fsck
+        [ "$status" -eq 0 ] || { echo "after kill $i: $output"; false; }
+    done
+    # every tag left resolves to a complete image
+    local t
+    for t in $(jq -r '.manifests[].annotations["org.opencontainers.image.ref.name"]' "$KILN_ROOT/index.json"); do
+        kiln inspect "$t" >/dev/null
+    done
+    "$TOOLS/oci-validate" "$KILN_ROOT"
+}

@@ -20,9 +20,13 @@ static const char *env[][2] = {
     {"_x1", "under"},
 };
 
+static char big[200001];
+
 static const char *lookup(void *ud, const char *name)
 {
     int *calls = ud;
+    if (strcmp(name, "BIG") == 0)
+        return big;
     if (calls)
         (*calls)++;
     for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
@@ -190,6 +194,13 @@ int main(void)
             strcat(deep, "}");
         bad(deep, "nested too deeply");
     }
+    /* hostile input is refused, not a hang or an out-of-memory */
+    memset(big, 'a', sizeof(big) - 1);
+    word("${BIG%%*a*a*a*a*b}", big, '\\'); /* linear: no backtracking */
+    bad("${BIG//*b/x}", "too costly");
+    bad("${BIG//a/aaaaaaaaaa}", "expansion longer than");
+    bad("$BIG$BIG$BIG$BIG$BIG$BIG", "expansion longer than");
+    word("${BIG#a}", big + 1, '\\');
     /* word splitting (EXPOSE) */
     words("80 443/tcp", "[80],[443/tcp]");
     words("$SP", "[x],[y],[z]");

@@ -406,6 +406,39 @@ static void test_untag_prune_fsck(const char *root)
     descriptor_release(&m3);
 }
 
+/* 1 if another process finds the lock file locked. */
+static int probe(const char *path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        _exit(flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The store lock nests in one process and excludes other processes. */
+static void test_lock(const char *root)
+{
+    cleanup_store struct store *s = NULL;
+    struct kiln_error *err = NULL;
+    store_open(root, &s, &err);
+    ok(store_lock(s, &err) == 0 && store_lock(s, &err) == 0, "lock nests");
+    struct descriptor m;
+    ok(make_image(s, "under lock", "2023-11-14T22:13:20Z", &m, &err) == 0 &&
+           store_tag(s, "locked:1", &m, &err) == 0,
+       "store calls work while holding the lock");
+    descriptor_release(&m);
+    cleanup_free char *lock = path_join(root, "lock");
+    ok(probe(lock) == 1, "another process cannot take it");
+    store_unlock(s);
+    ok(probe(lock) == 1, "still held after one unlock");
+    store_unlock(s);
+    ok(probe(lock) == 0, "free after the last unlock");
+}
+
 /* A partial index (one platform pulled) can be tagged and loaded; one whose
  * host entry is missing cannot. */
 static void test_index(const char *root)
@@ -527,6 +560,7 @@ int main(void)
     test_tags_and_images(root);
     test_untag_prune_fsck(root);
     test_index(root);
+    test_lock(root);
     test_schemas(root);
     cleanup_free char *root2 = tmp_root();
     test_concurrency(root2);
