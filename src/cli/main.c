@@ -22,7 +22,6 @@ extern const struct cli_command cli_cmd_prune;
 extern const struct cli_command cli_cmd_rmi;
 extern const struct cli_command cli_cmd_save;
 extern const struct cli_command cli_cmd_tag;
-extern const struct cli_command cli_cmd_build;
 extern const struct cli_command cli_cmd_lint;
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_versions;
@@ -56,7 +55,6 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_health,
     &cli_cmd_prune,
     &cli_cmd_fsck,
-    &cli_cmd_build,
     &cli_cmd_lint,
     &cli_cmd_version,
     &cli_cmd_versions,

@@ -108,8 +108,13 @@ setup() {
     [[ "$output" == "Usage: kiln lint"* ]]
 }
 
-# kiln build --dry-run: the plan comes from the frontend (df_plan_render).
+# kiln build --dry-run: the plan comes from the frontend (df_plan_render);
+# the command itself is the build executor's (src/cli/build.c).
+need_build() {
+    kiln help build >/dev/null 2>&1 || skip "kiln build is not available yet"
+}
 @test "kiln build --dry-run prints a plan for every valid fixture" {
+    need_build
     mkdir -p ctx
     for f in "$FIXTURES"/valid/*.Dockerfile; do
         run kiln build --dry-run -f "$f" ctx
@@ -120,6 +125,7 @@ setup() {
 }
 
 @test "kiln build --dry-run: order, waves, expanded steps, skipped stages" {
+    need_build
     mkdir -p ctx
     cat > ctx/Dockerfile <<'DF'
 ARG GO=1.22
@@ -150,6 +156,7 @@ DF
 }
 
 @test "kiln build --dry-run fails with the line-numbered error of an invalid Dockerfile" {
+    need_build
     mkdir -p ctx
     printf 'FROM alpine\nCOPY --chwon=1 a b\n' > ctx/Dockerfile
     run kiln build --dry-run ctx
