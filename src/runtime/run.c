@@ -26,6 +26,7 @@ struct child_ctx {
     const struct rt_spec *s;
     int errfd;  /* write end, close-on-exec */
     int syncfd; /* read end: parent finished maps and cgroup; -1 if none */
+    int recfd;  /* write end: mount points created in the root, or -1 */
     int in_userns;
     int tty_slave;
     uid_t keep_uid;
@@ -71,8 +72,10 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
     }
     if (rt_setup_stdio(s, c->tty_slave, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
-    if (rt_setup_rootfs(s, c->in_userns, &err) < 0)
+    if (rt_setup_rootfs(s, c->in_userns, c->recfd, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
+    if (c->recfd >= 0)
+        close(c->recfd);
     const char *host = s->hostname ? s->hostname : "kiln";
     if (sethostname(host, strlen(host)) < 0) {
         kiln_error_errno(&err, errno, "setting hostname %s", host);
@@ -149,8 +152,20 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
     if (s->tty && rt_tty_open(&tty_master, &tty_slave, err) < 0)
         return -1;
     int errp[2], syncp[2] = {-1, -1};
-    if (pipe2(errp, O_CLOEXEC) < 0)
+    cleanup_close int rec_r = -1;
+    int rec_w = -1;
+    if (s->upperdir != NULL) {
+        int rp[2];
+        if (pipe2(rp, O_CLOEXEC) < 0)
+            return kiln_error_errno(err, errno, "pipe");
+        rec_r = rp[0];
+        rec_w = rp[1];
+    }
+    if (pipe2(errp, O_CLOEXEC) < 0) {
+        if (rec_w >= 0)
+            close(rec_w);
         return kiln_error_errno(err, errno, "pipe");
+    }
     if ((in_userns || need_cgroup) && pipe2(syncp, O_CLOEXEC) < 0) {
         close(errp[0]);
         close(errp[1]);
@@ -160,6 +175,7 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         .s = s,
         .errfd = errp[1],
         .syncfd = syncp[0],
+        .recfd = rec_w,
         .in_userns = in_userns,
         .tty_slave = tty_slave,
         .keep_uid = getuid(),
@@ -176,6 +192,8 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         child_main(&c);
     int clone_errno = errno;
     close(errp[1]);
+    if (rec_w >= 0)
+        close(rec_w);
     if (syncp[0] >= 0)
         close(syncp[0]);
     if (tty_slave >= 0) {
@@ -224,6 +242,17 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         sigaction(forwarded[i], &old[i], NULL);
     if (need_cgroup)
         rt_cgroup_remove(s, pid);
+    if (rec_r >= 0) {
+        struct strbuf made = STRBUF_INIT;
+        strbuf_init(&made);
+        char buf[4096];
+        ssize_t r;
+        while ((r = read(rec_r, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))
+            if (r > 0)
+                strbuf_add(&made, buf, (size_t)r);
+        rt_forget_mountpoints(s->upperdir, made.buf, made.len);
+        strbuf_release(&made);
+    }
 
     if (ret < 0) {
         *err = setup_err;
