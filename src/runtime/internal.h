@@ -61,6 +61,12 @@ void rt_cgroup_remove(const struct rt_spec *s, pid_t pid);
  * the master until the container side hangs up. */
 int rt_tty_open(int *master, int *slave, struct kiln_error **err);
 void rt_tty_relay(int master);
+/* In the container, after its devpts is mounted: opens a pty pair from
+ * /dev/ptmx, sends the master over sock (SCM_RIGHTS) and returns the slave. */
+int rt_tty_make_in_container(int sock, struct kiln_error **err);
+/* The caller's side: receives the master (sized like the caller's terminal),
+ * or -1 if the container failed first. */
+int rt_tty_receive(int sock);
 
 /* ---- process.c: shared by runtime_run and runtime_exec ---- */
 

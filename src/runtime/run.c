@@ -28,7 +28,7 @@ struct child_ctx {
     int syncfd; /* read end: parent finished maps and cgroup; -1 if none */
     int recfd;  /* write end: mount points created in the root, or -1 */
     int in_userns;
-    int tty_slave;
+    int ttysock; /* -t: where to send the pty master made in the container, or -1 */
     uid_t keep_uid;
     gid_t keep_gid;
 };
@@ -70,7 +70,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
             _exit(RT_EXIT_SETUP); /* the parent failed and says why */
         close(c->syncfd);
     }
-    if (rt_setup_stdio(s, c->tty_slave, &err) < 0)
+    if (c->ttysock < 0 && rt_setup_stdio(s, -1, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
     if (rt_setup_rootfs(s, c->in_userns, c->recfd, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
@@ -83,11 +83,23 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
     }
     if (s->network == RT_NET_NONE)
         loopback_up();
+    if (c->ttysock >= 0) {
+        /* The pty comes from the container's own devpts, so its name
+         * resolves inside; the master goes to the caller to relay. */
+        int slave = rt_tty_make_in_container(c->ttysock, &err);
+        close(c->ttysock);
+        if (slave < 0 || rt_setup_stdio(s, slave, &err) < 0)
+            child_fail(c, RT_EXIT_SETUP, err);
+        close(slave);
+    }
 
     struct rt_user u;
     if (rt_resolve_user(s, c->keep_uid, c->keep_gid, &u, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
     char **env = rt_build_env(s, &u);
+    /* The user owns their terminal (a failure only affects opening it by name). */
+    if (s->tty && fchown(0, u.uid, u.gid) < 0)
+        errno = 0;
     if (rt_enter_workdir(s->cwd, &err) < 0 || rt_apply_rlimits(s, &err) < 0 ||
         rt_drop_bounding(&err) < 0 || rt_become_user(&u, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
@@ -148,9 +160,9 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         return -1;
 
     cleanup_close int tty_master = -1;
-    cleanup_close int tty_slave = -1;
-    if (s->tty && rt_tty_open(&tty_master, &tty_slave, err) < 0)
-        return -1;
+    int ttysock[2] = {-1, -1};
+    if (s->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ttysock) < 0)
+        return kiln_error_errno(err, errno, "socketpair");
     int errp[2], syncp[2] = {-1, -1};
     cleanup_close int rec_r = -1;
     int rec_w = -1;
@@ -177,7 +189,7 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         .syncfd = syncp[0],
         .recfd = rec_w,
         .in_userns = in_userns,
-        .tty_slave = tty_slave,
+        .ttysock = ttysock[1],
         .keep_uid = getuid(),
         .keep_gid = getgid(),
     };
@@ -196,10 +208,8 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         close(rec_w);
     if (syncp[0] >= 0)
         close(syncp[0]);
-    if (tty_slave >= 0) {
-        close(tty_slave);
-        tty_slave = -1;
-    }
+    if (ttysock[1] >= 0)
+        close(ttysock[1]);
     if (pid < 0) {
         close(errp[0]);
         if (syncp[1] >= 0)
@@ -226,6 +236,11 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
     for (size_t i = 0; i < N_FORWARDED; i++)
         sigaction(forwarded[i], &sa, &old[i]);
 
+    if (ttysock[0] >= 0) {
+        if (ret == 0)
+            tty_master = rt_tty_receive(ttysock[0]);
+        close(ttysock[0]);
+    }
     struct rt_child_msg m;
     int failed = rt_read_child_msg(errp[0], &m);
     close(errp[0]);
