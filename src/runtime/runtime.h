@@ -1,0 +1,130 @@
+/* kiln's container runtime: the one isolation path shared by build RUN steps,
+ * `kiln run`, `kiln shell`, `kiln exec` and health checks. A caller fills a
+ * struct rt_spec (root filesystem, process, isolation, limits) and calls
+ * runtime_run(), which returns when the container's command has exited.
+ *
+ * Every mount the runtime makes (overlay root, /proc, /dev, volumes) lives in the
+ * container's private mount namespace, so nothing is left on the host when the
+ * container dies, however it dies. The overlay upper dir keeps the whiteouts and
+ * opaque-dir xattrs exactly as the kernel writes them (char 0/0 and
+ * trusted.overlay.opaque / user.overlay.opaque), for build to commit as a layer. */
+#ifndef KILN_RUNTIME_RUNTIME_H
+#define KILN_RUNTIME_RUNTIME_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+/* Docker-compatible exit statuses for failures before the command runs. */
+enum {
+    RT_EXIT_SETUP = 125,    /* the runtime failed (bad user, bad workdir, mount error...) */
+    RT_EXIT_NOEXEC = 126,   /* the command exists but cannot be executed */
+    RT_EXIT_NOTFOUND = 127, /* the command was not found */
+};
+
+enum rt_network {
+    RT_NET_HOST = 0, /* share the host's network namespace (the default) */
+    RT_NET_NONE,     /* a new network namespace with only a loopback device (up) */
+};
+
+enum rt_userns {
+    RT_USERNS_AUTO = 0, /* root: no user namespace; non-root: map the caller to uid 0 */
+    RT_USERNS_HOST,     /* never create a user namespace */
+    RT_USERNS_KEEP_ID,  /* user namespace mapping the caller's uid/gid to themselves */
+};
+
+enum rt_mount_type {
+    RT_MOUNT_BIND = 0, /* bind host `source` onto `target` (recursive) */
+    RT_MOUNT_TMPFS,    /* a fresh tmpfs on `target`; `options` like "size=64m,mode=1777" */
+    RT_MOUNT_CACHE,    /* RUN --mount=type=cache: bind a persistent host dir, always rw */
+};
+
+struct rt_mount {
+    enum rt_mount_type type;
+    const char *source;  /* host path (BIND, CACHE); must exist */
+    const char *target;  /* absolute path inside the container; resolved inside the
+                          * root even through symlinks; created if missing */
+    int readonly;        /* BIND/TMPFS: mount read-only */
+    const char *options; /* TMPFS data options, or NULL */
+};
+
+struct rt_rlimit {
+    int resource; /* RLIMIT_* */
+    unsigned long long soft, hard;
+};
+
+struct rt_spec {
+    /* --- root filesystem: either lowerdirs (overlay) or rootfs (a plain dir) --- */
+    const char *const *lowerdirs; /* layer snapshot dirs, TOP FIRST; any number of them */
+    size_t n_lowerdirs;
+    const char *upperdir; /* overlay upper dir; NULL means a read-only overlay */
+    const char *workdir;  /* overlay work dir (same file system as upperdir) */
+    const char *rootfs;   /* used when n_lowerdirs == 0: bind-mounted as the root */
+    int readonly_root;    /* mount the root read-only (--read-only) */
+
+    /* --- process --- */
+    const char *const *argv; /* final argv (see rt_resolve_argv); argv[0] looked up in
+                              * the container's PATH when it has no '/' */
+    const char *const *env;  /* "K=V" entries, NULL-terminated, or NULL. PATH, HOSTNAME
+                              * and HOME are added when missing, as Docker does. */
+    const char *cwd;         /* absolute path in the container; NULL means "/". Created if
+                              * missing; refused if it leaves the root. */
+    const char *user;        /* "name", "uid", "name:group", "uid:gid"; NULL/"" = root.
+                              * Resolved in the container's /etc/passwd and /etc/group,
+                              * with supplementary groups. */
+    const char *hostname;    /* container hostname; NULL means "kiln" */
+
+    /* --- isolation --- */
+    enum rt_network network;
+    enum rt_userns userns;
+    const struct rt_mount *mounts; /* extra mounts, applied in order after /proc and /dev */
+    size_t n_mounts;
+    int no_etc_files; /* don't provide /etc/hosts, /etc/hostname, /etc/resolv.conf */
+
+    /* --- stdio --- */
+    int stdio[3]; /* fds for the command's 0,1,2; -1 means /dev/null. Use
+                   * RT_STDIO_INHERIT to pass the caller's own 0,1,2. */
+    int tty;      /* allocate a pty in the container; the caller's stdin/stdout are
+                   * relayed to it (raw mode if stdin is a terminal) */
+
+    /* --- pid 1 --- */
+    int no_init; /* 1: the command is PID 1; 0: kiln's init forwards signals, reaps */
+
+    /* --- limits --- */
+    const struct rt_rlimit *rlimits; /* applied in the container, clamped to the hard limit
+                                      * the caller itself has */
+    size_t n_rlimits;
+    long long memory_bytes;  /* cgroup memory.max; 0 = none */
+    double cpus;             /* cgroup cpu.max as CPUs (1.5); 0 = none */
+    const char *cgroup_name; /* leaf name for the cgroup (e.g. the container id) */
+
+    /* --- hooks for detached containers / exec --- */
+    /* Called in the caller's process once the container's PID 1 exists (host pid). */
+    void (*on_start)(void *ctx, pid_t pid1);
+    void *on_start_ctx;
+};
+
+#define RT_STDIO_INHERIT (-2)
+
+/* Initialises a spec with defaults: host network, init on, stdio inherited. */
+void rt_spec_init(struct rt_spec *s);
+
+/* Runs the container described by s and waits for it. On success returns 0 and
+ * sets *status to the Docker-style exit status (the code, or 128+N if the command
+ * died of signal N). On failure returns -1 with *err set and *status set to
+ * RT_EXIT_SETUP, RT_EXIT_NOEXEC or RT_EXIT_NOTFOUND (for the CLI's exit code). */
+int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err);
+
+/* Docker's ENTRYPOINT/CMD rules. image_entrypoint/image_cmd come from the image
+ * config (NULL-terminated or NULL). user_entrypoint (from --entrypoint, NULL when
+ * not given; "" resets it) replaces the image's ENTRYPOINT and drops the image's
+ * CMD; user_cmd (argc n_user_cmd) replaces CMD. The result is ENTRYPOINT + CMD,
+ * NULL-terminated, allocated (free with rt_argv_free). Empty -> KILN_E_USAGE
+ * "no command specified". */
+int rt_resolve_argv(const char *const *image_entrypoint, const char *const *image_cmd,
+                    const char *user_entrypoint, char *const *user_cmd, size_t n_user_cmd,
+                    char ***out, struct kiln_error **err);
+void rt_argv_free(char **argv);
+
+#endif
