@@ -779,3 +779,20 @@ int copy_resolve_owner(struct rootview *view, const char *spec, uid_t *uid, gid_
     *gid = (gid_t)g;
     return 0;
 }
+
+int copy_plan_mkdir(struct rootview *view, const char *path, struct copy_plan **out,
+                    struct kiln_error **err)
+{
+    struct copy_req req = {.dest = path, .dest_view = view};
+    struct copy_plan *p = xcalloc(1, sizeof(*p));
+    cleanup_free char *rel = clean_rel(path);
+    struct copy_item *it = add_item(p, rel);
+    it->kind = IK_DIR;
+    it->mode = S_IFDIR | 0755;
+    if (finish_plan(&req, p, err) < 0) {
+        copy_plan_free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}

@@ -60,4 +60,10 @@ size_t copy_plan_count(const struct copy_plan *p);
 int copy_resolve_owner(struct rootview *view, const char *spec, uid_t *uid, gid_t *gid,
                        struct kiln_error **err);
 
+
+
+/* A plan that creates directory path (absolute) and its missing parents,
+ * keeping the attributes of parents view already has: WORKDIR's mkdir. */
+int copy_plan_mkdir(struct rootview *view, const char *path, struct copy_plan **out,
+                    struct kiln_error **err);
 #endif

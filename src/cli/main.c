@@ -11,10 +11,12 @@
 #include "cli/cli.h"
 #include "util/strbuf.h"
 
+extern const struct cli_command cli_cmd_build;
 extern const struct cli_command cli_cmd_version;
 
 /* Keep sorted the way `kiln help` should list them. */
 static const struct cli_command *const commands[] = {
+    &cli_cmd_build,
     &cli_cmd_version,
 };
 
