@@ -200,8 +200,39 @@ static int unpack_stdin(struct store *s, char **dir, struct kiln_error **err)
     return 0;
 }
 
-/* --output: runs this kiln's own save/export on the image just built. */
-static int do_output(const struct cli_global *g, const char *spec, const char *image,
+/* Runs this kiln again (save/export live in their own commands). */
+static int run_self(const char *const *argv, struct kiln_error **err)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return kiln_error_errno(err, errno, "fork");
+    if (pid == 0) {
+        execv("/proc/self/exe", (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return kiln_error_set(err, KILN_E_FAIL, "kiln %s failed", argv[3]);
+    return 0;
+}
+
+static int extract_tar_file(const char *tar, const char *dest, struct kiln_error **err)
+{
+    if (mkdir_p(dest, 0755, err) < 0)
+        return -1;
+    cleanup_close int in = open(tar, O_RDONLY | O_CLOEXEC);
+    cleanup_close int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (in < 0 || dfd < 0)
+        return kiln_error_errno(err, errno, "open %s", in < 0 ? tar : dest);
+    struct layer_extract_opts o = {.whiteouts = LAYER_WHITEOUT_FLATTEN, .allow_devices = true};
+    return layer_extract(in, dfd, &o, NULL, err);
+}
+
+/* --output type=...,dest=...: archives through `kiln save` / `kiln export`;
+ * oci (a layout directory) and local (the root file system) unpack those. */
+static int do_output(struct store *s, const char *root, const char *spec, const char *image,
                      struct kiln_error **err)
 {
     cleanup_free char *copy = xstrdup(spec);
@@ -220,55 +251,35 @@ static int do_output(const struct cli_global *g, const char *spec, const char *i
                               "--output %s: give type=oci|oci-archive|docker-archive|tar|local,"
                               "dest=PATH",
                               spec);
-    cleanup_free char *self = xstrdup("/proc/self/exe");
-    const char *argv[12];
-    size_t n = 0;
-    argv[n++] = "kiln";
-    if (g->root) {
-        argv[n++] = "--root";
-        argv[n++] = g->root;
-    }
-    if (strcmp(type, "oci-archive") == 0 || strcmp(type, "docker-archive") == 0) {
-        argv[n++] = "save";
-        argv[n++] = "--format";
-        argv[n++] = strcmp(type, "oci-archive") == 0 ? "oci-archive" : "docker-archive";
-        argv[n++] = "-o";
-        argv[n++] = dest;
-    } else if (strcmp(type, "oci") == 0) {
-        argv[n++] = "save";
-        argv[n++] = "--format";
-        argv[n++] = "oci-dir";
-        argv[n++] = "-o";
-        argv[n++] = dest;
-    } else if (strcmp(type, "tar") == 0) {
-        argv[n++] = "export";
-        argv[n++] = "-o";
-        argv[n++] = dest;
-    } else if (strcmp(type, "local") == 0) {
-        argv[n++] = "export";
-        argv[n++] = "--dir";
-        argv[n++] = dest;
+    int unpack = strcmp(type, "oci") == 0 || strcmp(type, "local") == 0;
+    cleanup_free char *tmp = unpack ? xasprintf("%s/output.tar", store_scratch_dir(s)) : NULL;
+    const char *file = unpack ? tmp : dest;
+    const char *argv[10] = {"kiln", "--root", root};
+    if (strcmp(type, "oci-archive") == 0 || strcmp(type, "oci") == 0 ||
+        strcmp(type, "docker-archive") == 0) {
+        argv[3] = "save";
+        argv[4] = "--format";
+        argv[5] = strcmp(type, "docker-archive") == 0 ? "docker-archive" : "oci-archive";
+        argv[6] = "-o";
+        argv[7] = file;
+        argv[8] = image;
+    } else if (strcmp(type, "tar") == 0 || strcmp(type, "local") == 0) {
+        argv[3] = "export";
+        argv[4] = image;
+        argv[5] = "-o";
+        argv[6] = file;
     } else {
         return kiln_error_set(err, KILN_E_USAGE,
                               "--output type=%s: use oci, oci-archive, docker-archive, tar or "
                               "local",
                               type);
     }
-    argv[n++] = image;
-    argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid < 0)
-        return kiln_error_errno(err, errno, "fork");
-    if (pid == 0) {
-        execv(self, (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return kiln_error_set(err, KILN_E_FAIL, "--output %s: writing the output failed", spec);
-    return 0;
+    int rc = run_self(argv, err);
+    if (rc == 0 && unpack)
+        rc = extract_tar_file(tmp, dest, err);
+    if (tmp != NULL)
+        unlink(tmp);
+    return rc < 0 ? kiln_error_prefix(err, "--output %s", spec) : 0;
 }
 
 static double now_s(void)
@@ -410,7 +421,7 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
     }
     if (rc == 0 && f.output != NULL) {
         char md[DIGEST_STR_LEN + 1];
-        rc = do_output(g, f.output, digest_str(&res.manifest.digest, md), &err);
+        rc = do_output(store, root, f.output, digest_str(&res.manifest.digest, md), &err);
     }
     if (rc == 0) {
         unsigned run, cached;
