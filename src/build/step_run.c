@@ -8,7 +8,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -225,29 +229,6 @@ static int add_mount(struct build_ctx *b, struct stage_state *st, const char *sp
     return 0;
 }
 
-/* --- output relay ---------------------------------------------------------------- */
-
-struct relay {
-    int fd;
-    struct progress *p;
-    int id;
-};
-
-static void *relay_main(void *arg)
-{
-    struct relay *r = arg;
-    char buf[8192];
-    for (;;) {
-        ssize_t n = read(r->fd, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        progress_step_output(r->p, r->id, buf, (size_t)n);
-    }
-    return NULL;
-}
-
 /* --- mount stubs ----------------------------------------------------------------- */
 
 struct stubs {
@@ -437,16 +418,21 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
     for (size_t i = 0; i < step->n_run_env; i++)
         env[i] = step->run_env[i];
     json_t *c = build_config_obj(st);
-    int pipefd[2];
+    int pipefd[2], errfd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
         int e = errno;
         strv_free(argv);
         free(env);
         return kiln_error_errno(err, e, "pipe");
     }
-    struct relay r = {pipefd[0], b->o->progress, pid};
-    pthread_t th;
-    pthread_create(&th, NULL, relay_main, &r);
+    if (pipe2(errfd, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(pipefd[0]);
+        close(pipefd[1]);
+        strv_free(argv);
+        free(env);
+        return kiln_error_errno(err, e, "pipe");
+    }
     struct rt_spec spec;
     rt_spec_init(&spec);
     spec.lowerdirs = lowers;
@@ -465,11 +451,64 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
     spec.stdio[1] = pipefd[1];
     spec.stdio[2] = pipefd[1];
     spec.hostname = "buildkitsandbox";
-    int status = 0;
-    int rc = runtime_run(&spec, &status, err);
+    /* The runtime runs in a child made by fork(): the build has other
+     * threads (parallel stages, progress), and glibc's fork leaves the child
+     * with consistent allocator and stdio state, which a raw clone from a
+     * multi-threaded process does not. The child reports back on errfd. */
+    int rc = 0, status = 0;
+    pid_t child = fork();
+    if (child < 0) {
+        rc = kiln_error_errno(err, errno, "fork");
+    } else if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(pipefd[0]);
+        close(errfd[0]);
+        struct kiln_error *cerr = NULL;
+        int st2 = 0;
+        int r = runtime_run(&spec, &st2, &cerr);
+        struct strbuf msg = STRBUF_INIT;
+        strbuf_addf(&msg, "%d %d %d ", r, st2, cerr ? cerr->code : 0);
+        if (cerr != NULL)
+            strbuf_adds(&msg, cerr->msg);
+        (void)write_all(errfd[1], msg.buf, msg.len);
+        _exit(0);
+    }
     close(pipefd[1]);
-    pthread_join(th, NULL);
+    close(errfd[1]);
+    if (child > 0) {
+        char buf[8192];
+        for (;;) {
+            ssize_t n = read(pipefd[0], buf, sizeof(buf));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            progress_step_output(b->o->progress, pid, buf, (size_t)n);
+        }
+        cleanup_strbuf struct strbuf rep = STRBUF_INIT;
+        for (;;) {
+            ssize_t n = read(errfd[0], buf, sizeof(buf));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            strbuf_add(&rep, buf, (size_t)n);
+        }
+        int ws = 0;
+        while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
+            ;
+        int r = -1, code = 0, off = 0;
+        if (rep.len > 0 && sscanf(rep.buf ? rep.buf : "", "%d %d %d %n", &r, &status, &code,
+                                  &off) >= 3) {
+            if (r < 0)
+                rc = kiln_error_set(err, code ? code : KILN_E_FAIL, "%s", rep.buf + off);
+        } else {
+            rc = kiln_error_set(err, KILN_E_FAIL, "the runtime process died (wait status %d)",
+                                ws);
+        }
+    }
     close(pipefd[0]);
+    close(errfd[0]);
     for (size_t i = 0; i < st->n_layers; i++)
         close(holds[i]);
     free(holds);
