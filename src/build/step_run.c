@@ -347,7 +347,7 @@ static char **run_argv(struct stage_state *st, const struct df_step *step)
     }
     json_t *shell = json_object_get(build_config_obj(st), "Shell");
     size_t ns = json_is_array(shell) ? json_array_size(shell) : 0;
-    char **v = xcalloc(ns + 3, sizeof(char *));
+    char **v = xcalloc(ns + 4, sizeof(char *));
     size_t k = 0;
     if (ns == 0) {
         v[k++] = xstrdup("/bin/sh");
