@@ -145,7 +145,10 @@ static void set_attrs(const struct copy_req *req, struct copy_item *it, const st
     it->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
     it->rdev = st->st_rdev;
     it->src_st = *st;
-    it->mtime = st->st_mtim.tv_sec;
+    /* Context files get the epoch as mtime: their checkout time says nothing
+     * about their content, and the cache key leaves mtimes out, so a hit
+     * must give the same bytes a fresh build would. --from keeps layer times. */
+    it->mtime = keep_owner ? st->st_mtim.tv_sec : -1;
 }
 
 static int is_archive(int dirfd, const char *rel)
