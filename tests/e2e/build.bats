@@ -22,7 +22,7 @@ setup() {
     [ ! -e "$out/app/logs/drop.log" ]
     [ ! -e "$out/app/data/one" ] && [ "$(cat "$out/app/data/two")" = two ]
     [ ! -e "$out/unselected.txt" ] && [ ! -e "$out/app/unselected.txt" ]
-    cfg=$(skopeo inspect --config "oci:$KILN_ROOT:basic:1")
+    cfg=$(skopeo inspect --config --raw "oci:$KILN_ROOT:basic:1")
     [ "$(jq -r .config.User <<<"$cfg")" = "1000:1000" ]
     [ "$(jq -r .config.WorkingDir <<<"$cfg")" = "/app" ]
     [ "$(jq -r '.config.Labels["org.example.kind"]' <<<"$cfg")" = basic ]
@@ -91,7 +91,7 @@ setup() {
     touch -d '2020-02-02' "$BATS_TEST_TMPDIR/clone/hello.txt"
     run kiln build -q -t g:1 "$src"
     [ "$status" -eq 0 ] || { echo "$output"; false; }
-    cfg=$(skopeo inspect --config "oci:$KILN_ROOT:g:1")
+    cfg=$(skopeo inspect --config --raw "oci:$KILN_ROOT:g:1")
     [ "$(jq -r .created <<<"$cfg")" = "2022-04-15T05:20:00Z" ]
     d1=$(tag_digest "$KILN_ROOT" g:1)
     export KILN_ROOT="$BATS_TEST_TMPDIR/store2"
@@ -167,7 +167,7 @@ setup() {
     [ "$(cat "$out/etc/motd")" = "Welcome world" ]
     [ "$(cat "$out/opt/app/raw.txt")" = 'no $NAME expansion here' ]
     [ -f "$out/opt/app/shell.txt" ]
-    cfg=$(skopeo inspect --config "oci:$KILN_ROOT:h:1")
+    cfg=$(skopeo inspect --config --raw "oci:$KILN_ROOT:h:1")
     [ "$(jq -c .config.Shell <<<"$cfg")" = '["/bin/sh","-e","-c"]' ]
     [ "$(jq -c .config.Entrypoint <<<"$cfg")" = '["/bin/sh","-c"]' ]
     [ "$(jq -c .config.Cmd <<<"$cfg")" = '["cat /greeting"]' ]
@@ -185,7 +185,7 @@ setup() {
     printf 'FROM h:1\nRUN test -f /onbuild\n' >"$child/Dockerfile"
     run kiln build -q -t child:1 "$child"
     [ "$status" -eq 0 ] || { echo "$output"; false; }
-    [ "$(skopeo inspect --config "oci:$KILN_ROOT:child:1" | jq -c .config.OnBuild)" = null ]
+    [ "$(skopeo inspect --config --raw "oci:$KILN_ROOT:child:1" | jq -c .config.OnBuild)" = null ]
 }
 
 @test "build: context from stdin, --iidfile, --platform refusal" {
