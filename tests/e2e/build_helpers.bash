@@ -22,7 +22,7 @@ import_busybox() {
     if [ ! -d "$BATS_FILE_TMPDIR/bbroot" ]; then
         make_busybox_rootfs "$BATS_FILE_TMPDIR/bbroot"
     fi
-    kiln import "$BATS_FILE_TMPDIR/bbroot" -t busybox:test >/dev/null
+    SOURCE_DATE_EPOCH=1700000000 "$KILN" import "$BATS_FILE_TMPDIR/bbroot" -t busybox:test >/dev/null
 }
 
 # Copies a fixture into a fresh directory and prints its path.
