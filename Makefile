@@ -69,7 +69,134 @@ check-style:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gets)\(' $(LIB_SRCS) $(CLI_SRCS) \
 	  | grep -vE '\b(sn|vsn|as|vas)printf\(' || { echo "banned function used (see STYLE.md)"; exit 1; }
 
+# libFuzzer over the Dockerfile frontend (parser, expander, .dockerignore),
+# under ASan/UBSan, from the committed seed corpus; new inputs go to
+# build-fuzz/corpus. FUZZ_TIME seconds (default 60).
+FUZZ_TIME  ?= 60
+FUZZ_SRCS  := $(sort $(wildcard src/dockerfile/*.c src/util/*.c))
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+build-fuzz/fuzz_dockerfile: fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(wildcard src/dockerfile/*.h src/util/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(PKG_LIBS) -lpthread
+
+fuzz: deps build-fuzz/fuzz_dockerfile
+	@mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz_dockerfile -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=8192 -dict=fuzz/dockerfile.dict -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+
 clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
+
+# ---------------------------------------------------------------- the data environment
+# tools/healthcheck: the images' HEALTHCHECK, static and small (musl when installed).
+HEALTHCHECK_BIN := $(BUILD)/healthcheck
+MUSL_CC := $(shell command -v musl-gcc 2>/dev/null)
+HC_CC   := $(if $(MUSL_CC),$(MUSL_CC),$(CC))
+HC_FLAGS := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Os -static -s -ffunction-sections \
+  -fdata-sections -fno-asynchronous-unwind-tables -Wl,--gc-sections -Wl,--build-id=none
+
+.PHONY: healthcheck
+healthcheck: $(HEALTHCHECK_BIN)
+$(HEALTHCHECK_BIN): tools/healthcheck/healthcheck.c
+	@mkdir -p $(dir $@)
+	$(HC_CC) $(HC_FLAGS) -o $@ $<
+all test-run: $(HEALTHCHECK_BIN)
+
+# The data environment, built and run by kiln (docs/dataenv.md). Variables:
+#   ML_NAME (dataenv)  ML_FLAGS (extra scripts/build-ml-container.sh flags)
+#   KILN_BIN (the kiln to drive; default the one built here)
+ML_NAME    ?= dataenv
+ML_FLAGS   ?=
+KILN_BIN   ?= $(abspath $(KILN))
+ML_IMAGE   := $(ML_NAME):latest
+ML_PROD    := $(ML_NAME):latest-prod
+ML_BASE    := $(shell sed -n 's/^BASE_IMAGE=//p' dataenv/config/versions.conf)
+ML_BASE_EPOCH := $(shell sed -n 's/^BASE_SOURCE_DATE_EPOCH=//p' dataenv/config/versions.conf)
+ML_BUILD   := KILN=$(KILN_BIN) scripts/build-ml-container.sh --name $(ML_NAME)
+ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
+
+.PHONY: ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
+        ml-api ml-versions ml-stop bench bench-quick
+
+# debian:bookworm-slim into the store: pulled when a registry is reachable
+# (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import.
+ml-base: deps $(KILN)
+	@$(call ML_KILN_HAS,import)
+	@if [ -n "$(ML_BASE_PULL)" ] && $(KILN_BIN) pull $(ML_BASE_PULL) >/dev/null; then \
+	  $(KILN_BIN) tag $(ML_BASE_PULL) $(ML_BASE); \
+	else \
+	  tar=$$(scripts/ml-base.sh) && SOURCE_DATE_EPOCH=$(ML_BASE_EPOCH) \
+	    $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "mmdebstrap bookworm minbase"; \
+	fi
+
+ml-build: deps $(KILN) ml-base
+	$(ML_BUILD) $(ML_FLAGS)
+
+ml-build-slim: deps $(KILN) ml-base
+	$(ML_BUILD) --slim $(ML_FLAGS)
+
+ml-build-prod: deps $(KILN) ml-base
+	$(ML_BUILD) --target production $(ML_FLAGS)
+
+# apt.lock (package=version per image) and requirements.lock (pip freeze) from the
+# built images.
+ml-lock: $(KILN)
+	@$(call ML_KILN_HAS,run)
+	@set -e; out=dataenv/locks/apt.lock; tmp=$$out.tmp; \
+	echo "# dataenv apt lock: package=version of every Debian package, per image (make ml-lock)" > $$tmp; \
+	for img in $(ML_IMAGE) $(ML_PROD); do \
+	  echo "# image: $$img" >> $$tmp; \
+	  $(KILN_BIN) run --rm --user 0 --entrypoint dpkg-query $$img -W -f '$${Package}=$${Version}\n' | sort >> $$tmp; \
+	done; mv $$tmp $$out; echo "wrote $$out ($$(grep -vc '^#' $$out) entries)"
+	@set -e; out=dataenv/locks/requirements.lock; \
+	$(KILN_BIN) run --rm $(ML_IMAGE) cat /opt/venv/requirements.lock > $$out.tmp; \
+	mv $$out.tmp $$out; echo "wrote $$out ($$(wc -l < $$out) packages)"
+
+# The development image's health check and the app's tests inside it.
+ml-test: $(KILN)
+	@$(call ML_KILN_HAS,run)
+	$(KILN_BIN) run --rm $(ML_IMAGE) python -c 'import fastapi, pandas, numpy, sqlalchemy; print("imports ok")'
+	$(KILN_BIN) run --rm $(ML_IMAGE) duckdb -c "SELECT region, count(*) AS orders FROM read_csv('app/data/sales.csv') GROUP BY region ORDER BY region"
+	$(KILN_BIN) run --rm $(ML_IMAGE) python -m pytest
+	$(KILN_BIN) run --rm $(ML_IMAGE) sh -c 'flake8 app tests && mypy app'
+
+ml-shell: $(KILN)
+	@$(call ML_KILN_HAS,shell)
+	$(KILN_BIN) shell $(ML_IMAGE)
+
+ml-jupyter: $(KILN)
+	@$(call ML_KILN_HAS,run)
+	@set -e; token=$$(openssl rand -hex 24); \
+	$(KILN_BIN) rm -f $(ML_NAME)-jupyter >/dev/null 2>&1 || true; \
+	$(KILN_BIN) run -d --name $(ML_NAME)-jupyter $(ML_IMAGE) jupyter notebook --no-browser \
+	  --ip 127.0.0.1 --port 8888 --NotebookApp.token=$$token --notebook-dir /workspace >/dev/null; \
+	for i in $$(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:8888/api?token=$$token" 2>/dev/null && break; sleep 0.2; done; \
+	curl -fsS -o /dev/null "http://127.0.0.1:8888/api?token=$$token" || { echo "jupyter did not answer on 127.0.0.1:8888"; exit 1; }; \
+	echo "Jupyter: http://127.0.0.1:8888/?token=$$token"
+
+ml-api: $(KILN)
+	@$(call ML_KILN_HAS,run)
+	@set -e; $(KILN_BIN) rm -f $(ML_NAME)-api >/dev/null 2>&1 || true; \
+	start=$$(date +%s.%N); $(KILN_BIN) run -d --name $(ML_NAME)-api $(ML_PROD) >/dev/null; \
+	for i in $$(seq 150); do $(abspath $(HEALTHCHECK_BIN)) -q http://127.0.0.1:8000/health && break; sleep 0.1; done; \
+	$(abspath $(HEALTHCHECK_BIN)) http://127.0.0.1:8000/health; \
+	echo "API healthy after $$(awk -v s=$$start -v e=$$(date +%s.%N) 'BEGIN{printf "%.2f", e-s}') s: http://127.0.0.1:8000/health"; \
+	curl -fsS http://127.0.0.1:8000/health; echo
+
+ml-versions: $(KILN)
+	@if $(KILN_BIN) help versions >/dev/null 2>&1; then $(KILN_BIN) versions $(ML_IMAGE); \
+	else $(call ML_KILN_HAS,run); $(KILN_BIN) run --rm $(ML_IMAGE) ml-versions; fi
+
+ml-stop: $(KILN)
+	-@for c in $(ML_NAME)-api $(ML_NAME)-jupyter; do $(KILN_BIN) stop $$c >/dev/null 2>&1 && echo "stopped $$c"; \
+	  $(KILN_BIN) rm -f $$c >/dev/null 2>&1; done; true
+
+# Benchmarks against the peers (docs/benchmarks.md). Never part of `make test`.
+bench: deps $(KILN) $(HEALTHCHECK_BIN)
+	bench/run-all.sh --full
+
+bench-quick: deps $(KILN) $(HEALTHCHECK_BIN)
+	bench/run-all.sh --quick

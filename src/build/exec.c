@@ -150,6 +150,26 @@ int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *di
     return 0;
 }
 
+/* The registry client lands separately; until it is linked in (cli/pull.c
+ * pulls it into the binary), a build can only use images in the store. */
+#pragma weak registry_pull
+#pragma weak registry_pull_result_release
+
+static int pull(struct build_ctx *b, const char *ref, struct kiln_error **err)
+{
+    if (registry_pull == NULL)
+        return kiln_error_set(err, KILN_E_NOTFOUND,
+                              "image \"%s\" is not in the store and this kiln cannot pull; "
+                              "import or load it first",
+                              ref);
+    struct registry_pull_result r = {0};
+    struct registry_opts ro = {0};
+    progress_message(b->o->progress, "=> pulling %s", ref);
+    int rc = registry_pull(b->store, ref, &ro, &r, err);
+    registry_pull_result_release(&r);
+    return rc;
+}
+
 /* --- images ------------------------------------------------------------------- */
 
 int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
@@ -157,22 +177,13 @@ int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
 {
     pthread_mutex_lock(&b->mu);
     int rc = 0;
-    if (b->o->pull == BUILD_PULL_ALWAYS) {
-        struct registry_pull_result r = {0};
-        struct registry_opts ro = {0};
-        progress_message(b->o->progress, "=> pulling %s", ref);
-        rc = registry_pull(b->store, ref, &ro, &r, err);
-        registry_pull_result_release(&r);
-    }
+    if (b->o->pull == BUILD_PULL_ALWAYS)
+        rc = pull(b, ref, err);
     if (rc == 0)
         rc = store_image_load(b->store, ref, out, err);
     if (rc < 0 && b->o->pull == BUILD_PULL_MISSING && *err && (*err)->code == KILN_E_NOTFOUND) {
         kiln_error_freep(err);
-        struct registry_pull_result r = {0};
-        struct registry_opts ro = {0};
-        progress_message(b->o->progress, "=> pulling %s", ref);
-        rc = registry_pull(b->store, ref, &ro, &r, err);
-        registry_pull_result_release(&r);
+        rc = pull(b, ref, err);
         if (rc == 0)
             rc = store_image_load(b->store, ref, out, err);
     } else if (rc < 0 && b->o->pull == BUILD_PULL_NEVER && *err &&

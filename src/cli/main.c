@@ -12,11 +12,51 @@
 #include "util/strbuf.h"
 
 extern const struct cli_command cli_cmd_build;
+extern const struct cli_command cli_cmd_export;
+extern const struct cli_command cli_cmd_fsck;
+extern const struct cli_command cli_cmd_history;
+extern const struct cli_command cli_cmd_images;
+extern const struct cli_command cli_cmd_import;
+extern const struct cli_command cli_cmd_inspect;
+extern const struct cli_command cli_cmd_load;
+extern const struct cli_command cli_cmd_prune;
+extern const struct cli_command cli_cmd_rmi;
+extern const struct cli_command cli_cmd_save;
+extern const struct cli_command cli_cmd_tag;
+extern const struct cli_command cli_cmd_lint;
 extern const struct cli_command cli_cmd_version;
+extern const struct cli_command cli_cmd_run;
+extern const struct cli_command cli_cmd_shell;
+extern const struct cli_command cli_cmd_exec;
+extern const struct cli_command cli_cmd_ps;
+extern const struct cli_command cli_cmd_logs;
+extern const struct cli_command cli_cmd_stop;
+extern const struct cli_command cli_cmd_rm;
+extern const struct cli_command cli_cmd_health;
 
 /* Keep sorted the way `kiln help` should list them. */
 static const struct cli_command *const commands[] = {
     &cli_cmd_build,
+    &cli_cmd_import,
+    &cli_cmd_images,
+    &cli_cmd_tag,
+    &cli_cmd_rmi,
+    &cli_cmd_inspect,
+    &cli_cmd_history,
+    &cli_cmd_export,
+    &cli_cmd_save,
+    &cli_cmd_load,
+    &cli_cmd_run,
+    &cli_cmd_shell,
+    &cli_cmd_exec,
+    &cli_cmd_ps,
+    &cli_cmd_logs,
+    &cli_cmd_stop,
+    &cli_cmd_rm,
+    &cli_cmd_health,
+    &cli_cmd_prune,
+    &cli_cmd_fsck,
+    &cli_cmd_lint,
     &cli_cmd_version,
 };
 

@@ -39,7 +39,7 @@ struct df_pos {
 /* A "--name=value" (or bare "--name") flag written before the arguments. */
 struct df_flag {
     char *name;  /* without the dashes: "chown" */
-    char *value; /* raw text after '=', quotes kept; NULL for a bare "--link" */
+    char *value; /* text after '=' with quotes removed (not expanded); NULL for "--link" */
     struct df_pos pos;
 };
 
@@ -81,7 +81,7 @@ struct df_instr {
     char *keyword;     /* canonical upper case: "RUN" */
     struct df_pos pos; /* of the keyword */
     int end_line;      /* last source line, heredoc bodies included */
-    char *original;    /* the whole instruction as written, continuations joined by a space */
+    char *original;    /* the whole instruction as written, continuation lines joined */
     struct df_flag *flags;
     size_t n_flags;
     int json; /* exec form */
@@ -149,6 +149,9 @@ const char *df_instr_flag(const struct df_instr *ins, const char *name);
 /* All values of a repeatable flag (--mount, --exclude), in order. Returns the
  * count; *vals points into ins (free only the array). */
 size_t df_instr_flag_all(const struct df_instr *ins, const char *name, const char ***vals);
+/* A Go-style duration ("30s", "1m30s", "250ms", "0") in nanoseconds, as
+ * HEALTHCHECK's flags take them. -1 when malformed. */
+int df_parse_duration(const char *s, long long *ns);
 /* Stage by name (case-insensitive) or decimal index; NULL when none. */
 const struct df_stage *df_find_stage(const struct dockerfile *df, const char *name_or_index);
 

@@ -41,6 +41,9 @@ struct df_eval_opts {
     size_t n_build_args;
     const char *target_platform; /* NULL: the build platform */
     const char *build_platform;  /* NULL: the host's */
+    int lint;                    /* lint mode: a FROM that expands to nothing (a base ARG without
+                                    default, given only as a build arg) is a warning
+                                    (InvalidDefaultArgInFrom), and the raw text stands in */
 };
 
 /* Receives each warning (e.g. an undefined variable in FROM) as it is found. */
@@ -69,13 +72,18 @@ struct df_step {
     struct df_instr *ins; /* expanded copy: args, kvs, flag values substituted
                              where the instruction expands; RUN/CMD/ENTRYPOINT
                              /SHELL/HEALTHCHECK unchanged, except RUN --mount */
-    char *text;           /* canonical one-line form of the expanded instruction */
+    char *text;           /* one-line form of the expanded instruction, for plans */
+    char *cache_text;     /* unambiguous form for cache keys: a JSON array of the
+                             keyword, flags, args, KEY=VALUE pairs and heredoc
+                             bodies (expanded where the instruction expands) */
     char **used_args;     /* "NAME=VALUE" of the build-time ARGs the step depends
                              on: those referenced, and for RUN every ARG in
                              scope (they are its environment); sorted */
     size_t n_used_args;
-    char **run_env; /* RUN only: the process environment, ENV entries then
-                       ARGs not shadowed by ENV, "K=V" */
+    char **run_env; /* RUN only: the process environment: ENV entries, then
+                       ARGs in scope not shadowed by ENV, then the proxy
+                       build args (which, as in docker, stay out of
+                       used_args and so out of the cache key); "K=V" */
     size_t n_run_env;
 };
 void df_step_free(struct df_step *st);

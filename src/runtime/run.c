@@ -1,9 +1,236 @@
-/* runtime_run: placeholder until the isolation path lands (next commit). */
-#include "runtime/runtime.h"
+/* runtime_run: clone the container's PID 1 into new namespaces, give it a user
+ * namespace map or a cgroup when asked, and wait. The child side builds the
+ * root, switches user, locks itself down and execs (through kiln's init unless
+ * no_init). Failures before exec come back over a close-on-exec pipe: EOF on it
+ * means the command was executed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+struct child_ctx {
+    const struct rt_spec *s;
+    int errfd;  /* write end, close-on-exec */
+    int syncfd; /* read end: parent finished maps and cgroup; -1 if none */
+    int in_userns;
+    int tty_slave;
+    uid_t keep_uid;
+    gid_t keep_gid;
+};
+
+static __attribute__((noreturn)) void child_fail(struct child_ctx *c, int status,
+                                                 struct kiln_error *e)
+{
+    rt_report(c->errfd, status, e);
+    _exit(status);
+}
+
+static void loopback_up(void)
+{
+    int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sk < 0)
+        return;
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (ioctl(sk, SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        ioctl(sk, SIOCSIFFLAGS, &ifr);
+    }
+    close(sk);
+}
+
+static __attribute__((noreturn)) void child_main(struct child_ctx *c)
+{
+    const struct rt_spec *s = c->s;
+    struct kiln_error *err = NULL;
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (c->syncfd >= 0) {
+        char b;
+        if (read(c->syncfd, &b, 1) != 1)
+            _exit(RT_EXIT_SETUP); /* the parent failed and says why */
+        close(c->syncfd);
+    }
+    if (rt_setup_stdio(s, c->tty_slave, &err) < 0)
+        child_fail(c, RT_EXIT_SETUP, err);
+    if (rt_setup_rootfs(s, c->in_userns, &err) < 0)
+        child_fail(c, RT_EXIT_SETUP, err);
+    const char *host = s->hostname ? s->hostname : "kiln";
+    if (sethostname(host, strlen(host)) < 0) {
+        kiln_error_errno(&err, errno, "setting hostname %s", host);
+        child_fail(c, RT_EXIT_SETUP, err);
+    }
+    if (s->network == RT_NET_NONE)
+        loopback_up();
+
+    struct rt_user u;
+    if (rt_resolve_user(s, c->keep_uid, c->keep_gid, &u, &err) < 0)
+        child_fail(c, RT_EXIT_SETUP, err);
+    char **env = rt_build_env(s, &u);
+    if (rt_enter_workdir(s->cwd, &err) < 0 || rt_apply_rlimits(s, &err) < 0 ||
+        rt_drop_bounding(&err) < 0 || rt_become_user(&u, &err) < 0)
+        child_fail(c, RT_EXIT_SETUP, err);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* Only 0, 1, 2 survive the exec (the error pipe closes on it). */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (rt_lock_down(&err) < 0)
+        child_fail(c, RT_EXIT_SETUP, err);
+
+    int status;
+    if (s->no_init) {
+        setsid();
+        if (s->tty)
+            ioctl(0, TIOCSCTTY, 0);
+        rt_exec_command(s->argv, env, &status, &err);
+        child_fail(c, status, err);
+    }
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    pid_t cmd = fork();
+    if (cmd < 0) {
+        kiln_error_errno(&err, errno, "fork");
+        child_fail(c, RT_EXIT_SETUP, err);
+    }
+    if (cmd == 0) {
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setsid();
+        if (s->tty)
+            ioctl(0, TIOCSCTTY, 0);
+        rt_exec_command(s->argv, env, &status, &err);
+        child_fail(c, status, err);
+    }
+    close_range(3, ~0U, 0);
+    _exit(rt_init_loop(cmd));
+}
+
+static volatile sig_atomic_t forward_to;
+
+static void forward_signal(int sig)
+{
+    if (forward_to > 0)
+        kill((pid_t)forward_to, sig);
+}
+
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+#define N_FORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
 
 int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
 {
-    (void)s;
     *status = RT_EXIT_SETUP;
-    return kiln_error_set(err, KILN_E_FAIL, "runtime: not built yet");
+    if (s->argv == NULL || s->argv[0] == NULL)
+        return kiln_error_set(err, KILN_E_USAGE, "no command specified");
+    int in_userns =
+        s->userns == RT_USERNS_KEEP_ID || (s->userns == RT_USERNS_AUTO && geteuid() != 0);
+    int need_cgroup = s->memory_bytes > 0 || s->cpus > 0;
+    if (need_cgroup && rt_cgroup_check(s, err) < 0)
+        return -1;
+
+    cleanup_close int tty_master = -1;
+    cleanup_close int tty_slave = -1;
+    if (s->tty && rt_tty_open(&tty_master, &tty_slave, err) < 0)
+        return -1;
+    int errp[2], syncp[2] = {-1, -1};
+    if (pipe2(errp, O_CLOEXEC) < 0)
+        return kiln_error_errno(err, errno, "pipe");
+    if ((in_userns || need_cgroup) && pipe2(syncp, O_CLOEXEC) < 0) {
+        close(errp[0]);
+        close(errp[1]);
+        return kiln_error_errno(err, errno, "pipe");
+    }
+    struct child_ctx c = {
+        .s = s,
+        .errfd = errp[1],
+        .syncfd = syncp[0],
+        .in_userns = in_userns,
+        .tty_slave = tty_slave,
+        .keep_uid = getuid(),
+        .keep_gid = getgid(),
+    };
+    unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (s->network == RT_NET_NONE)
+        flags |= CLONE_NEWNET;
+    if (in_userns)
+        flags |= CLONE_NEWUSER;
+    fflush(NULL);
+    pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid == 0)
+        child_main(&c);
+    int clone_errno = errno;
+    close(errp[1]);
+    if (syncp[0] >= 0)
+        close(syncp[0]);
+    if (tty_slave >= 0) {
+        close(tty_slave);
+        tty_slave = -1;
+    }
+    if (pid < 0) {
+        close(errp[0]);
+        if (syncp[1] >= 0)
+            close(syncp[1]);
+        return kiln_error_errno(err, clone_errno, "creating the container's namespaces");
+    }
+
+    int ret = 0;
+    struct kiln_error *setup_err = NULL;
+    if (in_userns && rt_userns_map(pid, s->userns, &setup_err) < 0)
+        ret = -1;
+    if (ret == 0 && need_cgroup && rt_cgroup_enter(s, pid, &setup_err) < 0)
+        ret = -1;
+    if (syncp[1] >= 0) {
+        if (ret == 0)
+            write_all(syncp[1], "g", 1);
+        close(syncp[1]);
+    }
+
+    struct sigaction old[N_FORWARDED];
+    struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    forward_to = pid;
+    for (size_t i = 0; i < N_FORWARDED; i++)
+        sigaction(forwarded[i], &sa, &old[i]);
+
+    struct rt_child_msg m;
+    int failed = rt_read_child_msg(errp[0], &m);
+    close(errp[0]);
+    if (ret == 0 && !failed && s->on_start != NULL)
+        s->on_start(s->on_start_ctx, pid);
+    if (ret == 0 && tty_master >= 0 && !failed)
+        rt_tty_relay(tty_master);
+
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    forward_to = 0;
+    for (size_t i = 0; i < N_FORWARDED; i++)
+        sigaction(forwarded[i], &old[i], NULL);
+    if (need_cgroup)
+        rt_cgroup_remove(s, pid);
+
+    if (ret < 0) {
+        *err = setup_err;
+        return -1;
+    }
+    if (failed)
+        return rt_msg_to_error(&m, status, err);
+    *status = rt_docker_status(st);
+    return 0;
 }

@@ -100,7 +100,8 @@ struct rt_spec {
     const char *cgroup_name; /* leaf name for the cgroup (e.g. the container id) */
 
     /* --- hooks for detached containers / exec --- */
-    /* Called in the caller's process once the container's PID 1 exists (host pid). */
+    /* Called in the caller's process once the command has been executed, with
+     * the host pid of the container's PID 1. */
     void (*on_start)(void *ctx, pid_t pid1);
     void *on_start_ctx;
 };
@@ -115,6 +116,13 @@ void rt_spec_init(struct rt_spec *s);
  * died of signal N). On failure returns -1 with *err set and *status set to
  * RT_EXIT_SETUP, RT_EXIT_NOEXEC or RT_EXIT_NOTFOUND (for the CLI's exit code). */
 int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err);
+
+/* Runs s->argv inside the running container whose PID 1 has host pid pid1
+ * (kiln exec, health checks): joins its namespaces, then applies the same
+ * user switch, workdir, capability set, no_new_privs and seccomp filter as
+ * runtime_run. Uses argv, env, cwd, user, userns, hostname (for HOSTNAME),
+ * stdio and tty of s; the rest is ignored. Same return contract. */
+int runtime_exec(pid_t pid1, const struct rt_spec *s, int *status, struct kiln_error **err);
 
 /* Docker's ENTRYPOINT/CMD rules. image_entrypoint/image_cmd come from the image
  * config (NULL-terminated or NULL). user_entrypoint (from --entrypoint, NULL when

@@ -167,8 +167,9 @@ int store_image_write(struct store *s, const json_t *config, const struct image_
 
 /* Points ref (any form; stored in familiar form, ":latest" added) at the
  * manifest. Fails with KILN_E_NOTFOUND unless the manifest and every blob it
- * references (config, layers; for an index its manifests) are present. An
- * existing tag of that name moves. */
+ * references (config, layers) are present with the right sizes; for an index,
+ * the entry for linux/<host arch> (or its only entry) must be complete, other
+ * platforms may be absent. An existing tag of that name moves. */
 int store_tag(struct store *s, const char *ref, const struct descriptor *manifest,
               struct kiln_error **err);
 /* Removes the tag ref; KILN_E_NOTFOUND when there is none. Blobs stay until
@@ -233,5 +234,37 @@ struct store_prune_report {
 
 int store_prune(struct store *s, const struct store_prune_opts *opts,
                 struct store_prune_report *report, struct kiln_error **err);
+
+/* ---- consistency check ----------------------------------------------------- */
+
+struct store_fsck_opts {
+    /* Remove what is broken (corrupt blobs, tags whose content is missing)
+     * and what is unreachable (as store_prune does). */
+    int repair;
+    /* Each finding, one line: problem (never NULL) and, when repairing, what
+     * was done about it (NULL when nothing). kind is "problem" or "repaired"
+     * or "removed" (unreachable content, which is not a problem). */
+    void (*report)(void *ctx, const char *kind, const char *message);
+    void *report_ctx;
+    /* As in store_prune_opts: extra roots kept by --repair. */
+    int (*add_roots)(void *ctx, struct store *s, struct digest_set *roots, struct kiln_error **err);
+    void *add_roots_ctx;
+};
+
+struct store_fsck_result {
+    uint64_t blobs_checked;
+    uint64_t bytes_checked;
+    uint64_t tags_checked;
+    uint64_t problems;                 /* found (repaired or not) */
+    uint64_t unfixed;                  /* problems still there afterwards */
+    struct store_prune_report removed; /* what --repair removed as unreachable */
+};
+
+/* Verifies every blob's digest and size, that index.json and oci-layout are
+ * valid, and that everything each tag references is present with the right
+ * size. Returns 0 when the check ran (look at result->problems), -1 when it
+ * could not run at all. */
+int store_fsck(struct store *s, const struct store_fsck_opts *opts,
+               struct store_fsck_result *result, struct kiln_error **err);
 
 #endif

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# bench/build.sh: Dockerfile builds, kiln build vs buildah build --layers, same
+# Dockerfile, context and base image. Cases:
+#   dataenv-prod / dataenv-dev   dataenv/Dockerfile (production / development target)
+#   seedlike-prod / seedlike-dev bench/seedlike/Dockerfile (the peer baseline's shape)
+#   files20k                     20,000 small files and one COPY
+# Scenarios, runs alternating kiln buildah kiln buildah ...:
+#   cold       --no-cache (apt cache mounts stay warm, as in the peer figures)
+#   unchanged  the same build again
+#   edit       one source file's content changed
+#   touch      one source file's mtime changed only
+# Peak RSS of each build comes with every run. BENCH_QUICK=1: seedlike-prod and files20k.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+export BUILDAH_RUNTIME=${BUILDAH_RUNTIME:-$(buildah_runtime)}
+export KILN_ROOT=${KILN_ROOT:-$BENCH_TMP/kiln-store}
+mkdir -p "$KILN_ROOT"
+
+# ---- contexts: copies, so that edits never touch the repository
+prepare_contexts() {
+    local c=$BENCH_TMP/ctx
+    mkdir -p "$c"
+    if [ ! -d "$c/dataenv" ]; then
+        "$BENCH_ROOT/scripts/ml-stage.sh" >/dev/null
+        cp -a "$BENCH_ROOT/dataenv" "$c/dataenv"
+    fi
+    [ -d "$c/seedlike" ] || cp -a "$BENCH_DIR/seedlike" "$c/seedlike"
+    if [ ! -d "$c/files20k" ]; then
+        mkdir -p "$c/files20k/files"
+        python3 - "$c/files20k/files" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(100):
+    sub = os.path.join(root, f"d{d:03}")
+    os.makedirs(sub)
+    for f in range(200):
+        with open(os.path.join(sub, f"f{f:03}.txt"), "w") as fh:
+            fh.write(f"file {d}/{f}\n" * (1 + (d * 200 + f) % 7))
+PY
+        printf 'ARG BASE_IMAGE=%s\nFROM ${BASE_IMAGE}\nCOPY files/ /data/\nRUN find /data -type f | wc -l\n' \
+            "$BASE_REF" >"$c/files20k/Dockerfile"
+    fi
+}
+
+# case -> "context target edited-file"
+case_spec() {
+    local c=$BENCH_TMP/ctx
+    case "$1" in
+    dataenv-prod) echo "$c/dataenv production app/main.py" ;;
+    dataenv-dev) echo "$c/dataenv development app/main.py" ;;
+    seedlike-prod) echo "$c/seedlike production app/main.py" ;;
+    seedlike-dev) echo "$c/seedlike development app/main.py" ;;
+    files20k) echo "$c/files20k - files/d050/f100.txt" ;;
+    esac
+}
+
+# build_cmd TOOL CASE [--no-cache]: the build command, in the array CMD
+build_cmd() {
+    local tool=$1 case=$2 nocache=${3:-}
+    local ctx target file
+    read -r ctx target file <<<"$(case_spec "$case")"
+    local args=(-f "$ctx/Dockerfile" -t "bench-$case:$tool" --build-arg "BASE_IMAGE=$BASE_REF"
+        --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH")
+    [ "$target" != - ] && args+=(--target "$target")
+    [ -n "$nocache" ] && args+=(--no-cache)
+    if [ "$tool" = kiln ]; then
+        CMD=(env "SOURCE_DATE_EPOCH=$BENCH_EPOCH" "$KILN" build "${args[@]}" "$ctx")
+    else
+        CMD=(buildah build --layers --pull=never --format docker --timestamp "$BENCH_EPOCH" "${args[@]}" "$ctx")
+    fi
+}
+
+build() {
+    build_cmd "$@"
+    "${CMD[@]}"
+}
+
+edit_file() { echo "# bench edit $RANDOM$RANDOM" >>"$1"; }
+
+measure_case() {
+    local case=$1 ctx target file tools=()
+    read -r ctx target file <<<"$(case_spec "$case")"
+    bench_base_buildah
+    tools=(buildah)
+    if kiln_has build && bench_base_kiln; then
+        tools=(kiln buildah)
+    else
+        for s in cold unchanged edit touch; do
+            bench_na build "$case" "$s" kiln "kiln build not available"
+        done
+    fi
+
+    # one warm-up build per tool: fills the apt cache mounts and the layer caches
+    for t in "${tools[@]}"; do
+        bench_log "$case: warm-up $t"
+        build "$t" "$case" >>"$BENCH_TMP/cmd.log" 2>&1 || { bench_log "$case: $t warm-up failed (see $BENCH_TMP/cmd.log)"; return 1; }
+    done
+
+    local s t i n
+    for s in cold unchanged edit touch; do
+        # a first timed cold run tells how many runs fit (at least 5 under a minute)
+        n=$(bench_runs "$([ "$s" = cold ] && echo 60 || echo 1)")
+        [ "$s" = cold ] && [ "$BENCH_QUICK" = 1 ] && n=2
+        for t in "${tools[@]}"; do : >"$BENCH_TMP/$case.$s.$t"; done
+        for ((i = 0; i < n; i++)); do
+            for t in "${tools[@]}"; do
+                case $s in
+                edit) edit_file "$ctx/$file" ;;
+                touch) touch -d "@$((BENCH_EPOCH + i + 1000))" "$ctx/$file" ;;
+                esac
+                if [ "$s" = cold ]; then
+                    build_cmd "$t" "$case" --no-cache
+                else
+                    build_cmd "$t" "$case"
+                fi
+                bench_time "$BENCH_TMP/$case.$s.$t" "${CMD[@]}" || true
+                # the next tool's run starts from its own previous state: a no-op
+                # for unchanged, one changed file for edit and touch (as for this one)
+            done
+        done
+        for t in "${tools[@]}"; do
+            local f=$BENCH_TMP/$case.$s.$t
+            if awk '$3 != 0 { bad = 1 } END { exit !bad }' "$f"; then
+                bench_na build "$case" "$s" "$t" "a build failed (see bench log)"
+                continue
+            fi
+            bench_record bench=build case="$case" scenario="$s" tool="$t" unit=s \
+                runs="$(awk '{ printf "%s ", $1 }' "$f")" rss_kb="$(awk '{ printf "%s ", $2 }' "$f")"
+            bench_log "$case $s $t: $(awk '{ printf "%s ", $1 }' "$f")s"
+        done
+    done
+}
+
+prepare_contexts
+if [ "$BENCH_QUICK" = 1 ]; then
+    cases=(seedlike-prod files20k)
+else
+    cases=(dataenv-prod dataenv-dev seedlike-prod seedlike-dev files20k)
+fi
+[ -n "${BENCH_CASES:-}" ] && read -r -a cases <<<"$BENCH_CASES"
+for c in "${cases[@]}"; do measure_case "$c" || bench_log "$c: skipped after a failure"; done

@@ -1,0 +1,110 @@
+# bench/lib.sh: shared by every bench/*.sh script (sourced, bash).
+#
+# Contract for a measurement script bench/NAME.sh:
+#   - source this file; honour BENCH_QUICK=1 (fewer cases/runs);
+#   - measure kiln and its peers on the same inputs, alternating runs (A B A B ...);
+#   - record each figure with `bench_record` (one JSON line into $BENCH_OUT);
+#   - write temporary files under $BENCH_TMP only and stop what it starts, by pid.
+# bench/run-all.sh sets BENCH_OUT, BENCH_TMP, BENCH_ROOT and KILN and makes the report.
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_ROOT=${BENCH_ROOT:-$(cd "$BENCH_DIR/.." && pwd)}
+KILN=${KILN:-$BENCH_ROOT/build/kiln}
+BENCH_QUICK=${BENCH_QUICK:-0}
+BENCH_OUT=${BENCH_OUT:-${TMPDIR:-/tmp}/bench-figures.jsonl}
+BENCH_TMP=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")}
+BENCH_EPOCH=${BENCH_EPOCH:-1735689600}
+BASE_REF=${BASE_REF:-localhost/debian:bookworm-slim}
+export KILN BENCH_OUT BENCH_TMP BENCH_QUICK BENCH_EPOCH BASE_REF
+
+# runs for a measurement whose single run takes about $1 seconds (issue 8: at least 5
+# where a run takes under a minute, 3 for longer ones; quick mode: 3 and 2)
+bench_runs() {
+    local secs=${1%.*}
+    if [ "$BENCH_QUICK" = 1 ]; then
+        [ "${secs:-0}" -ge 20 ] && echo 2 || echo 3
+    else
+        [ "${secs:-0}" -ge 60 ] && echo 3 || echo 5
+    fi
+}
+
+bench_log() { echo "bench: $*" >&2; }
+
+# kiln's commands are being written: a row is measured only when kiln has the command.
+kiln_has() { [ -x "$KILN" ] && "$KILN" help "$1" >/dev/null 2>&1; }
+
+# The peers need runc on hosts whose cgroup2 mount still owns controllers (crun
+# refuses "hybrid mode"); choose once.
+buildah_runtime() {
+    if [ -d /sys/fs/cgroup/unified ] && command -v runc >/dev/null; then echo runc; else echo crun; fi
+}
+
+# bench_time OUTFILE CMD...: runs CMD, appends "seconds max_rss_kb exit" to OUTFILE.
+# Wall time from the monotonic clock around /usr/bin/time (which gives the max RSS
+# of the largest process in the tree that was waited for).
+bench_time() {
+    local out=$1
+    shift
+    local t0 t1 rssf rss rc
+    rssf=$(mktemp "$BENCH_TMP/rss.XXXXXX")
+    t0=$(date +%s%N)
+    if /usr/bin/time -f '%M' -o "$rssf" "$@" >>"$BENCH_TMP/cmd.log" 2>&1; then rc=0; else rc=$?; fi
+    t1=$(date +%s%N)
+    rss=$(tail -n 1 "$rssf" 2>/dev/null)
+    [[ $rss =~ ^[0-9]+$ ]] || rss=0
+    rm -f "$rssf"
+    echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }') $rss $rc" >>"$out"
+    return $rc
+}
+
+# bench_record KEY=VALUE...: one figure as a JSON line. Known keys: bench case
+# scenario tool unit runs (space-separated numbers) rss_kb (space-separated) value
+# note. median/min/max are computed from runs.
+bench_record() {
+    python3 - "$@" >>"$BENCH_OUT" <<'PY'
+import json, statistics, sys
+rec = {}
+for kv in sys.argv[1:]:
+    k, _, v = kv.partition("=")
+    rec[k] = v
+for k in ("runs", "rss_kb"):
+    if k in rec:
+        rec[k] = [float(x) for x in rec[k].split()] if rec[k].strip() else []
+if rec.get("runs"):
+    r = rec["runs"]
+    rec["median"] = statistics.median(r)
+    rec["min"], rec["max"] = min(r), max(r)
+    rec["n"] = len(r)
+if rec.get("rss_kb"):
+    rec["rss_kb_max"] = max(rec["rss_kb"])
+if "value" in rec:
+    try:
+        rec["value"] = float(rec["value"])
+    except ValueError:
+        pass
+print(json.dumps(rec, sort_keys=True))
+PY
+}
+
+# bench_na BENCH CASE SCENARIO TOOL WHY: a row that could not be measured.
+bench_na() {
+    bench_record bench="$1" case="$2" scenario="$3" tool="$4" na="$5"
+}
+
+# The base image, identical for every tool: the mmdebstrap tar (scripts/ml-base.sh)
+# imported into buildah/podman storage and, when kiln import exists, a bench store.
+bench_base_tar() { "$BENCH_ROOT/scripts/ml-base.sh"; }
+
+bench_base_buildah() {
+    # imported once per bench run, so that a stale base never survives a change of tar
+    [ -f "$BENCH_TMP/.buildah-base" ] && return 0
+    podman import --change 'CMD ["bash"]' "$(bench_base_tar)" "$BASE_REF" >/dev/null &&
+        touch "$BENCH_TMP/.buildah-base"
+}
+
+bench_base_kiln() {
+    kiln_has import || return 1
+    [ -f "$KILN_ROOT/.bench-base" ] && return 0
+    SOURCE_DATE_EPOCH=$BENCH_EPOCH "$KILN" import "$(bench_base_tar)" -t "$BASE_REF" -c 'CMD ["bash"]' >/dev/null &&
+        touch "$KILN_ROOT/.bench-base"
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# bench/run-all.sh: kiln against its peers, every measurement in one run.
+#
+#   bench/run-all.sh --full     everything; writes bench/results/<date>/ (results.json,
+#                               chart.svg) and the generated part of docs/benchmarks.md
+#   bench/run-all.sh --quick    a subset that finishes in a few minutes; table + JSON only
+#   bench/run-all.sh --smoke    checks the harness starts (used by `make test`): the
+#                               scripts parse and the report turns figures into a table
+#   --only "build size"         run only these measurement scripts
+#
+# Peers come from Debian's packages and are installed here when missing. The
+# measurement scripts (bench/*.sh, contract in bench/lib.sh) run in this order when
+# present: import build size run registry parse.
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+SCRIPTS=(import build size run registry parse)
+PEERS="buildah podman crun runc skopeo umoci mmdebstrap docker-registry hyperfine time gnuplot-nox jq"
+
+mode=full only=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --full) mode=full ;;
+    --quick) mode=quick ;;
+    --smoke) mode=smoke ;;
+    --only) only=$2; shift ;;
+    -h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run-all: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+[ -n "$only" ] && read -r -a SCRIPTS <<<"$only"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
+cleanup() {
+    # images the harness tagged in the peers' storage, then its own files
+    if [ "$mode" != smoke ] && command -v buildah >/dev/null; then
+        buildah images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep -E '(^|/)bench-' |
+            xargs -r buildah rmi -f >/dev/null 2>&1 || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if [ "$mode" = smoke ]; then
+    for s in lib report "${SCRIPTS[@]}"; do
+        f=$BENCH_DIR/$s.sh
+        [ "$s" = report ] && continue
+        [ -f "$f" ] || continue
+        bash -n "$f" || { echo "run-all: $f does not parse" >&2; exit 1; }
+    done
+    python3 -m py_compile "$BENCH_DIR/report.py"
+    cat >"$tmp/figures.jsonl" <<'EOF'
+{"bench": "build", "case": "smoke", "scenario": "unchanged", "tool": "kiln", "unit": "s", "median": 0.5, "min": 0.4, "max": 0.6, "n": 5}
+{"bench": "build", "case": "smoke", "scenario": "unchanged", "tool": "buildah", "unit": "s", "median": 1.0, "min": 0.9, "max": 1.1, "n": 5}
+{"bench": "build", "case": "smoke", "scenario": "cold", "tool": "kiln", "unit": "s", "median": 40.0, "min": 39, "max": 41, "n": 3}
+{"bench": "build", "case": "smoke", "scenario": "cold", "tool": "buildah", "unit": "s", "median": 20.0, "min": 19, "max": 21, "n": 3}
+{"bench": "size", "case": "smoke", "scenario": "bytes", "tool": "kiln", "na": "kiln build not available"}
+EOF
+    echo '{"date": "smoke", "machine": {}, "tools": {}}' >"$tmp/meta.json"
+    out=$(python3 "$BENCH_DIR/report.py" --figures "$tmp/figures.jsonl" --meta "$tmp/meta.json" --out "$tmp/out")
+    grep -q 'kiln 2.00x better' <<<"$out" && grep -q 'buildah 2.00x better' <<<"$out" &&
+        grep -q 'n/a (kiln build not available)' <<<"$out" &&
+        [ -s "$tmp/out/results.json" ] || { echo "$out"; echo "run-all: report is wrong" >&2; exit 1; }
+    echo "$out"
+    echo "run-all: smoke ok"
+    exit 0
+fi
+
+# peers, from Debian's packages
+missing=""
+for p in $PEERS; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "run-all: installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    # shellcheck disable=SC2086
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+export BENCH_ROOT=$ROOT BENCH_TMP=$tmp BENCH_OUT=$tmp/figures.jsonl
+export KILN=${KILN:-$ROOT/build/kiln} KILN_ROOT=$tmp/kiln-store
+[ "$mode" = quick ] && export BENCH_QUICK=1 || export BENCH_QUICK=0
+: >"$BENCH_OUT"
+start=$(date +%s)
+for s in "${SCRIPTS[@]}"; do
+    f=$BENCH_DIR/$s.sh
+    if [ ! -f "$f" ]; then
+        echo "run-all: bench/$s.sh not there yet, skipped"
+        continue
+    fi
+    echo "run-all: $s ($(($(date +%s) - start)) s so far)"
+    bash "$f" || echo "run-all: bench/$s.sh failed (exit $?); its figures so far are kept"
+done
+
+ver() { "$@" 2>/dev/null | head -n 1 | tr -d '"' || true; }
+python3 - "$tmp/meta.json" "$mode" "$(($(date +%s) - start))" <<PY
+import json, os, platform, sys
+tools = {
+    "kiln": """$(ver "$KILN" version)""",
+    "buildah": """$(ver buildah --version)""",
+    "podman": """$(ver podman --version)""",
+    "crun": """$(ver crun --version)""",
+    "runc": """$(ver runc --version)""",
+    "skopeo": """$(ver skopeo --version)""",
+    "umoci": """$(ver umoci --version)""",
+    "mmdebstrap": """$(ver mmdebstrap --version)""",
+    "docker-registry": """$(ver dpkg-query -W -f '\${Version}' docker-registry)""",
+    "hyperfine": """$(ver hyperfine --version)""",
+}
+mem = 0
+with open("/proc/meminfo") as f:
+    for line in f:
+        if line.startswith("MemTotal:"):
+            mem = int(line.split()[1]) / 1024 / 1024
+cpu = ""
+with open("/proc/cpuinfo") as f:
+    for line in f:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+meta = {
+    "date": """$(date -u +%Y-%m-%dT%H:%M:%SZ)""",
+    "mode": sys.argv[2],
+    "duration_s": int(sys.argv[3]),
+    "commit": """$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)""",
+    "machine": {"cores": os.cpu_count(), "memory_gb": round(mem, 1), "cpu": cpu,
+                "kernel": platform.release(), "arch": platform.machine()},
+    "tools": {k: v.strip() or "not installed" for k, v in tools.items()},
+}
+json.dump(meta, open(sys.argv[1], "w"), indent=2)
+PY
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+outdir=$ROOT/bench/results/$stamp-$mode
+docs=()
+[ "$mode" = full ] && docs=(--docs "$ROOT/docs/benchmarks.md")
+echo
+python3 "$BENCH_DIR/report.py" --figures "$BENCH_OUT" --meta "$tmp/meta.json" --out "$outdir" \
+    --mode "$mode" "${docs[@]}"
+cp "$BENCH_OUT" "$outdir/figures.jsonl"

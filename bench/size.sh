@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# bench/size.sh: final image size (uncompressed layer bytes), layer count, and whether
+# two clean builds (--no-cache, same SOURCE_DATE_EPOCH) give the same digest, for
+# kiln build and buildah build on the production targets of dataenv/Dockerfile and
+# bench/seedlike/Dockerfile.repro. buildah is compared by image ID (the config
+# digest) in OCI format: its docker format writes a random hostname into the config.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+export BUILDAH_RUNTIME=${BUILDAH_RUNTIME:-$(buildah_runtime)}
+export KILN_ROOT=${KILN_ROOT:-$BENCH_TMP/kiln-store}
+mkdir -p "$KILN_ROOT" "$BENCH_TMP/ctx"
+[ -d "$BENCH_TMP/ctx/dataenv" ] || { "$BENCH_ROOT/scripts/ml-stage.sh" >/dev/null && cp -a "$BENCH_ROOT/dataenv" "$BENCH_TMP/ctx/dataenv"; }
+[ -d "$BENCH_TMP/ctx/seedlike" ] || cp -a "$BENCH_DIR/seedlike" "$BENCH_TMP/ctx/seedlike"
+
+# uncompressed bytes and layer count of an image in kiln's store (a plain OCI layout)
+kiln_image_stats() {
+    local ref=$1 m cfg
+    m=$(jq -r --arg r "$ref" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] as $n
+          | $n == $r or ("localhost/" + $n) == $r or $n == ("localhost/" + $r)) | .digest' \
+        "$KILN_ROOT/index.json" | head -n 1)
+    [ -n "$m" ] || return 1
+    local man=$KILN_ROOT/blobs/sha256/${m#sha256:} bytes=0 n=0 d t
+    while read -r d t; do
+        local b=$KILN_ROOT/blobs/sha256/${d#sha256:}
+        case $t in
+        *+gzip) bytes=$((bytes + $(gzip -dc "$b" | wc -c))) ;;
+        *+zstd) bytes=$((bytes + $(zstd -dc "$b" | wc -c))) ;;
+        *) bytes=$((bytes + $(stat -c %s "$b"))) ;;
+        esac
+        n=$((n + 1))
+    done < <(jq -r '.layers[] | "\(.digest) \(.mediaType)"' "$man")
+    echo "$bytes $n $m"
+}
+
+one() {
+    local case=$1 ctx=$2 dockerfile=$3
+    local args=(-f "$ctx/$dockerfile" --target production --build-arg "BASE_IMAGE=$BASE_REF"
+        --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH")
+    bench_base_buildah
+    # buildah: two clean builds
+    local ids=() i
+    for i in 1 2; do
+        buildah build --layers --no-cache --pull=never --timestamp "$BENCH_EPOCH" \
+            -t "bench-size-$case:$i" "${args[@]}" "$ctx" >>"$BENCH_TMP/cmd.log" 2>&1 || { bench_na size "$case" image buildah "build failed"; return 0; }
+        ids+=("$(buildah inspect --type image --format '{{.FromImageID}}' "bench-size-$case:$i")")
+    done
+    local bytes layers
+    bytes=$(podman image inspect --format '{{.Size}}' "bench-size-$case:1")
+    layers=$(buildah inspect --type image --format '{{len .OCIv1.RootFS.DiffIDs}}' "bench-size-$case:1")
+    bench_record bench=size case="$case" scenario=bytes tool=buildah unit=MB value="$(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}')"
+    bench_record bench=size case="$case" scenario=layers tool=buildah unit=count value="$layers"
+    bench_record bench=size case="$case" scenario=reproducible tool=buildah unit=bool \
+        value="$([ "${ids[0]}" = "${ids[1]}" ] && echo yes || echo no)" note="${ids[0]:0:12} ${ids[1]:0:12}"
+    buildah rmi "bench-size-$case:1" "bench-size-$case:2" >/dev/null 2>&1 || true
+
+    if ! kiln_has build || ! bench_base_kiln; then
+        for s in bytes layers reproducible; do bench_na size "$case" "$s" kiln "kiln build not available"; done
+        return 0
+    fi
+    local digs=()
+    for i in 1 2; do
+        rm -f "$BENCH_TMP/iid"
+        SOURCE_DATE_EPOCH=$BENCH_EPOCH "$KILN" build --no-cache -t "bench-size-$case:$i" --iidfile "$BENCH_TMP/iid" \
+            "${args[@]}" "$ctx" >>"$BENCH_TMP/cmd.log" 2>&1 || { bench_na size "$case" image kiln "build failed"; return 0; }
+        digs+=("$(cat "$BENCH_TMP/iid")")
+    done
+    local st
+    st=$(kiln_image_stats "bench-size-$case:1") || { bench_na size "$case" bytes kiln "image not found in the store"; return 0; }
+    read -r bytes layers _ <<<"$st"
+    bench_record bench=size case="$case" scenario=bytes tool=kiln unit=MB value="$(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}')"
+    bench_record bench=size case="$case" scenario=layers tool=kiln unit=count value="$layers"
+    bench_record bench=size case="$case" scenario=reproducible tool=kiln unit=bool \
+        value="$([ "${digs[0]}" = "${digs[1]}" ] && echo yes || echo no)" note="${digs[0]:7:12} ${digs[1]:7:12}"
+}
+
+one dataenv-prod "$BENCH_TMP/ctx/dataenv" Dockerfile
+[ "$BENCH_QUICK" = 1 ] || one seedlike-prod "$BENCH_TMP/ctx/seedlike" Dockerfile.repro

@@ -1,0 +1,1 @@
+"""dataenv API: a small FastAPI service over the bundled sales data."""

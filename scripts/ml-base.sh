@@ -1,0 +1,52 @@
+#!/bin/sh
+# Makes debian:bookworm-slim without a registry: an mmdebstrap minbase rootfs (merged
+# /usr, no docs/man/locales) as a tar, bit-identical for one package set and epoch,
+# cached outside the repo keyed by everything that goes into it. No /dev entries:
+# device nodes do not belong in a layer (runtimes make /dev).
+#
+#   scripts/ml-base.sh [--print-key] [--print-path]   prints the tar path on stdout
+#
+# Environment: KILN_BASE_CACHE (default /var/tmp/kiln-base), SOURCE_DATE_EPOCH
+# (default BASE_SOURCE_DATE_EPOCH from dataenv/config/versions.conf), BASE_SUITE,
+# BASE_SOURCES (apt sources file; default the host's /etc/apt/sources.list.d/debian.sources).
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+conf="$here/dataenv/config/versions.conf"
+confval() { sed -n "s/^$1=//p" "$conf" | tail -n 1; }
+
+cache=${KILN_BASE_CACHE:-/var/tmp/kiln-base}
+suite=${BASE_SUITE:-$(confval BASE_SUITE)}
+epoch=${SOURCE_DATE_EPOCH:-$(confval BASE_SOURCE_DATE_EPOCH)}
+sources=${BASE_SOURCES:-/etc/apt/sources.list.d/debian.sources}
+[ -r "$sources" ] || { echo "ml-base: apt sources $sources not readable; set BASE_SOURCES" >&2; exit 1; }
+
+set -- "$@"
+opts="--variant=minbase --mode=root --format=tar --skip=output/dev
+--dpkgopt=path-exclude=/usr/share/man/*
+--dpkgopt=path-exclude=/usr/share/doc/*
+--dpkgopt=path-include=/usr/share/doc/*/copyright
+--dpkgopt=path-exclude=/usr/share/locale/*
+--dpkgopt=path-exclude=/usr/share/info/*
+--dpkgopt=path-exclude=/usr/share/lintian/*
+--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr"
+
+key=$( { echo "$suite $epoch"; echo "$opts"; cat "$sources"; } | sha256sum | cut -c1-16)
+out="$cache/bookworm-slim-$key.tar"
+case "${1:-}" in
+--print-key) echo "$key"; exit 0 ;;
+--print-path) echo "$out"; exit 0 ;;
+esac
+
+if [ ! -s "$out" ]; then
+    command -v mmdebstrap >/dev/null || { echo "ml-base: mmdebstrap missing (apt-get install mmdebstrap)" >&2; exit 1; }
+    mkdir -p "$cache"
+    tmp="$out.tmp.$$"
+    trap 'rm -f "$tmp"' EXIT
+    set -f
+    # shellcheck disable=SC2086
+    SOURCE_DATE_EPOCH=$epoch mmdebstrap --quiet $opts "$suite" "$tmp" "$sources" >&2
+    set +f
+    mv "$tmp" "$out"
+    trap - EXIT
+fi
+echo "$out"

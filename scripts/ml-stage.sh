@@ -1,0 +1,59 @@
+#!/bin/sh
+# Stages what dataenv/Dockerfile copies from dataenv/.stage/ (git-ignored):
+#   bin/healthcheck        tools/healthcheck, static (built by `make healthcheck`)
+#   lib/duckdb/libduckdb.so  from the npm package in versions.conf, integrity checked
+#   bin/duckdb             tools/duckdb/duckdb.c linked against it
+#   apt.lock               dataenv/locks/apt.lock with --locked, else empty
+# The npm tarball is cached in KILN_NPM_CACHE (default /var/tmp/kiln-npm).
+#   scripts/ml-stage.sh [--locked]
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+conf="$root/dataenv/config/versions.conf"
+stage="$root/dataenv/.stage"
+confval() { eval "v=\${$1:-}"; [ -n "$v" ] && { echo "$v"; return; }; sed -n "s/^$1=//p" "$conf" | tail -n 1; }
+die() { echo "ml-stage: $*" >&2; exit 1; }
+
+locked=0
+[ "${1:-}" = "--locked" ] && locked=1
+
+pkg=$(confval DUCKDB_NPM_PACKAGE)
+ver=$(confval DUCKDB_NPM_VERSION)
+want=$(confval DUCKDB_NPM_INTEGRITY)
+cache=${KILN_NPM_CACHE:-/var/tmp/kiln-npm}
+tgz="$cache/$(echo "$pkg" | sed 's|^@||; s|/|-|')-$ver.tgz"
+
+mkdir -p "$stage/bin" "$stage/lib/duckdb" "$cache"
+make -s -C "$root" healthcheck
+cp "$root/${BUILD:-build}/healthcheck" "$stage/bin/healthcheck.tmp" && mv "$stage/bin/healthcheck.tmp" "$stage/bin/healthcheck"
+
+if [ ! -s "$tgz" ]; then
+    command -v npm >/dev/null || die "npm is needed to fetch $pkg@$ver (apt-get install npm)"
+    tmp=$(mktemp -d "$cache/pack.XXXXXX")
+    (cd "$tmp" && npm pack --silent "$pkg@$ver" >/dev/null) || { rm -rf "$tmp"; die "npm pack $pkg@$ver failed (is the npm registry reachable?)"; }
+    mv "$tmp"/*.tgz "$tgz" && rm -rf "$tmp"
+fi
+got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+if [ -n "$want" ] && [ "$got" != "$want" ]; then
+    rm -f "$tgz"
+    die "$pkg@$ver: integrity $got does not match DUCKDB_NPM_INTEGRITY in versions.conf"
+fi
+
+lib="$stage/lib/duckdb/libduckdb.so"
+if [ ! -s "$lib" ] || [ "$tgz" -nt "$lib" ]; then
+    tar -xzf "$tgz" -O package/libduckdb.so > "$lib.tmp" && mv "$lib.tmp" "$lib"
+    chmod 0644 "$lib"
+fi
+cli="$stage/bin/duckdb"
+if [ ! -x "$cli" ] || [ "$root/tools/duckdb/duckdb.c" -nt "$cli" ] || [ "$lib" -nt "$cli" ]; then
+    ${CC:-cc} -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -Wl,--build-id=none \
+        -o "$cli.tmp" "$root/tools/duckdb/duckdb.c" \
+        -L"$stage/lib/duckdb" -l:libduckdb.so -Wl,-rpath,/usr/local/lib/duckdb
+    strip "$cli.tmp" && mv "$cli.tmp" "$cli"
+fi
+
+if [ $locked = 1 ]; then
+    [ -s "$root/dataenv/locks/apt.lock" ] || die "--locked: dataenv/locks/apt.lock is missing or empty (make ml-lock)"
+    cp "$root/dataenv/locks/apt.lock" "$stage/apt.lock"
+else
+    : > "$stage/apt.lock"
+fi

@@ -1,0 +1,121 @@
+/* kiln export: an image's layers applied in order (whiteouts applied) into
+ * scratch space, written out as one tar of the flattened file system. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "store/layer.h"
+#include "store/store.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+static void warn_cb(void *ctx, const char *msg)
+{
+    (void)ctx;
+    cli_warn("%s", msg);
+}
+
+static int flatten(struct store *s, const struct image *img, int dfd, struct kiln_error **err)
+{
+    struct layer_extract_opts xo = {
+        .whiteouts = LAYER_WHITEOUT_FLATTEN, .allow_devices = true, .warn = warn_cb};
+    for (size_t i = 0; i < img->n_layers; i++) {
+        cleanup_close int fd = store_blob_open(s, &img->layers[i].blob.digest, err);
+        if (fd < 0)
+            return -1;
+        struct digest got;
+        if (layer_extract(fd, dfd, &xo, &got, err) < 0)
+            return kiln_error_prefix(err, "layer %zu (sha256:%s)", i + 1,
+                                     img->layers[i].blob.digest.hex);
+        if (!digest_equal(&got, &img->layers[i].diffid))
+            return kiln_error_set(err, KILN_E_DIGEST,
+                                  "layer %zu: content is sha256:%s, the config says sha256:%s; "
+                                  "run 'kiln fsck'",
+                                  i + 1, got.hex, img->layers[i].diffid.hex);
+    }
+    return 0;
+}
+
+static const char usage[] = "Usage: kiln export IMAGE -o FILE\n"
+                            "\n"
+                            "Writes the image's flattened file system (all layers applied,\n"
+                            "whiteouts resolved) as one tar archive.\n"
+                            "\n"
+                            "  -o, --output FILE   where to write the tar; - for stdout\n";
+
+static int cmd_export(struct cli_global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *output = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        if (c == 'o')
+            output = optarg;
+        else if (c == 'h')
+            return fputs(usage, stdout), EXIT_OK;
+        else
+            return cli_usage_error("export", "unknown option");
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("export", "needs exactly one IMAGE");
+    if (output == NULL)
+        return cli_usage_error("export", "needs -o FILE (or -o - for stdout)");
+    if (strcmp(output, "-") == 0 && isatty(1))
+        return cli_usage_error("export", "refusing to write a tar to a terminal");
+
+    struct kiln_error *err = NULL;
+    cleanup_free char *root = cli_store_root(g);
+    cleanup_store struct store *s = NULL;
+    cleanup_image struct image *img = NULL;
+    if (store_open(root, &s, &err) < 0 || store_image_load(s, argv[optind], &img, &err) < 0)
+        return cli_fail(err);
+    cleanup_free char *tmpl = xasprintf("%s/export.XXXXXX", store_scratch_dir(s));
+    if (mkdtemp(tmpl) == NULL) {
+        kiln_error_errno(&err, errno, "create scratch directory %s", tmpl);
+        return cli_fail(err);
+    }
+    cleanup_free char *partial = NULL;
+    cleanup_close int out = -1;
+    int rc = -1;
+    cleanup_close int dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || flatten(s, img, dfd, &err) < 0)
+        goto done;
+    if (strcmp(output, "-") == 0) {
+        out = fcntl(1, F_DUPFD_CLOEXEC, 0);
+    } else {
+        partial = xasprintf("%s.partial", output);
+        out = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (out < 0) {
+            kiln_error_errno(&err, errno, "export: cannot create %s", partial);
+            goto done;
+        }
+    }
+    struct layer_write_opts wo = {.epoch = -1};
+    if (layer_write_from_dir(dfd, &wo, byte_sink_fd(out), NULL, NULL, &err) < 0)
+        goto done;
+    if (partial != NULL && (fsync(out) < 0 || rename(partial, output) < 0)) {
+        kiln_error_errno(&err, errno, "export: cannot write %s", output);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc < 0 && partial != NULL)
+        unlink(partial);
+    rm_rf(tmpl, NULL);
+    return rc < 0 ? cli_fail(err) : EXIT_OK;
+}
+
+const struct cli_command cli_cmd_export = {
+    .name = "export",
+    .run = cmd_export,
+    .summary = "write an image's flattened file system as a tar",
+    .usage = usage,
+};

@@ -1,0 +1,75 @@
+/* kiln fsck [--repair]: checks every blob's digest and size and that every
+ * tag's content is present; prints one line per finding; exit 1 while
+ * problems remain. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/store_cmd.h"
+#include "util/cleanup.h"
+
+static void report(void *ctx, const char *kind, const char *message)
+{
+    (void)ctx;
+    if (strcmp(kind, "removed") == 0)
+        printf("%s\n", message);
+    else
+        printf("%s: %s\n", kind, message);
+}
+
+static int cmd_fsck(struct cli_global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"repair", no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int repair = 0, c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            repair = 1;
+            break;
+        case 'h':
+            return cli_print_help("fsck");
+        default:
+            return cli_usage_error("fsck", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("fsck", "takes no arguments");
+    cleanup_store struct store *s = NULL;
+    int rc = cli_store_open(g, &s);
+    if (rc != 0)
+        return rc;
+    struct kiln_error *err = NULL;
+    struct store_fsck_opts fo = {.repair = repair, .report = report};
+    struct store_fsck_result r;
+    if (store_fsck(s, &fo, &r, &err) < 0)
+        return cli_fail(err);
+    char b[16];
+    printf("checked %llu blobs (%s) and %llu tags: %llu problem%s",
+           (unsigned long long)r.blobs_checked, cli_human_size(r.bytes_checked, b, sizeof(b)),
+           (unsigned long long)r.tags_checked, (unsigned long long)r.problems,
+           r.problems == 1 ? "" : "s");
+    if (r.problems > 0)
+        printf(", %llu repaired", (unsigned long long)(r.problems - r.unfixed));
+    printf("\n");
+    if (r.unfixed > 0 && !repair)
+        printf("run 'kiln fsck --repair' to remove what is broken\n");
+    return r.unfixed > 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+const struct cli_command cli_cmd_fsck = {
+    .name = "fsck",
+    .run = cmd_fsck,
+    .summary = "check the store's blobs and tags (and repair them)",
+    .usage = "Usage: kiln fsck [--repair]\n\n"
+             "Checks oci-layout and index.json, every blob's sha256 digest, and that each\n"
+             "tag's manifest, config and layers are present with the right sizes. Prints one\n"
+             "line per problem and exits 1 if any remain. Unreachable content is reported\n"
+             "but is not a problem.\n\n"
+             "Options:\n"
+             "  --repair  remove corrupt blobs, tags whose content is broken or missing,\n"
+             "            and unreachable blobs and snapshots; says what it did\n",
+};

@@ -1,0 +1,215 @@
+/* kiln images: the tags in the store as docker prints them (REPOSITORY TAG
+ * IMAGE ID CREATED SIZE), newest first, or as JSON with --format json. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/store_cmd.h"
+#include "store/reference.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+struct row {
+    char *repository, *tag;
+    struct digest id, digest;
+    int have_id;
+    char *created; /* as in the config, or NULL */
+    long long created_t;
+    uint64_t size;
+};
+
+static int by_created_desc(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    if (x->created_t != y->created_t)
+        return x->created_t < y->created_t ? 1 : -1;
+    int c = strcmp(x->repository, y->repository);
+    return c ? c : strcmp(x->tag, y->tag);
+}
+
+/* Does the entry match the user's REPOSITORY[:TAG] filter? */
+static int matches(const struct reference *entry, const struct reference *filter, int with_tag)
+{
+    if (strcmp(entry->domain, filter->domain) != 0 || strcmp(entry->path, filter->path) != 0)
+        return 0;
+    return !with_tag || (entry->tag && filter->tag && strcmp(entry->tag, filter->tag) == 0);
+}
+
+static void fill_row(struct store *s, const struct store_tag_entry *e, struct row *r)
+{
+    struct reference ref;
+    if (e->name != NULL && reference_parse(e->name, &ref, NULL) == 0) {
+        r->repository = reference_familiar_name(&ref);
+        r->tag = xstrdup(ref.tag ? ref.tag : "<none>");
+        reference_release(&ref);
+    } else {
+        r->repository = xstrdup(e->name ? e->name : "<none>");
+        r->tag = xstrdup("<none>");
+    }
+    r->digest = e->manifest.digest;
+    r->created_t = -1;
+    struct image *img = NULL;
+    if (store_image_load_manifest(s, &e->manifest.digest, &img, NULL) == 0) {
+        r->id = img->config.digest;
+        r->have_id = 1;
+        const char *c = json_string_value(json_object_get(img->config_json, "created"));
+        r->created = c ? xstrdup(c) : NULL;
+        r->created_t = cli_parse_rfc3339(c);
+        r->size = cli_image_size(img);
+        image_free(img);
+    }
+}
+
+static void print_json(const struct row *rows, size_t n)
+{
+    cleanup_json json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char id[DIGEST_STR_LEN + 1], dg[DIGEST_STR_LEN + 1];
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:I}", "repository",
+                                             rows[i].repository, "tag", rows[i].tag, "id",
+                                             rows[i].have_id ? digest_str(&rows[i].id, id) : NULL,
+                                             "digest", digest_str(&rows[i].digest, dg), "created",
+                                             rows[i].created, "size", (json_int_t)rows[i].size));
+    }
+    char *out = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    printf("%s\n", out);
+    free(out);
+}
+
+static void print_table(const struct row *rows, size_t n, int quiet, int no_trunc)
+{
+    if (quiet) {
+        for (size_t i = 0; i < n; i++) {
+            char b[16];
+            if (rows[i].have_id)
+                printf("%s%s\n", no_trunc ? "sha256:" : "",
+                       no_trunc ? rows[i].id.hex : cli_short_id(&rows[i].id, b));
+        }
+        return;
+    }
+    char ***cells = xcalloc(n + 1, sizeof(*cells));
+    static char *header[] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"};
+    cells[0] = header;
+    for (size_t i = 0; i < n; i++) {
+        char **c = xcalloc(5, sizeof(*c));
+        char buf[64];
+        c[0] = rows[i].repository;
+        c[1] = rows[i].tag;
+        c[2] = !rows[i].have_id ? xstrdup("<missing>")
+               : no_trunc       ? xasprintf("sha256:%s", rows[i].id.hex)
+                                : xstrdup(cli_short_id(&rows[i].id, buf));
+        c[3] = xstrdup(rows[i].created_t >= 0 ? cli_human_ago(rows[i].created_t, buf, sizeof(buf))
+                                              : "N/A");
+        c[4] = xstrdup(cli_human_size(rows[i].size, buf, sizeof(buf)));
+        cells[i + 1] = c;
+    }
+    cli_print_table(cells, n + 1, 5);
+    for (size_t i = 1; i <= n; i++) {
+        free(cells[i][2]);
+        free(cells[i][3]);
+        free(cells[i][4]);
+        free(cells[i]);
+    }
+    free(cells);
+}
+
+static int cmd_images(struct cli_global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"no-trunc", no_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *format = "table";
+    int quiet = 0, no_trunc = 0, c;
+    while ((c = getopt_long(argc, argv, "+f:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            format = optarg;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'T':
+            no_trunc = 1;
+            break;
+        case 'h':
+            return cli_print_help("images");
+        default:
+            return cli_usage_error("images", "unknown option");
+        }
+    }
+    if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0)
+        return cli_usage_error("images", "--format must be table or json, not \"%s\"", format);
+    if (argc - optind > 1)
+        return cli_usage_error("images", "takes at most one REPOSITORY[:TAG]");
+    struct kiln_error *err = NULL;
+    struct reference filter = {0};
+    int filter_tag = 0, have_filter = argc - optind == 1;
+    if (have_filter) {
+        const char *f = argv[optind];
+        if (reference_parse(f, &filter, &err) < 0)
+            return cli_fail(err);
+        const char *slash = strrchr(f, '/');
+        filter_tag = strchr(slash ? slash : f, ':') != NULL;
+    }
+    cleanup_store struct store *s = NULL;
+    int rc = cli_store_open(g, &s);
+    if (rc != 0) {
+        reference_release(&filter);
+        return rc;
+    }
+    struct store_tag_entry *e = NULL;
+    size_t n = 0;
+    if (store_list_tags(s, &e, &n, &err) < 0) {
+        reference_release(&filter);
+        return cli_fail(err);
+    }
+    struct row *rows = xcalloc(n + 1, sizeof(*rows));
+    size_t nr = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (have_filter) {
+            struct reference er;
+            if (e[i].name == NULL || reference_parse(e[i].name, &er, NULL) < 0)
+                continue;
+            int m = matches(&er, &filter, filter_tag);
+            reference_release(&er);
+            if (!m)
+                continue;
+        }
+        fill_row(s, &e[i], &rows[nr++]);
+    }
+    qsort(rows, nr, sizeof(*rows), by_created_desc);
+    if (strcmp(format, "json") == 0)
+        print_json(rows, nr);
+    else
+        print_table(rows, nr, quiet, no_trunc);
+    for (size_t i = 0; i < nr; i++) {
+        free(rows[i].repository);
+        free(rows[i].tag);
+        free(rows[i].created);
+    }
+    free(rows);
+    store_tag_entries_free(e, n);
+    reference_release(&filter);
+    return EXIT_OK;
+}
+
+const struct cli_command cli_cmd_images = {
+    .name = "images",
+    .run = cmd_images,
+    .summary = "list the images in the store",
+    .usage = "Usage: kiln images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
+             "Lists tagged images: REPOSITORY TAG IMAGE ID CREATED SIZE, newest first.\n"
+             "SIZE counts the image's blobs in the store (manifest, config, layers).\n\n"
+             "Options:\n"
+             "  -f, --format FORMAT  table (default) or json: an array of objects with\n"
+             "                       repository, tag, id, digest, created and size (bytes)\n"
+             "  -q, --quiet          print image ids only\n"
+             "      --no-trunc       print full image ids\n",
+};

@@ -1,0 +1,173 @@
+/* kiln inspect IMAGE...: what the store knows about images, as JSON: id,
+ * digest, tags, size, the manifest and the config. --format picks one value
+ * by path, in docker's template spelling ("{{.config.config.Env}}") or bare
+ * (".config.config.Env"); keys match without regard to case. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/store_cmd.h"
+#include "store/reference.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+static json_t *repo_tags(struct store *s, const struct image *img)
+{
+    json_t *tags = json_array();
+    struct store_tag_entry *e = NULL;
+    size_t n = 0;
+    if (store_list_tags(s, &e, &n, NULL) < 0)
+        return tags;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].name == NULL)
+            continue;
+        struct image *other = NULL;
+        int same = digest_equal(&e[i].manifest.digest, &img->manifest.digest);
+        if (!same && store_image_load_manifest(s, &e[i].manifest.digest, &other, NULL) == 0)
+            same = digest_equal(&other->manifest.digest, &img->manifest.digest);
+        image_free(other);
+        if (same)
+            json_array_append_new(tags, json_string(e[i].name));
+    }
+    store_tag_entries_free(e, n);
+    return tags;
+}
+
+static json_t *describe(struct store *s, const struct image *img)
+{
+    char id[DIGEST_STR_LEN + 1], dg[DIGEST_STR_LEN + 1];
+    json_t *layers = json_array();
+    for (size_t i = 0; i < img->n_layers; i++) {
+        char d[DIGEST_STR_LEN + 1];
+        json_array_append_new(layers, json_string(digest_str(&img->layers[i].diffid, d)));
+    }
+    return json_pack(
+        "{s:s, s:s, s:s, s:o, s:s?, s:s?, s:s?, s:I, s:o, s:O, s:O}", "id",
+        digest_str(&img->config.digest, id), "digest", digest_str(&img->manifest.digest, dg),
+        "mediaType", img->manifest.media_type, "repoTags", repo_tags(s, img), "created",
+        json_string_value(json_object_get(img->config_json, "created")), "architecture",
+        json_string_value(json_object_get(img->config_json, "architecture")), "os",
+        json_string_value(json_object_get(img->config_json, "os")), "size",
+        (json_int_t)cli_image_size(img), "diffIds", layers, "manifest", img->manifest_json,
+        "config", img->config_json);
+}
+
+/* Follows ".a.b.c" through objects, keys compared case-insensitively. */
+static const json_t *select_path(const json_t *v, const char *path, struct kiln_error **err)
+{
+    cleanup_free char *p = xstrdup(path);
+    size_t n = strlen(p);
+    char *start = p;
+    if (n >= 4 && strncmp(p, "{{", 2) == 0 && strcmp(p + n - 2, "}}") == 0) {
+        p[n - 2] = '\0';
+        start = p + 2;
+        while (*start == ' ')
+            start++;
+        for (char *e = start + strlen(start); e > start && e[-1] == ' ';)
+            *--e = '\0';
+    }
+    if (*start != '.') {
+        kiln_error_set(err, KILN_E_USAGE, "--format \"%s\": give a path like .config.config.Env",
+                       path);
+        return NULL;
+    }
+    for (char *key = start + 1; *key != '\0' && v != NULL;) {
+        char *dot = strchr(key, '.');
+        if (dot != NULL)
+            *dot = '\0';
+        const char *k;
+        const json_t *child, *found = NULL;
+        json_object_foreach((json_t *)v, k, child)
+        {
+            if (strcasecmp(k, key) == 0) {
+                found = child;
+                break;
+            }
+        }
+        v = found;
+        key = dot ? dot + 1 : key + strlen(key);
+    }
+    return v;
+}
+
+static int cmd_inspect(struct cli_global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *format = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            format = optarg;
+            break;
+        case 'h':
+            return cli_print_help("inspect");
+        default:
+            return cli_usage_error("inspect", "unknown option");
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("inspect", "needs at least one IMAGE");
+    cleanup_store struct store *s = NULL;
+    int rc = cli_store_open(g, &s);
+    if (rc != 0)
+        return rc;
+    cleanup_json json_t *all = json_array();
+    int failed = 0;
+    for (int i = optind; i < argc; i++) {
+        struct kiln_error *err = NULL;
+        cleanup_image struct image *img = NULL;
+        if (store_image_load(s, argv[i], &img, &err) < 0) {
+            cli_fail(err);
+            failed = 1;
+            continue;
+        }
+        json_t *d = describe(s, img);
+        if (format == NULL) {
+            json_array_append_new(all, d);
+            continue;
+        }
+        const json_t *v = select_path(d, format, &err);
+        if (err != NULL) {
+            json_decref(d);
+            return cli_fail(err);
+        }
+        if (json_is_string(v)) {
+            printf("%s\n", json_string_value(v));
+        } else if (v == NULL || json_is_null(v)) {
+            printf("<no value>\n");
+        } else {
+            cleanup_free char *out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            printf("%s\n", out);
+        }
+        json_decref(d);
+    }
+    if (format == NULL) {
+        cleanup_free char *out = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", out);
+    }
+    return failed ? EXIT_FAIL : EXIT_OK;
+}
+
+const struct cli_command cli_cmd_inspect = {
+    .name = "inspect",
+    .run = cmd_inspect,
+    .summary = "show an image's id, digest, tags, manifest and config as JSON",
+    .usage = "Usage: kiln inspect [OPTIONS] IMAGE...\n\n"
+             "Prints a JSON array with one object per IMAGE (a name, an image id or prefix,\n"
+             "or a manifest digest): id (config digest), digest (manifest digest),\n"
+             "mediaType, repoTags, created, architecture, os, size (bytes of its blobs),\n"
+             "diffIds, manifest and config (the documents as stored).\n\n"
+             "Options:\n"
+             "  -f, --format PATH  print one value per image instead, e.g.\n"
+             "                     '{{.config.config.Env}}' or .digest (keys ignore case;\n"
+             "                     strings raw, anything else as JSON)\n",
+};

@@ -1,0 +1,279 @@
+/* kiln lint: checks a Dockerfile the way `docker build --check` does,
+ * without building: syntax errors, the build checks, the stage graph for
+ * the target. Prints FILE:LINE:COL findings, or JSON with --format json. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "dockerfile/dockerfile.h"
+#include "dockerfile/dockerignore.h"
+#include "dockerfile/eval.h"
+#include "dockerfile/graph.h"
+#include "dockerfile/lint.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+#define MAX_ARGS       256
+#define MAX_DOCKERFILE (16u << 20)
+
+struct lint_opts {
+    const char *file, *target, *format, *context;
+    const char *build_args[MAX_ARGS];
+    size_t n_build_args;
+};
+
+static void collect_warning(void *ud, const struct df_warning *w)
+{
+    df_warnings_add(ud, w->rule, w->pos, w->msg);
+}
+
+/* "FILE:L:C: msg" -> line, col, msg (0, 0, whole text when not in that form). */
+static const char *split_position(const char *file, const char *msg, int *line, int *col)
+{
+    size_t fl = strlen(file);
+    *line = *col = 0;
+    if (strncmp(msg, file, fl) == 0 && msg[fl] == ':') {
+        int used = 0;
+        if (sscanf(msg + fl + 1, "%d:%d: %n", line, col, &used) == 2 && used > 0)
+            return msg + fl + 1 + used;
+    }
+    *line = *col = 0;
+    return msg;
+}
+
+static int read_dockerfile(const char *path, char **data, size_t *len, struct kiln_error **err)
+{
+    if (strcmp(path, "-") != 0)
+        return read_file(path, MAX_DOCKERFILE, data, len, err);
+    struct strbuf sb = STRBUF_INIT;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0) {
+        strbuf_add(&sb, buf, n);
+        if (sb.len > MAX_DOCKERFILE) {
+            strbuf_release(&sb);
+            return kiln_error_set(err, KILN_E_INVALID, "Dockerfile on stdin is too large");
+        }
+    }
+    *len = sb.len;
+    *data = strbuf_detach(&sb);
+    return 0;
+}
+
+/* Everything a lint run finds. The error (if any) stops the run. */
+struct findings {
+    struct df_warnings warnings;
+    struct kiln_error *error;
+    const char *file;
+};
+
+static void run_checks(const struct lint_opts *o, const char *path, struct findings *f)
+{
+    cleanup_free char *data = NULL;
+    size_t len = 0;
+    struct dockerfile *df = NULL;
+    struct df_eval *ev = NULL;
+    struct df_graph *g = NULL;
+    struct dockerignore *di = NULL;
+    if (read_dockerfile(path, &data, &len, &f->error) < 0)
+        return;
+    if (df_parse(data, len, f->file, &df, &f->error) < 0)
+        return;
+    for (size_t i = 0; i < df->n_warnings; i++)
+        df_warnings_add(&f->warnings, df->warnings[i].rule, df->warnings[i].pos,
+                        df->warnings[i].msg);
+    struct stat st;
+    if (o->context && stat(o->context, &st) == 0 && S_ISDIR(st.st_mode)) {
+        struct kiln_error *e = NULL;
+        if (dockerignore_load(o->context, strcmp(path, "-") ? path : NULL, &di, NULL, &e) < 0) {
+            f->error = e;
+            goto out;
+        }
+    }
+    df_lint(df, di, &f->warnings);
+    struct df_eval_opts eo = {
+        .build_args = o->build_args, .n_build_args = o->n_build_args, .lint = 1};
+    if (df_eval_new(df, &eo, &ev, &f->error) < 0)
+        goto out;
+    df_eval_set_warn(ev, collect_warning, &f->warnings);
+    if (df_graph_build(ev, o->target, &g, &f->error) < 0)
+        goto out;
+    /* expand every step of every needed stage, as a build would */
+    for (size_t k = 0; k < g->n_order && f->error == NULL; k++) {
+        struct df_scope *sc = NULL;
+        const struct df_stage *stage = &df->stages[g->order[k]];
+        if (df_scope_new(ev, stage->index, NULL, 0, &sc, &f->error) < 0)
+            break;
+        for (size_t i = 0; i < stage->n_instrs; i++) {
+            struct df_step *step;
+            if (df_scope_step(sc, &stage->instrs[i], &step, &f->error) < 0)
+                break;
+            df_step_free(step);
+        }
+        df_scope_free(sc);
+    }
+    if (f->error == NULL) {
+        const char **unused;
+        size_t nu = df_eval_unused_args(ev, &unused);
+        for (size_t i = 0; i < nu; i++) {
+            char *msg = xasprintf("build arg \"%s\" was given but no stage declares it", unused[i]);
+            df_warnings_add(&f->warnings, "UnusedBuildArg", (struct df_pos){0, 0}, msg);
+            free(msg);
+        }
+        free(unused);
+    }
+out:
+    /* drop what "# check=skip=..." turns off */
+    for (size_t i = 0; i < f->warnings.n;) {
+        if (df_check_skipped(df, f->warnings.v[i].rule)) {
+            free(f->warnings.v[i].rule);
+            free(f->warnings.v[i].msg);
+            memmove(&f->warnings.v[i], &f->warnings.v[i + 1],
+                    (f->warnings.n - i - 1) * sizeof(*f->warnings.v));
+            f->warnings.n--;
+        } else {
+            i++;
+        }
+    }
+    if (f->error == NULL && f->warnings.n > 0 && df_check_error(df))
+        kiln_error_set(&f->error, KILN_E_INVALID,
+                       "%s: %zu warning%s, and the check directive says error=true", f->file,
+                       f->warnings.n, f->warnings.n == 1 ? "" : "s");
+    df_warnings_sort(&f->warnings);
+    df_graph_free(g);
+    df_eval_free(ev);
+    dockerignore_free(di);
+    df_free(df);
+}
+
+static void print_text(const struct findings *f)
+{
+    for (size_t i = 0; i < f->warnings.n; i++) {
+        const struct df_warning *w = &f->warnings.v[i];
+        if (w->pos.line > 0)
+            printf("%s:%d:%d: warning: %s (%s)\n", f->file, w->pos.line, w->pos.col, w->msg,
+                   w->rule);
+        else
+            printf("%s: warning: %s (%s)\n", f->file, w->msg, w->rule);
+    }
+    if (f->error != NULL)
+        fprintf(stderr, "%s\n", f->error->msg);
+    if (f->error == NULL && f->warnings.n == 0)
+        printf("%s: no problems found\n", f->file);
+}
+
+static void print_json(const struct findings *f)
+{
+    json_t *root = json_object();
+    json_t *ws = json_array();
+    for (size_t i = 0; i < f->warnings.n; i++) {
+        const struct df_warning *w = &f->warnings.v[i];
+        json_array_append_new(ws, json_pack("{s:s, s:s?, s:s, s:i, s:i}", "rule", w->rule,
+                                            "message", w->msg, "file", f->file, "line", w->pos.line,
+                                            "column", w->pos.col));
+    }
+    json_object_set_new(root, "warnings", ws);
+    if (f->error != NULL) {
+        int line, col;
+        const char *msg = split_position(f->file, f->error->msg, &line, &col);
+        json_object_set_new(root, "error",
+                            json_pack("{s:s?, s:s, s:i, s:i}", "message", msg, "file", f->file,
+                                      "line", line, "column", col));
+    } else {
+        json_object_set_new(root, "error", json_null());
+    }
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s != NULL)
+        puts(s);
+    free(s);
+    json_decref(root);
+}
+
+static int cmd_lint(struct cli_global *g, int argc, char **argv)
+{
+    (void)g;
+    static const struct option opts[] = {
+        {"file", required_argument, NULL, 'f'},   {"format", required_argument, NULL, 'F'},
+        {"target", required_argument, NULL, 'T'}, {"build-arg", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    struct lint_opts o = {0};
+    o.format = "text";
+    int c;
+    while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            o.file = optarg;
+            break;
+        case 'F':
+            o.format = optarg;
+            break;
+        case 'T':
+            o.target = optarg;
+            break;
+        case 'b':
+            if (o.n_build_args == MAX_ARGS)
+                return cli_usage_error("lint", "too many --build-arg (at most %d)", MAX_ARGS);
+            if (strchr(optarg, '=') == NULL) {
+                const char *v = getenv(optarg); /* docker: --build-arg NAME takes $NAME */
+                if (v == NULL)
+                    continue;
+                optarg = xasprintf("%s=%s", optarg, v); /* lives until exit */
+            }
+            o.build_args[o.n_build_args++] = optarg;
+            break;
+        case 'h':
+            return cli_print_help("lint");
+        default:
+            return cli_usage_error("lint", "unknown option");
+        }
+    }
+    if (strcmp(o.format, "text") != 0 && strcmp(o.format, "json") != 0)
+        return cli_usage_error("lint", "--format must be text or json, not \"%s\"", o.format);
+    if (argc - optind > 1)
+        return cli_usage_error("lint", "give at most one CONTEXT directory");
+    o.context = optind < argc ? argv[optind] : ".";
+    cleanup_free char *path = o.file                        ? xstrdup(o.file)
+                              : strcmp(o.context, ".") == 0 ? xstrdup("Dockerfile")
+                                                            : path_join(o.context, "Dockerfile");
+
+    struct findings f = {{NULL, 0, 0}, NULL, path};
+    if (strcmp(path, "-") == 0)
+        f.file = "Dockerfile";
+    run_checks(&o, path, &f);
+    if (strcmp(o.format, "json") == 0)
+        print_json(&f);
+    else
+        print_text(&f);
+    int rc = f.error ? EXIT_FAIL : EXIT_OK;
+    kiln_error_free(f.error);
+    df_warnings_release(&f.warnings);
+    return rc;
+}
+
+const struct cli_command cli_cmd_lint = {
+    .name = "lint",
+    .run = cmd_lint,
+    .summary = "check a Dockerfile for errors and doubtful constructs without building",
+    .usage = "Usage: kiln lint [-f DOCKERFILE] [--target STAGE] [--build-arg K=V]... [--format "
+             "text|json] [CONTEXT]\n"
+             "\n"
+             "Checks a Dockerfile like `docker build --check`: syntax errors stop the check\n"
+             "with FILE:LINE:COL and a reason; warnings name the rule they come from\n"
+             "(JSONArgsRecommended, MaintainerDeprecated, ...). The stages the target needs\n"
+             "are expanded as a build would, so missing required args and bad --from values\n"
+             "are found too. A \"# check=skip=Rule,...;error=true\" directive is honoured.\n"
+             "\n"
+             "  -f, --file PATH     the Dockerfile (default CONTEXT/Dockerfile; - for stdin)\n"
+             "  --target STAGE      check the stages STAGE needs (default: the last stage)\n"
+             "  --build-arg K=V     a build arg, as for kiln build\n"
+             "  --format FORMAT     text (default) or json\n"
+             "\n"
+             "Exit status: 0 no errors (warnings may be printed), 1 errors, 2 usage.\n",
+};

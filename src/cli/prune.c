@@ -1,0 +1,63 @@
+/* kiln prune: deletes blobs and snapshots that no tag reaches and prints
+ * what that freed. (The build cache will add its entries as roots here, and
+ * --cache will clear it first: see store_prune_opts.add_roots.) */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/store_cmd.h"
+#include "util/cleanup.h"
+
+static int cmd_prune(struct cli_global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dry-run", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int dry_run = 0, c;
+    while ((c = getopt_long(argc, argv, "+nh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            dry_run = 1;
+            break;
+        case 'h':
+            return cli_print_help("prune");
+        default:
+            return cli_usage_error("prune", "unknown option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("prune", "takes no arguments");
+    cleanup_store struct store *s = NULL;
+    int rc = cli_store_open(g, &s);
+    if (rc != 0)
+        return rc;
+    struct kiln_error *err = NULL;
+    struct store_prune_opts po = {.dry_run = dry_run};
+    struct store_prune_report rep;
+    if (store_prune(s, &po, &rep, &err) < 0)
+        return cli_fail(err);
+    char b1[16], b2[16], b3[16];
+    printf("%s %llu blob%s (%s) and %llu snapshot%s (%s)\n", dry_run ? "Would delete" : "Deleted",
+           (unsigned long long)rep.blobs_removed, rep.blobs_removed == 1 ? "" : "s",
+           cli_human_size(rep.blob_bytes, b1, sizeof(b1)),
+           (unsigned long long)rep.snapshots_removed, rep.snapshots_removed == 1 ? "" : "s",
+           cli_human_size(rep.snapshot_bytes, b2, sizeof(b2)));
+    printf("Total reclaimed space: %s (%llu bytes)\n",
+           cli_human_size(rep.blob_bytes + rep.snapshot_bytes, b3, sizeof(b3)),
+           (unsigned long long)(rep.blob_bytes + rep.snapshot_bytes));
+    return EXIT_OK;
+}
+
+const struct cli_command cli_cmd_prune = {
+    .name = "prune",
+    .run = cmd_prune,
+    .summary = "delete blobs and snapshots no image uses",
+    .usage = "Usage: kiln prune [OPTIONS]\n\n"
+             "Deletes every blob and snapshot that no tag in the store reaches, and prints\n"
+             "the space freed. Content another running kiln process wrote since it started\n"
+             "is kept, and so are snapshots in use as a container's root.\n\n"
+             "Options:\n"
+             "  -n, --dry-run  only report what would be deleted\n",
+};

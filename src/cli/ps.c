@@ -1,0 +1,121 @@
+/* kiln ps: containers with their image, command, age, status (and health). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "runtime/container.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+/* "Up 5 minutes", "Exited (0) 3 seconds ago" */
+static void status_text(const json_t *st, const json_t *health, struct strbuf *sb)
+{
+    const char *s = json_get_str(st, "Status");
+    char ago[48];
+    if (s && strcmp(s, "running") == 0) {
+        cli_human_ago(json_get_int(st, "Started", time(NULL)), ago, sizeof(ago));
+        /* "N units ago" -> "Up N units" */
+        char *p = strstr(ago, " ago");
+        if (p)
+            *p = '\0';
+        strbuf_addf(sb, "Up %s",
+                    strcmp(ago, "Less than a second") == 0 ? "Less than a second" : ago);
+        const char *h = health ? json_get_str(health, "Status") : NULL;
+        if (h)
+            strbuf_addf(sb, " (%s)", h);
+    } else if (s && strcmp(s, "exited") == 0) {
+        cli_human_ago(json_get_int(st, "Finished", time(NULL)), ago, sizeof(ago));
+        strbuf_addf(sb, "Exited (%lld) %s", (long long)json_get_int(st, "ExitCode", 0), ago);
+    } else {
+        strbuf_adds(sb, "Created");
+    }
+}
+
+static void command_text(const json_t *cfg, struct strbuf *sb)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(cfg, "Cmd"), i, v)
+    {
+        if (i)
+            strbuf_addc(sb, ' ');
+        strbuf_adds(sb, json_string_value(v) ? json_string_value(v) : "");
+    }
+    if (sb->len > 20) {
+        strbuf_setlen(sb, 19);
+        strbuf_adds(sb, "…");
+    }
+}
+
+static int cmd_ps(struct cli_global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
+    int all = 0, quiet = 0, c;
+    while ((c = getopt_long(argc, argv, "aq", opts, NULL)) != -1) {
+        if (c == 'a')
+            all = 1;
+        else if (c == 'q')
+            quiet = 1;
+        else
+            return cli_usage_error("ps", "unknown option");
+    }
+    cleanup_free char *root = cli_store_root(g);
+    char **ids;
+    size_t n;
+    struct kiln_error *err = NULL;
+    if (ctr_list(root, &ids, &n, &err) < 0)
+        return cli_fail(err);
+    if (!quiet)
+        printf("%-12s  %-20s  %-22s  %-16s  %-30s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND",
+               "CREATED", "STATUS", "NAMES");
+    for (size_t i = 0; i < n; i++) {
+        json_t *cfg = ctr_load_config(root, ids[i], NULL);
+        json_t *st = ctr_load_state(root, ids[i], NULL);
+        if (cfg == NULL || st == NULL) {
+            json_decref(cfg);
+            json_decref(st);
+            continue;
+        }
+        const char *s = json_get_str(st, "Status");
+        if (!all && !(s && strcmp(s, "running") == 0)) {
+            json_decref(cfg);
+            json_decref(st);
+            continue;
+        }
+        if (quiet) {
+            printf("%.12s\n", ids[i]);
+        } else {
+            json_t *health = ctr_load_health(root, ids[i]);
+            struct strbuf status = STRBUF_INIT, cmd = STRBUF_INIT;
+            strbuf_init(&status);
+            strbuf_init(&cmd);
+            status_text(st, health, &status);
+            command_text(cfg, &cmd);
+            char created[48];
+            cli_human_ago(json_get_int(cfg, "Created", 0), created, sizeof(created));
+            printf("%.12s  %-20s  %-22s  %-16s  %-30s  %s\n", ids[i],
+                   json_get_str(cfg, "Image") ? json_get_str(cfg, "Image") : "", cmd.buf, created,
+                   status.buf, json_get_str(cfg, "Name") ? json_get_str(cfg, "Name") : "");
+            strbuf_release(&status);
+            strbuf_release(&cmd);
+            json_decref(health);
+        }
+        json_decref(cfg);
+        json_decref(st);
+    }
+    ctr_list_free(ids, n);
+    return EXIT_OK;
+}
+
+const struct cli_command cli_cmd_ps = {
+    .name = "ps",
+    .run = cmd_ps,
+    .summary = "list containers",
+    .usage = "Usage: kiln ps [-a] [-q]\n\n"
+             "Lists running containers (-a: all) with image, command, age, status (with\n"
+             "health when the image has a HEALTHCHECK) and name. -q prints short ids only.\n",
+};

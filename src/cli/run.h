@@ -1,0 +1,28 @@
+/* What run, shell and health share: turning an image name into a launch
+ * (store lookup, snapshots as overlay lower dirs). */
+#ifndef KILN_CLI_RUN_H
+#define KILN_CLI_RUN_H
+
+#include "runtime/launch.h"
+
+struct store;
+struct image;
+
+struct run_image {
+    struct store *store;
+    struct image *img;
+    char **lowerdirs; /* top first */
+    size_t n_lowerdirs;
+    char *image_id;
+};
+
+/* Loads the image and ensures its snapshots; fills o's image fields. */
+int run_image_open(const char *root, const char *name, struct run_image *ri, struct launch_opts *o,
+                   struct kiln_error **err);
+void run_image_close(struct run_image *ri);
+
+/* Prints err and returns Docker's exit code for a failed run (125 unless the
+ * runtime said 126/127). */
+int run_fail(struct kiln_error *err, int status);
+
+#endif

@@ -1,0 +1,588 @@
+/* Variable substitution for Dockerfile words, with the behaviour of
+ * BuildKit's shell lexer: one pass over the word that removes quotes,
+ * applies the escape character and substitutes $name / ${name...}. The word
+ * splitter (for EXPOSE) splits at unquoted blanks, including blanks that
+ * come from unquoted variable values. */
+#include "dockerfile/expand.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/strbuf.h"
+
+#define MAX_NESTING 64
+/* Guards against hostile input: no expansion grows past MAX_OUTPUT bytes,
+ * and pattern operations stop after MAX_WORK matching steps. */
+#define MAX_OUTPUT (1u << 20)
+#define MAX_WORK   20000000LL
+#define SB(sb)     ((sb).buf ? (sb).buf : "")
+
+struct words {
+    struct strbuf cur;
+    int in_word;
+    char **v;
+    size_t n, cap;
+};
+
+struct lexer {
+    const char *s;
+    size_t i, n;
+    const struct df_expand_ctx *cx;
+    char esc;
+    int skip_quotes; /* heredoc bodies: quotes are plain characters */
+    int raw_escapes; /* keep the escape character itself (patterns) */
+    int depth;
+    long long work; /* matching steps left */
+    struct kiln_error **err;
+};
+
+static int is_blank(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static void words_flush(struct words *w)
+{
+    if (w->cur.len > 0) {
+        if (w->n == w->cap) {
+            w->cap = w->cap ? w->cap * 2 : 4;
+            w->v = xrealloc(w->v, w->cap * sizeof(*w->v));
+        }
+        w->v[w->n++] = strbuf_detach(&w->cur);
+    }
+    w->in_word = 0;
+}
+
+static void words_raw(struct words *w, const char *s, size_t len)
+{
+    if (w == NULL)
+        return;
+    strbuf_add(&w->cur, s, len);
+    w->in_word = 1;
+}
+
+/* An unquoted character: blanks end the word. */
+static void words_char(struct words *w, char c)
+{
+    if (w == NULL)
+        return;
+    if (is_blank((unsigned char)c)) {
+        if (w->in_word)
+            words_flush(w);
+    } else {
+        words_raw(w, &c, 1);
+    }
+}
+
+static void words_string(struct words *w, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        words_char(w, s[i]);
+}
+
+static void words_release(struct words *w)
+{
+    strbuf_release(&w->cur);
+    df_strv_free(w->v, w->n);
+}
+
+static int peek(const struct lexer *lx)
+{
+    return lx->i < lx->n ? (unsigned char)lx->s[lx->i] : -1;
+}
+
+static int next(struct lexer *lx)
+{
+    return lx->i < lx->n ? (unsigned char)lx->s[lx->i++] : -1;
+}
+
+static int fail(struct lexer *lx, const char *msg)
+{
+    return kiln_error_set(lx->err, KILN_E_INVALID, "%s", msg);
+}
+
+static int process_until(struct lexer *lx, int stop, int raw_escapes, struct strbuf *out,
+                         struct words *w);
+
+static int is_name_start(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static int is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_special_param(int c)
+{
+    return c != -1 && strchr("@*#?-$!0", c) != NULL;
+}
+
+/* The name after '$': a run of digits, one special parameter, or
+ * letters/digits/underscores. May be empty. */
+static void read_name(struct lexer *lx, struct strbuf *name)
+{
+    int c = peek(lx);
+    if (is_digit(c)) {
+        while (is_digit(peek(lx)))
+            strbuf_addc(name, (char)next(lx));
+        return;
+    }
+    if (is_special_param(c)) {
+        strbuf_addc(name, (char)next(lx));
+        return;
+    }
+    while (is_name_start(peek(lx)) || is_digit(peek(lx)))
+        strbuf_addc(name, (char)next(lx));
+}
+
+static const char *lookup(const struct lexer *lx, const char *name)
+{
+    if (lx->cx->lookup == NULL)
+        return NULL;
+    return lx->cx->lookup(lx->cx->ud, name);
+}
+
+/* A shell pattern ('*', '?', backslash escapes; no brackets, as in
+ * BuildKit) as tokens, matched by an NFA so matching never backtracks. */
+struct glob {
+    char *kind; /* 'l' literal, '?' any char, '*' any run */
+    char *ch;
+    size_t n;
+};
+
+static void glob_compile(const char *p, size_t plen, struct glob *g)
+{
+    g->kind = xmalloc(plen + 1);
+    g->ch = xmalloc(plen + 1);
+    g->n = 0;
+    for (size_t i = 0; i < plen; i++) {
+        char k = 'l', c = p[i];
+        if (c == '\\' && i + 1 < plen)
+            c = p[++i];
+        else if (c == '*' || c == '?')
+            k = c;
+        g->kind[g->n] = k;
+        g->ch[g->n++] = c;
+    }
+}
+
+static void glob_release(struct glob *g)
+{
+    free(g->kind);
+    free(g->ch);
+}
+
+/* Runs g over s (forward, or backward from s[len-1] with the tokens
+ * reversed when rev). shortest and longest get the match lengths,
+ * -1 when nothing matches. */
+static void glob_run(const struct glob *g, const char *s, size_t len, int rev, long long *work,
+                     long *shortest, long *longest)
+{
+    size_t n = g->n;
+    unsigned char *cur = xcalloc(n + 1, 1), *nxt = xcalloc(n + 1, 1);
+    *shortest = *longest = -1;
+    cur[0] = 1;
+    for (size_t k = 0;; k++) {
+        int alive = 0;
+        for (size_t j = 0; j < n; j++) /* "*" may match nothing */
+            if (cur[j] && g->kind[rev ? n - 1 - j : j] == '*')
+                cur[j + 1] = 1;
+        for (size_t j = 0; j <= n; j++)
+            alive |= cur[j];
+        if (cur[n]) {
+            if (*shortest < 0)
+                *shortest = (long)k;
+            *longest = (long)k;
+        }
+        *work -= (long long)n + 1;
+        if (!alive || k == len || *work < 0)
+            break;
+        char c = rev ? s[len - 1 - k] : s[k];
+        memset(nxt, 0, n + 1);
+        for (size_t j = 0; j < n; j++) {
+            if (!cur[j])
+                continue;
+            size_t t = rev ? n - 1 - j : j;
+            if (g->kind[t] == '*')
+                nxt[j] = 1;
+            else if (g->kind[t] == '?' || g->ch[t] == c)
+                nxt[j + 1] = 1;
+        }
+        unsigned char *tmp = cur;
+        cur = nxt;
+        nxt = tmp;
+    }
+    free(cur);
+    free(nxt);
+}
+
+/* Turns the raw pattern text into the form glob_compile understands: a
+ * backslash before '}' or '/' only protected it from ${...} parsing. */
+static int clean_pattern(struct lexer *lx, const char *raw, struct strbuf *pat)
+{
+    for (size_t i = 0; raw[i] != '\0'; i++) {
+        if (raw[i] != '\\') {
+            strbuf_addc(pat, raw[i]);
+            continue;
+        }
+        char c = raw[i + 1];
+        if (c == '}' || c == '/')
+            continue;
+        if (c != '*' && c != '?' && c != '\\')
+            return kiln_error_set(lx->err, KILN_E_INVALID,
+                                  "invalid pattern (%s) in substitution: invalid escape '\\%c'",
+                                  raw, c ? c : ' ');
+        strbuf_addc(pat, '\\');
+        strbuf_addc(pat, c);
+        i++;
+    }
+    return 0;
+}
+
+/* ${v#p} ${v##p} ${v%p} ${v%%p} */
+static void trim_pattern(const char *value, const struct strbuf *pat, int suffix, int greedy,
+                         struct strbuf *out, long long *work)
+{
+    size_t n = strlen(value);
+    struct glob g;
+    long shortest, longest;
+    glob_compile(SB(*pat), pat->len, &g);
+    glob_run(&g, value, n, suffix, work, &shortest, &longest);
+    glob_release(&g);
+    long cut = greedy ? longest : shortest;
+    if (cut < 0)
+        strbuf_adds(out, value);
+    else if (suffix)
+        strbuf_add(out, value, n - (size_t)cut);
+    else
+        strbuf_adds(out, value + cut);
+}
+
+/* ${v/p/r} and ${v//p/r}: leftmost match, longest at that position. */
+static void replace_pattern(const char *value, const struct strbuf *pat, const char *repl, int all,
+                            struct strbuf *out, long long *work)
+{
+    size_t n = strlen(value), i = 0;
+    int replaced = 0;
+    size_t last_end = (size_t)-1;
+    struct glob g;
+    glob_compile(SB(*pat), pat->len, &g);
+    while (i <= n && *work >= 0 && out->len <= MAX_OUTPUT) {
+        long shortest, found = -1;
+        if (!replaced || all)
+            glob_run(&g, value + i, n - i, 0, work, &shortest, &found);
+        if (found >= 0 && !(found == 0 && last_end == i)) {
+            strbuf_adds(out, repl);
+            replaced = 1;
+            if (found > 0) {
+                i += (size_t)found;
+                last_end = i;
+                continue;
+            }
+        }
+        if (i < n)
+            strbuf_addc(out, value[i]);
+        i++;
+    }
+    glob_release(&g);
+}
+
+static int check_limits(struct lexer *lx, const struct strbuf *out)
+{
+    if (lx->work < 0)
+        return fail(lx, "substitution pattern too costly to match (simplify the pattern)");
+    if (out->len > MAX_OUTPUT)
+        return kiln_error_set(lx->err, KILN_E_INVALID, "expansion longer than %u bytes",
+                              MAX_OUTPUT);
+    return 0;
+}
+
+static int process_dollar(struct lexer *lx, struct strbuf *out)
+{
+    cleanup_strbuf struct strbuf name = STRBUF_INIT;
+    next(lx); /* '$' */
+    if (peek(lx) != '{') {
+        read_name(lx, &name);
+        if (name.len == 0) {
+            strbuf_addc(out, '$');
+            return 0;
+        }
+        const char *v = lookup(lx, SB(name));
+        strbuf_adds(out, v ? v : "");
+        return 0;
+    }
+    next(lx); /* '{' */
+    int c = peek(lx);
+    if (c == -1)
+        return fail(lx, "syntax error: missing '}'");
+    if (c == '{' || c == '}' || c == ':')
+        return fail(lx, "syntax error: bad substitution");
+    read_name(lx, &name);
+    c = next(lx);
+    if (c == '}') {
+        const char *v = lookup(lx, SB(name));
+        strbuf_adds(out, v ? v : "");
+        return 0;
+    }
+    if (c == -1)
+        return fail(lx, "syntax error: missing '}'");
+    if (name.len == 0)
+        return fail(lx, "syntax error: bad substitution");
+    if (++lx->depth > MAX_NESTING)
+        return fail(lx, "substitution nested too deeply");
+
+    int null_is_unset = 0, op = c;
+    if (c == ':') {
+        null_is_unset = 1;
+        op = next(lx);
+    }
+    cleanup_strbuf struct strbuf word = STRBUF_INIT;
+    if (op == '/' && !null_is_unset) {
+        int all = 0;
+        if (peek(lx) == '/') {
+            next(lx);
+            all = 1;
+        }
+        cleanup_strbuf struct strbuf repl = STRBUF_INIT;
+        if (process_until(lx, '/', 1, &word, NULL) < 0)
+            return -1;
+        if (process_until(lx, '}', 1, &repl, NULL) < 0)
+            return -1;
+        lx->depth--;
+        cleanup_strbuf struct strbuf pat = STRBUF_INIT;
+        if (clean_pattern(lx, SB(word), &pat) < 0)
+            return -1;
+        const char *v = lookup(lx, SB(name));
+        replace_pattern(v ? v : "", &pat, SB(repl), all, out, &lx->work);
+        return check_limits(lx, out);
+    }
+    if (op == -1 || strchr("+-?#%", op) == NULL) {
+        if (op == -1)
+            return fail(lx, "syntax error: missing '}'");
+        return kiln_error_set(lx->err, KILN_E_INVALID,
+                              "unsupported modifier (%s%c) in substitution",
+                              null_is_unset ? ":" : "", op);
+    }
+    if (process_until(lx, '}', op == '#' || op == '%', &word, NULL) < 0)
+        return -1;
+    lx->depth--;
+    const char *v = lookup(lx, SB(name));
+    int unset = v == NULL || (null_is_unset && v[0] == '\0');
+    switch (op) {
+    case '-':
+        strbuf_adds(out, unset ? SB(word) : v);
+        return 0;
+    case '+':
+        strbuf_adds(out, unset ? "" : SB(word));
+        return 0;
+    case '?':
+        if (unset)
+            return kiln_error_set(lx->err, KILN_E_INVALID, "%s: %s", SB(name),
+                                  word.len    ? SB(word)
+                                  : v == NULL ? "is not allowed to be unset"
+                                              : "is not allowed to be empty");
+        strbuf_adds(out, v);
+        return 0;
+    default: { /* '#' or '%' */
+        if (null_is_unset)
+            return kiln_error_set(lx->err, KILN_E_INVALID,
+                                  "unsupported modifier (:%c) in substitution", op);
+        int greedy = word.len > 0 && word.buf[0] == op;
+        cleanup_strbuf struct strbuf pat = STRBUF_INIT;
+        if (clean_pattern(lx, SB(word) + greedy, &pat) < 0)
+            return -1;
+        trim_pattern(v ? v : "", &pat, op == '%', greedy, out, &lx->work);
+        return check_limits(lx, out);
+    }
+    }
+}
+
+static int process_single_quote(struct lexer *lx, struct strbuf *out)
+{
+    next(lx);
+    for (;;) {
+        int c = next(lx);
+        if (c == -1)
+            return fail(lx, "unexpected end of statement while looking for matching single-quote");
+        if (c == '\'')
+            return 0;
+        strbuf_addc(out, (char)c);
+    }
+}
+
+static int process_double_quote(struct lexer *lx, struct strbuf *out)
+{
+    next(lx);
+    for (;;) {
+        int c = peek(lx);
+        if (c == -1)
+            return fail(lx, "unexpected end of statement while looking for matching double-quote");
+        if (c == '"') {
+            next(lx);
+            return 0;
+        }
+        if (c == '$') {
+            if (process_dollar(lx, out) < 0)
+                return -1;
+            continue;
+        }
+        next(lx);
+        if (c == lx->esc) {
+            if (lx->raw_escapes)
+                strbuf_addc(out, (char)c);
+            int d = peek(lx);
+            if (d == -1)
+                continue;
+            if (d == '"' || d == '$' || d == lx->esc)
+                c = next(lx);
+        }
+        strbuf_addc(out, (char)c);
+    }
+}
+
+/* The main loop: up to the unquoted stop character (-1: end of input). */
+static int process_until(struct lexer *lx, int stop, int raw_escapes, struct strbuf *out,
+                         struct words *w)
+{
+    int saved_raw = lx->raw_escapes;
+    lx->raw_escapes = raw_escapes;
+    int r = 0;
+    for (;;) {
+        int c = peek(lx);
+        if (c == -1)
+            break;
+        if (out->len > MAX_OUTPUT) {
+            r = check_limits(lx, out);
+            goto done;
+        }
+        if (stop != -1 && c == stop) {
+            next(lx);
+            goto done;
+        }
+        if (w == NULL) { /* a run of ordinary characters in one go */
+            size_t j = lx->i;
+            while (j < lx->n) {
+                int ch = (unsigned char)lx->s[j];
+                if (ch == '$' || ch == lx->esc || ch == stop ||
+                    (!lx->skip_quotes && (ch == '\'' || ch == '"')))
+                    break;
+                j++;
+            }
+            if (j > lx->i) {
+                strbuf_add(out, lx->s + lx->i, j - lx->i);
+                lx->i = j;
+                continue;
+            }
+        }
+        if (c == '$' || (!lx->skip_quotes && (c == '\'' || c == '"'))) {
+            size_t before = out->len;
+            if (c == '$')
+                r = process_dollar(lx, out);
+            else if (c == '\'')
+                r = process_single_quote(lx, out);
+            else
+                r = process_double_quote(lx, out);
+            if (r < 0)
+                goto done;
+            if (c == '$')
+                words_string(w, SB(*out) + before, out->len - before);
+            else
+                words_raw(w, SB(*out) + before, out->len - before);
+            continue;
+        }
+        next(lx);
+        if (c == lx->esc) {
+            if (lx->raw_escapes) {
+                words_raw(w, (const char *)&lx->s[lx->i - 1], 1);
+                strbuf_addc(out, (char)c);
+            }
+            c = next(lx);
+            if (c == -1)
+                break;
+            char ch = (char)c;
+            words_raw(w, &ch, 1);
+        } else {
+            words_char(w, (char)c);
+        }
+        strbuf_addc(out, (char)c);
+    }
+    if (out->len > MAX_OUTPUT) {
+        r = check_limits(lx, out);
+        goto done;
+    }
+    if (stop != -1)
+        r = kiln_error_set(
+            lx->err, KILN_E_INVALID,
+            stop == '}' ? "syntax error: missing '}'" : "syntax error: missing '%c' in ${}", stop);
+done:
+    lx->raw_escapes = saved_raw;
+    return r;
+}
+
+static void lexer_init(struct lexer *lx, const struct df_expand_ctx *cx, const char *s,
+                       struct kiln_error **err)
+{
+    memset(lx, 0, sizeof(*lx));
+    lx->s = s;
+    lx->n = strlen(s);
+    lx->cx = cx;
+    lx->esc = cx->escape ? cx->escape : '\\';
+    lx->err = err;
+    lx->work = MAX_WORK;
+}
+
+int df_expand_word(const struct df_expand_ctx *cx, const char *word, char **out,
+                   struct kiln_error **err)
+{
+    struct lexer lx;
+    cleanup_strbuf struct strbuf sb = STRBUF_INIT;
+    lexer_init(&lx, cx, word, err);
+    if (process_until(&lx, -1, 0, &sb, NULL) < 0)
+        return kiln_error_prefix(err, "failed to process \"%s\"", word);
+    *out = strbuf_detach(&sb);
+    return 0;
+}
+
+int df_expand_words(const struct df_expand_ctx *cx, const char *text, char ***out, size_t *n,
+                    struct kiln_error **err)
+{
+    struct lexer lx;
+    cleanup_strbuf struct strbuf sb = STRBUF_INIT;
+    struct words w = {STRBUF_INIT, 0, NULL, 0, 0};
+    lexer_init(&lx, cx, text, err);
+    if (process_until(&lx, -1, 0, &sb, &w) < 0) {
+        words_release(&w);
+        return kiln_error_prefix(err, "failed to process \"%s\"", text);
+    }
+    words_flush(&w);
+    strbuf_release(&w.cur);
+    *out = w.v;
+    *n = w.n;
+    return 0;
+}
+
+int df_expand_heredoc(const struct df_expand_ctx *cx, const char *body, char **out,
+                      struct kiln_error **err)
+{
+    struct lexer lx;
+    cleanup_strbuf struct strbuf sb = STRBUF_INIT;
+    struct df_expand_ctx c = *cx;
+    c.escape = '\\';
+    lexer_init(&lx, &c, body, err);
+    lx.skip_quotes = 1;
+    if (process_until(&lx, -1, 0, &sb, NULL) < 0)
+        return kiln_error_prefix(err, "heredoc");
+    *out = strbuf_detach(&sb);
+    return 0;
+}
+
+void df_strv_free(char **v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}

@@ -1,0 +1,465 @@
+/* The Dockerfile reader: parser directives, BOM and CRLF, comments, line
+ * continuations with the active escape character, heredoc bodies, and the
+ * grouping of instructions into stages. Instruction arguments are cut in
+ * instr.c. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dockerfile/internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define MAX_DOCKERFILE (16u << 20)
+
+struct reader {
+    const char *data;
+    size_t len, pos;
+    int line; /* number of the line last returned */
+};
+
+/* Next physical line without its "\n" / "\r\n"; 0 at the end. */
+static int next_line(struct reader *r, const char **s, size_t *n)
+{
+    if (r->pos >= r->len)
+        return 0;
+    const char *start = r->data + r->pos;
+    const char *nl = memchr(start, '\n', r->len - r->pos);
+    size_t l = nl ? (size_t)(nl - start) : r->len - r->pos;
+    r->pos += l + (nl ? 1 : 0);
+    if (l > 0 && start[l - 1] == '\r')
+        l--;
+    r->line++;
+    *s = start;
+    *n = l;
+    return 1;
+}
+
+static int is_blank(int c)
+{
+    return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
+struct df_pos df_lline_pos(const struct df_lline *ll, size_t off)
+{
+    const struct df_seg *best = &ll->segs[0];
+    for (size_t i = 0; i < ll->n_segs; i++)
+        if (ll->segs[i].off <= off)
+            best = &ll->segs[i];
+    return (struct df_pos){best->line, best->col + (int)(off - best->off)};
+}
+
+static void lline_add(struct df_lline *ll, const char *s, size_t n, int line, int col)
+{
+    if (ll->n_segs == ll->cap_segs) {
+        ll->cap_segs = ll->cap_segs ? ll->cap_segs * 2 : 4;
+        ll->segs = xrealloc(ll->segs, ll->cap_segs * sizeof(*ll->segs));
+    }
+    ll->segs[ll->n_segs++] = (struct df_seg){ll->text.len, line, col};
+    strbuf_add(&ll->text, s, n);
+    ll->end_line = line;
+}
+
+static void lline_release(struct df_lline *ll)
+{
+    strbuf_release(&ll->text);
+    free(ll->segs);
+    memset(ll, 0, sizeof(*ll));
+}
+
+int df_perr(struct df_pctx *p, struct df_pos pos, const char *fmt, ...)
+{
+    struct strbuf sb = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    kiln_error_set(p->err, KILN_E_INVALID, "%s:%d:%d: %s", p->file, pos.line, pos.col, sb.buf);
+    strbuf_release(&sb);
+    return -1;
+}
+
+void df_pwarn(struct df_pctx *p, const char *rule, struct df_pos pos, const char *fmt, ...)
+{
+    if (p->n_warnings == p->cap_warnings) {
+        p->cap_warnings = p->cap_warnings ? p->cap_warnings * 2 : 8;
+        p->warnings = xrealloc(p->warnings, p->cap_warnings * sizeof(*p->warnings));
+    }
+    struct strbuf sb = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    p->warnings[p->n_warnings++] = (struct df_warning){xstrdup(rule), strbuf_detach(&sb), pos};
+}
+
+/* "# name = value" before the first instruction. Returns 1 if the line is a
+ * directive (and handles it), 0 if directives are over, -1 on error. */
+static int directive(struct df_pctx *p, struct dockerfile *df, const char *s, size_t n, int line,
+                     int *seen)
+{
+    size_t i = 0;
+    if (n == 0 || s[0] != '#')
+        return 0;
+    i = 1;
+    while (i < n && is_blank((unsigned char)s[i]))
+        i++;
+    size_t ks = i;
+    if (i >= n || !isalpha((unsigned char)s[i]))
+        return 0;
+    while (i < n && isalnum((unsigned char)s[i]))
+        i++;
+    size_t ke = i;
+    while (i < n && is_blank((unsigned char)s[i]))
+        i++;
+    if (i >= n || s[i] != '=')
+        return 0;
+    i++;
+    while (i < n && is_blank((unsigned char)s[i]))
+        i++;
+    size_t ve = n;
+    while (ve > i && is_blank((unsigned char)s[ve - 1]))
+        ve--;
+    if (ve == i)
+        return 0;
+    struct df_pos pos = {line, 1};
+    static const char *const names[] = {"syntax", "escape", "check"};
+    int which = -1;
+    for (int k = 0; k < 3; k++)
+        if (strlen(names[k]) == ke - ks && strncasecmp(names[k], s + ks, ke - ks) == 0)
+            which = k;
+    if (which < 0)
+        return 0; /* an unknown directive is a comment and ends directives */
+    if (seen[which])
+        return df_perr(p, pos, "only one %s parser directive can be used", names[which]);
+    seen[which] = 1;
+    char *val = xstrndup(s + i, ve - i);
+    if (which == 1) {
+        if (strcmp(val, "\\") != 0 && strcmp(val, "`") != 0) {
+            df_perr(p, pos, "invalid escape token '%s' does not match ` or \\", val);
+            free(val);
+            return -1;
+        }
+        p->escape = df->escape = val[0];
+        free(val);
+    } else if (which == 0) {
+        df->syntax = val;
+    } else {
+        df->check = val;
+    }
+    return 1;
+}
+
+/* Does the line end with the escape character (plus blanks)? If so, *cut is
+ * the length without them. */
+static int continues(const char *s, size_t n, char escape, size_t *cut)
+{
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (n > 0 && s[n - 1] == escape) {
+        *cut = n - 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int read_heredocs(struct df_pctx *p, struct reader *r, struct df_instr *ins,
+                         const struct df_lline *ll, size_t args_base)
+{
+    struct df_heredoc_ref *refs = NULL;
+    const char *text = ll->text.buf + args_base;
+    size_t n = df_find_heredocs(ins->kind, text, p->escape, &refs);
+    int rc = 0;
+    if (n == 0)
+        return 0;
+    ins->heredocs = xcalloc(n, sizeof(*ins->heredocs));
+    for (size_t i = 0; i < n; i++) {
+        struct df_heredoc *h = &ins->heredocs[ins->n_heredocs++];
+        h->name = refs[i].name;
+        refs[i].name = NULL;
+        h->expand = refs[i].expand;
+        h->chomp = refs[i].chomp;
+        h->pos = df_lline_pos(ll, args_base + refs[i].off);
+        struct strbuf body = STRBUF_INIT;
+        const char *s;
+        size_t len;
+        int done = 0;
+        while (next_line(r, &s, &len)) {
+            size_t skip = 0;
+            if (h->chomp)
+                while (skip < len && s[skip] == '\t')
+                    skip++;
+            if (len - skip == strlen(h->name) && memcmp(s + skip, h->name, len - skip) == 0) {
+                done = 1;
+                break;
+            }
+            strbuf_add(&body, s + skip, len - skip);
+            strbuf_addc(&body, '\n');
+        }
+        h->content = strbuf_detach(&body);
+        ins->end_line = r->line;
+        if (!done) {
+            rc = df_perr(
+                p, h->pos,
+                "unterminated heredoc <<%s%s started at line %d (end it with a line \"%s\")",
+                h->chomp ? "-" : "", h->name, h->pos.line, h->name);
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(refs[i].name);
+    free(refs);
+    return rc;
+}
+
+static void add_stage(struct dockerfile *df, struct df_instr *from, size_t *cap)
+{
+    if (df->n_stages == *cap) {
+        *cap = *cap ? *cap * 2 : 4;
+        df->stages = xrealloc(df->stages, *cap * sizeof(*df->stages));
+    }
+    struct df_stage *st = &df->stages[df->n_stages];
+    memset(st, 0, sizeof(*st));
+    st->index = df->n_stages++;
+    st->from = from;
+    st->base = xstrdup(from->args[0]);
+    if (from->n_args == 3) {
+        st->name = xstrdup(from->args[2]);
+        for (char *q = st->name; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+    }
+    const char *plat = df_instr_flag(from, "platform");
+    st->platform = plat ? xstrdup(plat) : NULL;
+}
+
+static void append_instr(struct df_instr **v, size_t *n, const struct df_instr *ins)
+{
+    /* grow by powers of two: capacity is implied by n */
+    if ((*n & (*n - 1)) == 0)
+        *v = xrealloc(*v, (*n ? *n * 2 : 1) * sizeof(**v));
+    (*v)[(*n)++] = *ins;
+}
+
+/* Checks that need the whole file: stage names unique, keyword casing. */
+static int whole_file_checks(struct df_pctx *p, struct dockerfile *df)
+{
+    for (size_t i = 0; i < df->n_stages; i++) {
+        if (df->stages[i].name == NULL)
+            continue;
+        for (size_t j = 0; j < i; j++)
+            if (df->stages[j].name && strcmp(df->stages[i].name, df->stages[j].name) == 0)
+                return df_perr(p, df->stages[i].from->pos,
+                               "duplicate stage name \"%s\" (first defined at line %d)",
+                               df->stages[i].name, df->stages[j].from->pos.line);
+    }
+    return 0;
+}
+
+static void casing_check(struct df_pctx *p, struct df_pos pos, const char *kw, int majority_upper)
+{
+    int up = 0, low = 0;
+    for (size_t i = 0; kw[i] && !isspace((unsigned char)kw[i]); i++) {
+        if (isupper((unsigned char)kw[i]))
+            up = 1;
+        else if (islower((unsigned char)kw[i]))
+            low = 1;
+    }
+    if ((majority_upper && low) || (!majority_upper && up))
+        df_pwarn(p, "ConsistentInstructionCasing", pos,
+                 "Command '%s' should match the case of the command majority (%s)", kw,
+                 majority_upper ? "uppercase" : "lowercase");
+}
+
+static void count_case(const char *kw, int *upper, int *lower)
+{
+    if (isupper((unsigned char)kw[0]))
+        (*upper)++;
+    else
+        (*lower)++;
+}
+
+static int place(struct df_pctx *p, struct dockerfile *df, struct df_instr *ins, size_t *stage_cap)
+{
+    if (ins->kind == DF_FROM) {
+        struct df_instr *from = xmalloc(sizeof(*from));
+        *from = *ins;
+        add_stage(df, from, stage_cap);
+        return 0;
+    }
+    if (df->n_stages == 0) {
+        if (ins->kind != DF_ARG) {
+            int r = df_perr(p, ins->pos, "%s before the first FROM (only ARG may come before FROM)",
+                            ins->keyword);
+            df_instr_release(ins);
+            return r;
+        }
+        append_instr(&df->meta_args, &df->n_meta_args, ins);
+        return 0;
+    }
+    struct df_stage *st = &df->stages[df->n_stages - 1];
+    append_instr(&st->instrs, &st->n_instrs, ins);
+    return 0;
+}
+
+static int parse_body(struct df_pctx *p, struct dockerfile *df, struct reader *r)
+{
+    int seen[3] = {0, 0, 0}, directives_done = 0, upper = 0, lower = 0;
+    size_t stage_cap = 0;
+    const char *s;
+    size_t n;
+    /* keyword text of each instruction, for the casing check afterwards */
+    struct df_pos *kw_pos = NULL;
+    char **kw_text = NULL;
+    size_t n_kw = 0;
+    int rc = 0;
+
+    while (rc == 0 && next_line(r, &s, &n)) {
+        if (!directives_done) {
+            int d = directive(p, df, s, n, r->line, seen);
+            if (d < 0)
+                return -1;
+            if (d > 0)
+                continue;
+            directives_done = 1;
+        }
+        size_t i = 0;
+        while (i < n && is_blank((unsigned char)s[i]))
+            i++;
+        if (i == n || s[i] == '#')
+            continue;
+        struct df_lline ll = {STRBUF_INIT, NULL, 0, 0, 0};
+        size_t cut;
+        int line = r->line, more = continues(s + i, n - i, p->escape, &cut);
+        lline_add(&ll, s + i, more ? cut : n - i, line, (int)i + 1);
+        int warned_empty = 0;
+        while (more && next_line(r, &s, &n)) {
+            size_t j = 0;
+            while (j < n && is_blank((unsigned char)s[j]))
+                j++;
+            if (j == n) {
+                if (!warned_empty)
+                    df_pwarn(p, "NoEmptyContinuation", (struct df_pos){r->line, 1},
+                             "Empty continuation line");
+                warned_empty = 1;
+                continue;
+            }
+            if (s[j] == '#')
+                continue;
+            more = continues(s, n, p->escape, &cut);
+            lline_add(&ll, s, more ? cut : n, r->line, 1);
+        }
+        struct df_instr ins;
+        rc = df_instr_from_line(p, &ll, 0, &ins);
+        if (rc == 0 && (ins.kind == DF_RUN || ins.kind == DF_COPY || ins.kind == DF_ADD) &&
+            !ins.json) {
+            size_t k = 0;
+            while (k < ll.text.len && !isspace((unsigned char)ll.text.buf[k]))
+                k++;
+            struct df_rawflag *fl = NULL;
+            size_t nf = 0;
+            k += df_extract_flags(ll.text.buf + k, &fl, &nf);
+            for (size_t f = 0; f < nf; f++)
+                free(fl[f].word);
+            free(fl);
+            rc = read_heredocs(p, r, &ins, &ll, k);
+        }
+        if (rc == 0 && ins.kind == DF_RUN && ins.n_args == 0 && ins.n_heredocs == 0)
+            rc = df_perr(p, ins.pos, "RUN requires at least one argument");
+        if (rc == 0) {
+            kw_pos = xrealloc(kw_pos, (n_kw + 1) * sizeof(*kw_pos));
+            kw_text = xrealloc(kw_text, (n_kw + 1) * sizeof(*kw_text));
+            kw_pos[n_kw] = ins.pos;
+            kw_text[n_kw] = xstrndup(ll.text.buf, strlen(ins.keyword));
+            count_case(kw_text[n_kw], &upper, &lower);
+            n_kw++;
+            rc = place(p, df, &ins, &stage_cap);
+        } else {
+            df_instr_release(&ins);
+        }
+        lline_release(&ll);
+    }
+    if (rc == 0 && n_kw == 0)
+        rc = df_perr(p, (struct df_pos){1, 1}, "the Dockerfile has no instructions");
+    else if (rc == 0 && df->n_stages == 0)
+        rc = df_perr(p, (struct df_pos){1, 1}, "no FROM instruction: nothing to build");
+    if (rc == 0)
+        rc = whole_file_checks(p, df);
+    for (size_t k = 0; k < n_kw; k++) {
+        if (rc == 0)
+            casing_check(p, kw_pos[k], kw_text[k], upper >= lower);
+        free(kw_text[k]);
+    }
+    free(kw_text);
+    free(kw_pos);
+    return rc;
+}
+
+int df_parse(const char *data, size_t len, const char *file, struct dockerfile **out,
+             struct kiln_error **err)
+{
+    struct df_pctx p = {file ? file : "Dockerfile", '\\', err, NULL, 0, 0};
+    const char *nul = memchr(data, '\0', len);
+    if (nul != NULL) {
+        int line = 1;
+        for (const char *q = data; q < nul; q++)
+            line += *q == '\n';
+        return df_perr(&p, (struct df_pos){line, 1},
+                       "NUL byte in Dockerfile (is it a binary file?)");
+    }
+    struct dockerfile *df = xcalloc(1, sizeof(*df));
+    df->file = xstrdup(p.file);
+    df->escape = '\\';
+    struct reader r = {data, len, 0, 0};
+    if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+        r.pos = 3;
+    int rc = parse_body(&p, df, &r);
+    df->warnings = p.warnings;
+    df->n_warnings = p.n_warnings;
+    if (rc < 0) {
+        df_free(df);
+        return -1;
+    }
+    *out = df;
+    return 0;
+}
+
+int df_parse_file(const char *path, struct dockerfile **out, struct kiln_error **err)
+{
+    cleanup_free char *data = NULL;
+    size_t len;
+    if (read_file(path, MAX_DOCKERFILE, &data, &len, err) < 0)
+        return -1;
+    const char *base = strrchr(path, '/');
+    return df_parse(data, len, base ? base + 1 : path, out, err);
+}
+
+int df_parse_instr(const char *text, char escape, const char *what, struct df_instr **out,
+                   struct kiln_error **err)
+{
+    struct df_pctx p = {what ? what : "instruction", escape ? escape : '\\', err, NULL, 0, 0};
+    struct df_lline ll = {STRBUF_INIT, NULL, 0, 0, 0};
+    size_t i = 0;
+    while (text[i] && isspace((unsigned char)text[i]))
+        i++;
+    if (strchr(text, '\n') != NULL || text[i] == '\0') {
+        kiln_error_set(err, KILN_E_INVALID, "%s: expected one instruction on one line", p.file);
+        return -1;
+    }
+    lline_add(&ll, text + i, strlen(text + i), 1, (int)i + 1);
+    struct df_instr *ins = xcalloc(1, sizeof(*ins));
+    int rc = df_instr_from_line(&p, &ll, 0, ins);
+    lline_release(&ll);
+    for (size_t k = 0; k < p.n_warnings; k++) {
+        free(p.warnings[k].rule);
+        free(p.warnings[k].msg);
+    }
+    free(p.warnings);
+    if (rc < 0) {
+        df_instr_free(ins);
+        return -1;
+    }
+    *out = ins;
+    return 0;
+}

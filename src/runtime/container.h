@@ -1,0 +1,86 @@
+/* Containers on disk, without a daemon: KILN_ROOT/containers/<id>/ holds
+ *   config.json  what was asked (image, argv, env, user, healthcheck, ...)
+ *   state.json   status, host pid of PID 1, supervisor pid, times, exit code
+ *   health.json  the health checker's latest results
+ *   ctr.log      the container's stdout and stderr (detached containers)
+ *   upper/ work/ the overlay's writable layer
+ *   lock         flock held by the container's supervisor while it lives
+ * and KILN_ROOT/containers/names/<name> is a symlink to the id (atomic name
+ * reservation). A supervisor that died (SIGKILL) is detected through its lock;
+ * its container died with it (PDEATHSIG), and every mount was in the
+ * container's own mount namespace, so there is nothing to unmount. */
+#ifndef KILN_RUNTIME_CONTAINER_H
+#define KILN_RUNTIME_CONTAINER_H
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "runtime/runtime.h"
+#include "util/error.h"
+
+/* KILN_ROOT/containers/<id>, allocated. */
+char *ctr_dir(const char *root, const char *id);
+
+/* Creates a container record with a fresh id. name NULL gives a generated
+ * one; a taken name is KILN_E_EXISTS. config is stored as config.json (with
+ * "Id", "Name", "Created" added). *id_out allocated. */
+int ctr_create(const char *root, const char *name, json_t *config, char **id_out,
+               struct kiln_error **err);
+/* Resolves a name, a full id or a unique id prefix. */
+int ctr_find(const char *root, const char *what, char **id_out, struct kiln_error **err);
+/* Every container id, sorted by creation (newest first). */
+int ctr_list(const char *root, char ***ids, size_t *n, struct kiln_error **err);
+void ctr_list_free(char **ids, size_t n);
+
+json_t *ctr_load_config(const char *root, const char *id, struct kiln_error **err);
+/* Loads state.json, first repairing it when it says running but the
+ * supervisor is gone (then status "exited", exit code 137). */
+json_t *ctr_load_state(const char *root, const char *id, struct kiln_error **err);
+int ctr_save_state(const char *root, const char *id, const json_t *state, struct kiln_error **err);
+/* Reads health.json, or NULL when there is none. */
+json_t *ctr_load_health(const char *root, const char *id);
+int ctr_save_health(const char *root, const char *id, const json_t *health,
+                    struct kiln_error **err);
+
+/* Takes the supervisor lock (held until fd is closed); KILN_E_EXISTS if
+ * another supervisor has it. Returns the fd. */
+int ctr_lock_supervisor(const char *root, const char *id, struct kiln_error **err);
+/* 1 if a supervisor holds the lock. */
+int ctr_supervisor_alive(const char *root, const char *id);
+
+/* Removes the record (dir and name). The container must not be running. */
+int ctr_remove(const char *root, const char *id, struct kiln_error **err);
+
+/* An image's HEALTHCHECK (durations in nanoseconds, as in the image config). */
+struct ctr_healthcheck {
+    char **argv; /* the probe: CMD args, or /bin/sh -c for CMD-SHELL */
+    long long interval, timeout, start_period;
+    int retries;
+};
+
+/* Reads config.Healthcheck; returns 0 with hc->argv NULL when there is none
+ * (or it is NONE). Docker's defaults fill missing fields. */
+int ctr_healthcheck_from_json(const json_t *healthcheck, struct ctr_healthcheck *hc,
+                              struct kiln_error **err);
+void ctr_healthcheck_release(struct ctr_healthcheck *hc);
+
+/* Runs the probe once in the running container (PID 1 = pid1) with the
+ * container's env/user/cwd from s; *output gets its output (at most 4 KiB);
+ * returns the probe's exit status, or -1 with *output explaining (timeout,
+ * exec failure). */
+int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healthcheck *hc,
+                     char **output);
+
+/* Supervises container id: takes its lock, records state (running + pid,
+ * then exited + code), runs health checks when hc has a probe, and waits.
+ * ready_fd (or -1) gets one byte 0 once the container started, or the error
+ * text if it could not start; it is closed either way. s->on_start is used
+ * internally. Returns like runtime_run. */
+int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
+                  const struct ctr_healthcheck *hc, int ready_fd, int *status,
+                  struct kiln_error **err);
+
+/* Signal number of "SIGTERM", "TERM", "15"; -1 if unknown. */
+int ctr_parse_signal(const char *s);
+
+#endif

@@ -1,0 +1,166 @@
+/* runtime_exec: a new process in a running container. A helper joins the
+ * container's namespaces (user first, when it has its own), then forks so the
+ * command is inside the pid namespace too; the helper stays as the command's
+ * parent, forwarding signals and passing its exit status on. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+#include "util/cleanup.h"
+#include "util/strbuf.h"
+
+static const struct {
+    const char *name;
+    int type;
+} namespaces[] = {
+    {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+    {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+};
+#define N_NS (sizeof(namespaces) / sizeof(namespaces[0]))
+
+/* Opens the container's namespace files; -1 where it shares ours. */
+static int open_namespaces(pid_t pid1, int fds[N_NS], int *own_userns, struct kiln_error **err)
+{
+    *own_userns = 0;
+    for (size_t i = 0; i < N_NS; i++) {
+        char path[64], self[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid1, namespaces[i].name);
+        snprintf(self, sizeof(self), "/proc/self/ns/%s", namespaces[i].name);
+        struct stat a, b;
+        fds[i] = -1;
+        if (stat(path, &a) < 0)
+            return kiln_error_errno(err, errno, "container process %d", (int)pid1);
+        if (stat(self, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            continue;
+        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0)
+            return kiln_error_errno(err, errno, "%s", path);
+        if (namespaces[i].type == CLONE_NEWUSER)
+            *own_userns = 1;
+    }
+    return 0;
+}
+
+static __attribute__((noreturn)) void fail(int fd, int status, struct kiln_error *e)
+{
+    rt_report(fd, status, e);
+    _exit(status);
+}
+
+static __attribute__((noreturn)) void command(const struct rt_spec *s, int errfd, int tty_slave,
+                                              uid_t keep_uid, gid_t keep_gid)
+{
+    struct kiln_error *err = NULL;
+    struct rt_user u;
+    int status;
+    if (rt_setup_stdio(s, tty_slave, &err) < 0 ||
+        rt_resolve_user(s, keep_uid, keep_gid, &u, &err) < 0)
+        fail(errfd, RT_EXIT_SETUP, err);
+    char **env = rt_build_env(s, &u);
+    if (rt_enter_workdir(s->cwd, &err) < 0 || rt_drop_bounding(&err) < 0 ||
+        rt_become_user(&u, &err) < 0)
+        fail(errfd, RT_EXIT_SETUP, err);
+    setsid();
+    if (tty_slave >= 0)
+        ioctl(0, TIOCSCTTY, 0);
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (rt_lock_down(&err) < 0)
+        fail(errfd, RT_EXIT_SETUP, err);
+    rt_exec_command(s->argv, env, &status, &err);
+    fail(errfd, status, err);
+}
+
+static __attribute__((noreturn)) void helper(const struct rt_spec *s, int fds[N_NS], int errfd,
+                                             int tty_slave, uid_t keep_uid, gid_t keep_gid)
+{
+    struct kiln_error *err = NULL;
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    for (size_t i = 0; i < N_NS; i++) {
+        if (fds[i] >= 0 && setns(fds[i], namespaces[i].type) < 0) {
+            kiln_error_errno(&err, errno, "joining the container's %s namespace",
+                             namespaces[i].name);
+            fail(errfd, RT_EXIT_SETUP, err);
+        }
+        if (fds[i] >= 0)
+            close(fds[i]);
+    }
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    pid_t p = fork();
+    if (p < 0) {
+        kiln_error_errno(&err, errno, "fork");
+        fail(errfd, RT_EXIT_SETUP, err);
+    }
+    if (p == 0) {
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        command(s, errfd, tty_slave, keep_uid, keep_gid);
+    }
+    close(errfd);
+    if (tty_slave >= 0)
+        close(tty_slave);
+    _exit(rt_init_loop(p));
+}
+
+int runtime_exec(pid_t pid1, const struct rt_spec *s, int *status, struct kiln_error **err)
+{
+    *status = RT_EXIT_SETUP;
+    if (s->argv == NULL || s->argv[0] == NULL)
+        return kiln_error_set(err, KILN_E_USAGE, "no command specified");
+    int fds[N_NS];
+    int own_userns;
+    if (open_namespaces(pid1, fds, &own_userns, err) < 0) {
+        for (size_t i = 0; i < N_NS; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        return kiln_error_prefix(err, "the container is not running");
+    }
+    cleanup_close int tty_master = -1;
+    int tty_slave = -1;
+    if (s->tty && rt_tty_open(&tty_master, &tty_slave, err) < 0)
+        return -1;
+    int errp[2];
+    if (pipe2(errp, O_CLOEXEC) < 0)
+        return kiln_error_errno(err, errno, "pipe");
+    fflush(NULL);
+    uid_t keep_uid = getuid();
+    gid_t keep_gid = getgid();
+    pid_t pid = fork();
+    if (pid == 0)
+        helper(s, fds, errp[1], tty_slave, keep_uid, keep_gid);
+    int fork_errno = errno;
+    close(errp[1]);
+    if (tty_slave >= 0)
+        close(tty_slave);
+    for (size_t i = 0; i < N_NS; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    if (pid < 0) {
+        close(errp[0]);
+        return kiln_error_errno(err, fork_errno, "fork");
+    }
+    struct rt_child_msg m;
+    int failed = rt_read_child_msg(errp[0], &m);
+    close(errp[0]);
+    if (!failed && tty_master >= 0)
+        rt_tty_relay(tty_master);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (failed)
+        return rt_msg_to_error(&m, status, err);
+    *status = rt_docker_status(st);
+    return 0;
+}

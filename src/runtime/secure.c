@@ -1,0 +1,198 @@
+/* Privilege shaping right before exec: capability bounding set as Docker's
+ * default, user switch, rlimits, no_new_privs and the default seccomp filter. */
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <seccomp.h>
+#include <stdint.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+
+const int rt_default_caps[] = {
+    CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
+    CAP_MKNOD,   CAP_NET_RAW,      CAP_SETGID,           CAP_SETUID,
+    CAP_SETFCAP, CAP_SETPCAP,      CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT,
+    CAP_KILL,    CAP_AUDIT_WRITE,
+};
+const size_t rt_n_default_caps = sizeof(rt_default_caps) / sizeof(rt_default_caps[0]);
+
+static int is_default_cap(int c)
+{
+    for (size_t i = 0; i < rt_n_default_caps; i++)
+        if (rt_default_caps[i] == c)
+            return 1;
+    return 0;
+}
+
+int rt_drop_bounding(struct kiln_error **err)
+{
+    for (int c = 0; c <= CAP_LAST_CAP; c++) {
+        if (is_default_cap(c))
+            continue;
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            return kiln_error_errno(err, errno, "dropping capability %d from the bounding set", c);
+    }
+    /* Higher numbers than this kernel's headers know of. */
+    for (int c = CAP_LAST_CAP + 1; c < 64; c++)
+        if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno == EINVAL)
+            break;
+    return 0;
+}
+
+int rt_become_user(const struct rt_user *u, struct kiln_error **err)
+{
+    if (setgroups(u->n_groups, u->groups) < 0 && !(errno == EPERM && u->n_groups == 0))
+        return kiln_error_errno(err, errno, "setting supplementary groups");
+    if (setresgid(u->gid, u->gid, u->gid) < 0)
+        return kiln_error_errno(err, errno, "setting gid %u", (unsigned)u->gid);
+    if (setresuid(u->uid, u->uid, u->uid) < 0)
+        return kiln_error_errno(err, errno, "setting uid %u", (unsigned)u->uid);
+    /* Root keeps exactly the default set; setresuid already cleared others'. */
+    cap_t caps = cap_init();
+    if (caps == NULL)
+        return kiln_error_errno(err, errno, "cap_init");
+    if (u->uid == 0) {
+        cap_value_t v[32];
+        for (size_t i = 0; i < rt_n_default_caps; i++)
+            v[i] = rt_default_caps[i];
+        cap_set_flag(caps, CAP_EFFECTIVE, (int)rt_n_default_caps, v, CAP_SET);
+        cap_set_flag(caps, CAP_PERMITTED, (int)rt_n_default_caps, v, CAP_SET);
+    }
+    int r = cap_set_proc(caps);
+    int e = errno;
+    cap_free(caps);
+    if (r < 0)
+        return kiln_error_errno(err, e, "setting capabilities");
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    return 0;
+}
+
+int rt_apply_rlimits(const struct rt_spec *s, struct kiln_error **err)
+{
+    for (size_t i = 0; i < s->n_rlimits; i++) {
+        struct rlimit cur, want;
+        const struct rt_rlimit *l = &s->rlimits[i];
+        if (getrlimit(l->resource, &cur) < 0)
+            return kiln_error_errno(err, errno, "getrlimit %d", l->resource);
+        want.rlim_max = l->hard;
+        want.rlim_cur = l->soft;
+        /* Raising the hard limit needs CAP_SYS_RESOURCE, which root here may lack. */
+        if (cur.rlim_max != RLIM_INFINITY && want.rlim_max > cur.rlim_max)
+            want.rlim_max = cur.rlim_max;
+        if (want.rlim_cur > want.rlim_max)
+            want.rlim_cur = want.rlim_max;
+        if (setrlimit(l->resource, &want) < 0)
+            return kiln_error_errno(err, errno, "setrlimit %d", l->resource);
+    }
+    return 0;
+}
+
+/* What Docker's default seccomp profile does not allow (for a container without
+ * extra capabilities): these fail with EPERM. clone3 answers ENOSYS so libc
+ * falls back to clone, whose namespace flags are refused. */
+static const char *const denied[] = {
+    "acct",
+    "add_key",
+    "bpf",
+    "clock_adjtime",
+    "clock_settime",
+    "create_module",
+    "delete_module",
+    "finit_module",
+    "fsconfig",
+    "fsmount",
+    "fsopen",
+    "fspick",
+    "get_kernel_syms",
+    "get_mempolicy",
+    "init_module",
+    "ioperm",
+    "iopl",
+    "kcmp",
+    "kexec_file_load",
+    "kexec_load",
+    "keyctl",
+    "lookup_dcookie",
+    "mbind",
+    "mount",
+    "mount_setattr",
+    "move_mount",
+    "move_pages",
+    "name_to_handle_at",
+    "nfsservctl",
+    "open_by_handle_at",
+    "open_tree",
+    "perf_event_open",
+    "pivot_root",
+    "process_madvise",
+    "ptrace",
+    "query_module",
+    "quotactl",
+    "quotactl_fd",
+    "reboot",
+    "request_key",
+    "set_mempolicy",
+    "setns",
+    "settimeofday",
+    "stime",
+    "swapoff",
+    "swapon",
+    "sysfs",
+    "_sysctl",
+    "syslog",
+    "umount",
+    "umount2",
+    "unshare",
+    "uselib",
+    "userfaultfd",
+    "ustat",
+    "vhangup",
+    "vm86",
+    "vm86old",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "fanotify_init",
+    "lsm_set_self_attr",
+    "landlock_create_ruleset",
+};
+
+int rt_lock_down(struct kiln_error **err)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return kiln_error_errno(err, errno, "setting no_new_privs");
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (ctx == NULL)
+        return kiln_error_set(err, KILN_E_FAIL, "seccomp_init failed");
+    int r = 0;
+    /* 32-bit syscalls get the same rules instead of being killed. */
+    seccomp_arch_add(ctx, SCMP_ARCH_X86);
+    seccomp_arch_add(ctx, SCMP_ARCH_X32);
+    for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]) && r == 0; i++) {
+        int nr = seccomp_syscall_resolve_name(denied[i]);
+        if (nr == __NR_SCMP_ERROR)
+            continue;
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+        if (r == -EDOM || r == -EEXIST)
+            r = 0;
+    }
+    /* clone creating namespaces: one rule per flag, as (flags & ns) != 0. */
+    static const unsigned long ns[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,    CLONE_NEWUSER,
+                                       CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME};
+    for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]) && r == 0; i++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, ns[i], ns[i]));
+    if (r == 0)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    if (r == 0)
+        r = seccomp_load(ctx);
+    seccomp_release(ctx);
+    if (r < 0)
+        return kiln_error_errno(err, -r, "loading the seccomp filter");
+    return 0;
+}

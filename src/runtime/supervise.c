@@ -1,0 +1,261 @@
+/* A container's supervisor (what conmon is to podman): the process that
+ * clones PID 1, records its state and exit, and runs its health checks. It is
+ * the parent of PID 1, so when it is killed the container dies with it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/container.h"
+#include "runtime/internal.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+#define SEC 1000000000LL
+
+int ctr_healthcheck_from_json(const json_t *j, struct ctr_healthcheck *hc, struct kiln_error **err)
+{
+    memset(hc, 0, sizeof(*hc));
+    hc->interval = 30 * SEC;
+    hc->timeout = 30 * SEC;
+    hc->retries = 3;
+    json_t *test = j ? json_object_get(j, "Test") : NULL;
+    if (!json_is_array(test) || json_array_size(test) == 0)
+        return 0;
+    const char *kind = json_string_value(json_array_get(test, 0));
+    if (kind == NULL || strcmp(kind, "NONE") == 0)
+        return 0;
+    size_t n = json_array_size(test);
+    if (strcmp(kind, "CMD-SHELL") == 0) {
+        const char *cmd = json_string_value(json_array_get(test, 1));
+        if (cmd == NULL)
+            return kiln_error_set(err, KILN_E_INVALID, "HEALTHCHECK CMD-SHELL without a command");
+        hc->argv = xcalloc(4, sizeof(char *));
+        hc->argv[0] = xstrdup("/bin/sh");
+        hc->argv[1] = xstrdup("-c");
+        hc->argv[2] = xstrdup(cmd);
+    } else if (strcmp(kind, "CMD") == 0 && n >= 2) {
+        hc->argv = xcalloc(n, sizeof(char *));
+        for (size_t i = 1; i < n; i++) {
+            const char *a = json_string_value(json_array_get(test, i));
+            hc->argv[i - 1] = xstrdup(a ? a : "");
+        }
+    } else {
+        return kiln_error_set(err, KILN_E_INVALID, "HEALTHCHECK test \"%s\" not understood", kind);
+    }
+    long long v;
+    if ((v = json_integer_value(json_object_get(j, "Interval"))) > 0)
+        hc->interval = v;
+    if ((v = json_integer_value(json_object_get(j, "Timeout"))) > 0)
+        hc->timeout = v;
+    if ((v = json_integer_value(json_object_get(j, "StartPeriod"))) > 0)
+        hc->start_period = v;
+    if ((v = json_integer_value(json_object_get(j, "Retries"))) > 0)
+        hc->retries = (int)v;
+    return 0;
+}
+
+void ctr_healthcheck_release(struct ctr_healthcheck *hc)
+{
+    rt_argv_free(hc->argv);
+    hc->argv = NULL;
+}
+
+static long long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * SEC + t.tv_nsec;
+}
+
+int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healthcheck *hc,
+                     char **output)
+{
+    int p[2];
+    *output = NULL;
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        *output = xasprintf("pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t child = fork();
+    if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        close(p[0]);
+        struct rt_spec e = *s;
+        e.argv = (const char *const *)hc->argv;
+        e.stdio[0] = -1;
+        e.stdio[1] = p[1];
+        e.stdio[2] = p[1];
+        e.tty = 0;
+        int status;
+        struct kiln_error *err = NULL;
+        if (runtime_exec(pid1, &e, &status, &err) < 0) {
+            dprintf(p[1], "%s\n", err ? err->msg : "exec failed");
+            _exit(status ? status : 1);
+        }
+        _exit(status);
+    }
+    close(p[1]);
+    if (child < 0) {
+        close(p[0]);
+        *output = xasprintf("fork: %s", strerror(errno));
+        return -1;
+    }
+    struct strbuf out = STRBUF_INIT;
+    strbuf_init(&out);
+    long long deadline = now_ns() + hc->timeout;
+    int timed_out = 0;
+    for (;;) {
+        long long left = deadline - now_ns();
+        if (left <= 0) {
+            timed_out = 1;
+            break;
+        }
+        struct pollfd pf = {.fd = p[0], .events = POLLIN};
+        int r = poll(&pf, 1, (int)(left / 1000000) + 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            continue;
+        char buf[1024];
+        ssize_t n = read(p[0], buf, sizeof(buf));
+        if (n <= 0)
+            break;
+        if (out.len < 4096)
+            strbuf_add(&out, buf, (size_t)n > 4096 - out.len ? 4096 - out.len : (size_t)n);
+    }
+    close(p[0]);
+    if (timed_out)
+        kill(child, SIGKILL);
+    int st;
+    while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (timed_out) {
+        strbuf_addf(&out, "health check timed out after %llds", hc->timeout / SEC);
+        *output = strbuf_detach(&out);
+        return -1;
+    }
+    *output = strbuf_detach(&out);
+    return rt_docker_status(st);
+}
+
+struct sup_ctx {
+    const char *root;
+    const char *id;
+    const struct rt_spec *s;
+    const struct ctr_healthcheck *hc;
+    int ready_fd;
+    pid_t checker;
+};
+
+static void health_loop(struct sup_ctx *c, pid_t pid1)
+{
+    long long started = now_ns();
+    int streak = 0;
+    const char *status = "starting";
+    json_t *log = json_array();
+    for (;;) {
+        struct timespec ts = {.tv_sec = c->hc->interval / SEC, .tv_nsec = c->hc->interval % SEC};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        time_t t0 = time(NULL);
+        char *output = NULL;
+        int code = ctr_health_probe(pid1, c->s, c->hc, &output);
+        if (code == 0) {
+            streak = 0;
+            status = "healthy";
+        } else if (now_ns() - started >= c->hc->start_period || strcmp(status, "starting") != 0) {
+            if (++streak >= c->hc->retries)
+                status = "unhealthy";
+        }
+        json_array_append_new(log, json_pack("{s:I,s:I,s:i,s:s}", "Start", (json_int_t)t0, "End",
+                                             (json_int_t)time(NULL), "ExitCode", code, "Output",
+                                             output ? output : ""));
+        free(output);
+        while (json_array_size(log) > 5)
+            json_array_remove(log, 0);
+        json_t *h =
+            json_pack("{s:s,s:i,s:O}", "Status", status, "FailingStreak", streak, "Log", log);
+        ctr_save_health(c->root, c->id, h, NULL);
+        json_decref(h);
+    }
+}
+
+static void on_started(void *ctx, pid_t pid1)
+{
+    struct sup_ctx *c = ctx;
+    json_t *st = json_pack("{s:s,s:i,s:i,s:I}", "Status", "running", "Pid", (int)pid1, "Supervisor",
+                           (int)getpid(), "Started", (json_int_t)time(NULL));
+    ctr_save_state(c->root, c->id, st, NULL);
+    json_decref(st);
+    /* Tell the waiting `kiln run -d` before forking anything that could
+     * inherit the pipe. */
+    if (c->ready_fd >= 0) {
+        char ok = 0;
+        write_all(c->ready_fd, &ok, 1);
+        close(c->ready_fd);
+        c->ready_fd = -1;
+    }
+    if (c->hc != NULL && c->hc->argv != NULL) {
+        json_t *h = json_pack("{s:s,s:i,s:[]}", "Status", "starting", "FailingStreak", 0, "Log");
+        ctr_save_health(c->root, c->id, h, NULL);
+        json_decref(h);
+        pid_t p = fork();
+        if (p == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+            health_loop(c, pid1);
+            _exit(0);
+        }
+        c->checker = p;
+    }
+}
+
+int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
+                  const struct ctr_healthcheck *hc, int ready_fd, int *status,
+                  struct kiln_error **err)
+{
+    *status = RT_EXIT_SETUP;
+    cleanup_close int lock = ctr_lock_supervisor(root, id, err);
+    if (lock < 0) {
+        if (ready_fd >= 0) {
+            write_all(ready_fd, (*err)->msg, strlen((*err)->msg));
+            close(ready_fd);
+        }
+        return -1;
+    }
+    struct sup_ctx c = {
+        .root = root, .id = id, .s = s, .hc = hc, .ready_fd = ready_fd, .checker = -1};
+    s->on_start = on_started;
+    s->on_start_ctx = &c;
+    int r = runtime_run(s, status, err);
+    if (c.checker > 0) {
+        kill(c.checker, SIGKILL);
+        waitpid(c.checker, NULL, 0);
+    }
+    json_t *st = ctr_load_state(root, id, NULL);
+    if (st == NULL)
+        st = json_object();
+    json_object_set_new(st, "Status", json_string("exited"));
+    json_object_set_new(st, "ExitCode", json_integer(*status));
+    json_object_set_new(st, "Finished", json_integer((json_int_t)time(NULL)));
+    json_object_del(st, "Pid");
+    if (r < 0 && *err)
+        json_object_set_new(st, "Error", json_string((*err)->msg));
+    ctr_save_state(root, id, st, NULL);
+    json_decref(st);
+    if (c.ready_fd >= 0) {
+        const char *m = r < 0 && *err ? (*err)->msg : "container exited before it started";
+        char code = (char)*status;
+        write_all(c.ready_fd, &code, 1);
+        write_all(c.ready_fd, m, strlen(m));
+        close(c.ready_fd);
+    }
+    return r;
+}

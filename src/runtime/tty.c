@@ -1,0 +1,80 @@
+/* -t: a pty pair; the container's side becomes the command's controlling
+ * terminal, kiln relays between the caller's terminal (raw mode) and the master. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+#include "util/fs.h"
+
+int rt_tty_open(int *master, int *slave, struct kiln_error **err)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0)
+        return kiln_error_errno(err, errno, "allocating a pty");
+    char name[64];
+    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
+        close(m);
+        return kiln_error_errno(err, errno, "allocating a pty");
+    }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+        close(m);
+        return kiln_error_errno(err, errno, "opening %s", name);
+    }
+    struct winsize ws;
+    if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+        ioctl(m, TIOCSWINSZ, &ws);
+    *master = m;
+    *slave = s;
+    return 0;
+}
+
+static int copy_once(int from, int to)
+{
+    char buf[8192];
+    ssize_t n = read(from, buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (n <= 0)
+        return -1;
+    return write_all(to, buf, (size_t)n);
+}
+
+void rt_tty_relay(int master)
+{
+    struct termios saved, raw;
+    int is_tty = tcgetattr(0, &saved) == 0;
+    if (is_tty) {
+        raw = saved;
+        cfmakeraw(&raw);
+        tcsetattr(0, TCSANOW, &raw);
+    }
+    int in_open = 1;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = master, .events = POLLIN}, {.fd = 0, .events = POLLIN}};
+        int r = poll(p, in_open ? 2 : 1, -1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (copy_once(master, 1) < 0)
+                break;
+        }
+        if (in_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (copy_once(0, master) < 0) {
+                in_open = 0;
+                char eof = 4; /* ^D: the caller's input ended */
+                write_all(master, &eof, 1);
+            }
+        }
+    }
+    if (is_tty)
+        tcsetattr(0, TCSANOW, &saved);
+}

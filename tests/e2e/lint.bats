@@ -1,0 +1,109 @@
+#!/usr/bin/env bats
+# kiln lint: like `docker build --check`. Valid fixtures lint with exit 0,
+# invalid ones fail with the exact FILE:LINE:COL message.
+load helpers
+
+FIXTURES="$BATS_TEST_DIRNAME/../fixtures/dockerfiles"
+
+setup() {
+    setup_store
+    cd "$BATS_TEST_TMPDIR"
+}
+
+@test "every valid fixture lints with exit 0" {
+    for f in "$FIXTURES"/valid/*.Dockerfile; do
+        run kiln lint -f - < "$f"
+        [ "$status" -eq 0 ] || { echo "$f: $output"; false; }
+    done
+}
+
+@test "every invalid fixture fails with its line-numbered error" {
+    for f in "$FIXTURES"/invalid/*.Dockerfile; do
+        want=$(head -n1 "${f%.Dockerfile}.err")
+        run kiln lint -f - < "$f"
+        [ "$status" -eq 1 ] || { echo "$f: status $status"; false; }
+        [ "$output" = "$want" ] || { echo "$f: got: $output"; echo "want: $want"; false; }
+    done
+}
+
+@test "default Dockerfile in the context, warnings with rule names, exit 0" {
+    mkdir ctx
+    printf 'FROM alpine\nMAINTAINER me\nCMD echo hi\n' > ctx/Dockerfile
+    run kiln lint ctx
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"ctx/Dockerfile:2:1: warning: Maintainer instruction is deprecated in favor of using label (MaintainerDeprecated)"* ]]
+    [[ "$output" == *"ctx/Dockerfile:3:1: warning: JSON arguments recommended"*"(JSONArgsRecommended)"* ]]
+}
+
+@test "a clean Dockerfile says so" {
+    printf 'FROM alpine\nCMD ["true"]\n' > Dockerfile
+    run kiln lint
+    [ "$status" -eq 0 ]
+    [ "$output" = "Dockerfile: no problems found" ]
+}
+
+@test "--format json lists warnings and the error with positions" {
+    printf 'FROM alpine\nMAINTAINER me\nRUN echo ok\nCOPYY a b\n' > Dockerfile
+    run kiln lint --format json
+    [ "$status" -eq 1 ]
+    echo "$output" | jq -e '.error.line == 4 and .error.column == 1' >/dev/null
+    echo "$output" | jq -e '.error.message == "unknown instruction \"COPYY\" (did you mean COPY?)"' >/dev/null
+    printf 'FROM alpine\nMAINTAINER me\n' > Dockerfile
+    run kiln lint --format json
+    [ "$status" -eq 0 ]
+    echo "$output" | jq -e '.error == null and .warnings[0].rule == "MaintainerDeprecated" and .warnings[0].line == 2' >/dev/null
+}
+
+@test "the check directive skips rules and can make warnings fatal" {
+    printf '# check=skip=MaintainerDeprecated\nFROM alpine\nMAINTAINER me\n' > Dockerfile
+    run kiln lint
+    [ "$status" -eq 0 ]
+    [ "$output" = "Dockerfile: no problems found" ]
+    printf '# check=error=true\nFROM alpine\nMAINTAINER me\n' > Dockerfile
+    run kiln lint
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"MaintainerDeprecated"* ]]
+    [[ "$output" == *"error=true"* ]]
+}
+
+@test "--target and --build-arg: unknown stage, unused build arg, required arg" {
+    printf 'FROM alpine AS base\nARG V\nRUN echo ${V:?set V}\nFROM base AS app\n' > Dockerfile
+    run kiln lint --target nope
+    [ "$status" -eq 1 ]
+    [[ "$output" == *'target stage "nope" could not be found'*'base, app'* ]]
+    run kiln lint
+    [ "$status" -eq 0 ] # RUN is expanded by the shell, not by kiln
+    printf 'FROM alpine\nARG V\nWORKDIR /${V:?set V}\n' > Dockerfile
+    run kiln lint
+    [ "$status" -eq 1 ]
+    [[ "$output" == "Dockerfile:3:1: "*"V: set V" ]]
+    run kiln lint --build-arg V=1 --build-arg EXTRA=2
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'build arg "EXTRA" was given but no stage declares it (UnusedBuildArg)'* ]]
+}
+
+@test "COPY of a file excluded by <name>.dockerignore is reported" {
+    mkdir ctx
+    printf 'FROM alpine\nCOPY secret.env /\n' > ctx/Dockerfile.dev
+    echo 'secret.env' > ctx/Dockerfile.dev.dockerignore
+    echo 'other' > ctx/.dockerignore
+    run kiln lint -f ctx/Dockerfile.dev ctx
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'ctx/Dockerfile.dev:2:1: warning: Attempting to Copy file "secret.env" that is excluded by .dockerignore (CopyIgnoredFile)'* ]]
+}
+
+@test "usage errors exit 2; a missing Dockerfile exits 1" {
+    run kiln lint --format yaml
+    [ "$status" -eq 2 ]
+    run kiln lint a b
+    [ "$status" -eq 2 ]
+    run kiln lint -f does-not-exist
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"does-not-exist"* ]]
+}
+
+@test "kiln help lint" {
+    run kiln help lint
+    [ "$status" -eq 0 ]
+    [[ "$output" == "Usage: kiln lint"* ]]
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bats
+# Detached containers: supervisor, ps, logs, exec, health, stop, rm, and no
+# mounts left behind however the container ends.
+
+load helpers
+load run_lib
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+    export RUN_FIXTURE="$BATS_FILE_TMPDIR/fixture"
+    make_busybox_rootfs "$RUN_FIXTURE/rootfs"
+}
+
+setup() {
+    setup_store
+    kiln import "$RUN_FIXTURE/rootfs" -t bb -c 'CMD ["sh"]' >/dev/null
+    # A service: traps its STOPSIGNAL, becomes ready, has a HEALTHCHECK.
+    retag_with_config bb svc '.config.Healthcheck={"Test":["CMD-SHELL","test -f /tmp/ready && echo ready"],"Interval":300000000,"Timeout":2000000000,"Retries":2}
+        | .config.StopSignal="SIGUSR1"
+        | .config.Cmd=["sh","-c","trap \"echo stopping-on-usr1; exit 0\" USR1; echo started; sleep 0.5; touch /tmp/ready; while true; do sleep 0.1; done"]'
+}
+
+teardown() {
+    # Never leave a supervisor behind, whatever failed.
+    for id in $(kiln ps -q 2>/dev/null); do kiln rm -f "$id" >/dev/null 2>&1 || true; done
+}
+
+host_mounts() {
+    findmnt -rn -o TARGET,SOURCE,OPTIONS | grep -c -- "$KILN_ROOT" || true
+}
+
+wait_for() { # wait_for SECONDS CMD...: retries CMD every 0.1 s
+    local n=$(($1 * 10))
+    shift
+    while [ $n -gt 0 ]; do
+        "$@" && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
+
+is_healthy() { kiln ps | grep -q '(healthy)'; }
+
+@test "detached: -d prints the id; ps shows it running, then healthy" {
+    run kiln run -d --name web svc
+    [ "$status" -eq 0 ]
+    [[ "$output" =~ ^[0-9a-f]{64}$ ]]
+    run kiln ps
+    [[ "$output" == *"web"* ]]
+    [[ "$output" == *"Up "* ]]
+    wait_for 10 is_healthy
+    run kiln ps
+    [[ "$output" == *"(healthy)"* ]]
+    [ "$(host_mounts)" -eq 0 ]
+}
+
+@test "detached: logs, exec into its namespaces, health once" {
+    kiln run -d --name web --hostname websvc svc >/dev/null
+    wait_for 5 sh -c "$KILN logs web | grep -q started"
+    run kiln exec web sh -c 'hostname; echo $$; cat /proc/1/status | grep -c kiln'
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = websvc ]
+    run kiln exec web sh -c 'exit 4'
+    [ "$status" -eq 4 ]
+    run -127 kiln exec web nosuchcmd
+    wait_for 5 kiln exec web test -f /tmp/ready
+    run kiln health web
+    [ "$status" -eq 0 ]
+    [ "$output" = ready ]
+    kiln exec web rm /tmp/ready
+    run kiln health web
+    [ "$status" -eq 1 ]
+}
+
+@test "detached: unhealthy after retries" {
+    retag_with_config svc sick '.config.Healthcheck.Test=["CMD","false"]'
+    kiln run -d --name sick sick >/dev/null
+    wait_for 10 sh -c "$KILN ps | grep -q '(unhealthy)'"
+}
+
+@test "detached: stop sends STOPSIGNAL; no mounts left; rm removes it" {
+    kiln run -d --name web svc >/dev/null
+    wait_for 5 sh -c "$KILN logs web | grep -q started"
+    run kiln stop web
+    [ "$status" -eq 0 ]
+    run kiln logs web
+    [[ "$output" == *"stopping-on-usr1"* ]]
+    run kiln ps -a
+    [[ "$output" == *"Exited (0)"* ]]
+    [ "$(host_mounts)" -eq 0 ]
+    run kiln rm web
+    [ "$status" -eq 0 ]
+    run kiln ps -a
+    [[ "$output" != *"web"* ]]
+    [ "$(host_mounts)" -eq 0 ]
+}
+
+@test "detached: stop escalates to SIGKILL after the timeout" {
+    retag_with_config bb stubborn '.config.Cmd=["sh","-c","trap \"\" TERM; echo up; while true; do sleep 0.1; done"]'
+    kiln run -d --name st stubborn >/dev/null
+    wait_for 5 sh -c "$KILN logs st | grep -q up"
+    run kiln stop -t 1 st
+    [ "$status" -eq 0 ]
+    run kiln ps -a
+    [[ "$output" == *"Exited (137)"* ]]
+}
+
+@test "detached: a SIGKILLed supervisor takes its container along; ps and rm clean up" {
+    id=$(kiln run -d --name web svc)
+    sup=$(jq -r .Supervisor "$KILN_ROOT/containers/$id/state.json")
+    pid1=$(jq -r .Pid "$KILN_ROOT/containers/$id/state.json")
+    kill -KILL "$sup"
+    wait_for 5 sh -c "! kill -0 $pid1 2>/dev/null"
+    run kiln ps -a
+    [[ "$output" == *"Exited (137)"* ]]
+    [ "$(host_mounts)" -eq 0 ]
+    run kiln rm web
+    [ "$status" -eq 0 ]
+    [ ! -e "$KILN_ROOT/containers/$id" ]
+}
+
+@test "detached: rm refuses a running container unless -f; --rm removes on exit" {
+    kiln run -d --name web svc >/dev/null
+    run kiln rm web
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"is running"* ]]
+    run kiln rm -f web
+    [ "$status" -eq 0 ]
+    kiln run -d --rm --name brief bb sh -c 'sleep 0.2' >/dev/null
+    wait_for 5 sh -c "! $KILN ps -a | grep -q brief"
+}
+
+@test "health IMAGE starts a throw-away container and probes it" {
+    run kiln health svc
+    [ "$status" -eq 0 ]
+    [ "$output" = ready ]
+    run kiln ps -a -q
+    [ -z "$output" ]
+    run kiln health bb
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"no HEALTHCHECK"* ]]
+}
