@@ -151,6 +151,14 @@ static void set_attrs(const struct copy_req *req, struct copy_item *it, const st
     it->mtime = keep_owner ? st->st_mtim.tv_sec : -1;
 }
 
+/* The directory a directory source is copied into keeps the source's mode:
+ * --chmod applies to what is inside (as buildah and BuildKit do). */
+static void keep_base_mode(const struct copy_req *req, struct copy_item *it, const struct stat *st)
+{
+    (void)req;
+    it->mode = st->st_mode;
+}
+
 static int is_archive(int dirfd, const char *rel)
 {
     cleanup_close int fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -168,10 +176,10 @@ static int is_archive(int dirfd, const char *rel)
 
 /* One source entry (file, dir, link...) at dst. fd/rel locate its bytes. */
 static int add_entry(const struct copy_req *req, struct copy_plan *p, const char *dst, int fd,
-                     const char *rel, const struct stat *st, int keep_owner,
+                     const char *rel, const struct stat *st, int keep_owner, int extract,
                      struct kiln_error **err)
 {
-    if (req->is_add && S_ISREG(st->st_mode) && !keep_owner && is_archive(fd, rel)) {
+    if (extract) {
         /* ADD of a local tar: its contents go into the destination directory. */
         struct copy_item *it = add_item(p, dst);
         it->kind = IK_ARCHIVE;
@@ -216,9 +224,11 @@ static int add_ctx_match(const struct copy_req *req, struct copy_plan *p, const 
     const struct context_index *ci = req->ctx;
     if (st == NULL || S_ISDIR(st->st_mode)) {
         cleanup_free char *base = req->parents ? join_rel(dest, src_rel) : xstrdup(dest);
-        if (st != NULL && !excluded(req, src_rel))
-            if (add_entry(req, p, base, ci->dirfd, src_rel, st, 0, err) < 0)
+        if (st != NULL && !excluded(req, src_rel)) {
+            if (add_entry(req, p, base, ci->dirfd, src_rel, st, 0, 0, err) < 0)
                 return -1;
+            keep_base_mode(req, &p->v[p->n - 1], st);
+        }
         size_t first, count;
         context_subtree(ci, src_rel, &first, &count);
         size_t skip = src_rel[0] == '\0' ? 0 : strlen(src_rel) + 1;
@@ -227,7 +237,7 @@ static int add_ctx_match(const struct copy_req *req, struct copy_plan *p, const 
             if (excluded(req, e->rel))
                 continue;
             cleanup_free char *dst = join_rel(base, e->rel + skip);
-            if (add_entry(req, p, dst, ci->dirfd, e->rel, &e->st, 0, err) < 0)
+            if (add_entry(req, p, dst, ci->dirfd, e->rel, &e->st, 0, 0, err) < 0)
                 return -1;
         }
         return 0;
@@ -235,13 +245,16 @@ static int add_ctx_match(const struct copy_req *req, struct copy_plan *p, const 
     if (excluded(req, src_rel))
         return 0;
     cleanup_free char *dst = NULL;
-    if (req->parents)
+    int extract = req->is_add && S_ISREG(st->st_mode) && is_archive(ci->dirfd, src_rel);
+    if (extract)
+        dst = xstrdup(dest); /* a tar's contents go into dest itself */
+    else if (req->parents)
         dst = join_rel(dest, src_rel);
     else if (dest_is_dir)
         dst = join_rel(dest, base_name(src_rel));
     else
         dst = xstrdup(dest);
-    return add_entry(req, p, dst, ci->dirfd, src_rel, st, 0, err);
+    return add_entry(req, p, dst, ci->dirfd, src_rel, st, 0, extract, err);
 }
 
 static int add_ctx_source(const struct copy_req *req, struct copy_plan *p, const char *src,
@@ -298,7 +311,7 @@ static int add_view_tree(const struct copy_req *req, struct copy_plan *p, const 
             break;
         }
         if (found) {
-            rc = add_entry(req, p, cdst, rootview_layer_fd(req->from, e.layer), e.path, &e.st, 1,
+            rc = add_entry(req, p, cdst, rootview_layer_fd(req->from, e.layer), e.path, &e.st, 1, 0,
                            err);
             if (rc == 0 && S_ISDIR(e.st.st_mode))
                 rc = add_view_tree(req, p, e.path, cdst, depth + 1, err);
@@ -325,14 +338,16 @@ static int add_view_match(const struct copy_req *req, struct copy_plan *p, const
     int fd = rootview_layer_fd(req->from, e.layer);
     if (S_ISDIR(e.st.st_mode)) {
         cleanup_free char *base = req->parents ? join_rel(dest, path) : xstrdup(dest);
-        rc = add_entry(req, p, base, fd, e.path[0] ? e.path : ".", &e.st, 1, err);
+        rc = add_entry(req, p, base, fd, e.path[0] ? e.path : ".", &e.st, 1, 0, err);
+        if (rc == 0)
+            keep_base_mode(req, &p->v[p->n - 1], &e.st);
         if (rc == 0)
             rc = add_view_tree(req, p, e.path, base, 0, err);
     } else {
         cleanup_free char *dst = req->parents  ? join_rel(dest, path)
                                  : dest_is_dir ? join_rel(dest, base_name(path))
                                                : xstrdup(dest);
-        rc = add_entry(req, p, dst, fd, e.path, &e.st, 1, err);
+        rc = add_entry(req, p, dst, fd, e.path, &e.st, 1, 0, err);
     }
     rootview_entry_release(&e);
     return rc;
@@ -481,7 +496,8 @@ int copy_plan_build(const struct copy_req *req, struct copy_plan **out, struct k
     }
     int wild = 0;
     for (size_t i = 0; i < req->n_srcs; i++)
-        wild |= req->srcs[i].data == NULL && has_wildcard(req->srcs[i].path);
+        wild |= req->srcs[i].data == NULL && req->srcs[i].file == NULL &&
+                has_wildcard(req->srcs[i].path);
     int dest_is_dir = dest_hint || dest_exists_dir || req->n_srcs > 1 || wild;
     if ((req->n_srcs > 1 || wild) && !dest_hint && !dest_exists_dir) {
         free(dest);
@@ -503,6 +519,23 @@ int copy_plan_build(const struct copy_req *req, struct copy_plan **out, struct k
             it->data_len = s->data_len;
             it->size = s->data_len;
             it->mode = S_IFREG | (req->has_chmod ? (req->chmod & 07777) : 0644);
+            it->uid = req->has_chown ? req->uid : 0;
+            it->gid = req->has_chown ? req->gid : 0;
+        } else if (s->file != NULL) {
+            struct stat fst;
+            if (stat(s->file, &fst) < 0) {
+                rc = kiln_error_errno(err, errno, "stat %s", s->file);
+                break;
+            }
+            cleanup_free char *dst = dest_is_dir ? join_rel(dest, base_name(s->path))
+                                                 : xstrdup(dest);
+            struct copy_item *it = add_item(p, dst);
+            it->kind = IK_FILE;
+            it->src_fd = AT_FDCWD;
+            it->src_rel = xstrdup(s->file);
+            it->src_st = fst;
+            it->size = (uint64_t)fst.st_size;
+            it->mode = S_IFREG | (req->has_chmod ? (req->chmod & 07777) : 0600);
             it->uid = req->has_chown ? req->uid : 0;
             it->gid = req->has_chown ? req->gid : 0;
         } else if (req->from != NULL) {

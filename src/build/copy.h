@@ -22,6 +22,7 @@ struct copy_source {
     const char *path;  /* as written (expanded); for heredocs the file name */
     const char *data;  /* heredoc body, or NULL */
     size_t data_len;
+    const char *file;  /* a host file (ADD of a URL, downloaded), or NULL */
 };
 
 struct copy_req {

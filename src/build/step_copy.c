@@ -2,6 +2,7 @@
  * by its content, and on a miss write it into a fresh layer directory. With
  * --link the layer's key leaves out everything below it, so the layer is
  * reused when only lower layers change. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -91,6 +92,89 @@ static int from_view(struct build_ctx *b, struct stage_state *st, const char *fr
     return rc;
 }
 
+/* The file name an ADD of url gets in a directory: the last path segment. */
+static const char *url_name(const char *url, char **owned)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    const char *slash = strchr(p, '/');
+    cleanup_free char *path = xstrdup(slash ? slash : "/");
+    char *q = strpbrk(path, "?#");
+    if (q)
+        *q = '\0';
+    while (strlen(path) > 1 && path[strlen(path) - 1] == '/')
+        path[strlen(path) - 1] = '\0';
+    const char *base = strrchr(path, '/');
+    *owned = xstrdup(base && base[1] ? base + 1 : "index.html");
+    return *owned;
+}
+
+struct dl {
+    struct digester *d;
+    int fd;
+};
+
+static size_t curl_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct dl *dl = ud;
+    size_t len = size * nmemb;
+    if (write_all(dl->fd, ptr, len) < 0)
+        return 0;
+    digester_update(dl->d, ptr, len);
+    return len;
+}
+
+/* ADD of a URL: downloads into the scratch area, verifying --checksum. */
+static int download(struct build_ctx *b, const char *url, const char *checksum, char **file,
+                    struct kiln_error **err)
+{
+    struct digest want;
+    if (checksum != NULL && digest_parse(checksum, &want, err) < 0)
+        return kiln_error_prefix(err, "ADD --checksum");
+    if (checksum == NULL)
+        progress_message(b->o->progress,
+                         "warning: ADD %s without --checksum: its content is not verified", url);
+    char *path = xasprintf("%s/download-XXXXXX", store_scratch_dir(b->store));
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        free(path);
+        return kiln_error_errno(err, errno, "create a file for the download of %s", url);
+    }
+    struct digester *d = digester_new();
+    struct dl ud = {d, fd};
+    CURL *c = curl_easy_init();
+    char ebuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ud);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    close(fd);
+    struct digest got;
+    digester_finish(d, &got);
+    if (rc != CURLE_OK) {
+        unlink(path);
+        free(path);
+        return kiln_error_set(err, KILN_E_NET, "ADD %s: %s", url,
+                              ebuf[0] ? ebuf : curl_easy_strerror(rc));
+    }
+    if (checksum != NULL && !digest_equal(&got, &want)) {
+        unlink(path);
+        free(path);
+        return kiln_error_set(err, KILN_E_DIGEST,
+                              "ADD %s: checksum mismatch: expected %s, got sha256:%s", url,
+                              checksum, got.hex);
+    }
+    *file = path;
+    return 0;
+}
+
 static int parse_mode(const char *s, mode_t *out)
 {
     char *end;
@@ -135,6 +219,7 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     struct copy_source *srcs = NULL;
     char **owned = NULL;
     size_t n_owned = 0;
+    char *dest = NULL;
     int rc = -1;
     if (ins->n_args < 2) {
         kiln_error_set(err, KILN_E_INVALID, "%s needs a source and a destination", ins->keyword);
@@ -186,7 +271,7 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     }
     size_t n = ins->n_args - 1;
     srcs = xcalloc(n, sizeof(*srcs));
-    owned = xcalloc(n, sizeof(char *));
+    owned = xcalloc(2 * n, sizeof(char *));
     for (size_t i = 0; i < n; i++) {
         const char *a = ins->args[i];
         srcs[i].path = a;
@@ -211,17 +296,17 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
             srcs[i].data = body;
             srcs[i].data_len = strlen(body);
         } else if (is_add && (strncmp(a, "http://", 7) == 0 || strncmp(a, "https://", 8) == 0)) {
-            kiln_error_set(err, KILN_E_USAGE,
-                           "ADD %s: downloading URLs is not supported by this kiln yet; fetch "
-                           "the file into the context and COPY it",
-                           a);
-            goto out;
+            char *file = NULL;
+            if (download(b, a, checksum, &file, err) < 0)
+                goto out;
+            owned[n_owned++] = file;
+            srcs[i].file = file;
+            srcs[i].path = url_name(a, &owned[n_owned++]);
         }
     }
-    (void)checksum;
     req.srcs = srcs;
     req.n_srcs = n;
-    cleanup_free char *dest = abs_dest(st, ins->args[ins->n_args - 1]);
+    dest = abs_dest(st, ins->args[ins->n_args - 1]);
     req.dest = dest;
     if (copy_plan_build(&req, &plan, err) < 0)
         goto out;
@@ -255,10 +340,14 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
 out:
     if (rc < 0)
         progress_step_error(b->o->progress, pid, *err ? (*err)->msg : "failed");
+    for (size_t i = 0; srcs != NULL && i + 1 < ins->n_args; i++)
+        if (srcs[i].file != NULL)
+            unlink(srcs[i].file);
     for (size_t i = 0; i < n_owned; i++)
         free(owned[i]);
     free(owned);
     free(srcs);
+    free(dest);
     copy_plan_free(plan);
     dockerignore_free(excl);
     rootview_free(dest_view);

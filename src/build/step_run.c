@@ -534,6 +534,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     size_t layers_before = st->n_layers;
     int rc = -1;
     cleanup_free char *stepdir = NULL;
+    cleanup_free char *upper = NULL;
     struct digester *k = cache_key_begin(key);
     const char **mounts = NULL;
     size_t n_mounts = df_instr_flag_all(ins, "mount", &mounts);
@@ -571,7 +572,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         goto out;
     if (execute(b, st, step, pid, &rm, net_none, stepdir, err) < 0)
         goto out;
-    cleanup_free char *upper = path_join(stepdir, "upper");
+    upper = path_join(stepdir, "upper");
     {
         cleanup_close int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (ufd < 0) {

@@ -223,3 +223,29 @@ DF
     [ "$status" -eq 0 ] || { echo "$output"; false; }
     [ "$(cat "$out.2/count")" = 2 ]
 }
+
+@test "build: ADD extracts a local tar; ADD of a URL verifies --checksum" {
+    ctx="$BATS_TEST_TMPDIR/add"
+    www="$BATS_TEST_TMPDIR/www"
+    mkdir -p "$ctx/t/sub" "$www"
+    echo inner >"$ctx/t/sub/inner.txt"
+    tar -C "$ctx/t" -czf "$ctx/bundle.tar.gz" sub
+    echo payload >"$www/file.txt"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    python3 -m http.server "$port" --bind 127.0.0.1 --directory "$www" >/dev/null 2>&1 &
+    srv=$!
+    for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/file.txt" >/dev/null && break; sleep 0.1; done
+    sum="sha256:$(sha256sum "$www/file.txt" | cut -d' ' -f1)"
+    printf 'FROM busybox:test\nADD bundle.tar.gz /ex/\nADD --checksum=%s http://127.0.0.1:%s/file.txt /dl/\n' "$sum" "$port" >"$ctx/Dockerfile"
+    out="$BATS_TEST_TMPDIR/out"
+    run kiln build -q --output "type=local,dest=$out" "$ctx"
+    [ "$status" -eq 0 ] || { kill "$srv"; echo "$output"; false; }
+    [ "$(cat "$out/ex/sub/inner.txt")" = inner ]
+    [ "$(cat "$out/dl/file.txt")" = payload ]
+    [ "$(stat -c %a "$out/dl/file.txt")" = 600 ]
+    printf 'FROM busybox:test\nADD --checksum=sha256:%064d http://127.0.0.1:%s/file.txt /dl/\n' 0 "$port" >"$ctx/Dockerfile"
+    run kiln build -q "$ctx"
+    kill "$srv"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"checksum mismatch"* ]]
+}
