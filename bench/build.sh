@@ -99,11 +99,13 @@ measure_case() {
 
     local s t i n
     for s in cold unchanged edit touch; do
-        # a first timed cold run tells how many runs fit (at least 5 under a minute)
-        n=$(bench_runs "$([ "$s" = cold ] && echo 60 || echo 1)")
-        [ "$s" = cold ] && [ "$BENCH_QUICK" = 1 ] && n=2
+        # the first round's slowest run decides how many runs fit (bench_runs)
+        n=2
         for t in "${tools[@]}"; do : >"$BENCH_TMP/$case.$s.$t"; done
         for ((i = 0; i < n; i++)); do
+            if [ "$i" = 1 ]; then
+                n=$(bench_runs "$(cat "$BENCH_TMP/$case.$s."* | awk '$1 > m { m = $1 } END { print m + 0 }')")
+            fi
             for t in "${tools[@]}"; do
                 case $s in
                 edit) edit_file "$ctx/$file" ;;

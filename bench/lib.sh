@@ -14,15 +14,16 @@ BENCH_QUICK=${BENCH_QUICK:-0}
 BENCH_OUT=${BENCH_OUT:-${TMPDIR:-/tmp}/bench-figures.jsonl}
 BENCH_TMP=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")}
 BENCH_EPOCH=${BENCH_EPOCH:-1735689600}
-BASE_REF=${BASE_REF:-localhost/debian:bookworm-slim}
+# its own name, so that a bench run and a developer's builds never retag each other's base
+BASE_REF=${BASE_REF:-localhost/kiln-bench/debian:bookworm-slim}
 export KILN BENCH_OUT BENCH_TMP BENCH_QUICK BENCH_EPOCH BASE_REF
 
 # runs for a measurement whose single run takes about $1 seconds (issue 8: at least 5
-# where a run takes under a minute, 3 for longer ones; quick mode: 3 and 2)
+# where a run takes under a minute, 3 for longer ones; quick mode: 3 under 10 s, else 2)
 bench_runs() {
     local secs=${1%.*}
     if [ "$BENCH_QUICK" = 1 ]; then
-        [ "${secs:-0}" -ge 20 ] && echo 2 || echo 3
+        [ "${secs:-0}" -ge 10 ] && echo 2 || echo 3
     else
         [ "${secs:-0}" -ge 60 ] && echo 3 || echo 5
     fi
@@ -31,7 +32,21 @@ bench_runs() {
 bench_log() { echo "bench: $*" >&2; }
 
 # kiln's commands are being written: a row is measured only when kiln has the command.
-kiln_has() { [ -x "$KILN" ] && "$KILN" help "$1" >/dev/null 2>&1; }
+# `build` is probed with a real one-step build (its --dry-run came first).
+kiln_has() {
+    [ -x "$KILN" ] && "$KILN" help "$1" >/dev/null 2>&1 || return 1
+    [ "$1" = build ] || return 0
+    [ -f "$BENCH_TMP/.kiln-builds" ] && return 0
+    [ -f "$BENCH_TMP/.kiln-no-build" ] && return 1
+    local p=$BENCH_TMP/build-probe
+    mkdir -p "$p/ctx" && echo probe >"$p/ctx/f" && printf 'FROM scratch\nCOPY f /f\n' >"$p/ctx/Dockerfile"
+    if KILN_ROOT=$p/store "$KILN" build -t probe:1 "$p/ctx" >/dev/null 2>&1; then
+        touch "$BENCH_TMP/.kiln-builds"
+    else
+        touch "$BENCH_TMP/.kiln-no-build"
+        return 1
+    fi
+}
 
 # The peers need runc on hosts whose cgroup2 mount still owns controllers (crun
 # refuses "hybrid mode"); choose once.

@@ -3,7 +3,8 @@
 #
 #   bench/run-all.sh --full     everything; writes bench/results/<date>/ (results.json,
 #                               chart.svg) and the generated part of docs/benchmarks.md
-#   bench/run-all.sh --quick    a subset that finishes in a few minutes; table + JSON only
+#   bench/run-all.sh --quick    a subset that finishes in a few minutes (same outputs,
+#                               the page says which mode made it)
 #   bench/run-all.sh --smoke    checks the harness starts (used by `make test`): the
 #                               scripts parse and the report turns figures into a table
 #   --only "build size"         run only these measurement scripts
@@ -49,7 +50,7 @@ if [ "$mode" = smoke ]; then
         [ -f "$f" ] || continue
         bash -n "$f" || { echo "run-all: $f does not parse" >&2; exit 1; }
     done
-    python3 -m py_compile "$BENCH_DIR/report.py"
+    python3 -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" "$BENCH_DIR/report.py"
     cat >"$tmp/figures.jsonl" <<'EOF'
 {"bench": "build", "case": "smoke", "scenario": "unchanged", "tool": "kiln", "unit": "s", "median": 0.5, "min": 0.4, "max": 0.6, "n": 5}
 {"bench": "build", "case": "smoke", "scenario": "unchanged", "tool": "buildah", "unit": "s", "median": 1.0, "min": 0.9, "max": 1.1, "n": 5}
@@ -135,8 +136,7 @@ PY
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 outdir=$ROOT/bench/results/$stamp-$mode
-docs=()
-[ "$mode" = full ] && docs=(--docs "$ROOT/docs/benchmarks.md")
+docs=(--docs "$ROOT/docs/benchmarks.md")
 echo
 python3 "$BENCH_DIR/report.py" --figures "$BENCH_OUT" --meta "$tmp/meta.json" --out "$outdir" \
     --mode "$mode" "${docs[@]}"

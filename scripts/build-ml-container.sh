@@ -195,6 +195,9 @@ fi
 if [ "$builder" = kiln ] && ! "$kiln" help build >/dev/null 2>&1; then
     die "'$kiln' has no build command yet (kiln help build failed); build kiln with 'make' or use --builder buildah"
 fi
+if [ "$builder" = kiln ] && "$kiln" help build 2>/dev/null | grep -q 'without --dry-run this version fails'; then
+    die "'$kiln' can only plan builds (--dry-run) so far; use --builder buildah until the build executor lands"
+fi
 
 [ $verbose = 1 ] && set -x
 "${stage_cmd[@]}"
@@ -207,7 +210,8 @@ set +x
 digest=$(cat "$iidfile" 2>/dev/null || true)
 size=unknown
 if [ "$builder" = buildah ]; then
-    size=$(buildah images --format '{{.Size}}' "${tags[0]}" 2>/dev/null | head -n 1 || echo unknown)
+    size=$(buildah images --format '{{.Size}}' "${tags[0]}" 2>/dev/null | sed -n 1p)
+    size=${size:-unknown}
 else
     # the store is a plain OCI layout: sum the manifest's layer sizes for the tag
     store=${KILN_ROOT:-/var/lib/kiln}

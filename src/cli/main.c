@@ -25,6 +25,7 @@ extern const struct cli_command cli_cmd_save;
 extern const struct cli_command cli_cmd_tag;
 extern const struct cli_command cli_cmd_lint;
 extern const struct cli_command cli_cmd_version;
+extern const struct cli_command cli_cmd_versions;
 extern const struct cli_command cli_cmd_run;
 extern const struct cli_command cli_cmd_shell;
 extern const struct cli_command cli_cmd_exec;
@@ -58,6 +59,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_fsck,
     &cli_cmd_lint,
     &cli_cmd_version,
+    &cli_cmd_versions,
 };
 
 static const size_t n_commands = sizeof(commands) / sizeof(commands[0]);

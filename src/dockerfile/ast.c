@@ -7,6 +7,7 @@
 
 #include "dockerfile/expand.h"
 #include "dockerfile/internal.h"
+#include "util/strbuf.h"
 
 void df_instr_release(struct df_instr *ins)
 {
@@ -117,6 +118,25 @@ const char *df_instr_flag(const struct df_instr *ins, const char *name)
         if (strcmp(ins->flags[i].name, name) == 0)
             v = ins->flags[i].value ? ins->flags[i].value : "";
     return v;
+}
+
+int df_instr_flag_bool(const struct df_instr *ins, const char *name)
+{
+    const char *v = df_instr_flag(ins, name);
+    return v != NULL && strcasecmp(v, "false") != 0;
+}
+
+char *df_run_script(const struct df_instr *ins)
+{
+    if (ins->json || ins->n_args == 0)
+        return NULL;
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_adds(&sb, ins->args[0]);
+    for (size_t i = 0; i < ins->n_heredocs; i++)
+        strbuf_addf(&sb, "\n%s%s", ins->heredocs[i].content, ins->heredocs[i].name);
+    if (ins->n_heredocs > 0)
+        strbuf_addc(&sb, '\n');
+    return strbuf_detach(&sb);
 }
 
 size_t df_instr_flag_all(const struct df_instr *ins, const char *name, const char ***vals)

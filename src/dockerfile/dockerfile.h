@@ -146,6 +146,14 @@ void df_instr_free(struct df_instr *ins); /* for df_parse_instr's result */
 const char *df_kind_name(enum df_kind kind);
 /* The last value of --name (raw), "" for a bare flag, NULL when absent. */
 const char *df_instr_flag(const struct df_instr *ins, const char *name);
+/* A boolean flag (--link, --parents, --keep-git-dir): 1 when given bare or
+ * as =true (any case), 0 when absent or =false. */
+int df_instr_flag_bool(const struct df_instr *ins, const char *name);
+/* The shell text of a shell-form RUN with heredocs, as BuildKit hands it to
+ * the shell: the command line, then each heredoc body followed by its
+ * delimiter line ("cat <<EOF >/f\nbody\nEOF\n"). Without heredocs: the
+ * command as is. Allocated; NULL for exec form. */
+char *df_run_script(const struct df_instr *ins);
 /* All values of a repeatable flag (--mount, --exclude), in order. Returns the
  * count; *vals points into ins (free only the array). */
 size_t df_instr_flag_all(const struct df_instr *ins, const char *name, const char ***vals);

@@ -116,11 +116,49 @@ dry() {
     [ "$status" -eq 2 ]
 }
 
-@test "build script: without kiln build it says so instead of building" {
-    kiln help build >/dev/null 2>&1 && skip "kiln build exists"
+# kiln builds for real (its --dry-run came first): a one-step build in this test's store
+kiln_builds() {
+    mkdir -p "$BATS_TEST_TMPDIR/probe" && echo p >"$BATS_TEST_TMPDIR/probe/f"
+    printf 'FROM scratch\nCOPY f /f\n' >"$BATS_TEST_TMPDIR/probe/Dockerfile"
+    kiln build -t probe:1 "$BATS_TEST_TMPDIR/probe" >/dev/null 2>&1
+}
+
+@test "build script: without a kiln that builds it says so instead of building" {
+    kiln_builds && skip "kiln build builds"
     KILN=$KILN run "$SCRIPT"
     [ "$status" -ne 0 ]
-    [[ $output == *"no build command yet"* ]]
+    [[ $output == *"no build command yet"* || $output == *"can only plan builds"* ]]
+}
+
+# the script's kiln command line with --dry-run instead of the flags a plan has no use for
+plan() {
+    local cmd a skip_next=0
+    cmd=$("$SCRIPT" --dry-run "$@" | sed -n 2p)
+    read -r -a argv <<<"$cmd"
+    args=()
+    for a in "${argv[@]:2}"; do
+        if [ $skip_next = 1 ]; then skip_next=0; continue; fi
+        case $a in
+        -t | --label | --iidfile) skip_next=1 ;;
+        *) args+=("$a") ;;
+        esac
+    done
+    run kiln build --dry-run "${args[@]}"
+}
+
+@test "kiln build --dry-run plans dataenv/Dockerfile with the script's build args" {
+    kiln help build >/dev/null 2>&1 || skip "kiln build is not available yet"
+    plan --target production
+    [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+    [[ $output == *'Target: stage 3 "production"'* ]]
+    [[ $output == *'stage 1 "python-builder": not needed'* ]]
+    [[ $output == *"org.opencontainers.image.revision=$(git -C "$ROOT" rev-parse HEAD)"* ]]
+    [[ $output == *'USER 10001:10001'* ]]
+    plan
+    [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+    [[ $output == *'Target: stage 2 "development"'* ]]
+    [[ $output == *'stage 0 "system-base"'*'stage 1 "python-builder"'*'stage 2 "development"'* ]]
+    [[ $output == *'Skipped stages:'*'stage 3 "production"'* ]]
 }
 
 # --------------------------------------------------------------- Makefile targets
@@ -263,7 +301,7 @@ start_http() {
 
 # --------------------------------------------------------------- with kiln build
 need_kiln_build() {
-    kiln help build >/dev/null 2>&1 || skip "kiln build is not available yet"
+    kiln_builds || skip "kiln build is not available yet (only --dry-run)"
     kiln help import >/dev/null 2>&1 || skip "kiln import is not available yet"
     command -v mmdebstrap >/dev/null || skip "mmdebstrap missing"
 }

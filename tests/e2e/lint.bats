@@ -107,3 +107,59 @@ setup() {
     [ "$status" -eq 0 ]
     [[ "$output" == "Usage: kiln lint"* ]]
 }
+
+# kiln build --dry-run: the plan comes from the frontend (df_plan_render);
+# the command itself is the build executor's (src/cli/build.c).
+need_build() {
+    kiln help build >/dev/null 2>&1 || skip "kiln build is not available yet"
+}
+@test "kiln build --dry-run prints a plan for every valid fixture" {
+    need_build
+    mkdir -p ctx
+    for f in "$FIXTURES"/valid/*.Dockerfile; do
+        run kiln build --dry-run -f "$f" ctx
+        [ "$status" -eq 0 ] || { echo "$f: $output"; false; }
+        [[ "$output" == "Target: stage "* ]] || { echo "$f: $output"; false; }
+        [[ "$output" == *"Stages to run, in order"* ]]
+    done
+}
+
+@test "kiln build --dry-run: order, waves, expanded steps, skipped stages" {
+    need_build
+    mkdir -p ctx
+    cat > ctx/Dockerfile <<'DF'
+ARG GO=1.22
+FROM golang:${GO} AS build
+ARG APP=server
+RUN go build -o /out/${APP}
+FROM alpine AS test
+RUN go test ./...
+FROM scratch
+ARG APP=server
+COPY --from=build /out/${APP} /${APP}
+DF
+    run kiln build --dry-run --build-arg APP=api --build-arg NOPE=1 ctx
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'[wave 0] stage 0 "build": FROM golang:1.22 (image)'* ]]
+    [[ "$output" == *'    2. RUN go build -o /out/${APP}'* ]]
+    [[ "$output" == *'[wave 1] stage 2: FROM scratch (empty)'* ]]
+    [[ "$output" == *'    2. COPY --from=build /out/api /api'* ]]
+    [[ "$output" == *'stage 1 "test": not needed to build the target stage 2'* ]]
+    [[ "$output" == *'Build args not used by any stage: NOPE'* ]]
+    run kiln build --dry-run --target test ctx
+    [ "$status" -eq 0 ]
+    [[ "$output" == *'Target: stage 1 "test"'* ]]
+    [[ "$output" != *'stage 0 "build": FROM'* ]]
+    run kiln build --dry-run --target nope ctx
+    [ "$status" -eq 1 ]
+    [[ "$output" == *'target stage "nope" could not be found'* ]]
+}
+
+@test "kiln build --dry-run fails with the line-numbered error of an invalid Dockerfile" {
+    need_build
+    mkdir -p ctx
+    printf 'FROM alpine\nCOPY --chwon=1 a b\n' > ctx/Dockerfile
+    run kiln build --dry-run ctx
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"Dockerfile:2:6: unknown flag --chwon for COPY (did you mean --chown?)"* ]]
+}

@@ -84,6 +84,17 @@ static void t_directives(void)
     is_int(df->escape, '\\', "directive after an instruction is a comment");
     df_free(df);
 
+    df = parse("#escape=\\  \n# syntax = docker/dockerfile:1.7 \nFROM x\n");
+    is_int(df->escape, '\\', "escape=\\ explicitly, trailing blanks");
+    is_str(df->syntax, "docker/dockerfile:1.7", "blanks around = and after the value");
+    df_free(df);
+
+    df = parse("# escape=`\nFROM x\nRUN echo \\\nCOPY a b\n");
+    is_str(ARG(ins_at(df, 0, 0), 0), "echo \\",
+           "with a backtick escape a trailing backslash is text");
+    is_int(ins_at(df, 0, 1)->kind, DF_COPY, "so the next line is its own instruction");
+    df_free(df);
+
     df = parse("# check=skip=JSONArgsRecommended\nFROM x\n");
     is_str(df->check, "skip=JSONArgsRecommended", "check directive");
     df_free(df);
@@ -195,6 +206,7 @@ static void t_flags(void)
     const struct df_instr *c = ins_at(df, 0, 0);
     is_str(df_instr_flag(c, "from"), "build", "--from");
     is_str(df_instr_flag(c, "link"), "", "bare bool flag");
+    ok(df_instr_flag_bool(c, "link") && df_instr_flag_bool(c, "parents"), "bool flags set");
     const char **ex;
     size_t n = df_instr_flag_all(c, "exclude", &ex);
     is_int(n, 2, "repeatable --exclude");
@@ -204,6 +216,7 @@ static void t_flags(void)
     is_int(c->flags[0].pos.col, 6, "flag column");
     const struct df_instr *a = ins_at(df, 0, 1);
     is_str(df_instr_flag(a, "keep-git-dir"), "true", "ADD --keep-git-dir");
+    ok(!df_instr_flag_bool(a, "link") && df_instr_flag_bool(a, "keep-git-dir"), "--link=false");
     is_str(df_instr_flag(a, "checksum"), "sha256:abc", "ADD --checksum");
     const struct df_instr *r = ins_at(df, 0, 2);
     n = df_instr_flag_all(r, "mount", &ex);
@@ -255,6 +268,12 @@ static void t_heredocs(void)
     ok(c->heredocs[0].expand && !c->heredocs[1].expand, "quoting per heredoc");
     is_int(c->n_args, 3, "COPY args include heredoc markers");
     is_int(ins_at(df, 0, 3)->n_heredocs, 1, "quoted <<NOT is not a heredoc");
+    char *script = df_run_script(ins_at(df, 0, 3));
+    is_str(script, "python3 <<PY && echo '<<NOT'\nprint(1)\nPY\n", "RUN script with its heredoc");
+    free(script);
+    script = df_run_script(r2);
+    is_str(script, "<<-'END' cat > /f\nindented $X\nEND\n", "<<- body and delimiter");
+    free(script);
     is_int(ins_at(df, 0, 4)->n_heredocs, 0, "<<< is a here-string");
     is_int(ins_at(df, 0, 5)->n_heredocs, 1, "fd prefix");
     is_int(ins_at(df, 0, 5)->heredocs[0].pos.col, 6, "fd heredoc column (of the <<)");

@@ -1,0 +1,97 @@
+/* kiln versions IMAGE: what is installed in an image, read from its layers
+ * without starting it: the baked /etc/dataenv/versions.conf, the labels, Python
+ * distributions and Debian packages (report/versions.h). Text or JSON. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/store_cmd.h"
+#include "report/versions.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "== title (n)" then "  name  version" lines, names sorted. */
+static void print_section(const char *title, json_t *map, int width)
+{
+    size_t n = json_object_size(map), i = 0;
+    const char **keys = xcalloc(n + 1, sizeof(*keys));
+    const char *k;
+    json_t *v;
+    json_object_foreach(map, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof(*keys), cmp_str);
+    printf("== %s (%zu)\n", title, n);
+    for (i = 0; i < n; i++)
+        printf("  %-*s %s\n", width, keys[i], json_string_value(json_object_get(map, keys[i])));
+    free(keys);
+}
+
+static int cmd_versions(struct cli_global *g, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *format = "text";
+    int c;
+    while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            format = optarg;
+            break;
+        case 'h':
+            return cli_print_help("versions");
+        default:
+            return cli_usage_error("versions", "unknown option");
+        }
+    }
+    if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0)
+        return cli_usage_error("versions", "--format must be text or json, not \"%s\"", format);
+    if (argc - optind != 1)
+        return cli_usage_error("versions", "needs exactly one IMAGE");
+
+    cleanup_store struct store *s = NULL;
+    int rc = cli_store_open(g, &s);
+    if (rc != 0)
+        return rc;
+    struct kiln_error *err = NULL;
+    cleanup_json json_t *r = NULL;
+    if (versions_of_image(s, argv[optind], &r, &err) < 0)
+        return cli_fail(err);
+
+    if (strcmp(format, "json") == 0) {
+        cleanup_free char *out = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", out);
+        return EXIT_OK;
+    }
+    printf("image %s (%s)\n", json_string_value(json_object_get(r, "image")),
+           json_string_value(json_object_get(r, "id")));
+    print_section("config (/etc/dataenv/versions.conf)", json_object_get(r, "config"), 24);
+    print_section("labels", json_object_get(r, "labels"), 36);
+    print_section("python packages", json_object_get(r, "python"), 32);
+    print_section("debian packages", json_object_get(r, "debian"), 32);
+    return EXIT_OK;
+}
+
+const struct cli_command cli_cmd_versions = {
+    .name = "versions",
+    .run = cmd_versions,
+    .summary = "list the versions installed in an image, without running it",
+    .usage = "Usage: kiln versions [OPTIONS] IMAGE\n\n"
+             "Reads the image's layers (no container is started) and lists: the baked\n"
+             "/etc/dataenv/versions.conf, the image's labels, the Python distributions\n"
+             "(dist-info METADATA / egg-info PKG-INFO in /opt/*/lib/python3.*/site-packages,\n"
+             "/usr/local/lib/python3.*, /usr/lib/python3/dist-packages; the first of a name\n"
+             "wins, as for pip list in the image's venv) and the Debian packages\n"
+             "installed according to /var/lib/dpkg/status.\n\n"
+             "Options:\n"
+             "  -f, --format FORMAT  text (default) or json\n",
+};
