@@ -611,6 +611,41 @@ static int open_parent(int root, const char *rel, const char **base, struct kiln
     return fd;
 }
 
+/* The parent directory fd of the item written last: items are sorted, so
+ * siblings come together and the walk from the root is done once for them. */
+struct parent_cache {
+    char *dir; /* relative path of the cached parent ("" for the root) */
+    int fd;
+};
+
+static void parent_cache_release(struct parent_cache *pc)
+{
+    free(pc->dir);
+    pc->dir = NULL;
+    if (pc->fd >= 0)
+        close(pc->fd);
+    pc->fd = -1;
+}
+
+/* Like open_parent, through the cache; the fd stays owned by the cache. */
+static int cached_parent(struct parent_cache *pc, int root, const char *rel, const char **base,
+                         struct kiln_error **err)
+{
+    const char *slash = strrchr(rel, '/');
+    size_t dlen = slash ? (size_t)(slash - rel) : 0;
+    *base = slash ? slash + 1 : rel;
+    if (pc->dir != NULL && strlen(pc->dir) == dlen && strncmp(pc->dir, rel, dlen) == 0)
+        return pc->fd;
+    parent_cache_release(pc);
+    const char *b2;
+    int fd = open_parent(root, rel, &b2, err);
+    if (fd < 0)
+        return -1;
+    pc->dir = xstrndup(rel, dlen);
+    pc->fd = fd;
+    return fd;
+}
+
 static int copy_bytes(int in, int out, const char *what, struct kiln_error **err)
 {
     for (;;) {
@@ -648,10 +683,11 @@ static void item_times(const struct copy_item *it, int64_t epoch, struct timespe
     ts[0].tv_nsec = ts[1].tv_nsec = 0;
 }
 
-static int write_item(struct copy_item *it, int root, int64_t epoch, struct kiln_error **err)
+static int write_item(struct copy_item *it, int root, struct parent_cache *pc, int64_t epoch,
+                      struct kiln_error **err)
 {
     const char *base;
-    cleanup_close int pfd = open_parent(root, it->dst, &base, err);
+    int pfd = cached_parent(pc, root, it->dst, &base, err);
     if (pfd < 0)
         return -1;
     struct timespec ts[2];
@@ -719,25 +755,32 @@ static int write_item(struct copy_item *it, int root, int64_t epoch, struct kiln
 
 int copy_plan_write(struct copy_plan *p, int dirfd, int64_t epoch, struct kiln_error **err)
 {
-    for (size_t i = 0; i < p->n; i++)
-        if (write_item(&p->v[i], dirfd, epoch, err) < 0)
+    struct parent_cache pc = {NULL, -1};
+    for (size_t i = 0; i < p->n; i++) {
+        if (write_item(&p->v[i], dirfd, &pc, epoch, err) < 0) {
+            parent_cache_release(&pc);
             return -1;
+        }
+    }
     /* Directory modes and times last, deepest first. */
     for (size_t i = p->n; i-- > 0;) {
         struct copy_item *it = &p->v[i];
         if (it->kind != IK_DIR && it->kind != IK_ARCHIVE)
             continue;
         const char *base;
-        cleanup_close int pfd = open_parent(dirfd, it->dst, &base, err);
+        int pfd = cached_parent(&pc, dirfd, it->dst, &base, err);
         if (pfd < 0)
             return -1;
         struct timespec ts[2];
         item_times(it, epoch, ts);
-        if (it->kind == IK_DIR && fchmodat(pfd, base, it->mode & 07777, 0) < 0)
-            return kiln_error_errno(err, errno, "chmod /%s", it->dst);
-        if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
-            return kiln_error_errno(err, errno, "set times of /%s", it->dst);
+        if ((it->kind == IK_DIR && fchmodat(pfd, base, it->mode & 07777, 0) < 0) ||
+            utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+            int e = errno;
+            parent_cache_release(&pc);
+            return kiln_error_errno(err, e, "set mode and times of /%s", it->dst);
+        }
     }
+    parent_cache_release(&pc);
     return 0;
 }
 

@@ -84,10 +84,18 @@ FROM busybox:test
 COPY --from=one /one /one
 COPY --from=two /two /two
 DF
-    start=$(date +%s.%N)
     run kiln build --progress=plain --jobs 2 "$ctx"
     [ "$status" -eq 0 ] || { echo "$output"; false; }
-    end=$(date +%s.%N)
-    # two 1-second steps in parallel: well under their 2-second sum
-    python3 -c "import sys; sys.exit(0 if $end - $start < 1.9 else 1)"
+    # both RUN steps start before either finishes
+    first_done=$(grep -n ' DONE ' <<<"$output" | head -1 | cut -d: -f1)
+    one=$(grep -n '\[one 1/1\] RUN' <<<"$output" | cut -d: -f1)
+    two=$(grep -n '\[two 1/1\] RUN' <<<"$output" | cut -d: -f1)
+    echo "$output"
+    [ -n "$one" ] && [ -n "$two" ] && [ "$one" -lt "$first_done" ] && [ "$two" -lt "$first_done" ]
+    # and with --jobs 1 they do not
+    run kiln build --progress=plain --no-cache --jobs 1 "$ctx"
+    [ "$status" -eq 0 ]
+    first_done=$(grep -n ' DONE ' <<<"$output" | head -1 | cut -d: -f1)
+    two=$(grep -n '\[two 1/1\] RUN' <<<"$output" | cut -d: -f1)
+    [ "$two" -gt "$first_done" ]
 }
