@@ -76,6 +76,14 @@ const char *df_suggest(const char *word, const char *const *candidates, size_t n
 
 int df_valid_stage_name(const char *name);
 
+/* ${v#p} ${v##p} ${v%p} ${v%%p} (suffix: %, greedy: doubled) and ${v/p/r},
+ * ${v//p/r} (glob.c). pat is the cleaned pattern; work is a step budget that
+ * goes negative when exhausted (then the output is incomplete). */
+void df_glob_trim(const char *value, const char *pat, size_t plen, int suffix, int greedy,
+                  struct strbuf *out, long long *work);
+void df_glob_replace(const char *value, const char *pat, size_t plen, const char *repl, int all,
+                     struct strbuf *out, size_t max_out, long long *work);
+
 /* Renderings of an (expanded) instruction (format.c). */
 char *df_step_text(const struct df_instr *ins);
 char *df_step_cache_text(const struct df_instr *ins);

@@ -211,6 +211,7 @@ static int start(const struct launch_opts *o, const char *id, char **argv, json_
     if (o->n_lowerdirs > 0) {
         s.upperdir = upper;
         s.workdir = work;
+        s.volatile_upper = 1; /* a container's writable layer is not stored data */
     }
     s.readonly_root = o->read_only;
     s.argv = (const char *const *)argv;

@@ -103,6 +103,8 @@ static int mount_overlay(const struct rt_spec *s, int in_userns, struct kiln_err
             return kiln_error_errno(err, errno, "overlay upper dir %s", s->upperdir);
         if (fsconfig(fs, FSCONFIG_SET_STRING, "workdir", s->workdir, 0) < 0)
             return kiln_error_errno(err, errno, "overlay work dir %s", s->workdir);
+        if (s->volatile_upper)
+            fsconfig(fs, FSCONFIG_SET_FLAG, "volatile", NULL, 0);
     }
     /* Plain whiteouts and opaque xattrs only: what build commits as a layer. */
     fsconfig(fs, FSCONFIG_SET_STRING, "index", "off", 0);

@@ -62,6 +62,9 @@ struct rt_spec {
     const char *workdir;  /* overlay work dir (same file system as upperdir) */
     const char *rootfs;   /* used when n_lowerdirs == 0: bind-mounted as the root */
     int readonly_root;    /* mount the root read-only (--read-only) */
+    int volatile_upper;   /* the upper dir need not survive a crash: overlay "volatile",
+                           * no sync of the upper file system at unmount (a throw-away
+                           * container; saves a whole-disk sync per exit) */
 
     /* --- process --- */
     const char *const *argv; /* final argv (see rt_resolve_argv); argv[0] looked up in
