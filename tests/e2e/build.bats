@@ -249,3 +249,20 @@ DF
     [ "$status" -ne 0 ]
     [[ "$output" == *"checksum mismatch"* ]]
 }
+
+@test "build: kiln prune keeps the build cache's layers; prune --cache empties it" {
+    ctx=$(fixture basic)
+    run kiln build --progress=plain "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    run kiln prune
+    [ "$status" -eq 0 ]
+    run kiln build --progress=plain "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 0 ]
+    run kiln prune --cache
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"build cache"* ]]
+    run kiln build --progress=plain "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 5 ]
+}
