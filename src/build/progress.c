@@ -28,6 +28,7 @@ struct pstep {
     char *ring[RING_LINES];
     unsigned long n_lines;
     struct strbuf partial;
+    int last_cr; /* the previous byte was '\r': a following '\n' ends nothing */
     int finalized; /* tty: printed above the live region for good */
 };
 
@@ -264,12 +265,13 @@ void progress_step_output(struct progress *p, int id, const char *data, size_t l
     struct pstep *s = &p->steps[id];
     for (size_t i = 0; i < len; i++) {
         if (data[i] == '\n' || data[i] == '\r') {
-            if (data[i] == '\n' || s->partial.len > 0)
+            if ((data[i] == '\n' && !s->last_cr) || s->partial.len > 0)
                 add_line(p, id, s, s->partial.buf, s->partial.len);
             strbuf_reset(&s->partial);
         } else if (s->partial.len < MAX_LINE_BYTES) {
             strbuf_addc(&s->partial, data[i]);
         }
+        s->last_cr = data[i] == '\r';
     }
     pthread_mutex_unlock(&p->mu);
 }

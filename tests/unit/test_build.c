@@ -48,7 +48,7 @@ static void test_progress_plain(void)
     struct progress *p = progress_new(PROGRESS_PLAIN, fd);
     int a = progress_step_begin(p, "[app 1/2] RUN make");
     progress_step_output(p, a, "line one\nline ", 14);
-    progress_step_output(p, a, "two\n", 4);
+    progress_step_output(p, a, "two\r\n", 5);
     progress_step_done(p, a);
     int b = progress_step_begin(p, "[app 2/2] COPY . /src");
     progress_step_cached(p, b);
@@ -67,6 +67,7 @@ static void test_progress_plain(void)
     ok(strstr(out, "#1 [app 1/2] RUN make\n") != NULL, "plain: step line");
     ok(strstr(out, " line one\n") != NULL && strstr(out, " line two\n") != NULL,
        "plain: output split into whole lines across writes");
+    ok(strstr(out, " line two\n#1 DONE") != NULL, "plain: CRLF makes one line, no empty one");
     ok(strstr(out, "#1 DONE ") != NULL, "plain: DONE with time");
     ok(strstr(out, "#2 CACHED\n") != NULL, "plain: CACHED");
     ok(strstr(out, "naming to app:latest") != NULL, "summary names the tag");
