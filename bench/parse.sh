@@ -58,11 +58,11 @@ while len(out) < want:
 open(path, "w").write("\n".join(out) + "\n")
 PY
 
-result=$("$bin" "$df" "$iters")
+result=$("$bin" "$df" "$iters" "$BENCH_TMP/parse-times.txt")
 echo "$result"
-min=$(sed -E 's/.*min ([0-9.]+) ms.*/\1/' <<<"$result")
-median=$(sed -E 's/.*median ([0-9.]+) ms.*/\1/' <<<"$result")
+cpu=$(sed -E 's/.*cpu: min ([0-9.]+) ms, median ([0-9.]+) ms.*/\2/' <<<"$result")
 if [ -n "${BENCH_OUT:-}" ]; then
     bench_record bench=parse case="dockerfile-${lines}-lines" scenario=parse+expand tool=kiln \
-        unit=ms runs="$min $median" note="min and median of $iters runs; goal < 5 ms"
+        unit=ms runs="$(cat "$BENCH_TMP/parse-times.txt")" \
+        note="wall time of each run; median CPU time $cpu ms; goal < 5 ms"
 fi

@@ -60,6 +60,7 @@ static void add_jlist(struct strbuf *sb, char *const *v, size_t n)
 char *df_step_text(const struct df_instr *ins)
 {
     struct strbuf sb = STRBUF_INIT;
+    strbuf_grow(&sb, (ins->original ? strlen(ins->original) : 0) + 64);
     strbuf_adds(&sb, ins->keyword);
     for (size_t i = 0; i < ins->n_flags; i++) {
         strbuf_addf(&sb, " --%s", ins->flags[i].name);
@@ -146,6 +147,10 @@ static void cache_json(struct strbuf *sb, const struct df_instr *ins)
 char *df_step_cache_text(const struct df_instr *ins)
 {
     struct strbuf sb = STRBUF_INIT;
+    size_t hint = ins->original ? strlen(ins->original) : 0;
+    for (size_t i = 0; i < ins->n_heredocs; i++)
+        hint += strlen(ins->heredocs[i].content);
+    strbuf_grow(&sb, hint + 128);
     cache_json(&sb, ins);
     return strbuf_detach(&sb);
 }

@@ -199,7 +199,8 @@ int ctr_list(const char *root, char ***ids, size_t *n, struct kiln_error **err)
         cnt++;
     }
     closedir(d);
-    qsort(v, cnt, sizeof(*v), by_time_desc);
+    if (cnt > 1)
+        qsort(v, cnt, sizeof(*v), by_time_desc);
     *ids = xcalloc(cnt + 1, sizeof(char *));
     for (size_t i = 0; i < cnt; i++)
         (*ids)[i] = v[i].id;

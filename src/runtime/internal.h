@@ -22,10 +22,21 @@ int rt_apply_rlimits(const struct rt_spec *s, struct kiln_error **err);
 /* Builds the container's root at a private staging mount and pivots into it.
  * Runs in the child, inside its new mount namespace. in_userns: the child is in
  * a new user namespace (no mknod, sysfs maybe refused). */
-int rt_setup_rootfs(const struct rt_spec *s, int in_userns, struct kiln_error **err);
-/* Opens (creating as directories when missing) path under the root fd without
- * leaving it and without magic links. Returns an O_PATH fd. */
-int rt_open_in_root(int rootfd, const char *path, int create_dir, struct kiln_error **err);
+int rt_setup_rootfs(const struct rt_spec *s, int in_userns, int record_fd, struct kiln_error **err);
+/* Where the root is attached before pivot_root (inside a private tmpfs). */
+#define RT_STAGE_DIR  "/tmp/.kiln-rt"
+#define RT_STAGE_ROOT RT_STAGE_DIR "/root"
+
+/* Opens path under the root fd without leaving it and without magic links;
+ * create: 0 no, 1 missing components as dirs, 2 the last one as a file.
+ * Every entry it creates is written (its path in the root, NUL-terminated)
+ * to record_fd unless that is -1. Returns an O_PATH fd. */
+int rt_open_in_root(int rootfd, const char *path, int create, int record_fd,
+                    struct kiln_error **err);
+/* Removes from the upper dir the mount points recorded while setting up
+ * (NUL-separated in list), and their parents when that leaves them empty and
+ * they are not opaque: a RUN step's layer must not gain /etc/hosts or /proc. */
+void rt_forget_mountpoints(const char *upperdir, const char *list, size_t len);
 
 /* PID 1: forwards signals to child and reaps until it exits; returns the exit
  * status Docker would report. */
@@ -50,6 +61,12 @@ void rt_cgroup_remove(const struct rt_spec *s, pid_t pid);
  * the master until the container side hangs up. */
 int rt_tty_open(int *master, int *slave, struct kiln_error **err);
 void rt_tty_relay(int master);
+/* In the container, after its devpts is mounted: opens a pty pair from
+ * /dev/ptmx, sends the master over sock (SCM_RIGHTS) and returns the slave. */
+int rt_tty_make_in_container(int sock, struct kiln_error **err);
+/* The caller's side: receives the master (sized like the caller's terminal),
+ * or -1 if the container failed first. */
+int rt_tty_receive(int sock);
 
 /* ---- process.c: shared by runtime_run and runtime_exec ---- */
 

@@ -82,7 +82,7 @@ int rt_enter_workdir(const char *cwd, struct kiln_error **err)
     if (cwd[0] != '/')
         return kiln_error_set(err, KILN_E_USAGE, "working directory \"%s\" must be absolute", cwd);
     cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    cleanup_close int fd = rt_open_in_root(root, cwd, 1, err);
+    cleanup_close int fd = rt_open_in_root(root, cwd, 1, -1, err);
     if (fd < 0)
         return kiln_error_prefix(err, "working directory");
     if (fchdir(fd) < 0)

@@ -17,8 +17,6 @@
 #include "util/fs.h"
 #include "util/strbuf.h"
 
-#define STAGE_DIR "/tmp/.kiln-rt"
-
 struct fdpath {
     char p[32];
 };
@@ -30,10 +28,10 @@ static const char *fdp(struct fdpath *b, int fd)
 }
 
 /* Mounts a file system of type on path (inside root), creating it as a dir. */
-static int mount_fs(int rootfd, const char *path, const char *type, unsigned long flags,
+static int mount_fs(int rootfd, int rec, const char *path, const char *type, unsigned long flags,
                     const char *data, struct kiln_error **err)
 {
-    cleanup_close int fd = rt_open_in_root(rootfd, path, 1, err);
+    cleanup_close int fd = rt_open_in_root(rootfd, path, 1, rec, err);
     if (fd < 0)
         return -1;
     struct fdpath b;
@@ -43,7 +41,7 @@ static int mount_fs(int rootfd, const char *path, const char *type, unsigned lon
 }
 
 /* Binds host (dirfd, src) onto path inside root; create: 1 dir, 2 file. */
-static int bind_into(int dirfd, const char *src, int rootfd, const char *path, int create,
+static int bind_into(int dirfd, const char *src, int rootfd, int rec, const char *path, int create,
                      int readonly, struct kiln_error **err)
 {
     cleanup_close int tree = (int)open_tree(dirfd, src,
@@ -56,7 +54,7 @@ static int bind_into(int dirfd, const char *src, int rootfd, const char *path, i
         if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
             return kiln_error_errno(err, errno, "making %s read-only", path);
     }
-    cleanup_close int target = rt_open_in_root(rootfd, path, create, err);
+    cleanup_close int target = rt_open_in_root(rootfd, path, create, rec, err);
     if (target < 0)
         return -1;
     if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -147,12 +145,12 @@ static const struct {
     {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
-static int setup_dev(int rootfd, int in_userns, struct kiln_error **err)
+static int setup_dev(int rootfd, int rec, int in_userns, struct kiln_error **err)
 {
-    if (mount_fs(rootfd, "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", err) <
-        0)
+    if (mount_fs(rootfd, rec, "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k",
+                 err) < 0)
         return -1;
-    cleanup_close int dev = rt_open_in_root(rootfd, "/dev", 0, err);
+    cleanup_close int dev = rt_open_in_root(rootfd, "/dev", 0, -1, err);
     if (dev < 0)
         return -1;
     cleanup_close int devfd = openat(dev, ".", O_DIRECTORY | O_CLOEXEC);
@@ -168,7 +166,7 @@ static int setup_dev(int rootfd, int in_userns, struct kiln_error **err)
         /* In a user namespace mknod is refused: bind the host's node. */
         cleanup_free char *host = xasprintf("/dev/%s", n);
         cleanup_free char *inner = xasprintf("/dev/%s", n);
-        if (bind_into(AT_FDCWD, host, rootfd, inner, 2, 0, err) < 0)
+        if (bind_into(AT_FDCWD, host, rootfd, rec, inner, 2, 0, err) < 0)
             return -1;
     }
     static const char *const links[][2] = {
@@ -178,21 +176,22 @@ static int setup_dev(int rootfd, int in_userns, struct kiln_error **err)
     for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
         if (symlinkat(links[i][0], devfd, links[i][1]) < 0)
             return kiln_error_errno(err, errno, "/dev/%s", links[i][1]);
-    if (mount_fs(rootfd, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+    if (mount_fs(rootfd, rec, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
                  in_userns ? "newinstance,ptmxmode=0666,mode=0620"
                            : "newinstance,ptmxmode=0666,mode=0620,gid=5",
                  err) < 0)
         return -1;
-    if (mount_fs(rootfd, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+    if (mount_fs(rootfd, rec, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                  "mode=1777,size=65536k", err) < 0)
         return -1;
-    if (mount_fs(rootfd, "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+    if (mount_fs(rootfd, rec, "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                 err) < 0)
         return -1;
     return 0;
 }
 
 /* Docker's masked and read-only /proc and /sys paths. */
-static int mask_paths(int rootfd, struct kiln_error **err)
+static int mask_paths(int rootfd, int rec, struct kiln_error **err)
 {
     static const char *const masked[] = {
         "/proc/asound",
@@ -211,7 +210,7 @@ static int mask_paths(int rootfd, struct kiln_error **err)
                                      "/proc/sysrq-trigger"};
     struct fdpath b;
     for (size_t i = 0; i < sizeof(masked) / sizeof(masked[0]); i++) {
-        cleanup_close int fd = rt_open_in_root(rootfd, masked[i], 0, NULL);
+        cleanup_close int fd = rt_open_in_root(rootfd, masked[i], 0, -1, NULL);
         if (fd < 0)
             continue;
         struct stat st;
@@ -223,10 +222,10 @@ static int mask_paths(int rootfd, struct kiln_error **err)
             return kiln_error_errno(err, errno, "masking %s", masked[i]);
     }
     for (size_t i = 0; i < sizeof(ro) / sizeof(ro[0]); i++) {
-        cleanup_close int fd = rt_open_in_root(rootfd, ro[i], 0, NULL);
+        cleanup_close int fd = rt_open_in_root(rootfd, ro[i], 0, -1, NULL);
         if (fd < 0)
             continue;
-        if (bind_into(fd, "", rootfd, ro[i], 0, 1, err) < 0)
+        if (bind_into(fd, "", rootfd, rec, ro[i], 0, 1, err) < 0)
             return -1;
     }
     return 0;
@@ -243,7 +242,8 @@ static void write_stage_file(int stagefd, const char *name, const char *text)
 
 /* /etc/hosts, /etc/hostname, /etc/resolv.conf as files in the staging tmpfs,
  * bound over the image's (created if missing). */
-static int setup_etc(const struct rt_spec *s, int stagefd, int rootfd, struct kiln_error **err)
+static int setup_etc(const struct rt_spec *s, int stagefd, int rootfd, int rec,
+                     struct kiln_error **err)
 {
     const char *host = s->hostname ? s->hostname : "kiln";
     struct strbuf sb = STRBUF_INIT;
@@ -276,7 +276,7 @@ static int setup_etc(const struct rt_spec *s, int stagefd, int rootfd, struct ki
         cleanup_free char *target = xasprintf("/etc/%s", files[i]);
         /* A read-only root without the file simply goes without it. */
         struct kiln_error *e = NULL;
-        if (bind_into(stagefd, files[i], rootfd, target, 2, 0, &e) < 0) {
+        if (bind_into(stagefd, files[i], rootfd, rec, target, 2, 0, &e) < 0) {
             int erofs = e->errnum == EROFS;
             if (!erofs) {
                 kiln_error_set(err, e->code, "%s", e->msg);
@@ -289,7 +289,7 @@ static int setup_etc(const struct rt_spec *s, int stagefd, int rootfd, struct ki
     return 0;
 }
 
-static int setup_user_mounts(const struct rt_spec *s, int rootfd, struct kiln_error **err)
+static int setup_user_mounts(const struct rt_spec *s, int rootfd, int rec, struct kiln_error **err)
 {
     for (size_t i = 0; i < s->n_mounts; i++) {
         const struct rt_mount *m = &s->mounts[i];
@@ -298,7 +298,7 @@ static int setup_user_mounts(const struct rt_spec *s, int rootfd, struct kiln_er
                                   m->target ? m->target : "");
         if (m->type == RT_MOUNT_TMPFS) {
             unsigned long fl = MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0);
-            if (mount_fs(rootfd, m->target, "tmpfs", fl, m->options ? m->options : "mode=1777",
+            if (mount_fs(rootfd, rec, m->target, "tmpfs", fl, m->options ? m->options : "mode=1777",
                          err) < 0)
                 return -1;
             continue;
@@ -307,24 +307,24 @@ static int setup_user_mounts(const struct rt_spec *s, int rootfd, struct kiln_er
         if (m->source == NULL || stat(m->source, &st) < 0)
             return kiln_error_errno(err, m->source ? errno : ENOENT, "volume source %s",
                                     m->source ? m->source : "(none)");
-        if (bind_into(AT_FDCWD, m->source, rootfd, m->target, S_ISDIR(st.st_mode) ? 1 : 2,
+        if (bind_into(AT_FDCWD, m->source, rootfd, rec, m->target, S_ISDIR(st.st_mode) ? 1 : 2,
                       m->type == RT_MOUNT_BIND && m->readonly, err) < 0)
             return kiln_error_prefix(err, "volume %s:%s", m->source, m->target);
     }
     return 0;
 }
 
-int rt_setup_rootfs(const struct rt_spec *s, int in_userns, struct kiln_error **err)
+int rt_setup_rootfs(const struct rt_spec *s, int in_userns, int rec, struct kiln_error **err)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return kiln_error_errno(err, errno, "making mounts private");
-    /* A private tmpfs over STAGE_DIR holds the root's mount point and the /etc
+    /* A private tmpfs over RT_STAGE_DIR holds the root's mount point and the /etc
      * files; it disappears with the old root after pivot_root. */
-    if (mkdir(STAGE_DIR, 0755) < 0 && errno != EEXIST)
-        return kiln_error_errno(err, errno, "creating %s", STAGE_DIR);
-    cleanup_close int stagedir = open(STAGE_DIR, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+    if (mkdir(RT_STAGE_DIR, 0755) < 0 && errno != EEXIST)
+        return kiln_error_errno(err, errno, "creating %s", RT_STAGE_DIR);
+    cleanup_close int stagedir = open(RT_STAGE_DIR, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
     if (stagedir < 0)
-        return kiln_error_errno(err, errno, "%s", STAGE_DIR);
+        return kiln_error_errno(err, errno, "%s", RT_STAGE_DIR);
     cleanup_close int tfs = fsopen("tmpfs", FSOPEN_CLOEXEC);
     if (tfs < 0 || fsconfig(tfs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
         fsconfig(tfs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 ||
@@ -347,19 +347,19 @@ int rt_setup_rootfs(const struct rt_spec *s, int in_userns, struct kiln_error **
     if (rootfd < 0)
         return kiln_error_errno(err, errno, "opening the root file system");
 
-    if (mount_fs(rootfd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
+    if (mount_fs(rootfd, rec, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
         return -1;
-    if (setup_dev(rootfd, in_userns, err) < 0)
+    if (setup_dev(rootfd, rec, in_userns, err) < 0)
         return -1;
-    if (mount_fs(rootfd, "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL,
+    if (mount_fs(rootfd, rec, "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL,
                  NULL) < 0 &&
-        bind_into(AT_FDCWD, "/sys", rootfd, "/sys", 1, 1, err) < 0)
+        bind_into(AT_FDCWD, "/sys", rootfd, rec, "/sys", 1, 1, err) < 0)
         return -1;
-    if (mask_paths(rootfd, err) < 0)
+    if (mask_paths(rootfd, rec, err) < 0)
         return -1;
-    if (!s->no_etc_files && setup_etc(s, stage, rootfd, err) < 0)
+    if (!s->no_etc_files && setup_etc(s, stage, rootfd, rec, err) < 0)
         return -1;
-    if (setup_user_mounts(s, rootfd, err) < 0)
+    if (setup_user_mounts(s, rootfd, rec, err) < 0)
         return -1;
 
     if (s->readonly_root) {

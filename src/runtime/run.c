@@ -26,8 +26,9 @@ struct child_ctx {
     const struct rt_spec *s;
     int errfd;  /* write end, close-on-exec */
     int syncfd; /* read end: parent finished maps and cgroup; -1 if none */
+    int recfd;  /* write end: mount points created in the root, or -1 */
     int in_userns;
-    int tty_slave;
+    int ttysock; /* -t: where to send the pty master made in the container, or -1 */
     uid_t keep_uid;
     gid_t keep_gid;
 };
@@ -69,10 +70,12 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
             _exit(RT_EXIT_SETUP); /* the parent failed and says why */
         close(c->syncfd);
     }
-    if (rt_setup_stdio(s, c->tty_slave, &err) < 0)
+    if (c->ttysock < 0 && rt_setup_stdio(s, -1, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
-    if (rt_setup_rootfs(s, c->in_userns, &err) < 0)
+    if (rt_setup_rootfs(s, c->in_userns, c->recfd, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
+    if (c->recfd >= 0)
+        close(c->recfd);
     const char *host = s->hostname ? s->hostname : "kiln";
     if (sethostname(host, strlen(host)) < 0) {
         kiln_error_errno(&err, errno, "setting hostname %s", host);
@@ -80,11 +83,23 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
     }
     if (s->network == RT_NET_NONE)
         loopback_up();
+    if (c->ttysock >= 0) {
+        /* The pty comes from the container's own devpts, so its name
+         * resolves inside; the master goes to the caller to relay. */
+        int slave = rt_tty_make_in_container(c->ttysock, &err);
+        close(c->ttysock);
+        if (slave < 0 || rt_setup_stdio(s, slave, &err) < 0)
+            child_fail(c, RT_EXIT_SETUP, err);
+        close(slave);
+    }
 
     struct rt_user u;
     if (rt_resolve_user(s, c->keep_uid, c->keep_gid, &u, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
     char **env = rt_build_env(s, &u);
+    /* The user owns their terminal (a failure only affects opening it by name). */
+    if (s->tty && fchown(0, u.uid, u.gid) < 0)
+        errno = 0;
     if (rt_enter_workdir(s->cwd, &err) < 0 || rt_apply_rlimits(s, &err) < 0 ||
         rt_drop_bounding(&err) < 0 || rt_become_user(&u, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
@@ -145,12 +160,24 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         return -1;
 
     cleanup_close int tty_master = -1;
-    cleanup_close int tty_slave = -1;
-    if (s->tty && rt_tty_open(&tty_master, &tty_slave, err) < 0)
-        return -1;
+    int ttysock[2] = {-1, -1};
+    if (s->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ttysock) < 0)
+        return kiln_error_errno(err, errno, "socketpair");
     int errp[2], syncp[2] = {-1, -1};
-    if (pipe2(errp, O_CLOEXEC) < 0)
+    cleanup_close int rec_r = -1;
+    int rec_w = -1;
+    if (s->upperdir != NULL) {
+        int rp[2];
+        if (pipe2(rp, O_CLOEXEC) < 0)
+            return kiln_error_errno(err, errno, "pipe");
+        rec_r = rp[0];
+        rec_w = rp[1];
+    }
+    if (pipe2(errp, O_CLOEXEC) < 0) {
+        if (rec_w >= 0)
+            close(rec_w);
         return kiln_error_errno(err, errno, "pipe");
+    }
     if ((in_userns || need_cgroup) && pipe2(syncp, O_CLOEXEC) < 0) {
         close(errp[0]);
         close(errp[1]);
@@ -160,8 +187,9 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         .s = s,
         .errfd = errp[1],
         .syncfd = syncp[0],
+        .recfd = rec_w,
         .in_userns = in_userns,
-        .tty_slave = tty_slave,
+        .ttysock = ttysock[1],
         .keep_uid = getuid(),
         .keep_gid = getgid(),
     };
@@ -176,12 +204,12 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         child_main(&c);
     int clone_errno = errno;
     close(errp[1]);
+    if (rec_w >= 0)
+        close(rec_w);
     if (syncp[0] >= 0)
         close(syncp[0]);
-    if (tty_slave >= 0) {
-        close(tty_slave);
-        tty_slave = -1;
-    }
+    if (ttysock[1] >= 0)
+        close(ttysock[1]);
     if (pid < 0) {
         close(errp[0]);
         if (syncp[1] >= 0)
@@ -208,6 +236,11 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
     for (size_t i = 0; i < N_FORWARDED; i++)
         sigaction(forwarded[i], &sa, &old[i]);
 
+    if (ttysock[0] >= 0) {
+        if (ret == 0)
+            tty_master = rt_tty_receive(ttysock[0]);
+        close(ttysock[0]);
+    }
     struct rt_child_msg m;
     int failed = rt_read_child_msg(errp[0], &m);
     close(errp[0]);
@@ -224,6 +257,17 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         sigaction(forwarded[i], &old[i], NULL);
     if (need_cgroup)
         rt_cgroup_remove(s, pid);
+    if (rec_r >= 0) {
+        struct strbuf made = STRBUF_INIT;
+        strbuf_init(&made);
+        char buf[4096];
+        ssize_t r;
+        while ((r = read(rec_r, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))
+            if (r > 0)
+                strbuf_add(&made, buf, (size_t)r);
+        rt_forget_mountpoints(s->upperdir, made.buf, made.len);
+        strbuf_release(&made);
+    }
 
     if (ret < 0) {
         *err = setup_err;

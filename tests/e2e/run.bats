@@ -206,3 +206,14 @@ setup() {
         [[ "$output" == *'cgroup v2 "memory" controller'* ]]
     fi
 }
+
+@test "shell: a login shell as the image's user; -it gives a terminal" {
+    kiln import "$RUN_FIXTURE/rootfs" -t bbapp -c 'USER app' >/dev/null
+    run sh -c "echo 'id -un; exit 3' | $KILN shell bbapp"
+    [ "$status" -eq 3 ]
+    [ "$output" = app ]
+    command -v script >/dev/null || skip "script(1) missing"
+    run script -qec "$KILN run --rm -it bb tty" /dev/null
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"/dev/pts/0"* ]] # the container's own devpts
+}

@@ -117,6 +117,15 @@ static void test_overlay(void)
     ok(lgetxattr(opq, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y',
        "recreated dir is opaque in the upper dir");
     free(opq);
+    char *leak = xasprintf("%s/proc", upper);
+    ok(!path_exists(leak), "the /proc mount point is not left in the upper dir");
+    free(leak);
+    leak = xasprintf("%s/etc", upper);
+    ok(!path_exists(leak), "nor /etc/hosts and the /etc copied up for it");
+    free(leak);
+    leak = xasprintf("%s/dev", upper);
+    ok(!path_exists(leak), "nor /dev");
+    free(leak);
     ok(!path_exists(rootfs) || access(rootfs, F_OK) == 0, "lower dir untouched");
     char *cat = path_join(rootfs, "bin/cat");
     ok(lstat(cat, &st) == 0 && S_ISLNK(st.st_mode), "lower file still there");
@@ -325,6 +334,8 @@ int main(void)
     is_str(out, "vol\n1\n", "volume mounted read-only through the symlink, inside the root");
     free(out);
     ok(!path_exists("/tmp/kiln-vol"), "nothing created on the host");
+    free(volfile);
+    free(vol);
 
     rt_spec_init(&s);
     s.network = RT_NET_NONE;
