@@ -85,29 +85,36 @@ static int opened(struct layer_reader *r, struct kiln_error **err)
                           archive_error_string(r->a));
 }
 
-/* "./a//b/" -> "a/b"; refuses absolute names, "..", over-long names. */
-static int normalize(const char *raw, struct strbuf *out, const char *what, struct kiln_error **err)
+/* "./a//b/" -> "a/b"; refuses absolute names, "..", over-long names. value is
+ * the entry's name or its hardlink target (what), entry the entry's name. */
+static int normalize(const char *value, const char *entry, const char *what, struct strbuf *out,
+                     struct kiln_error **err)
 {
     strbuf_reset(out);
-    if (raw[0] == '/')
+    cleanup_free char *shown = strlen(value) > 80 ? xasprintf("%.80s...", value) : xstrdup(value);
+    cleanup_free char *ent = strlen(entry) > 80 ? xasprintf("%.80s...", entry) : xstrdup(entry);
+    int is_name = value == entry;
+    if (value[0] == '/')
         return kiln_error_set(err, KILN_E_INVALID,
-                              "layer entry \"%s\": absolute %s refused (archives must hold "
+                              "layer entry \"%s\": absolute %s%s%s%s refused (archives must hold "
                               "relative names)",
-                              raw, what);
-    const char *p = raw;
+                              ent, what, is_name ? "" : " \"", is_name ? "" : shown,
+                              is_name ? "" : "\"");
+    const char *p = value;
     while (*p != '\0') {
         const char *slash = strchr(p, '/');
         size_t n = slash ? (size_t)(slash - p) : strlen(p);
         if (n == 2 && p[0] == '.' && p[1] == '.')
             return kiln_error_set(err, KILN_E_INVALID,
-                                  "layer entry \"%s\": \"..\" in %s refused (it could leave the "
-                                  "root)",
-                                  raw, what);
+                                  "layer entry \"%s\": \"..\" in %s%s%s%s refused (it could leave "
+                                  "the root)",
+                                  ent, what, is_name ? "" : " \"", is_name ? "" : shown,
+                                  is_name ? "" : "\"");
         if (n > NAME_MAX_LEN)
             return kiln_error_set(err, KILN_E_INVALID,
-                                  "layer entry \"%.80s...\": a name component is longer than %d "
+                                  "layer entry \"%s\": a component of its %s is longer than %d "
                                   "bytes",
-                                  raw, NAME_MAX_LEN);
+                                  ent, what, NAME_MAX_LEN);
         if (n > 0 && !(n == 1 && p[0] == '.')) {
             if (out->len > 0)
                 strbuf_addc(out, '/');
@@ -118,9 +125,8 @@ static int normalize(const char *raw, struct strbuf *out, const char *what, stru
             p++;
     }
     if (out->len > PATH_MAX_LEN)
-        return kiln_error_set(err, KILN_E_INVALID,
-                              "layer entry \"%.80s...\": %s longer than %d bytes", raw, what,
-                              PATH_MAX_LEN);
+        return kiln_error_set(err, KILN_E_INVALID, "layer entry \"%s\": %s longer than %d bytes",
+                              ent, what, PATH_MAX_LEN);
     return 0;
 }
 
@@ -201,8 +207,8 @@ static int classify(struct layer_reader *r, struct archive_entry *ae, const char
     }
     const char *hl = archive_entry_hardlink(ae);
     if (hl != NULL) {
-        if (normalize(hl, &r->link, "hardlink target", err) < 0)
-            return kiln_error_prefix(err, "layer entry \"%s\"", raw);
+        if (normalize(hl, raw, "hardlink target", &r->link, err) < 0)
+            return -1;
         if (r->link.len == 0 || strcmp(r->link.buf, r->path.buf) == 0)
             return kiln_error_set(err, KILN_E_INVALID,
                                   "layer entry \"%s\": hardlink to itself or the root", raw);
@@ -279,7 +285,7 @@ int layer_reader_next(struct layer_reader *r, struct layer_entry *e, struct kiln
         return kiln_error_set(err, KILN_E_INVALID, "layer: an entry has no name");
     memset(e, 0, sizeof(*e));
     free_x(r);
-    if (normalize(raw, &r->path, "name", err) < 0)
+    if (normalize(raw, raw, "name", &r->path, err) < 0)
         return -1;
     if (check_symlink_parents(r, raw, r->path.buf, 0, err) < 0)
         return -1;
