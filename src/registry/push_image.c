@@ -1,6 +1,8 @@
-/* registry_push(): load the image, gzip its plain layers (once), push blobs,
- * then the manifest: the stored bytes when nothing changed (so the digest
- * stays the same across registries), else a rewritten manifest. */
+/* registry_push(): load the image, then up to three workers each gzip a plain
+ * layer (once: remembered) and push a blob; then the manifest: the stored
+ * bytes when nothing changed (so the digest stays the same across
+ * registries), else a rewritten manifest naming the gzip blobs. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,65 +17,156 @@
 #include "util/json.h"
 #include "util/strbuf.h"
 
-/* Descriptors to push and the manifest bytes that name them. */
-struct push_plan {
-    struct descriptor *blobs; /* config, then layers */
-    size_t n;
-    char *manifest;
-    size_t manifest_len;
-    const char *media_type;
+#define PUSH_WORKERS 3
+
+/* One blob to push: src as stored; out as pushed (gzip of src when gzip). */
+struct push_item {
+    const struct descriptor *src;
+    struct descriptor out;
+    int gzip;
 };
 
-static void plan_release(struct push_plan *p)
+struct push_run {
+    struct store *s;
+    const char *host, *cred_name, *path;
+    struct registry_opts opts; /* progress goes through progress_locked */
+    const struct registry_opts *user_opts;
+    struct push_item *items;
+    size_t n, next;
+    int docker; /* Docker media types for gzip layers */
+    pthread_mutex_t mu;
+    struct kiln_error *err; /* the first failure */
+};
+
+static void progress_locked(void *ctx, const struct registry_progress *p)
 {
-    for (size_t i = 0; i < p->n; i++)
-        free(p->blobs[i].media_type);
-    free(p->blobs);
-    free(p->manifest);
+    struct push_run *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    r->user_opts->progress(r->user_opts->progress_ctx, p);
+    pthread_mutex_unlock(&r->mu);
 }
 
-static int make_plan(struct store *s, const struct image *img, struct push_plan *p,
+static int push_item(struct push_run *r, struct reg_client *c, struct push_item *it,
                      struct kiln_error **err)
 {
-    memset(p, 0, sizeof(*p));
-    p->media_type = img->manifest.media_type;
-    int docker = strcmp(p->media_type, MT_DOCKER_MANIFEST) == 0;
-    p->blobs = xcalloc(img->n_layers + 1, sizeof(*p->blobs));
-    descriptor_copy(&p->blobs[0], &img->config);
-    p->n = 1;
+    if (it->gzip) {
+        if (push_gzip_layer(r->s, it->src, &it->out, err) < 0)
+            return -1;
+        it->out.media_type = xstrdup(r->docker ? MT_DOCKER_LAYER : MT_OCI_LAYER_GZIP);
+    } else {
+        descriptor_copy(&it->out, it->src);
+    }
+    return push_blob(c, r->s, r->path, &it->out, err);
+}
+
+/* A worker: its own client (curl handles, tokens), items taken in order. */
+static void *worker(void *arg)
+{
+    struct push_run *r = arg;
+    struct reg_client *c = NULL;
+    struct kiln_error *e = NULL;
+    if (reg_client_new(r->host, r->cred_name, &r->opts, &c, &e) == 0) {
+        for (;;) {
+            pthread_mutex_lock(&r->mu);
+            size_t i = r->next++;
+            int stop = r->err != NULL || i >= r->n;
+            pthread_mutex_unlock(&r->mu);
+            if (stop || push_item(r, c, &r->items[i], &e) < 0)
+                break;
+        }
+    }
+    reg_client_free(c);
+    if (e != NULL) {
+        pthread_mutex_lock(&r->mu);
+        if (r->err == NULL)
+            r->err = e;
+        else
+            kiln_error_free(e);
+        pthread_mutex_unlock(&r->mu);
+    }
+    return NULL;
+}
+
+static int push_all(struct push_run *r, struct kiln_error **err)
+{
+    pthread_t th[PUSH_WORKERS];
+    size_t n_threads = r->n < PUSH_WORKERS ? r->n : PUSH_WORKERS, started = 0;
+    for (; started < n_threads; started++)
+        if (pthread_create(&th[started], NULL, worker, r) != 0)
+            break;
+    if (started == 0)
+        worker(r); /* no threads: do it here */
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    if (r->err != NULL) {
+        if (err != NULL && *err == NULL)
+            *err = steal_pointer(&r->err);
+        kiln_error_free(r->err);
+        r->err = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The manifest naming the pushed blobs: the stored bytes if nothing changed. */
+static int manifest_bytes(struct store *s, const struct image *img, const struct push_item *items,
+                          char **out, size_t *len, struct kiln_error **err)
+{
     int changed = 0;
     json_t *layers = json_object_get(img->manifest_json, "layers");
     cleanup_json json_t *new_layers = json_array();
     for (size_t i = 0; i < img->n_layers; i++) {
-        const struct descriptor *d = &img->layers[i].blob;
-        struct descriptor *out = &p->blobs[p->n++];
+        const struct push_item *it = &items[i + 1];
         json_t *orig = json_array_get(layers, i);
-        json_t *entry = orig ? json_deep_copy(orig) : descriptor_to_json(d);
-        if (layer_media_type_compression(d->media_type) == 0) {
-            if (push_gzip_layer(s, d, out, err) < 0) {
-                json_decref(entry);
-                return -1;
-            }
-            out->media_type = xstrdup(docker ? MT_DOCKER_LAYER : MT_OCI_LAYER_GZIP);
+        json_t *entry = orig ? json_deep_copy(orig) : descriptor_to_json(it->src);
+        if (it->gzip) {
             char ds[DIGEST_STR_LEN + 1];
-            json_object_set_new(entry, "mediaType", json_string(out->media_type));
-            json_object_set_new(entry, "digest", json_string(digest_str(&out->digest, ds)));
-            json_object_set_new(entry, "size", json_integer((json_int_t)out->size));
+            json_object_set_new(entry, "mediaType", json_string(it->out.media_type));
+            json_object_set_new(entry, "digest", json_string(digest_str(&it->out.digest, ds)));
+            json_object_set_new(entry, "size", json_integer((json_int_t)it->out.size));
             changed = 1;
-        } else {
-            descriptor_copy(out, d);
         }
         json_array_append_new(new_layers, entry);
     }
-    if (!changed) {
-        return store_blob_read(s, &img->manifest.digest, STORE_JSON_MAX, &p->manifest,
-                               &p->manifest_len, err);
-    }
+    if (!changed)
+        return store_blob_read(s, &img->manifest.digest, STORE_JSON_MAX, out, len, err);
     cleanup_json json_t *m = json_deep_copy(img->manifest_json);
     json_object_set(m, "layers", new_layers);
-    p->manifest = json_dump_canonical(m);
-    p->manifest_len = strlen(p->manifest);
+    *out = json_dump_canonical(m);
+    *len = strlen(*out);
     return 0;
+}
+
+static int put_manifest(struct reg_client *c, const struct reference *ref, const char *media_type,
+                        const char *body, size_t len, const char *mds, struct kiln_error **err)
+{
+    cleanup_free char *familiar = reference_familiar(ref);
+    cleanup_free char *url =
+        xasprintf("/v2/%s/manifests/%s", ref->path, ref->tag && !ref->has_digest ? ref->tag : mds);
+    cleanup_free char *scope = xasprintf("repository:%s:pull,push", ref->path);
+    struct reg_request rq = {.method = "PUT",
+                             .url = url,
+                             .scope = scope,
+                             .content_type = media_type,
+                             .body = body,
+                             .body_len = len};
+    struct reg_response r = {0};
+    int ret = reg_do(c, &rq, &r, err);
+    cleanup_free char *what = xasprintf("push of manifest %s to %s", mds, familiar);
+    if (ret == 0 && r.status != 201)
+        ret = reg_status_error(c, &r, what, err);
+    if (ret == 0 && r.docker_digest != NULL && strcmp(r.docker_digest, mds) != 0)
+        ret = kiln_error_set(err, KILN_E_DIGEST,
+                             "%s: the registry stored it as %.80s (it changed the manifest)", what,
+                             r.docker_digest);
+    reg_response_release(&r);
+    if (ret == 0 && ref->has_digest) {
+        char want[DIGEST_STR_LEN + 1];
+        if (strcmp(digest_str(&ref->digest, want), mds) != 0)
+            ret = kiln_error_set(err, KILN_E_DIGEST,
+                                 "pushed manifest is %s, not the digest %s names", mds, familiar);
+    }
+    return ret;
 }
 
 int registry_push(struct store *store, const char *local_ref, const char *dest_ref,
@@ -88,51 +181,51 @@ int registry_push(struct store *store, const char *local_ref, const char *dest_r
     struct reference ref;
     if (reference_parse(dest_ref ? dest_ref : local_ref, &ref, err) < 0)
         return -1;
-    cleanup_free char *familiar = reference_familiar(&ref);
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread uses curl */
+    size_t n = img->n_layers + 1;
+    struct push_item *items = xcalloc(n, sizeof(*items));
+    items[0].src = &img->config;
+    for (size_t i = 0; i < img->n_layers; i++) {
+        items[i + 1].src = &img->layers[i].blob;
+        items[i + 1].gzip = layer_media_type_compression(img->layers[i].blob.media_type) == 0;
+    }
+    struct push_run run = {.s = store,
+                           .host = reference_registry_host(&ref),
+                           .cred_name = ref.domain,
+                           .path = ref.path,
+                           .opts = *opts,
+                           .user_opts = opts,
+                           .items = items,
+                           .n = n,
+                           .docker = strcmp(img->manifest.media_type, MT_DOCKER_MANIFEST) == 0};
+    pthread_mutex_init(&run.mu, NULL);
+    if (opts->progress != NULL) {
+        run.opts.progress = progress_locked;
+        run.opts.progress_ctx = &run;
+    }
     struct reg_client *c = NULL;
-    struct push_plan plan;
-    int ret = reg_client_new(reference_registry_host(&ref), ref.domain, opts, &c, err);
+    cleanup_free char *manifest = NULL;
+    size_t len = 0;
+    int ret = push_all(&run, err);
     if (ret == 0)
-        ret = make_plan(store, img, &plan, err);
-    else
-        memset(&plan, 0, sizeof(plan));
-    for (size_t i = 0; ret == 0 && i < plan.n; i++)
-        ret = push_blob(c, store, ref.path, &plan.blobs[i], err);
-    struct digest md;
+        ret = manifest_bytes(store, img, items, &manifest, &len, err);
+    if (ret == 0)
+        ret = reg_client_new(run.host, ref.domain, opts, &c, err);
     char mds[DIGEST_STR_LEN + 1] = "";
     if (ret == 0) {
-        digest_bytes(plan.manifest, plan.manifest_len, &md);
+        struct digest md;
+        digest_bytes(manifest, len, &md);
         digest_str(&md, mds);
-        cleanup_free char *url =
-            xasprintf("/v2/%s/manifests/%s", ref.path, ref.tag && !ref.has_digest ? ref.tag : mds);
-        cleanup_free char *scope = xasprintf("repository:%s:pull,push", ref.path);
-        struct reg_request rq = {.method = "PUT",
-                                 .url = url,
-                                 .scope = scope,
-                                 .content_type = plan.media_type,
-                                 .body = plan.manifest,
-                                 .body_len = plan.manifest_len};
-        struct reg_response r = {0};
-        ret = reg_do(c, &rq, &r, err);
-        cleanup_free char *what = xasprintf("push of manifest %s to %s", mds, familiar);
-        if (ret == 0 && r.status != 201)
-            ret = reg_status_error(c, &r, what, err);
-        if (ret == 0 && r.docker_digest != NULL && strcmp(r.docker_digest, mds) != 0)
-            ret = kiln_error_set(err, KILN_E_DIGEST,
-                                 "%s: registry stored it as %.80s; the registry changed it", what,
-                                 r.docker_digest);
-        reg_response_release(&r);
+        ret = put_manifest(c, &ref, img->manifest.media_type, manifest, len, mds, err);
     }
-    if (ret == 0) {
-        for (size_t i = 0; i < plan.n; i++)
-            records_source_add(store, &plan.blobs[i].digest, reg_client_host(c), ref.path, NULL);
-        if (ref.has_digest && !digest_equal(&ref.digest, &md))
-            ret = kiln_error_set(err, KILN_E_DIGEST,
-                                 "pushed manifest is %s, not the digest %s names", mds, familiar);
-    }
+    for (size_t i = 0; ret == 0 && i < n; i++) /* remembered for later mounts */
+        records_source_add(store, &items[i].out.digest, run.host, ref.path, NULL);
     if (ret == 0 && digest_out != NULL)
         *digest_out = xstrdup(mds);
-    plan_release(&plan);
+    for (size_t i = 0; i < n; i++)
+        free(items[i].out.media_type);
+    free(items);
+    pthread_mutex_destroy(&run.mu);
     reg_client_free(c);
     reference_release(&ref);
     return ret;
