@@ -9,7 +9,8 @@
 #   unchanged  the same build again
 #   edit       one source file's content changed
 #   touch      one source file's mtime changed only
-# Peak RSS of each build comes with every run. BENCH_QUICK=1: seedlike-prod and files20k.
+# Peak RSS of each build comes with every run. BENCH_QUICK=1: dataenv-prod (needs no
+# other stage, so its cold build is short) and files20k.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -136,7 +137,7 @@ measure_case() {
 
 prepare_contexts
 if [ "$BENCH_QUICK" = 1 ]; then
-    cases=(seedlike-prod files20k)
+    cases=(dataenv-prod files20k)
 else
     cases=(dataenv-prod dataenv-dev seedlike-prod seedlike-dev files20k)
 fi

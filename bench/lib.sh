@@ -113,7 +113,7 @@ bench_base_tar() { "$BENCH_ROOT/scripts/ml-base.sh"; }
 bench_base_buildah() {
     # imported once per bench run, so that a stale base never survives a change of tar
     [ -f "$BENCH_TMP/.buildah-base" ] && return 0
-    podman import --change 'CMD ["bash"]' "$(bench_base_tar)" "$BASE_REF" >/dev/null &&
+    podman import --quiet --change 'CMD ["bash"]' "$(bench_base_tar)" "$BASE_REF" >/dev/null &&
         touch "$BENCH_TMP/.buildah-base"
 }
 
