@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -79,8 +80,9 @@ static __attribute__((noreturn)) void command(const struct rt_spec *s, int errfd
 }
 
 static __attribute__((noreturn)) void helper(const struct rt_spec *s, int fds[N_NS], int errfd,
-                                             int tty_slave, uid_t keep_uid, gid_t keep_gid)
+                                             int ttysock, uid_t keep_uid, gid_t keep_gid)
 {
+    int tty_slave = -1;
     struct kiln_error *err = NULL;
     for (int sig = 1; sig < NSIG; sig++)
         signal(sig, SIG_DFL);
@@ -93,6 +95,13 @@ static __attribute__((noreturn)) void helper(const struct rt_spec *s, int fds[N_
         }
         if (fds[i] >= 0)
             close(fds[i]);
+    }
+    if (ttysock >= 0) {
+        /* A pty from the container's own devpts (we are in its mount ns now). */
+        tty_slave = rt_tty_make_in_container(ttysock, &err);
+        close(ttysock);
+        if (tty_slave < 0)
+            fail(errfd, RT_EXIT_SETUP, err);
     }
     sigset_t all, none;
     sigfillset(&all);
@@ -128,9 +137,9 @@ int runtime_exec(pid_t pid1, const struct rt_spec *s, int *status, struct kiln_e
         return kiln_error_prefix(err, "the container is not running");
     }
     cleanup_close int tty_master = -1;
-    int tty_slave = -1;
-    if (s->tty && rt_tty_open(&tty_master, &tty_slave, err) < 0)
-        return -1;
+    int ttysock[2] = {-1, -1};
+    if (s->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ttysock) < 0)
+        return kiln_error_errno(err, errno, "socketpair");
     int errp[2];
     if (pipe2(errp, O_CLOEXEC) < 0)
         return kiln_error_errno(err, errno, "pipe");
@@ -139,17 +148,23 @@ int runtime_exec(pid_t pid1, const struct rt_spec *s, int *status, struct kiln_e
     gid_t keep_gid = getgid();
     pid_t pid = fork();
     if (pid == 0)
-        helper(s, fds, errp[1], tty_slave, keep_uid, keep_gid);
+        helper(s, fds, errp[1], ttysock[1], keep_uid, keep_gid);
     int fork_errno = errno;
     close(errp[1]);
-    if (tty_slave >= 0)
-        close(tty_slave);
+    if (ttysock[1] >= 0)
+        close(ttysock[1]);
     for (size_t i = 0; i < N_NS; i++)
         if (fds[i] >= 0)
             close(fds[i]);
     if (pid < 0) {
         close(errp[0]);
+        if (ttysock[0] >= 0)
+            close(ttysock[0]);
         return kiln_error_errno(err, fork_errno, "fork");
+    }
+    if (ttysock[0] >= 0) {
+        tty_master = rt_tty_receive(ttysock[0]);
+        close(ttysock[0]);
     }
     struct rt_child_msg m;
     int failed = rt_read_child_msg(errp[0], &m);

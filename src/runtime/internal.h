@@ -57,9 +57,8 @@ int rt_cgroup_check(const struct rt_spec *s, struct kiln_error **err);
 int rt_cgroup_enter(const struct rt_spec *s, pid_t pid, struct kiln_error **err);
 void rt_cgroup_remove(const struct rt_spec *s, pid_t pid);
 
-/* A pty pair from the host's /dev/ptmx; relay copies the caller's terminal to
- * the master until the container side hangs up. */
-int rt_tty_open(int *master, int *slave, struct kiln_error **err);
+/* Copies the caller's terminal to the pty master until the container side
+ * hangs up (raw mode while it runs). */
 void rt_tty_relay(int master);
 /* In the container, after its devpts is mounted: opens a pty pair from
  * /dev/ptmx, sends the master over sock (SCM_RIGHTS) and returns the slave. */

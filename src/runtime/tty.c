@@ -1,5 +1,6 @@
-/* -t: a pty pair; the container's side becomes the command's controlling
- * terminal, kiln relays between the caller's terminal (raw mode) and the master. */
+/* -t: a pty pair made in the container's own devpts; the slave becomes the
+ * command's controlling terminal, kiln relays between the caller's terminal
+ * (raw mode) and the master it receives over a socket. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -12,29 +13,6 @@
 
 #include "runtime/internal.h"
 #include "util/fs.h"
-
-int rt_tty_open(int *master, int *slave, struct kiln_error **err)
-{
-    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (m < 0)
-        return kiln_error_errno(err, errno, "allocating a pty");
-    char name[64];
-    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0) {
-        close(m);
-        return kiln_error_errno(err, errno, "allocating a pty");
-    }
-    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (s < 0) {
-        close(m);
-        return kiln_error_errno(err, errno, "opening %s", name);
-    }
-    struct winsize ws;
-    if (ioctl(0, TIOCGWINSZ, &ws) == 0)
-        ioctl(m, TIOCSWINSZ, &ws);
-    *master = m;
-    *slave = s;
-    return 0;
-}
 
 static int copy_once(int from, int to)
 {

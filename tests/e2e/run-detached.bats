@@ -64,6 +64,10 @@ is_healthy() { kiln ps | grep -q '(healthy)'; }
     run kiln exec web sh -c 'exit 4'
     [ "$status" -eq 4 ]
     run -127 kiln exec web nosuchcmd
+    if command -v script >/dev/null; then
+        run script -qec "$KILN exec -it web tty" /dev/null
+        [[ "$output" == *"/dev/pts/"* ]]
+    fi
     wait_for 5 kiln exec web test -f /tmp/ready
     run kiln health web
     [ "$status" -eq 0 ]
