@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "util/strbuf.h"
 
+extern const struct cli_command cli_cmd_build;
 extern const struct cli_command cli_cmd_export;
 extern const struct cli_command cli_cmd_fsck;
 extern const struct cli_command cli_cmd_history;
@@ -36,6 +37,7 @@ extern const struct cli_command cli_cmd_health;
 
 /* Keep sorted the way `kiln help` should list them. */
 static const struct cli_command *const commands[] = {
+    &cli_cmd_build,
     &cli_cmd_import,
     &cli_cmd_images,
     &cli_cmd_tag,

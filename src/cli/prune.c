@@ -1,10 +1,12 @@
 /* kiln prune: deletes blobs and snapshots that no tag reaches and prints
- * what that freed. (The build cache will add its entries as roots here, and
- * --cache will clear it first: see store_prune_opts.add_roots.) */
+ * what that freed. The build cache's layers are roots too, unless --cache
+ * empties the build cache first. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "build/build.h"
+#include "build/cache.h"
 #include "cli/store_cmd.h"
 #include "util/cleanup.h"
 
@@ -12,14 +14,18 @@ static int cmd_prune(struct cli_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"dry-run", no_argument, NULL, 'n'},
+        {"cache", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int dry_run = 0, c;
+    int dry_run = 0, cache = 0, c;
     while ((c = getopt_long(argc, argv, "+nh", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
             dry_run = 1;
+            break;
+        case 'c':
+            cache = 1;
             break;
         case 'h':
             return cli_print_help("prune");
@@ -34,7 +40,13 @@ static int cmd_prune(struct cli_global *g, int argc, char **argv)
     if (rc != 0)
         return rc;
     struct kiln_error *err = NULL;
-    struct store_prune_opts po = {.dry_run = dry_run};
+    if (cache && !dry_run) {
+        unsigned long freed = 0;
+        if (cache_prune(store_root(s), &freed, &err) < 0)
+            return cli_fail(err);
+        printf("Deleted %lu build cache entr%s\n", freed, freed == 1 ? "y" : "ies");
+    }
+    struct store_prune_opts po = {.dry_run = dry_run, .add_roots = build_cache_add_roots};
     struct store_prune_report rep;
     if (store_prune(s, &po, &rep, &err) < 0)
         return cli_fail(err);
@@ -57,7 +69,10 @@ const struct cli_command cli_cmd_prune = {
     .usage = "Usage: kiln prune [OPTIONS]\n\n"
              "Deletes every blob and snapshot that no tag in the store reaches, and prints\n"
              "the space freed. Content another running kiln process wrote since it started\n"
-             "is kept, and so are snapshots in use as a container's root.\n\n"
+             "is kept, and so are snapshots in use as a container's root.\n"
+             "Layers the build cache refers to are kept, unless --cache empties the build\n"
+             "cache (step entries, RUN --mount=type=cache directories not in use) first.\n\n"
              "Options:\n"
-             "  -n, --dry-run  only report what would be deleted\n",
+             "  -n, --dry-run  only report what would be deleted\n"
+             "      --cache    empty the build cache first\n",
 };

@@ -1,0 +1,55 @@
+/* kiln build: execute a Dockerfile into an image in the store. Stages the
+ * target needs run in dependency order (independent ones in parallel, up to
+ * jobs); every RUN/COPY/ADD step is looked up in the build cache first. The
+ * image is written to the store but not tagged: the caller tags it. */
+#ifndef KILN_BUILD_BUILD_H
+#define KILN_BUILD_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "build/progress.h"
+#include "store/store.h"
+#include "util/error.h"
+
+enum build_pull { BUILD_PULL_MISSING = 0, BUILD_PULL_NEVER, BUILD_PULL_ALWAYS };
+
+struct build_secret {
+    const char *id;
+    const char *src; /* host file */
+};
+
+struct build_opts {
+    struct store *store;
+    const char *context_dir; /* a directory (a tar on stdin is unpacked first) */
+    const char *dockerfile;  /* path; NULL = CONTEXT/Dockerfile */
+    const char *target;      /* stage name or index; NULL = the last */
+    const char *const *build_args; /* "K=V" */
+    size_t n_build_args;
+    const char *const *labels; /* "K=V", added to the final image */
+    size_t n_labels;
+    const struct build_secret *secrets;
+    size_t n_secrets;
+    int no_cache;
+    enum build_pull pull;
+    int network_none; /* default network of RUN steps */
+    int jobs;         /* stages at once; <= 0: number of CPUs */
+    int64_t epoch;
+    struct progress *progress; /* required */
+};
+
+struct build_result {
+    struct descriptor manifest; /* the image manifest written */
+    struct digest config;       /* the image id */
+    uint64_t size;              /* config + layer blobs */
+};
+
+int build_run(const struct build_opts *o, struct build_result *out, struct kiln_error **err);
+void build_result_release(struct build_result *r);
+
+/* For `kiln prune`: adds every blob the build cache refers to. */
+struct digest_set;
+int build_cache_add_roots(void *ctx, struct store *s, struct digest_set *roots,
+                          struct kiln_error **err);
+
+#endif

@@ -1,0 +1,596 @@
+/* The build executor: plans stages from the graph, runs waves of independent
+ * stages in parallel threads, walks each stage's instructions (ONBUILD
+ * triggers of its base first), and writes the target's image. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build/internal.h"
+#include "registry/registry.h"
+#include "store/layer.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+char *build_scratch_mkdtemp(struct build_ctx *b, const char *what, struct kiln_error **err)
+{
+    char *t = xasprintf("%s/%s-XXXXXX", store_scratch_dir(b->store), what);
+    if (mkdtemp(t) == NULL) {
+        int e = errno;
+        free(t);
+        kiln_error_errno(err, e, "create a scratch directory in %s", store_scratch_dir(b->store));
+        return NULL;
+    }
+    return t;
+}
+
+static void rfc3339(int64_t t, char *buf, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+json_t *build_config_obj(struct stage_state *st)
+{
+    json_t *c = json_object_get(st->config, "config");
+    if (!json_is_object(c)) {
+        c = json_object();
+        json_object_set_new(st->config, "config", c);
+    }
+    return c;
+}
+
+void build_add_history(struct build_ctx *b, struct stage_state *st, const char *created_by,
+                       int empty_layer)
+{
+    json_t *h = json_object_get(st->config, "history");
+    if (!json_is_array(h)) {
+        h = json_array();
+        json_object_set_new(st->config, "history", h);
+    }
+    char created[64];
+    rfc3339(b->o->epoch, created, sizeof(created));
+    json_t *e = json_pack("{s:s, s:s, s:s}", "created", created, "created_by", created_by,
+                          "comment", "kiln build");
+    if (empty_layer)
+        json_object_set_new(e, "empty_layer", json_true());
+    json_array_append_new(h, e);
+}
+
+void build_add_layer(struct stage_state *st, const struct cache_entry *e, const char *snap)
+{
+    st->layers = xrealloc(st->layers, (st->n_layers + 1) * sizeof(*st->layers));
+    st->snaps = xrealloc(st->snaps, (st->n_layers + 1) * sizeof(*st->snaps));
+    struct image_layer *l = &st->layers[st->n_layers];
+    memset(l, 0, sizeof(*l));
+    l->blob.media_type = xstrdup(e->media_type);
+    l->blob.digest = e->digest;
+    l->blob.size = e->size;
+    l->diffid = e->diff_id;
+    st->snaps[st->n_layers] = xstrdup(snap);
+    st->n_layers++;
+}
+
+int build_stage_rootview(struct stage_state *st, struct rootview **out, struct kiln_error **err)
+{
+    const char **dirs = xcalloc(st->n_layers + 1, sizeof(char *));
+    for (size_t i = 0; i < st->n_layers; i++)
+        dirs[i] = st->snaps[st->n_layers - 1 - i];
+    int rc = rootview_open(dirs, st->n_layers, out, err);
+    free(dirs);
+    return rc;
+}
+
+int build_cache_hit(struct build_ctx *b, struct stage_state *st, const struct digest *key,
+                    struct kiln_error **err)
+{
+    if (b->o->no_cache)
+        return 0;
+    struct cache_entry e;
+    int rc = cache_lookup(b->root, key, &e, err);
+    if (rc <= 0)
+        return rc;
+    if (e.has_layer) {
+        struct image_layer l = {.blob = {.media_type = e.media_type, .digest = e.digest,
+                                         .size = e.size},
+                                .diffid = e.diff_id};
+        char *snap = NULL;
+        cleanup_error struct kiln_error *serr = NULL;
+        if (!store_blob_has(b->store, &e.digest) ||
+            store_snapshot_ensure(b->store, &l, &snap, &serr) < 0)
+            return 0; /* the store lost it: run the step again */
+        build_add_layer(st, &e, snap);
+        free(snap);
+    }
+    return 1;
+}
+
+struct sink_ctx {
+    struct blob_writer *w;
+};
+
+static int sink_write(void *ctx, const void *buf, size_t len, struct kiln_error **err)
+{
+    return blob_writer_write(((struct sink_ctx *)ctx)->w, buf, len, err);
+}
+
+int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *dir,
+                     int overlay_whiteouts, const struct digest *key, struct kiln_error **err)
+{
+    cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return kiln_error_errno(err, errno, "open %s", dir);
+    cleanup_blob_writer struct blob_writer *w = NULL;
+    if (blob_writer_new(b->store, &w, err) < 0)
+        return -1;
+    struct sink_ctx sc = {w};
+    struct byte_sink sink = {sink_write, &sc};
+    struct layer_write_opts lo = {.epoch = b->o->epoch, .overlay_whiteouts = overlay_whiteouts};
+    struct cache_entry e = {.has_layer = 1};
+    uint64_t size = 0;
+    if (layer_write_from_dir(fd, &lo, sink, &e.diff_id, &size, err) < 0)
+        return kiln_error_prefix(err, "write layer");
+    if (blob_writer_commit(w, &e.diff_id, (int64_t)size, &e.digest, err) < 0)
+        return -1;
+    e.size = size;
+    snprintf(e.media_type, sizeof(e.media_type), "%s", MT_OCI_LAYER);
+    if (store_snapshot_adopt(b->store, dir, &e.diff_id, err) < 0)
+        return -1;
+    cleanup_free char *snap = store_snapshot_path(b->store, &e.diff_id);
+    build_add_layer(st, &e, snap);
+    if (key != NULL && cache_store(b->root, key, &e, err) < 0)
+        return -1;
+    return 0;
+}
+
+/* The registry client lands separately; until it is linked in (cli/pull.c
+ * pulls it into the binary), a build can only use images in the store. */
+#pragma weak registry_pull
+#pragma weak registry_pull_result_release
+
+static int pull(struct build_ctx *b, const char *ref, struct kiln_error **err)
+{
+    if (registry_pull == NULL)
+        return kiln_error_set(err, KILN_E_NOTFOUND,
+                              "image \"%s\" is not in the store and this kiln cannot pull; "
+                              "import or load it first",
+                              ref);
+    struct registry_pull_result r = {0};
+    struct registry_opts ro = {0};
+    progress_message(b->o->progress, "=> pulling %s", ref);
+    int rc = registry_pull(b->store, ref, &ro, &r, err);
+    registry_pull_result_release(&r);
+    return rc;
+}
+
+/* --- images ------------------------------------------------------------------- */
+
+int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
+                     struct kiln_error **err)
+{
+    pthread_mutex_lock(&b->mu);
+    int rc = 0;
+    if (b->o->pull == BUILD_PULL_ALWAYS)
+        rc = pull(b, ref, err);
+    if (rc == 0)
+        rc = store_image_load(b->store, ref, out, err);
+    if (rc < 0 && b->o->pull == BUILD_PULL_MISSING && *err && (*err)->code == KILN_E_NOTFOUND) {
+        kiln_error_freep(err);
+        rc = pull(b, ref, err);
+        if (rc == 0)
+            rc = store_image_load(b->store, ref, out, err);
+    } else if (rc < 0 && b->o->pull == BUILD_PULL_NEVER && *err &&
+               (*err)->code == KILN_E_NOTFOUND) {
+        kiln_error_freep(err);
+        kiln_error_set(err, KILN_E_NOTFOUND,
+                       "image \"%s\" is not in the store and --pull=never; import or pull it "
+                       "first",
+                       ref);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+int build_image_snapshots(struct build_ctx *b, const struct image *img, char ***snaps,
+                          struct kiln_error **err)
+{
+    char **v = xcalloc(img->n_layers + 1, sizeof(char *));
+    for (size_t i = 0; i < img->n_layers; i++) {
+        if (store_snapshot_ensure(b->store, &img->layers[i], &v[i], err) < 0) {
+            for (size_t k = 0; k < i; k++)
+                free(v[k]);
+            free(v);
+            return -1;
+        }
+    }
+    *snaps = v;
+    return 0;
+}
+
+/* --- stages ------------------------------------------------------------------- */
+
+static void stage_reset(struct stage_state *st)
+{
+    json_decref(st->config);
+    for (size_t i = 0; i < st->n_layers; i++) {
+        descriptor_release(&st->layers[i].blob);
+        free(st->snaps[i]);
+    }
+    free(st->layers);
+    free(st->snaps);
+    st->layers = NULL;
+    st->snaps = NULL;
+    st->n_layers = 0;
+    st->config = NULL;
+}
+
+static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_error **err)
+{
+    const struct df_graph_stage *gs = &b->g->stages[st->index];
+    struct digester *k = cache_key_begin(NULL);
+    if (gs->platform != NULL) {
+        struct df_platform want, host;
+        if (df_platform_parse(gs->platform, &want, err) < 0) {
+            digester_free(k);
+            return -1;
+        }
+        df_platform_host(&host);
+        int same = strcmp(want.os, host.os) == 0 && strcmp(want.arch, host.arch) == 0;
+        df_platform_release(&want);
+        df_platform_release(&host);
+        if (!same) {
+            digester_free(k);
+            return kiln_error_set(err, KILN_E_USAGE,
+                                  "stage %s: FROM --platform=%s is not this machine's platform; "
+                                  "kiln builds for the host platform only",
+                                  st->label, gs->platform);
+        }
+    }
+    if (gs->base.kind == DF_REF_SCRATCH) {
+        st->config = json_pack("{s:s, s:s, s:{}}", "architecture", "amd64", "os", "linux",
+                               "config");
+        struct df_platform host;
+        df_platform_host(&host);
+        json_object_set_new(st->config, "architecture", json_string(host.arch));
+        df_platform_release(&host);
+        cache_key_adds(k, "base", "scratch");
+    } else if (gs->base.kind == DF_REF_STAGE) {
+        struct stage_state *src = &b->stages[gs->base.stage];
+        st->config = json_deep_copy(src->config);
+        for (size_t i = 0; i < src->n_layers; i++) {
+            struct cache_entry e = {.has_layer = 1, .digest = src->layers[i].blob.digest,
+                                    .diff_id = src->layers[i].diffid,
+                                    .size = src->layers[i].blob.size};
+            snprintf(e.media_type, sizeof(e.media_type), "%s", src->layers[i].blob.media_type);
+            build_add_layer(st, &e, src->snaps[i]);
+        }
+        cache_key_adds(k, "base-stage", src->key.hex);
+    } else {
+        cleanup_image struct image *img = NULL;
+        if (build_load_image(b, gs->base.image, &img, err) < 0) {
+            digester_free(k);
+            return kiln_error_prefix(err, "stage %s: FROM %s", st->label, gs->base.image);
+        }
+        char **snaps = NULL;
+        if (build_image_snapshots(b, img, &snaps, err) < 0) {
+            digester_free(k);
+            return -1;
+        }
+        st->config = json_deep_copy(img->config_json);
+        json_object_del(st->config, "rootfs");
+        for (size_t i = 0; i < img->n_layers; i++) {
+            struct cache_entry e = {.has_layer = 1, .digest = img->layers[i].blob.digest,
+                                    .diff_id = img->layers[i].diffid,
+                                    .size = img->layers[i].blob.size};
+            snprintf(e.media_type, sizeof(e.media_type), "%s", img->layers[i].blob.media_type);
+            build_add_layer(st, &e, snaps[i]);
+            free(snaps[i]);
+        }
+        free(snaps);
+        cache_key_adds(k, "base-image", img->manifest.digest.hex);
+    }
+    cache_key_finish(k, &st->key);
+    return 0;
+}
+
+static int base_env(struct stage_state *st, const char ***env, size_t *n)
+{
+    json_t *e = json_object_get(build_config_obj(st), "Env");
+    *n = json_is_array(e) ? json_array_size(e) : 0;
+    *env = xcalloc(*n + 1, sizeof(char *));
+    for (size_t i = 0; i < *n; i++)
+        (*env)[i] = json_string_value(json_array_get(e, i));
+    return 0;
+}
+
+static int run_instr(struct build_ctx *b, struct stage_state *st, const struct df_instr *ins,
+                     struct kiln_error **err)
+{
+    struct df_step *step = NULL;
+    if (df_scope_step(st->scope, ins, &step, err) < 0)
+        return -1;
+    struct digester *k = cache_key_begin(&st->key);
+    cache_key_adds(k, "instr", step->text);
+    for (size_t i = 0; i < step->n_used_args; i++)
+        cache_key_adds(k, "arg", step->used_args[i]);
+    struct digest key;
+    cache_key_finish(k, &key);
+    int rc = 0;
+    if (ins->kind == DF_RUN || ins->kind == DF_COPY || ins->kind == DF_ADD) {
+        st->step_no++;
+        cleanup_free char *name =
+            xasprintf("[%s %zu/%zu] %s", st->label, st->step_no, st->n_steps, step->text);
+        int pid = progress_step_begin(b->o->progress, name);
+        if (ins->kind == DF_RUN)
+            rc = build_step_run(b, st, step, pid, &key, err);
+        else
+            rc = build_step_copy(b, st, step, pid, &key, err);
+    } else {
+        rc = build_step_config(b, st, step, err);
+        if (rc == 0 && ins->kind == DF_WORKDIR) {
+            const char *wd = json_string_value(json_object_get(build_config_obj(st), "WorkingDir"));
+            rc = build_step_workdir(b, st, wd ? wd : "/", &key, err);
+        }
+    }
+    if (rc == 0)
+        st->key = key;
+    else if (*err != NULL && strncmp((*err)->msg, b->df->file, strlen(b->df->file)) != 0)
+        kiln_error_prefix(err, "%s:%d: %s", b->df->file, ins->pos.line, ins->keyword);
+    df_step_free(step);
+    return rc;
+}
+
+static int run_onbuild(struct build_ctx *b, struct stage_state *st, struct kiln_error **err)
+{
+    json_t *c = build_config_obj(st);
+    json_t *ob = json_object_get(c, "OnBuild");
+    if (!json_is_array(ob) || json_array_size(ob) == 0)
+        return 0;
+    json_t *triggers = json_incref(ob);
+    json_object_del(c, "OnBuild");
+    int rc = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(triggers, i, t)
+    {
+        struct df_instr *ins = NULL;
+        if (!json_is_string(t))
+            continue;
+        if (df_parse_instr(json_string_value(t), b->df->escape, "ONBUILD trigger", &ins, err) <
+            0) {
+            rc = -1;
+            break;
+        }
+        rc = run_instr(b, st, ins, err);
+        df_instr_free(ins);
+        if (rc < 0)
+            break;
+    }
+    json_decref(triggers);
+    return rc;
+}
+
+static int count_fs_steps(const struct df_stage *s)
+{
+    int n = 0;
+    for (size_t i = 0; i < s->n_instrs; i++)
+        n += s->instrs[i].kind == DF_RUN || s->instrs[i].kind == DF_COPY ||
+             s->instrs[i].kind == DF_ADD;
+    return n;
+}
+
+static int run_stage(struct build_ctx *b, struct stage_state *st, struct kiln_error **err)
+{
+    const struct df_stage *ds = &b->df->stages[st->index];
+    if (stage_base(b, st, err) < 0)
+        return -1;
+    st->n_steps = (size_t)count_fs_steps(ds);
+    const char **env = NULL;
+    size_t n_env = 0;
+    base_env(st, &env, &n_env);
+    int rc = df_scope_new(b->ev, st->index, env, n_env, &st->scope, err);
+    free(env);
+    if (rc < 0)
+        return -1;
+    if (run_onbuild(b, st, err) < 0)
+        return -1;
+    for (size_t i = 0; i < ds->n_instrs; i++) {
+        if (__atomic_load_n(&b->cancel, __ATOMIC_SEQ_CST))
+            return kiln_error_set(err, KILN_E_FAIL, "stage %s: cancelled", st->label);
+        if (run_instr(b, st, &ds->instrs[i], err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+struct stage_job {
+    struct build_ctx *b;
+    struct stage_state *st;
+    struct kiln_error *err;
+    int rc;
+    pthread_t th;
+};
+
+static void *stage_thread(void *arg)
+{
+    struct stage_job *j = arg;
+    j->rc = run_stage(j->b, j->st, &j->err);
+    if (j->rc < 0)
+        __atomic_store_n(&j->b->cancel, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int run_waves(struct build_ctx *b, struct kiln_error **err)
+{
+    int jobs = b->o->jobs > 0 ? b->o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (jobs < 1)
+        jobs = 1;
+    for (int w = 0; w < b->g->n_waves; w++) {
+        size_t n = 0;
+        struct stage_job *v = xcalloc(b->g->n_order + 1, sizeof(*v));
+        for (size_t i = 0; i < b->g->n_order; i++) {
+            size_t s = b->g->order[i];
+            if (b->g->stages[s].wave == w)
+                v[n++] = (struct stage_job){.b = b, .st = &b->stages[s]};
+        }
+        int failed = 0;
+        for (size_t start = 0; start < n; start += (size_t)jobs) {
+            size_t end = start + (size_t)jobs < n ? start + (size_t)jobs : n;
+            if (end - start == 1) {
+                stage_thread(&v[start]);
+            } else {
+                for (size_t i = start; i < end; i++)
+                    if (pthread_create(&v[i].th, NULL, stage_thread, &v[i]) != 0)
+                        stage_thread(&v[i]), v[i].th = 0;
+                for (size_t i = start; i < end; i++)
+                    if (v[i].th)
+                        pthread_join(v[i].th, NULL);
+            }
+            for (size_t i = start; i < end; i++) {
+                if (v[i].rc < 0 && !failed) {
+                    failed = 1;
+                    /* The first real failure, not a "cancelled" one. */
+                    *err = v[i].err;
+                    v[i].err = NULL;
+                }
+            }
+            for (size_t i = start; i < end; i++) {
+                if (v[i].rc < 0 && v[i].err != NULL && *err != NULL &&
+                    strstr((*err)->msg, ": cancelled") != NULL) {
+                    kiln_error_free(*err);
+                    *err = v[i].err;
+                    v[i].err = NULL;
+                }
+                kiln_error_free(v[i].err);
+            }
+            if (failed)
+                break;
+        }
+        free(v);
+        if (failed)
+            return -1;
+    }
+    return 0;
+}
+
+static int write_image(struct build_ctx *b, struct stage_state *st, struct build_result *out,
+                       struct kiln_error **err)
+{
+    char created[64];
+    rfc3339(b->o->epoch, created, sizeof(created));
+    json_object_set_new(st->config, "created", json_string(created));
+    json_object_del(st->config, "rootfs");
+    if (b->o->n_labels > 0) {
+        json_t *c = build_config_obj(st);
+        json_t *labels = json_object_get(c, "Labels");
+        if (!json_is_object(labels)) {
+            labels = json_object();
+            json_object_set_new(c, "Labels", labels);
+        }
+        for (size_t i = 0; i < b->o->n_labels; i++) {
+            const char *eq = strchr(b->o->labels[i], '=');
+            cleanup_free char *k = eq ? xstrndup(b->o->labels[i], (size_t)(eq - b->o->labels[i]))
+                                      : xstrdup(b->o->labels[i]);
+            json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
+        }
+    }
+    if (store_image_write(b->store, st->config, st->layers, st->n_layers, NULL, &out->manifest,
+                          err) < 0)
+        return -1;
+    cleanup_json json_t *m = store_blob_read_json(b->store, &out->manifest.digest, err);
+    if (m == NULL)
+        return -1;
+    const char *cd = json_get_str(json_object_get(m, "config"), "digest");
+    if (cd == NULL || digest_parse(cd, &out->config, err) < 0)
+        return kiln_error_set(err, KILN_E_INVALID, "the manifest written has no config digest");
+    out->size = (uint64_t)json_get_int(json_object_get(m, "config"), "size", 0);
+    for (size_t i = 0; i < st->n_layers; i++)
+        out->size += st->layers[i].blob.size;
+    return 0;
+}
+
+static void warn_cb(void *ud, const struct df_warning *w)
+{
+    struct build_ctx *b = ud;
+    progress_message(b->o->progress, "warning: %s:%d: %s", b->df->file, w->pos.line, w->msg);
+}
+
+int build_run(const struct build_opts *o, struct build_result *out, struct kiln_error **err)
+{
+    struct build_ctx b = {.o = o, .store = o->store, .root = store_root(o->store)};
+    pthread_mutex_init(&b.mu, NULL);
+    memset(out, 0, sizeof(*out));
+    cleanup_free char *dfpath =
+        o->dockerfile ? xstrdup(o->dockerfile) : path_join(o->context_dir, "Dockerfile");
+    struct dockerignore *di = NULL;
+    int rc = -1;
+    cleanup_free char *scpath = xasprintf("%s/cache/statcache", b.root);
+    cleanup_free char *cachedir = xasprintf("%s/cache", b.root);
+    cleanup_free char *lockpath = xasprintf("%s/cache/lock", b.root);
+    if (mkdir_p(cachedir, 0755, err) < 0)
+        goto out;
+    b.sc = statcache_open(scpath);
+    if (df_parse_file(dfpath, &b.df, err) < 0)
+        goto out;
+    for (size_t i = 0; i < b.df->n_warnings; i++)
+        warn_cb(&b, &b.df->warnings[i]);
+    struct df_eval_opts eo = {.build_args = o->build_args, .n_build_args = o->n_build_args};
+    if (df_eval_new(b.df, &eo, &b.ev, err) < 0)
+        goto out;
+    df_eval_set_warn(b.ev, warn_cb, &b);
+    if (df_graph_build(b.ev, o->target, &b.g, err) < 0)
+        goto out;
+    if (dockerignore_load(o->context_dir, dfpath, &di, NULL, err) < 0 ||
+        context_index_build(o->context_dir, di, &b.ctx, err) < 0)
+        goto out;
+    b.stages = xcalloc(b.df->n_stages, sizeof(*b.stages));
+    for (size_t i = 0; i < b.df->n_stages; i++) {
+        b.stages[i].index = i;
+        b.stages[i].label = b.df->stages[i].name ? xstrdup(b.df->stages[i].name)
+                                                 : xasprintf("stage-%zu", i);
+    }
+    if (run_waves(&b, err) < 0)
+        goto out;
+    const char **unused = NULL;
+    size_t nu = df_eval_unused_args(b.ev, &unused);
+    for (size_t i = 0; i < nu; i++)
+        progress_message(o->progress, "warning: build arg %s was given but never used by an ARG",
+                         unused[i]);
+    free(unused);
+    if (write_image(&b, &b.stages[b.g->target], out, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    if (b.sc != NULL) {
+        cleanup_error struct kiln_error *serr = NULL;
+        statcache_save(b.sc, lockpath, &serr); /* only a speed-up: failure is fine */
+        statcache_free(b.sc);
+    }
+    if (b.stages != NULL) {
+        for (size_t i = 0; i < b.df->n_stages; i++) {
+            stage_reset(&b.stages[i]);
+            df_scope_free(b.stages[i].scope);
+            free(b.stages[i].label);
+        }
+        free(b.stages);
+    }
+    context_index_free(b.ctx);
+    dockerignore_free(di);
+    df_graph_free(b.g);
+    df_eval_free(b.ev);
+    df_free(b.df);
+    pthread_mutex_destroy(&b.mu);
+    return rc;
+}
+
+void build_result_release(struct build_result *r)
+{
+    descriptor_release(&r->manifest);
+}

@@ -1,0 +1,80 @@
+/* What the build executor's files share: the state of a build and of each
+ * stage, and the step functions. Not a public contract. */
+#ifndef KILN_BUILD_INTERNAL_H
+#define KILN_BUILD_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+
+#include "build/build.h"
+#include "build/cache.h"
+#include "build/context.h"
+#include "build/rootview.h"
+#include "build/statcache.h"
+#include "dockerfile/dockerfile.h"
+#include "dockerfile/eval.h"
+#include "dockerfile/graph.h"
+#include "store/store.h"
+
+struct stage_state {
+    size_t index;
+    char *label;     /* "stage-0" or its name, for progress lines */
+    json_t *config;  /* image config without rootfs; config.config is the runtime part */
+    struct image_layer *layers;
+    char **snaps; /* snapshot dir of each layer, same order (bottom first) */
+    size_t n_layers;
+    struct digest key; /* cache key chain after the last step */
+    int cmd_set;       /* CMD given in this stage (ENTRYPOINT then keeps it) */
+    int done, failed;
+    struct df_scope *scope;
+    size_t step_no, n_steps; /* for "[stage 2/5]" */
+};
+
+struct build_ctx {
+    const struct build_opts *o;
+    struct store *store;
+    const char *root;
+    struct dockerfile *df;
+    struct df_eval *ev;
+    struct df_graph *g;
+    struct context_index *ctx;
+    struct statcache *sc;
+    struct stage_state *stages; /* one per df stage */
+    pthread_mutex_t mu;         /* guards image loads/pulls shared by stages */
+    int cancel;                 /* set when a stage failed: others stop */
+};
+
+/* exec.c */
+int build_stage_rootview(struct stage_state *st, struct rootview **out, struct kiln_error **err);
+int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
+                     struct kiln_error **err);
+int build_image_snapshots(struct build_ctx *b, const struct image *img, char ***snaps,
+                          struct kiln_error **err);
+void build_add_layer(struct stage_state *st, const struct cache_entry *e, const char *snap);
+void build_add_history(struct build_ctx *b, struct stage_state *st, const char *created_by,
+                       int empty_layer);
+/* Looks up key; on a hit adds the layer (if any) and returns 1. */
+int build_cache_hit(struct build_ctx *b, struct stage_state *st, const struct digest *key,
+                    struct kiln_error **err);
+/* Turns dir (in the scratch area) into a layer: tar -> blob -> snapshot,
+ * records it in the cache under key and adds it to the stage. Removes dir. */
+int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *dir,
+                     int overlay_whiteouts, const struct digest *key, struct kiln_error **err);
+/* A fresh directory under the store's scratch dir. Allocated. */
+char *build_scratch_mkdtemp(struct build_ctx *b, const char *what, struct kiln_error **err);
+
+/* step_config.c: ENV LABEL EXPOSE ... Returns 0 and whether it was handled. */
+int build_step_config(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
+                      struct kiln_error **err);
+json_t *build_config_obj(struct stage_state *st); /* config.config, created when missing */
+
+/* step_run.c */
+int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
+                   int pid, struct digest *key, struct kiln_error **err);
+/* step_copy.c: COPY/ADD, and WORKDIR's mkdir. */
+int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
+                    int pid, struct digest *key, struct kiln_error **err);
+int build_step_workdir(struct build_ctx *b, struct stage_state *st, const char *path,
+                       const struct digest *key, struct kiln_error **err);
+
+#endif

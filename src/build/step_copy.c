@@ -1,0 +1,390 @@
+/* COPY and ADD steps (and WORKDIR's directory): build the copy plan, key it
+ * by its content, and on a miss write it into a fresh layer directory. With
+ * --link the layer's key leaves out everything below it, so the layer is
+ * reused when only lower layers change. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build/copy.h"
+#include "build/internal.h"
+#include "dockerfile/expand.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+static const char *scope_lookup(void *ud, const char *name)
+{
+    return df_scope_get(ud, name);
+}
+
+static const struct df_heredoc *find_heredoc(const struct df_instr *ins, const char *word)
+{
+    const char *n = word + 2;
+    if (*n == '-')
+        n++;
+    cleanup_free char *name = xstrdup(n);
+    size_t l = strlen(name);
+    if (l >= 2 && (name[0] == '"' || name[0] == '\'') && name[l - 1] == name[0]) {
+        memmove(name, name + 1, l - 2);
+        name[l - 2] = '\0';
+    }
+    for (size_t i = 0; i < ins->n_heredocs; i++)
+        if (strcmp(ins->heredocs[i].name, name) == 0)
+            return &ins->heredocs[i];
+    return NULL;
+}
+
+/* Joins dest with WORKDIR when relative, keeping a trailing '/'. */
+static char *abs_dest(struct stage_state *st, const char *dest)
+{
+    if (dest[0] == '/')
+        return xstrdup(dest);
+    const char *wd = json_string_value(json_object_get(build_config_obj(st), "WorkingDir"));
+    if (wd == NULL || wd[0] == '\0')
+        wd = "/";
+    int slash = wd[strlen(wd) - 1] == '/';
+    return xasprintf("%s%s%s", wd, slash ? "" : "/", dest);
+}
+
+/* The root file system --from names: a stage built before, or an image. */
+static int from_view(struct build_ctx *b, struct stage_state *st, const char *from,
+                     struct rootview **view, struct digest *identity, struct kiln_error **err)
+{
+    struct df_ref ref = {0};
+    if (df_resolve_from(b->df, st->index, from, &ref, err) < 0)
+        return -1;
+    int rc = 0;
+    if (ref.kind == DF_REF_STAGE) {
+        struct stage_state *src = &b->stages[ref.stage];
+        if (src->config == NULL)
+            rc = kiln_error_set(err, KILN_E_FAIL, "--from=%s: stage not built", from);
+        else {
+            rc = build_stage_rootview(src, view, err);
+            *identity = src->key;
+        }
+    } else if (ref.kind == DF_REF_SCRATCH) {
+        rc = rootview_open(NULL, 0, view, err);
+        digest_bytes("scratch", 7, identity);
+    } else {
+        cleanup_image struct image *img = NULL;
+        char **snaps = NULL;
+        rc = build_load_image(b, ref.image, &img, err);
+        if (rc == 0)
+            rc = build_image_snapshots(b, img, &snaps, err);
+        if (rc == 0) {
+            const char **dirs = xcalloc(img->n_layers + 1, sizeof(char *));
+            for (size_t i = 0; i < img->n_layers; i++)
+                dirs[i] = snaps[img->n_layers - 1 - i];
+            rc = rootview_open(dirs, img->n_layers, view, err);
+            free(dirs);
+            for (size_t i = 0; i < img->n_layers; i++)
+                free(snaps[i]);
+            free(snaps);
+            *identity = img->manifest.digest;
+        }
+    }
+    df_ref_release(&ref);
+    return rc;
+}
+
+/* The file name an ADD of url gets in a directory: the last path segment. */
+static const char *url_name(const char *url, char **owned)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    const char *slash = strchr(p, '/');
+    cleanup_free char *path = xstrdup(slash ? slash : "/");
+    char *q = strpbrk(path, "?#");
+    if (q)
+        *q = '\0';
+    while (strlen(path) > 1 && path[strlen(path) - 1] == '/')
+        path[strlen(path) - 1] = '\0';
+    const char *base = strrchr(path, '/');
+    *owned = xstrdup(base && base[1] ? base + 1 : "index.html");
+    return *owned;
+}
+
+struct dl {
+    struct digester *d;
+    int fd;
+};
+
+static size_t curl_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    struct dl *dl = ud;
+    size_t len = size * nmemb;
+    if (write_all(dl->fd, ptr, len) < 0)
+        return 0;
+    digester_update(dl->d, ptr, len);
+    return len;
+}
+
+/* ADD of a URL: downloads into the scratch area, verifying --checksum. */
+static int download(struct build_ctx *b, const char *url, const char *checksum, char **file,
+                    struct kiln_error **err)
+{
+    struct digest want;
+    if (checksum != NULL && digest_parse(checksum, &want, err) < 0)
+        return kiln_error_prefix(err, "ADD --checksum");
+    if (checksum == NULL)
+        progress_message(b->o->progress,
+                         "warning: ADD %s without --checksum: its content is not verified", url);
+    char *path = xasprintf("%s/download-XXXXXX", store_scratch_dir(b->store));
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        free(path);
+        return kiln_error_errno(err, errno, "create a file for the download of %s", url);
+    }
+    struct digester *d = digester_new();
+    struct dl ud = {d, fd};
+    CURL *c = curl_easy_init();
+    char ebuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &ud);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    close(fd);
+    struct digest got;
+    digester_finish(d, &got);
+    if (rc != CURLE_OK) {
+        unlink(path);
+        free(path);
+        return kiln_error_set(err, KILN_E_NET, "ADD %s: %s", url,
+                              ebuf[0] ? ebuf : curl_easy_strerror(rc));
+    }
+    if (checksum != NULL && !digest_equal(&got, &want)) {
+        unlink(path);
+        free(path);
+        return kiln_error_set(err, KILN_E_DIGEST,
+                              "ADD %s: checksum mismatch: expected %s, got sha256:%s", url,
+                              checksum, got.hex);
+    }
+    *file = path;
+    return 0;
+}
+
+static int parse_mode(const char *s, mode_t *out)
+{
+    char *end;
+    long v = strtol(s, &end, 8);
+    if (*s == '\0' || *end != '\0' || v < 0 || v > 07777)
+        return -1;
+    *out = (mode_t)v;
+    return 0;
+}
+
+static int write_and_commit(struct build_ctx *b, struct stage_state *st, struct copy_plan *plan,
+                            const struct digest *key, struct kiln_error **err)
+{
+    cleanup_free char *dir = build_scratch_mkdtemp(b, "copy", err);
+    if (dir == NULL)
+        return -1;
+    int rc;
+    {
+        cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            rc = kiln_error_errno(err, errno, "open %s", dir);
+        else
+            rc = copy_plan_write(plan, fd, b->o->epoch, err);
+    }
+    if (rc == 0)
+        rc = build_commit_dir(b, st, dir, 0, key, err);
+    if (rc < 0) {
+        cleanup_error struct kiln_error *e2 = NULL;
+        rm_rf(dir, &e2);
+    }
+    return rc;
+}
+
+int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
+                    int pid, struct digest *key, struct kiln_error **err)
+{
+    const struct df_instr *ins = step->ins;
+    int is_add = ins->kind == DF_ADD;
+    struct rootview *dest_view = NULL, *src_view = NULL;
+    struct dockerignore *excl = NULL;
+    struct copy_plan *plan = NULL;
+    struct copy_source *srcs = NULL;
+    char **owned = NULL;
+    size_t n_owned = 0;
+    char *dest = NULL;
+    int rc = -1;
+    if (ins->n_args < 2) {
+        kiln_error_set(err, KILN_E_INVALID, "%s needs a source and a destination", ins->keyword);
+        goto out;
+    }
+    int link = df_instr_flag(ins, "link") != NULL &&
+               strcmp(df_instr_flag(ins, "link"), "false") != 0;
+    const char *from = df_instr_flag(ins, "from");
+    const char *chown = df_instr_flag(ins, "chown");
+    const char *chmod = df_instr_flag(ins, "chmod");
+    const char *parents = df_instr_flag(ins, "parents");
+    const char *checksum = df_instr_flag(ins, "checksum");
+    struct copy_req req = {.is_add = is_add && from == NULL,
+                           .parents = parents != NULL && strcmp(parents, "false") != 0,
+                           .ctx = b->ctx};
+    if (!link && build_stage_rootview(st, &dest_view, err) < 0)
+        goto out;
+    req.dest_view = dest_view;
+    struct digest from_id = {{0}};
+    if (from != NULL) {
+        if (from_view(b, st, from, &src_view, &from_id, err) < 0)
+            goto out;
+        req.from = src_view;
+    }
+    if (chown != NULL) {
+        if (copy_resolve_owner(dest_view, chown, &req.uid, &req.gid, err) < 0)
+            goto out;
+        req.has_chown = 1;
+    }
+    if (chmod != NULL) {
+        if (parse_mode(chmod, &req.chmod) < 0) {
+            kiln_error_set(err, KILN_E_INVALID,
+                           "--chmod=%s: only octal modes such as 0755 are supported", chmod);
+            goto out;
+        }
+        req.has_chmod = 1;
+    }
+    const char **ex = NULL;
+    size_t n_ex = df_instr_flag_all(ins, "exclude", &ex);
+    if (n_ex > 0) {
+        rc = dockerignore_from_patterns(ex, n_ex, &excl, err);
+        free(ex);
+        if (rc < 0)
+            goto out;
+        rc = -1;
+        req.exclude = excl;
+    } else {
+        free(ex);
+    }
+    size_t n = ins->n_args - 1;
+    srcs = xcalloc(n, sizeof(*srcs));
+    owned = xcalloc(2 * n, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        const char *a = ins->args[i];
+        srcs[i].path = a;
+        if (strncmp(a, "<<", 2) == 0) {
+            const struct df_heredoc *h = find_heredoc(step->orig, a);
+            if (h == NULL) {
+                kiln_error_set(err, KILN_E_INVALID, "no heredoc body for %s", a);
+                goto out;
+            }
+            char *body = NULL;
+            if (h->expand) {
+                struct df_expand_ctx cx = {.escape = b->df->escape,
+                                           .lookup = scope_lookup,
+                                           .ud = st->scope};
+                if (df_expand_heredoc(&cx, h->content, &body, err) < 0)
+                    goto out;
+            } else {
+                body = xstrdup(h->content);
+            }
+            owned[n_owned++] = body;
+            srcs[i].path = h->name;
+            srcs[i].data = body;
+            srcs[i].data_len = strlen(body);
+        } else if (is_add && (strncmp(a, "http://", 7) == 0 || strncmp(a, "https://", 8) == 0)) {
+            char *file = NULL;
+            if (download(b, a, checksum, &file, err) < 0)
+                goto out;
+            owned[n_owned++] = file;
+            srcs[i].file = file;
+            srcs[i].path = url_name(a, &owned[n_owned++]);
+        }
+    }
+    req.srcs = srcs;
+    req.n_srcs = n;
+    dest = abs_dest(st, ins->args[ins->n_args - 1]);
+    req.dest = dest;
+    if (copy_plan_build(&req, &plan, err) < 0)
+        goto out;
+    struct digest content;
+    if (copy_plan_digest(plan, b->sc, &content, err) < 0)
+        goto out;
+    struct digester *k = cache_key_begin(link ? NULL : key);
+    cache_key_adds(k, "copy", step->text);
+    cache_key_adds(k, "content", content.hex);
+    struct digest layer_key;
+    cache_key_finish(k, &layer_key);
+    int hit = build_cache_hit(b, st, &layer_key, err);
+    if (hit < 0)
+        goto out;
+    if (hit) {
+        progress_step_cached(b->o->progress, pid);
+    } else {
+        if (write_and_commit(b, st, plan, &layer_key, err) < 0)
+            goto out;
+        progress_step_done(b->o->progress, pid);
+    }
+    if (link) {
+        k = cache_key_begin(key);
+        cache_key_adds(k, "link", layer_key.hex);
+        cache_key_finish(k, key);
+    } else {
+        *key = layer_key;
+    }
+    build_add_history(b, st, step->text, 0);
+    rc = 0;
+out:
+    if (rc < 0)
+        progress_step_error(b->o->progress, pid, *err ? (*err)->msg : "failed");
+    for (size_t i = 0; srcs != NULL && i + 1 < ins->n_args; i++)
+        if (srcs[i].file != NULL)
+            unlink(srcs[i].file);
+    for (size_t i = 0; i < n_owned; i++)
+        free(owned[i]);
+    free(owned);
+    free(srcs);
+    free(dest);
+    copy_plan_free(plan);
+    dockerignore_free(excl);
+    rootview_free(dest_view);
+    rootview_free(src_view);
+    return rc;
+}
+
+int build_step_workdir(struct build_ctx *b, struct stage_state *st, const char *path,
+                       const struct digest *key, struct kiln_error **err)
+{
+    cleanup_free char *text = xasprintf("WORKDIR %s", path);
+    struct rootview *view = NULL;
+    if (build_stage_rootview(st, &view, err) < 0)
+        return -1;
+    struct rootview_entry e;
+    int found = rootview_lookup(view, path, 1, &e, err);
+    rootview_entry_release(&e);
+    if (found < 0) {
+        rootview_free(view);
+        return -1;
+    }
+    if (found) {
+        rootview_free(view);
+        build_add_history(b, st, text, 1);
+        return 0;
+    }
+    int rc = build_cache_hit(b, st, key, err);
+    if (rc == 0) {
+        struct copy_plan *plan = NULL;
+        rc = copy_plan_mkdir(view, path, &plan, err);
+        if (rc == 0)
+            rc = write_and_commit(b, st, plan, key, err);
+        copy_plan_free(plan);
+    }
+    rootview_free(view);
+    if (rc < 0)
+        return -1;
+    build_add_history(b, st, text, 0);
+    return 0;
+}

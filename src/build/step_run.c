@@ -1,0 +1,606 @@
+/* RUN: an overlay of the stage's snapshots with an empty upper dir, the
+ * command through runtime_run, then the upper dir is the layer (overlay
+ * whiteouts become OCI ones). Mount points the runtime had to create (for
+ * --mount targets, /proc, /etc/hosts...) are removed from the upper dir
+ * first, as BuildKit does, so they do not end up in the image. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "build/copy.h"
+#include "build/internal.h"
+#include "runtime/runtime.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+#define MAX_MOUNTS 32
+
+struct run_mounts {
+    struct rt_mount m[MAX_MOUNTS];
+    size_t n;
+    struct cache_mount caches[MAX_MOUNTS];
+    size_t n_caches;
+    char *owned[MAX_MOUNTS * 3];
+    size_t n_owned;
+};
+
+static const char *own(struct run_mounts *rm, char *s)
+{
+    if (rm->n_owned < sizeof(rm->owned) / sizeof(rm->owned[0]))
+        rm->owned[rm->n_owned++] = s;
+    return s;
+}
+
+static void run_mounts_release(struct run_mounts *rm)
+{
+    for (size_t i = 0; i < rm->n_caches; i++)
+        cache_mount_release(&rm->caches[i]);
+    for (size_t i = 0; i < rm->n_owned; i++)
+        free(rm->owned[i]);
+}
+
+static const char *opt(char **keys, char **vals, size_t n, const char *k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(keys[i], k) == 0)
+            return vals[i] ? vals[i] : "";
+    return NULL;
+}
+
+static int truthy(const char *v)
+{
+    return v != NULL && (v[0] == '\0' || strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+static char *clean_target(struct stage_state *st, const char *t)
+{
+    if (t[0] == '/')
+        return xstrdup(t);
+    const char *wd = json_string_value(json_object_get(build_config_obj(st), "WorkingDir"));
+    return xasprintf("%s/%s", wd && wd[0] ? wd : "", t);
+}
+
+/* One --mount=... value. Adds to rm and to the step's key. */
+static int add_mount(struct build_ctx *b, struct stage_state *st, const char *spec,
+                     struct run_mounts *rm, struct digester *k, struct kiln_error **err)
+{
+    if (rm->n >= MAX_MOUNTS)
+        return kiln_error_set(err, KILN_E_INVALID, "too many --mount options");
+    char *keys[32], *vals[32];
+    size_t n = 0;
+    cleanup_free char *copy = xstrdup(spec);
+    char *save = NULL;
+    for (char *f = strtok_r(copy, ",", &save); f && n < 32; f = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(f, '=');
+        if (eq)
+            *eq++ = '\0';
+        keys[n] = f;
+        vals[n] = eq;
+        n++;
+    }
+    const char *type = opt(keys, vals, n, "type");
+    if (type == NULL)
+        type = "bind";
+    const char *target = opt(keys, vals, n, "target");
+    if (target == NULL)
+        target = opt(keys, vals, n, "dst");
+    if (target == NULL)
+        target = opt(keys, vals, n, "destination");
+    struct rt_mount *m = &rm->m[rm->n];
+    memset(m, 0, sizeof(*m));
+    if (strcmp(type, "secret") == 0) {
+        const char *id = opt(keys, vals, n, "id");
+        if (id == NULL && target != NULL)
+            id = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+        if (id == NULL)
+            return kiln_error_set(err, KILN_E_INVALID, "--mount=type=secret needs id= or target=");
+        const char *src = NULL;
+        for (size_t i = 0; i < b->o->n_secrets; i++)
+            if (strcmp(b->o->secrets[i].id, id) == 0)
+                src = b->o->secrets[i].src;
+        if (src == NULL) {
+            if (truthy(opt(keys, vals, n, "required")))
+                return kiln_error_set(err, KILN_E_NOTFOUND,
+                                      "secret \"%s\" is required; pass --secret id=%s,src=FILE",
+                                      id, id);
+            return 0;
+        }
+        m->type = RT_MOUNT_BIND;
+        m->readonly = 1;
+        m->source = own(rm, xstrdup(src));
+        m->target = own(rm, target ? clean_target(st, target) : xasprintf("/run/secrets/%s", id));
+        cache_key_adds(k, "mount", "secret");
+        cache_key_adds(k, "target", m->target); /* never the secret itself */
+        rm->n++;
+        return 0;
+    }
+    if (target == NULL)
+        return kiln_error_set(err, KILN_E_INVALID, "--mount=%s: target= is required", spec);
+    m->target = own(rm, clean_target(st, target));
+    if (strcmp(type, "tmpfs") == 0) {
+        m->type = RT_MOUNT_TMPFS;
+        const char *size = opt(keys, vals, n, "size");
+        if (size)
+            m->options = own(rm, xasprintf("size=%s", size));
+        cache_key_adds(k, "mount", spec);
+    } else if (strcmp(type, "cache") == 0) {
+        const char *id = opt(keys, vals, n, "id");
+        const char *sharing = opt(keys, vals, n, "sharing");
+        const char *mode = opt(keys, vals, n, "mode");
+        const char *uid = opt(keys, vals, n, "uid");
+        const char *gid = opt(keys, vals, n, "gid");
+        enum cache_sharing sh = CACHE_SHARED;
+        if (sharing && strcmp(sharing, "private") == 0)
+            sh = CACHE_PRIVATE;
+        else if (sharing && strcmp(sharing, "locked") == 0)
+            sh = CACHE_LOCKED;
+        else if (sharing && strcmp(sharing, "shared") != 0)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "--mount sharing=%s: use shared, private or locked", sharing);
+        struct cache_mount *c = &rm->caches[rm->n_caches];
+        if (cache_mount_acquire(b->root, id ? id : m->target, sh, uid ? (uid_t)atoi(uid) : 0,
+                                gid ? (gid_t)atoi(gid) : 0,
+                                mode ? (mode_t)strtol(mode, NULL, 8) : 0755, c, err) < 0)
+            return -1;
+        rm->n_caches++;
+        m->type = RT_MOUNT_CACHE;
+        m->source = c->path;
+        cache_key_adds(k, "mount", spec);
+    } else if (strcmp(type, "bind") == 0) {
+        const char *from = opt(keys, vals, n, "from");
+        const char *source = opt(keys, vals, n, "source");
+        if (source == NULL)
+            source = opt(keys, vals, n, "src");
+        int rw = truthy(opt(keys, vals, n, "rw")) || truthy(opt(keys, vals, n, "readwrite"));
+        m->type = RT_MOUNT_BIND;
+        m->readonly = !rw;
+        if (from == NULL) {
+            /* Bind from the context: the key covers what is bound. */
+            struct copy_source cs = {.path = source ? source : "."};
+            struct copy_req req = {.srcs = &cs, .n_srcs = 1, .dest = "/", .ctx = b->ctx};
+            struct copy_plan *plan = NULL;
+            struct digest d;
+            if (copy_plan_build(&req, &plan, err) < 0)
+                return kiln_error_prefix(err, "--mount=%s", spec);
+            int rc = copy_plan_digest(plan, b->sc, &d, err);
+            copy_plan_free(plan);
+            if (rc < 0)
+                return -1;
+            cache_key_adds(k, "mount", spec);
+            cache_key_adds(k, "content", d.hex);
+            cleanup_free char *rel = xstrdup(source ? source : ".");
+            if (strstr(rel, "..") != NULL)
+                return kiln_error_set(err, KILN_E_INVALID,
+                                      "--mount source=%s: must stay inside the context", rel);
+            m->source = own(rm, xasprintf("%s/%s", b->ctx->dir, rel));
+        } else {
+            struct df_ref ref = {0};
+            if (df_resolve_from(b->df, st->index, from, &ref, err) < 0)
+                return -1;
+            if (ref.kind != DF_REF_STAGE) {
+                df_ref_release(&ref);
+                return kiln_error_set(err, KILN_E_USAGE,
+                                      "--mount from=%s: only stages of this Dockerfile can be "
+                                      "bound for now",
+                                      from);
+            }
+            struct stage_state *src = &b->stages[ref.stage];
+            df_ref_release(&ref);
+            /* Materialise the path from the stage's layers (a copy: rw changes vanish). */
+            struct rootview *view = NULL;
+            if (build_stage_rootview(src, &view, err) < 0)
+                return -1;
+            struct copy_source cs = {.path = source ? source : "/"};
+            struct copy_req req = {.srcs = &cs, .n_srcs = 1, .dest = "/", .from = view};
+            struct copy_plan *plan = NULL;
+            char *dir = build_scratch_mkdtemp(b, "bind", err);
+            int rc = dir ? copy_plan_build(&req, &plan, err) : -1;
+            if (rc == 0) {
+                int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                rc = fd < 0 ? kiln_error_errno(err, errno, "open %s", dir)
+                            : copy_plan_write(plan, fd, -1, err);
+                if (fd >= 0)
+                    close(fd);
+            }
+            copy_plan_free(plan);
+            rootview_free(view);
+            if (dir)
+                own(rm, dir);
+            if (rc < 0)
+                return -1;
+            m->source = dir;
+            cache_key_adds(k, "mount", spec);
+            cache_key_adds(k, "stage", src->key.hex);
+        }
+    } else {
+        return kiln_error_set(err, KILN_E_USAGE, "--mount type=%s is not supported", type);
+    }
+    rm->n++;
+    return 0;
+}
+
+/* --- mount stubs ----------------------------------------------------------------- */
+
+struct stubs {
+    char *paths[MAX_MOUNTS + 8][16]; /* missing components of each target, shallow first */
+    size_t n_paths[MAX_MOUNTS + 8];
+    size_t n;
+};
+
+static void note_stub(struct stubs *s, struct rootview *view, const char *target)
+{
+    if (s->n >= MAX_MOUNTS + 8)
+        return;
+    size_t k = 0;
+    cleanup_free char *t = xstrdup(target);
+    /* each prefix of target that the lower layers do not have */
+    for (char *p = t + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        struct rootview_entry e;
+        cleanup_error struct kiln_error *err = NULL;
+        int found = rootview_lookup(view, t, 0, &e, &err);
+        if (found == 0 && k < 16)
+            s->paths[s->n][k++] = xstrdup(e.path);
+        rootview_entry_release(&e);
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+    s->n_paths[s->n++] = k;
+}
+
+static void remove_stubs(struct stubs *s, int upper)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        for (size_t k = s->n_paths[i]; k-- > 0;) {
+            struct stat st;
+            const char *p = s->paths[i][k];
+            if (fstatat(upper, p, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (S_ISDIR(st.st_mode))
+                    unlinkat(upper, p, AT_REMOVEDIR); /* only when empty */
+                else if (S_ISREG(st.st_mode) && st.st_size == 0)
+                    unlinkat(upper, p, 0);
+            }
+            /* the parent the kernel copied up to hold the stub: drop it when
+             * it is now empty (and so unchanged apart from its times) */
+            cleanup_free char *parent = xstrdup(p);
+            char *slash = strrchr(parent, '/');
+            while (slash != NULL) {
+                *slash = '\0';
+                char v[4];
+                cleanup_free char *dummy = NULL;
+                int dfd = openat(upper, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (dfd < 0)
+                    break;
+                int opaque = fgetxattr(dfd, "trusted.overlay.opaque", v, sizeof(v)) > 0;
+                close(dfd);
+                if (opaque || unlinkat(upper, parent, AT_REMOVEDIR) < 0)
+                    break;
+                slash = strrchr(parent, '/');
+            }
+            free(s->paths[i][k]);
+        }
+    }
+}
+
+static int dir_empty(int fd)
+{
+    int d = dup(fd);
+    if (d < 0)
+        return 0;
+    DIR *dir = fdopendir(d);
+    if (dir == NULL) {
+        close(d);
+        return 0;
+    }
+    struct dirent *de;
+    int empty = 1;
+    while ((de = readdir(dir)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            empty = 0;
+            break;
+        }
+    closedir(dir);
+    return empty;
+}
+
+/* --- the step --------------------------------------------------------------------- */
+
+static char **run_argv(struct stage_state *st, const struct df_step *step)
+{
+    const struct df_instr *ins = step->ins;
+    if (ins->json) {
+        char **v = xcalloc(ins->n_args + 1, sizeof(char *));
+        for (size_t i = 0; i < ins->n_args; i++)
+            v[i] = xstrdup(ins->args[i]);
+        return v;
+    }
+    struct strbuf script = STRBUF_INIT;
+    strbuf_adds(&script, ins->n_args ? ins->args[0] : "");
+    const struct df_instr *o = step->orig;
+    if (o->n_heredocs > 0) {
+        const char *t = script.buf;
+        while (*t == ' ' || *t == '\t')
+            t++;
+        int only = o->n_heredocs == 1 && strncmp(t, "<<", 2) == 0 && strchr(t, ' ') == NULL;
+        if (only) {
+            strbuf_reset(&script);
+            strbuf_adds(&script, o->heredocs[0].content);
+        } else {
+            strbuf_addc(&script, '\n');
+            for (size_t i = 0; i < o->n_heredocs; i++)
+                strbuf_addf(&script, "%s%s\n", o->heredocs[i].content, o->heredocs[i].name);
+        }
+    }
+    json_t *shell = json_object_get(build_config_obj(st), "Shell");
+    size_t ns = json_is_array(shell) ? json_array_size(shell) : 0;
+    char **v = xcalloc(ns + 4, sizeof(char *));
+    size_t k = 0;
+    if (ns == 0) {
+        v[k++] = xstrdup("/bin/sh");
+        v[k++] = xstrdup("-c");
+    } else {
+        for (size_t i = 0; i < ns; i++)
+            v[k++] = xstrdup(json_string_value(json_array_get(shell, i)) ?: "");
+    }
+    v[k++] = strbuf_detach(&script);
+    return v;
+}
+
+static void strv_free(char **v)
+{
+    if (v == NULL)
+        return;
+    for (char **p = v; *p; p++)
+        free(*p);
+    free(v);
+}
+
+static int execute(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
+                   int pid, struct run_mounts *rm, int net_none, const char *stepdir,
+                   struct kiln_error **err)
+{
+    cleanup_free char *upper = path_join(stepdir, "upper");
+    cleanup_free char *work = path_join(stepdir, "work");
+    cleanup_free char *empty = path_join(stepdir, "empty");
+    if (mkdir(upper, 0755) < 0 || mkdir(work, 0700) < 0 || mkdir(empty, 0755) < 0)
+        return kiln_error_errno(err, errno, "create overlay dirs in %s", stepdir);
+    size_t nl = st->n_layers;
+    const char **lowers = xcalloc(nl + 1, sizeof(char *));
+    int *holds = xcalloc(nl + 1, sizeof(int));
+    for (size_t i = 0; i < nl; i++) {
+        lowers[i] = st->snaps[nl - 1 - i];
+        holds[i] = store_snapshot_hold(b->store, &st->layers[i].diffid, err);
+        if (holds[i] < 0) {
+            for (size_t j = 0; j < i; j++)
+                close(holds[j]);
+            free(holds);
+            free(lowers);
+            return -1;
+        }
+    }
+    if (nl == 0) {
+        lowers[0] = empty;
+        nl = 1;
+    }
+    /* Which mount points will the runtime create? */
+    struct stubs stubs = {0};
+    struct rootview *view = NULL;
+    if (build_stage_rootview(st, &view, err) == 0) {
+        static const char *fixed[] = {"/proc", "/dev", "/sys", "/etc/hosts", "/etc/resolv.conf",
+                                      "/etc/hostname"};
+        for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+            note_stub(&stubs, view, fixed[i]);
+        for (size_t i = 0; i < rm->n; i++)
+            note_stub(&stubs, view, rm->m[i].target);
+        const char *wd = json_string_value(json_object_get(build_config_obj(st), "WorkingDir"));
+        if (wd && wd[0])
+            note_stub(&stubs, view, wd);
+        rootview_free(view);
+    } else {
+        kiln_error_freep(err);
+    }
+    char **argv = run_argv(st, step);
+    const char **env = xcalloc(step->n_run_env + 1, sizeof(char *));
+    for (size_t i = 0; i < step->n_run_env; i++)
+        env[i] = step->run_env[i];
+    json_t *c = build_config_obj(st);
+    int pipefd[2], errfd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        int e = errno;
+        strv_free(argv);
+        free(env);
+        return kiln_error_errno(err, e, "pipe");
+    }
+    if (pipe2(errfd, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(pipefd[0]);
+        close(pipefd[1]);
+        strv_free(argv);
+        free(env);
+        return kiln_error_errno(err, e, "pipe");
+    }
+    struct rt_spec spec;
+    rt_spec_init(&spec);
+    spec.lowerdirs = lowers;
+    spec.n_lowerdirs = nl;
+    spec.upperdir = upper;
+    spec.workdir = work;
+    spec.argv = (const char *const *)argv;
+    spec.env = env;
+    const char *wd = json_string_value(json_object_get(c, "WorkingDir"));
+    spec.cwd = wd && wd[0] ? wd : "/";
+    spec.user = json_string_value(json_object_get(c, "User"));
+    spec.network = net_none ? RT_NET_NONE : RT_NET_HOST;
+    spec.mounts = rm->m;
+    spec.n_mounts = rm->n;
+    spec.stdio[0] = -1;
+    spec.stdio[1] = pipefd[1];
+    spec.stdio[2] = pipefd[1];
+    spec.hostname = "buildkitsandbox";
+    /* The runtime runs in a child made by fork(): the build has other
+     * threads (parallel stages, progress), and glibc's fork leaves the child
+     * with consistent allocator and stdio state, which a raw clone from a
+     * multi-threaded process does not. The child reports back on errfd. */
+    int rc = 0, status = 0;
+    pid_t child = fork();
+    if (child < 0) {
+        rc = kiln_error_errno(err, errno, "fork");
+    } else if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(pipefd[0]);
+        close(errfd[0]);
+        struct kiln_error *cerr = NULL;
+        int st2 = 0;
+        int r = runtime_run(&spec, &st2, &cerr);
+        struct strbuf msg = STRBUF_INIT;
+        strbuf_addf(&msg, "%d %d %d ", r, st2, cerr ? cerr->code : 0);
+        if (cerr != NULL)
+            strbuf_adds(&msg, cerr->msg);
+        (void)write_all(errfd[1], msg.buf, msg.len);
+        _exit(0);
+    }
+    close(pipefd[1]);
+    close(errfd[1]);
+    if (child > 0) {
+        char buf[8192];
+        for (;;) {
+            ssize_t n = read(pipefd[0], buf, sizeof(buf));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            progress_step_output(b->o->progress, pid, buf, (size_t)n);
+        }
+        cleanup_strbuf struct strbuf rep = STRBUF_INIT;
+        for (;;) {
+            ssize_t n = read(errfd[0], buf, sizeof(buf));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            strbuf_add(&rep, buf, (size_t)n);
+        }
+        int ws = 0;
+        while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
+            ;
+        int r = -1, code = 0, off = 0;
+        if (rep.len > 0 && sscanf(rep.buf ? rep.buf : "", "%d %d %d %n", &r, &status, &code,
+                                  &off) >= 3) {
+            if (r < 0)
+                rc = kiln_error_set(err, code ? code : KILN_E_FAIL, "%s", rep.buf + off);
+        } else {
+            rc = kiln_error_set(err, KILN_E_FAIL, "the runtime process died (wait status %d)",
+                                ws);
+        }
+    }
+    close(pipefd[0]);
+    close(errfd[0]);
+    for (size_t i = 0; i < st->n_layers; i++)
+        close(holds[i]);
+    free(holds);
+    free(lowers);
+    free(env);
+    strv_free(argv);
+    if (rc == 0 && status != 0)
+        rc = kiln_error_set(err, KILN_E_FAIL, "%s:%d: %s: the command exited with status %d",
+                            b->df->file, step->orig->pos.line, step->text, status);
+    else if (rc < 0)
+        kiln_error_prefix(err, "%s:%d: %s", b->df->file, step->orig->pos.line, step->text);
+    cleanup_close int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (ufd >= 0)
+        remove_stubs(&stubs, ufd);
+    return rc;
+}
+
+int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
+                   int pid, struct digest *key, struct kiln_error **err)
+{
+    const struct df_instr *ins = step->ins;
+    struct run_mounts rm = {0};
+    size_t layers_before = st->n_layers;
+    int rc = -1;
+    cleanup_free char *stepdir = NULL;
+    cleanup_free char *upper = NULL;
+    struct digester *k = cache_key_begin(key);
+    const char **mounts = NULL;
+    size_t n_mounts = df_instr_flag_all(ins, "mount", &mounts);
+    for (size_t i = 0; i < n_mounts; i++) {
+        if (add_mount(b, st, mounts[i], &rm, k, err) < 0) {
+            free(mounts);
+            digester_free(k);
+            goto out;
+        }
+    }
+    free(mounts);
+    const char *net = df_instr_flag(ins, "network");
+    int net_none = b->o->network_none;
+    if (net != NULL && strcmp(net, "none") == 0)
+        net_none = 1;
+    else if (net != NULL && (strcmp(net, "host") == 0 || strcmp(net, "default") == 0))
+        net_none = strcmp(net, "host") == 0 ? 0 : net_none;
+    else if (net != NULL) {
+        digester_free(k);
+        kiln_error_set(err, KILN_E_USAGE, "RUN --network=%s: use default, none or host", net);
+        goto out;
+    }
+    cache_key_adds(k, "network", net_none ? "none" : "host");
+    cache_key_finish(k, key);
+    int hit = build_cache_hit(b, st, key, err);
+    if (hit < 0)
+        goto out;
+    if (hit) {
+        progress_step_cached(b->o->progress, pid);
+        rc = 0;
+        goto out;
+    }
+    stepdir = build_scratch_mkdtemp(b, "run", err);
+    if (stepdir == NULL)
+        goto out;
+    if (execute(b, st, step, pid, &rm, net_none, stepdir, err) < 0)
+        goto out;
+    upper = path_join(stepdir, "upper");
+    {
+        cleanup_close int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (ufd < 0) {
+            kiln_error_errno(err, errno, "open %s", upper);
+            goto out;
+        }
+        if (dir_empty(ufd)) {
+            struct cache_entry none = {0};
+            if (cache_store(b->root, key, &none, err) < 0)
+                goto out;
+            progress_step_done(b->o->progress, pid);
+            rc = 0;
+            goto out;
+        }
+    }
+    if (build_commit_dir(b, st, upper, 1, key, err) < 0)
+        goto out;
+    progress_step_done(b->o->progress, pid);
+    rc = 0;
+out:
+    if (rc == 0)
+        build_add_history(b, st, step->text, st->n_layers == layers_before);
+    if (rc < 0)
+        progress_step_error(b->o->progress, pid, *err ? (*err)->msg : "failed");
+    if (stepdir != NULL) {
+        cleanup_error struct kiln_error *e2 = NULL;
+        rm_rf(stepdir, &e2);
+    }
+    run_mounts_release(&rm);
+    return rc;
+}

@@ -1,0 +1,484 @@
+/* kiln build: flags after `docker buildx build`, then build_run() and the
+ * tags, --iidfile and --output the user asked for. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build/build.h"
+#include "build/epoch.h"
+#include "cli/cli.h"
+#include "dockerfile/eval.h"
+#include "dockerfile/graph.h"
+#include "dockerfile/plan.h"
+#include "store/layer.h"
+#include "store/reference.h"
+#include "store/store.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/strbuf.h"
+
+#define MAX_LIST 256
+
+struct strv {
+    const char *v[MAX_LIST];
+    size_t n;
+};
+
+static int strv_push(struct strv *s, const char *x)
+{
+    if (s->n >= MAX_LIST)
+        return -1;
+    s->v[s->n++] = x;
+    return 0;
+}
+
+struct build_flags {
+    struct strv tags, args, labels, secrets;
+    const char *file, *target, *platform, *progress, *output, *iidfile, *network;
+    int no_cache, quiet, dry_run, jobs;
+    enum build_pull pull;
+    const char *context;
+};
+
+enum {
+    OPT_TARGET = 256,
+    OPT_BUILD_ARG,
+    OPT_NO_CACHE,
+    OPT_PULL,
+    OPT_PLATFORM,
+    OPT_PROGRESS,
+    OPT_LABEL,
+    OPT_SECRET,
+    OPT_NETWORK,
+    OPT_IIDFILE,
+    OPT_DRY_RUN,
+};
+
+static int parse_flags(int argc, char **argv, struct build_flags *f)
+{
+    static const struct option opts[] = {
+        {"tag", required_argument, NULL, 't'},
+        {"file", required_argument, NULL, 'f'},
+        {"target", required_argument, NULL, OPT_TARGET},
+        {"build-arg", required_argument, NULL, OPT_BUILD_ARG},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        {"pull", optional_argument, NULL, OPT_PULL},
+        {"platform", required_argument, NULL, OPT_PLATFORM},
+        {"progress", required_argument, NULL, OPT_PROGRESS},
+        {"output", required_argument, NULL, 'o'},
+        {"label", required_argument, NULL, OPT_LABEL},
+        {"secret", required_argument, NULL, OPT_SECRET},
+        {"network", required_argument, NULL, OPT_NETWORK},
+        {"jobs", required_argument, NULL, 'j'},
+        {"iidfile", required_argument, NULL, OPT_IIDFILE},
+        {"quiet", no_argument, NULL, 'q'},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "t:f:o:j:qh", opts, NULL)) != -1) {
+        int over = 0;
+        switch (c) {
+        case 't':
+            over = strv_push(&f->tags, optarg);
+            break;
+        case 'f':
+            f->file = optarg;
+            break;
+        case OPT_TARGET:
+            f->target = optarg;
+            break;
+        case OPT_BUILD_ARG:
+            over = strv_push(&f->args, optarg);
+            break;
+        case OPT_NO_CACHE:
+            f->no_cache = 1;
+            break;
+        case OPT_PULL:
+            if (optarg == NULL || strcmp(optarg, "always") == 0 || strcmp(optarg, "true") == 0)
+                f->pull = BUILD_PULL_ALWAYS;
+            else if (strcmp(optarg, "missing") == 0)
+                f->pull = BUILD_PULL_MISSING;
+            else if (strcmp(optarg, "never") == 0 || strcmp(optarg, "false") == 0)
+                f->pull = BUILD_PULL_NEVER;
+            else
+                return cli_usage_error("build", "--pull=%s: use always, missing or never", optarg);
+            break;
+        case OPT_PLATFORM:
+            f->platform = optarg;
+            break;
+        case OPT_PROGRESS:
+            f->progress = optarg;
+            break;
+        case 'o':
+            f->output = optarg;
+            break;
+        case OPT_LABEL:
+            over = strv_push(&f->labels, optarg);
+            break;
+        case OPT_SECRET:
+            over = strv_push(&f->secrets, optarg);
+            break;
+        case OPT_NETWORK:
+            f->network = optarg;
+            break;
+        case 'j':
+            f->jobs = atoi(optarg);
+            if (f->jobs < 1)
+                return cli_usage_error("build", "--jobs=%s: give a number of at least 1", optarg);
+            break;
+        case OPT_IIDFILE:
+            f->iidfile = optarg;
+            break;
+        case 'q':
+            f->quiet = 1;
+            break;
+        case OPT_DRY_RUN:
+            f->dry_run = 1;
+            break;
+        case 'h':
+            cli_print_help("build");
+            return -1;
+        default:
+            return cli_usage_error("build", "unknown option");
+        }
+        if (over)
+            return cli_usage_error("build", "too many values for one option (at most %d)",
+                                   MAX_LIST);
+    }
+    if (optind + 1 != argc)
+        return cli_usage_error("build", "give exactly one CONTEXT (a directory, or - for a tar "
+                                        "on stdin)");
+    f->context = argv[optind];
+    return 0;
+}
+
+static int dry_run(const struct build_flags *f, const char *dockerfile)
+{
+    struct dockerfile *df = NULL;
+    struct df_eval *ev = NULL;
+    struct df_graph *g = NULL;
+    struct kiln_error *err = NULL;
+    cleanup_strbuf struct strbuf out = STRBUF_INIT;
+    int rc = EXIT_OK;
+    struct df_eval_opts eo = {.build_args = f->args.v, .n_build_args = f->args.n};
+    if (df_parse_file(dockerfile, &df, &err) < 0 || df_eval_new(df, &eo, &ev, &err) < 0 ||
+        df_graph_build(ev, f->target, &g, &err) < 0 || df_plan_render(ev, g, &out, &err) < 0)
+        rc = cli_fail(err);
+    else
+        fputs(out.buf, stdout);
+    df_graph_free(g);
+    df_eval_free(ev);
+    df_free(df);
+    return rc;
+}
+
+/* A tar on stdin becomes a directory in the store's scratch area. */
+static int unpack_stdin(struct store *s, char **dir, struct kiln_error **err)
+{
+    char *d = xasprintf("%s/context-XXXXXX", store_scratch_dir(s));
+    if (mkdtemp(d) == NULL) {
+        int e = errno;
+        free(d);
+        return kiln_error_errno(err, e, "create a directory for the context");
+    }
+    cleanup_close int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct layer_extract_opts o = {.whiteouts = LAYER_WHITEOUT_FLATTEN};
+    if (dfd < 0 || layer_extract(0, dfd, &o, NULL, err) < 0) {
+        free(d);
+        return kiln_error_prefix(err, "build context from stdin");
+    }
+    *dir = d;
+    return 0;
+}
+
+/* Runs this kiln again (save/export live in their own commands). */
+static int run_self(const char *const *argv, struct kiln_error **err)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return kiln_error_errno(err, errno, "fork");
+    if (pid == 0) {
+        execv("/proc/self/exe", (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return kiln_error_set(err, KILN_E_FAIL, "kiln %s failed", argv[3]);
+    return 0;
+}
+
+static int extract_tar_file(const char *tar, const char *dest, struct kiln_error **err)
+{
+    if (mkdir_p(dest, 0755, err) < 0)
+        return -1;
+    cleanup_close int in = open(tar, O_RDONLY | O_CLOEXEC);
+    cleanup_close int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (in < 0 || dfd < 0)
+        return kiln_error_errno(err, errno, "open %s", in < 0 ? tar : dest);
+    struct layer_extract_opts o = {.whiteouts = LAYER_WHITEOUT_FLATTEN, .allow_devices = true};
+    return layer_extract(in, dfd, &o, NULL, err);
+}
+
+/* --output type=...,dest=...: archives through `kiln save` / `kiln export`;
+ * oci (a layout directory) and local (the root file system) unpack those. */
+static int do_output(struct store *s, const char *root, const char *spec, const char *image,
+                     struct kiln_error **err)
+{
+    cleanup_free char *copy = xstrdup(spec);
+    const char *type = NULL, *dest = NULL;
+    char *save = NULL;
+    for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+        if (strncmp(f, "type=", 5) == 0)
+            type = f + 5;
+        else if (strncmp(f, "dest=", 5) == 0)
+            dest = f + 5;
+        else if (strchr(f, '=') == NULL && type == NULL)
+            dest = f, type = "local";
+    }
+    if (type == NULL || dest == NULL)
+        return kiln_error_set(err, KILN_E_USAGE,
+                              "--output %s: give type=oci|oci-archive|docker-archive|tar|local,"
+                              "dest=PATH",
+                              spec);
+    int unpack = strcmp(type, "oci") == 0 || strcmp(type, "local") == 0;
+    cleanup_free char *tmp = unpack ? xasprintf("%s/output.tar", store_scratch_dir(s)) : NULL;
+    const char *file = unpack ? tmp : dest;
+    const char *argv[10] = {"kiln", "--root", root};
+    if (strcmp(type, "oci-archive") == 0 || strcmp(type, "oci") == 0 ||
+        strcmp(type, "docker-archive") == 0) {
+        argv[3] = "save";
+        argv[4] = "--format";
+        argv[5] = strcmp(type, "docker-archive") == 0 ? "docker-archive" : "oci-archive";
+        argv[6] = "-o";
+        argv[7] = file;
+        argv[8] = image;
+    } else if (strcmp(type, "tar") == 0 || strcmp(type, "local") == 0) {
+        argv[3] = "export";
+        argv[4] = image;
+        argv[5] = "-o";
+        argv[6] = file;
+    } else {
+        return kiln_error_set(err, KILN_E_USAGE,
+                              "--output type=%s: use oci, oci-archive, docker-archive, tar or "
+                              "local",
+                              type);
+    }
+    int rc = run_self(argv, err);
+    if (rc == 0 && unpack)
+        rc = extract_tar_file(tmp, dest, err);
+    if (tmp != NULL)
+        unlink(tmp);
+    return rc < 0 ? kiln_error_prefix(err, "--output %s", spec) : 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmd_build(struct cli_global *g, int argc, char **argv)
+{
+    struct build_flags f = {0};
+    if (parse_flags(argc, argv, &f) != 0)
+        return optind > 0 && f.context == NULL ? EXIT_USAGE : EXIT_OK;
+    double t0 = now_s();
+    int from_stdin = strcmp(f.context, "-") == 0;
+    cleanup_free char *dockerfile =
+        f.file ? xstrdup(f.file) : from_stdin ? NULL : path_join(f.context, "Dockerfile");
+    if (f.dry_run) {
+        if (dockerfile == NULL)
+            return cli_usage_error("build", "--dry-run with a context on stdin needs -f");
+        return dry_run(&f, dockerfile);
+    }
+    struct kiln_error *err = NULL;
+    if (f.platform != NULL) {
+        struct df_platform want, host;
+        if (df_platform_parse(f.platform, &want, &err) < 0)
+            return cli_fail(err);
+        df_platform_host(&host);
+        int same = strcmp(want.os, host.os) == 0 && strcmp(want.arch, host.arch) == 0;
+        cleanup_free char *hs = df_platform_format(&host);
+        df_platform_release(&want);
+        df_platform_release(&host);
+        if (!same) {
+            fprintf(stderr, "kiln: --platform=%s: kiln builds for this machine's platform (%s) "
+                            "only\n",
+                    f.platform, hs);
+            return EXIT_USAGE;
+        }
+    }
+    int net_none = 0;
+    if (f.network != NULL) {
+        if (strcmp(f.network, "none") == 0)
+            net_none = 1;
+        else if (strcmp(f.network, "host") != 0 && strcmp(f.network, "default") != 0)
+            return cli_usage_error("build", "--network=%s: use host or none", f.network);
+    }
+    for (size_t i = 0; i < f.tags.n; i++) {
+        struct reference r;
+        if (reference_parse(f.tags.v[i], &r, &err) < 0)
+            return cli_fail(err);
+        reference_release(&r);
+    }
+    struct build_secret secrets[MAX_LIST];
+    cleanup_free char *secret_buf[MAX_LIST] = {0};
+    for (size_t i = 0; i < f.secrets.n; i++) {
+        char *s = secret_buf[i] = xstrdup(f.secrets.v[i]);
+        secrets[i].id = secrets[i].src = NULL;
+        char *save = NULL;
+        for (char *kv = strtok_r(s, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+            if (strncmp(kv, "id=", 3) == 0)
+                secrets[i].id = kv + 3;
+            else if (strncmp(kv, "src=", 4) == 0 || strncmp(kv, "source=", 7) == 0)
+                secrets[i].src = strchr(kv, '=') + 1;
+        }
+        if (secrets[i].id == NULL || secrets[i].src == NULL)
+            return cli_usage_error("build", "--secret %s: give id=ID,src=FILE", f.secrets.v[i]);
+        if (!path_exists(secrets[i].src))
+            return cli_usage_error("build", "--secret %s: %s does not exist", f.secrets.v[i],
+                                   secrets[i].src);
+    }
+    enum progress_mode pm = PROGRESS_PLAIN;
+    if (f.quiet)
+        pm = PROGRESS_QUIET;
+    else if (f.progress == NULL || strcmp(f.progress, "auto") == 0)
+        pm = isatty(2) ? PROGRESS_TTY : PROGRESS_PLAIN;
+    else if (strcmp(f.progress, "tty") == 0)
+        pm = PROGRESS_TTY;
+    else if (strcmp(f.progress, "plain") == 0)
+        pm = PROGRESS_PLAIN;
+    else if (strcmp(f.progress, "json") == 0 || strcmp(f.progress, "rawjson") == 0)
+        pm = PROGRESS_JSON;
+    else if (strcmp(f.progress, "quiet") == 0)
+        pm = PROGRESS_QUIET;
+    else
+        return cli_usage_error("build", "--progress=%s: use auto, tty, plain, json or quiet",
+                               f.progress);
+
+    cleanup_free char *root = cli_store_root(g);
+    cleanup_store struct store *store = NULL;
+    if (store_open(root, &store, &err) < 0)
+        return cli_fail(err);
+    cleanup_free char *ctxdir = NULL;
+    if (from_stdin) {
+        if (unpack_stdin(store, &ctxdir, &err) < 0)
+            return cli_fail(err);
+        if (dockerfile == NULL)
+            dockerfile = path_join(ctxdir, "Dockerfile");
+    } else {
+        struct stat st;
+        if (stat(f.context, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "kiln: build context \"%s\" is not a directory\n", f.context);
+            return EXIT_FAIL;
+        }
+        ctxdir = xstrdup(f.context);
+    }
+    int64_t epoch = 0;
+    if (build_epoch(getenv("SOURCE_DATE_EPOCH"), from_stdin ? NULL : ctxdir, &epoch, &err) < 0)
+        return cli_fail(err);
+
+    struct progress *p = progress_new(pm, 2);
+    struct build_opts o = {.store = store,
+                           .context_dir = ctxdir,
+                           .dockerfile = dockerfile,
+                           .target = f.target,
+                           .build_args = f.args.v,
+                           .n_build_args = f.args.n,
+                           .labels = f.labels.v,
+                           .n_labels = f.labels.n,
+                           .secrets = secrets,
+                           .n_secrets = f.secrets.n,
+                           .no_cache = f.no_cache,
+                           .pull = f.pull,
+                           .network_none = net_none,
+                           .jobs = f.jobs,
+                           .epoch = epoch,
+                           .progress = p};
+    struct build_result res;
+    int rc = build_run(&o, &res, &err);
+    if (rc == 0) {
+        for (size_t i = 0; i < f.tags.n && rc == 0; i++)
+            rc = store_tag(store, f.tags.v[i], &res.manifest, &err);
+    }
+    char id[DIGEST_STR_LEN + 1];
+    if (rc == 0) {
+        digest_str(&res.config, id);
+        if (f.iidfile != NULL)
+            rc = write_file_atomic(f.iidfile, id, strlen(id), 0644, &err);
+    }
+    if (rc == 0 && f.output != NULL) {
+        char md[DIGEST_STR_LEN + 1];
+        rc = do_output(store, root, f.output, digest_str(&res.manifest.digest, md), &err);
+    }
+    if (rc == 0) {
+        unsigned run, cached;
+        progress_counts(p, &run, &cached);
+        struct progress_summary s = {.image_id = id,
+                                     .tags = f.tags.v,
+                                     .n_tags = f.tags.n,
+                                     .size = res.size,
+                                     .steps_run = run,
+                                     .steps_cached = cached,
+                                     .wall_seconds = now_s() - t0};
+        progress_summary(p, &s);
+    }
+    progress_free(p);
+    if (rc == 0)
+        build_result_release(&res);
+    if (from_stdin && ctxdir != NULL) {
+        struct kiln_error *e2 = NULL;
+        if (rm_rf(ctxdir, &e2) < 0)
+            kiln_error_free(e2);
+    }
+    if (rc < 0)
+        return cli_fail(err);
+    if (f.quiet)
+        printf("%s\n", id);
+    return EXIT_OK;
+}
+
+const struct cli_command cli_cmd_build = {
+    .name = "build",
+    .run = cmd_build,
+    .summary = "Build an image from a Dockerfile",
+    .usage =
+        "Usage: kiln build [OPTIONS] CONTEXT\n"
+        "\n"
+        "Build an image from the Dockerfile in CONTEXT (a directory, or - for a tar on stdin).\n"
+        "Steps whose inputs did not change are taken from the build cache.\n"
+        "\n"
+        "Options:\n"
+        "  -t, --tag NAME          name the image (repeatable); tags move only on success\n"
+        "  -f, --file FILE         the Dockerfile (default: CONTEXT/Dockerfile)\n"
+        "      --target STAGE      build this stage (default: the last)\n"
+        "      --build-arg K=V     set a build argument (repeatable)\n"
+        "      --no-cache          run every step, ignoring the build cache\n"
+        "      --pull[=POLICY]     base images: missing (default), always or never\n"
+        "      --platform P        only the host's platform is supported\n"
+        "      --progress MODE     auto, tty, plain, json or quiet\n"
+        "  -o, --output SPEC       also write type=oci|oci-archive|docker-archive|tar|local,"
+        "dest=PATH\n"
+        "      --label K=V         add a label to the image (repeatable)\n"
+        "      --secret id=ID,src=FILE  a secret for RUN --mount=type=secret (repeatable)\n"
+        "      --network MODE      network of RUN steps: host (default) or none\n"
+        "  -j, --jobs N            stages built at once (default: number of CPUs)\n"
+        "      --iidfile FILE      write the image id to FILE\n"
+        "  -q, --quiet             print only the image id\n"
+        "      --dry-run           print the build plan and exit\n"
+        "\n"
+        "The build's epoch (image created time, history, clamped file times) is\n"
+        "SOURCE_DATE_EPOCH, else the commit time of the context's git HEAD, else 0.\n",
+};
