@@ -65,7 +65,11 @@ static int from_view(struct build_ctx *b, struct stage_state *st, const char *fr
             rc = kiln_error_set(err, KILN_E_FAIL, "--from=%s: stage not built", from);
         else {
             rc = build_stage_rootview(src, view, err);
-            *identity = src->key;
+            /* The stage's output, not how it was made: its layers' diff ids. */
+            struct digester *d = cache_key_begin(NULL);
+            for (size_t i = 0; i < src->n_layers; i++)
+                cache_key_adds(d, "layer", src->layers[i].diffid.hex);
+            cache_key_finish(d, identity);
         }
     } else if (ref.kind == DF_REF_SCRATCH) {
         rc = rootview_open(NULL, 0, view, err);
@@ -308,14 +312,17 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     req.n_srcs = n;
     dest = abs_dest(st, ins->args[ins->n_args - 1]);
     req.dest = dest;
-    if (copy_plan_build(&req, &plan, err) < 0)
-        goto out;
-    struct digest content;
-    if (copy_plan_digest(plan, b->sc, &content, err) < 0)
-        goto out;
+    /* --from: the source is identified by its layers (no walk on a hit);
+     * the context: by the content digest of what the plan selects. */
+    struct digest content = from_id;
+    if (from == NULL) {
+        if (copy_plan_build(&req, &plan, err) < 0 ||
+            copy_plan_digest(plan, b->sc, &content, err) < 0)
+            goto out;
+    }
     struct digester *k = cache_key_begin(link ? NULL : key);
     cache_key_adds(k, "copy", step->text);
-    cache_key_adds(k, "content", content.hex);
+    cache_key_adds(k, from == NULL ? "content" : "from", content.hex);
     struct digest layer_key;
     cache_key_finish(k, &layer_key);
     int hit = build_cache_hit(b, st, &layer_key, err);
@@ -324,6 +331,8 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     if (hit) {
         progress_step_cached(b->o->progress, pid);
     } else {
+        if (plan == NULL && copy_plan_build(&req, &plan, err) < 0)
+            goto out;
         if (write_and_commit(b, st, plan, &layer_key, err) < 0)
             goto out;
         progress_step_done(b->o->progress, pid);
