@@ -126,12 +126,12 @@ def render_md(lines):
 
 
 def chart(figs, ratios, out_dir):
-    """SVG of the ratios (peer time / kiln time, log scale); without any ratio yet
+    """PNG of the ratios (peer time / kiln time, log scale); without any ratio yet
     (kiln build not available), the peers' medians so the chart still shows the run."""
     if not shutil.which("gnuplot"):
         return None
     dat = os.path.join(out_dir, "chart.dat")
-    svg = os.path.join(out_dir, "chart.svg")
+    svg = os.path.join(out_dir, "chart.png")
     if ratios:
         with open(dat, "w") as f:
             for i, (label, r) in enumerate(ratios):
@@ -147,13 +147,15 @@ def chart(figs, ratios, out_dir):
         ylabel, title, logy = "median seconds", "peers only: kiln build not available yet", True
     n = sum(1 for _ in open(dat))
     script = f"""
-set terminal svg size {max(640, 40 * n + 200)},480 dynamic font 'sans,10'
+set terminal png size {max(640, 60 * n + 200)},520
 set output '{svg}'
 set title '{title}'
 set ylabel '{ylabel}'
 set style fill solid 0.6
 set boxwidth 0.7
-set xtics rotate by -40 left
+set xtics rotate by 30 right nomirror
+set bmargin 12
+set xrange [-0.6:{n - 0.4}]
 set grid ytics
 {'set logscale y' if logy else ''}
 set key off
@@ -174,7 +176,9 @@ def update_docs(docs, md_table, meta, chart_rel, mode):
     body = [
         BEGIN,
         f"Latest run: {meta.get('date', '?')} (`make {'bench' if mode == 'full' else 'bench-quick'}`),"
-        f" {m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB, kernel {m.get('kernel', '?')}.",
+        f" {m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB, kernel {m.get('kernel', '?')}"
+        + (f", load average {m['loadavg_end']} at the end of the run" if m.get("loadavg_end") else "")
+        + ".",
         "",
         f"Tools: {tools}.",
         "",
@@ -212,9 +216,9 @@ def main():
     if a.docs:
         chart_rel = None
         if svg:
-            dest = os.path.join(os.path.dirname(os.path.abspath(a.docs)), "benchmarks.svg")
+            dest = os.path.join(os.path.dirname(os.path.abspath(a.docs)), "benchmarks.png")
             shutil.copyfile(svg, dest)
-            chart_rel = "benchmarks.svg"
+            chart_rel = "benchmarks.png"
         update_docs(a.docs, render_md(lines), meta, chart_rel, a.mode)
         print(f"docs:    {a.docs}")
     return 0

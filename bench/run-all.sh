@@ -128,7 +128,8 @@ meta = {
     "duration_s": int(sys.argv[3]),
     "commit": """$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)""",
     "machine": {"cores": os.cpu_count(), "memory_gb": round(mem, 1), "cpu": cpu,
-                "kernel": platform.release(), "arch": platform.machine()},
+                "kernel": platform.release(), "arch": platform.machine(),
+                "loadavg_end": " ".join(f"{x:.1f}" for x in os.getloadavg())},
     "tools": {k: v.strip() or "not installed" for k, v in tools.items()},
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=2)
