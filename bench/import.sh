@@ -37,54 +37,55 @@ TAR=$CACHE/rootfs.tar
 DIR=$CACHE/rootfs
 echo "rootfs: $(du -sh --apparent-size "$DIR" | cut -f1), $(tar tf "$TAR" | wc -l) entries" >&2
 
-now() { date +%s.%N; }
-
-# Each runner gets a fresh store (not timed) and prints its wall time.
+# Each runner gets a fresh store (not timed) and prints "wall cpu" seconds
+# (cpu = user + sys of the tool and its children: fairer on a busy machine).
+timed() {
+    /usr/bin/time -f '%e %U %S' -o "$WORK/time" "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" >&2; return 1; }
+    awk '{printf "%s %.3f\n", $1, $2 + $3}' "$WORK/time"
+}
 run_kiln_dir() {
     rm -rf "$WORK/kiln"
-    local t0; t0=$(now)
-    KILN_ROOT="$WORK/kiln" "$KILN" import "$DIR" -t bench/minbase >/dev/null
-    echo "$(now) - $t0" | bc
+    KILN_ROOT="$WORK/kiln" timed "$KILN" import "$DIR" -t bench/minbase
 }
 run_kiln_tar() {
     rm -rf "$WORK/kilnt"
-    local t0; t0=$(now)
-    KILN_ROOT="$WORK/kilnt" "$KILN" import "$TAR" -t bench/minbase >/dev/null
-    echo "$(now) - $t0" | bc
+    KILN_ROOT="$WORK/kilnt" timed "$KILN" import --allow-devices "$TAR" -t bench/minbase
 }
 run_podman() {
     podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" rmi -a -f >/dev/null 2>&1 || true
     rm -rf "$WORK/podman"
     mkdir -p "$WORK/podman"
-    local t0; t0=$(now)
-    podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" import "$TAR" bench/minbase >/dev/null
-    echo "$(now) - $t0" | bc
+    timed podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" import "$TAR" bench/minbase
 }
 run_umoci() {
     rm -rf "$WORK/umoci"
-    local t0; t0=$(now)
-    umoci init --layout "$WORK/umoci"
-    umoci new --image "$WORK/umoci:minbase"
-    umoci insert --rootless=false --image "$WORK/umoci:minbase" "$DIR" / >/dev/null
-    echo "$(now) - $t0" | bc
+    timed sh -c 'umoci init --layout "$1" && umoci new --image "$1:minbase" &&
+                 umoci insert --image "$1:minbase" "$2" /' umoci "$WORK/umoci" "$DIR"
 }
 
 TOOLS="kiln_dir kiln_tar podman umoci"
-declare -A times
+declare -A wall cpu
 for r in $(seq 1 "$ROUNDS"); do
     for t in $TOOLS; do
-        v=$(run_"$t")
-        times[$t]="${times[$t]:-} $v"
-        printf 'round %d %-9s %.3f s\n' "$r" "$t" "$v" >&2
+        read -r w c < <(run_"$t")
+        wall[$t]="${wall[$t]:-} $w"
+        cpu[$t]="${cpu[$t]:-} $c"
+        printf 'round %d %-9s %6.3f s wall %6.3f s cpu\n' "$r" "$t" "$w" "$c" >&2
     done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-declare -A med
-for t in $TOOLS; do med[$t]=$(echo "${times[$t]}" | median); done
-echo "median of $ROUNDS rounds (seconds):"
-for t in $TOOLS; do printf '  %-9s %.3f\n' "$t" "${med[$t]}"; done
-for t in podman umoci; do
-    printf 'kiln import (dir) / %s = %.2f\n' "$t" "$(echo "${med[kiln_dir]} / ${med[$t]}" | bc -l)"
+declare -A mw mc
+for t in $TOOLS; do
+    mw[$t]=$(echo "${wall[$t]}" | median)
+    mc[$t]=$(echo "${cpu[$t]}" | median)
 done
-printf 'kiln import (tar) / podman = %.2f\n' "$(echo "${med[kiln_tar]} / ${med[podman]}" | bc -l)"
+echo "median of $ROUNDS rounds (load average now: $(cut -d' ' -f1 /proc/loadavg)):"
+printf '  %-9s %8s %8s\n' tool wall cpu
+for t in $TOOLS; do printf '  %-9s %8.3f %8.3f\n' "$t" "${mw[$t]}" "${mc[$t]}"; done
+for t in podman umoci; do
+    printf 'kiln import (dir) / %-6s wall %.2f  cpu %.2f\n' "$t" \
+        "$(echo "${mw[kiln_dir]} / ${mw[$t]}" | bc -l)" "$(echo "${mc[kiln_dir]} / ${mc[$t]}" | bc -l)"
+done
+printf 'kiln import (tar) / podman wall %.2f  cpu %.2f\n' \
+    "$(echo "${mw[kiln_tar]} / ${mw[podman]}" | bc -l)" "$(echo "${mc[kiln_tar]} / ${mc[podman]}" | bc -l)"

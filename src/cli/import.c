@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,20 +80,24 @@ static int layer_from_dir(struct store *s, int dirfd, int64_t epoch, struct imag
 
 /* Extracts the archive on fd into scratch space, then writes it as a layer. */
 static int layer_from_archive(struct store *s, int fd, const char *source, int64_t epoch,
-                              struct image_layer *out, struct kiln_error **err)
+                              bool allow_devices, struct image_layer *out, struct kiln_error **err)
 {
     cleanup_free char *tmpl = xasprintf("%s/import.XXXXXX", store_scratch_dir(s));
     if (mkdtemp(tmpl) == NULL)
         return kiln_error_errno(err, errno, "create scratch directory in %s", store_scratch_dir(s));
     int rc = -1;
     cleanup_close int dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    struct layer_extract_opts xo = {.whiteouts = LAYER_WHITEOUT_FLATTEN, .warn = warn_cb};
-    if (dfd < 0)
+    struct layer_extract_opts xo = {
+        .whiteouts = LAYER_WHITEOUT_FLATTEN, .allow_devices = allow_devices, .warn = warn_cb};
+    if (dfd < 0) {
         kiln_error_errno(err, errno, "open %s", tmpl);
-    else if (layer_extract(fd, dfd, &xo, NULL, err) < 0)
-        kiln_error_prefix(err, "import %s", source);
-    else
+    } else if (layer_extract(fd, dfd, &xo, NULL, err) < 0) {
+        int devices = !allow_devices && *err && strstr((*err)->msg, "device node refused");
+        kiln_error_prefix(err, "import %s%s", source,
+                          devices ? " (pass --allow-devices to keep device nodes)" : "");
+    } else {
         rc = layer_from_dir(s, dfd, epoch, out, err);
+    }
     rm_rf(tmpl, NULL);
     return rc;
 }
@@ -124,16 +129,18 @@ static const char usage[] =
     "  -t, --tag NAME         tag the image (NAME may also follow SOURCE)\n"
     "  -c, --change INSTR     apply a Dockerfile config instruction: CMD, ENTRYPOINT,\n"
     "                         ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL\n"
-    "  -m, --message M        history comment\n";
+    "  -m, --message M        history comment\n"
+    "  --allow-devices        keep device nodes found in an archive (refused by\n"
+    "                         default, as the archive is untrusted input)\n";
 
 static int cmd_import(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"tag", required_argument, NULL, 't'},
-                                         {"change", required_argument, NULL, 'c'},
-                                         {"message", required_argument, NULL, 'm'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"tag", required_argument, NULL, 't'},     {"change", required_argument, NULL, 'c'},
+        {"message", required_argument, NULL, 'm'}, {"allow-devices", no_argument, NULL, 'D'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     const char *tag = NULL, *message = NULL;
+    bool allow_devices = false;
     cleanup_free const char **changes = xcalloc((size_t)argc, sizeof(char *));
     size_t n_changes = 0;
     int c;
@@ -147,6 +154,9 @@ static int cmd_import(struct cli_global *g, int argc, char **argv)
             break;
         case 'm':
             message = optarg;
+            break;
+        case 'D':
+            allow_devices = true;
             break;
         case 'h':
             fputs(usage, stdout);
@@ -189,7 +199,7 @@ static int cmd_import(struct cli_global *g, int argc, char **argv)
         return cli_fail(err);
     struct image_layer layer = {0};
     int rc = is_dir ? layer_from_dir(s, fd, epoch, &layer, &err)
-                    : layer_from_archive(s, fd, source, epoch, &layer, &err);
+                    : layer_from_archive(s, fd, source, epoch, allow_devices, &layer, &err);
     if (rc < 0) {
         descriptor_release(&layer.blob);
         return cli_fail(err);

@@ -113,3 +113,15 @@ setup() {
     [ "$status" -eq 1 ]
     [ ! -e "$BATS_TEST_TMPDIR/n.tar" ]
 }
+
+@test "import: device nodes in an archive need --allow-devices" {
+    mkdir -p "$BATS_TEST_TMPDIR/d/dev"
+    mknod "$BATS_TEST_TMPDIR/d/dev/null" c 1 3
+    tar -C "$BATS_TEST_TMPDIR/d" -cf "$BATS_TEST_TMPDIR/dev.tar" .
+    run kiln import "$BATS_TEST_TMPDIR/dev.tar" -t dev
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"--allow-devices"*'"./dev/null": device node refused'* ]]
+    kiln import --allow-devices "$BATS_TEST_TMPDIR/dev.tar" -t dev
+    kiln export dev -o "$BATS_TEST_TMPDIR/out.tar"
+    tar tvf "$BATS_TEST_TMPDIR/out.tar" | grep -q '^c.* 1,3 .*dev/null$'
+}

@@ -25,8 +25,8 @@ kill_at_random() {
     wait "$pid" 2>/dev/null || true
 }
 
-@test "sigkill: 25 kills during import never break the store" {
-    for i in $(seq 1 25); do
+@test "sigkill: 20 kills during import never break the store" {
+    for i in $(seq 1 20); do
         # Each round has its own content so there is always work to interrupt.
         echo "$i" >"$src/round"
         kill_at_random 400 "$KILN" import "$src" -t "kill/import:$i"
@@ -40,10 +40,10 @@ kill_at_random() {
     [[ "$output" == *"kill/import:final"* ]]
 }
 
-@test "sigkill: 25 kills during load never break the store" {
+@test "sigkill: 20 kills during load never break the store" {
     kiln import "$src" -t kill/load:1 >/dev/null
     kiln save -o "$BATS_TEST_TMPDIR/img.tar" kill/load:1
-    for i in $(seq 1 25); do
+    for i in $(seq 1 20); do
         export KILN_ROOT="$BATS_TEST_TMPDIR/load-store-$((i % 3))"
         kill_at_random 400 "$KILN" load -i "$BATS_TEST_TMPDIR/img.tar"
         store_is_clean
