@@ -97,3 +97,5 @@ if [ -n "${med[kiln]:-}" ]; then
     done
 fi
 "$KILN" ps -a -q 2>/dev/null | xargs -r "$KILN" rm -f >/dev/null 2>&1 || true
+# podman's throw-away storage (its overlay mounts go with it)
+"${pod[@]}" system reset -f >/dev/null 2>&1 || true
