@@ -21,9 +21,9 @@ struct build_secret {
 
 struct build_opts {
     struct store *store;
-    const char *context_dir; /* a directory (a tar on stdin is unpacked first) */
-    const char *dockerfile;  /* path; NULL = CONTEXT/Dockerfile */
-    const char *target;      /* stage name or index; NULL = the last */
+    const char *context_dir;       /* a directory (a tar on stdin is unpacked first) */
+    const char *dockerfile;        /* path; NULL = CONTEXT/Dockerfile */
+    const char *target;            /* stage name or index; NULL = the last */
     const char *const *build_args; /* "K=V" */
     size_t n_build_args;
     const char *const *labels; /* "K=V", added to the final image */

@@ -95,8 +95,8 @@ int cache_store(const char *root, const struct digest *key, const struct cache_e
     if (e->has_layer) {
         char a[DIGEST_STR_LEN + 1], b[DIGEST_STR_LEN + 1];
         json_object_set_new(j, "layer",
-                            json_pack("{s:s, s:s, s:s, s:I}", "mediaType", e->media_type,
-                                      "digest", digest_str(&e->digest, a), "diffID",
+                            json_pack("{s:s, s:s, s:s, s:I}", "mediaType", e->media_type, "digest",
+                                      digest_str(&e->digest, a), "diffID",
                                       digest_str(&e->diff_id, b), "size", (json_int_t)e->size));
     } else {
         json_object_set_new(j, "layer", json_null());

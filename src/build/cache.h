@@ -13,11 +13,11 @@
 #include "util/error.h"
 
 struct cache_entry {
-    int has_layer;          /* 0: the step changed no file */
-    char media_type[96];    /* layer media type as stored */
-    struct digest digest;   /* blob digest */
-    struct digest diff_id;  /* digest of the uncompressed tar */
-    uint64_t size;          /* blob size */
+    int has_layer;         /* 0: the step changed no file */
+    char media_type[96];   /* layer media type as stored */
+    struct digest digest;  /* blob digest */
+    struct digest diff_id; /* digest of the uncompressed tar */
+    uint64_t size;         /* blob size */
 };
 
 /* Step cache keys: a sha256 over length-prefixed fields, so "ab"+"c" and

@@ -94,8 +94,7 @@ const struct context_entry *context_find(const struct context_index *ci, const c
     return NULL;
 }
 
-void context_subtree(const struct context_index *ci, const char *rel, size_t *first,
-                     size_t *count)
+void context_subtree(const struct context_index *ci, const char *rel, size_t *first, size_t *count)
 {
     if (rel[0] == '\0' || strcmp(rel, ".") == 0) {
         *first = 0;

@@ -29,7 +29,6 @@ void context_index_free(struct context_index *ci);
 /* The entry for rel ("" or "." is the context root itself: NULL). */
 const struct context_entry *context_find(const struct context_index *ci, const char *rel);
 /* Entries strictly below directory rel ("" = all): [*first, *first + *count). */
-void context_subtree(const struct context_index *ci, const char *rel, size_t *first,
-                     size_t *count);
+void context_subtree(const struct context_index *ci, const char *rel, size_t *first, size_t *count);
 
 #endif

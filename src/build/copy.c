@@ -331,8 +331,7 @@ static int add_view_match(const struct copy_req *req, struct copy_plan *p, const
         return -1;
     if (!found) {
         rootview_entry_release(&e);
-        return kiln_error_set(err, KILN_E_NOTFOUND, "\"/%s\" not found in the --from source",
-                              path);
+        return kiln_error_set(err, KILN_E_NOTFOUND, "\"/%s\" not found in the --from source", path);
     }
     int rc;
     int fd = rootview_layer_fd(req->from, e.layer);
@@ -511,8 +510,8 @@ int copy_plan_build(const struct copy_req *req, struct copy_plan **out, struct k
     for (size_t i = 0; i < req->n_srcs && rc == 0; i++) {
         const struct copy_source *s = &req->srcs[i];
         if (s->data != NULL) {
-            cleanup_free char *dst = dest_is_dir ? join_rel(dest, base_name(s->path))
-                                                 : xstrdup(dest);
+            cleanup_free char *dst =
+                dest_is_dir ? join_rel(dest, base_name(s->path)) : xstrdup(dest);
             struct copy_item *it = add_item(p, dst);
             it->kind = IK_DATA;
             it->data = s->data;
@@ -527,8 +526,8 @@ int copy_plan_build(const struct copy_req *req, struct copy_plan **out, struct k
                 rc = kiln_error_errno(err, errno, "stat %s", s->file);
                 break;
             }
-            cleanup_free char *dst = dest_is_dir ? join_rel(dest, base_name(s->path))
-                                                 : xstrdup(dest);
+            cleanup_free char *dst =
+                dest_is_dir ? join_rel(dest, base_name(s->path)) : xstrdup(dest);
             struct copy_item *it = add_item(p, dst);
             it->kind = IK_FILE;
             it->src_fd = AT_FDCWD;

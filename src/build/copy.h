@@ -19,10 +19,10 @@
 #include "util/error.h"
 
 struct copy_source {
-    const char *path;  /* as written (expanded); for heredocs the file name */
-    const char *data;  /* heredoc body, or NULL */
+    const char *path; /* as written (expanded); for heredocs the file name */
+    const char *data; /* heredoc body, or NULL */
     size_t data_len;
-    const char *file;  /* a host file (ADD of a URL, downloaded), or NULL */
+    const char *file; /* a host file (ADD of a URL, downloaded), or NULL */
 };
 
 struct copy_req {
@@ -34,8 +34,8 @@ struct copy_req {
     gid_t gid;
     int has_chmod;
     mode_t chmod;
-    int parents;     /* --parents */
-    int is_add;      /* ADD: local archives are extracted */
+    int parents;                        /* --parents */
+    int is_add;                         /* ADD: local archives are extracted */
     const struct dockerignore *exclude; /* --exclude, or NULL */
     /* Where sources come from: the context, or a root file system (--from). */
     const struct context_index *ctx;
@@ -60,8 +60,6 @@ size_t copy_plan_count(const struct copy_plan *p);
  * and /etc/group (view may be NULL: numbers only). */
 int copy_resolve_owner(struct rootview *view, const char *spec, uid_t *uid, gid_t *gid,
                        struct kiln_error **err);
-
-
 
 /* A plan that creates directory path (absolute) and its missing parents,
  * keeping the attributes of parents view already has: WORKDIR's mkdir. */

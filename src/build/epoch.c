@@ -48,8 +48,8 @@ int64_t build_git_head_time(const char *dir)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     /* safe.directory: the context may belong to another user (a checkout
      * made by a CI user); we only read the commit time. */
-    char *argv[] = {"git", "-c", "safe.directory=*", "-C", (char *)dir, "log",
-                    "-1", "--format=%ct", "HEAD", NULL};
+    char *argv[] = {"git", "-c", "safe.directory=*", "-C",   (char *)dir,
+                    "log", "-1", "--format=%ct",     "HEAD", NULL};
     pid_t pid;
     int rc = posix_spawnp(&pid, "git", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);

@@ -98,9 +98,9 @@ int build_cache_hit(struct build_ctx *b, struct stage_state *st, const struct di
     if (rc <= 0)
         return rc;
     if (e.has_layer) {
-        struct image_layer l = {.blob = {.media_type = e.media_type, .digest = e.digest,
-                                         .size = e.size},
-                                .diffid = e.diff_id};
+        struct image_layer l = {
+            .blob = {.media_type = e.media_type, .digest = e.digest, .size = e.size},
+            .diffid = e.diff_id};
         char *snap = NULL;
         cleanup_error struct kiln_error *serr = NULL;
         if (!store_blob_has(b->store, &e.digest) ||
@@ -254,8 +254,8 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
         }
     }
     if (gs->base.kind == DF_REF_SCRATCH) {
-        st->config = json_pack("{s:s, s:s, s:{}}", "architecture", "amd64", "os", "linux",
-                               "config");
+        st->config =
+            json_pack("{s:s, s:s, s:{}}", "architecture", "amd64", "os", "linux", "config");
         struct df_platform host;
         df_platform_host(&host);
         json_object_set_new(st->config, "architecture", json_string(host.arch));
@@ -265,7 +265,8 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
         struct stage_state *src = &b->stages[gs->base.stage];
         st->config = json_deep_copy(src->config);
         for (size_t i = 0; i < src->n_layers; i++) {
-            struct cache_entry e = {.has_layer = 1, .digest = src->layers[i].blob.digest,
+            struct cache_entry e = {.has_layer = 1,
+                                    .digest = src->layers[i].blob.digest,
                                     .diff_id = src->layers[i].diffid,
                                     .size = src->layers[i].blob.size};
             snprintf(e.media_type, sizeof(e.media_type), "%s", src->layers[i].blob.media_type);
@@ -286,7 +287,8 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
         st->config = json_deep_copy(img->config_json);
         json_object_del(st->config, "rootfs");
         for (size_t i = 0; i < img->n_layers; i++) {
-            struct cache_entry e = {.has_layer = 1, .digest = img->layers[i].blob.digest,
+            struct cache_entry e = {.has_layer = 1,
+                                    .digest = img->layers[i].blob.digest,
                                     .diff_id = img->layers[i].diffid,
                                     .size = img->layers[i].blob.size};
             snprintf(e.media_type, sizeof(e.media_type), "%s", img->layers[i].blob.media_type);
@@ -363,8 +365,7 @@ static int run_onbuild(struct build_ctx *b, struct stage_state *st, struct kiln_
         struct df_instr *ins = NULL;
         if (!json_is_string(t))
             continue;
-        if (df_parse_instr(json_string_value(t), b->df->escape, "ONBUILD trigger", &ins, err) <
-            0) {
+        if (df_parse_instr(json_string_value(t), b->df->escape, "ONBUILD trigger", &ins, err) < 0) {
             rc = -1;
             break;
         }
@@ -553,8 +554,8 @@ int build_run(const struct build_opts *o, struct build_result *out, struct kiln_
     b.stages = xcalloc(b.df->n_stages, sizeof(*b.stages));
     for (size_t i = 0; i < b.df->n_stages; i++) {
         b.stages[i].index = i;
-        b.stages[i].label = b.df->stages[i].name ? xstrdup(b.df->stages[i].name)
-                                                 : xasprintf("stage-%zu", i);
+        b.stages[i].label =
+            b.df->stages[i].name ? xstrdup(b.df->stages[i].name) : xasprintf("stage-%zu", i);
     }
     if (run_waves(&b, err) < 0)
         goto out;

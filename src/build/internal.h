@@ -18,8 +18,8 @@
 
 struct stage_state {
     size_t index;
-    char *label;     /* "stage-0" or its name, for progress lines */
-    json_t *config;  /* image config without rootfs; config.config is the runtime part */
+    char *label;    /* "stage-0" or its name, for progress lines */
+    json_t *config; /* image config without rootfs; config.config is the runtime part */
     struct image_layer *layers;
     char **snaps; /* snapshot dir of each layer, same order (bottom first) */
     size_t n_layers;
@@ -69,8 +69,8 @@ int build_step_config(struct build_ctx *b, struct stage_state *st, const struct 
 json_t *build_config_obj(struct stage_state *st); /* config.config, created when missing */
 
 /* step_run.c */
-int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
-                   int pid, struct digest *key, struct kiln_error **err);
+int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_step *step, int pid,
+                   struct digest *key, struct kiln_error **err);
 /* step_copy.c: COPY/ADD, and WORKDIR's mkdir. */
 int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
                     int pid, struct digest *key, struct kiln_error **err);

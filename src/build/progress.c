@@ -28,7 +28,7 @@ struct pstep {
     char *ring[RING_LINES];
     unsigned long n_lines;
     struct strbuf partial;
-    int last_cr; /* the previous byte was '\r': a following '\n' ends nothing */
+    int last_cr;   /* the previous byte was '\r': a following '\n' ends nothing */
     int finalized; /* tty: printed above the live region for good */
 };
 
@@ -398,8 +398,8 @@ void progress_summary(struct progress *p, const struct progress_summary *s)
             json_array_append_new(tags, json_string(s->tags[i]));
         json_emit(p, json_pack("{s:s, s:s, s:o, s:I, s:i, s:i, s:f}", "type", "summary", "image",
                                s->image_id, "tags", tags, "size", (json_int_t)s->size, "steps_run",
-                               (int)s->steps_run, "steps_cached", (int)s->steps_cached,
-                               "seconds", s->wall_seconds));
+                               (int)s->steps_run, "steps_cached", (int)s->steps_cached, "seconds",
+                               s->wall_seconds));
     } else if (p->mode != PROGRESS_QUIET) {
         if (p->mode == PROGRESS_TTY)
             tty_render(p);
@@ -409,8 +409,8 @@ void progress_summary(struct progress *p, const struct progress_summary *s)
         for (size_t i = 0; i < s->n_tags; i++)
             strbuf_addf(&sb, "=> naming to %s\n", s->tags[i]);
         strbuf_addf(&sb, "Built %.19s in %.1fs: %u step%s run, %u cached, %s\n", s->image_id,
-                    s->wall_seconds, s->steps_run, s->steps_run == 1 ? "" : "s",
-                    s->steps_cached, size);
+                    s->wall_seconds, s->steps_run, s->steps_run == 1 ? "" : "s", s->steps_cached,
+                    size);
         emit(p, &sb);
     }
     strbuf_release(&sb);

@@ -35,7 +35,7 @@ struct progress_summary {
     const char *image_id; /* "sha256:..." */
     const char *const *tags;
     size_t n_tags;
-    uint64_t size;    /* image size: config + layers */
+    uint64_t size; /* image size: config + layers */
     unsigned steps_run, steps_cached;
     double wall_seconds;
 };

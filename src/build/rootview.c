@@ -23,8 +23,7 @@ struct rootview {
     size_t n;
 };
 
-int rootview_open(const char *const *dirs, size_t n, struct rootview **out,
-                  struct kiln_error **err)
+int rootview_open(const char *const *dirs, size_t n, struct rootview **out, struct kiln_error **err)
 {
     struct rootview *rv = xcalloc(1, sizeof(*rv));
     rv->fds = xcalloc(n ? n : 1, sizeof(int));
@@ -191,9 +190,9 @@ int rootview_lookup(struct rootview *rv, const char *path, int follow, struct ro
             target[n] = '\0';
             strbuf_setlen(&cur, mark);
             cleanup_free char *rest = xstrdup(p);
-            cleanup_free char *again =
-                target[0] == '/' ? xasprintf("%s%s", target, rest)
-                                 : xasprintf("%s/%s%s", cur.buf, target, rest);
+            cleanup_free char *again = target[0] == '/'
+                                           ? xasprintf("%s%s", target, rest)
+                                           : xasprintf("%s/%s%s", cur.buf, target, rest);
             strbuf_reset(&cur);
             strbuf_reset(&todo);
             strbuf_adds(&todo, again);

@@ -124,9 +124,10 @@ static int64_t ts_ns(struct timespec ts)
 static void to_raw(const struct digest *d, unsigned char raw[32])
 {
     for (int i = 0; i < 32; i++) {
-        unsigned hi = (unsigned)(d->hex[2 * i] <= '9' ? d->hex[2 * i] - '0' : d->hex[2 * i] - 'a' + 10);
-        unsigned lo =
-            (unsigned)(d->hex[2 * i + 1] <= '9' ? d->hex[2 * i + 1] - '0' : d->hex[2 * i + 1] - 'a' + 10);
+        unsigned hi =
+            (unsigned)(d->hex[2 * i] <= '9' ? d->hex[2 * i] - '0' : d->hex[2 * i] - 'a' + 10);
+        unsigned lo = (unsigned)(d->hex[2 * i + 1] <= '9' ? d->hex[2 * i + 1] - '0'
+                                                          : d->hex[2 * i + 1] - 'a' + 10);
         raw[i] = (unsigned char)(hi << 4 | lo);
     }
 }
@@ -141,8 +142,8 @@ static void from_raw(const unsigned char raw[32], struct digest *d)
     d->hex[64] = '\0';
 }
 
-int statcache_file_digest(struct statcache *sc, int dirfd, const char *name,
-                          const struct stat *st, struct digest *out, struct kiln_error **err)
+int statcache_file_digest(struct statcache *sc, int dirfd, const char *name, const struct stat *st,
+                          struct digest *out, struct kiln_error **err)
 {
     struct sc_rec key = {.dev = (uint64_t)st->st_dev,
                          .ino = (uint64_t)st->st_ino,

@@ -17,8 +17,8 @@ struct statcache;
  * ignored, not an error: the cache only ever saves work. */
 struct statcache *statcache_open(const char *path);
 /* Digest of the regular file name (relative to dirfd) whose lstat is st. */
-int statcache_file_digest(struct statcache *sc, int dirfd, const char *name,
-                          const struct stat *st, struct digest *out, struct kiln_error **err);
+int statcache_file_digest(struct statcache *sc, int dirfd, const char *name, const struct stat *st,
+                          struct digest *out, struct kiln_error **err);
 /* Writes the cache back (atomically, merged with what others saved). lock_path
  * is flock'ed around the read-merge-write. Does nothing when nothing changed. */
 int statcache_save(struct statcache *sc, const char *lock_path, struct kiln_error **err);

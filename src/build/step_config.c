@@ -114,8 +114,7 @@ static int healthcheck(struct stage_state *st, const struct df_instr *ins, struc
         long n = strtol(r, &end, 10);
         if (*end != '\0' || n < 0) {
             json_decref(hc);
-            return kiln_error_set(err, KILN_E_INVALID, "HEALTHCHECK --retries=%s: not a number",
-                                  r);
+            return kiln_error_set(err, KILN_E_INVALID, "HEALTHCHECK --retries=%s: not a number", r);
         }
         if (n > 0)
             json_object_set_new(hc, "Retries", json_integer(n));
@@ -182,9 +181,8 @@ int build_step_config(struct build_ctx *b, struct stage_state *st, const struct 
     case DF_EXPOSE: {
         json_t *m = map_obj(c, "ExposedPorts");
         for (size_t i = 0; i < ins->n_args; i++) {
-            cleanup_free char *port = strchr(ins->args[i], '/')
-                                          ? xstrdup(ins->args[i])
-                                          : xasprintf("%s/tcp", ins->args[i]);
+            cleanup_free char *port = strchr(ins->args[i], '/') ? xstrdup(ins->args[i])
+                                                                : xasprintf("%s/tcp", ins->args[i]);
             for (char *q = port; *q; q++)
                 if (*q >= 'A' && *q <= 'Z')
                     *q = (char)(*q - 'A' + 'a');
@@ -206,7 +204,8 @@ int build_step_config(struct build_ctx *b, struct stage_state *st, const struct 
         break;
     case DF_WORKDIR: {
         const char *cur = json_string_value(json_object_get(c, "WorkingDir"));
-        cleanup_free char *wd = clean_abs(cur && cur[0] ? cur : "/", ins->n_args ? ins->args[0] : "/");
+        cleanup_free char *wd =
+            clean_abs(cur && cur[0] ? cur : "/", ins->n_args ? ins->args[0] : "/");
         json_object_set_new(c, "WorkingDir", json_string(wd));
         break;
     }
@@ -240,8 +239,7 @@ int build_step_config(struct build_ctx *b, struct stage_state *st, const struct 
         break;
     }
     default:
-        return kiln_error_set(err, KILN_E_INVALID, "%s is not a config instruction",
-                              ins->keyword);
+        return kiln_error_set(err, KILN_E_INVALID, "%s is not a config instruction", ins->keyword);
     }
     if (ins->kind != DF_WORKDIR)
         build_add_history(b, st, step->text, 1);

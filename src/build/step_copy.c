@@ -229,8 +229,8 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
         kiln_error_set(err, KILN_E_INVALID, "%s needs a source and a destination", ins->keyword);
         goto out;
     }
-    int link = df_instr_flag(ins, "link") != NULL &&
-               strcmp(df_instr_flag(ins, "link"), "false") != 0;
+    int link =
+        df_instr_flag(ins, "link") != NULL && strcmp(df_instr_flag(ins, "link"), "false") != 0;
     const char *from = df_instr_flag(ins, "from");
     const char *chown = df_instr_flag(ins, "chown");
     const char *chmod = df_instr_flag(ins, "chmod");
@@ -287,9 +287,8 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
             }
             char *body = NULL;
             if (h->expand) {
-                struct df_expand_ctx cx = {.escape = b->df->escape,
-                                           .lookup = scope_lookup,
-                                           .ud = st->scope};
+                struct df_expand_ctx cx = {
+                    .escape = b->df->escape, .lookup = scope_lookup, .ud = st->scope};
                 if (df_expand_heredoc(&cx, h->content, &body, err) < 0)
                     goto out;
             } else {

@@ -111,8 +111,8 @@ static int add_mount(struct build_ctx *b, struct stage_state *st, const char *sp
         if (src == NULL) {
             if (truthy(opt(keys, vals, n, "required")))
                 return kiln_error_set(err, KILN_E_NOTFOUND,
-                                      "secret \"%s\" is required; pass --secret id=%s,src=FILE",
-                                      id, id);
+                                      "secret \"%s\" is required; pass --secret id=%s,src=FILE", id,
+                                      id);
             return 0;
         }
         m->type = RT_MOUNT_BIND;
@@ -369,8 +369,8 @@ static void strv_free(char **v)
     free(v);
 }
 
-static int execute(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
-                   int pid, struct run_mounts *rm, int net_none, const char *stepdir,
+static int execute(struct build_ctx *b, struct stage_state *st, const struct df_step *step, int pid,
+                   struct run_mounts *rm, int net_none, const char *stepdir,
                    struct kiln_error **err)
 {
     cleanup_free char *upper = path_join(stepdir, "upper");
@@ -400,8 +400,8 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
     struct stubs stubs = {0};
     struct rootview *view = NULL;
     if (build_stage_rootview(st, &view, err) == 0) {
-        static const char *fixed[] = {"/proc", "/dev", "/sys", "/etc/hosts", "/etc/resolv.conf",
-                                      "/etc/hostname"};
+        static const char *fixed[] = {
+            "/proc", "/dev", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"};
         for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
             note_stub(&stubs, view, fixed[i]);
         for (size_t i = 0; i < rm->n; i++)
@@ -498,13 +498,12 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
         while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
             ;
         int r = -1, code = 0, off = 0;
-        if (rep.len > 0 && sscanf(rep.buf ? rep.buf : "", "%d %d %d %n", &r, &status, &code,
-                                  &off) >= 3) {
+        if (rep.len > 0 &&
+            sscanf(rep.buf ? rep.buf : "", "%d %d %d %n", &r, &status, &code, &off) >= 3) {
             if (r < 0)
                 rc = kiln_error_set(err, code ? code : KILN_E_FAIL, "%s", rep.buf + off);
         } else {
-            rc = kiln_error_set(err, KILN_E_FAIL, "the runtime process died (wait status %d)",
-                                ws);
+            rc = kiln_error_set(err, KILN_E_FAIL, "the runtime process died (wait status %d)", ws);
         }
     }
     close(pipefd[0]);
@@ -526,8 +525,8 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
     return rc;
 }
 
-int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
-                   int pid, struct digest *key, struct kiln_error **err)
+int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_step *step, int pid,
+                   struct digest *key, struct kiln_error **err)
 {
     const struct df_instr *ins = step->ins;
     struct run_mounts rm = {0};

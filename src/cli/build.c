@@ -296,8 +296,9 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
         return optind > 0 && f.context == NULL ? EXIT_USAGE : EXIT_OK;
     double t0 = now_s();
     int from_stdin = strcmp(f.context, "-") == 0;
-    cleanup_free char *dockerfile =
-        f.file ? xstrdup(f.file) : from_stdin ? NULL : path_join(f.context, "Dockerfile");
+    cleanup_free char *dockerfile = f.file       ? xstrdup(f.file)
+                                    : from_stdin ? NULL
+                                                 : path_join(f.context, "Dockerfile");
     if (f.dry_run) {
         if (dockerfile == NULL)
             return cli_usage_error("build", "--dry-run with a context on stdin needs -f");
@@ -314,8 +315,9 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
         df_platform_release(&want);
         df_platform_release(&host);
         if (!same) {
-            fprintf(stderr, "kiln: --platform=%s: kiln builds for this machine's platform (%s) "
-                            "only\n",
+            fprintf(stderr,
+                    "kiln: --platform=%s: kiln builds for this machine's platform (%s) "
+                    "only\n",
                     f.platform, hs);
             return EXIT_USAGE;
         }

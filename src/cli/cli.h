@@ -20,7 +20,7 @@ struct cli_command {
     const char *name;
     int (*run)(struct cli_global *g, int argc, char **argv); /* argv[0] is the command name */
     const char *summary;                                     /* one line for `kiln help` */
-    const char *usage;                                       /* full help text for `kiln help NAME` */
+    const char *usage; /* full help text for `kiln help NAME` */
 };
 
 /* Prints "kiln: <msg>" and returns the exit code for err (2 for usage). Frees err. */

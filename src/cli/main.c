@@ -41,33 +41,12 @@ extern const struct cli_command cli_cmd_health;
 
 /* Keep sorted the way `kiln help` should list them. */
 static const struct cli_command *const commands[] = {
-    &cli_cmd_build,
-    &cli_cmd_pull,
-    &cli_cmd_push,
-    &cli_cmd_login,
-    &cli_cmd_logout,
-    &cli_cmd_import,
-    &cli_cmd_images,
-    &cli_cmd_tag,
-    &cli_cmd_rmi,
-    &cli_cmd_inspect,
-    &cli_cmd_history,
-    &cli_cmd_export,
-    &cli_cmd_save,
-    &cli_cmd_load,
-    &cli_cmd_run,
-    &cli_cmd_shell,
-    &cli_cmd_exec,
-    &cli_cmd_ps,
-    &cli_cmd_logs,
-    &cli_cmd_stop,
-    &cli_cmd_rm,
-    &cli_cmd_health,
-    &cli_cmd_prune,
-    &cli_cmd_fsck,
-    &cli_cmd_lint,
-    &cli_cmd_version,
-    &cli_cmd_versions,
+    &cli_cmd_build,   &cli_cmd_pull,     &cli_cmd_push,  &cli_cmd_login, &cli_cmd_logout,
+    &cli_cmd_import,  &cli_cmd_images,   &cli_cmd_tag,   &cli_cmd_rmi,   &cli_cmd_inspect,
+    &cli_cmd_history, &cli_cmd_export,   &cli_cmd_save,  &cli_cmd_load,  &cli_cmd_run,
+    &cli_cmd_shell,   &cli_cmd_exec,     &cli_cmd_ps,    &cli_cmd_logs,  &cli_cmd_stop,
+    &cli_cmd_rm,      &cli_cmd_health,   &cli_cmd_prune, &cli_cmd_fsck,  &cli_cmd_lint,
+    &cli_cmd_version, &cli_cmd_versions,
 };
 
 static const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
@@ -156,7 +135,7 @@ const char *cli_human_ago(long long t, char *buf, unsigned long bufsz)
         long long secs;
         const char *name;
     } steps[] = {{365LL * 86400, "year"}, {30LL * 86400, "month"}, {7LL * 86400, "week"},
-                 {86400, "day"},          {3600, "hour"},         {60, "minute"}};
+                 {86400, "day"},          {3600, "hour"},          {60, "minute"}};
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         if (d >= steps[i].secs) {
             long long n = d / steps[i].secs;
@@ -175,11 +154,12 @@ static void print_overview(FILE *out)
                  "Commands:\n");
     for (size_t i = 0; i < n_commands; i++)
         fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-    fprintf(out, "\nGlobal options:\n"
-                 "  --root DIR   store location (default: $KILN_ROOT, else /var/lib/kiln for root,\n"
-                 "               else $XDG_DATA_HOME/kiln)\n"
-                 "  --version    print kiln's version\n\n"
-                 "Run 'kiln help COMMAND' for a command's options.\n");
+    fprintf(out,
+            "\nGlobal options:\n"
+            "  --root DIR   store location (default: $KILN_ROOT, else /var/lib/kiln for root,\n"
+            "               else $XDG_DATA_HOME/kiln)\n"
+            "  --version    print kiln's version\n\n"
+            "Run 'kiln help COMMAND' for a command's options.\n");
 }
 
 int cli_print_help(const char *name)

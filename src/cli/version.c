@@ -16,7 +16,8 @@ static int cmd_version(struct cli_global *g, int argc, char **argv)
         return cli_usage_error("version", "takes no arguments");
     printf("kiln version %s\n", KILN_VERSION);
     printf("  libarchive %s, libcurl %s, jansson %s, %s, zstd %s\n", archive_version_string() + 11,
-           curl_version_info(CURLVERSION_NOW)->version, JANSSON_VERSION, OPENSSL_VERSION_TEXT, ZSTD_versionString());
+           curl_version_info(CURLVERSION_NOW)->version, JANSSON_VERSION, OPENSSL_VERSION_TEXT,
+           ZSTD_versionString());
     return EXIT_OK;
 }
 
@@ -24,5 +25,6 @@ const struct cli_command cli_cmd_version = {
     .name = "version",
     .run = cmd_version,
     .summary = "print kiln's version and the libraries it was built with",
-    .usage = "Usage: kiln version\n\nPrints kiln's version and the versions of the libraries it uses.\n",
+    .usage =
+        "Usage: kiln version\n\nPrints kiln's version and the versions of the libraries it uses.\n",
 };

@@ -13,10 +13,10 @@ void cleanup_closep(int *fd);
 void cleanup_fclosep(FILE **f);
 void cleanup_closedirp(DIR **d);
 
-#define cleanup_free    __attribute__((cleanup(cleanup_freep)))
-#define cleanup_close   __attribute__((cleanup(cleanup_closep)))
-#define cleanup_fclose  __attribute__((cleanup(cleanup_fclosep)))
-#define cleanup_dir     __attribute__((cleanup(cleanup_closedirp)))
+#define cleanup_free   __attribute__((cleanup(cleanup_freep)))
+#define cleanup_close  __attribute__((cleanup(cleanup_closep)))
+#define cleanup_fclose __attribute__((cleanup(cleanup_fclosep)))
+#define cleanup_dir    __attribute__((cleanup(cleanup_closedirp)))
 
 static inline void *steal_pointer(void *pp)
 {

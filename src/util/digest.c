@@ -121,8 +121,8 @@ int digest_parse_hex(const char *s, struct digest *out)
 int digest_parse(const char *s, struct digest *out, struct kiln_error **err)
 {
     if (s == NULL || strncmp(s, "sha256:", 7) != 0 || digest_parse_hex(s + 7, out) < 0)
-        return kiln_error_set(err, KILN_E_INVALID, "invalid digest \"%s\" (want sha256:<64 hex digits>)",
-                              s ? s : "");
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "invalid digest \"%s\" (want sha256:<64 hex digits>)", s ? s : "");
     return 0;
 }
 

@@ -57,9 +57,13 @@ static void test_progress_plain(void)
     is_int(run, 1, "one step counted as run");
     is_int(cached, 1, "one step counted as cached");
     const char *tags[] = {"app:latest"};
-    struct progress_summary s = {.image_id = "sha256:0123456789abcdef0123456789", .tags = tags,
-                                 .n_tags = 1, .size = 1234567, .steps_run = 1,
-                                 .steps_cached = 1, .wall_seconds = 1.5};
+    struct progress_summary s = {.image_id = "sha256:0123456789abcdef0123456789",
+                                 .tags = tags,
+                                 .n_tags = 1,
+                                 .size = 1234567,
+                                 .steps_run = 1,
+                                 .steps_cached = 1,
+                                 .wall_seconds = 1.5};
     progress_summary(p, &s);
     progress_free(p);
     cleanup_free char *out = slurp_fd(fd);
@@ -210,19 +214,18 @@ static void test_epoch(void)
 {
     struct kiln_error *err = NULL;
     int64_t e = -1;
-    ok(build_epoch("1700000000", NULL, &e, &err) == 0 && e == 1700000000,
-       "SOURCE_DATE_EPOCH wins");
+    ok(build_epoch("1700000000", NULL, &e, &err) == 0 && e == 1700000000, "SOURCE_DATE_EPOCH wins");
     ok(build_epoch("12abc", NULL, &e, &err) < 0 && err && err->code == KILN_E_USAGE,
        "a malformed SOURCE_DATE_EPOCH is a usage error");
     kiln_error_freep(&err);
     cleanup_free char *nogit = xasprintf("%s/nogit", tmp);
     mkdir_p(nogit, 0755, &err);
     ok(build_epoch(NULL, nogit, &e, &err) == 0 && e == 0, "no git: 0");
-    cleanup_free char *cmd = xasprintf(
-        "cd %s && git init -q repo && cd repo && echo x > f && git add f && "
-        "GIT_COMMITTER_DATE='@1600000000 +0000' GIT_AUTHOR_DATE='@1500000000 +0000' "
-        "git -c user.name=t -c user.email=t@t commit -qm m",
-        tmp);
+    cleanup_free char *cmd =
+        xasprintf("cd %s && git init -q repo && cd repo && echo x > f && git add f && "
+                  "GIT_COMMITTER_DATE='@1600000000 +0000' GIT_AUTHOR_DATE='@1500000000 +0000' "
+                  "git -c user.name=t -c user.email=t@t commit -qm m",
+                  tmp);
     if (system(cmd) == 0) {
         cleanup_free char *repo = xasprintf("%s/repo", tmp);
         ok(build_epoch("", repo, &e, &err) == 0 && e == 1600000000,

@@ -96,7 +96,8 @@ int main(void)
     cleanup_free char *through = xasprintf("%s/usr/bin/readme", out);
     ok(stat(through, &st) == 0 && S_ISREG(st.st_mode), "written through the /bin symlink");
     ok(plan_digest(ci, rv, sc, "app", "/opt/app", &d1, ofd) == 0, "COPY app /opt/app");
-    cleanup_free char *o = xasprintf("%s/opt", out), *lib = xasprintf("%s/opt/app/lib/util.py", out);
+    cleanup_free char *o = xasprintf("%s/opt", out),
+                      *lib = xasprintf("%s/opt/app/lib/util.py", out);
     ok(stat(o, &st) == 0 && (st.st_mode & 07777) == 0700 && st.st_uid == 5 && st.st_gid == 6,
        "an existing parent keeps its mode and owner");
     ok(stat(lib, &st) == 0 && st.st_mtime == 1700000000 && st.st_uid == 0,

@@ -39,7 +39,8 @@ static void test_digest(void)
            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
            "sha256 of the empty string");
     digest_bytes("abc", 3, &d);
-    is_str(d.hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "sha256(abc)");
+    is_str(d.hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+           "sha256(abc)");
 
     struct kiln_error *err = NULL;
     struct digest p;

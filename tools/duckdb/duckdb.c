@@ -20,19 +20,19 @@ typedef uint64_t idx_t;
 typedef enum { DuckDBSuccess = 0, DuckDBError = 1 } duckdb_state;
 typedef struct _duckdb_database {
     void *internal_ptr;
-} *duckdb_database;
+} * duckdb_database;
 typedef struct _duckdb_connection {
     void *internal_ptr;
-} *duckdb_connection;
+} * duckdb_connection;
 typedef struct _duckdb_config {
     void *internal_ptr;
-} *duckdb_config;
+} * duckdb_config;
 typedef struct _duckdb_prepared_statement {
     void *internal_ptr;
-} *duckdb_prepared_statement;
+} * duckdb_prepared_statement;
 typedef struct _duckdb_extracted_statements {
     void *internal_ptr;
-} *duckdb_extracted_statements;
+} * duckdb_extracted_statements;
 typedef struct {
     idx_t deprecated_column_count;
     idx_t deprecated_row_count;
@@ -328,8 +328,8 @@ int main(int argc, char **argv)
     if (readonly)
         duckdb_set_config(cfg, "access_mode", "READ_ONLY");
     if (duckdb_open_ext(path, &db, cfg, &err) != DuckDBSuccess) {
-        fprintf(stderr, "duckdb: cannot open %s: %s\n", path ? path : ":memory:",
-                err ? err : "unknown error");
+        fprintf(stderr, "duckdb: cannot open %s: %s\n",
+                path ? path : ":memory:", err ? err : "unknown error");
         duckdb_free(err);
         return 1;
     }
