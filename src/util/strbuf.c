@@ -116,11 +116,6 @@ void strbuf_adds(struct strbuf *sb, const char *s)
     strbuf_add(sb, s, strlen(s));
 }
 
-void strbuf_addc(struct strbuf *sb, char c)
-{
-    strbuf_add(sb, &c, 1);
-}
-
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
 {
     va_list cp;

@@ -23,7 +23,16 @@ void strbuf_reset(struct strbuf *sb);
 void strbuf_grow(struct strbuf *sb, size_t extra);
 void strbuf_add(struct strbuf *sb, const void *data, size_t len);
 void strbuf_adds(struct strbuf *sb, const char *s);
-void strbuf_addc(struct strbuf *sb, char c);
+/* One character; inline because parsers call it per byte. */
+static inline void strbuf_addc(struct strbuf *sb, char c)
+{
+    if (sb->cap > 0 && sb->len + 1 < sb->cap) {
+        sb->buf[sb->len++] = c;
+        sb->buf[sb->len] = '\0';
+        return;
+    }
+    strbuf_add(sb, &c, 1);
+}
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 void strbuf_setlen(struct strbuf *sb, size_t len);
