@@ -120,8 +120,14 @@ prefix=""
 tags=("$prefix$name:latest$suffix" "$prefix$name:$git_short$suffix")
 for t in "${extra_tags[@]+"${extra_tags[@]}"}"; do tags+=("$t"); done
 
+# Only the versions.conf keys the Dockerfile declares as ARG become build args;
+# the rest (base-image and npm pins) serve other scripts and would only warn.
+declared=" $(awk 'toupper($1)=="ARG"{for(i=2;i<=NF;i++){sub(/=.*/,"",$i); print $i}}' \
+    "$CONTEXT/Dockerfile" | tr '\n' ' ') "
 args=()
-for k in "${conf_keys[@]}"; do args+=("$k=${conf[$k]}"); done
+for k in "${conf_keys[@]}"; do
+    [[ $declared == *" $k "* ]] && args+=("$k=${conf[$k]}")
+done
 with_jupyter=1
 [ $slim = 1 ] && with_jupyter=0
 args+=("WITH_JUPYTER=$with_jupyter" "WITH_ML=$with_ml" "WITH_TENSORFLOW=$with_tf"
