@@ -83,25 +83,7 @@ static char *clean_rel(const char *path)
 {
     struct strbuf sb = STRBUF_INIT;
     strbuf_init(&sb);
-    const char *p = path;
-    while (*p != '\0') {
-        while (*p == '/')
-            p++;
-        const char *e = strchr(p, '/');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == 0)
-            break;
-        if (len == 1 && p[0] == '.') {
-        } else if (len == 2 && p[0] == '.' && p[1] == '.') {
-            char *slash = strrchr(sb.buf, '/');
-            strbuf_setlen(&sb, slash ? (size_t)(slash - sb.buf) : 0);
-        } else {
-            if (sb.len > 0)
-                strbuf_addc(&sb, '/');
-            strbuf_add(&sb, p, len);
-        }
-        p += len;
-    }
+    path_push_clean(&sb, path);
     return strbuf_detach(&sb);
 }
 

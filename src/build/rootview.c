@@ -101,29 +101,6 @@ static int find_in(struct rootview *rv, const char *rel, size_t lo, size_t hi, s
 }
 
 /* Splits path into components, applying "." and ".." (clamped at the root). */
-static void push_components(struct strbuf *cur, const char *path)
-{
-    const char *p = path;
-    while (*p != '\0') {
-        while (*p == '/')
-            p++;
-        const char *e = strchr(p, '/');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == 0)
-            break;
-        if (len == 1 && p[0] == '.') {
-            /* nothing */
-        } else if (len == 2 && p[0] == '.' && p[1] == '.') {
-            char *slash = strrchr(cur->buf, '/');
-            strbuf_setlen(cur, slash ? (size_t)(slash - cur->buf) : 0);
-        } else {
-            if (cur->len > 0)
-                strbuf_addc(cur, '/');
-            strbuf_add(cur, p, len);
-        }
-        p += len;
-    }
-}
 
 int rootview_lookup(struct rootview *rv, const char *path, int follow, struct rootview_entry *out,
                     struct kiln_error **err)
@@ -157,7 +134,7 @@ int rootview_lookup(struct rootview *rv, const char *path, int follow, struct ro
         }
         if (len == 2 && p[0] == '.' && p[1] == '.') {
             cleanup_free char *rest = xstrdup(p + len);
-            push_components(&cur, "..");
+            path_push_clean(&cur, "..");
             /* Re-walk from the root: the parent's layer range is unknown here. */
             cleanup_free char *again = xasprintf("%s/%s", cur.buf, rest);
             strbuf_reset(&cur);
@@ -175,7 +152,7 @@ int rootview_lookup(struct rootview *rv, const char *path, int follow, struct ro
         size_t layer = 0;
         if (!find_in(rv, cur.buf, 0, hi, &st, &layer)) {
             /* absent: report the would-be path (rest appended as is) */
-            push_components(&cur, p);
+            path_push_clean(&cur, p);
             out->path = strbuf_detach(&cur);
             return 0;
         }
@@ -207,7 +184,7 @@ int rootview_lookup(struct rootview *rv, const char *path, int follow, struct ro
             return 1;
         }
         if (!S_ISDIR(st.st_mode)) {
-            push_components(&cur, p);
+            path_push_clean(&cur, p);
             out->path = strbuf_detach(&cur);
             return 0; /* a file in the middle of the path: ENOTDIR, i.e. absent */
         }

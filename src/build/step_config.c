@@ -6,6 +6,7 @@
 
 #include "build/internal.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/strbuf.h"
 
 static json_t *strv_json(char *const *v, size_t n)
@@ -127,29 +128,12 @@ static char *clean_abs(const char *base, const char *path)
 {
     struct strbuf sb = STRBUF_INIT;
     strbuf_init(&sb);
-    cleanup_free char *full =
-        path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", base ? base : "/", path);
-    const char *p = full;
-    while (*p != '\0') {
-        while (*p == '/')
-            p++;
-        const char *e = strchr(p, '/');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == 0)
-            break;
-        if (len == 1 && p[0] == '.') {
-        } else if (len == 2 && p[0] == '.' && p[1] == '.') {
-            char *slash = strrchr(sb.buf, '/');
-            strbuf_setlen(&sb, slash ? (size_t)(slash - sb.buf) : 0);
-        } else {
-            strbuf_addc(&sb, '/');
-            strbuf_add(&sb, p, len);
-        }
-        p += len;
-    }
-    if (sb.len == 0)
-        strbuf_addc(&sb, '/');
-    return strbuf_detach(&sb);
+    if (path[0] != '/')
+        path_push_clean(&sb, base ? base : "/");
+    path_push_clean(&sb, path);
+    char *clean = xasprintf("/%s", sb.buf);
+    strbuf_release(&sb);
+    return clean;
 }
 
 int build_step_config(struct build_ctx *b, struct stage_state *st, const struct df_step *step,

@@ -177,6 +177,28 @@ int path_exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
+void path_push_clean(struct strbuf *sb, const char *path)
+{
+    const char *p = path;
+    while (*p != '\0') {
+        while (*p == '/')
+            p++;
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0)
+            break;
+        if (len == 2 && p[0] == '.' && p[1] == '.') {
+            char *slash = strrchr(sb->buf, '/');
+            strbuf_setlen(sb, slash ? (size_t)(slash - sb->buf) : 0);
+        } else if (!(len == 1 && p[0] == '.')) {
+            if (sb->len > 0)
+                strbuf_addc(sb, '/');
+            strbuf_add(sb, p, len);
+        }
+        p += len;
+    }
+}
+
 char *path_join(const char *a, const char *b)
 {
     size_t la = strlen(a);

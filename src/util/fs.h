@@ -28,6 +28,11 @@ int mkdir_p(const char *path, mode_t mode, struct kiln_error **err);
 int rm_rf(const char *path, struct kiln_error **err);
 int rm_rf_at(int dirfd, const char *name, struct kiln_error **err);
 int path_exists(const char *path);
+/* Appends path's components to sb lexically, in relative form ("a/b"): empty
+ * and "." components dropped, ".." removes the last one (never above sb's
+ * start). Nothing is looked up on disk. */
+struct strbuf;
+void path_push_clean(struct strbuf *sb, const char *path);
 /* Joins a and b with exactly one '/'. Allocated. */
 char *path_join(const char *a, const char *b);
 

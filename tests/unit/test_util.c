@@ -85,6 +85,13 @@ static void test_fs(void)
     ok(read_file(f, 4, &canon, NULL, &err) < 0 && err && err->code == KILN_E_INVALID,
        "read_file refuses files over the limit");
     kiln_error_freep(&err);
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_init(&sb);
+    path_push_clean(&sb, "/a//./b/../c/");
+    is_str(sb.buf, "a/c", "path_push_clean drops '.', empty parts and resolves '..'");
+    path_push_clean(&sb, "../../../x");
+    is_str(sb.buf, "x", "'..' never climbs above the start");
+    strbuf_release(&sb);
     cleanup_free char *p = path_join("/a/", "/b");
     is_str(p, "/a/b", "path_join keeps one slash");
     chmod(deep, 0500);
