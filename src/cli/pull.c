@@ -14,6 +14,7 @@ static int cmd_pull(struct cli_global *g, int argc, char **argv)
     static const struct option opts[] = {
         CLI_REGISTRY_LONGOPTS,
         {"quiet", no_argument, NULL, 'q'},
+        {"all-platforms", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -23,6 +24,9 @@ static int cmd_pull(struct cli_global *g, int argc, char **argv)
         switch (c) {
         case 'q':
             quiet = 1;
+            break;
+        case 'A':
+            ro.all_platforms = 1;
             break;
         case 'h':
             return cli_print_help("pull");
@@ -62,11 +66,14 @@ const struct cli_command cli_cmd_pull = {
         "Usage: kiln pull [OPTIONS] IMAGE\n\n"
         "Fetches IMAGE (\"debian\" is docker.io/library/debian:latest; NAME@sha256:... pins a\n"
         "digest) into the store and tags it. For a multi-platform image, the manifest for\n"
-        "--platform (default: this machine's) is pulled. Every blob and manifest is checked\n"
-        "against its digest and size before it is stored. Prints the manifest digest.\n"
+        "--platform (default: this machine's) is pulled; --all-platforms keeps the index and\n"
+        "every image it lists (so `kiln push` can send the whole index). Every blob and\n"
+        "manifest is checked against its digest and size before it is stored. Prints the\n"
+        "digest of what was tagged (the image manifest, or the index).\n"
         "Mirrors: KILN_REGISTRY_MIRRORS=\"docker.io=HOST[:PORT],...\" or mirrors.conf\n"
         "(see docs/registry.md).\n\n"
         "Options:\n"
         "  --platform OS/ARCH[/VARIANT]  platform to pick from an index\n"
+        "  --all-platforms       keep an index and all its platforms\n"
         "  -q, --quiet           no progress output\n" CLI_REGISTRY_HELP,
 };

@@ -22,7 +22,7 @@ static int is_schema1(const char *mt)
            (strcmp(mt, MT_DOCKER_SCHEMA1) == 0 || strcmp(mt, MT_DOCKER_SCHEMA1S) == 0);
 }
 
-static int is_index_type(const char *mt)
+int manifest_media_type_is_index(const char *mt)
 {
     return strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
 }
@@ -133,7 +133,7 @@ static int parse_structure(json_t *j, const char *mt, struct manifest *out, stru
     json_t *manifests = json_object_get(j, "manifests");
     json_t *layers = json_object_get(j, "layers");
     json_t *config = json_object_get(j, "config");
-    if (is_index_type(mt)) {
+    if (manifest_media_type_is_index(mt)) {
         if (!json_is_array(manifests) || layers != NULL || config != NULL)
             return kiln_error_set(err, KILN_E_INVALID,
                                   "manifest declares %s but its content is not an index; "

@@ -48,6 +48,8 @@ void manifest_release(struct manifest *m);
 
 /* 1 for a media type of an image manifest or index kiln understands. */
 int manifest_media_type_known(const char *mt);
+/* 1 for an OCI index or a Docker manifest list. */
+int manifest_media_type_is_index(const char *mt);
 /* Layer compression by media type: 0 none, 1 gzip, 2 zstd, -1 unknown. */
 int layer_media_type_compression(const char *mt);
 

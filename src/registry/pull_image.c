@@ -19,6 +19,56 @@ static int config_type_ok(const char *mt)
     return strcmp(mt, MT_OCI_CONFIG) == 0 || strcmp(mt, MT_DOCKER_CONFIG) == 0;
 }
 
+/* An image manifest fetched and checked: its bytes, digest and parse. */
+struct fetched {
+    char *body;
+    size_t len;
+    struct digest dg;
+    struct manifest m;
+};
+
+static void fetched_release(struct fetched *f)
+{
+    free(f->body);
+    if (f->m.kind != 0)
+        manifest_release(&f->m);
+    memset(f, 0, sizeof(*f));
+}
+
+/* Checks that an image manifest describes a container image kiln can unpack. */
+static int image_check(const struct manifest *m, const char *what, struct kiln_error **err)
+{
+    if (!config_type_ok(m->config.media_type))
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "%s is not a container image (its config is %.100s)", what,
+                              m->config.media_type);
+    for (size_t i = 0; i < m->n_layers; i++)
+        if (layer_media_type_compression(m->layers[i].media_type) < 0)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "%s: layer %zu has a media type kiln cannot unpack (%.100s)",
+                                  what, i, m->layers[i].media_type);
+    return 0;
+}
+
+/* Fetches an index entry: it must be an image manifest. */
+static int fetch_child(struct reg_client *c, const struct reference *ref,
+                       const struct descriptor *want, const char *what, struct fetched *out,
+                       struct kiln_error **err)
+{
+    char wstr[DIGEST_STR_LEN + 1];
+    digest_str(&want->digest, wstr);
+    cleanup_free char *ctype = NULL;
+    if (pull_fetch_manifest(c, ref->path, wstr, want, what, &out->body, &out->len, &ctype, &out->dg,
+                            err) < 0)
+        return -1;
+    if (manifest_parse(ctype, out->body, out->len, &out->m, err) < 0)
+        return kiln_error_prefix(err, "%s", what);
+    if (out->m.kind != MANIFEST_IMAGE)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "%s: index entry %s is itself an index; refusing it", what, wstr);
+    return image_check(&out->m, what, err);
+}
+
 static int pull_one(struct reg_client *c, struct store *s, const struct reference *ref,
                     const struct registry_opts *opts, struct registry_pull_result *res,
                     struct kiln_error **err)
@@ -33,82 +83,82 @@ static int pull_one(struct reg_client *c, struct store *s, const struct referenc
         expected = &pinned;
     }
     const char *tag_or_digest = ref->has_digest ? digest_str(&ref->digest, dstr) : ref->tag;
-    cleanup_free char *body = NULL, *ctype = NULL;
-    size_t len = 0;
-    struct digest dg;
-    if (pull_fetch_manifest(c, ref->path, tag_or_digest, expected, what, &body, &len, &ctype, &dg,
-                            err) < 0)
+    struct fetched top = {0};
+    cleanup_free char *ctype = NULL;
+    if (pull_fetch_manifest(c, ref->path, tag_or_digest, expected, what, &top.body, &top.len,
+                            &ctype, &top.dg, err) < 0)
         return -1;
-    struct manifest m;
-    if (manifest_parse(ctype, body, len, &m, err) < 0)
+    if (manifest_parse(ctype, top.body, top.len, &top.m, err) < 0) {
+        fetched_release(&top);
         return kiln_error_prefix(err, "%s", what);
-    cleanup_free char *index_digest = NULL;
-    if (m.kind == MANIFEST_INDEX) {
-        index_digest = digest_strdup(&dg);
-        const struct platform_entry *pe = manifest_select_platform(&m, opts->platform, err);
-        if (pe == NULL) {
-            manifest_release(&m);
-            return kiln_error_prefix(err, "%s", what);
-        }
-        struct descriptor want = pe->d;
-        char wstr[DIGEST_STR_LEN + 1];
-        digest_str(&want.digest, wstr);
-        free(body), body = NULL;
-        free(ctype), ctype = NULL;
-        int r = pull_fetch_manifest(c, ref->path, wstr, &want, what, &body, &len, &ctype, &dg, err);
-        manifest_release(&m);
-        if (r < 0)
-            return -1;
-        if (manifest_parse(ctype, body, len, &m, err) < 0)
-            return kiln_error_prefix(err, "%s", what);
-        if (m.kind != MANIFEST_IMAGE) {
-            manifest_release(&m);
-            return kiln_error_set(err, KILN_E_INVALID,
-                                  "%s: index entry %s is itself an index; refusing it", what, wstr);
-        }
     }
-    cleanup_free char *mdigest = digest_strdup(&dg);
-    reg_progress(c, REGISTRY_EV_RESOLVED, mdigest, 0, len, NULL);
-    int ret = 0;
-    if (!config_type_ok(m.config.media_type))
-        ret = kiln_error_set(err, KILN_E_INVALID,
-                             "%s is not a container image (its config is %.100s)", what,
-                             m.config.media_type);
-    for (size_t i = 0; ret == 0 && i < m.n_layers; i++)
-        if (layer_media_type_compression(m.layers[i].media_type) < 0)
-            ret = kiln_error_set(err, KILN_E_INVALID,
-                                 "%s: layer %zu has a media type kiln cannot unpack (%.100s)", what,
-                                 i, m.layers[i].media_type);
-    if (ret < 0) {
-        manifest_release(&m);
-        return -1;
+    /* The image manifests to store: the one named, one platform of an
+     * index, or (all_platforms) every entry of the index. */
+    size_t n = 1;
+    struct fetched *imgs =
+        xcalloc(top.m.kind == MANIFEST_INDEX ? top.m.n_manifests + 1 : 1, sizeof(*imgs));
+    int ret = 0, keep_index = 0;
+    if (top.m.kind == MANIFEST_IMAGE) {
+        ret = image_check(&top.m, what, err);
+        imgs[0] = top;
+        memset(&top, 0, sizeof(top));
+    } else if (opts->all_platforms) {
+        keep_index = 1;
+        n = top.m.n_manifests;
+        for (size_t i = 0; ret == 0 && i < n; i++)
+            ret = fetch_child(c, ref, &top.m.manifests[i].d, what, &imgs[i], err);
+    } else {
+        const struct platform_entry *pe = manifest_select_platform(&top.m, opts->platform, err);
+        ret = pe == NULL ? kiln_error_prefix(err, "%s", what)
+                         : fetch_child(c, ref, &pe->d, what, &imgs[0], err);
     }
-    const struct descriptor **want = xcalloc(m.n_layers + 1, sizeof(*want));
-    want[0] = &m.config;
-    for (size_t i = 0; i < m.n_layers; i++)
-        want[i + 1] = &m.layers[i];
-    ret = pull_blobs(c, s, ref->path, want, m.n_layers + 1, err);
-    free(want);
+    struct descriptor tagged = {0};
+    cleanup_free char *mdigest = NULL;
+    if (ret == 0) {
+        tagged = keep_index ? (struct descriptor){top.m.media_type, top.dg, top.len}
+                            : (struct descriptor){imgs[0].m.media_type, imgs[0].dg, imgs[0].len};
+        mdigest = digest_strdup(&tagged.digest);
+        reg_progress(c, REGISTRY_EV_RESOLVED, mdigest, 0, tagged.size, NULL);
+    }
+    size_t n_want = 0;
+    for (size_t i = 0; ret == 0 && i < n; i++)
+        n_want += imgs[i].m.n_layers + 1;
+    const struct descriptor **want = xcalloc(n_want + 1, sizeof(*want));
+    n_want = 0;
+    for (size_t i = 0; ret == 0 && i < n; i++) {
+        want[n_want++] = &imgs[i].m.config;
+        for (size_t k = 0; k < imgs[i].m.n_layers; k++)
+            want[n_want++] = &imgs[i].m.layers[k];
+    }
     if (ret == 0)
-        ret = store_blob_put(s, body, len, &dg, NULL, err);
-    struct descriptor md = {m.media_type, dg, len};
+        ret = pull_blobs(c, s, ref->path, want, n_want, err);
+    /* Then the manifests, the index last. */
+    for (size_t i = 0; ret == 0 && i < n; i++)
+        ret = store_blob_put(s, imgs[i].body, imgs[i].len, &imgs[i].dg, NULL, err);
+    if (ret == 0 && keep_index)
+        ret = store_blob_put(s, top.body, top.len, &top.dg, NULL, err);
     /* A tag moves to what was pulled; a digest-only reference needs no tag
      * (the store finds name@digest by the manifest). */
     cleanup_free char *repo = reference_name(ref);
     cleanup_free char *name = ref->tag ? xasprintf("%s:%s", repo, ref->tag) : NULL;
     if (ret == 0 && name != NULL)
-        ret = store_tag(s, name, &md, err);
+        ret = store_tag(s, name, &tagged, err);
     /* Remembered for cross-repository mounts on a later push. */
-    for (size_t i = 0; ret == 0 && i <= m.n_layers; i++)
-        records_source_add(s, i == 0 ? &m.config.digest : &m.layers[i - 1].digest,
-                           reg_client_host(c), ref->path, NULL);
+    for (size_t i = 0; ret == 0 && i < n_want; i++)
+        records_source_add(s, &want[i]->digest, reg_client_host(c), ref->path, NULL);
     if (ret == 0) {
         res->name = steal_pointer(&familiar);
         res->manifest_digest = steal_pointer(&mdigest);
-        res->index_digest = steal_pointer(&index_digest);
-        res->config_digest = digest_strdup(&m.config.digest);
+        if (top.m.kind == MANIFEST_INDEX)
+            res->index_digest = digest_strdup(&top.dg);
+        if (!keep_index)
+            res->config_digest = digest_strdup(&imgs[0].m.config.digest);
     }
-    manifest_release(&m);
+    free(want);
+    for (size_t i = 0; i < n; i++)
+        fetched_release(&imgs[i]);
+    free(imgs);
+    fetched_release(&top);
     return ret;
 }
 

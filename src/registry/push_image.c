@@ -1,7 +1,8 @@
-/* registry_push(): load the image, then up to three workers each gzip a plain
- * layer (once: remembered) and push a blob; then the manifest: the stored
- * bytes when nothing changed (so the digest stays the same across
- * registries), else a rewritten manifest naming the gzip blobs. */
+/* registry_push(): an index goes to push_index(); an image: load it, then up
+ * to three workers each gzip a plain layer (once: remembered) and push a
+ * blob; then the manifest: the stored bytes when nothing changed (so the
+ * digest stays the same across registries), else a rewritten manifest naming
+ * the gzip blobs. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,12 +138,13 @@ static int manifest_bytes(struct store *s, const struct image *img, const struct
     return 0;
 }
 
-static int put_manifest(struct reg_client *c, const struct reference *ref, const char *media_type,
-                        const char *body, size_t len, const char *mds, struct kiln_error **err)
+int put_manifest(struct reg_client *c, const struct reference *ref, int by_digest,
+                 const char *media_type, const char *body, size_t len, const char *mds,
+                 struct kiln_error **err)
 {
     cleanup_free char *familiar = reference_familiar(ref);
-    cleanup_free char *url =
-        xasprintf("/v2/%s/manifests/%s", ref->path, ref->tag && !ref->has_digest ? ref->tag : mds);
+    int tag = ref->tag && !ref->has_digest && !by_digest;
+    cleanup_free char *url = xasprintf("/v2/%s/manifests/%s", ref->path, tag ? ref->tag : mds);
     cleanup_free char *scope = xasprintf("repository:%s:pull,push", ref->path);
     struct reg_request rq = {.method = "PUT",
                              .url = url,
@@ -160,7 +162,7 @@ static int put_manifest(struct reg_client *c, const struct reference *ref, const
                              "%s: the registry stored it as %.80s (it changed the manifest)", what,
                              r.docker_digest);
     reg_response_release(&r);
-    if (ret == 0 && ref->has_digest) {
+    if (ret == 0 && ref->has_digest && !by_digest) {
         char want[DIGEST_STR_LEN + 1];
         if (strcmp(digest_str(&ref->digest, want), mds) != 0)
             ret = kiln_error_set(err, KILN_E_DIGEST,
@@ -169,18 +171,10 @@ static int put_manifest(struct reg_client *c, const struct reference *ref, const
     return ret;
 }
 
-int registry_push(struct store *store, const char *local_ref, const char *dest_ref,
-                  const struct registry_opts *opts, char **digest_out, struct kiln_error **err)
+int push_image(struct store *store, const struct image *img, const struct reference *ref,
+               int by_digest, const struct registry_opts *opts, struct descriptor *pushed,
+               struct kiln_error **err)
 {
-    static const struct registry_opts defaults = {0};
-    if (opts == NULL)
-        opts = &defaults;
-    cleanup_image struct image *img = NULL;
-    if (store_image_load(store, local_ref, &img, err) < 0)
-        return -1;
-    struct reference ref;
-    if (reference_parse(dest_ref ? dest_ref : local_ref, &ref, err) < 0)
-        return -1;
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread uses curl */
     size_t n = img->n_layers + 1;
     struct push_item *items = xcalloc(n, sizeof(*items));
@@ -190,9 +184,9 @@ int registry_push(struct store *store, const char *local_ref, const char *dest_r
         items[i + 1].gzip = layer_media_type_compression(img->layers[i].blob.media_type) == 0;
     }
     struct push_run run = {.s = store,
-                           .host = reference_registry_host(&ref),
-                           .cred_name = ref.domain,
-                           .path = ref.path,
+                           .host = reference_registry_host(ref),
+                           .cred_name = ref->domain,
+                           .path = ref->path,
                            .opts = *opts,
                            .user_opts = opts,
                            .items = items,
@@ -210,23 +204,67 @@ int registry_push(struct store *store, const char *local_ref, const char *dest_r
     if (ret == 0)
         ret = manifest_bytes(store, img, items, &manifest, &len, err);
     if (ret == 0)
-        ret = reg_client_new(run.host, ref.domain, opts, &c, err);
-    char mds[DIGEST_STR_LEN + 1] = "";
+        ret = reg_client_new(run.host, ref->domain, opts, &c, err);
+    struct digest md;
     if (ret == 0) {
-        struct digest md;
+        char mds[DIGEST_STR_LEN + 1];
         digest_bytes(manifest, len, &md);
         digest_str(&md, mds);
-        ret = put_manifest(c, &ref, img->manifest.media_type, manifest, len, mds, err);
+        ret = put_manifest(c, ref, by_digest, img->manifest.media_type, manifest, len, mds, err);
     }
     for (size_t i = 0; ret == 0 && i < n; i++) /* remembered for later mounts */
-        records_source_add(store, &items[i].out.digest, run.host, ref.path, NULL);
-    if (ret == 0 && digest_out != NULL)
-        *digest_out = xstrdup(mds);
+        records_source_add(store, &items[i].out.digest, run.host, ref->path, NULL);
+    if (ret == 0) {
+        pushed->media_type = xstrdup(img->manifest.media_type);
+        pushed->digest = md;
+        pushed->size = len;
+    }
     for (size_t i = 0; i < n; i++)
         free(items[i].out.media_type);
     free(items);
     pthread_mutex_destroy(&run.mu);
     reg_client_free(c);
+    return ret;
+}
+
+/* The index a local tag points at, or NULL (an image, an id, a digest). */
+static json_t *local_index(struct store *store, const char *local_ref, struct descriptor *d)
+{
+    cleanup_error struct kiln_error *e = NULL;
+    if (store_resolve_tag(store, local_ref, d, &e) < 0)
+        return NULL;
+    json_t *doc = store_blob_read_json(store, &d->digest, &e);
+    const char *mt = json_string_value(json_object_get(doc, "mediaType"));
+    if (doc != NULL && (mt != NULL ? manifest_media_type_is_index(mt)
+                                   : json_is_array(json_object_get(doc, "manifests"))))
+        return doc;
+    json_decref(doc);
+    descriptor_release(d);
+    return NULL;
+}
+
+int registry_push(struct store *store, const char *local_ref, const char *dest_ref,
+                  const struct registry_opts *opts, char **digest_out, struct kiln_error **err)
+{
+    static const struct registry_opts defaults = {0};
+    if (opts == NULL)
+        opts = &defaults;
+    struct descriptor local = {0}, pushed = {0};
+    cleanup_json json_t *index = local_index(store, local_ref, &local);
+    cleanup_image struct image *img = NULL;
+    if (index == NULL && store_image_load(store, local_ref, &img, err) < 0)
+        return -1;
+    struct reference ref;
+    if (reference_parse(dest_ref ? dest_ref : local_ref, &ref, err) < 0) {
+        descriptor_release(&local);
+        return -1;
+    }
+    int ret = index != NULL ? push_index(store, &local, index, &ref, opts, &pushed, err)
+                            : push_image(store, img, &ref, 0, opts, &pushed, err);
+    if (ret == 0 && digest_out != NULL)
+        *digest_out = digest_strdup(&pushed.digest);
+    descriptor_release(&pushed);
+    descriptor_release(&local);
     reference_release(&ref);
     return ret;
 }

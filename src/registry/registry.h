@@ -37,6 +37,7 @@ typedef void (*registry_progress_fn)(void *ctx, const struct registry_progress *
  * localhost/127.0.0.1, the host's platform, ~/.docker/config.json. */
 struct registry_opts {
     const char *platform;  /* "os/arch[/variant]" for indexes; NULL = the host's */
+    int all_platforms;     /* pull: keep an index and every image it lists */
     int tls_no_verify;     /* 1 = --tls-verify=false: skip certificate checks and allow HTTP */
     const char *cert_dir;  /* directory of *.crt CAs (and client.cert/client.key); NULL = none */
     const char *auth_file; /* credentials file; NULL = $DOCKER_CONFIG/config.json or
@@ -47,21 +48,25 @@ struct registry_opts {
 
 struct registry_pull_result {
     char *name; /* the canonical reference tagged in the store ("docker.io/library/debian:12") */
-    char *manifest_digest; /* digest of the image manifest stored (a platform's, for an index) */
+    char *manifest_digest; /* digest of what was tagged: the image manifest (a platform's, for
+                              an index), or the index with all_platforms */
     char *index_digest;    /* digest of the index the reference named, or NULL */
-    char *config_digest;   /* the image config */
+    char *config_digest;   /* the image config; NULL when all_platforms kept an index */
 };
 
 void registry_pull_result_release(struct registry_pull_result *r);
 
 /* Pulls ref (Docker defaults: "debian" = docker.io/library/debian:latest) into
  * the store and tags it with its canonical name. For an index, the manifest
- * for opts->platform is pulled. Blobs already in the store are not fetched. */
+ * for opts->platform is pulled, or with opts->all_platforms the index itself
+ * and every image it lists. Blobs already in the store are not fetched. */
 int registry_pull(struct store *store, const char *ref, const struct registry_opts *opts,
                   struct registry_pull_result *result, struct kiln_error **err);
 
 /* Pushes the image local_ref names in the store to dest_ref (NULL = local_ref).
- * Layers are sent gzip-compressed; *digest (allocated) is the pushed manifest's. */
+ * Layers are sent gzip-compressed; *digest (allocated) is the pushed manifest's.
+ * A tag on an index pushes every image it lists (by digest), then the index
+ * (rewritten only when an image had to be: uncompressed layers). */
 int registry_push(struct store *store, const char *local_ref, const char *dest_ref,
                   const struct registry_opts *opts, char **digest, struct kiln_error **err);
 
