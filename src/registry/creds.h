@@ -1,6 +1,8 @@
 /* Registry credentials in Docker's config.json format: "auths" maps a registry
  * to {"auth": base64("user:password")}. kiln reads the entries Docker,
- * podman and skopeo write and writes its own with file mode 0600. */
+ * podman and skopeo write and writes its own with file mode 0600. When the
+ * file names a credential helper for a registry ("credHelpers", else
+ * "credsStore"), lookups ask it first and store/erase go through it. */
 #ifndef KILN_REGISTRY_CREDS_H
 #define KILN_REGISTRY_CREDS_H
 
@@ -9,6 +11,11 @@
 /* The credentials file: `override` if set, else $DOCKER_CONFIG/config.json,
  * else $HOME/.docker/config.json. Allocated. */
 char *creds_path(const char *override);
+
+/* A registry's name as kiln compares it: scheme and path dropped, Docker
+ * Hub's aliases -> "docker.io" ("https://index.docker.io/v1/" -> "docker.io",
+ * "http://h:5000/v2/" -> "h:5000"). Allocated. */
+char *creds_registry_name(const char *key);
 
 /* The key kiln stores a registry under: "https://index.docker.io/v1/" for
  * Docker Hub (as docker login does), else host[:port]. Allocated. */

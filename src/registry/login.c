@@ -8,26 +8,10 @@
 #include "util/cleanup.h"
 #include "util/strbuf.h"
 
-/* "https://r.example:5000/" -> "r.example:5000"; Docker Hub's names -> docker.io. */
-static char *registry_name(const char *s)
-{
-    const char *p = s;
-    if (strncmp(p, "https://", 8) == 0)
-        p += 8;
-    else if (strncmp(p, "http://", 7) == 0)
-        p += 7;
-    char *h = xstrndup(p, strcspn(p, "/"));
-    if (strcmp(h, "index.docker.io") == 0 || strcmp(h, "registry-1.docker.io") == 0) {
-        free(h);
-        h = xstrdup("docker.io");
-    }
-    return h;
-}
-
 int registry_login(const char *registry, const char *user, const char *password,
                    const struct registry_opts *opts, struct kiln_error **err)
 {
-    cleanup_free char *name = registry_name(registry);
+    cleanup_free char *name = creds_registry_name(registry);
     if (name[0] == '\0')
         return kiln_error_set(err, KILN_E_USAGE, "login: no registry given");
     const char *host = strcmp(name, "docker.io") == 0 ? "registry-1.docker.io" : name;
@@ -45,7 +29,7 @@ int registry_login(const char *registry, const char *user, const char *password,
 
 int registry_logout(const char *registry, const struct registry_opts *opts, struct kiln_error **err)
 {
-    cleanup_free char *name = registry_name(registry);
+    cleanup_free char *name = creds_registry_name(registry);
     cleanup_free char *path = creds_path(opts ? opts->auth_file : NULL);
     return creds_erase(path, name, err);
 }

@@ -70,6 +70,69 @@ seed_image() { # skopeo pushes the test image as img:v1
     [ "$status" -eq 0 ]
 }
 
+# The tests' fake credential helper (docker-credential-kilntest) on PATH,
+# keeping its entries in $KILNTEST_CREDS.
+use_fake_helper() {
+    export PATH="$BATS_TEST_DIRNAME/../registry:$PATH"
+    export KILNTEST_CREDS="$BATS_TEST_TMPDIR/helper-creds.json"
+    mkdir -p "$HOME/.docker"
+}
+
+@test "credsStore: login stores through the helper, pull and push use it, logout erases" {
+    registry_start basic
+    seed_image
+    use_fake_helper
+    echo '{"credsStore": "kilntest"}' >"$HOME/.docker/config.json"
+    run login
+    [ "$status" -eq 0 ]
+    [ "$output" = "Login Succeeded" ]
+    # The secret is in the helper, not in config.json.
+    ! grep -q "$REG_PASS" "$HOME/.docker/config.json"
+    ! grep -q "$REG" "$HOME/.docker/config.json"
+    [ "$(jq -r --arg r "$REG" '.[$r][1]' "$KILNTEST_CREDS")" = "$REG_PASS" ]
+    grep -qx "store $REG" "$KILNTEST_CREDS.log"
+    run kiln pull -q "$REG/img:v1"
+    [ "$status" -eq 0 ]
+    grep -qx "get $REG" "$KILNTEST_CREDS.log"
+    run kiln push -q "$REG/img:v1" "$REG/via-helper:v1"
+    [ "$status" -eq 0 ]
+    [ "$(skopeo_digest --creds "$REG_USER:$REG_PASS" "docker://$REG/via-helper:v1")" = "$output" ]
+    run kiln logout "$REG"
+    [ "$status" -eq 0 ]
+    grep -qx "erase $REG" "$KILNTEST_CREDS.log"
+    [ "$(jq -r --arg r "$REG" 'has($r)' "$KILNTEST_CREDS")" = false ]
+    run kiln pull -q "$REG/img:v1"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"requires authentication"* ]]
+    run kiln logout "$REG"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"not logged in to $REG"* ]]
+}
+
+@test "credHelpers: a registry's helper wins over credsStore and auths; helper failures are one line" {
+    registry_start basic
+    seed_image
+    use_fake_helper
+    printf '{"%s": ["%s", "%s"]}' "$REG" "$REG_USER" "$REG_PASS" >"$KILNTEST_CREDS"
+    wrong=$(printf '%s:wrong' "$REG_USER" | base64)
+    printf '{"auths": {"%s": {"auth": "%s"}}, "credsStore": "nosuchhelper", "credHelpers": {"%s": "kilntest"}}' \
+        "$REG" "$wrong" "$REG" >"$HOME/.docker/config.json"
+    run kiln pull -q "$REG/img:v1"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    # A helper that is not installed, and one that fails: one line each, naming it.
+    printf '{"credsStore": "nosuchhelper"}' >"$HOME/.docker/config.json"
+    run kiln pull -q "$REG/img:v1"
+    [ "$status" -ne 0 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == *"docker-credential-nosuchhelper is not on PATH"* ]]
+    printf '{"credsStore": "kilntest"}' >"$HOME/.docker/config.json"
+    KILNTEST_CREDS_FAIL=1 run kiln pull -q "$REG/img:v1"
+    [ "$status" -ne 0 ]
+    [ "${#lines[@]}" -eq 1 ]
+    [[ "$output" == *"docker-credential-kilntest get $REG failed: kilntest: the keychain is locked"* ]]
+    [[ "$output" != *"$REG_PASS"* ]]
+}
+
 @test "credentials are never sent to another host on a redirect" {
     registry_start basic
     seed_image

@@ -17,9 +17,7 @@ push_base() {
 }
 
 setup_file() {
-    export REG_TMP="$BATS_FILE_TMPDIR"
-    registry_start plain
-    export REG REG_DIR
+    registry_suite_start
     push_base base:1 one
     push_base tools:1 tools
 }
@@ -29,9 +27,7 @@ teardown_file() {
 }
 
 setup() {
-    setup_store
-    export HOME="$BATS_TEST_TMPDIR/home"
-    mkdir -p "$HOME"
+    registry_test_setup
     ctx="$BATS_TEST_TMPDIR/ctx"
     mkdir -p "$ctx"
 }

@@ -6,9 +6,7 @@ load helpers
 load ../registry/common
 
 setup_file() {
-    export REG_TMP="$BATS_FILE_TMPDIR"
-    registry_start plain
-    export REG REG_DIR
+    registry_suite_start
     python3 "$MAKE_LAYOUT" "$BATS_FILE_TMPDIR/layout" multi --platforms linux/arm64,linux/amd64 >/dev/null
     skopeo copy -q --all --dest-tls-verify=false "oci:$BATS_FILE_TMPDIR/layout:multi" "docker://$REG/multi:1"
 }
@@ -18,9 +16,7 @@ teardown_file() {
 }
 
 setup() {
-    setup_store
-    export HOME="$BATS_TEST_TMPDIR/home"
-    mkdir -p "$HOME"
+    registry_test_setup
 }
 
 raw() {

@@ -26,3 +26,17 @@ blob_count() {
 skopeo_digest() {
     skopeo inspect $(skopeo_tls) "$@" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"])'
 }
+
+# setup_file of a suite sharing one plain-HTTP registry (REG, REG_DIR exported).
+registry_suite_start() {
+    export REG_TMP="$BATS_FILE_TMPDIR"
+    registry_start plain
+    export REG REG_DIR
+}
+
+# setup of a test: a fresh store and an empty HOME (no credentials).
+registry_test_setup() {
+    setup_store
+    export HOME="$BATS_TEST_TMPDIR/home"
+    mkdir -p "$HOME"
+}
