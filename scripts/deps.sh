@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
-libarchive-dev libcurl4-openssl-dev libjansson-dev libssl-dev libzstd-dev zlib1g-dev
+libarchive-dev libcurl4-openssl-dev libjansson-dev libssl-dev libzstd-dev zlib1g-dev libdeflate-dev
 libseccomp-dev libcap-dev
 bats busybox-static skopeo umoci crun python3-jsonschema
 golang-github-opencontainers-image-spec-dev jq uidmap iproute2 util-linux

@@ -319,6 +319,8 @@ static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 /* ---- handles ------------------------------------------------------------- */
 
+#define REG_BUFFER_SIZE (512L << 10)
+
 /* host[:port] of url, allocated; NULL if unparsable. */
 static char *url_authority(const char *url)
 {
@@ -363,6 +365,9 @@ static CURL *easy_base(struct reg_client *c, const char *url, struct xfer *x)
     curl_easy_setopt(e, CURLOPT_SHARE, c->share);
     curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    /* Blobs are large: fewer, bigger reads and writes per transfer. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, REG_BUFFER_SIZE);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, REG_BUFFER_SIZE);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 15L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 60L);
