@@ -19,6 +19,10 @@
 #include "util/strbuf.h"
 
 #define MAX_IN_FLIGHT 3
+/* curl hands over at most 16 KiB at a time: gather this much per write(2),
+ * and start the disk writeback every WRITEBACK_EVERY bytes. */
+#define WRITE_BUF       (1u << 20)
+#define WRITEBACK_EVERY (8u << 20)
 
 void registry_pull_result_release(struct registry_pull_result *r)
 {
@@ -97,7 +101,10 @@ struct blob_job {
     char digest[DIGEST_STR_LEN + 1];
     struct blob_writer *w;
     struct digester *dig;
-    uint64_t got; /* verified-so-far bytes in w */
+    uint64_t got;       /* bytes received and hashed (w holds them, or buf) */
+    unsigned char *buf; /* bytes not yet written to w */
+    size_t buf_len;
+    uint64_t since_writeback;
     CURL *e;
     struct reg_response resp;
     struct reg_sink sink;
@@ -120,10 +127,29 @@ static void job_reset_writer(struct blob_job *j)
 {
     blob_writer_free(j->w);
     j->w = NULL;
+    free(j->buf);
+    j->buf = NULL;
+    j->buf_len = 0;
     if (j->dig != NULL)
         digester_free(j->dig);
     j->dig = NULL;
     j->got = 0;
+}
+
+/* Writes the gathered bytes into the blob. */
+static int job_flush(struct blob_job *j, struct kiln_error **err)
+{
+    if (j->buf_len == 0)
+        return 0;
+    if (blob_writer_write(j->w, j->buf, j->buf_len, err) < 0)
+        return -1;
+    j->since_writeback += j->buf_len;
+    j->buf_len = 0;
+    if (j->since_writeback >= WRITEBACK_EVERY) {
+        blob_writer_start_writeback(j->w);
+        j->since_writeback = 0;
+    }
+    return 0;
 }
 
 static int job_open_writer(struct blob_job *j, struct kiln_error **err)
@@ -174,8 +200,17 @@ static int job_write(void *ctx, const void *buf, size_t len, struct kiln_error *
                               "blob %s failed verification: the registry sent more than the %llu "
                               "bytes its descriptor says; nothing was stored",
                               j->digest, (unsigned long long)j->d->size);
-    if (blob_writer_write(j->w, buf, len, err) < 0)
+    if (j->buf == NULL)
+        j->buf = xmalloc(WRITE_BUF);
+    if (j->buf_len + len > WRITE_BUF && job_flush(j, err) < 0)
         return -1;
+    if (len >= WRITE_BUF) {
+        if (blob_writer_write(j->w, buf, len, err) < 0)
+            return -1;
+    } else {
+        memcpy(j->buf + j->buf_len, buf, len);
+        j->buf_len += len;
+    }
     digester_update(j->dig, buf, len);
     j->got += len;
     if (j->got - j->reported >= (256 << 10) || j->got == j->d->size) {
@@ -241,7 +276,7 @@ static int job_finish(struct blob_job *j, CURLM *multi, CURLcode rc, struct kiln
     }
     if (rc == CURLE_OK && (status == 200 || status == 206) && j->got == j->d->size) {
         /* An empty blob never calls the sink. */
-        if (j->w == NULL && job_open_writer(j, err) < 0) {
+        if ((j->w == NULL && job_open_writer(j, err) < 0) || job_flush(j, err) < 0) {
             job_stop(j, multi);
             return -1;
         }
@@ -343,6 +378,14 @@ static int run_jobs(struct pull_blobs *pb, struct kiln_error **err)
     return ret;
 }
 
+/* Largest first: the longest transfer starts at once instead of queueing
+ * behind small ones (MAX_IN_FLIGHT at a time). */
+static int by_size_desc(const void *a, const void *b)
+{
+    uint64_t x = ((const struct blob_job *)a)->d->size, y = ((const struct blob_job *)b)->d->size;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 int pull_blobs(struct reg_client *c, struct store *s, const char *path,
                const struct descriptor *const *want, size_t n, struct kiln_error **err)
 {
@@ -365,15 +408,19 @@ int pull_blobs(struct reg_client *c, struct store *s, const char *path,
         j->d = want[i];
         memcpy(j->digest, ds, sizeof(ds));
     }
+    qsort(pb.jobs, pb.n, sizeof(*pb.jobs), by_size_desc);
     int ret = run_jobs(&pb, err);
     /* Everything verified: now (and only now) the blobs enter the store. */
     for (size_t i = 0; ret == 0 && i < pb.n; i++) {
         struct blob_job *j = &pb.jobs[i];
+        blob_writer_defer_dir_sync(j->w);
         if (blob_writer_commit(j->w, &j->d->digest, (int64_t)j->d->size, NULL, err) < 0)
             ret = -1;
         else
             reg_progress(c, REGISTRY_EV_BLOB_DONE, j->digest, j->d->size, j->d->size, NULL);
     }
+    if (ret == 0 && pb.n > 0)
+        ret = store_blobs_sync(s, err); /* once, before a manifest names them */
     for (size_t i = 0; i < pb.n; i++)
         job_reset_writer(&pb.jobs[i]);
     free(pb.jobs);

@@ -21,7 +21,9 @@ struct blob_writer {
     char *path; /* in the session directory */
     struct digester *dg;
     uint64_t size;
-    int done; /* committed or failed: no more writes */
+    uint64_t writeback_from; /* bytes before this are being written back */
+    int done;                /* committed or failed: no more writes */
+    int defer_dir_sync;
 };
 
 int blob_writer_new(struct store *s, struct blob_writer **out, struct kiln_error **err)
@@ -49,6 +51,28 @@ int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct
         return kiln_error_errno(err, errno, "write %s", w->path);
     digester_update(w->dg, buf, len);
     w->size += len;
+    return 0;
+}
+
+void blob_writer_start_writeback(struct blob_writer *w)
+{
+    if (w->fd < 0 || w->size <= w->writeback_from)
+        return;
+    /* Only a hint: commit's fsync is what makes the blob durable. */
+    (void)sync_file_range(w->fd, (off64_t)w->writeback_from, (off64_t)(w->size - w->writeback_from),
+                          SYNC_FILE_RANGE_WRITE);
+    w->writeback_from = w->size;
+}
+
+void blob_writer_defer_dir_sync(struct blob_writer *w)
+{
+    w->defer_dir_sync = 1;
+}
+
+int store_blobs_sync(struct store *s, struct kiln_error **err)
+{
+    if (fsync(s->blobs_fd) < 0)
+        return kiln_error_errno(err, errno, "sync %s/blobs/sha256", s->root);
     return 0;
 }
 
@@ -112,9 +136,7 @@ int blob_writer_commit(struct blob_writer *w, const struct digest *expected, int
     }
     free(w->path);
     w->path = NULL;
-    if (fsync(s->blobs_fd) < 0)
-        return kiln_error_errno(err, errno, "sync %s/blobs/sha256", s->root);
-    return 0;
+    return w->defer_dir_sync ? 0 : store_blobs_sync(s, err);
 }
 
 void blob_writer_free(struct blob_writer *w)

@@ -95,6 +95,13 @@ uint64_t blob_writer_size(const struct blob_writer *w);
  * can be committed once; free it afterwards either way. */
 int blob_writer_commit(struct blob_writer *w, const struct digest *expected, int64_t expected_size,
                        struct digest *out, struct kiln_error **err);
+/* Starts writing the bytes written so far to disk without waiting for it
+ * (sync_file_range), so the fsync in commit has little left (large downloads). */
+void blob_writer_start_writeback(struct blob_writer *w);
+/* Makes commit skip the fsync of blobs/sha256/: the caller commits a batch,
+ * then calls store_blobs_sync() once, before anything refers to the blobs. */
+void blob_writer_defer_dir_sync(struct blob_writer *w);
+int store_blobs_sync(struct store *s, struct kiln_error **err);
 /* Frees w; an uncommitted partial file is removed. NULL is fine. */
 void blob_writer_free(struct blob_writer *w);
 void cleanup_blob_writerp(struct blob_writer **w);

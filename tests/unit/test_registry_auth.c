@@ -126,7 +126,7 @@ static void test_creds(void)
     free(p);
     /* Entries other tools wrote: scheme and path around the host. */
     const char *other =
-        "{\"auths\":{\"https://h.example/v2/\":{\"auth\":\"eDp5\"}},\"credsStore\":\"x\"}";
+        "{\"auths\":{\"https://h.example/v2/\":{\"auth\":\"eDp5\"}},\"psFormat\":\"x\"}";
     write_file_atomic(path, other, strlen(other), 0600, NULL);
     ok(creds_lookup(path, "h.example", &u, &p, NULL) == 0 && u && strcmp(u, "x") == 0 &&
            strcmp(p, "y") == 0,
@@ -137,7 +137,7 @@ static void test_creds(void)
     free(text);
     text = NULL;
     read_file(path, 1 << 20, &text, &len, NULL);
-    ok(text && strstr(text, "credsStore") != NULL && strstr(text, "https://h.example/v2/") == NULL,
+    ok(text && strstr(text, "psFormat") != NULL && strstr(text, "https://h.example/v2/") == NULL,
        "other settings kept, old key replaced");
     ok(creds_erase(path, "h.example", NULL) == 0, "erase");
     cleanup_error struct kiln_error *e = NULL;
