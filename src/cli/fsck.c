@@ -43,7 +43,7 @@ static int cmd_fsck(struct cli_global *g, int argc, char **argv)
     if (rc != 0)
         return rc;
     struct kiln_error *err = NULL;
-    struct store_fsck_opts fo = {.repair = repair, .report = report};
+    struct store_fsck_opts fo = {.repair = repair, .report = report, .add_roots = cli_gc_roots};
     struct store_fsck_result r;
     if (store_fsck(s, &fo, &r, &err) < 0)
         return cli_fail(err);

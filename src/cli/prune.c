@@ -8,6 +8,7 @@
 #include "build/build.h"
 #include "build/cache.h"
 #include "cli/store_cmd.h"
+#include "registry/records.h"
 #include "util/cleanup.h"
 
 static int cmd_prune(struct cli_global *g, int argc, char **argv)
@@ -46,9 +47,11 @@ static int cmd_prune(struct cli_global *g, int argc, char **argv)
             return cli_fail(err);
         printf("Deleted %lu build cache entr%s\n", freed, freed == 1 ? "y" : "ies");
     }
-    struct store_prune_opts po = {.dry_run = dry_run, .add_roots = build_cache_add_roots};
+    struct store_prune_opts po = {.dry_run = dry_run, .add_roots = cli_gc_roots};
     struct store_prune_report rep;
     if (store_prune(s, &po, &rep, &err) < 0)
+        return cli_fail(err);
+    if (!dry_run && records_compressed_compact(s, &err) < 0)
         return cli_fail(err);
     char b1[16], b2[16], b3[16];
     printf("%s %llu blob%s (%s) and %llu snapshot%s (%s)\n", dry_run ? "Would delete" : "Deleted",
@@ -71,7 +74,8 @@ const struct cli_command cli_cmd_prune = {
              "the space freed. Content another running kiln process wrote since it started\n"
              "is kept, and so are snapshots in use as a container's root.\n"
              "Layers the build cache refers to are kept, unless --cache empties the build\n"
-             "cache (step entries, RUN --mount=type=cache directories not in use) first.\n\n"
+             "cache (step entries, RUN --mount=type=cache directories not in use) first.\n"
+             "The gzip forms kiln push made of layers are kept while those layers are.\n\n"
              "Options:\n"
              "  -n, --dry-run  only report what would be deleted\n"
              "      --cache    empty the build cache first\n",

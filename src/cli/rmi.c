@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/store_cmd.h"
+#include "registry/records.h"
 #include "store/reference.h"
 #include "util/cleanup.h"
 #include "util/strbuf.h"
@@ -115,7 +116,8 @@ static int cmd_rmi(struct cli_global *g, int argc, char **argv)
     if (!no_prune) {
         struct kiln_error *err = NULL;
         struct store_prune_report rep;
-        if (store_prune(s, NULL, &rep, &err) < 0) {
+        struct store_prune_opts po = {.add_roots = cli_gc_roots};
+        if (store_prune(s, &po, &rep, &err) < 0 || records_compressed_compact(s, &err) < 0) {
             cli_fail(err);
             failed = 1;
         }

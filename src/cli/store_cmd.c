@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "build/build.h"
+#include "registry/records.h"
 #include "util/cleanup.h"
 
 int cli_store_open(const struct cli_global *g, struct store **out)
@@ -75,4 +77,11 @@ void cli_print_table(char ***rows, size_t n_rows, size_t n_cols)
         }
     }
     free(width);
+}
+
+int cli_gc_roots(void *ctx, struct store *s, struct digest_set *roots, struct kiln_error **err)
+{
+    if (build_cache_add_roots(ctx, s, roots, err) < 0)
+        return -1;
+    return records_add_roots(ctx, s, roots, err);
 }

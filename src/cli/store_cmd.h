@@ -12,6 +12,12 @@
  * (so `if ((rc = cli_store_open(g, &s)) != 0) return rc;`). */
 int cli_store_open(const struct cli_global *g, struct store **out);
 
+/* Everything besides tags that keeps blobs alive, for prune and fsck (a
+ * store_prune_opts.add_roots): the build cache's layers, then the gzip forms
+ * kiln push made of live layers. */
+struct digest_set;
+int cli_gc_roots(void *ctx, struct store *s, struct digest_set *roots, struct kiln_error **err);
+
 /* RFC 3339 ("2023-11-14T22:13:20Z", fractions and offsets allowed) to unix
  * seconds; -1 if s is NULL or malformed. */
 long long cli_parse_rfc3339(const char *s);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/digest_set.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
@@ -74,6 +75,83 @@ int records_compressed_get(struct store *s, const struct digest *tar, struct dig
         line = nl + 1;
     }
     return found;
+}
+
+/* Calls fn for every well-formed "tar gz size" line; fn returns 1 to keep it. */
+static void each_compressed(char *text,
+                            int (*fn)(void *, const struct digest *, const struct digest *,
+                                      const char *),
+                            void *ctx)
+{
+    for (char *line = text; *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        char a[DIGEST_HEX_LEN + 1], b[DIGEST_HEX_LEN + 1];
+        unsigned long long n;
+        struct digest tar, gz;
+        if (sscanf(line, "%64s %64s %llu", a, b, &n) == 3 && digest_parse_hex(a, &tar) == 0 &&
+            digest_parse_hex(b, &gz) == 0)
+            fn(ctx, &tar, &gz, line);
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+}
+
+static int add_root(void *ctx, const struct digest *tar, const struct digest *gz, const char *line)
+{
+    (void)line;
+    struct digest_set *roots = ctx;
+    if (digest_set_has(roots, tar))
+        digest_set_add(roots, gz);
+    return 0;
+}
+
+int records_add_roots(void *ctx, struct store *s, struct digest_set *roots, struct kiln_error **err)
+{
+    (void)ctx, (void)err;
+    cleanup_free char *text = load(s, "compressed");
+    if (text != NULL)
+        each_compressed(text, add_root, roots);
+    return 0;
+}
+
+struct compact {
+    struct store *s;
+    struct strbuf out;
+};
+
+static int keep_present(void *ctx, const struct digest *tar, const struct digest *gz,
+                        const char *line)
+{
+    (void)tar;
+    struct compact *c = ctx;
+    char *path = store_blob_path(c->s, gz);
+    if (access(path, F_OK) == 0) {
+        strbuf_adds(&c->out, line);
+        strbuf_addc(&c->out, '\n');
+    }
+    free(path);
+    return 0;
+}
+
+int records_compressed_compact(struct store *s, struct kiln_error **err)
+{
+    if (store_lock(s, err) < 0)
+        return -1;
+    cleanup_free char *text = load(s, "compressed");
+    int ret = 0;
+    if (text != NULL) {
+        struct compact c = {s, STRBUF_INIT};
+        strbuf_init(&c.out);
+        each_compressed(text, keep_present, &c);
+        cleanup_free char *path = record_path(s, "compressed");
+        ret = write_file_atomic(path, c.out.buf, c.out.len, 0644, err);
+        strbuf_release(&c.out);
+    }
+    store_unlock(s);
+    return ret;
 }
 
 int records_compressed_put(struct store *s, const struct digest *tar, const struct digest *gz,

@@ -20,6 +20,15 @@ int records_compressed_get(struct store *s, const struct digest *tar, struct dig
 int records_compressed_put(struct store *s, const struct digest *tar, const struct digest *gz,
                            uint64_t size, struct kiln_error **err);
 
+/* Garbage-collection roots (a store_prune_opts.add_roots): adds the gzip blob
+ * of every record whose uncompressed layer is in roots, so a gzip form lives
+ * exactly as long as its source layer. */
+struct digest_set;
+int records_add_roots(void *ctx, struct store *s, struct digest_set *roots,
+                      struct kiln_error **err);
+/* Drops the records whose gzip blob is no longer in the store (after a prune). */
+int records_compressed_compact(struct store *s, struct kiln_error **err);
+
 /* A repository on host (other than not_path) known to hold blob; allocated or NULL. */
 char *records_source_find(struct store *s, const struct digest *blob, const char *host,
                           const char *not_path);

@@ -191,3 +191,35 @@ start_proxy() {
     [[ "$output" == *"mirror 127.0.0.1:$dead"* ]]
     grep -q "GET /v2/img/manifests/v1" "$BATS_TEST_TMPDIR/proxy.log"
 }
+
+@test "gzip forms made by push live as long as their layers: prune and fsck know them" {
+    python3 "$MAKE_LAYOUT" "$KILN_ROOT" localhost/gc:v1 --plain --layers 2 --size 50000 --seed gc >/dev/null
+    kiln push -q localhost/gc:v1 "$REG/gc:v1" >/dev/null
+    [ "$(grep -c . "$KILN_ROOT/registry/compressed")" -eq 2 ]
+    gz=$(cut -d' ' -f2 "$KILN_ROOT/registry/compressed")
+    before=$(blob_count)
+    # While the plain layers are tagged, their gzip forms are not garbage.
+    run kiln fsck
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"unreachable"* ]]
+    run kiln prune
+    [ "$status" -eq 0 ]
+    [ "$(blob_count)" -eq "$before" ]
+    for h in $gz; do [ -f "$KILN_ROOT/blobs/sha256/$h" ]; done
+    # A re-push still finds them (nothing compressed again).
+    run kiln push localhost/gc:v1 "$REG/gc:v2"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c . "$KILN_ROOT/registry/compressed")" -eq 2 ]
+    # rmi of another image keeps them.
+    python3 "$MAKE_LAYOUT" "$KILN_ROOT" localhost/other:v1 --plain --layers 1 --seed other >/dev/null
+    kiln rmi localhost/other:v1 >/dev/null
+    for h in $gz; do [ -f "$KILN_ROOT/blobs/sha256/$h" ]; done
+    # Once the layers go (rmi prunes), the gzip forms and their records go too.
+    kiln rmi localhost/gc:v1 >/dev/null
+    run kiln prune
+    [ "$status" -eq 0 ]
+    for h in $gz; do [ ! -e "$KILN_ROOT/blobs/sha256/$h" ]; done
+    [ "$(blob_count)" -eq 0 ]
+    [ "$(grep -c . "$KILN_ROOT/registry/compressed" || true)" -eq 0 ]
+    store_consistent
+}
