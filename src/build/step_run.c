@@ -319,6 +319,59 @@ static int dir_empty(int fd)
 
 /* --- the step --------------------------------------------------------------------- */
 
+/* The heredoc a shell-form RUN consists of alone ("RUN <<EOF", "RUN <<-'EOF'"),
+ * or NULL: BuildKit runs such a body itself, as the shell's script, or, when
+ * it starts with "#!", as an executable file. */
+static const struct df_heredoc *sole_heredoc(const struct df_step *step)
+{
+    const struct df_instr *o = step->orig;
+    if (step->ins->json || o->n_heredocs != 1 || step->ins->n_args == 0)
+        return NULL;
+    const char *t = step->ins->args[0];
+    while (*t == ' ' || *t == '\t')
+        t++;
+    if (strncmp(t, "<<", 2) != 0)
+        return NULL;
+    size_t n = strcspn(t, " \t\n");
+    return t[n + strspn(t + n, " \t\n")] == '\0' ? &o->heredocs[0] : NULL;
+}
+
+/* Where a "#!" heredoc is mounted in the container (as BuildKit does). */
+static char *shebang_path(const struct df_heredoc *h)
+{
+    char *p = xasprintf("/dev/pipes/%s", h->name[0] ? h->name : "EOF");
+    for (char *c = p + strlen("/dev/pipes/"); *c; c++)
+        if (*c == '/')
+            *c = '_';
+    return p;
+}
+
+static int is_shebang(const struct df_heredoc *h)
+{
+    return h != NULL && strncmp(h->content, "#!", 2) == 0;
+}
+
+/* Writes the "#!" heredoc into stepdir and binds it read-only at
+ * /dev/pipes/NAME, mode 0755, for the shell to execute. */
+static int add_shebang_mount(const struct df_heredoc *h, const char *stepdir,
+                             struct run_mounts *rm, struct kiln_error **err)
+{
+    if (rm->n >= MAX_MOUNTS)
+        return kiln_error_set(err, KILN_E_INVALID, "too many --mount options");
+    char *file = path_join(stepdir, "script");
+    if (write_file_atomic(file, h->content, strlen(h->content), 0755, err) < 0) {
+        free(file);
+        return -1;
+    }
+    struct rt_mount *m = &rm->m[rm->n++];
+    memset(m, 0, sizeof(*m));
+    m->type = RT_MOUNT_BIND;
+    m->readonly = 1;
+    m->source = own(rm, file);
+    m->target = own(rm, shebang_path(h));
+    return 0;
+}
+
 static char **run_argv(struct stage_state *st, const struct df_step *step)
 {
     const struct df_instr *ins = step->ins;
@@ -332,13 +385,15 @@ static char **run_argv(struct stage_state *st, const struct df_step *step)
     strbuf_adds(&script, ins->n_args ? ins->args[0] : "");
     const struct df_instr *o = step->orig;
     if (o->n_heredocs > 0) {
-        const char *t = script.buf;
-        while (*t == ' ' || *t == '\t')
-            t++;
-        int only = o->n_heredocs == 1 && strncmp(t, "<<", 2) == 0 && strchr(t, ' ') == NULL;
-        if (only) {
+        const struct df_heredoc *only = sole_heredoc(step);
+        if (is_shebang(only)) {
             strbuf_reset(&script);
-            strbuf_adds(&script, o->heredocs[0].content);
+            char *path = shebang_path(only);
+            strbuf_adds(&script, path);
+            free(path);
+        } else if (only) {
+            strbuf_reset(&script);
+            strbuf_adds(&script, only->content);
         } else {
             strbuf_addc(&script, '\n');
             for (size_t i = 0; i < o->n_heredocs; i++)
@@ -568,6 +623,9 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     }
     stepdir = build_scratch_mkdtemp(b, "run", err);
     if (stepdir == NULL)
+        goto out;
+    if (is_shebang(sole_heredoc(step)) &&
+        add_shebang_mount(sole_heredoc(step), stepdir, &rm, err) < 0)
         goto out;
     if (execute(b, st, step, pid, &rm, net_none, stepdir, err) < 0)
         goto out;
