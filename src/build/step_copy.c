@@ -179,16 +179,6 @@ static int download(struct build_ctx *b, const char *url, const char *checksum, 
     return 0;
 }
 
-static int parse_mode(const char *s, mode_t *out)
-{
-    char *end;
-    long v = strtol(s, &end, 8);
-    if (*s == '\0' || *end != '\0' || v < 0 || v > 07777)
-        return -1;
-    *out = (mode_t)v;
-    return 0;
-}
-
 static int write_and_commit(struct build_ctx *b, struct stage_state *st, struct copy_plan *plan,
                             const struct digest *key, struct kiln_error **err)
 {
@@ -243,6 +233,7 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
         goto out;
     req.dest_view = dest_view;
     struct digest from_id = {{0}};
+    struct chmod_spec mode;
     if (from != NULL) {
         if (from_view(b, st, from, &src_view, &from_id, err) < 0)
             goto out;
@@ -254,12 +245,14 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
         req.has_chown = 1;
     }
     if (chmod != NULL) {
-        if (parse_mode(chmod, &req.chmod) < 0) {
+        if (chmod_parse(chmod, &mode) < 0) {
             kiln_error_set(err, KILN_E_INVALID,
-                           "--chmod=%s: only octal modes such as 0755 are supported", chmod);
+                           "%s --chmod=%s: not a mode; use octal (0755) or symbolic "
+                           "(u=rwx,go=rx, +x, a-w)",
+                           ins->keyword, chmod);
             goto out;
         }
-        req.has_chmod = 1;
+        req.chmod = &mode;
     }
     const char **ex = NULL;
     size_t n_ex = df_instr_flag_all(ins, "exclude", &ex);

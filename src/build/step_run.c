@@ -353,8 +353,8 @@ static int is_shebang(const struct df_heredoc *h)
 
 /* Writes the "#!" heredoc into stepdir and binds it read-only at
  * /dev/pipes/NAME, mode 0755, for the shell to execute. */
-static int add_shebang_mount(const struct df_heredoc *h, const char *stepdir,
-                             struct run_mounts *rm, struct kiln_error **err)
+static int add_shebang_mount(const struct df_heredoc *h, const char *stepdir, struct run_mounts *rm,
+                             struct kiln_error **err)
 {
     if (rm->n >= MAX_MOUNTS)
         return kiln_error_set(err, KILN_E_INVALID, "too many --mount options");

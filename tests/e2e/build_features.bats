@@ -66,3 +66,78 @@ DF
     [ "$status" -eq 0 ] || { echo "$output"; false; }
     [ "$(cat "$out.2/py-shebang")" = "ARGV0=/dev/pipes/EOF" ]
 }
+
+@test "build: COPY --parents keeps source paths, from a /./ pivot on, with globs and --from" {
+    ctx="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$ctx/a/b" "$ctx/x/d/e" "$ctx/x/f"
+    echo c >"$ctx/a/b/c.txt"
+    echo top >"$ctx/x/top.txt"
+    echo deep >"$ctx/x/d/e/deep.txt"
+    echo no >"$ctx/x/d/e/skip.md"
+    echo f >"$ctx/x/f/g.txt"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:test AS src
+RUN mkdir -p /srv/app/conf && echo conf > /srv/app/conf/app.ini
+FROM busybox:test
+COPY --parents a/b/c.txt /full/
+COPY --parents ./a/./b/c.txt /piv/
+COPY --parents x/./**/*.txt /glob/
+COPY --parents x/*/g.txt /one/
+COPY --parents --from=src /srv/./app/conf/app.ini /fromsrc/
+DF
+    out="$BATS_TEST_TMPDIR/out"
+    run kiln build -q --output "type=local,dest=$out" "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(cat "$out/full/a/b/c.txt")" = c ]
+    [ "$(cat "$out/piv/b/c.txt")" = c ]
+    [ ! -e "$out/piv/a" ]
+    [ "$(cat "$out/glob/top.txt")" = top ]
+    [ "$(cat "$out/glob/d/e/deep.txt")" = deep ]
+    [ "$(cat "$out/glob/f/g.txt")" = f ]
+    [ ! -e "$out/glob/d/e/skip.md" ] && [ ! -e "$out/glob/x" ]
+    [ "$(cat "$out/one/x/f/g.txt")" = f ]
+    [ "$(cat "$out/fromsrc/app/conf/app.ini")" = conf ]
+    [ ! -e "$out/fromsrc/srv" ]
+}
+
+@test "build: --chmod takes symbolic modes (u=rwx,go=rx, +x, a-w, X) as well as octal" {
+    ctx="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$ctx/tree/sub"
+    printf 'data\n' >"$ctx/f"
+    printf '#!/bin/sh\n' >"$ctx/tree/run.sh"
+    printf 'x\n' >"$ctx/tree/sub/plain"
+    chmod 0640 "$ctx/f"
+    chmod 0744 "$ctx/tree/run.sh"
+    chmod 0600 "$ctx/tree/sub/plain"
+    chmod 0700 "$ctx/tree/sub"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:test
+COPY --chmod=u=rwx,go=rx f /m/sym
+COPY --chmod=+x f /m/plusx
+COPY --chmod=a-w f /m/nowrite
+COPY --chmod=0751 f /m/octal
+COPY --chmod=go=u-w f /m/copy
+COPY --chmod=a+rX tree /t/
+COPY --chmod=g+w <<EOF /m/heredoc
+hi
+EOF
+ADD --chmod=o+r f /m/added
+DF
+    out="$BATS_TEST_TMPDIR/out"
+    run kiln build -q --output "type=local,dest=$out" "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(stat -c %a "$out/m/sym")" = 755 ]
+    [ "$(stat -c %a "$out/m/plusx")" = 751 ]
+    [ "$(stat -c %a "$out/m/nowrite")" = 440 ]
+    [ "$(stat -c %a "$out/m/octal")" = 751 ]
+    [ "$(stat -c %a "$out/m/copy")" = 644 ]
+    [ "$(stat -c %a "$out/t/run.sh")" = 755 ]
+    [ "$(stat -c %a "$out/t/sub/plain")" = 644 ]
+    [ "$(stat -c %a "$out/t/sub")" = 755 ]
+    [ "$(stat -c %a "$out/m/heredoc")" = 664 ]
+    [ "$(stat -c %a "$out/m/added")" = 644 ]
+    printf 'FROM busybox:test\nCOPY --chmod=u+q f /x\n' >"$ctx/Dockerfile"
+    run kiln build -q "$ctx"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"--chmod=u+q"*"not a mode"* ]]
+}
