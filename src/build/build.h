@@ -19,6 +19,11 @@ struct build_secret {
     const char *src; /* host file */
 };
 
+struct build_ssh {
+    const char *id;     /* "default" unless named */
+    const char *socket; /* host path of the agent's socket */
+};
+
 struct build_opts {
     struct store *store;
     const char *context_dir;       /* a directory (a tar on stdin is unpacked first) */
@@ -30,6 +35,8 @@ struct build_opts {
     size_t n_labels;
     const struct build_secret *secrets;
     size_t n_secrets;
+    const struct build_ssh *ssh;
+    size_t n_ssh;
     int no_cache;
     enum build_pull pull;
     int network_none; /* default network of RUN steps */

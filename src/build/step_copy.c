@@ -51,9 +51,8 @@ static char *abs_dest(struct stage_state *st, const char *dest)
     return xasprintf("%s%s%s", wd, slash ? "" : "/", dest);
 }
 
-/* The root file system --from names: a stage built before, or an image. */
-static int from_view(struct build_ctx *b, struct stage_state *st, const char *from,
-                     struct rootview **view, struct digest *identity, struct kiln_error **err)
+int build_from_view(struct build_ctx *b, struct stage_state *st, const char *from,
+                    struct rootview **view, struct digest *identity, struct kiln_error **err)
 {
     struct df_ref ref = {0};
     if (df_resolve_from(b->df, st->index, from, &ref, err) < 0)
@@ -235,7 +234,7 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     struct digest from_id = {{0}};
     struct chmod_spec mode;
     if (from != NULL) {
-        if (from_view(b, st, from, &src_view, &from_id, err) < 0)
+        if (build_from_view(b, st, from, &src_view, &from_id, err) < 0)
             goto out;
         req.from = src_view;
     }

@@ -9,19 +9,26 @@ setup() {
     import_busybox
 }
 
+# Copies host binaries and the libraries they load into the rootfs at $1.
+add_host_bins() {
+    local d="$1" bin lib
+    shift
+    for bin in "$@"; do
+        mkdir -p "$d$(dirname "$bin")"
+        cp "$(readlink -f "$bin")" "$d$bin"
+        for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+            mkdir -p "$d$(dirname "$lib")"
+            cp "$(readlink -f "$lib")" "$d$lib"
+        done
+    done
+}
+
 # busybox plus a minimal python3 (the host's interpreter, its libraries and
 # the few stdlib modules it needs to start), imported as pybox:test.
 import_pybox() {
-    local d="$BATS_TEST_TMPDIR/pyroot" py lib
+    local d="$BATS_TEST_TMPDIR/pyroot" std
     make_busybox_rootfs "$d"
-    py=$(readlink -f /usr/bin/python3)
-    mkdir -p "$d/usr/bin"
-    cp "$py" "$d/usr/bin/python3"
-    for lib in $(ldd "$py" | grep -o '/[^ ]*'); do
-        mkdir -p "$d$(dirname "$lib")"
-        cp "$lib" "$d$lib"
-    done
-    local std
+    add_host_bins "$d" /usr/bin/python3
     std=$(/usr/bin/python3 -c 'import sys; print("/usr/lib/python%d.%d" % sys.version_info[:2])')
     mkdir -p "$d$std/encodings" "$d$std/lib-dynload"
     cp "$std/os.py" "$d$std/"
@@ -140,4 +147,79 @@ DF
     run kiln build -q "$ctx"
     [ "$status" -ne 0 ]
     [[ "$output" == *"--chmod=u+q"*"not a mode"* ]]
+}
+
+@test "build: RUN --mount=type=bind from an image and from a stage index" {
+    img="$BATS_TEST_TMPDIR/imgroot"
+    mkdir -p "$img/data"
+    echo from-image >"$img/data/x"
+    SOURCE_DATE_EPOCH=1700000000 "$KILN" import "$img" -t other:img >/dev/null
+    ctx="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:test
+RUN echo one > /one.txt
+FROM busybox:test
+RUN --mount=type=bind,from=0,source=/one.txt,target=/m/one cat /m/one > /from-index
+RUN --mount=type=bind,from=other:img,source=/data,target=/d cat /d/x > /from-image
+RUN --mount=type=bind,from=other:img,target=/whole,rw echo changed > /whole/data/x && cat /whole/data/x > /rw-seen
+RUN --mount=type=bind,from=other:img,source=/data,target=/d cat /d/x > /after-rw
+DF
+    out="$BATS_TEST_TMPDIR/out"
+    run kiln build --progress=plain --output "type=local,dest=$out" "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(cat "$out/from-index")" = one ]
+    [ "$(cat "$out/from-image")" = from-image ]
+    [ "$(cat "$out/rw-seen")" = changed ]
+    [ "$(cat "$out/after-rw")" = from-image ]
+    [ ! -e "$out/m" ] && [ ! -e "$out/d" ] && [ ! -e "$out/whole" ]
+    # A different image under the same name is a cache miss.
+    echo other-content >"$img/data/x"
+    SOURCE_DATE_EPOCH=1700000000 "$KILN" import "$img" -t other:img >/dev/null
+    run kiln build --progress=plain --output "type=local,dest=$out.2" "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(cat "$out.2/from-image")" = other-content ]
+    run kiln build "$ctx" --progress=plain -f /dev/stdin <<'DF'
+FROM busybox:test
+RUN --mount=type=bind,from=no-such:image,target=/x true
+DF
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"no-such"* ]]
+}
+
+@test "build: RUN --mount=type=ssh forwards the agent given by --ssh; required=true fails clearly" {
+    d="$BATS_TEST_TMPDIR/sshroot"
+    make_busybox_rootfs "$d"
+    add_host_bins "$d" /usr/bin/ssh-add
+    SOURCE_DATE_EPOCH=1700000000 "$KILN" import "$d" -t sshbox:test >/dev/null
+    ssh-keygen -q -t ed25519 -N '' -C kiln-test-key -f "$BATS_TEST_TMPDIR/key"
+    sock="$BATS_TEST_TMPDIR/agent.sock"
+    agent_out=$(ssh-agent -s -a "$sock")
+    agent_pid=$(sed -n 's/.*SSH_AGENT_PID=\([0-9]*\).*/\1/p' <<<"$agent_out")
+    SSH_AUTH_SOCK="$sock" ssh-add -q "$BATS_TEST_TMPDIR/key"
+    ctx="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM sshbox:test
+RUN --mount=type=ssh ssh-add -l > /keys && echo "$SSH_AUTH_SOCK" > /sock
+RUN --mount=type=ssh,id=deploy,target=/agent SSH_AUTH_SOCK=/agent ssh-add -l > /keys2
+RUN --mount=type=ssh,id=absent test -z "$SSH_AUTH_SOCK" && echo skipped > /absent
+DF
+    out="$BATS_TEST_TMPDIR/out"
+    SSH_AUTH_SOCK="$sock" run kiln build --progress=plain --ssh default --ssh "deploy=$sock" \
+        --output "type=local,dest=$out" "$ctx"
+    [ "$status" -eq 0 ] || { kill "$agent_pid"; echo "$output"; false; }
+    grep -q kiln-test-key "$out/keys"
+    grep -q kiln-test-key "$out/keys2"
+    [ "$(cat "$out/sock")" = /run/buildkit/ssh_agent.0 ]
+    [ "$(cat "$out/absent")" = skipped ]
+    [ ! -e "$out/run/buildkit" ] && [ ! -e "$out/agent" ]
+    printf 'FROM sshbox:test\nRUN --mount=type=ssh,required=true ssh-add -l\n' >"$ctx/Dockerfile"
+    run env -u SSH_AUTH_SOCK "$KILN" build --progress=plain "$ctx"
+    kill "$agent_pid"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *'ssh agent "default" is required'*"--ssh default"* ]]
+    run kiln build --ssh "x=$BATS_TEST_TMPDIR/key" "$ctx"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"not an agent socket"* ]]
 }
