@@ -503,7 +503,7 @@ int copy_plan_build(const struct copy_req *req, struct copy_plan **out, struct k
     int wild = 0;
     for (size_t i = 0; i < req->n_srcs; i++)
         wild |= req->srcs[i].data == NULL && req->srcs[i].file == NULL &&
-                has_wildcard(req->srcs[i].path);
+                req->srcs[i].tree == NULL && has_wildcard(req->srcs[i].path);
     int dest_is_dir = dest_hint || dest_exists_dir || req->n_srcs > 1 || wild;
     if ((req->n_srcs > 1 || wild) && !dest_hint && !dest_exists_dir) {
         free(dest);
@@ -544,6 +544,13 @@ int copy_plan_build(const struct copy_req *req, struct copy_plan **out, struct k
             it->mode = S_IFREG | (req->chmod ? chmod_apply(req->chmod, S_IFREG | 0600) : 0600);
             it->uid = req->has_chown ? req->uid : 0;
             it->gid = req->has_chown ? req->gid : 0;
+        } else if (s->tree != NULL) {
+            struct copy_req sub = *req;
+            sub.ctx = s->tree;
+            sub.from = NULL;
+            sub.parents = 0;
+            sub.is_add = 0;
+            rc = add_ctx_source(&sub, p, ".", dest, 1, err);
         } else if (req->from != NULL) {
             rc = add_view_source(req, p, s->path, dest, dest_is_dir, err);
         } else {

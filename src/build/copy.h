@@ -24,6 +24,8 @@ struct copy_source {
     const char *data; /* heredoc body, or NULL */
     size_t data_len;
     const char *file; /* a host file (ADD of a URL, downloaded), or NULL */
+    /* a host directory whose contents are copied (ADD of a git URL), or NULL */
+    const struct context_index *tree;
 };
 
 struct copy_req {

@@ -223,3 +223,84 @@ DF
     [ "$status" -eq 2 ]
     [[ "$output" == *"not an agent socket"* ]]
 }
+
+# A repository with a tag, a branch and a subdirectory, cloned bare into
+# $1/repo.git and prepared for dumb HTTP.
+make_git_repo() {
+    local src="$BATS_TEST_TMPDIR/gitsrc"
+    mkdir -p "$src/docs/api"
+    git -C "$src" init -q -b main
+    echo "v1 readme" >"$src/README"
+    echo "api v1" >"$src/docs/api/index.txt"
+    printf '#!/bin/sh\necho tool\n' >"$src/tool.sh"
+    chmod 0775 "$src/tool.sh"
+    git -C "$src" add -A
+    GIT_COMMITTER_DATE=@1600000000 git -C "$src" -c user.name=t -c user.email=t@t commit -q -m v1
+    git -C "$src" tag v1
+    echo "v2 readme" >"$src/README"
+    GIT_COMMITTER_DATE=@1600000100 git -C "$src" -c user.name=t -c user.email=t@t commit -q -am v2
+    git clone -q --bare "$src" "$1/repo.git"
+    git -C "$1/repo.git" update-server-info
+}
+
+@test "build: ADD of a git URL (dumb http, git://): ref, subdir, --keep-git-dir, --checksum, reproducible" {
+    www="$BATS_TEST_TMPDIR/www"
+    mkdir -p "$www"
+    make_git_repo "$www"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    python3 -m http.server "$port" --bind 127.0.0.1 --directory "$www" >/dev/null 2>&1 &
+    srv=$!
+    for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/repo.git/HEAD" >/dev/null && break; sleep 0.1; done
+    gport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    git daemon --reuseaddr --listen=127.0.0.1 --port="$gport" --base-path="$www" --export-all \
+        --pid-file="$BATS_TEST_TMPDIR/gitd.pid" "$www" >/dev/null 2>&1 &
+    gitd=$!
+    for _ in $(seq 1 50); do git ls-remote "git://127.0.0.1:$gport/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
+    v1=$(git -C "$www/repo.git" rev-parse v1)
+    url="http://127.0.0.1:$port/repo.git"
+    ctx="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<DF
+FROM busybox:test
+ADD $url /src/head/
+ADD $url#v1 /src/v1/
+ADD $url#main:docs/api /src/api/
+ADD --keep-git-dir=true $url#v1 /src/kept/
+ADD --checksum=$v1 $url#v1 /src/checked/
+ADD git://127.0.0.1:$gport/repo.git#v1:docs /src/gitproto/
+DF
+    out="$BATS_TEST_TMPDIR/out"
+    run kiln build --progress=plain -t g:1 --output "type=local,dest=$out" "$ctx"
+    [ "$status" -eq 0 ] || { kill "$srv" "$gitd"; echo "$output"; false; }
+    [ "$(cat "$out/src/head/README")" = "v2 readme" ]
+    [ "$(cat "$out/src/v1/README")" = "v1 readme" ]
+    [ "$(cat "$out/src/api/index.txt")" = "api v1" ] && [ ! -e "$out/src/api/README" ]
+    [ ! -e "$out/src/head/.git" ] && [ ! -e "$out/src/v1/.git" ]
+    [ "$(git -C "$out/src/kept" rev-parse HEAD)" = "$v1" ]
+    [ "$(cat "$out/src/checked/README")" = "v1 readme" ]
+    [ "$(cat "$out/src/gitproto/api/index.txt")" = "api v1" ]
+    [ "$(stat -c %a "$out/src/v1/tool.sh")" = 755 ]
+    [ "$(stat -c %a "$out/src/v1/README")" = 644 ]
+    [ "$(stat -c %Y "$out/src/v1/README")" = 1700000000 ]
+    # The same inputs in another store give the same image.
+    d1=$(tag_digest "$KILN_ROOT" g:1)
+    sed -i '/keep-git-dir/d' "$ctx/Dockerfile"
+    (export KILN_ROOT="$BATS_TEST_TMPDIR/s2"; import_busybox)
+    (export KILN_ROOT="$BATS_TEST_TMPDIR/s3"; import_busybox)
+    KILN_ROOT="$BATS_TEST_TMPDIR/s2" run kiln build -q -t g:2 "$ctx"
+    [ "$status" -eq 0 ] || { kill "$srv" "$gitd"; echo "$output"; false; }
+    KILN_ROOT="$BATS_TEST_TMPDIR/s3" run kiln build -q -t g:2 "$ctx"
+    [ "$status" -eq 0 ] || { kill "$srv" "$gitd"; echo "$output"; false; }
+    [ "$(tag_digest "$BATS_TEST_TMPDIR/s2" g:2)" = "$(tag_digest "$BATS_TEST_TMPDIR/s3" g:2)" ]
+    [ -n "$d1" ]
+    # A wrong commit checksum and a missing ref are one clear line each.
+    printf 'FROM busybox:test\nADD --checksum=%s %s#main /x/\n' "$v1" "$url" >"$ctx/Dockerfile"
+    run kiln build -q "$ctx"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"checksum mismatch"* ]]
+    printf 'FROM busybox:test\nADD %s#nope /x/\n' "$url" >"$ctx/Dockerfile"
+    run kiln build -q "$ctx"
+    kill "$srv" "$gitd"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"nope"* ]]
+}
