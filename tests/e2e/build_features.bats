@@ -304,3 +304,25 @@ DF
     [ "$status" -ne 0 ]
     [[ "$output" == *"nope"* ]]
 }
+
+@test "build: kiln fsck --repair and kiln prune keep the build cache's layers" {
+    ctx=$(fixture basic)
+    # No tag: only the build cache refers to the layers.
+    run kiln build --progress=plain "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    ran=$(count_done "$output")
+    [ "$ran" -gt 0 ]
+    run kiln fsck --repair
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    run kiln fsck
+    [ "$status" -eq 0 ]
+    run kiln build --progress=plain "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_done "$output")" -eq 0 ]
+    [ "$(count_cached "$output")" -eq "$ran" ]
+    run kiln prune
+    [ "$status" -eq 0 ]
+    run kiln build --progress=plain "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 0 ]
+}
