@@ -31,8 +31,10 @@ struct run_mounts {
     size_t n;
     struct cache_mount caches[MAX_MOUNTS];
     size_t n_caches;
-    char *owned[MAX_MOUNTS * 3];
+    char *owned[MAX_MOUNTS * 4 + 4];
     size_t n_owned;
+    const char *tmpdirs[MAX_MOUNTS]; /* copies made for bind from=, removed after the step */
+    size_t n_tmpdirs;
     int ssh[MAX_MOUNTS]; /* m[i] is an ssh agent */
     const char *ssh_env; /* "SSH_AUTH_SOCK=..." of the first one */
 };
@@ -46,6 +48,10 @@ static const char *own(struct run_mounts *rm, char *s)
 
 static void run_mounts_release(struct run_mounts *rm)
 {
+    for (size_t i = 0; i < rm->n_tmpdirs; i++) {
+        cleanup_error struct kiln_error *e = NULL;
+        rm_rf(rm->tmpdirs[i], &e);
+    }
     for (size_t i = 0; i < rm->n_caches; i++)
         cache_mount_release(&rm->caches[i]);
     for (size_t i = 0; i < rm->n_owned; i++)
@@ -124,7 +130,7 @@ static int add_bind(struct build_ctx *b, struct stage_state *st, const struct df
     rootview_free(view);
     if (dir == NULL)
         return kiln_error_prefix(err, "--mount from=%s", dm->from);
-    own(rm, dir);
+    rm->tmpdirs[rm->n_tmpdirs++] = own(rm, dir);
     m->source = own(rm, path_join(dir, "mnt"));
     cache_key_adds(k, "mount", spec);
     cache_key_adds(k, "from", id.hex);
