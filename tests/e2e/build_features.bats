@@ -9,6 +9,16 @@ setup() {
     import_busybox
 }
 
+# Servers and agents a test starts are recorded here and stopped by pid.
+teardown() {
+    local pid
+    if [ -f "$BATS_TEST_TMPDIR/pids" ]; then
+        while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$BATS_TEST_TMPDIR/pids"
+    fi
+}
+
+track() { echo "$1" >>"$BATS_TEST_TMPDIR/pids"; }
+
 # Copies host binaries and the libraries they load into the rootfs at $1.
 add_host_bins() {
     local d="$1" bin lib
@@ -196,6 +206,7 @@ DF
     sock="$BATS_TEST_TMPDIR/agent.sock"
     agent_out=$(ssh-agent -s -a "$sock")
     agent_pid=$(sed -n 's/.*SSH_AGENT_PID=\([0-9]*\).*/\1/p' <<<"$agent_out")
+    track "$agent_pid"
     SSH_AUTH_SOCK="$sock" ssh-add -q "$BATS_TEST_TMPDIR/key"
     ctx="$BATS_TEST_TMPDIR/ctx"
     mkdir -p "$ctx"
@@ -208,7 +219,7 @@ DF
     out="$BATS_TEST_TMPDIR/out"
     SSH_AUTH_SOCK="$sock" run kiln build --progress=plain --ssh default --ssh "deploy=$sock" \
         --output "type=local,dest=$out" "$ctx"
-    [ "$status" -eq 0 ] || { kill "$agent_pid"; echo "$output"; false; }
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
     grep -q kiln-test-key "$out/keys"
     grep -q kiln-test-key "$out/keys2"
     [ "$(cat "$out/sock")" = /run/buildkit/ssh_agent.0 ]
@@ -216,7 +227,6 @@ DF
     [ ! -e "$out/run/buildkit" ] && [ ! -e "$out/agent" ]
     printf 'FROM sshbox:test\nRUN --mount=type=ssh,required=true ssh-add -l\n' >"$ctx/Dockerfile"
     run env -u SSH_AUTH_SOCK "$KILN" build --progress=plain "$ctx"
-    kill "$agent_pid"
     [ "$status" -ne 0 ]
     [[ "$output" == *'ssh agent "default" is required'*"--ssh default"* ]]
     run kiln build --ssh "x=$BATS_TEST_TMPDIR/key" "$ctx"
@@ -250,11 +260,13 @@ make_git_repo() {
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     python3 -m http.server "$port" --bind 127.0.0.1 --directory "$www" >/dev/null 2>&1 &
     srv=$!
+    track "$srv"
     for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/repo.git/HEAD" >/dev/null && break; sleep 0.1; done
     gport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     git daemon --reuseaddr --listen=127.0.0.1 --port="$gport" --base-path="$www" --export-all \
         --pid-file="$BATS_TEST_TMPDIR/gitd.pid" "$www" >/dev/null 2>&1 &
     gitd=$!
+    track "$gitd"
     for _ in $(seq 1 50); do git ls-remote "git://127.0.0.1:$gport/repo.git" >/dev/null 2>&1 && break; sleep 0.1; done
     v1=$(git -C "$www/repo.git" rev-parse v1)
     url="http://127.0.0.1:$port/repo.git"
@@ -271,7 +283,7 @@ ADD git://127.0.0.1:$gport/repo.git#v1:docs /src/gitproto/
 DF
     out="$BATS_TEST_TMPDIR/out"
     run kiln build --progress=plain -t g:1 --output "type=local,dest=$out" "$ctx"
-    [ "$status" -eq 0 ] || { kill "$srv" "$gitd"; echo "$output"; false; }
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
     [ "$(cat "$out/src/head/README")" = "v2 readme" ]
     [ "$(cat "$out/src/v1/README")" = "v1 readme" ]
     [ "$(cat "$out/src/api/index.txt")" = "api v1" ] && [ ! -e "$out/src/api/README" ]
@@ -288,9 +300,9 @@ DF
     (export KILN_ROOT="$BATS_TEST_TMPDIR/s2"; import_busybox)
     (export KILN_ROOT="$BATS_TEST_TMPDIR/s3"; import_busybox)
     KILN_ROOT="$BATS_TEST_TMPDIR/s2" run kiln build -q -t g:2 "$ctx"
-    [ "$status" -eq 0 ] || { kill "$srv" "$gitd"; echo "$output"; false; }
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
     KILN_ROOT="$BATS_TEST_TMPDIR/s3" run kiln build -q -t g:2 "$ctx"
-    [ "$status" -eq 0 ] || { kill "$srv" "$gitd"; echo "$output"; false; }
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
     [ "$(tag_digest "$BATS_TEST_TMPDIR/s2" g:2)" = "$(tag_digest "$BATS_TEST_TMPDIR/s3" g:2)" ]
     [ -n "$d1" ]
     # A wrong commit checksum and a missing ref are one clear line each.
@@ -300,7 +312,6 @@ DF
     [[ "$output" == *"checksum mismatch"* ]]
     printf 'FROM busybox:test\nADD %s#nope /x/\n' "$url" >"$ctx/Dockerfile"
     run kiln build -q "$ctx"
-    kill "$srv" "$gitd"
     [ "$status" -ne 0 ]
     [[ "$output" == *"nope"* ]]
 }
