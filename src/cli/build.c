@@ -39,6 +39,13 @@ static int strv_push(struct strv *s, const char *x)
     return 0;
 }
 
+/* cleanup for an array of allocated strings (cleanup_free frees only the first) */
+static void free_list(char *(*v)[MAX_LIST])
+{
+    for (size_t i = 0; i < MAX_LIST; i++)
+        free((*v)[i]);
+}
+
 struct build_flags {
     struct strv tags, args, labels, secrets, ssh;
     const char *file, *target, *platform, *progress, *output, *iidfile, *network;
@@ -341,7 +348,7 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
         reference_release(&r);
     }
     struct build_secret secrets[MAX_LIST];
-    cleanup_free char *secret_buf[MAX_LIST] = {0};
+    __attribute__((cleanup(free_list))) char *secret_buf[MAX_LIST] = {0};
     for (size_t i = 0; i < f.secrets.n; i++) {
         char *s = secret_buf[i] = xstrdup(f.secrets.v[i]);
         secrets[i].id = secrets[i].src = NULL;
@@ -360,7 +367,7 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
     }
     /* --ssh ID (the agent at $SSH_AUTH_SOCK) or ID=SOCKET */
     struct build_ssh ssh[MAX_LIST];
-    cleanup_free char *ssh_buf[MAX_LIST] = {0};
+    __attribute__((cleanup(free_list))) char *ssh_buf[MAX_LIST] = {0};
     for (size_t i = 0; i < f.ssh.n; i++) {
         char *s = ssh_buf[i] = xstrdup(f.ssh.v[i]);
         char *eq = strchr(s, '=');
