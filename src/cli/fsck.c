@@ -43,6 +43,8 @@ static int cmd_fsck(struct cli_global *g, int argc, char **argv)
     if (rc != 0)
         return rc;
     struct kiln_error *err = NULL;
+    /* The build cache's layers and push's gzip forms are roots: --repair must
+     * not remove them. */
     struct store_fsck_opts fo = {.repair = repair, .report = report, .add_roots = cli_gc_roots};
     struct store_fsck_result r;
     if (store_fsck(s, &fo, &r, &err) < 0)
@@ -71,5 +73,6 @@ const struct cli_command cli_cmd_fsck = {
              "but is not a problem.\n\n"
              "Options:\n"
              "  --repair  remove corrupt blobs, tags whose content is broken or missing,\n"
-             "            and unreachable blobs and snapshots; says what it did\n",
+             "            and unreachable blobs and snapshots (the build cache's layers\n"
+             "            count as reachable); says what it did\n",
 };
