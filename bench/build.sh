@@ -10,7 +10,8 @@
 #   edit       one source file's content changed
 #   touch      one source file's mtime changed only
 # Peak RSS of each build comes with every run. BENCH_QUICK=1: dataenv-prod (needs no
-# other stage, so its cold build is short) and files20k.
+# other stage, so its cold build is short) and files20k. BENCH_CASES and
+# BENCH_SCENARIOS (space-separated) pick a subset.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -98,8 +99,9 @@ measure_case() {
         build "$t" "$case" >>"$BENCH_TMP/cmd.log" 2>&1 || { bench_log "$case: $t warm-up failed (see $BENCH_TMP/cmd.log)"; return 1; }
     done
 
-    local s t i n
-    for s in cold unchanged edit touch; do
+    local s t i n scenarios
+    read -r -a scenarios <<<"${BENCH_SCENARIOS:-cold unchanged edit touch}"
+    for s in "${scenarios[@]}"; do
         # the first round's slowest run decides how many runs fit (bench_runs)
         n=2
         for t in "${tools[@]}"; do : >"$BENCH_TMP/$case.$s.$t"; done
