@@ -176,7 +176,7 @@ plan() {
     run make -n ml-shell
     [[ $output == *"shell dataenv:latest"* ]]
     run make -n ml-api
-    [[ $output == *"run -d --name dataenv-api dataenv:latest-prod"* ]]
+    [[ $output == *"run -d --name dataenv-api -e UVICORN_PORT=8000"*"dataenv:latest-prod"* ]]
     run make -n ml-jupyter
     [[ $output == *"jupyter notebook"* && $output == *"8888"* ]]
     for t in ml-lock ml-versions ml-stop bench bench-quick; do
