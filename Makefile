@@ -127,14 +127,19 @@ ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not 
         ml-api ml-versions ml-stop bench bench-quick
 
 # debian:bookworm-slim into the store: pulled when a registry is reachable
-# (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import.
+# (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import,
+# skipped when the store's image came from the same tar (named in its history).
 ml-base: deps $(KILN)
 	@$(call ML_KILN_HAS,import)
 	@if [ -n "$(ML_BASE_PULL)" ] && $(KILN_BIN) pull $(ML_BASE_PULL) >/dev/null; then \
 	  $(KILN_BIN) tag $(ML_BASE_PULL) $(ML_BASE); \
 	else \
-	  tar=$$(scripts/ml-base.sh) && SOURCE_DATE_EPOCH=$(ML_BASE_EPOCH) \
-	    $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "mmdebstrap bookworm minbase"; \
+	  tar=$$(scripts/ml-base.sh) && msg="mmdebstrap bookworm minbase ($${tar##*/})"; \
+	  if [ "$$($(KILN_BIN) inspect $(ML_BASE) 2>/dev/null | jq -r '.[0].config.history[-1].comment')" = "$$msg" ]; then \
+	    echo "$(ML_BASE): up to date ($${tar##*/})"; \
+	  else \
+	    SOURCE_DATE_EPOCH=$(ML_BASE_EPOCH) $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "$$msg"; \
+	  fi; \
 	fi
 
 ml-build: deps $(KILN) ml-base
