@@ -25,15 +25,20 @@ setup_file() {
     local port
     port=$(_free_port)
     python3 -m http.server "$port" --bind 127.0.0.1 --directory "$BATS_FILE_TMPDIR/index" \
-        >"$BATS_FILE_TMPDIR/index.log" 2>&1 &
+        >"$BATS_FILE_TMPDIR/index.log" 2>&1 3>&- &
     echo $! >"$BATS_FILE_TMPDIR/index.pid"
     _wait_port "$port"
     export PIP_INDEX_URL="http://127.0.0.1:$port/simple"
 }
 
+# A registry started by a test is that test's (teardown_file cannot see its REG_DIR,
+# and a server left running holds bats' output open).
+teardown() {
+    registry_stop
+}
+
 teardown_file() {
     for id in $("$KILN" ps -q 2>/dev/null); do "$KILN" rm -f "$id" >/dev/null 2>&1 || true; done
-    registry_stop
     if [ -s "$BATS_FILE_TMPDIR/index.pid" ]; then
         kill "$(cat "$BATS_FILE_TMPDIR/index.pid")" 2>/dev/null || true
     fi
