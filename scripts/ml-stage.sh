@@ -25,7 +25,10 @@ tgz="$cache/$(echo "$pkg" | sed 's|^@||; s|/|-|')-$ver.tgz"
 
 mkdir -p "$stage/bin" "$stage/lib/duckdb" "$cache"
 make -s -C "$root" healthcheck
-cp "$root/${BUILD:-build}/healthcheck" "$stage/bin/healthcheck.tmp" && mv "$stage/bin/healthcheck.tmp" "$stage/bin/healthcheck"
+build=${BUILD:-build}
+case $build in /*) ;; *) build="$root/$build" ;; esac
+cp "$build/healthcheck" "$stage/bin/healthcheck.tmp" || die "no $build/healthcheck (make healthcheck failed?)"
+mv "$stage/bin/healthcheck.tmp" "$stage/bin/healthcheck"
 
 if [ ! -s "$tgz" ]; then
     command -v npm >/dev/null || die "npm is needed to fetch $pkg@$ver (apt-get install npm)"
