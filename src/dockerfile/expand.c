@@ -117,7 +117,19 @@ static int is_digit(int c)
 
 static int is_special_param(int c)
 {
-    return c != -1 && strchr("@*#?-$!0", c) != NULL;
+    switch (c) {
+    case '@':
+    case '*':
+    case '#':
+    case '?':
+    case '-':
+    case '$':
+    case '!':
+    case '0':
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 /* The name after '$': a run of digits, one special parameter, or
@@ -412,14 +424,22 @@ static void lexer_init(struct lexer *lx, const struct df_expand_ctx *cx, const c
     lx->work = MAX_WORK;
 }
 
+int df_expand_word_add(const struct df_expand_ctx *cx, const char *word, struct strbuf *out,
+                       struct kiln_error **err)
+{
+    struct lexer lx;
+    lexer_init(&lx, cx, word, err);
+    if (process_until(&lx, -1, 0, out, NULL) < 0)
+        return kiln_error_prefix(err, "failed to process \"%s\"", word);
+    return 0;
+}
+
 int df_expand_word(const struct df_expand_ctx *cx, const char *word, char **out,
                    struct kiln_error **err)
 {
-    struct lexer lx;
     cleanup_strbuf struct strbuf sb = STRBUF_INIT;
-    lexer_init(&lx, cx, word, err);
-    if (process_until(&lx, -1, 0, &sb, NULL) < 0)
-        return kiln_error_prefix(err, "failed to process \"%s\"", word);
+    if (df_expand_word_add(cx, word, &sb, err) < 0)
+        return -1;
     *out = strbuf_detach(&sb);
     return 0;
 }
@@ -442,17 +462,25 @@ int df_expand_words(const struct df_expand_ctx *cx, const char *text, char ***ou
     return 0;
 }
 
-int df_expand_heredoc(const struct df_expand_ctx *cx, const char *body, char **out,
-                      struct kiln_error **err)
+int df_expand_heredoc_add(const struct df_expand_ctx *cx, const char *body, struct strbuf *out,
+                          struct kiln_error **err)
 {
     struct lexer lx;
-    cleanup_strbuf struct strbuf sb = STRBUF_INIT;
     struct df_expand_ctx c = *cx;
     c.escape = '\\';
     lexer_init(&lx, &c, body, err);
     lx.skip_quotes = 1;
-    if (process_until(&lx, -1, 0, &sb, NULL) < 0)
+    if (process_until(&lx, -1, 0, out, NULL) < 0)
         return kiln_error_prefix(err, "heredoc");
+    return 0;
+}
+
+int df_expand_heredoc(const struct df_expand_ctx *cx, const char *body, char **out,
+                      struct kiln_error **err)
+{
+    cleanup_strbuf struct strbuf sb = STRBUF_INIT;
+    if (df_expand_heredoc_add(cx, body, &sb, err) < 0)
+        return -1;
     *out = strbuf_detach(&sb);
     return 0;
 }
