@@ -27,6 +27,10 @@ struct df_scope {
     char **env_strs; /* "K=V" view of env for df_scope_env */
     size_t n_env_strs;
     struct strbuf scratch; /* expansions and texts are built here, then copied */
+    /* lint: UndefinedVar (see df_scope_check_undefined) */
+    int check_undef, base_known;
+    char **misses; /* names looked up in vain by the step being expanded */
+    size_t n_misses, cap_misses;
 };
 
 /* A step and its expanded instruction, and the arena that owns every string
@@ -49,6 +53,18 @@ static char *kv_join(struct arena *ar, const char *name, const char *value)
     return s;
 }
 
+static void note_miss(struct df_scope *sc, const char *name)
+{
+    for (size_t i = 0; i < sc->n_misses; i++)
+        if (strcmp(sc->misses[i], name) == 0)
+            return;
+    if (sc->n_misses == sc->cap_misses) {
+        sc->cap_misses = sc->cap_misses ? sc->cap_misses * 2 : 4;
+        sc->misses = xrealloc(sc->misses, sc->cap_misses * sizeof(*sc->misses));
+    }
+    sc->misses[sc->n_misses++] = xstrdup(name);
+}
+
 /* ENV beats ARG. References that resolve to an ARG are recorded. */
 static const char *scope_lookup(void *ud, const char *name)
 {
@@ -57,8 +73,11 @@ static const char *scope_lookup(void *ud, const char *name)
     if (v != NULL)
         return v->value;
     v = df_vl_find(&sc->args, name);
-    if (v == NULL || !v->has_value)
+    if (v == NULL || !v->has_value) {
+        if (sc->check_undef)
+            note_miss(sc, name);
         return NULL;
+    }
     for (size_t i = 0; i < sc->n_refs; i++)
         if (sc->refs[i].name == v->name)
             return v->value;
@@ -96,6 +115,71 @@ int df_scope_new(struct df_eval *ev, size_t stage, const char *const *base_env, 
     return 0;
 }
 
+void df_scope_check_undefined(struct df_scope *sc, int base_known)
+{
+    sc->check_undef = 1;
+    sc->base_known = base_known;
+}
+
+static void clear_misses(struct df_scope *sc)
+{
+    for (size_t i = 0; i < sc->n_misses; i++)
+        free(sc->misses[i]);
+    sc->n_misses = 0;
+}
+
+/* Is name, which no ENV or valued ARG defines, still not a mistake? BuildKit
+ * counts an ARG declared without a value as defined, leaves out its SBOM
+ * scan args, and always has PATH (it gives an image without one a default).
+ * With the base image's ENV unknown, HOME and HOSTNAME, which every
+ * container gets, are given the benefit of the doubt too. */
+static int known_name(const struct df_scope *sc, const char *name)
+{
+    static const char *const always[] = {"PATH", "BUILDKIT_SBOM_SCAN_CONTEXT",
+                                         "BUILDKIT_SBOM_SCAN_STAGE"};
+    static const char *const any_image[] = {"HOME", "HOSTNAME"};
+    if (df_vl_find(&sc->args, name) != NULL)
+        return 1;
+    for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
+        if (strcmp(name, always[i]) == 0)
+            return 1;
+    for (size_t i = 0; !sc->base_known && i < sizeof(any_image) / sizeof(any_image[0]); i++)
+        if (strcmp(name, any_image[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* "Usage of undefined variable '$X' (did you mean $Y?)" for each miss. */
+static void report_misses(struct df_scope *sc, const struct df_instr *ins)
+{
+    for (size_t i = 0; i < sc->n_misses; i++) {
+        const char *name = sc->misses[i];
+        if (known_name(sc, name))
+            continue;
+        /* suggestions: what is defined, and the names assumed to be */
+        size_t n = 0;
+        const char **cands = xcalloc(sc->env.n + sc->args.n + 4, sizeof(char *));
+        for (size_t k = 0; k < sc->env.n; k++)
+            cands[n++] = sc->env.v[k].name;
+        for (size_t k = 0; k < sc->args.n; k++)
+            cands[n++] = sc->args.v[k].name;
+        if (df_vl_find(&sc->env, "PATH") == NULL)
+            cands[n++] = "PATH";
+        if (!sc->base_known) {
+            cands[n++] = "HOME";
+            cands[n++] = "HOSTNAME";
+        }
+        const char *sug = df_suggest(name, cands, n);
+        char *msg =
+            sug ? xasprintf("Usage of undefined variable '$%s' (did you mean $%s?)", name, sug)
+                : xasprintf("Usage of undefined variable '$%s'", name);
+        df_eval_warn(sc->ev, "UndefinedVar", ins->pos, msg);
+        free(msg);
+        free(cands);
+    }
+    clear_misses(sc);
+}
+
 static void free_env_strs(struct df_scope *sc)
 {
     df_strv_free(sc->env_strs, sc->n_env_strs);
@@ -110,6 +194,8 @@ void df_scope_free(struct df_scope *sc)
     df_vl_release(&sc->env);
     df_vl_release(&sc->args);
     free(sc->refs);
+    clear_misses(sc);
+    free(sc->misses);
     free_env_strs(sc);
     strbuf_release(&sc->scratch);
     free(sc);
@@ -336,10 +422,15 @@ int df_scope_step_light(struct df_scope *sc, const struct df_instr *ins, int lig
     o->ins = *ins;
     st->ins = &o->ins;
     sc->n_refs = 0;
+    clear_misses(sc);
     if (expand_instr(sc, &o->a, st->ins, light, err) < 0) {
+        clear_misses(sc);
         df_step_free(st);
         return df_eval_errpos(sc->ev, ins->pos, err);
     }
+    if (sc->check_undef && !light && ins->kind != DF_RUN)
+        report_misses(sc, ins); /* RUN: only its --mount values expand here */
+    clear_misses(sc);
     apply(sc, st->ins);
     if (sc->env.bytes + sc->args.bytes > MAX_SCOPE_BYTES) {
         df_step_free(st);
