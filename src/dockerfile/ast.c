@@ -92,7 +92,7 @@ size_t df_instr_flag_all(const struct df_instr *ins, const char *name, const cha
 
 const struct df_stage *df_find_stage(const struct dockerfile *df, const char *name)
 {
-    for (size_t i = 0; i < df->n_stages; i++)
+    for (size_t i = df->n_stages; i-- > 0;) /* a name used twice: its last stage */
         if (df->stages[i].name && strcasecmp(df->stages[i].name, name) == 0)
             return &df->stages[i];
     if (name[0] == '\0')

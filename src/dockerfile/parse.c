@@ -266,17 +266,22 @@ static void pending_flush(struct df_pctx *p, struct dockerfile *df, struct pendi
     pd->n = 0;
 }
 
-/* Checks that need the whole file: stage names unique, keyword casing. */
+/* Checks that need the whole file. A stage name used twice is BuildKit's
+ * DuplicateStageName warning, not an error: a name then means its last
+ * definition (its first before that, for FROM). */
 static int whole_file_checks(struct df_pctx *p, struct dockerfile *df)
 {
     for (size_t i = 0; i < df->n_stages; i++) {
         if (df->stages[i].name == NULL)
             continue;
         for (size_t j = 0; j < i; j++)
-            if (df->stages[j].name && strcmp(df->stages[i].name, df->stages[j].name) == 0)
-                return df_perr(p, df->stages[i].from->pos,
-                               "duplicate stage name \"%s\" (first defined at line %d)",
-                               df->stages[i].name, df->stages[j].from->pos.line);
+            if (df->stages[j].name && strcmp(df->stages[i].name, df->stages[j].name) == 0) {
+                df_pwarn(p, "DuplicateStageName", df->stages[i].from->pos,
+                         "Duplicate stage name \"%s\", stage names should be unique (first "
+                         "defined at line %d)",
+                         df->stages[i].name, df->stages[j].from->pos.line);
+                break;
+            }
     }
     return 0;
 }
