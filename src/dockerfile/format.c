@@ -37,8 +37,8 @@ static void add_jstr(struct strbuf *sb, const char *s)
 static void add_quoted(struct strbuf *sb, const char *s)
 {
     int plain = s[0] != '\0';
-    for (const char *p = s; *p && plain; p++)
-        if (strchr(" \t\n\"'\\", *p) || (unsigned char)*p < 0x20)
+    for (const unsigned char *p = (const unsigned char *)s; *p && plain; p++)
+        if (*p <= ' ' || *p == '"' || *p == '\'' || *p == '\\')
             plain = 0;
     if (plain)
         strbuf_adds(sb, s);

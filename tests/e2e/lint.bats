@@ -113,7 +113,7 @@ DF
 }
 
 @test "UndefinedVar: the base image's ENV from the store counts" {
-    mkdir rootfs
+    mkdir rootfs && echo hi > rootfs/hi
     kiln import rootfs -t withenv:1 --change 'ENV PYTHON_VERSION=3.12' >/dev/null
     printf 'FROM withenv:1\nARG V=$PYTHON_VERSION\nWORKDIR /$HOME\n' > Dockerfile
     run kiln lint
