@@ -74,6 +74,8 @@ size_t df_find_heredocs(struct arena *a, enum df_kind kind, const char *s,
     *out = NULL;
     if (kind != DF_RUN && kind != DF_COPY && kind != DF_ADD)
         return 0;
+    if (strstr(s, "<<") == NULL) /* the common case, without the walk below */
+        return 0;
     for (size_t i = 0; s[i];) {
         char c = s[i];
         if (quote) {

@@ -100,6 +100,12 @@ int df_split_words(const char *s, char escape, char ***out, size_t *n)
 
 size_t df_split_words_a(struct arena *a, const char *s, size_t len, char escape, char ***out)
 {
+    /* without quotes or escapes the words are the blank-separated ones */
+    size_t i = 0;
+    while (i < len && s[i] != '\'' && s[i] != '"' && s[i] != escape)
+        i++;
+    if (i == len)
+        return df_split_blank(a, s, len, out);
     return split_words(a, s, len, escape, out);
 }
 
