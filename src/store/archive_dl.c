@@ -25,7 +25,6 @@ static struct dynlib archive_lib = {.soname = "libarchive.so.13"};
     }
 #define ENTRY_GETTER(ret, name) TRAMPOLINE(ret, name, (struct archive_entry * e), (e))
 
-TRAMPOLINE(const char *, archive_version_string, (void), ())
 TRAMPOLINE(struct archive *, archive_read_new, (void), ())
 TRAMPOLINE(int, archive_read_free, (struct archive * a), (a))
 TRAMPOLINE(int, archive_read_support_format_tar, (struct archive * a), (a))
