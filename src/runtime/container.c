@@ -111,11 +111,8 @@ int ctr_create(const char *root, const char *name, json_t *config, char **id_out
         return kiln_error_errno(err, e, "writing %s", cfgpath);
     }
     close(fd);
-    json_t *st = json_pack("{s:s}", "Status", "created");
-    int r = ctr_save_state(root, id, st, err);
-    json_decref(st);
-    if (r < 0)
-        return -1;
+    /* No state.json yet: that is "created" (ctr_load_state). The first one is
+     * then a new file, not a replacement, which ext4 must flush on rename. */
     *id_out = xstrdup(id);
     return 0;
 }
@@ -309,9 +306,21 @@ int ctr_supervisor_alive(const char *root, const char *id)
 
 json_t *ctr_load_state(const char *root, const char *id, struct kiln_error **err)
 {
-    json_t *st = load_json(root, id, "state.json", err);
-    if (st == NULL)
+    struct kiln_error *e = NULL;
+    json_t *st = load_json(root, id, "state.json", &e);
+    if (st == NULL) {
+        cleanup_free char *dir = ctr_dir(root, id);
+        cleanup_free char *cfg = xasprintf("%s/config.json", dir);
+        if (e != NULL && e->errnum == ENOENT && access(cfg, F_OK) == 0) {
+            kiln_error_free(e);
+            return json_pack("{s:s}", "Status", "created");
+        }
+        if (err != NULL)
+            *err = e;
+        else
+            kiln_error_free(e);
         return NULL;
+    }
     const char *status = json_get_str(st, "Status");
     if (status && strcmp(status, "running") == 0 && !ctr_supervisor_alive(root, id)) {
         /* The supervisor was killed; PID 1 died with it (PDEATHSIG). */

@@ -1,6 +1,7 @@
 /* Containers on disk, without a daemon: KILN_ROOT/containers/<id>/ holds
  *   config.json  what was asked (image, argv, env, user, healthcheck, ...)
  *   state.json   status, host pid of PID 1, supervisor pid, times, exit code
+ *                (written once the container started; none means created)
  *   health.json  the health checker's latest results
  *   ctr.log      the container's stdout and stderr (detached containers)
  *   upper/ work/ the overlay's writable layer
@@ -34,8 +35,9 @@ int ctr_list(const char *root, char ***ids, size_t *n, struct kiln_error **err);
 void ctr_list_free(char **ids, size_t n);
 
 json_t *ctr_load_config(const char *root, const char *id, struct kiln_error **err);
-/* Loads state.json, first repairing it when it says running but the
- * supervisor is gone (then status "exited", exit code 137). */
+/* Loads state.json ({"Status":"created"} while there is none yet), first
+ * repairing it when it says running but the supervisor is gone (then status
+ * "exited", exit code 137). */
 json_t *ctr_load_state(const char *root, const char *id, struct kiln_error **err);
 int ctr_save_state(const char *root, const char *id, const json_t *state, struct kiln_error **err);
 /* Reads health.json, or NULL when there is none. */
