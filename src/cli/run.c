@@ -26,7 +26,7 @@ int run_image_open(const char *root, const char *name, struct run_image *ri, str
                    struct kiln_error **err)
 {
     memset(ri, 0, sizeof(*ri));
-    if (store_open(root, &ri->store, err) < 0)
+    if (store_open_reader(root, &ri->store, err) < 0)
         return -1;
     if (store_image_load(ri->store, name, &ri->img, err) < 0)
         return -1;
