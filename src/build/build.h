@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "build/progress.h"
+#include "registry/registry.h"
 #include "store/store.h"
 #include "util/error.h"
 
@@ -32,8 +33,10 @@ struct build_opts {
     size_t n_secrets;
     int no_cache;
     enum build_pull pull;
-    int network_none; /* default network of RUN steps */
-    int jobs;         /* stages at once; <= 0: number of CPUs */
+    const struct registry_opts *registry; /* TLS, certs, credentials for pulls; NULL = defaults
+                                             (its progress callback is not used) */
+    int network_none;                     /* default network of RUN steps */
+    int jobs;                             /* stages at once; <= 0: number of CPUs */
     int64_t epoch;
     struct progress *progress; /* required */
 };

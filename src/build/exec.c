@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "build/internal.h"
-#include "registry/registry.h"
 #include "store/layer.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -148,54 +147,6 @@ int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *di
     if (key != NULL && cache_store(b->root, key, &e, err) < 0)
         return -1;
     return 0;
-}
-
-/* The registry client lands separately; until it is linked in (cli/pull.c
- * pulls it into the binary), a build can only use images in the store. */
-#pragma weak registry_pull
-#pragma weak registry_pull_result_release
-
-static int pull(struct build_ctx *b, const char *ref, struct kiln_error **err)
-{
-    if (registry_pull == NULL)
-        return kiln_error_set(err, KILN_E_NOTFOUND,
-                              "image \"%s\" is not in the store and this kiln cannot pull; "
-                              "import or load it first",
-                              ref);
-    struct registry_pull_result r = {0};
-    struct registry_opts ro = {0};
-    progress_message(b->o->progress, "=> pulling %s", ref);
-    int rc = registry_pull(b->store, ref, &ro, &r, err);
-    registry_pull_result_release(&r);
-    return rc;
-}
-
-/* --- images ------------------------------------------------------------------- */
-
-int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
-                     struct kiln_error **err)
-{
-    pthread_mutex_lock(&b->mu);
-    int rc = 0;
-    if (b->o->pull == BUILD_PULL_ALWAYS)
-        rc = pull(b, ref, err);
-    if (rc == 0)
-        rc = store_image_load(b->store, ref, out, err);
-    if (rc < 0 && b->o->pull == BUILD_PULL_MISSING && *err && (*err)->code == KILN_E_NOTFOUND) {
-        kiln_error_freep(err);
-        rc = pull(b, ref, err);
-        if (rc == 0)
-            rc = store_image_load(b->store, ref, out, err);
-    } else if (rc < 0 && b->o->pull == BUILD_PULL_NEVER && *err &&
-               (*err)->code == KILN_E_NOTFOUND) {
-        kiln_error_freep(err);
-        kiln_error_set(err, KILN_E_NOTFOUND,
-                       "image \"%s\" is not in the store and --pull=never; import or pull it "
-                       "first",
-                       ref);
-    }
-    pthread_mutex_unlock(&b->mu);
-    return rc;
 }
 
 int build_image_snapshots(struct build_ctx *b, const struct image *img, char ***snaps,
@@ -587,6 +538,7 @@ out:
     df_graph_free(b.g);
     df_eval_free(b.ev);
     df_free(b.df);
+    build_pulled_release(&b);
     pthread_mutex_destroy(&b.mu);
     return rc;
 }

@@ -41,13 +41,13 @@ struct build_ctx {
     struct statcache *sc;
     struct stage_state *stages; /* one per df stage */
     pthread_mutex_t mu;         /* guards image loads/pulls shared by stages */
-    int cancel;                 /* set when a stage failed: others stop */
+    char **pulled;              /* references pulled in this build (--pull=always: once) */
+    size_t n_pulled;
+    int cancel; /* set when a stage failed: others stop */
 };
 
 /* exec.c */
 int build_stage_rootview(struct stage_state *st, struct rootview **out, struct kiln_error **err);
-int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
-                     struct kiln_error **err);
 int build_image_snapshots(struct build_ctx *b, const struct image *img, char ***snaps,
                           struct kiln_error **err);
 void build_add_layer(struct stage_state *st, const struct cache_entry *e, const char *snap);
@@ -62,6 +62,12 @@ int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *di
                      int overlay_whiteouts, const struct digest *key, struct kiln_error **err);
 /* A fresh directory under the store's scratch dir. Allocated. */
 char *build_scratch_mkdtemp(struct build_ctx *b, const char *what, struct kiln_error **err);
+
+/* base_image.c: the image FROM or COPY --from names, from the store or pulled
+ * from its registry as o->pull says. Thread-safe (takes b->mu). */
+int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
+                     struct kiln_error **err);
+void build_pulled_release(struct build_ctx *b);
 
 /* step_config.c: ENV LABEL EXPOSE ... Returns 0 and whether it was handled. */
 int build_step_config(struct build_ctx *b, struct stage_state *st, const struct df_step *step,

@@ -14,6 +14,7 @@
 #include "build/build.h"
 #include "build/epoch.h"
 #include "cli/cli.h"
+#include "cli/registry_opts.h"
 #include "dockerfile/eval.h"
 #include "dockerfile/graph.h"
 #include "dockerfile/plan.h"
@@ -42,8 +43,9 @@ static int strv_push(struct strv *s, const char *x)
 struct build_flags {
     struct strv tags, args, labels, secrets;
     const char *file, *target, *platform, *progress, *output, *iidfile, *network;
-    int no_cache, quiet, dry_run, jobs;
+    int no_cache, quiet, dry_run, jobs, push;
     enum build_pull pull;
+    struct registry_opts registry;
     const char *context;
 };
 
@@ -59,6 +61,7 @@ enum {
     OPT_NETWORK,
     OPT_IIDFILE,
     OPT_DRY_RUN,
+    OPT_PUSH,
 };
 
 static int parse_flags(int argc, char **argv, struct build_flags *f)
@@ -80,6 +83,10 @@ static int parse_flags(int argc, char **argv, struct build_flags *f)
         {"iidfile", required_argument, NULL, OPT_IIDFILE},
         {"quiet", no_argument, NULL, 'q'},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"push", no_argument, NULL, OPT_PUSH},
+        {"tls-verify", optional_argument, NULL, CLI_OPT_TLS_VERIFY},
+        {"cert-dir", required_argument, NULL, CLI_OPT_CERT_DIR},
+        {"authfile", required_argument, NULL, CLI_OPT_AUTHFILE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -143,6 +150,15 @@ static int parse_flags(int argc, char **argv, struct build_flags *f)
             break;
         case OPT_DRY_RUN:
             f->dry_run = 1;
+            break;
+        case OPT_PUSH:
+            f->push = 1;
+            break;
+        case CLI_OPT_TLS_VERIFY:
+        case CLI_OPT_CERT_DIR:
+        case CLI_OPT_AUTHFILE:
+            if (cli_registry_opt(c, optarg, &f->registry) < 0)
+                return cli_usage_error("build", "--tls-verify=%s: use true or false", optarg);
             break;
         case 'h':
             cli_print_help("build");
@@ -282,6 +298,58 @@ static int do_output(struct store *s, const char *root, const char *spec, const 
     return rc < 0 ? kiln_error_prefix(err, "--output %s", spec) : 0;
 }
 
+struct push_ctx {
+    struct progress *p;
+    int quiet; /* warnings only */
+};
+
+/* Registry events of --push as build progress lines. */
+static void push_progress(void *ctx, const struct registry_progress *p)
+{
+    struct push_ctx *pc = ctx;
+    struct progress *pr = pc->p;
+    const char *hex = p->digest ? p->digest + strlen("sha256:") : "";
+    if (pc->quiet && p->event != REGISTRY_EV_RETRY && p->event != REGISTRY_EV_WARNING)
+        return;
+    switch (p->event) {
+    case REGISTRY_EV_BLOB_DONE:
+        progress_message(pr, "=> %.12s pushed (%llu bytes)", hex, (unsigned long long)p->total);
+        break;
+    case REGISTRY_EV_BLOB_EXISTS:
+        progress_message(pr, "=> %.12s already exists", hex);
+        break;
+    case REGISTRY_EV_BLOB_MOUNTED:
+        progress_message(pr, "=> %.12s mounted", hex);
+        break;
+    case REGISTRY_EV_RETRY:
+    case REGISTRY_EV_WARNING:
+        progress_message(pr, "warning: %s", p->message);
+        break;
+    default:
+        break;
+    }
+}
+
+/* --push: every tag goes to its registry. */
+static int push_tags(struct store *s, const struct build_flags *f, struct progress *p,
+                     struct kiln_error **err)
+{
+    struct push_ctx pc = {p, f->quiet};
+    struct registry_opts ro = f->registry;
+    ro.progress = push_progress;
+    ro.progress_ctx = &pc;
+    for (size_t i = 0; i < f->tags.n; i++) {
+        if (!f->quiet)
+            progress_message(p, "=> pushing %s", f->tags.v[i]);
+        cleanup_free char *digest = NULL;
+        if (registry_push(s, f->tags.v[i], NULL, &ro, &digest, err) < 0)
+            return kiln_error_prefix(err, "--push %s", f->tags.v[i]);
+        if (!f->quiet)
+            progress_message(p, "=> pushed %s %s", f->tags.v[i], digest);
+    }
+    return 0;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -294,6 +362,9 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
     struct build_flags f = {0};
     if (parse_flags(argc, argv, &f) != 0)
         return optind > 0 && f.context == NULL ? EXIT_USAGE : EXIT_OK;
+    if (f.push && f.tags.n == 0)
+        return cli_usage_error("build", "--push needs a name to push to: give -t "
+                                        "REGISTRY/NAME[:TAG]");
     double t0 = now_s();
     int from_stdin = strcmp(f.context, "-") == 0;
     cleanup_free char *dockerfile = f.file       ? xstrdup(f.file)
@@ -405,6 +476,7 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
                            .n_secrets = f.secrets.n,
                            .no_cache = f.no_cache,
                            .pull = f.pull,
+                           .registry = &f.registry,
                            .network_none = net_none,
                            .jobs = f.jobs,
                            .epoch = epoch,
@@ -425,6 +497,8 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
         char md[DIGEST_STR_LEN + 1];
         rc = do_output(store, root, f.output, digest_str(&res.manifest.digest, md), &err);
     }
+    if (rc == 0 && f.push)
+        rc = push_tags(store, &f, p, &err);
     if (rc == 0) {
         unsigned run, cached;
         progress_counts(p, &run, &cached);
@@ -480,6 +554,11 @@ const struct cli_command cli_cmd_build = {
         "      --iidfile FILE      write the image id to FILE\n"
         "  -q, --quiet             print only the image id\n"
         "      --dry-run           print the build plan and exit\n"
+        "      --push              push every -t NAME to its registry after the build\n"
+        "      --tls-verify=false  pulls and --push: skip TLS checks, allow plain HTTP\n"
+        "      --cert-dir DIR      pulls and --push: trust the CA certificates in DIR\n"
+        "      --authfile FILE     pulls and --push: credentials (default "
+        "~/.docker/config.json)\n"
         "\n"
         "The build's epoch (image created time, history, clamped file times) is\n"
         "SOURCE_DATE_EPOCH, else the commit time of the context's git HEAD, else 0.\n",
