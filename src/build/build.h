@@ -20,6 +20,11 @@ struct build_secret {
     const char *src; /* host file */
 };
 
+struct build_ssh {
+    const char *id;     /* "default" unless named */
+    const char *socket; /* host path of the agent's socket */
+};
+
 struct build_opts {
     struct store *store;
     const char *context_dir;       /* a directory (a tar on stdin is unpacked first) */
@@ -31,6 +36,8 @@ struct build_opts {
     size_t n_labels;
     const struct build_secret *secrets;
     size_t n_secrets;
+    const struct build_ssh *ssh;
+    size_t n_ssh;
     int no_cache;
     enum build_pull pull;
     const struct registry_opts *registry; /* TLS, certs, credentials for pulls; NULL = defaults

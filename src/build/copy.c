@@ -3,6 +3,7 @@
  * Writes go through a component-by-component O_NOFOLLOW walk from the layer
  * directory, so a symlink copied by one source cannot redirect another's write. */
 #include "build/copy.h"
+#include "build/pathglob.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -122,8 +123,8 @@ static void set_attrs(const struct copy_req *req, struct copy_item *it, const st
         it->uid = req->uid;
         it->gid = req->gid;
     }
-    if (req->has_chmod)
-        it->mode = (st->st_mode & S_IFMT) | (req->chmod & 07777);
+    if (req->chmod != NULL)
+        it->mode = (st->st_mode & S_IFMT) | chmod_apply(req->chmod, st->st_mode);
     it->size = S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0;
     it->rdev = st->st_rdev;
     it->src_st = *st;
@@ -199,13 +200,20 @@ static int add_entry(const struct copy_req *req, struct copy_plan *p, const char
 
 /* --- sources from the context ---------------------------------------------- */
 
+/* With --parents the destination keeps the source path after its first
+ * strip bytes (the part before a "/./" pivot, or nothing). */
+static char *parents_dst(const char *dest, const char *src_rel, size_t strip)
+{
+    return join_rel(dest, strlen(src_rel) >= strip ? src_rel + strip : "");
+}
+
 static int add_ctx_match(const struct copy_req *req, struct copy_plan *p, const char *src_rel,
-                         const struct stat *st, const char *dest, int dest_is_dir,
+                         const struct stat *st, const char *dest, int dest_is_dir, size_t strip,
                          struct kiln_error **err)
 {
     const struct context_index *ci = req->ctx;
     if (st == NULL || S_ISDIR(st->st_mode)) {
-        cleanup_free char *base = req->parents ? join_rel(dest, src_rel) : xstrdup(dest);
+        cleanup_free char *base = req->parents ? parents_dst(dest, src_rel, strip) : xstrdup(dest);
         if (st != NULL && !excluded(req, src_rel)) {
             if (add_entry(req, p, base, ci->dirfd, src_rel, st, 0, 0, err) < 0)
                 return -1;
@@ -231,7 +239,7 @@ static int add_ctx_match(const struct copy_req *req, struct copy_plan *p, const 
     if (extract)
         dst = xstrdup(dest); /* a tar's contents go into dest itself */
     else if (req->parents)
-        dst = join_rel(dest, src_rel);
+        dst = parents_dst(dest, src_rel, strip);
     else if (dest_is_dir)
         dst = join_rel(dest, base_name(src_rel));
     else
@@ -239,18 +247,34 @@ static int add_ctx_match(const struct copy_req *req, struct copy_plan *p, const 
     return add_entry(req, p, dst, ci->dirfd, src_rel, st, 0, extract, err);
 }
 
+/* --parents "a/./b/c": the pattern is "a/b/c" and "a/" is left out of the
+ * destination. Returns the cleaned pattern; *strip is the length to drop. */
+static char *split_pivot(const struct copy_req *req, const char *src, size_t *strip)
+{
+    *strip = 0;
+    const char *piv = req->parents ? strstr(src, "/./") : NULL;
+    if (piv == NULL)
+        return clean_rel(src);
+    cleanup_free char *head = xstrndup(src, (size_t)(piv - src));
+    cleanup_free char *h = clean_rel(head);
+    cleanup_free char *t = clean_rel(piv + 3);
+    *strip = h[0] ? strlen(h) + 1 : 0;
+    return join_rel(h, t);
+}
+
 static int add_ctx_source(const struct copy_req *req, struct copy_plan *p, const char *src,
                           const char *dest, int dest_is_dir, struct kiln_error **err)
 {
-    cleanup_free char *rel = clean_rel(src);
+    size_t strip;
+    cleanup_free char *rel = split_pivot(req, src, &strip);
     const struct context_index *ci = req->ctx;
     if (has_wildcard(rel)) {
         int found = 0;
         for (size_t i = 0; i < ci->n; i++) {
-            if (fnmatch(rel, ci->v[i].rel, FNM_PATHNAME | FNM_PERIOD) != 0)
+            if (!pathglob_match(rel, ci->v[i].rel))
                 continue;
             found = 1;
-            if (add_ctx_match(req, p, ci->v[i].rel, &ci->v[i].st, dest, 1, err) < 0)
+            if (add_ctx_match(req, p, ci->v[i].rel, &ci->v[i].st, dest, 1, strip, err) < 0)
                 return -1;
         }
         if (!found)
@@ -259,14 +283,14 @@ static int add_ctx_source(const struct copy_req *req, struct copy_plan *p, const
         return 0;
     }
     if (rel[0] == '\0')
-        return add_ctx_match(req, p, "", NULL, dest, 1, err);
+        return add_ctx_match(req, p, "", NULL, dest, 1, 0, err);
     const struct context_entry *e = context_find(ci, rel);
     if (e == NULL)
         return kiln_error_set(err, KILN_E_NOTFOUND,
                               "\"%s\" not found in the build context (or excluded by "
                               ".dockerignore)",
                               src);
-    return add_ctx_match(req, p, e->rel, &e->st, dest, dest_is_dir, err);
+    return add_ctx_match(req, p, e->rel, &e->st, dest, dest_is_dir, strip, err);
 }
 
 /* --- sources from another root (--from) ------------------------------------ */
@@ -305,7 +329,7 @@ static int add_view_tree(const struct copy_req *req, struct copy_plan *p, const 
 }
 
 static int add_view_match(const struct copy_req *req, struct copy_plan *p, const char *path,
-                          const char *dest, int dest_is_dir, struct kiln_error **err)
+                          const char *dest, int dest_is_dir, size_t strip, struct kiln_error **err)
 {
     struct rootview_entry e;
     int found = rootview_lookup(req->from, path, 1, &e, err);
@@ -318,14 +342,14 @@ static int add_view_match(const struct copy_req *req, struct copy_plan *p, const
     int rc;
     int fd = rootview_layer_fd(req->from, e.layer);
     if (S_ISDIR(e.st.st_mode)) {
-        cleanup_free char *base = req->parents ? join_rel(dest, path) : xstrdup(dest);
+        cleanup_free char *base = req->parents ? parents_dst(dest, path, strip) : xstrdup(dest);
         rc = add_entry(req, p, base, fd, e.path[0] ? e.path : ".", &e.st, 1, 0, err);
         if (rc == 0)
             keep_base_mode(req, &p->v[p->n - 1], &e.st);
         if (rc == 0)
             rc = add_view_tree(req, p, e.path, base, 0, err);
     } else {
-        cleanup_free char *dst = req->parents  ? join_rel(dest, path)
+        cleanup_free char *dst = req->parents  ? parents_dst(dest, path, strip)
                                  : dest_is_dir ? join_rel(dest, base_name(path))
                                                : xstrdup(dest);
         rc = add_entry(req, p, dst, fd, e.path, &e.st, 1, 0, err);
@@ -337,9 +361,10 @@ static int add_view_match(const struct copy_req *req, struct copy_plan *p, const
 static int add_view_source(const struct copy_req *req, struct copy_plan *p, const char *src,
                            const char *dest, int dest_is_dir, struct kiln_error **err)
 {
-    cleanup_free char *rel = clean_rel(src);
+    size_t strip;
+    cleanup_free char *rel = split_pivot(req, src, &strip);
     if (!has_wildcard(rel))
-        return add_view_match(req, p, rel, dest, dest_is_dir, err);
+        return add_view_match(req, p, rel, dest, dest_is_dir, strip, err);
     /* Wildcards in the last component only. */
     const char *slash = strrchr(rel, '/');
     cleanup_free char *dir = slash ? xstrndup(rel, (size_t)(slash - rel)) : xstrdup("");
@@ -363,7 +388,7 @@ static int add_view_source(const struct copy_req *req, struct copy_plan *p, cons
             continue;
         matched = 1;
         cleanup_free char *path = join_rel(de.path, names[i]);
-        rc = add_view_match(req, p, path, dest, 1, err);
+        rc = add_view_match(req, p, path, dest, 1, strip, err);
     }
     rootview_names_free(names, n);
     rootview_entry_release(&de);
@@ -478,7 +503,7 @@ int copy_plan_build(const struct copy_req *req, struct copy_plan **out, struct k
     int wild = 0;
     for (size_t i = 0; i < req->n_srcs; i++)
         wild |= req->srcs[i].data == NULL && req->srcs[i].file == NULL &&
-                has_wildcard(req->srcs[i].path);
+                req->srcs[i].tree == NULL && has_wildcard(req->srcs[i].path);
     int dest_is_dir = dest_hint || dest_exists_dir || req->n_srcs > 1 || wild;
     if ((req->n_srcs > 1 || wild) && !dest_hint && !dest_exists_dir) {
         free(dest);
@@ -499,7 +524,7 @@ int copy_plan_build(const struct copy_req *req, struct copy_plan **out, struct k
             it->data = s->data;
             it->data_len = s->data_len;
             it->size = s->data_len;
-            it->mode = S_IFREG | (req->has_chmod ? (req->chmod & 07777) : 0644);
+            it->mode = S_IFREG | (req->chmod ? chmod_apply(req->chmod, S_IFREG | 0644) : 0644);
             it->uid = req->has_chown ? req->uid : 0;
             it->gid = req->has_chown ? req->gid : 0;
         } else if (s->file != NULL) {
@@ -516,9 +541,16 @@ int copy_plan_build(const struct copy_req *req, struct copy_plan **out, struct k
             it->src_rel = xstrdup(s->file);
             it->src_st = fst;
             it->size = (uint64_t)fst.st_size;
-            it->mode = S_IFREG | (req->has_chmod ? (req->chmod & 07777) : 0600);
+            it->mode = S_IFREG | (req->chmod ? chmod_apply(req->chmod, S_IFREG | 0600) : 0600);
             it->uid = req->has_chown ? req->uid : 0;
             it->gid = req->has_chown ? req->gid : 0;
+        } else if (s->tree != NULL) {
+            struct copy_req sub = *req;
+            sub.ctx = s->tree;
+            sub.from = NULL;
+            sub.parents = 0;
+            sub.is_add = 0;
+            rc = add_ctx_source(&sub, p, ".", dest, 1, err);
         } else if (req->from != NULL) {
             rc = add_view_source(req, p, s->path, dest, dest_is_dir, err);
         } else {

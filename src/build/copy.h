@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "build/chmod.h"
 #include "build/context.h"
 #include "build/rootview.h"
 #include "build/statcache.h"
@@ -23,6 +24,8 @@ struct copy_source {
     const char *data; /* heredoc body, or NULL */
     size_t data_len;
     const char *file; /* a host file (ADD of a URL, downloaded), or NULL */
+    /* a host directory whose contents are copied (ADD of a git URL), or NULL */
+    const struct context_index *tree;
 };
 
 struct copy_req {
@@ -32,8 +35,7 @@ struct copy_req {
     int has_chown;
     uid_t uid;
     gid_t gid;
-    int has_chmod;
-    mode_t chmod;
+    const struct chmod_spec *chmod;     /* --chmod, or NULL */
     int parents;                        /* --parents */
     int is_add;                         /* ADD: local archives are extracted */
     const struct dockerignore *exclude; /* --exclude, or NULL */

@@ -270,7 +270,7 @@ static int run_instr(struct build_ctx *b, struct stage_state *st, const struct d
     if (df_scope_step(st->scope, ins, &step, err) < 0)
         return -1;
     struct digester *k = cache_key_begin(&st->key);
-    cache_key_adds(k, "instr", step->text);
+    cache_key_adds(k, "instr", step->cache_text);
     for (size_t i = 0; i < step->n_used_args; i++)
         cache_key_adds(k, "arg", step->used_args[i]);
     struct digest key;

@@ -80,6 +80,11 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
 /* step_copy.c: COPY/ADD, and WORKDIR's mkdir. */
 int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df_step *step,
                     int pid, struct digest *key, struct kiln_error **err);
+/* The root file system a --from (COPY, RUN --mount) names: a stage built
+ * before (by name or index), scratch, or an image. *identity names its
+ * content: the stage's layer diff ids, or the image's manifest digest. */
+int build_from_view(struct build_ctx *b, struct stage_state *st, const char *from,
+                    struct rootview **view, struct digest *identity, struct kiln_error **err);
 int build_step_workdir(struct build_ctx *b, struct stage_state *st, const char *path,
                        const struct digest *key, struct kiln_error **err);
 

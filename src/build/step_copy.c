@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "build/copy.h"
+#include "build/gitsrc.h"
 #include "build/internal.h"
 #include "dockerfile/expand.h"
 #include "util/cleanup.h"
@@ -51,9 +52,8 @@ static char *abs_dest(struct stage_state *st, const char *dest)
     return xasprintf("%s%s%s", wd, slash ? "" : "/", dest);
 }
 
-/* The root file system --from names: a stage built before, or an image. */
-static int from_view(struct build_ctx *b, struct stage_state *st, const char *from,
-                     struct rootview **view, struct digest *identity, struct kiln_error **err)
+int build_from_view(struct build_ctx *b, struct stage_state *st, const char *from,
+                    struct rootview **view, struct digest *identity, struct kiln_error **err)
 {
     struct df_ref ref = {0};
     if (df_resolve_from(b->df, st->index, from, &ref, err) < 0)
@@ -179,14 +179,52 @@ static int download(struct build_ctx *b, const char *url, const char *checksum, 
     return 0;
 }
 
-static int parse_mode(const char *s, mode_t *out)
+/* ADD of a git repository: a checkout in the scratch area, listed like a
+ * context (no .dockerignore) so the plan copies, keys and writes it as
+ * it does context files: the epoch as mtime, owner root. */
+struct git_tree {
+    char *work;
+    struct context_index *ci;
+};
+
+static void git_tree_release(struct git_tree *g)
 {
-    char *end;
-    long v = strtol(s, &end, 8);
-    if (*s == '\0' || *end != '\0' || v < 0 || v > 07777)
+    if (g->work != NULL) {
+        cleanup_error struct kiln_error *e2 = NULL;
+        rm_rf(g->work, &e2);
+    }
+    free(g->work);
+    context_index_free(g->ci);
+}
+
+static int add_git_source(struct build_ctx *b, const struct df_instr *ins, struct git_ref *r,
+                          const char *checksum, struct git_tree *g, struct kiln_error **err)
+{
+    if (checksum != NULL) {
+        const char *c = strncmp(checksum, "sha1:", 5) == 0 ? checksum + 5 : checksum;
+        if (r->checksum != NULL && strcmp(r->checksum, c) != 0)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "ADD %s: --checksum=%s conflicts with the URL's checksum %s",
+                                  r->remote, checksum, r->checksum);
+        free(r->checksum);
+        r->checksum = xstrdup(c);
+        if (r->ref == NULL)
+            r->ref = xstrdup(c);
+    }
+    int keep = df_instr_flag(ins, "keep-git-dir") != NULL ? df_instr_flag_bool(ins, "keep-git-dir")
+                                                          : r->keep_git_dir == 1;
+    if (df_instr_flag(ins, "keep-git-dir") != NULL && r->keep_git_dir >= 0 &&
+        r->keep_git_dir != keep)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "ADD %s: --keep-git-dir and the URL's keep-git-dir disagree",
+                              r->remote);
+    g->work = build_scratch_mkdtemp(b, "git", err);
+    if (g->work == NULL)
         return -1;
-    *out = (mode_t)v;
-    return 0;
+    cleanup_free char *tree = NULL, *commit = NULL;
+    if (git_fetch_tree(r, g->work, keep, &tree, &commit, err) < 0)
+        return -1;
+    return context_index_build(tree, NULL, &g->ci, err);
 }
 
 static int write_and_commit(struct build_ctx *b, struct stage_state *st, struct copy_plan *plan,
@@ -224,6 +262,10 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     char **owned = NULL;
     size_t n_owned = 0;
     char *dest = NULL;
+    struct git_tree *gits = NULL;
+    size_t n_gits = 0;
+    struct git_ref gref;
+    int gr;
     int rc = -1;
     if (ins->n_args < 2) {
         kiln_error_set(err, KILN_E_INVALID, "%s needs a source and a destination", ins->keyword);
@@ -243,8 +285,9 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
         goto out;
     req.dest_view = dest_view;
     struct digest from_id = {{0}};
+    struct chmod_spec mode;
     if (from != NULL) {
-        if (from_view(b, st, from, &src_view, &from_id, err) < 0)
+        if (build_from_view(b, st, from, &src_view, &from_id, err) < 0)
             goto out;
         req.from = src_view;
     }
@@ -254,12 +297,14 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
         req.has_chown = 1;
     }
     if (chmod != NULL) {
-        if (parse_mode(chmod, &req.chmod) < 0) {
+        if (chmod_parse(chmod, &mode) < 0) {
             kiln_error_set(err, KILN_E_INVALID,
-                           "--chmod=%s: only octal modes such as 0755 are supported", chmod);
+                           "%s --chmod=%s: not a mode; use octal (0755) or symbolic "
+                           "(u=rwx,go=rx, +x, a-w)",
+                           ins->keyword, chmod);
             goto out;
         }
-        req.has_chmod = 1;
+        req.chmod = &mode;
     }
     const char **ex = NULL;
     size_t n_ex = df_instr_flag_all(ins, "exclude", &ex);
@@ -276,6 +321,7 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     size_t n = ins->n_args - 1;
     srcs = xcalloc(n, sizeof(*srcs));
     owned = xcalloc(2 * n, sizeof(char *));
+    gits = xcalloc(n, sizeof(*gits));
     for (size_t i = 0; i < n; i++) {
         const char *a = ins->args[i];
         srcs[i].path = a;
@@ -298,6 +344,15 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
             srcs[i].path = h->name;
             srcs[i].data = body;
             srcs[i].data_len = strlen(body);
+        } else if (is_add && from == NULL && (gr = git_ref_parse(a, &gref, err)) != 0) {
+            if (gr < 0)
+                goto out;
+            struct git_tree *g = &gits[n_gits++];
+            int fetched = add_git_source(b, ins, &gref, checksum, g, err);
+            git_ref_release(&gref);
+            if (fetched < 0)
+                goto out;
+            srcs[i].tree = g->ci;
         } else if (is_add && (strncmp(a, "http://", 7) == 0 || strncmp(a, "https://", 8) == 0)) {
             char *file = NULL;
             if (download(b, a, checksum, &file, err) < 0)
@@ -351,6 +406,9 @@ out:
     for (size_t i = 0; srcs != NULL && i + 1 < ins->n_args; i++)
         if (srcs[i].file != NULL)
             unlink(srcs[i].file);
+    for (size_t i = 0; i < n_gits; i++)
+        git_tree_release(&gits[i]);
+    free(gits);
     for (size_t i = 0; i < n_owned; i++)
         free(owned[i]);
     free(owned);

@@ -18,6 +18,7 @@
 
 #include "build/copy.h"
 #include "build/internal.h"
+#include "dockerfile/mount.h"
 #include "runtime/runtime.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -30,8 +31,12 @@ struct run_mounts {
     size_t n;
     struct cache_mount caches[MAX_MOUNTS];
     size_t n_caches;
-    char *owned[MAX_MOUNTS * 3];
+    char *owned[MAX_MOUNTS * 4 + 4];
     size_t n_owned;
+    const char *tmpdirs[MAX_MOUNTS]; /* copies made for bind from=, removed after the step */
+    size_t n_tmpdirs;
+    int ssh[MAX_MOUNTS]; /* m[i] is an ssh agent */
+    const char *ssh_env; /* "SSH_AUTH_SOCK=..." of the first one */
 };
 
 static const char *own(struct run_mounts *rm, char *s)
@@ -43,23 +48,14 @@ static const char *own(struct run_mounts *rm, char *s)
 
 static void run_mounts_release(struct run_mounts *rm)
 {
+    for (size_t i = 0; i < rm->n_tmpdirs; i++) {
+        cleanup_error struct kiln_error *e = NULL;
+        rm_rf(rm->tmpdirs[i], &e);
+    }
     for (size_t i = 0; i < rm->n_caches; i++)
         cache_mount_release(&rm->caches[i]);
     for (size_t i = 0; i < rm->n_owned; i++)
         free(rm->owned[i]);
-}
-
-static const char *opt(char **keys, char **vals, size_t n, const char *k)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(keys[i], k) == 0)
-            return vals[i] ? vals[i] : "";
-    return NULL;
-}
-
-static int truthy(const char *v)
-{
-    return v != NULL && (v[0] == '\0' || strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 static char *clean_target(struct stage_state *st, const char *t)
@@ -70,163 +66,187 @@ static char *clean_target(struct stage_state *st, const char *t)
     return xasprintf("%s/%s", wd && wd[0] ? wd : "", t);
 }
 
-/* One --mount=... value. Adds to rm and to the step's key. */
+/* Copies path (a file or a directory) of the root file system view to
+ * "mnt" in a fresh scratch dir (a copy: rw changes to the mount vanish with
+ * it). Returns the scratch dir. */
+static char *materialise(struct build_ctx *b, struct rootview *view, const char *path,
+                         struct kiln_error **err)
+{
+    struct copy_source cs = {.path = path};
+    struct copy_req req = {.srcs = &cs, .n_srcs = 1, .dest = "/mnt", .from = view};
+    struct copy_plan *plan = NULL;
+    char *dir = build_scratch_mkdtemp(b, "bind", err);
+    int rc = dir ? copy_plan_build(&req, &plan, err) : -1;
+    if (rc == 0) {
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        rc = fd < 0 ? kiln_error_errno(err, errno, "open %s", dir)
+                    : copy_plan_write(plan, fd, -1, err);
+        if (fd >= 0)
+            close(fd);
+    }
+    copy_plan_free(plan);
+    if (rc < 0 && dir != NULL) {
+        cleanup_error struct kiln_error *e2 = NULL;
+        rm_rf(dir, &e2);
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+static int add_bind(struct build_ctx *b, struct stage_state *st, const struct df_mount *dm,
+                    const char *spec, struct rt_mount *m, struct run_mounts *rm, struct digester *k,
+                    struct kiln_error **err)
+{
+    m->type = RT_MOUNT_BIND;
+    m->readonly = dm->readonly;
+    const char *source = dm->source && dm->source[0] ? dm->source : NULL;
+    if (dm->from == NULL) {
+        /* Bind from the context: the key covers what is bound. */
+        struct copy_source cs = {.path = source ? source : "."};
+        struct copy_req req = {.srcs = &cs, .n_srcs = 1, .dest = "/", .ctx = b->ctx};
+        struct copy_plan *plan = NULL;
+        struct digest d;
+        if (copy_plan_build(&req, &plan, err) < 0)
+            return kiln_error_prefix(err, "--mount=%s", spec);
+        int rc = copy_plan_digest(plan, b->sc, &d, err);
+        copy_plan_free(plan);
+        if (rc < 0)
+            return -1;
+        cache_key_adds(k, "mount", spec);
+        cache_key_adds(k, "content", d.hex);
+        if (source != NULL && strstr(source, "..") != NULL)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "--mount source=%s: must stay inside the context", source);
+        m->source = own(rm, xasprintf("%s/%s", b->ctx->dir, source ? source : "."));
+        return 0;
+    }
+    /* from= a stage (name or index) or an image: bind a copy of its path. */
+    struct rootview *view = NULL;
+    struct digest id;
+    if (build_from_view(b, st, dm->from, &view, &id, err) < 0)
+        return kiln_error_prefix(err, "--mount from=%s", dm->from);
+    char *dir = materialise(b, view, source ? source : "/", err);
+    rootview_free(view);
+    if (dir == NULL)
+        return kiln_error_prefix(err, "--mount from=%s", dm->from);
+    rm->tmpdirs[rm->n_tmpdirs++] = own(rm, dir);
+    m->source = own(rm, path_join(dir, "mnt"));
+    cache_key_adds(k, "mount", spec);
+    cache_key_adds(k, "from", id.hex);
+    return 0;
+}
+
+static const char *ssh_socket(struct build_ctx *b, const char *id)
+{
+    for (size_t i = 0; i < b->o->n_ssh; i++)
+        if (strcmp(b->o->ssh[i].id, id) == 0)
+            return b->o->ssh[i].socket;
+    return NULL;
+}
+
+/* One --mount=... value, parsed by dockerfile/mount.h. Adds to rm and to
+ * the step's key. */
 static int add_mount(struct build_ctx *b, struct stage_state *st, const char *spec,
                      struct run_mounts *rm, struct digester *k, struct kiln_error **err)
 {
     if (rm->n >= MAX_MOUNTS)
         return kiln_error_set(err, KILN_E_INVALID, "too many --mount options");
-    char *keys[32], *vals[32];
-    size_t n = 0;
-    cleanup_free char *copy = xstrdup(spec);
-    char *save = NULL;
-    for (char *f = strtok_r(copy, ",", &save); f && n < 32; f = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(f, '=');
-        if (eq)
-            *eq++ = '\0';
-        keys[n] = f;
-        vals[n] = eq;
-        n++;
-    }
-    const char *type = opt(keys, vals, n, "type");
-    if (type == NULL)
-        type = "bind";
-    const char *target = opt(keys, vals, n, "target");
-    if (target == NULL)
-        target = opt(keys, vals, n, "dst");
-    if (target == NULL)
-        target = opt(keys, vals, n, "destination");
+    struct df_mount dm;
+    if (df_mount_parse(spec, &dm, err) < 0)
+        return -1;
     struct rt_mount *m = &rm->m[rm->n];
     memset(m, 0, sizeof(*m));
-    if (strcmp(type, "secret") == 0) {
-        const char *id = opt(keys, vals, n, "id");
-        if (id == NULL && target != NULL)
-            id = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
-        if (id == NULL)
-            return kiln_error_set(err, KILN_E_INVALID, "--mount=type=secret needs id= or target=");
+    int rc = 0, skip = 0;
+    switch (dm.type) {
+    case DF_MOUNT_SECRET: {
         const char *src = NULL;
         for (size_t i = 0; i < b->o->n_secrets; i++)
-            if (strcmp(b->o->secrets[i].id, id) == 0)
+            if (strcmp(b->o->secrets[i].id, dm.id) == 0)
                 src = b->o->secrets[i].src;
         if (src == NULL) {
-            if (truthy(opt(keys, vals, n, "required")))
-                return kiln_error_set(err, KILN_E_NOTFOUND,
-                                      "secret \"%s\" is required; pass --secret id=%s,src=FILE", id,
-                                      id);
-            return 0;
+            if (dm.required)
+                rc = kiln_error_set(err, KILN_E_NOTFOUND,
+                                    "secret \"%s\" is required; pass --secret id=%s,src=FILE",
+                                    dm.id, dm.id);
+            skip = 1;
+            break;
+        }
+        if (dm.target == NULL) {
+            rc = kiln_error_set(err, KILN_E_USAGE,
+                                "--mount=%s: secrets as environment variables (env=) are not "
+                                "supported; give target=",
+                                spec);
+            break;
         }
         m->type = RT_MOUNT_BIND;
         m->readonly = 1;
         m->source = own(rm, xstrdup(src));
-        m->target = own(rm, target ? clean_target(st, target) : xasprintf("/run/secrets/%s", id));
+        m->target = own(rm, clean_target(st, dm.target));
         cache_key_adds(k, "mount", "secret");
         cache_key_adds(k, "target", m->target); /* never the secret itself */
-        rm->n++;
-        return 0;
+        break;
     }
-    if (target == NULL)
-        return kiln_error_set(err, KILN_E_INVALID, "--mount=%s: target= is required", spec);
-    m->target = own(rm, clean_target(st, target));
-    if (strcmp(type, "tmpfs") == 0) {
+    case DF_MOUNT_SSH: {
+        const char *sock = ssh_socket(b, dm.id);
+        if (sock == NULL) {
+            if (dm.required)
+                rc = kiln_error_set(err, KILN_E_NOTFOUND,
+                                    "ssh agent \"%s\" is required by RUN --mount=%s; pass --ssh "
+                                    "%s[=SOCKET]",
+                                    dm.id, spec, dm.id);
+            skip = 1;
+            break;
+        }
+        size_t nth = 0;
+        for (size_t i = 0; i < rm->n; i++)
+            nth += rm->ssh[i];
+        char *t = strcmp(dm.target, "/run/buildkit/ssh_agent.0") == 0
+                      ? xasprintf("/run/buildkit/ssh_agent.%zu", nth)
+                      : clean_target(st, dm.target);
+        m->type = RT_MOUNT_BIND;
+        m->source = own(rm, xstrdup(sock));
+        m->target = own(rm, t);
+        rm->ssh[rm->n] = 1;
+        if (rm->ssh_env == NULL)
+            rm->ssh_env = own(rm, xasprintf("SSH_AUTH_SOCK=%s", t));
+        cache_key_adds(k, "mount", spec); /* not the host's socket path */
+        break;
+    }
+    case DF_MOUNT_TMPFS:
         m->type = RT_MOUNT_TMPFS;
-        const char *size = opt(keys, vals, n, "size");
-        if (size)
-            m->options = own(rm, xasprintf("size=%s", size));
+        m->target = own(rm, clean_target(st, dm.target));
+        if (dm.size > 0)
+            m->options = own(rm, xasprintf("size=%lld", dm.size));
         cache_key_adds(k, "mount", spec);
-    } else if (strcmp(type, "cache") == 0) {
-        const char *id = opt(keys, vals, n, "id");
-        const char *sharing = opt(keys, vals, n, "sharing");
-        const char *mode = opt(keys, vals, n, "mode");
-        const char *uid = opt(keys, vals, n, "uid");
-        const char *gid = opt(keys, vals, n, "gid");
-        enum cache_sharing sh = CACHE_SHARED;
-        if (sharing && strcmp(sharing, "private") == 0)
-            sh = CACHE_PRIVATE;
-        else if (sharing && strcmp(sharing, "locked") == 0)
-            sh = CACHE_LOCKED;
-        else if (sharing && strcmp(sharing, "shared") != 0)
-            return kiln_error_set(err, KILN_E_INVALID,
-                                  "--mount sharing=%s: use shared, private or locked", sharing);
+        break;
+    case DF_MOUNT_CACHE: {
+        m->target = own(rm, clean_target(st, dm.target));
+        enum cache_sharing sh = strcmp(dm.sharing, "private") == 0  ? CACHE_PRIVATE
+                                : strcmp(dm.sharing, "locked") == 0 ? CACHE_LOCKED
+                                                                    : CACHE_SHARED;
         struct cache_mount *c = &rm->caches[rm->n_caches];
-        if (cache_mount_acquire(b->root, id ? id : m->target, sh, uid ? (uid_t)atoi(uid) : 0,
-                                gid ? (gid_t)atoi(gid) : 0,
-                                mode ? (mode_t)strtol(mode, NULL, 8) : 0755, c, err) < 0)
-            return -1;
+        if (cache_mount_acquire(b->root, dm.id, sh, dm.uid >= 0 ? (uid_t)dm.uid : 0,
+                                dm.gid >= 0 ? (gid_t)dm.gid : 0,
+                                dm.mode >= 0 ? (mode_t)dm.mode : 0755, c, err) < 0) {
+            rc = -1;
+            break;
+        }
         rm->n_caches++;
         m->type = RT_MOUNT_CACHE;
         m->source = c->path;
         cache_key_adds(k, "mount", spec);
-    } else if (strcmp(type, "bind") == 0) {
-        const char *from = opt(keys, vals, n, "from");
-        const char *source = opt(keys, vals, n, "source");
-        if (source == NULL)
-            source = opt(keys, vals, n, "src");
-        int rw = truthy(opt(keys, vals, n, "rw")) || truthy(opt(keys, vals, n, "readwrite"));
-        m->type = RT_MOUNT_BIND;
-        m->readonly = !rw;
-        if (from == NULL) {
-            /* Bind from the context: the key covers what is bound. */
-            struct copy_source cs = {.path = source ? source : "."};
-            struct copy_req req = {.srcs = &cs, .n_srcs = 1, .dest = "/", .ctx = b->ctx};
-            struct copy_plan *plan = NULL;
-            struct digest d;
-            if (copy_plan_build(&req, &plan, err) < 0)
-                return kiln_error_prefix(err, "--mount=%s", spec);
-            int rc = copy_plan_digest(plan, b->sc, &d, err);
-            copy_plan_free(plan);
-            if (rc < 0)
-                return -1;
-            cache_key_adds(k, "mount", spec);
-            cache_key_adds(k, "content", d.hex);
-            cleanup_free char *rel = xstrdup(source ? source : ".");
-            if (strstr(rel, "..") != NULL)
-                return kiln_error_set(err, KILN_E_INVALID,
-                                      "--mount source=%s: must stay inside the context", rel);
-            m->source = own(rm, xasprintf("%s/%s", b->ctx->dir, rel));
-        } else {
-            struct df_ref ref = {0};
-            if (df_resolve_from(b->df, st->index, from, &ref, err) < 0)
-                return -1;
-            if (ref.kind != DF_REF_STAGE) {
-                df_ref_release(&ref);
-                return kiln_error_set(err, KILN_E_USAGE,
-                                      "--mount from=%s: only stages of this Dockerfile can be "
-                                      "bound for now",
-                                      from);
-            }
-            struct stage_state *src = &b->stages[ref.stage];
-            df_ref_release(&ref);
-            /* Materialise the path from the stage's layers (a copy: rw changes vanish). */
-            struct rootview *view = NULL;
-            if (build_stage_rootview(src, &view, err) < 0)
-                return -1;
-            struct copy_source cs = {.path = source ? source : "/"};
-            struct copy_req req = {.srcs = &cs, .n_srcs = 1, .dest = "/", .from = view};
-            struct copy_plan *plan = NULL;
-            char *dir = build_scratch_mkdtemp(b, "bind", err);
-            int rc = dir ? copy_plan_build(&req, &plan, err) : -1;
-            if (rc == 0) {
-                int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                rc = fd < 0 ? kiln_error_errno(err, errno, "open %s", dir)
-                            : copy_plan_write(plan, fd, -1, err);
-                if (fd >= 0)
-                    close(fd);
-            }
-            copy_plan_free(plan);
-            rootview_free(view);
-            if (dir)
-                own(rm, dir);
-            if (rc < 0)
-                return -1;
-            m->source = dir;
-            cache_key_adds(k, "mount", spec);
-            cache_key_adds(k, "stage", src->key.hex);
-        }
-    } else {
-        return kiln_error_set(err, KILN_E_USAGE, "--mount type=%s is not supported", type);
+        break;
     }
-    rm->n++;
-    return 0;
+    case DF_MOUNT_BIND:
+        m->target = own(rm, clean_target(st, dm.target));
+        rc = add_bind(b, st, &dm, spec, m, rm, k, err);
+        break;
+    }
+    df_mount_release(&dm);
+    if (rc == 0 && !skip)
+        rm->n++;
+    return rc;
 }
 
 /* --- mount stubs ----------------------------------------------------------------- */
@@ -319,6 +339,59 @@ static int dir_empty(int fd)
 
 /* --- the step --------------------------------------------------------------------- */
 
+/* The heredoc a shell-form RUN consists of alone ("RUN <<EOF", "RUN <<-'EOF'"),
+ * or NULL: BuildKit runs such a body itself, as the shell's script, or, when
+ * it starts with "#!", as an executable file. */
+static const struct df_heredoc *sole_heredoc(const struct df_step *step)
+{
+    const struct df_instr *o = step->orig;
+    if (step->ins->json || o->n_heredocs != 1 || step->ins->n_args == 0)
+        return NULL;
+    const char *t = step->ins->args[0];
+    while (*t == ' ' || *t == '\t')
+        t++;
+    if (strncmp(t, "<<", 2) != 0)
+        return NULL;
+    size_t n = strcspn(t, " \t\n");
+    return t[n + strspn(t + n, " \t\n")] == '\0' ? &o->heredocs[0] : NULL;
+}
+
+/* Where a "#!" heredoc is mounted in the container (as BuildKit does). */
+static char *shebang_path(const struct df_heredoc *h)
+{
+    char *p = xasprintf("/dev/pipes/%s", h->name[0] ? h->name : "EOF");
+    for (char *c = p + strlen("/dev/pipes/"); *c; c++)
+        if (*c == '/')
+            *c = '_';
+    return p;
+}
+
+static int is_shebang(const struct df_heredoc *h)
+{
+    return h != NULL && strncmp(h->content, "#!", 2) == 0;
+}
+
+/* Writes the "#!" heredoc into stepdir and binds it read-only at
+ * /dev/pipes/NAME, mode 0755, for the shell to execute. */
+static int add_shebang_mount(const struct df_heredoc *h, const char *stepdir, struct run_mounts *rm,
+                             struct kiln_error **err)
+{
+    if (rm->n >= MAX_MOUNTS)
+        return kiln_error_set(err, KILN_E_INVALID, "too many --mount options");
+    char *file = path_join(stepdir, "script");
+    if (write_file_atomic(file, h->content, strlen(h->content), 0755, err) < 0) {
+        free(file);
+        return -1;
+    }
+    struct rt_mount *m = &rm->m[rm->n++];
+    memset(m, 0, sizeof(*m));
+    m->type = RT_MOUNT_BIND;
+    m->readonly = 1;
+    m->source = own(rm, file);
+    m->target = own(rm, shebang_path(h));
+    return 0;
+}
+
 static char **run_argv(struct stage_state *st, const struct df_step *step)
 {
     const struct df_instr *ins = step->ins;
@@ -332,13 +405,15 @@ static char **run_argv(struct stage_state *st, const struct df_step *step)
     strbuf_adds(&script, ins->n_args ? ins->args[0] : "");
     const struct df_instr *o = step->orig;
     if (o->n_heredocs > 0) {
-        const char *t = script.buf;
-        while (*t == ' ' || *t == '\t')
-            t++;
-        int only = o->n_heredocs == 1 && strncmp(t, "<<", 2) == 0 && strchr(t, ' ') == NULL;
-        if (only) {
+        const struct df_heredoc *only = sole_heredoc(step);
+        if (is_shebang(only)) {
             strbuf_reset(&script);
-            strbuf_adds(&script, o->heredocs[0].content);
+            char *path = shebang_path(only);
+            strbuf_adds(&script, path);
+            free(path);
+        } else if (only) {
+            strbuf_reset(&script);
+            strbuf_adds(&script, only->content);
         } else {
             strbuf_addc(&script, '\n');
             for (size_t i = 0; i < o->n_heredocs; i++)
@@ -414,9 +489,15 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
         kiln_error_freep(err);
     }
     char **argv = run_argv(st, step);
-    const char **env = xcalloc(step->n_run_env + 1, sizeof(char *));
-    for (size_t i = 0; i < step->n_run_env; i++)
-        env[i] = step->run_env[i];
+    const char **env = xcalloc(step->n_run_env + 2, sizeof(char *));
+    size_t n_env = 0;
+    int has_sock = 0;
+    for (size_t i = 0; i < step->n_run_env; i++) {
+        env[n_env++] = step->run_env[i];
+        has_sock |= strncmp(step->run_env[i], "SSH_AUTH_SOCK=", 14) == 0;
+    }
+    if (rm->ssh_env != NULL && !has_sock)
+        env[n_env++] = rm->ssh_env;
     json_t *c = build_config_obj(st);
     int pipefd[2], errfd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -568,6 +649,9 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     }
     stepdir = build_scratch_mkdtemp(b, "run", err);
     if (stepdir == NULL)
+        goto out;
+    if (is_shebang(sole_heredoc(step)) &&
+        add_shebang_mount(sole_heredoc(step), stepdir, &rm, err) < 0)
         goto out;
     if (execute(b, st, step, pid, &rm, net_none, stepdir, err) < 0)
         goto out;

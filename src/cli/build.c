@@ -40,8 +40,15 @@ static int strv_push(struct strv *s, const char *x)
     return 0;
 }
 
+/* cleanup for an array of allocated strings (cleanup_free frees only the first) */
+static void free_list(char *(*v)[MAX_LIST])
+{
+    for (size_t i = 0; i < MAX_LIST; i++)
+        free((*v)[i]);
+}
+
 struct build_flags {
-    struct strv tags, args, labels, secrets;
+    struct strv tags, args, labels, secrets, ssh;
     const char *file, *target, *platform, *progress, *output, *iidfile, *network;
     int no_cache, quiet, dry_run, jobs, push;
     enum build_pull pull;
@@ -58,6 +65,7 @@ enum {
     OPT_PROGRESS,
     OPT_LABEL,
     OPT_SECRET,
+    OPT_SSH,
     OPT_NETWORK,
     OPT_IIDFILE,
     OPT_DRY_RUN,
@@ -78,6 +86,7 @@ static int parse_flags(int argc, char **argv, struct build_flags *f)
         {"output", required_argument, NULL, 'o'},
         {"label", required_argument, NULL, OPT_LABEL},
         {"secret", required_argument, NULL, OPT_SECRET},
+        {"ssh", required_argument, NULL, OPT_SSH},
         {"network", required_argument, NULL, OPT_NETWORK},
         {"jobs", required_argument, NULL, 'j'},
         {"iidfile", required_argument, NULL, OPT_IIDFILE},
@@ -133,6 +142,9 @@ static int parse_flags(int argc, char **argv, struct build_flags *f)
             break;
         case OPT_SECRET:
             over = strv_push(&f->secrets, optarg);
+            break;
+        case OPT_SSH:
+            over = strv_push(&f->ssh, optarg);
             break;
         case OPT_NETWORK:
             f->network = optarg;
@@ -407,7 +419,7 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
         reference_release(&r);
     }
     struct build_secret secrets[MAX_LIST];
-    cleanup_free char *secret_buf[MAX_LIST] = {0};
+    __attribute__((cleanup(free_list))) char *secret_buf[MAX_LIST] = {0};
     for (size_t i = 0; i < f.secrets.n; i++) {
         char *s = secret_buf[i] = xstrdup(f.secrets.v[i]);
         secrets[i].id = secrets[i].src = NULL;
@@ -423,6 +435,29 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
         if (!path_exists(secrets[i].src))
             return cli_usage_error("build", "--secret %s: %s does not exist", f.secrets.v[i],
                                    secrets[i].src);
+    }
+    /* --ssh ID (the agent at $SSH_AUTH_SOCK) or ID=SOCKET */
+    struct build_ssh ssh[MAX_LIST];
+    __attribute__((cleanup(free_list))) char *ssh_buf[MAX_LIST] = {0};
+    for (size_t i = 0; i < f.ssh.n; i++) {
+        char *s = ssh_buf[i] = xstrdup(f.ssh.v[i]);
+        char *eq = strchr(s, '=');
+        if (eq)
+            *eq++ = '\0';
+        ssh[i].id = s;
+        ssh[i].socket = eq ? eq : getenv("SSH_AUTH_SOCK");
+        if (s[0] == '\0' || ssh[i].socket == NULL || ssh[i].socket[0] == '\0')
+            return cli_usage_error("build",
+                                   "--ssh %s: give ID=SOCKET, or set SSH_AUTH_SOCK for --ssh %s",
+                                   f.ssh.v[i], s[0] ? s : "default");
+        if (strchr(ssh[i].socket, ',') != NULL)
+            return cli_usage_error("build", "--ssh %s: give one agent socket per id", f.ssh.v[i]);
+        struct stat sst;
+        if (stat(ssh[i].socket, &sst) < 0 || !S_ISSOCK(sst.st_mode))
+            return cli_usage_error("build",
+                                   "--ssh %s: %s is not an agent socket (key files are not "
+                                   "supported: load them with ssh-add)",
+                                   f.ssh.v[i], ssh[i].socket);
     }
     enum progress_mode pm = PROGRESS_PLAIN;
     if (f.quiet)
@@ -474,6 +509,8 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
                            .n_labels = f.labels.n,
                            .secrets = secrets,
                            .n_secrets = f.secrets.n,
+                           .ssh = ssh,
+                           .n_ssh = f.ssh.n,
                            .no_cache = f.no_cache,
                            .pull = f.pull,
                            .registry = &f.registry,
@@ -549,6 +586,8 @@ const struct cli_command cli_cmd_build = {
         "dest=PATH\n"
         "      --label K=V         add a label to the image (repeatable)\n"
         "      --secret id=ID,src=FILE  a secret for RUN --mount=type=secret (repeatable)\n"
+        "      --ssh ID[=SOCKET]        an SSH agent for RUN --mount=type=ssh (default:\n"
+        "                               $SSH_AUTH_SOCK; repeatable)\n"
         "      --network MODE      network of RUN steps: host (default) or none\n"
         "  -j, --jobs N            stages built at once (default: number of CPUs)\n"
         "      --iidfile FILE      write the image id to FILE\n"

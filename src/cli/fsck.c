@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "build/build.h"
 #include "cli/store_cmd.h"
 #include "util/cleanup.h"
 
@@ -43,7 +44,9 @@ static int cmd_fsck(struct cli_global *g, int argc, char **argv)
     if (rc != 0)
         return rc;
     struct kiln_error *err = NULL;
-    struct store_fsck_opts fo = {.repair = repair, .report = report};
+    /* The build cache's layers are roots: --repair must not remove them. */
+    struct store_fsck_opts fo = {
+        .repair = repair, .report = report, .add_roots = build_cache_add_roots};
     struct store_fsck_result r;
     if (store_fsck(s, &fo, &r, &err) < 0)
         return cli_fail(err);
@@ -71,5 +74,6 @@ const struct cli_command cli_cmd_fsck = {
              "but is not a problem.\n\n"
              "Options:\n"
              "  --repair  remove corrupt blobs, tags whose content is broken or missing,\n"
-             "            and unreachable blobs and snapshots; says what it did\n",
+             "            and unreachable blobs and snapshots (the build cache's layers\n"
+             "            count as reachable); says what it did\n",
 };
