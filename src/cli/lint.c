@@ -262,8 +262,18 @@ static int cmd_lint(struct cli_global *g, int argc, char **argv)
     if (strcmp(o.format, "text") != 0 && strcmp(o.format, "json") != 0)
         return cli_usage_error("lint", "--format must be text or json, not \"%s\"", o.format);
     if (argc - optind > 1)
-        return cli_usage_error("lint", "give at most one CONTEXT directory");
+        return cli_usage_error("lint", "give at most one CONTEXT directory (or Dockerfile)");
     o.context = optind < argc ? argv[optind] : ".";
+    /* `kiln lint path/to/Dockerfile`, as people type for hadolint: a file given
+     * where the context goes is the Dockerfile, and its directory the context. */
+    cleanup_free char *file_dir = NULL;
+    struct stat st;
+    if (!o.file && stat(o.context, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        o.file = o.context;
+        const char *slash = strrchr(o.context, '/');
+        file_dir = slash ? xstrndup(o.context, (size_t)(slash - o.context) + 1) : xstrdup(".");
+        o.context = file_dir;
+    }
     cleanup_free char *path = o.file                        ? xstrdup(o.file)
                               : strcmp(o.context, ".") == 0 ? xstrdup("Dockerfile")
                                                             : path_join(o.context, "Dockerfile");
@@ -289,13 +299,14 @@ const struct cli_command cli_cmd_lint = {
     .run = cmd_lint,
     .summary = "check a Dockerfile for errors and doubtful constructs without building",
     .usage = "Usage: kiln lint [-f DOCKERFILE] [--target STAGE] [--build-arg K=V]... [--format "
-             "text|json] [CONTEXT]\n"
+             "text|json] [CONTEXT | DOCKERFILE]\n"
              "\n"
              "Checks a Dockerfile like `docker build --check`: syntax errors stop the check\n"
              "with FILE:LINE:COL and a reason; warnings name the rule they come from\n"
              "(JSONArgsRecommended, MaintainerDeprecated, ...). The stages the target needs\n"
              "are expanded as a build would, so missing required args and bad --from values\n"
              "are found too. A \"# check=skip=Rule,...;error=true\" directive is honoured.\n"
+             "A file given in place of CONTEXT is the Dockerfile (its directory the context).\n"
              "\n"
              "  -f, --file PATH     the Dockerfile (default CONTEXT/Dockerfile; - for stdin)\n"
              "  --target STAGE      check the stages STAGE needs (default: the last stage)\n"

@@ -209,3 +209,15 @@ DF
     [ "$status" -eq 1 ]
     [[ "$output" == *"Dockerfile:2:6: unknown flag --chwon for COPY (did you mean --chown?)"* ]]
 }
+
+@test "a Dockerfile given in place of the context is linted, its directory the context" {
+    mkdir -p proj
+    printf 'FROM scratch\nCOPY a /a\n' >proj/Containerfile
+    run kiln lint proj/Containerfile
+    [ "$status" -eq 0 ]
+    [ "$output" = "proj/Containerfile: no problems found" ]
+    printf 'FROM scratch\nCOPY --from=nowhere /a /a\nFROM\n' >proj/Containerfile
+    run kiln lint proj/Containerfile
+    [ "$status" -eq 1 ]
+    [[ "$output" == proj/Containerfile:3:* ]]
+}
