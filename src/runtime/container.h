@@ -58,6 +58,7 @@ int ctr_remove(const char *root, const char *id, struct kiln_error **err);
 struct ctr_healthcheck {
     char **argv; /* the probe: CMD args, or /bin/sh -c for CMD-SHELL */
     long long interval, timeout, start_period;
+    long long start_interval; /* between probes while starting, in the start period */
     int retries;
 };
 

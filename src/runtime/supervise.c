@@ -25,6 +25,7 @@ int ctr_healthcheck_from_json(const json_t *j, struct ctr_healthcheck *hc, struc
     memset(hc, 0, sizeof(*hc));
     hc->interval = 30 * SEC;
     hc->timeout = 30 * SEC;
+    hc->start_interval = 5 * SEC;
     hc->retries = 3;
     json_t *test = j ? json_object_get(j, "Test") : NULL;
     if (!json_is_array(test) || json_array_size(test) == 0)
@@ -57,6 +58,8 @@ int ctr_healthcheck_from_json(const json_t *j, struct ctr_healthcheck *hc, struc
         hc->timeout = v;
     if ((v = json_integer_value(json_object_get(j, "StartPeriod"))) > 0)
         hc->start_period = v;
+    if ((v = json_integer_value(json_object_get(j, "StartInterval"))) > 0)
+        hc->start_interval = v;
     if ((v = json_integer_value(json_object_get(j, "Retries"))) > 0)
         hc->retries = (int)v;
     return 0;
@@ -162,7 +165,12 @@ static void health_loop(struct sup_ctx *c, pid_t pid1)
     const char *status = "starting";
     json_t *log = json_array();
     for (;;) {
-        struct timespec ts = {.tv_sec = c->hc->interval / SEC, .tv_nsec = c->hc->interval % SEC};
+        /* Docker's rule: StartInterval apart while starting within the start
+         * period (a service is seen healthy as soon as it is), else Interval. */
+        long long wait = c->hc->interval;
+        if (strcmp(status, "starting") == 0 && now_ns() - started < c->hc->start_period)
+            wait = c->hc->start_interval;
+        struct timespec ts = {.tv_sec = wait / SEC, .tv_nsec = wait % SEC};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
         time_t t0 = time(NULL);

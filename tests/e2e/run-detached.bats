@@ -172,3 +172,10 @@ is_healthy() { kiln ps | grep -q '(healthy)'; }
     run kiln fsck
     [ "$status" -eq 0 ]
 }
+
+@test "detached: StartInterval probes while starting, so a 30 s Interval does not delay healthy" {
+    retag_with_config svc quick '.config.Healthcheck.Interval=30000000000
+        | .config.Healthcheck.StartPeriod=20000000000 | .config.Healthcheck.StartInterval=100000000'
+    kiln run -d --name quick quick >/dev/null
+    wait_for 5 is_healthy
+}
