@@ -226,7 +226,7 @@ static void on_started(void *ctx, pid_t pid1)
 }
 
 int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
-                  const struct ctr_healthcheck *hc, int ready_fd, int *status,
+                  const struct ctr_healthcheck *hc, int ready_fd, int auto_remove, int *status,
                   struct kiln_error **err)
 {
     *status = RT_EXIT_SETUP;
@@ -247,17 +247,21 @@ int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
         kill(c.checker, SIGKILL);
         waitpid(c.checker, NULL, 0);
     }
-    json_t *st = ctr_load_state(root, id, NULL);
-    if (st == NULL)
-        st = json_object();
-    json_object_set_new(st, "Status", json_string("exited"));
-    json_object_set_new(st, "ExitCode", json_integer(*status));
-    json_object_set_new(st, "Finished", json_integer((json_int_t)time(NULL)));
-    json_object_del(st, "Pid");
-    if (r < 0 && *err)
-        json_object_set_new(st, "Error", json_string((*err)->msg));
-    ctr_save_state(root, id, st, NULL);
-    json_decref(st);
+    if (auto_remove) {
+        ctr_remove(root, id, NULL);
+    } else {
+        json_t *st = ctr_load_state(root, id, NULL);
+        if (st == NULL)
+            st = json_object();
+        json_object_set_new(st, "Status", json_string("exited"));
+        json_object_set_new(st, "ExitCode", json_integer(*status));
+        json_object_set_new(st, "Finished", json_integer((json_int_t)time(NULL)));
+        json_object_del(st, "Pid");
+        if (r < 0 && *err)
+            json_object_set_new(st, "Error", json_string((*err)->msg));
+        ctr_save_state(root, id, st, NULL);
+        json_decref(st);
+    }
     if (c.ready_fd >= 0) {
         const char *m = r < 0 && *err ? (*err)->msg : "container exited before it started";
         char code = (char)*status;
