@@ -301,7 +301,6 @@ static void remove_stubs(struct stubs *s, int upper)
             while (slash != NULL) {
                 *slash = '\0';
                 char v[4];
-                cleanup_free char *dummy = NULL;
                 int dfd = openat(upper, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (dfd < 0)
                     break;
