@@ -337,3 +337,23 @@ DF
     [ "$status" -eq 0 ]
     [ "$(count_done "$output")" -eq 0 ]
 }
+
+@test "build: RUN --mount=type=secret,env=NAME exposes the secret as a variable, nowhere else" {
+    printf 's3cr3t' >"$BATS_TEST_TMPDIR/tok"
+    ctx="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:test
+ENV TOKEN=public
+RUN --mount=type=secret,id=tok,env=TOKEN [ "${TOKEN#s3c}" = r3t ] && echo ok > /env-ok && [ ! -e /run/secrets/tok ]
+RUN --mount=type=secret,id=tok,env=TOK2,target=/s [ "${TOK2#s3c}" = r3t ] && [ "$(cut -c4- /s)" = r3t ] && echo ok > /both-ok
+RUN echo "$TOKEN" > /after
+DF
+    out="$BATS_TEST_TMPDIR/out"
+    run kiln build -q -t sec:1 --secret "id=tok,src=$BATS_TEST_TMPDIR/tok" --output "type=local,dest=$out" "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(cat "$out/env-ok")" = ok ] && [ "$(cat "$out/both-ok")" = ok ]
+    [ "$(cat "$out/after")" = public ]
+    ! grep -rq s3cr3t "$out"
+    ! grep -rq s3cr3t "$KILN_ROOT/blobs"
+}
