@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/human.h"
 #include "util/strbuf.h"
 
 #define RING_LINES     20 /* kept per step, shown when it fails */
@@ -371,21 +372,6 @@ void progress_counts(struct progress *p, unsigned *run, unsigned *cached)
             (*run)++;
     }
     pthread_mutex_unlock(&p->mu);
-}
-
-static void human_size(uint64_t bytes, char *buf, size_t n)
-{
-    static const char *units[] = {"B", "kB", "MB", "GB", "TB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1000.0 && u < 4) {
-        v /= 1000.0;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, n, "%lluB", (unsigned long long)bytes);
-    else
-        snprintf(buf, n, v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v, units[u]);
 }
 
 void progress_summary(struct progress *p, const struct progress_summary *s)

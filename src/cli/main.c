@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/human.h"
 #include "util/strbuf.h"
 
 extern const struct cli_command cli_cmd_build;
@@ -112,18 +113,7 @@ char *cli_store_root(const struct cli_global *g)
 
 const char *cli_human_size(unsigned long long bytes, char *buf, unsigned long bufsz)
 {
-    static const char *units[] = {"B", "kB", "MB", "GB", "TB"};
-    double v = (double)bytes;
-    int u = 0;
-    while (v >= 1000.0 && u < 4) {
-        v /= 1000.0;
-        u++;
-    }
-    if (u == 0)
-        snprintf(buf, bufsz, "%lluB", bytes);
-    else
-        snprintf(buf, bufsz, v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v, units[u]);
-    return buf;
+    return human_size(bytes, buf, bufsz);
 }
 
 const char *cli_human_ago(long long t, char *buf, unsigned long bufsz)

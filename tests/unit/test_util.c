@@ -9,6 +9,7 @@
 #include "util/digest.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/human.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 
@@ -101,8 +102,21 @@ static void test_fs(void)
     kiln_error_freep(&err);
 }
 
+static void test_human(void)
+{
+    char b[16];
+    is_str(human_size(0, b, sizeof(b)), "0B", "zero bytes");
+    is_str(human_size(999, b, sizeof(b)), "999B", "below a kilobyte stays in bytes");
+    is_str(human_size(1000, b, sizeof(b)), "1.00kB", "decimal units, as docker prints");
+    is_str(human_size(77600000, b, sizeof(b)), "77.6MB", "two digits before the point: one after");
+    is_str(human_size(152600000000ULL, b, sizeof(b)), "153GB", "three digits: none after");
+    is_str(human_size(UINT64_MAX, b, sizeof(b)), "18446744TB",
+           "the largest size still fits 16 bytes");
+}
+
 int main(void)
 {
+    test_human();
     test_strbuf();
     test_digest();
     test_error();
