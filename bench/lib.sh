@@ -54,27 +54,32 @@ buildah_runtime() {
     if [ -d /sys/fs/cgroup/unified ] && command -v runc >/dev/null; then echo runc; else echo crun; fi
 }
 
-# bench_time OUTFILE CMD...: runs CMD, appends "seconds max_rss_kb exit" to OUTFILE.
-# Wall time from the monotonic clock around /usr/bin/time (which gives the max RSS
-# of the largest process in the tree that was waited for).
+# bench_time OUTFILE CMD...: runs CMD, appends "seconds max_rss_kb exit cpu_seconds"
+# to OUTFILE. Wall time from the monotonic clock around /usr/bin/time, which gives
+# the max RSS of the largest process in the tree that was waited for (for a build
+# with RUN steps that is often the step's program, e.g. apt, not the builder) and
+# the CPU time (user + system) of the whole tree: on a shared machine the wall
+# time follows the load, the CPU time much less.
 bench_time() {
     local out=$1
     shift
-    local t0 t1 rssf rss rc
+    local t0 t1 rssf rss cpu rc
     rssf=$(mktemp "$BENCH_TMP/rss.XXXXXX")
     t0=$(date +%s%N)
-    if /usr/bin/time -f '%M' -o "$rssf" "$@" >>"$BENCH_TMP/cmd.log" 2>&1; then rc=0; else rc=$?; fi
+    if /usr/bin/time -f '%M %U %S' -o "$rssf" "$@" >>"$BENCH_TMP/cmd.log" 2>&1; then rc=0; else rc=$?; fi
     t1=$(date +%s%N)
-    rss=$(tail -n 1 "$rssf" 2>/dev/null)
+    read -r rss cpu <<<"$(tail -n 1 "$rssf" 2>/dev/null | awk '{ printf "%s %.3f", $1, $2 + $3 }')"
     [[ $rss =~ ^[0-9]+$ ]] || rss=0
+    [[ $cpu =~ ^[0-9.]+$ ]] || cpu=0
     rm -f "$rssf"
-    echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }') $rss $rc" >>"$out"
+    echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }') $rss $rc $cpu" >>"$out"
     return $rc
 }
 
 # bench_record KEY=VALUE...: one figure as a JSON line. Known keys: bench case
-# scenario tool unit runs (space-separated numbers) rss_kb (space-separated) value
-# note. median/min/max are computed from runs.
+# scenario tool unit runs (space-separated numbers) rss_kb (space-separated) cpu_s
+# (space-separated) value note load (the 1-minute load average when recorded).
+# median/min/max are computed from runs, cpu_s_median from cpu_s.
 bench_record() {
     python3 - "$@" >>"$BENCH_OUT" <<'PY'
 import json, statistics, sys
@@ -82,7 +87,7 @@ rec = {}
 for kv in sys.argv[1:]:
     k, _, v = kv.partition("=")
     rec[k] = v
-for k in ("runs", "rss_kb"):
+for k in ("runs", "rss_kb", "cpu_s"):
     if k in rec:
         rec[k] = [float(x) for x in rec[k].split()] if rec[k].strip() else []
 if rec.get("runs"):
@@ -92,6 +97,8 @@ if rec.get("runs"):
     rec["n"] = len(r)
 if rec.get("rss_kb"):
     rec["rss_kb_max"] = max(rec["rss_kb"])
+if rec.get("cpu_s"):
+    rec["cpu_s_median"] = statistics.median(rec["cpu_s"])
 if "value" in rec:
     try:
         rec["value"] = float(rec["value"])

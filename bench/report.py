@@ -48,6 +48,8 @@ def cell(fig):
         s = fmt_num(fig["median"], unit)
         if fig.get("n", 1) > 1:
             s += f" [{fmt_num(fig['min'], unit).split()[0]}-{fmt_num(fig['max'], unit).split()[0]}] n={fig['n']}"
+        if fig.get("cpu_s_median") is not None and unit == "s":
+            s += f", cpu {fig['cpu_s_median']:.2f} s"
         if fig.get("rss_kb_max"):
             s += f", {fig['rss_kb_max'] / 1024:.0f} MB RSS"
         return s

@@ -51,8 +51,13 @@ int context_index_build(const char *dir, const struct dockerignore *di, struct c
         context_index_free(ci);
         return kiln_error_prefix(err, "build context %s", dir);
     }
-    if (ci->n > 1)
-        qsort(ci->v, ci->n, sizeof(*ci->v), cmp_entry);
+    /* The walk's depth-first order is bytewise order unless a name sorts
+     * below '/' (such as "a.b" after "a/x"): sort only then. */
+    for (size_t i = 1; i < ci->n; i++)
+        if (cmp_entry(&ci->v[i - 1], &ci->v[i]) > 0) {
+            qsort(ci->v, ci->n, sizeof(*ci->v), cmp_entry);
+            break;
+        }
     *out = ci;
     return 0;
 }

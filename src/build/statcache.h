@@ -1,8 +1,9 @@
 /* A stat-keyed cache of file content digests, so that an unchanged file in a
  * 20,000-file context is not read again. Keyed by (dev, ino, size, mtime,
  * ctime): any change to the file changes one of them and forces a re-read.
- * Kept in KILN_ROOT/cache/statcache, shared by every build on the store, and
- * merged under the cache lock when saved. Thread-safe. */
+ * Kept in KILN_ROOT/cache/statcache, shared by every build on the store, read
+ * lazily (a build that digests no file never opens it) and merged under the
+ * cache lock when saved. Thread-safe. */
 #ifndef KILN_BUILD_STATCACHE_H
 #define KILN_BUILD_STATCACHE_H
 

@@ -555,6 +555,11 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
     spec.stdio[1] = pipefd[1];
     spec.stdio[2] = pipefd[1];
     spec.hostname = "buildkitsandbox";
+    /* The upper dir becomes a layer, synced once when committed (see
+     * build_step_run): the fsyncs of the step's own programs (dpkg makes
+     * one per file) need not reach the disk, and unmounting the overlay
+     * need not sync the whole file system. */
+    spec.volatile_upper = 1;
     /* The runtime runs in a child made by fork(): the build has other
      * threads (parallel stages, progress), and glibc's fork leaves the child
      * with consistent allocator and stdio state, which a raw clone from a
@@ -691,6 +696,12 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
                 goto out;
             progress_step_done(b->o->progress, pid);
             rc = 0;
+            goto out;
+        }
+        /* The overlay was volatile: one sync makes the files that become
+         * the layer's snapshot durable before the cache points at it. */
+        if (syncfs(ufd) < 0) {
+            kiln_error_errno(err, errno, "sync %s", upper);
             goto out;
         }
     }

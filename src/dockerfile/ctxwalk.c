@@ -180,8 +180,10 @@ static int walk_dir(struct walk *w, int fd, const char *prefix)
     struct strbuf rel = STRBUF_INIT;
     for (size_t i = 0; i < n && r == 0; i++) {
         strbuf_reset(&rel);
-        if (prefix[0])
-            strbuf_addf(&rel, "%s/", prefix);
+        if (prefix[0]) {
+            strbuf_adds(&rel, prefix);
+            strbuf_addc(&rel, '/');
+        }
         strbuf_adds(&rel, names[i]);
         r = visit(w, fd, names[i], rel.buf);
     }

@@ -139,21 +139,27 @@ int store_tag(struct store *s, const char *ref, const struct descriptor *manifes
     }
     json_object_set_new(entry, "annotations", json_pack("{s:s}", ANNOTATION_REF_NAME, familiar));
     json_t *manifests = json_object_get(index, "manifests");
-    int placed = 0;
+    int placed = 0, changed = 0;
     for (size_t i = 0; i < json_array_size(manifests);) {
-        if (!entry_matches(json_array_get(manifests, i), normalized)) {
+        json_t *old = json_array_get(manifests, i);
+        if (!entry_matches(old, normalized)) {
             i++;
         } else if (!placed) {
+            changed |= !json_equal(old, entry);
             json_array_set(manifests, i++, entry);
             placed = 1;
         } else {
             json_array_remove(manifests, i);
+            changed = 1;
         }
     }
-    if (!placed)
+    if (!placed) {
         json_array_append(manifests, entry);
+        changed = 1;
+    }
     json_decref(entry);
-    rc = store_index_write(s, index, err);
+    /* A rebuild that gives the same image leaves index.json (and its fsyncs) alone. */
+    rc = changed ? store_index_write(s, index, err) : 0;
 out:
     json_decref(index);
     store_unlock(s);

@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# kiln build's fast paths keep the cache semantics: an unchanged rebuild
+# writes nothing, the stat cache never hides a change, a context of many
+# files is digested once.
+load build_helpers
+
+setup() {
+    setup_store
+    import_busybox
+}
+
+many_files_ctx() {
+    local ctx="$BATS_TEST_TMPDIR/many"
+    mkdir -p "$ctx/files"
+    for d in 0 1 2 3 4 5 6 7 8 9; do
+        mkdir -p "$ctx/files/d$d"
+        for f in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19; do
+            echo "file $d/$f" >"$ctx/files/d$d/f$f.txt"
+        done
+    done
+    printf 'FROM busybox:test\nCOPY files/ /data/\nRUN find /data -type f | wc -l > /count\n' >"$ctx/Dockerfile"
+    echo "$ctx"
+}
+
+@test "build cache: an unchanged rebuild leaves index.json and the stat cache alone" {
+    ctx=$(many_files_ctx)
+    sleep 3 # the files leave the stat cache's racy window
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(head -c 8 "$KILN_ROOT/cache/statcache")" = "KILNSC2" ]
+    # header + 200 records of 72 bytes
+    [ "$(stat -c %s "$KILN_ROOT/cache/statcache")" -eq $((8 + 200 * 72)) ]
+    idx=$(stat -c '%i %Y' "$KILN_ROOT/index.json")
+    sc=$(stat -c '%i %Y' "$KILN_ROOT/cache/statcache")
+    first=$(tag_digest "$KILN_ROOT" fast:1)
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 0 ]
+    [ "$(tag_digest "$KILN_ROOT" fast:1)" = "$first" ]
+    [ "$(stat -c '%i %Y' "$KILN_ROOT/index.json")" = "$idx" ]
+    [ "$(stat -c '%i %Y' "$KILN_ROOT/cache/statcache")" = "$sc" ]
+    # a new tag does rewrite index.json
+    run kiln build --progress=plain -t fast:2 "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(stat -c '%i %Y' "$KILN_ROOT/index.json")" != "$idx" ]
+    [ "$(tag_digest "$KILN_ROOT" fast:2)" = "$first" ]
+}
+
+@test "build cache: same size, same mtime, new bytes: the COPY runs again" {
+    ctx=$(many_files_ctx)
+    sleep 3
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    f="$ctx/files/d5/f7.txt"
+    old=$(stat -c %y "$f")
+    echo "FILE 5/7" >"$f" # same length as "file 5/7"
+    touch -d "$old" "$f"
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 2 ]
+    out="$BATS_TEST_TMPDIR/out"
+    run kiln build -q --output "type=local,dest=$out" "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(cat "$out/data/d5/f7.txt")" = "FILE 5/7" ]
+    [ "$(cat "$out/count")" = 200 ]
+}
+
+@test "build cache: a file rewritten right after a build (racy window) is still noticed" {
+    ctx=$(many_files_ctx)
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    f="$ctx/files/d1/f2.txt"
+    old=$(stat -c %y "$f")
+    echo "FILE 1/2" >"$f"
+    touch -d "$old" "$f"
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 2 ]
+    # and then, unchanged, nothing runs
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 0 ]
+}
+
+@test "build cache: a damaged stat cache is ignored, never trusted" {
+    ctx=$(many_files_ctx)
+    sleep 3
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    first=$(tag_digest "$KILN_ROOT" fast:1)
+    head -c 1000 /dev/urandom >>"$KILN_ROOT/cache/statcache"
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 0 ]
+    [ "$(tag_digest "$KILN_ROOT" fast:1)" = "$first" ]
+}
