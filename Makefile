@@ -17,11 +17,17 @@ OPT := -O1
 endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl, libarchive and libcrypto are loaded on first use (src/util/dynload.h), not
+# linked: mapping and binding them (and curl's and archive's ~37 dependencies) cost
+# every kiln start ~14 ms. Their headers still come from pkg-config. libseccomp runs at
+# build time only (tools/seccomp/gen_filter.c).
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl libarchive libseccomp libcrypto,$(PKGS)) 2>/dev/null)
 
-CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -Isrc $(PKG_CFLAGS) $(SAN_FLAGS) -MMD -MP
+CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(SAN_FLAGS) -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS  += $(PKG_LIBS) -lpthread
+LDLIBS  += $(PKG_LIBS) -lpthread -ldl
+# Unit tests that write tar files with libarchive themselves link it directly.
+TEST_LIBS  := $(shell pkg-config --libs libarchive 2>/dev/null)
 
 LIB_SRCS  := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
@@ -39,6 +45,13 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The container's seccomp filter, compiled once here instead of at every start.
+$(BUILD)/gen/seccomp_filter.h: tools/seccomp/gen_filter.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -o $(BUILD)/gen/gen_filter $< $(shell pkg-config --libs libseccomp)
+	$(BUILD)/gen/gen_filter > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/src/runtime/secure.o: $(BUILD)/gen/seccomp_filter.h
+
 $(BUILD)/libkiln.a: $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -48,7 +61,7 @@ $(KILN): $(CLI_OBJS) $(BUILD)/libkiln.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln.a tests/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libkiln.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libkiln.a $(LDLIBS) $(TEST_LIBS)
 
 deps:
 	@scripts/deps.sh
@@ -108,8 +121,13 @@ all test-run: $(HEALTHCHECK_BIN)
 # The data environment, built and run by kiln (docs/dataenv.md). Variables:
 #   ML_NAME (dataenv)  ML_FLAGS (extra scripts/build-ml-container.sh flags)
 #   KILN_BIN (the kiln to drive; default the one built here)
+#   ML_LOCK_DIR (dataenv/locks: where ml-lock writes)
+#   ML_API_PORT (8000), ML_JUPYTER_PORT (8888): host ports (host network)
 ML_NAME    ?= dataenv
 ML_FLAGS   ?=
+ML_LOCK_DIR ?= dataenv/locks
+ML_API_PORT ?= 8000
+ML_JUPYTER_PORT ?= 8888
 KILN_BIN   ?= $(abspath $(KILN))
 ML_IMAGE   := $(ML_NAME):latest
 ML_PROD    := $(ML_NAME):latest-prod
@@ -122,14 +140,19 @@ ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not 
         ml-api ml-versions ml-stop bench bench-quick
 
 # debian:bookworm-slim into the store: pulled when a registry is reachable
-# (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import.
+# (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import,
+# skipped when the store's image came from the same tar (named in its history).
 ml-base: deps $(KILN)
 	@$(call ML_KILN_HAS,import)
 	@if [ -n "$(ML_BASE_PULL)" ] && $(KILN_BIN) pull $(ML_BASE_PULL) >/dev/null; then \
 	  $(KILN_BIN) tag $(ML_BASE_PULL) $(ML_BASE); \
 	else \
-	  tar=$$(scripts/ml-base.sh) && SOURCE_DATE_EPOCH=$(ML_BASE_EPOCH) \
-	    $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "mmdebstrap bookworm minbase"; \
+	  tar=$$(scripts/ml-base.sh) && msg="mmdebstrap bookworm minbase ($${tar##*/})"; \
+	  if [ "$$($(KILN_BIN) inspect $(ML_BASE) 2>/dev/null | jq -r '.[0].config.history[-1].comment')" = "$$msg" ]; then \
+	    echo "$(ML_BASE): up to date ($${tar##*/})"; \
+	  else \
+	    SOURCE_DATE_EPOCH=$(ML_BASE_EPOCH) $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "$$msg"; \
+	  fi; \
 	fi
 
 ml-build: deps $(KILN) ml-base
@@ -141,19 +164,25 @@ ml-build-slim: deps $(KILN) ml-base
 ml-build-prod: deps $(KILN) ml-base
 	$(ML_BUILD) --target production $(ML_FLAGS)
 
-# apt.lock (package=version per image) and requirements.lock (pip freeze) from the
-# built images.
+# apt.lock (package=version of every Debian package, per image, as dpkg-query lists
+# it in the built images) and requirements.lock (pip freeze in the development image).
 ml-lock: $(KILN)
 	@$(call ML_KILN_HAS,run)
-	@set -e; out=dataenv/locks/apt.lock; tmp=$$out.tmp; \
+	@set -e; mkdir -p $(ML_LOCK_DIR); out=$(ML_LOCK_DIR)/apt.lock; tmp=$$out.tmp; n=0; \
 	echo "# dataenv apt lock: package=version of every Debian package, per image (make ml-lock)" > $$tmp; \
 	for img in $(ML_IMAGE) $(ML_PROD); do \
-	  echo "# image: $$img" >> $$tmp; \
-	  $(KILN_BIN) run --rm --user 0 --entrypoint dpkg-query $$img -W -f '$${Package}=$${Version}\n' | sort >> $$tmp; \
-	done; mv $$tmp $$out; echo "wrote $$out ($$(grep -vc '^#' $$out) entries)"
-	@set -e; out=dataenv/locks/requirements.lock; \
-	$(KILN_BIN) run --rm $(ML_IMAGE) cat /opt/venv/requirements.lock > $$out.tmp; \
-	mv $$out.tmp $$out; echo "wrote $$out ($$(wc -l < $$out) packages)"
+	  if ! $(KILN_BIN) inspect $$img >/dev/null 2>&1; then echo "ml-lock: no image $$img, not locked (make ml-build / ml-build-prod)"; continue; fi; \
+	  echo "# image: $$img" >> $$tmp; n=$$((n + 1)); \
+	  $(KILN_BIN) run --rm --user 0 --entrypoint dpkg-query $$img -W -f '$${db:Status-Abbrev} $${Package}=$${Version}\n' \
+	    | awk '$$1 == "ii" { print $$2 }' | LC_ALL=C sort >> $$tmp; \
+	done; \
+	[ $$n -gt 0 ] || { rm -f $$tmp; echo "ml-lock: neither $(ML_IMAGE) nor $(ML_PROD) is built"; exit 1; }; \
+	mv $$tmp $$out; echo "wrote $$out ($$(grep -vc '^#' $$out) entries)"
+	@set -e; out=$(ML_LOCK_DIR)/requirements.lock; \
+	if $(KILN_BIN) inspect $(ML_IMAGE) >/dev/null 2>&1; then \
+	  $(KILN_BIN) run --rm -e PIP_DISABLE_PIP_VERSION_CHECK=1 $(ML_IMAGE) python -m pip freeze --all > $$out.tmp; \
+	  mv $$out.tmp $$out; echo "wrote $$out ($$(wc -l < $$out) packages)"; \
+	fi
 
 # The development image's health check and the app's tests inside it.
 ml-test: $(KILN)
@@ -169,22 +198,30 @@ ml-shell: $(KILN)
 
 ml-jupyter: $(KILN)
 	@$(call ML_KILN_HAS,run)
-	@set -e; token=$$(openssl rand -hex 24); \
+	@set -e; token=$$(openssl rand -hex 24); url=http://127.0.0.1:$(ML_JUPYTER_PORT); \
 	$(KILN_BIN) rm -f $(ML_NAME)-jupyter >/dev/null 2>&1 || true; \
 	$(KILN_BIN) run -d --name $(ML_NAME)-jupyter $(ML_IMAGE) jupyter notebook --no-browser \
-	  --ip 127.0.0.1 --port 8888 --NotebookApp.token=$$token --notebook-dir /workspace >/dev/null; \
-	for i in $$(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:8888/api?token=$$token" 2>/dev/null && break; sleep 0.2; done; \
-	curl -fsS -o /dev/null "http://127.0.0.1:8888/api?token=$$token" || { echo "jupyter did not answer on 127.0.0.1:8888"; exit 1; }; \
-	echo "Jupyter: http://127.0.0.1:8888/?token=$$token"
+	  --ip 127.0.0.1 --port $(ML_JUPYTER_PORT) --NotebookApp.token=$$token --notebook-dir /workspace >/dev/null; \
+	for i in $$(seq 150); do curl -fsS -o /dev/null "$$url/api?token=$$token" 2>/dev/null && break; sleep 0.2; done; \
+	curl -fsS -o /dev/null "$$url/api?token=$$token" || { echo "jupyter did not answer on $$url"; exit 1; }; \
+	echo "Jupyter: $$url/?token=$$token"
 
+# The production image detached; waits until kiln ps shows it healthy (its own
+# HEALTHCHECK), prints the time from kiln run -d, then /health.
 ml-api: $(KILN)
 	@$(call ML_KILN_HAS,run)
 	@set -e; $(KILN_BIN) rm -f $(ML_NAME)-api >/dev/null 2>&1 || true; \
-	start=$$(date +%s.%N); $(KILN_BIN) run -d --name $(ML_NAME)-api $(ML_PROD) >/dev/null; \
-	for i in $$(seq 150); do $(abspath $(HEALTHCHECK_BIN)) -q http://127.0.0.1:8000/health && break; sleep 0.1; done; \
-	$(abspath $(HEALTHCHECK_BIN)) http://127.0.0.1:8000/health; \
-	echo "API healthy after $$(awk -v s=$$start -v e=$$(date +%s.%N) 'BEGIN{printf "%.2f", e-s}') s: http://127.0.0.1:8000/health"; \
-	curl -fsS http://127.0.0.1:8000/health; echo
+	start=$$(date +%s.%N); \
+	$(KILN_BIN) run -d --name $(ML_NAME)-api -e UVICORN_PORT=$(ML_API_PORT) \
+	  -e HEALTHCHECK_URL=http://127.0.0.1:$(ML_API_PORT)/health $(ML_PROD) >/dev/null; \
+	for i in $$(seq 1500); do \
+	  st=$$($(KILN_BIN) ps | awk '$$NF == "$(ML_NAME)-api"'); \
+	  case "$$st" in *"(healthy)"*) break ;; *"(unhealthy)"*|"") break ;; esac; sleep 0.02; \
+	done; \
+	case "$$st" in *"(healthy)"*) ;; *) echo "$(ML_NAME)-api is not healthy: $${st:-not running}"; \
+	  $(KILN_BIN) logs $(ML_NAME)-api | tail -n 20; exit 1 ;; esac; \
+	echo "API healthy after $$(awk -v s=$$start -v e=$$(date +%s.%N) 'BEGIN{printf "%.2f", e-s}') s: http://127.0.0.1:$(ML_API_PORT)/health"; \
+	curl -fsS http://127.0.0.1:$(ML_API_PORT)/health; echo
 
 ml-versions: $(KILN)
 	@if $(KILN_BIN) help versions >/dev/null 2>&1; then $(KILN_BIN) versions $(ML_IMAGE); \

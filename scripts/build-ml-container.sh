@@ -27,8 +27,8 @@ production) and NAME:<git short commit> (NAME:<commit>-prod).
   --tag T           tag the image T as well
   --name N          image name (default: APP_NAME from versions.conf, "dataenv")
   --no-cache        build every step again
-  --locked          pin apt installs to dataenv/locks/apt.lock (fail when the mirror
-                    no longer has a locked version)
+  --locked          pin apt installs to dataenv/locks/apt.lock (or $DATAENV_APT_LOCK);
+                    fail, naming the package, when the mirror lost a locked version
   --build-arg K=V   override one build arg (versions.conf values are the defaults)
   --verbose         plain progress output and the commands as they run
   --builder B       kiln (default) or buildah (the peer, same Dockerfile; for comparison)

@@ -3,7 +3,8 @@
 #   bin/healthcheck        tools/healthcheck, static (built by `make healthcheck`)
 #   lib/duckdb/libduckdb.so  from the npm package in versions.conf, integrity checked
 #   bin/duckdb             tools/duckdb/duckdb.c linked against it
-#   apt.lock               dataenv/locks/apt.lock with --locked, else empty
+#   apt.lock               the apt lock with --locked (DATAENV_APT_LOCK, default
+#                          dataenv/locks/apt.lock), else empty
 # The npm tarball is cached in KILN_NPM_CACHE (default /var/tmp/kiln-npm).
 #   scripts/ml-stage.sh [--locked]
 set -eu
@@ -24,7 +25,10 @@ tgz="$cache/$(echo "$pkg" | sed 's|^@||; s|/|-|')-$ver.tgz"
 
 mkdir -p "$stage/bin" "$stage/lib/duckdb" "$cache"
 make -s -C "$root" healthcheck
-cp "$root/${BUILD:-build}/healthcheck" "$stage/bin/healthcheck.tmp" && mv "$stage/bin/healthcheck.tmp" "$stage/bin/healthcheck"
+build=${BUILD:-build}
+case $build in /*) ;; *) build="$root/$build" ;; esac
+cp "$build/healthcheck" "$stage/bin/healthcheck.tmp" || die "no $build/healthcheck (make healthcheck failed?)"
+mv "$stage/bin/healthcheck.tmp" "$stage/bin/healthcheck"
 
 if [ ! -s "$tgz" ]; then
     command -v npm >/dev/null || die "npm is needed to fetch $pkg@$ver (apt-get install npm)"
@@ -52,8 +56,9 @@ if [ ! -x "$cli" ] || [ "$root/tools/duckdb/duckdb.c" -nt "$cli" ] || [ "$lib" -
 fi
 
 if [ $locked = 1 ]; then
-    [ -s "$root/dataenv/locks/apt.lock" ] || die "--locked: dataenv/locks/apt.lock is missing or empty (make ml-lock)"
-    cp "$root/dataenv/locks/apt.lock" "$stage/apt.lock"
+    lockfile=${DATAENV_APT_LOCK:-$root/dataenv/locks/apt.lock}
+    [ -s "$lockfile" ] || die "--locked: $lockfile is missing or empty (make ml-lock)"
+    cp "$lockfile" "$stage/apt.lock.tmp" && mv "$stage/apt.lock.tmp" "$stage/apt.lock"
 else
     : > "$stage/apt.lock"
 fi

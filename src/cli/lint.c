@@ -15,6 +15,7 @@
 #include "dockerfile/eval.h"
 #include "dockerfile/graph.h"
 #include "dockerfile/lint.h"
+#include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
@@ -26,7 +27,44 @@ struct lint_opts {
     const char *file, *target, *format, *context;
     const char *build_args[MAX_ARGS];
     size_t n_build_args;
+    struct store *store; /* NULL when there is none yet */
 };
+
+/* df_image_env_fn over the store: the image's config Env, if it is there. */
+static int store_image_env(void *ud, const char *image, char ***env, size_t *n)
+{
+    struct store *s = ud;
+    struct image *img = NULL;
+    struct kiln_error *e = NULL;
+    if (s == NULL || store_image_load(s, image, &img, &e) < 0) {
+        kiln_error_free(e);
+        return 0;
+    }
+    json_t *cfg = json_object_get(img->config_json, "config");
+    json_t *ev = json_object_get(cfg, "Env");
+    size_t cnt = json_is_array(ev) ? json_array_size(ev) : 0;
+    *env = xcalloc(cnt + 1, sizeof(char *));
+    *n = 0;
+    for (size_t i = 0; i < cnt; i++)
+        if (json_is_string(json_array_get(ev, i)))
+            (*env)[(*n)++] = xstrdup(json_string_value(json_array_get(ev, i)));
+    image_free(img);
+    return 1;
+}
+
+/* The store, if one exists at the root in effect (lint never creates it). */
+static struct store *open_existing_store(const struct cli_global *g)
+{
+    cleanup_free char *root = cli_store_root(g);
+    cleanup_free char *index = path_join(root, "index.json");
+    struct store *s = NULL;
+    struct kiln_error *e = NULL;
+    if (access(index, F_OK) != 0 || store_open(root, &s, &e) < 0) {
+        kiln_error_free(e);
+        return NULL;
+    }
+    return s;
+}
 
 static void collect_warning(void *ud, const struct df_warning *w)
 {
@@ -104,30 +142,18 @@ static void run_checks(const struct lint_opts *o, const char *path, struct findi
     df_eval_set_warn(ev, collect_warning, &f->warnings);
     if (df_graph_build(ev, o->target, &g, &f->error) < 0)
         goto out;
-    /* expand every step of every needed stage, as a build would */
-    for (size_t k = 0; k < g->n_order && f->error == NULL; k++) {
-        struct df_scope *sc = NULL;
-        const struct df_stage *stage = &df->stages[g->order[k]];
-        if (df_scope_new(ev, stage->index, NULL, 0, &sc, &f->error) < 0)
-            break;
-        for (size_t i = 0; i < stage->n_instrs; i++) {
-            struct df_step *step;
-            if (df_scope_step(sc, &stage->instrs[i], &step, &f->error) < 0)
-                break;
-            df_step_free(step);
-        }
-        df_scope_free(sc);
+    /* expand every step of every needed stage, as a build would, each from
+     * its base image's ENV when the store has the image */
+    if (df_lint_steps(ev, g, store_image_env, o->store, &f->error) < 0)
+        goto out;
+    const char **unused;
+    size_t nu = df_eval_unused_args(ev, &unused);
+    for (size_t i = 0; i < nu; i++) {
+        char *msg = xasprintf("build arg \"%s\" was given but no stage declares it", unused[i]);
+        df_warnings_add(&f->warnings, "UnusedBuildArg", (struct df_pos){0, 0}, msg);
+        free(msg);
     }
-    if (f->error == NULL) {
-        const char **unused;
-        size_t nu = df_eval_unused_args(ev, &unused);
-        for (size_t i = 0; i < nu; i++) {
-            char *msg = xasprintf("build arg \"%s\" was given but no stage declares it", unused[i]);
-            df_warnings_add(&f->warnings, "UnusedBuildArg", (struct df_pos){0, 0}, msg);
-            free(msg);
-        }
-        free(unused);
-    }
+    free(unused);
 out:
     /* drop what "# check=skip=..." turns off */
     for (size_t i = 0; i < f->warnings.n;) {
@@ -197,7 +223,6 @@ static void print_json(const struct findings *f)
 
 static int cmd_lint(struct cli_global *g, int argc, char **argv)
 {
-    (void)g;
     static const struct option opts[] = {
         {"file", required_argument, NULL, 'f'},   {"format", required_argument, NULL, 'F'},
         {"target", required_argument, NULL, 'T'}, {"build-arg", required_argument, NULL, 'b'},
@@ -237,8 +262,18 @@ static int cmd_lint(struct cli_global *g, int argc, char **argv)
     if (strcmp(o.format, "text") != 0 && strcmp(o.format, "json") != 0)
         return cli_usage_error("lint", "--format must be text or json, not \"%s\"", o.format);
     if (argc - optind > 1)
-        return cli_usage_error("lint", "give at most one CONTEXT directory");
+        return cli_usage_error("lint", "give at most one CONTEXT directory (or Dockerfile)");
     o.context = optind < argc ? argv[optind] : ".";
+    /* `kiln lint path/to/Dockerfile`, as people type for hadolint: a file given
+     * where the context goes is the Dockerfile, and its directory the context. */
+    cleanup_free char *file_dir = NULL;
+    struct stat st;
+    if (!o.file && stat(o.context, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        o.file = o.context;
+        const char *slash = strrchr(o.context, '/');
+        file_dir = slash ? xstrndup(o.context, (size_t)(slash - o.context) + 1) : xstrdup(".");
+        o.context = file_dir;
+    }
     cleanup_free char *path = o.file                        ? xstrdup(o.file)
                               : strcmp(o.context, ".") == 0 ? xstrdup("Dockerfile")
                                                             : path_join(o.context, "Dockerfile");
@@ -246,7 +281,9 @@ static int cmd_lint(struct cli_global *g, int argc, char **argv)
     struct findings f = {{NULL, 0, 0}, NULL, path};
     if (strcmp(path, "-") == 0)
         f.file = "Dockerfile";
+    o.store = open_existing_store(g);
     run_checks(&o, path, &f);
+    store_close(o.store);
     if (strcmp(o.format, "json") == 0)
         print_json(&f);
     else
@@ -262,13 +299,14 @@ const struct cli_command cli_cmd_lint = {
     .run = cmd_lint,
     .summary = "check a Dockerfile for errors and doubtful constructs without building",
     .usage = "Usage: kiln lint [-f DOCKERFILE] [--target STAGE] [--build-arg K=V]... [--format "
-             "text|json] [CONTEXT]\n"
+             "text|json] [CONTEXT | DOCKERFILE]\n"
              "\n"
              "Checks a Dockerfile like `docker build --check`: syntax errors stop the check\n"
              "with FILE:LINE:COL and a reason; warnings name the rule they come from\n"
              "(JSONArgsRecommended, MaintainerDeprecated, ...). The stages the target needs\n"
              "are expanded as a build would, so missing required args and bad --from values\n"
              "are found too. A \"# check=skip=Rule,...;error=true\" directive is honoured.\n"
+             "A file given in place of CONTEXT is the Dockerfile (its directory the context).\n"
              "\n"
              "  -f, --file PATH     the Dockerfile (default CONTEXT/Dockerfile; - for stdin)\n"
              "  --target STAGE      check the stages STAGE needs (default: the last stage)\n"

@@ -26,19 +26,37 @@ int run_image_open(const char *root, const char *name, struct run_image *ri, str
                    struct kiln_error **err)
 {
     memset(ri, 0, sizeof(*ri));
-    if (store_open(root, &ri->store, err) < 0)
+    if (store_open_reader(root, &ri->store, err) < 0)
         return -1;
     if (store_image_load(ri->store, name, &ri->img, err) < 0)
         return -1;
     size_t n = ri->img->n_layers;
     ri->lowerdirs = xcalloc(n + 1, sizeof(char *));
-    for (size_t i = 0; i < n; i++) {
-        char *p = NULL;
-        if (store_snapshot_ensure(ri->store, &ri->img->layers[i], &p, err) < 0)
-            return kiln_error_prefix(err, "image %s", name);
-        ri->lowerdirs[n - 1 - i] = p; /* overlay wants the top layer first */
-    }
+    ri->holds = xcalloc(n + 1, sizeof(int));
+    for (size_t i = 0; i < n; i++)
+        ri->holds[i] = -1;
     ri->n_lowerdirs = n;
+    for (size_t i = 0; i < n; i++) {
+        const struct image_layer *l = &ri->img->layers[i];
+        /* The hold keeps prune off the snapshot for as long as this process
+         * (for -d: the supervisor, which inherits it) lives, even where prune
+         * cannot see the container's mounts (another pid namespace). A prune
+         * that won the race removed it: unpack it again, once. */
+        for (int attempt = 0; attempt < 2 && ri->holds[i] < 0; attempt++) {
+            char *p = NULL;
+            if (store_snapshot_ensure(ri->store, l, &p, err) < 0)
+                return kiln_error_prefix(err, "image %s", name);
+            free(ri->lowerdirs[n - 1 - i]);
+            ri->lowerdirs[n - 1 - i] = p; /* overlay wants the top layer first */
+            struct kiln_error *e = NULL;
+            ri->holds[i] = store_snapshot_hold(ri->store, &l->diffid, &e);
+            if (ri->holds[i] < 0 && (attempt == 1 || e->code != KILN_E_NOTFOUND)) {
+                *err = e;
+                return kiln_error_prefix(err, "image %s", name);
+            }
+            kiln_error_free(e);
+        }
+    }
     ri->image_id = xasprintf("sha256:%s", ri->img->config.digest.hex);
     o->image = name;
     o->image_id = ri->image_id;
@@ -52,9 +70,13 @@ int run_image_open(const char *root, const char *name, struct run_image *ri, str
 
 void run_image_close(struct run_image *ri)
 {
-    for (size_t i = 0; i < ri->n_lowerdirs; i++)
+    for (size_t i = 0; i < ri->n_lowerdirs; i++) {
         free(ri->lowerdirs[i]);
+        if (ri->holds[i] >= 0)
+            close(ri->holds[i]);
+    }
     free(ri->lowerdirs);
+    free(ri->holds);
     free(ri->image_id);
     if (ri->img)
         image_free(ri->img);

@@ -1,6 +1,6 @@
 /* kiln version: what this binary is and what it was built with. */
 #include <archive.h>
-#include <curl/curl.h>
+#include <curl/curlver.h>
 #include <jansson.h>
 #include <openssl/opensslv.h>
 #include <stdio.h>
@@ -15,9 +15,10 @@ static int cmd_version(struct cli_global *g, int argc, char **argv)
     if (argc > 1)
         return cli_usage_error("version", "takes no arguments");
     printf("kiln version %s\n", KILN_VERSION);
-    printf("  libarchive %s, libcurl %s, jansson %s, %s, zstd %s\n", archive_version_string() + 11,
-           curl_version_info(CURLVERSION_NOW)->version, JANSSON_VERSION, OPENSSL_VERSION_TEXT,
-           ZSTD_versionString());
+    /* The headers' versions, like jansson's and OpenSSL's: asking libcurl or
+     * libarchive would load them (and their ~37 dependencies) for nothing. */
+    printf("  libarchive %s, libcurl %s, jansson %s, %s, zstd %s\n", ARCHIVE_VERSION_ONLY_STRING,
+           LIBCURL_VERSION, JANSSON_VERSION, OPENSSL_VERSION_TEXT, ZSTD_versionString());
     return EXIT_OK;
 }
 

@@ -9,106 +9,47 @@
 #include "dockerfile/internal.h"
 #include "util/strbuf.h"
 
-void df_instr_release(struct df_instr *ins)
+/* A parsed file or instruction, with the arena that owns all it points to. */
+struct owned_df {
+    struct dockerfile df;
+    struct arena a;
+};
+
+struct owned_instr {
+    struct df_instr ins;
+    struct arena a;
+};
+
+struct dockerfile *df_alloc(struct arena **a)
 {
-    if (ins == NULL)
-        return;
-    free(ins->keyword);
-    free(ins->original);
-    for (size_t i = 0; i < ins->n_flags; i++) {
-        free(ins->flags[i].name);
-        free(ins->flags[i].value);
-    }
-    free(ins->flags);
-    df_strv_free(ins->args, ins->n_args);
-    for (size_t i = 0; i < ins->n_kvs; i++) {
-        free(ins->kvs[i].key);
-        free(ins->kvs[i].value);
-    }
-    free(ins->kvs);
-    for (size_t i = 0; i < ins->n_heredocs; i++) {
-        free(ins->heredocs[i].name);
-        free(ins->heredocs[i].content);
-    }
-    free(ins->heredocs);
-    if (ins->sub != NULL) {
-        df_instr_release(ins->sub);
-        free(ins->sub);
-    }
-    memset(ins, 0, sizeof(*ins));
+    struct owned_df *o = xcalloc(1, sizeof(*o));
+    *a = &o->a;
+    return &o->df;
 }
 
-void df_instr_free(struct df_instr *ins)
+struct df_instr *df_instr_alloc(struct arena **a)
 {
-    df_instr_release(ins);
-    free(ins);
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? xstrdup(s) : NULL;
-}
-
-int df_instr_copy(const struct df_instr *in, struct df_instr *out)
-{
-    *out = *in;
-    out->keyword = dup_or_null(in->keyword);
-    out->original = dup_or_null(in->original);
-    out->flags = xcalloc(in->n_flags ? in->n_flags : 1, sizeof(*out->flags));
-    for (size_t i = 0; i < in->n_flags; i++) {
-        out->flags[i] = in->flags[i];
-        out->flags[i].name = xstrdup(in->flags[i].name);
-        out->flags[i].value = dup_or_null(in->flags[i].value);
-    }
-    out->args = xcalloc(in->n_args + 1, sizeof(*out->args));
-    for (size_t i = 0; i < in->n_args; i++)
-        out->args[i] = xstrdup(in->args[i]);
-    out->kvs = xcalloc(in->n_kvs ? in->n_kvs : 1, sizeof(*out->kvs));
-    for (size_t i = 0; i < in->n_kvs; i++) {
-        out->kvs[i] = in->kvs[i];
-        out->kvs[i].key = xstrdup(in->kvs[i].key);
-        out->kvs[i].value = xstrdup(in->kvs[i].value);
-    }
-    out->heredocs = xcalloc(in->n_heredocs ? in->n_heredocs : 1, sizeof(*out->heredocs));
-    for (size_t i = 0; i < in->n_heredocs; i++) {
-        out->heredocs[i] = in->heredocs[i];
-        out->heredocs[i].name = xstrdup(in->heredocs[i].name);
-        out->heredocs[i].content = xstrdup(in->heredocs[i].content);
-    }
-    if (in->sub != NULL) {
-        out->sub = xcalloc(1, sizeof(*out->sub));
-        df_instr_copy(in->sub, out->sub);
-    }
-    return 0;
+    struct owned_instr *o = xcalloc(1, sizeof(*o));
+    *a = &o->a;
+    return &o->ins;
 }
 
 void df_free(struct dockerfile *df)
 {
     if (df == NULL)
         return;
-    free(df->file);
-    free(df->syntax);
-    free(df->check);
-    for (size_t i = 0; i < df->n_meta_args; i++)
-        df_instr_release(&df->meta_args[i]);
-    free(df->meta_args);
-    for (size_t i = 0; i < df->n_stages; i++) {
-        struct df_stage *st = &df->stages[i];
-        free(st->name);
-        free(st->base);
-        free(st->platform);
-        df_instr_free(st->from);
-        for (size_t j = 0; j < st->n_instrs; j++)
-            df_instr_release(&st->instrs[j]);
-        free(st->instrs);
-    }
-    free(df->stages);
-    for (size_t i = 0; i < df->n_warnings; i++) {
-        free(df->warnings[i].rule);
-        free(df->warnings[i].msg);
-    }
-    free(df->warnings);
-    free(df);
+    struct owned_df *o = (struct owned_df *)df; /* df is its first member */
+    arena_release(&o->a);
+    free(o);
+}
+
+void df_instr_free(struct df_instr *ins)
+{
+    if (ins == NULL)
+        return;
+    struct owned_instr *o = (struct owned_instr *)ins;
+    arena_release(&o->a);
+    free(o);
 }
 
 const char *df_instr_flag(const struct df_instr *ins, const char *name)
@@ -151,7 +92,7 @@ size_t df_instr_flag_all(const struct df_instr *ins, const char *name, const cha
 
 const struct df_stage *df_find_stage(const struct dockerfile *df, const char *name)
 {
-    for (size_t i = 0; i < df->n_stages; i++)
+    for (size_t i = df->n_stages; i-- > 0;) /* a name used twice: its last stage */
         if (df->stages[i].name && strcasecmp(df->stages[i].name, name) == 0)
             return &df->stages[i];
     if (name[0] == '\0')

@@ -27,7 +27,7 @@ int df_is_proxy_arg(const char *name)
 struct df_var *df_vl_find(const struct df_varlist *l, const char *name)
 {
     for (size_t i = l->n; i-- > 0;)
-        if (strcmp(l->v[i].name, name) == 0)
+        if (l->v[i].name[0] == name[0] && strcmp(l->v[i].name, name) == 0)
             return &l->v[i];
     return NULL;
 }

@@ -99,6 +99,14 @@ void df_scope_free(struct df_scope *sc);
  * declares, ENV sets). Errors carry "FILE:LINE:COL:". */
 int df_scope_step(struct df_scope *sc, const struct df_instr *ins, struct df_step **out,
                   struct kiln_error **err);
+/* Lint: from now on, report each variable a step's expansion uses that
+ * nothing defines (BuildKit's UndefinedVar: not an ENV, not an ARG declared
+ * in the stage, with or without a value, not PATH) through the evaluator's
+ * warning callback, once per step and name, at the step's position. RUN is
+ * not checked (its shell expands). base_known: the base_env given to
+ * df_scope_new is the base image's whole ENV; when 0 (not known), HOME and
+ * HOSTNAME are assumed defined as well. */
+void df_scope_check_undefined(struct df_scope *sc, int base_known);
 /* The current ENV list ("K=V", image config order). Points into sc. */
 size_t df_scope_env(const struct df_scope *sc, const char *const **env);
 /* Current value of a variable (ENV, else ARG in scope), NULL if unset. */

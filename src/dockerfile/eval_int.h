@@ -22,7 +22,8 @@ void df_vl_set(struct df_varlist *l, const char *name, const char *value, int ha
 void df_vl_release(struct df_varlist *l);
 
 /* df_scope_step; light: expand and apply only (no text, cache text, used
- * args or RUN environment), for the stage graph's walk. */
+ * args or RUN environment; of COPY/ADD only --from), for the stage graph's
+ * walk. Callers that run or show steps expand them fully afterwards. */
 struct df_scope;
 int df_scope_step_light(struct df_scope *sc, const struct df_instr *ins, int light,
                         struct df_step **out, struct kiln_error **err);

@@ -117,25 +117,53 @@ static int is_digit(int c)
 
 static int is_special_param(int c)
 {
-    return c != -1 && strchr("@*#?-$!0", c) != NULL;
+    switch (c) {
+    case '@':
+    case '*':
+    case '#':
+    case '?':
+    case '-':
+    case '$':
+    case '!':
+    case '0':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* A variable name, NUL-terminated: in buf when short (most are). */
+struct name {
+    char buf[64];
+    char *p;
+    size_t len;
+};
+
+static void name_release(struct name *n)
+{
+    if (n->p != n->buf)
+        free(n->p);
 }
 
 /* The name after '$': a run of digits, one special parameter, or
  * letters/digits/underscores. May be empty. */
-static void read_name(struct lexer *lx, struct strbuf *name)
+static void read_name(struct lexer *lx, struct name *name)
 {
+    size_t start = lx->i;
     int c = peek(lx);
     if (is_digit(c)) {
         while (is_digit(peek(lx)))
-            strbuf_addc(name, (char)next(lx));
-        return;
+            next(lx);
+    } else if (is_special_param(c)) {
+        next(lx);
+    } else {
+        while (is_name_start(peek(lx)) || is_digit(peek(lx)))
+            next(lx);
     }
-    if (is_special_param(c)) {
-        strbuf_addc(name, (char)next(lx));
-        return;
-    }
-    while (is_name_start(peek(lx)) || is_digit(peek(lx)))
-        strbuf_addc(name, (char)next(lx));
+    name->len = lx->i - start;
+    name->p = name->len < sizeof(name->buf) ? name->buf : xmalloc(name->len + 1);
+    memcpy(name->p, lx->s + start, name->len);
+    name->p[name->len] = '\0';
 }
 
 static const char *lookup(const struct lexer *lx, const char *name)
@@ -180,7 +208,8 @@ static int check_limits(struct lexer *lx, const struct strbuf *out)
 
 static int process_dollar(struct lexer *lx, struct strbuf *out)
 {
-    cleanup_strbuf struct strbuf name = STRBUF_INIT;
+    __attribute__((cleanup(name_release))) struct name name = {.p = NULL};
+    name.p = name.buf;
     next(lx); /* '$' */
     if (peek(lx) != '{') {
         read_name(lx, &name);
@@ -188,7 +217,7 @@ static int process_dollar(struct lexer *lx, struct strbuf *out)
             strbuf_addc(out, '$');
             return 0;
         }
-        const char *v = lookup(lx, SB(name));
+        const char *v = lookup(lx, name.p);
         strbuf_adds(out, v ? v : "");
         return 0;
     }
@@ -201,7 +230,7 @@ static int process_dollar(struct lexer *lx, struct strbuf *out)
     read_name(lx, &name);
     c = next(lx);
     if (c == '}') {
-        const char *v = lookup(lx, SB(name));
+        const char *v = lookup(lx, name.p);
         strbuf_adds(out, v ? v : "");
         return 0;
     }
@@ -233,7 +262,7 @@ static int process_dollar(struct lexer *lx, struct strbuf *out)
         cleanup_strbuf struct strbuf pat = STRBUF_INIT;
         if (clean_pattern(lx, SB(word), &pat) < 0)
             return -1;
-        const char *v = lookup(lx, SB(name));
+        const char *v = lookup(lx, name.p);
         df_glob_replace(v ? v : "", SB(pat), pat.len, SB(repl), all, out, MAX_OUTPUT, &lx->work);
         return check_limits(lx, out);
     }
@@ -247,7 +276,7 @@ static int process_dollar(struct lexer *lx, struct strbuf *out)
     if (process_until(lx, '}', op == '#' || op == '%', &word, NULL) < 0)
         return -1;
     lx->depth--;
-    const char *v = lookup(lx, SB(name));
+    const char *v = lookup(lx, name.p);
     int unset = v == NULL || (null_is_unset && v[0] == '\0');
     switch (op) {
     case '-':
@@ -258,7 +287,7 @@ static int process_dollar(struct lexer *lx, struct strbuf *out)
         return 0;
     case '?':
         if (unset)
-            return kiln_error_set(lx->err, KILN_E_INVALID, "%s: %s", SB(name),
+            return kiln_error_set(lx->err, KILN_E_INVALID, "%s: %s", name.p,
                                   word.len    ? SB(word)
                                   : v == NULL ? "is not allowed to be unset"
                                               : "is not allowed to be empty");
@@ -412,14 +441,22 @@ static void lexer_init(struct lexer *lx, const struct df_expand_ctx *cx, const c
     lx->work = MAX_WORK;
 }
 
+int df_expand_word_add(const struct df_expand_ctx *cx, const char *word, struct strbuf *out,
+                       struct kiln_error **err)
+{
+    struct lexer lx;
+    lexer_init(&lx, cx, word, err);
+    if (process_until(&lx, -1, 0, out, NULL) < 0)
+        return kiln_error_prefix(err, "failed to process \"%s\"", word);
+    return 0;
+}
+
 int df_expand_word(const struct df_expand_ctx *cx, const char *word, char **out,
                    struct kiln_error **err)
 {
-    struct lexer lx;
     cleanup_strbuf struct strbuf sb = STRBUF_INIT;
-    lexer_init(&lx, cx, word, err);
-    if (process_until(&lx, -1, 0, &sb, NULL) < 0)
-        return kiln_error_prefix(err, "failed to process \"%s\"", word);
+    if (df_expand_word_add(cx, word, &sb, err) < 0)
+        return -1;
     *out = strbuf_detach(&sb);
     return 0;
 }
@@ -442,17 +479,25 @@ int df_expand_words(const struct df_expand_ctx *cx, const char *text, char ***ou
     return 0;
 }
 
-int df_expand_heredoc(const struct df_expand_ctx *cx, const char *body, char **out,
-                      struct kiln_error **err)
+int df_expand_heredoc_add(const struct df_expand_ctx *cx, const char *body, struct strbuf *out,
+                          struct kiln_error **err)
 {
     struct lexer lx;
-    cleanup_strbuf struct strbuf sb = STRBUF_INIT;
     struct df_expand_ctx c = *cx;
     c.escape = '\\';
     lexer_init(&lx, &c, body, err);
     lx.skip_quotes = 1;
-    if (process_until(&lx, -1, 0, &sb, NULL) < 0)
+    if (process_until(&lx, -1, 0, out, NULL) < 0)
         return kiln_error_prefix(err, "heredoc");
+    return 0;
+}
+
+int df_expand_heredoc(const struct df_expand_ctx *cx, const char *body, char **out,
+                      struct kiln_error **err)
+{
+    cleanup_strbuf struct strbuf sb = STRBUF_INIT;
+    if (df_expand_heredoc_add(cx, body, &sb, err) < 0)
+        return -1;
     *out = strbuf_detach(&sb);
     return 0;
 }

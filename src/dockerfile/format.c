@@ -37,8 +37,8 @@ static void add_jstr(struct strbuf *sb, const char *s)
 static void add_quoted(struct strbuf *sb, const char *s)
 {
     int plain = s[0] != '\0';
-    for (const char *p = s; *p && plain; p++)
-        if (strchr(" \t\n\"'\\", *p) || (unsigned char)*p < 0x20)
+    for (const unsigned char *p = (const unsigned char *)s; *p && plain; p++)
+        if (*p <= ' ' || *p == '"' || *p == '\'' || *p == '\\')
             plain = 0;
     if (plain)
         strbuf_adds(sb, s);
@@ -57,44 +57,44 @@ static void add_jlist(struct strbuf *sb, char *const *v, size_t n)
     strbuf_addc(sb, ']');
 }
 
-char *df_step_text(const struct df_instr *ins)
+void df_step_text_add(struct strbuf *sb, const struct df_instr *ins)
 {
-    struct strbuf sb = STRBUF_INIT;
-    strbuf_grow(&sb, (ins->original ? strlen(ins->original) : 0) + 64);
-    strbuf_adds(&sb, ins->keyword);
+    strbuf_adds(sb, ins->keyword);
     for (size_t i = 0; i < ins->n_flags; i++) {
-        strbuf_addf(&sb, " --%s", ins->flags[i].name);
+        strbuf_add(sb, " --", 3);
+        strbuf_adds(sb, ins->flags[i].name);
         if (ins->flags[i].value) {
-            strbuf_addc(&sb, '=');
-            add_quoted(&sb, ins->flags[i].value);
+            strbuf_addc(sb, '=');
+            add_quoted(sb, ins->flags[i].value);
         }
     }
     if (ins->kind == DF_ONBUILD || ins->kind == DF_HEALTHCHECK) {
         if (ins->sub) {
-            char *sub = df_step_text(ins->sub);
-            strbuf_addf(&sb, " %s", sub);
-            free(sub);
+            strbuf_addc(sb, ' ');
+            df_step_text_add(sb, ins->sub);
         } else if (ins->n_args) {
-            strbuf_addf(&sb, " %s", ins->args[0]);
+            strbuf_addc(sb, ' ');
+            strbuf_adds(sb, ins->args[0]);
         }
-        return strbuf_detach(&sb);
+        return;
     }
     for (size_t i = 0; i < ins->n_kvs; i++) {
-        strbuf_addc(&sb, ' ');
-        add_quoted(&sb, ins->kvs[i].key);
+        strbuf_addc(sb, ' ');
+        add_quoted(sb, ins->kvs[i].key);
         if (ins->kvs[i].has_value) {
-            strbuf_addc(&sb, '=');
-            add_quoted(&sb, ins->kvs[i].value);
+            strbuf_addc(sb, '=');
+            add_quoted(sb, ins->kvs[i].value);
         }
     }
     if (ins->json) {
-        strbuf_addc(&sb, ' ');
-        add_jlist(&sb, ins->args, ins->n_args);
+        strbuf_addc(sb, ' ');
+        add_jlist(sb, ins->args, ins->n_args);
     } else {
-        for (size_t i = 0; i < ins->n_args; i++)
-            strbuf_addf(&sb, " %s", ins->args[i]);
+        for (size_t i = 0; i < ins->n_args; i++) {
+            strbuf_addc(sb, ' ');
+            strbuf_adds(sb, ins->args[i]);
+        }
     }
-    return strbuf_detach(&sb);
 }
 
 /* [keyword, [[flag, value|null]...], json, [args], [[key, value|null]...],
@@ -114,7 +114,7 @@ static void cache_json(struct strbuf *sb, const struct df_instr *ins)
             strbuf_adds(sb, "null");
         strbuf_addc(sb, ']');
     }
-    strbuf_addf(sb, "],%s,", ins->json ? "true" : "false");
+    strbuf_adds(sb, ins->json ? "],true," : "],false,");
     add_jlist(sb, ins->args, ins->n_args);
     strbuf_adds(sb, ",[");
     for (size_t i = 0; i < ins->n_kvs; i++) {
@@ -134,7 +134,8 @@ static void cache_json(struct strbuf *sb, const struct df_instr *ins)
         add_jstr(sb, h->name);
         strbuf_addc(sb, ',');
         add_jstr(sb, h->content);
-        strbuf_addf(sb, ",%s,%s]", h->expand ? "true" : "false", h->chomp ? "true" : "false");
+        strbuf_adds(sb, h->expand ? ",true," : ",false,");
+        strbuf_adds(sb, h->chomp ? "true]" : "false]");
     }
     strbuf_adds(sb, "],");
     if (ins->sub)
@@ -144,13 +145,7 @@ static void cache_json(struct strbuf *sb, const struct df_instr *ins)
     strbuf_addc(sb, ']');
 }
 
-char *df_step_cache_text(const struct df_instr *ins)
+void df_step_cache_text_add(struct strbuf *sb, const struct df_instr *ins)
 {
-    struct strbuf sb = STRBUF_INIT;
-    size_t hint = ins->original ? strlen(ins->original) : 0;
-    for (size_t i = 0; i < ins->n_heredocs; i++)
-        hint += strlen(ins->heredocs[i].content);
-    strbuf_grow(&sb, hint + 128);
-    cache_json(&sb, ins);
-    return strbuf_detach(&sb);
+    cache_json(sb, ins);
 }

@@ -42,7 +42,7 @@ int df_resolve_from(const struct dockerfile *df, size_t current, const char *fro
                     struct df_ref *out, struct kiln_error **err)
 {
     memset(out, 0, sizeof(*out));
-    for (size_t i = 0; i < df->n_stages; i++) {
+    for (size_t i = df->n_stages; i-- > 0;) { /* a name used twice: its last stage */
         if (df->stages[i].name && strcasecmp(df->stages[i].name, from) == 0) {
             if (i == current)
                 return kiln_error_set(err, KILN_E_INVALID,

@@ -49,7 +49,9 @@ struct df_graph {
 
 /* Builds the graph for target (a stage name or index; NULL = the last stage).
  * Errors: unknown target, COPY --from index not before the current stage,
- * a stage that depends on itself (cycle), duplicate stage names. */
+ * a stage that depends on itself (cycle). A stage name defined twice
+ * (DuplicateStageName, a warning) means the last such stage, except in FROM,
+ * which sees only the stages before it. */
 int df_graph_build(struct df_eval *ev, const char *target, struct df_graph **out,
                    struct kiln_error **err);
 void df_graph_free(struct df_graph *g);

@@ -12,14 +12,32 @@ static int blank(int c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
+/* Shell operators that end a word in RUN (and "<>" a delimiter). */
+static int shell_op(char c, int redirect_too)
+{
+    switch (c) {
+    case ';':
+    case '|':
+    case '&':
+    case '(':
+    case ')':
+        return 1;
+    case '<':
+    case '>':
+        return redirect_too;
+    default:
+        return 0;
+    }
+}
+
 /* Reads the delimiter word at s[*i]; returns it (quotes removed) or NULL. */
-static char *delimiter(const char *s, size_t *i, int shell, int *quoted)
+static char *delimiter(struct arena *a, const char *s, size_t *i, int shell, int *quoted)
 {
     struct strbuf w = STRBUF_INIT;
     *quoted = 0;
     while (s[*i] && !blank((unsigned char)s[*i])) {
         char c = s[*i];
-        if (shell && strchr(";|&()<>", c))
+        if (shell && shell_op(c, 1))
             break;
         if (c == '\'' || c == '"') {
             *quoted = 1;
@@ -40,23 +58,23 @@ static char *delimiter(const char *s, size_t *i, int shell, int *quoted)
         strbuf_addc(&w, c);
         (*i)++;
     }
-    if (w.len == 0) {
-        strbuf_release(&w);
-        return NULL;
-    }
-    return strbuf_detach(&w);
+    char *name = w.len ? arena_strndup(a, w.buf, w.len) : NULL;
+    strbuf_release(&w);
+    return name;
 }
 
-size_t df_find_heredocs(enum df_kind kind, const char *s, char escape, struct df_heredoc_ref **out)
+size_t df_find_heredocs(struct arena *a, enum df_kind kind, const char *s,
+                        struct df_heredoc_ref **out)
 {
     struct df_heredoc_ref *v = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     int shell = kind == DF_RUN;
     char quote = 0;
     int word_start = 1;
-    (void)escape;
     *out = NULL;
     if (kind != DF_RUN && kind != DF_COPY && kind != DF_ADD)
+        return 0;
+    if (strstr(s, "<<") == NULL) /* the common case, without the walk below */
         return 0;
     for (size_t i = 0; s[i];) {
         char c = s[i];
@@ -68,7 +86,7 @@ size_t df_find_heredocs(enum df_kind kind, const char *s, char escape, struct df
             i++;
             continue;
         }
-        if (blank((unsigned char)c) || (shell && strchr(";|&()", c))) {
+        if (blank((unsigned char)c) || (shell && shell_op(c, 0))) {
             word_start = 1;
             i++;
             continue;
@@ -86,9 +104,12 @@ size_t df_find_heredocs(enum df_kind kind, const char *s, char escape, struct df
                     j++;
                 }
                 int quoted;
-                char *name = delimiter(s, &j, shell, &quoted);
+                char *name = delimiter(a, s, &j, shell, &quoted);
                 if (name != NULL) {
-                    v = xrealloc(v, (n + 1) * sizeof(*v));
+                    if (n == cap) {
+                        cap = cap ? cap * 2 : 2;
+                        v = arena_grow(a, v, n, cap, sizeof(*v));
+                    }
                     v[n++] = (struct df_heredoc_ref){name, !quoted, chomp, at};
                     i = j;
                     word_start = 0;

@@ -88,8 +88,9 @@ struct ictx {
     const struct df_lline *ll;
     struct df_instr *ins;
     size_t args_off;  /* offset of the arguments in ll->text */
-    const char *args; /* trimmed copy */
-    int in_health;    /* the CMD of a HEALTHCHECK */
+    const char *args; /* trimmed copy (in the arena) */
+    size_t args_len;
+    int in_health; /* the CMD of a HEALTHCHECK */
 };
 
 static struct df_pos ipos(const struct ictx *c, size_t rel)
@@ -102,21 +103,25 @@ static int parse_flags(struct ictx *c, const struct flag_spec *spec, size_t flag
 {
     struct df_rawflag *raw = NULL;
     size_t n = 0;
+    struct arena *a = c->p->a;
     const char *text = c->ll->text.buf + flags_off;
-    size_t end = df_extract_flags(text, &raw, &n);
+    size_t end = df_extract_flags(a, text, c->ll->text.len - flags_off, &raw, &n);
     int r = 0;
     *args_off = flags_off + end;
-    c->ins->flags = xcalloc(n ? n : 1, sizeof(*c->ins->flags));
+    if (n == 0)
+        return 0;
+    c->ins->flags = arena_calloc(a, n, sizeof(*c->ins->flags));
     for (size_t i = 0; i < n && r == 0; i++) {
         struct df_pos pos = df_lline_pos(c->ll, flags_off + raw[i].off);
         const char *w = raw[i].word + 2;
-        const char *eq = strchr(w, '=');
-        size_t nlen = eq ? (size_t)(eq - w) : strlen(w);
+        size_t wlen = raw[i].len - 2;
+        const char *eq = memchr(w, '=', wlen);
+        size_t nlen = eq ? (size_t)(eq - w) : wlen;
         const struct flag_spec *f = NULL;
         for (const struct flag_spec *s = spec; s->name; s++)
             if (strlen(s->name) == nlen && strncmp(s->name, w, nlen) == 0)
                 f = s;
-        char *name = xstrndup(w, nlen);
+        char *name = arena_strndup(a, w, nlen);
         if (f == NULL) {
             const char *cands[8];
             size_t nc = 0;
@@ -139,15 +144,10 @@ static int parse_flags(struct ictx *c, const struct flag_spec *spec, size_t flag
         } else {
             struct df_flag *fl = &c->ins->flags[c->ins->n_flags++];
             fl->name = name;
-            name = NULL;
-            fl->value = eq ? xstrdup(eq + 1) : NULL;
+            fl->value = eq ? arena_strndup(a, eq + 1, wlen - nlen - 1) : NULL;
             fl->pos = pos;
         }
-        free(name);
     }
-    for (size_t i = 0; i < n; i++)
-        free(raw[i].word);
-    free(raw);
     return r;
 }
 
@@ -160,36 +160,39 @@ static int need_args(struct ictx *c, size_t n, size_t min, const char *what)
 
 static void set_blank_words(struct ictx *c)
 {
-    c->ins->n_args = df_split_blank(c->args, &c->ins->args, NULL);
+    c->ins->n_args = df_split_blank(c->p->a, c->args, c->args_len, &c->ins->args);
+}
+
+/* args = [the whole argument text] */
+static void set_whole(struct ictx *c)
+{
+    c->ins->args = arena_calloc(c->p->a, 2, sizeof(char *));
+    c->ins->args[0] = (char *)c->args;
+    c->ins->n_args = 1;
 }
 
 static void set_maybe_json(struct ictx *c, int to_list)
 {
-    if (df_parse_json_list(c->args, &c->ins->args, &c->ins->n_args)) {
+    if (df_parse_json_list(c->p->a, c->args, c->args_len, &c->ins->args, &c->ins->n_args)) {
         c->ins->json = 1;
         return;
     }
     if (to_list) {
         set_blank_words(c);
     } else if (c->args[0] != '\0') {
-        c->ins->args = xcalloc(1, sizeof(char *));
-        c->ins->args[0] = xstrdup(c->args);
-        c->ins->n_args = 1;
+        set_whole(c);
     }
 }
 
 static int parse_kv(struct ictx *c, int is_arg)
 {
     char **w = NULL;
-    size_t n = 0;
+    struct arena *a = c->p->a;
     struct df_instr *ins = c->ins;
-    df_split_words(c->args, c->p->escape, &w, &n);
-    int r = 0;
-    if (n == 0) {
-        r = need_args(c, 0, 1, "at least one argument");
-        goto out;
-    }
-    ins->kvs = xcalloc(n, sizeof(*ins->kvs));
+    size_t n = df_split_words_a(a, c->args, c->args_len, c->p->escape, &w);
+    if (n == 0)
+        return need_args(c, 0, 1, "at least one argument");
+    ins->kvs = arena_calloc(a, n, sizeof(*ins->kvs));
     if (!is_arg && strchr(w[0], '=') == NULL) {
         /* Legacy "ENV KEY value": the value is the rest of the line. */
         const char *s = c->args;
@@ -199,40 +202,35 @@ static int parse_kv(struct ictx *c, int is_arg)
         size_t v = k;
         while (s[v] && blank((unsigned char)s[v]))
             v++;
-        if (s[v] == '\0') {
-            r = df_perr(c->p, ins->pos, "%s must have two arguments (use %s KEY=VALUE)",
-                        ins->keyword, ins->keyword);
-            goto out;
-        }
-        ins->kvs[0] = (struct df_kv){xstrndup(s, k), xstrdup(s + v), 1, ipos(c, 0)};
+        if (s[v] == '\0')
+            return df_perr(c->p, ins->pos, "%s must have two arguments (use %s KEY=VALUE)",
+                           ins->keyword, ins->keyword);
+        ins->kvs[0] = (struct df_kv){arena_strndup(a, s, k), (char *)s + v, 1, ipos(c, 0)};
         ins->n_kvs = 1;
         ins->legacy_kv = 1;
         df_pwarn(c->p, "LegacyKeyValueFormat", ins->pos,
                  "\"%s key=value\" should be used instead of legacy \"%s key value\" format",
                  ins->keyword, ins->keyword);
-        goto out;
+        return 0;
     }
     for (size_t i = 0; i < n; i++) {
         char *eq = strchr(w[i], '=');
-        if (eq == NULL && !is_arg) {
-            r = df_perr(c->p, ipos(c, 0),
-                        "syntax error: can't find = in \"%s\"; must be of the form name=value",
-                        w[i]);
-            goto out;
-        }
+        if (eq == NULL && !is_arg)
+            return df_perr(c->p, ipos(c, 0),
+                           "syntax error: can't find = in \"%s\"; must be of the form name=value",
+                           w[i]);
         struct df_kv *kv = &ins->kvs[ins->n_kvs++];
         kv->pos = ipos(c, 0);
-        kv->key = eq ? xstrndup(w[i], (size_t)(eq - w[i])) : xstrdup(w[i]);
-        kv->value = xstrdup(eq ? eq + 1 : "");
+        /* the word is ours: cut it at '=' into key and value */
+        kv->key = w[i];
+        kv->value = eq ? eq + 1 : (char *)"";
         kv->has_value = eq != NULL;
-        if (kv->key[0] == '\0') {
-            r = df_perr(c->p, ipos(c, 0), "%s names can not be blank", ins->keyword);
-            goto out;
-        }
+        if (eq != NULL)
+            *eq = '\0';
+        if (kv->key[0] == '\0')
+            return df_perr(c->p, ipos(c, 0), "%s names can not be blank", ins->keyword);
     }
-out:
-    df_strv_free(w, n);
-    return r;
+    return 0;
 }
 
 static int parse_from(struct ictx *c)
@@ -253,14 +251,13 @@ static int parse_from(struct ictx *c)
         if (!lower)
             df_pwarn(c->p, "StageNameCasing", ins->pos, "Stage name '%s' should be lowercase",
                      name);
-        char *low = xstrdup(name);
+        char *low = arena_strdup(c->p->a, name);
         for (char *q = low; *q; q++)
             *q = (char)tolower((unsigned char)*q);
         int ok = df_valid_stage_name(low);
         if (ok && (strcmp(low, "scratch") == 0 || strcmp(low, "context") == 0))
             df_pwarn(c->p, "ReservedStageName", ins->pos,
                      "'%s' is reserved and should not be used as a stage name", low);
-        free(low);
         if (!ok)
             return df_perr(c->p, ipos(c, (size_t)(strstr(c->args, name) - c->args)),
                            "invalid name for build stage: \"%s\", name can't start with a number "
@@ -318,7 +315,7 @@ static int parse_onbuild(struct ictx *c, int depth)
         return df_perr(c->p, ipos(c, 0), "chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
     if (ki >= 0 && (kinds[ki].kind == DF_FROM || kinds[ki].kind == DF_MAINTAINER))
         return df_perr(c->p, ipos(c, 0), "%s isn't allowed as an ONBUILD trigger", kinds[ki].name);
-    ins->sub = xcalloc(1, sizeof(*ins->sub));
+    ins->sub = arena_alloc(c->p->a, sizeof(*ins->sub));
     (void)depth;
     return df_instr_from_line(c->p, c->ll, c->args_off, ins->sub);
 }
@@ -377,9 +374,7 @@ static int parse_by_kind(struct ictx *c)
             return need_args(c, 0, 1,
                              ins->kind == DF_WORKDIR ? "exactly one argument"
                                                      : "at least one argument");
-        ins->args = xcalloc(1, sizeof(char *));
-        ins->args[0] = xstrdup(c->args);
-        ins->n_args = 1;
+        set_whole(c);
         return 0;
     case DF_ONBUILD:
         return parse_onbuild(c, 0);
@@ -414,13 +409,13 @@ static int from_line(struct df_pctx *p, const struct df_lline *ll, size_t kw_off
         return r;
     }
     ins->kind = kinds[ki].kind;
-    ins->keyword = xstrdup(kinds[ki].name);
+    ins->keyword = arena_strdup(p->a, kinds[ki].name);
     size_t end = ll->text.len;
     while (end > kw_off && blank((unsigned char)text[end - 1]))
         end--;
-    ins->original = xstrndup(text + kw_off, end - kw_off);
+    ins->original = arena_strndup(p->a, text + kw_off, end - kw_off);
 
-    struct ictx c = {p, ll, ins, k, NULL, !with_flags};
+    struct ictx c = {p, ll, ins, k, NULL, 0, !with_flags};
     size_t args_off = k;
     if (with_flags) {
         if (parse_flags(&c, kinds[ki].flags, k, &args_off) < 0)
@@ -431,10 +426,10 @@ static int from_line(struct df_pctx *p, const struct df_lline *ll, size_t kw_off
     if (args_off > end)
         args_off = end;
     c.args_off = args_off;
-    char *args = xstrndup(text + args_off, end - args_off);
-    c.args = args;
+    c.args = ins->original + (args_off - kw_off); /* a suffix of original */
+    c.args_len = end - args_off;
     int r = parse_by_kind(&c);
-    free(args);
+    p->args_off = args_off; /* after the nested calls of ONBUILD and HEALTHCHECK */
     return r;
 }
 
@@ -457,16 +452,13 @@ static int parse_healthcheck(struct ictx *c, int depth)
     if (k == 4 && strncasecmp(a, "NONE", 4) == 0) {
         if (a[k] != '\0')
             return df_perr(c->p, ipos(c, k), "HEALTHCHECK NONE takes no arguments");
-        ins->args = xcalloc(1, sizeof(char *));
-        ins->args[0] = xstrdup("NONE");
-        ins->n_args = 1;
+        set_whole(c);
+        ins->args[0] = arena_strdup(c->p->a, "NONE");
         return 0;
     }
     if (!(k == 3 && strncasecmp(a, "CMD", 3) == 0)) {
-        char *w = xstrndup(a, k);
-        int r = df_perr(c->p, ipos(c, 0), "unknown type \"%s\" in HEALTHCHECK (try CMD)", w);
-        free(w);
-        return r;
+        char *w = arena_strndup(c->p->a, a, k);
+        return df_perr(c->p, ipos(c, 0), "unknown type \"%s\" in HEALTHCHECK (try CMD)", w);
     }
     for (size_t i = 0; i < ins->n_flags; i++) {
         const struct df_flag *f = &ins->flags[i];
@@ -486,7 +478,7 @@ static int parse_healthcheck(struct ictx *c, int depth)
         if (ns != 0 && ns < 1000000LL)
             return df_perr(c->p, f->pos, "--%s \"%s\" cannot be less than 1ms", f->name, f->value);
     }
-    ins->sub = xcalloc(1, sizeof(*ins->sub));
+    ins->sub = arena_alloc(c->p->a, sizeof(*ins->sub));
     if (from_line(c->p, c->ll, c->args_off, 0, ins->sub) < 0)
         return -1;
     if (ins->sub->n_args == 0)

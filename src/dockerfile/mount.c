@@ -127,10 +127,10 @@ static int defaults(struct df_mount *m, const char *spec, int ro_set, struct kil
     case DF_MOUNT_BIND:
     case DF_MOUNT_CACHE:
     case DF_MOUNT_TMPFS:
-        if (m->target == NULL || m->target[0] == '\0')
-            return kiln_error_set(err, KILN_E_INVALID,
-                                  "--mount \"%s\": %s mount needs a target (target=/path)", spec,
-                                  df_mount_type_name(m->type));
+        /* BuildKit: a relative target is under the working directory, and a
+         * missing one is the working directory itself */
+        if (m->target == NULL)
+            m->target = xstrdup("");
         if (m->type == DF_MOUNT_CACHE) {
             if (m->id == NULL)
                 m->id = xstrdup(m->target);

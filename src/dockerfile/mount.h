@@ -16,7 +16,9 @@ enum df_mount_type {
 
 struct df_mount {
     enum df_mount_type type;
-    char *target;   /* where it appears; secret/ssh get their default path */
+    char *target;   /* where it appears; relative (or "" when not given: bind,
+                       cache, tmpfs) means under the working directory, as in
+                       BuildKit; secret/ssh get their default path */
     char *source;   /* bind/cache: path in from (or the context); NULL = root */
     char *from;     /* bind/cache: stage name/index or image; NULL = build context */
     int readonly;   /* bind defaults to 1, others 0 */

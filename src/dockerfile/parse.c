@@ -62,6 +62,13 @@ static void lline_add(struct df_lline *ll, const char *s, size_t n, int line, in
     ll->end_line = line;
 }
 
+static void lline_reset(struct df_lline *ll)
+{
+    strbuf_reset(&ll->text);
+    ll->n_segs = 0;
+    ll->end_line = 0;
+}
+
 static void lline_release(struct df_lline *ll)
 {
     strbuf_release(&ll->text);
@@ -84,15 +91,18 @@ int df_perr(struct df_pctx *p, struct df_pos pos, const char *fmt, ...)
 void df_pwarn(struct df_pctx *p, const char *rule, struct df_pos pos, const char *fmt, ...)
 {
     if (p->n_warnings == p->cap_warnings) {
-        p->cap_warnings = p->cap_warnings ? p->cap_warnings * 2 : 8;
-        p->warnings = xrealloc(p->warnings, p->cap_warnings * sizeof(*p->warnings));
+        size_t cap = p->cap_warnings ? p->cap_warnings * 2 : 8;
+        p->warnings = arena_grow(p->a, p->warnings, p->n_warnings, cap, sizeof(*p->warnings));
+        p->cap_warnings = cap;
     }
     struct strbuf sb = STRBUF_INIT;
     va_list ap;
     va_start(ap, fmt);
     strbuf_vaddf(&sb, fmt, ap);
     va_end(ap);
-    p->warnings[p->n_warnings++] = (struct df_warning){xstrdup(rule), strbuf_detach(&sb), pos};
+    p->warnings[p->n_warnings++] =
+        (struct df_warning){arena_strdup(p->a, rule), arena_strndup(p->a, sb.buf, sb.len), pos};
+    strbuf_release(&sb);
 }
 
 /* "# name = value" before the first instruction. Returns 1 if the line is a
@@ -135,15 +145,11 @@ static int directive(struct df_pctx *p, struct dockerfile *df, const char *s, si
     if (seen[which])
         return df_perr(p, pos, "only one %s parser directive can be used", names[which]);
     seen[which] = 1;
-    char *val = xstrndup(s + i, ve - i);
+    char *val = arena_strndup(p->a, s + i, ve - i);
     if (which == 1) {
-        if (strcmp(val, "\\") != 0 && strcmp(val, "`") != 0) {
-            df_perr(p, pos, "invalid escape token '%s' does not match ` or \\", val);
-            free(val);
-            return -1;
-        }
+        if (strcmp(val, "\\") != 0 && strcmp(val, "`") != 0)
+            return df_perr(p, pos, "invalid escape token '%s' does not match ` or \\", val);
         p->escape = df->escape = val[0];
-        free(val);
     } else if (which == 0) {
         df->syntax = val;
     } else {
@@ -170,35 +176,36 @@ static int read_heredocs(struct df_pctx *p, struct reader *r, struct df_instr *i
 {
     struct df_heredoc_ref *refs = NULL;
     const char *text = ll->text.buf + args_base;
-    size_t n = df_find_heredocs(ins->kind, text, p->escape, &refs);
+    size_t n = df_find_heredocs(p->a, ins->kind, text, &refs);
     int rc = 0;
     if (n == 0)
         return 0;
-    ins->heredocs = xcalloc(n, sizeof(*ins->heredocs));
+    ins->heredocs = arena_calloc(p->a, n, sizeof(*ins->heredocs));
+    struct strbuf body = STRBUF_INIT;
     for (size_t i = 0; i < n; i++) {
         struct df_heredoc *h = &ins->heredocs[ins->n_heredocs++];
         h->name = refs[i].name;
-        refs[i].name = NULL;
         h->expand = refs[i].expand;
         h->chomp = refs[i].chomp;
         h->pos = df_lline_pos(ll, args_base + refs[i].off);
-        struct strbuf body = STRBUF_INIT;
+        size_t name_len = strlen(h->name);
         const char *s;
         size_t len;
         int done = 0;
+        strbuf_reset(&body);
         while (next_line(r, &s, &len)) {
             size_t skip = 0;
             if (h->chomp)
                 while (skip < len && s[skip] == '\t')
                     skip++;
-            if (len - skip == strlen(h->name) && memcmp(s + skip, h->name, len - skip) == 0) {
+            if (len - skip == name_len && memcmp(s + skip, h->name, name_len) == 0) {
                 done = 1;
                 break;
             }
             strbuf_add(&body, s + skip, len - skip);
             strbuf_addc(&body, '\n');
         }
-        h->content = strbuf_detach(&body);
+        h->content = arena_strndup(p->a, body.len ? body.buf : "", body.len);
         ins->end_line = r->line;
         if (!done) {
             rc = df_perr(
@@ -208,51 +215,73 @@ static int read_heredocs(struct df_pctx *p, struct reader *r, struct df_instr *i
             break;
         }
     }
-    for (size_t i = 0; i < n; i++)
-        free(refs[i].name);
-    free(refs);
+    strbuf_release(&body);
     return rc;
 }
 
-static void add_stage(struct dockerfile *df, struct df_instr *from, size_t *cap)
+static void add_stage(struct df_pctx *p, struct dockerfile *df, struct df_instr *from, size_t *cap)
 {
     if (df->n_stages == *cap) {
-        *cap = *cap ? *cap * 2 : 4;
-        df->stages = xrealloc(df->stages, *cap * sizeof(*df->stages));
+        size_t ncap = *cap ? *cap * 2 : 4;
+        df->stages = arena_grow(p->a, df->stages, df->n_stages, ncap, sizeof(*df->stages));
+        *cap = ncap;
     }
     struct df_stage *st = &df->stages[df->n_stages];
-    memset(st, 0, sizeof(*st));
     st->index = df->n_stages++;
     st->from = from;
-    st->base = xstrdup(from->args[0]);
+    st->base = from->args[0]; /* the strings are the arena's: share them */
     if (from->n_args == 3) {
-        st->name = xstrdup(from->args[2]);
+        st->name = arena_strdup(p->a, from->args[2]);
         for (char *q = st->name; *q; q++)
             *q = (char)tolower((unsigned char)*q);
     }
-    const char *plat = df_instr_flag(from, "platform");
-    st->platform = plat ? xstrdup(plat) : NULL;
+    st->platform = (char *)df_instr_flag(from, "platform");
 }
 
-static void append_instr(struct df_instr **v, size_t *n, const struct df_instr *ins)
+/* The instructions of the stage being read (or the ARGs before the first
+ * FROM) gather here, and move to the arena in one piece when it ends. */
+struct pending {
+    struct df_instr *v;
+    size_t n, cap;
+};
+
+static void pending_add(struct pending *pd, const struct df_instr *ins)
 {
-    /* grow by powers of two: capacity is implied by n */
-    if ((*n & (*n - 1)) == 0)
-        *v = xrealloc(*v, (*n ? *n * 2 : 1) * sizeof(**v));
-    (*v)[(*n)++] = *ins;
+    if (pd->n == pd->cap) {
+        pd->cap = pd->cap ? pd->cap * 2 : 64;
+        pd->v = xrealloc(pd->v, pd->cap * sizeof(*pd->v));
+    }
+    pd->v[pd->n++] = *ins;
 }
 
-/* Checks that need the whole file: stage names unique, keyword casing. */
+/* Hands the gathered instructions to the current stage (or meta_args). */
+static void pending_flush(struct df_pctx *p, struct dockerfile *df, struct pending *pd)
+{
+    struct df_instr **v = df->n_stages ? &df->stages[df->n_stages - 1].instrs : &df->meta_args;
+    size_t *n = df->n_stages ? &df->stages[df->n_stages - 1].n_instrs : &df->n_meta_args;
+    if (pd->n > 0) {
+        *v = arena_grow(p->a, pd->v, pd->n, pd->n, sizeof(*pd->v));
+        *n = pd->n;
+    }
+    pd->n = 0;
+}
+
+/* Checks that need the whole file. A stage name used twice is BuildKit's
+ * DuplicateStageName warning, not an error: a name then means its last
+ * definition (its first before that, for FROM). */
 static int whole_file_checks(struct df_pctx *p, struct dockerfile *df)
 {
     for (size_t i = 0; i < df->n_stages; i++) {
         if (df->stages[i].name == NULL)
             continue;
         for (size_t j = 0; j < i; j++)
-            if (df->stages[j].name && strcmp(df->stages[i].name, df->stages[j].name) == 0)
-                return df_perr(p, df->stages[i].from->pos,
-                               "duplicate stage name \"%s\" (first defined at line %d)",
-                               df->stages[i].name, df->stages[j].from->pos.line);
+            if (df->stages[j].name && strcmp(df->stages[i].name, df->stages[j].name) == 0) {
+                df_pwarn(p, "DuplicateStageName", df->stages[i].from->pos,
+                         "Duplicate stage name \"%s\", stage names should be unique (first "
+                         "defined at line %d)",
+                         df->stages[i].name, df->stages[j].from->pos.line);
+                break;
+            }
     }
     return 0;
 }
@@ -280,26 +309,25 @@ static void count_case(const char *kw, int *upper, int *lower)
         (*lower)++;
 }
 
-static int place(struct df_pctx *p, struct dockerfile *df, struct df_instr *ins, size_t *stage_cap)
+static int place(struct df_pctx *p, struct dockerfile *df, struct df_instr *ins, size_t *stage_cap,
+                 struct pending *pd)
 {
     if (ins->kind == DF_FROM) {
-        struct df_instr *from = xmalloc(sizeof(*from));
+        struct df_instr *from = arena_alloc(p->a, sizeof(*from));
         *from = *ins;
-        add_stage(df, from, stage_cap);
+        pending_flush(p, df, pd);
+        add_stage(p, df, from, stage_cap);
         return 0;
     }
     if (df->n_stages == 0) {
         if (ins->kind != DF_ARG) {
-            int r = df_perr(p, ins->pos, "%s before the first FROM (only ARG may come before FROM)",
-                            ins->keyword);
-            df_instr_release(ins);
-            return r;
+            return df_perr(p, ins->pos, "%s before the first FROM (only ARG may come before FROM)",
+                           ins->keyword);
         }
-        append_instr(&df->meta_args, &df->n_meta_args, ins);
+        pending_add(pd, ins);
         return 0;
     }
-    struct df_stage *st = &df->stages[df->n_stages - 1];
-    append_instr(&st->instrs, &st->n_instrs, ins);
+    pending_add(pd, ins);
     return 0;
 }
 
@@ -310,10 +338,15 @@ static int parse_body(struct df_pctx *p, struct dockerfile *df, struct reader *r
     const char *s;
     size_t n;
     /* keyword text of each instruction, for the casing check afterwards */
-    struct df_pos *kw_pos = NULL;
-    char **kw_text = NULL;
-    size_t n_kw = 0;
+    struct keyword {
+        struct df_pos pos;
+        char text[12]; /* "HEALTHCHECK" is the longest */
+    } *kws = NULL;
+    size_t n_kw = 0, cap_kw = 0;
     int rc = 0;
+    struct df_lline ll = {STRBUF_INIT, NULL, 0, 0, 0};
+    strbuf_init(&ll.text);
+    struct pending pd = {NULL, 0, 0};
 
     while (rc == 0 && next_line(r, &s, &n)) {
         if (!directives_done) {
@@ -329,7 +362,7 @@ static int parse_body(struct df_pctx *p, struct dockerfile *df, struct reader *r
             i++;
         if (i == n || s[i] == '#')
             continue;
-        struct df_lline ll = {STRBUF_INIT, NULL, 0, 0, 0};
+        lline_reset(&ll);
         size_t cut;
         int line = r->line, more = continues(s + i, n - i, p->escape, &cut);
         lline_add(&ll, s + i, more ? cut : n - i, line, (int)i + 1);
@@ -353,53 +386,43 @@ static int parse_body(struct df_pctx *p, struct dockerfile *df, struct reader *r
         struct df_instr ins;
         rc = df_instr_from_line(p, &ll, 0, &ins);
         if (rc == 0 && (ins.kind == DF_RUN || ins.kind == DF_COPY || ins.kind == DF_ADD) &&
-            !ins.json) {
-            size_t k = 0;
-            while (k < ll.text.len && !isspace((unsigned char)ll.text.buf[k]))
-                k++;
-            struct df_rawflag *fl = NULL;
-            size_t nf = 0;
-            k += df_extract_flags(ll.text.buf + k, &fl, &nf);
-            for (size_t f = 0; f < nf; f++)
-                free(fl[f].word);
-            free(fl);
-            rc = read_heredocs(p, r, &ins, &ll, k);
-        }
+            !ins.json)
+            rc = read_heredocs(p, r, &ins, &ll, p->args_off);
         if (rc == 0 && ins.kind == DF_RUN && ins.n_args == 0 && ins.n_heredocs == 0)
             rc = df_perr(p, ins.pos, "RUN requires at least one argument");
         if (rc == 0) {
-            kw_pos = xrealloc(kw_pos, (n_kw + 1) * sizeof(*kw_pos));
-            kw_text = xrealloc(kw_text, (n_kw + 1) * sizeof(*kw_text));
-            kw_pos[n_kw] = ins.pos;
-            kw_text[n_kw] = xstrndup(ll.text.buf, strlen(ins.keyword));
-            count_case(kw_text[n_kw], &upper, &lower);
+            if (n_kw == cap_kw) {
+                cap_kw = cap_kw ? cap_kw * 2 : 64;
+                kws = xrealloc(kws, cap_kw * sizeof(*kws));
+            }
+            size_t kl = strlen(ins.keyword);
+            kws[n_kw].pos = ins.pos;
+            memcpy(kws[n_kw].text, ll.text.buf, kl);
+            kws[n_kw].text[kl] = '\0';
+            count_case(kws[n_kw].text, &upper, &lower);
             n_kw++;
-            rc = place(p, df, &ins, &stage_cap);
-        } else {
-            df_instr_release(&ins);
+            rc = place(p, df, &ins, &stage_cap, &pd);
         }
-        lline_release(&ll);
     }
+    lline_release(&ll);
+    pending_flush(p, df, &pd);
+    free(pd.v);
     if (rc == 0 && n_kw == 0)
         rc = df_perr(p, (struct df_pos){1, 1}, "the Dockerfile has no instructions");
     else if (rc == 0 && df->n_stages == 0)
         rc = df_perr(p, (struct df_pos){1, 1}, "no FROM instruction: nothing to build");
     if (rc == 0)
         rc = whole_file_checks(p, df);
-    for (size_t k = 0; k < n_kw; k++) {
-        if (rc == 0)
-            casing_check(p, kw_pos[k], kw_text[k], upper >= lower);
-        free(kw_text[k]);
-    }
-    free(kw_text);
-    free(kw_pos);
+    for (size_t k = 0; k < n_kw && rc == 0; k++)
+        casing_check(p, kws[k].pos, kws[k].text, upper >= lower);
+    free(kws);
     return rc;
 }
 
 int df_parse(const char *data, size_t len, const char *file, struct dockerfile **out,
              struct kiln_error **err)
 {
-    struct df_pctx p = {file ? file : "Dockerfile", '\\', err, NULL, 0, 0};
+    struct df_pctx p = {NULL, file ? file : "Dockerfile", '\\', err, NULL, 0, 0, 0};
     const char *nul = memchr(data, '\0', len);
     if (nul != NULL) {
         int line = 1;
@@ -408,8 +431,10 @@ int df_parse(const char *data, size_t len, const char *file, struct dockerfile *
         return df_perr(&p, (struct df_pos){line, 1},
                        "NUL byte in Dockerfile (is it a binary file?)");
     }
-    struct dockerfile *df = xcalloc(1, sizeof(*df));
-    df->file = xstrdup(p.file);
+    struct arena *a;
+    struct dockerfile *df = df_alloc(&a);
+    p.a = a;
+    df->file = arena_strdup(a, p.file);
     df->escape = '\\';
     struct reader r = {data, len, 0, 0};
     if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
@@ -438,7 +463,8 @@ int df_parse_file(const char *path, struct dockerfile **out, struct kiln_error *
 int df_parse_instr(const char *text, char escape, const char *what, struct df_instr **out,
                    struct kiln_error **err)
 {
-    struct df_pctx p = {what ? what : "instruction", escape ? escape : '\\', err, NULL, 0, 0};
+    struct df_pctx p = {NULL, what ? what : "instruction", escape ? escape : '\\', err, NULL, 0, 0,
+                        0};
     struct df_lline ll = {STRBUF_INIT, NULL, 0, 0, 0};
     size_t i = 0;
     while (text[i] && isspace((unsigned char)text[i]))
@@ -448,14 +474,9 @@ int df_parse_instr(const char *text, char escape, const char *what, struct df_in
         return -1;
     }
     lline_add(&ll, text + i, strlen(text + i), 1, (int)i + 1);
-    struct df_instr *ins = xcalloc(1, sizeof(*ins));
+    struct df_instr *ins = df_instr_alloc(&p.a);
     int rc = df_instr_from_line(&p, &ll, 0, ins);
     lline_release(&ll);
-    for (size_t k = 0; k < p.n_warnings; k++) {
-        free(p.warnings[k].rule);
-        free(p.warnings[k].msg);
-    }
-    free(p.warnings);
     if (rc < 0) {
         df_instr_free(ins);
         return -1;

@@ -9,33 +9,44 @@
 
 #include "dockerfile/expand.h"
 #include "dockerfile/internal.h"
+#include "util/arena.h"
 
 static int blank(int c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-static void push(char ***v, size_t *n, size_t *cap, char *s)
+/* Strings and arrays come from the arena a, or from malloc when a is NULL
+ * (df_split_words, the public form). */
+static char *dup_n(struct arena *a, const char *s, size_t n)
 {
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 4;
-        *v = xrealloc(*v, *cap * sizeof(**v));
-    }
-    (*v)[(*n)++] = s;
+    return a ? arena_strndup(a, s, n) : xstrndup(s, n);
 }
 
-int df_split_words(const char *s, char escape, char ***out, size_t *n)
+static void push(struct arena *a, char ***v, size_t *n, size_t *cap, char *s)
+{
+    if (*n + 1 >= *cap) { /* room for a NULL after the last */
+        size_t ncap = *cap ? *cap * 2 : 4;
+        *v = a ? arena_grow(a, *v, *n, ncap, sizeof(**v)) : xrealloc(*v, ncap * sizeof(**v));
+        *cap = ncap;
+    }
+    (*v)[(*n)++] = s;
+    (*v)[*n] = NULL;
+}
+
+static size_t split_words(struct arena *a, const char *s, size_t len, char escape, char ***out)
 {
     char **v = NULL;
-    size_t cnt = 0, cap = 0, len = strlen(s);
-    struct strbuf w = STRBUF_INIT;
+    size_t cnt = 0, cap = 0;
+    struct strbuf w;
+    strbuf_init(&w);
     int in_word = 0, blank_ok = 0;
     char quote = 0;
     for (size_t i = 0; i <= len; i++) {
         char c = s[i];
         if (i == len) {
             if (in_word && (blank_ok || w.len > 0))
-                push(&v, &cnt, &cap, strbuf_detach(&w));
+                push(a, &v, &cnt, &cap, dup_n(a, w.buf, w.len));
             break;
         }
         if (!in_word) {
@@ -46,7 +57,8 @@ int df_split_words(const char *s, char escape, char ***out, size_t *n)
         if (quote == 0) {
             if (blank((unsigned char)c)) {
                 if (blank_ok || w.len > 0)
-                    push(&v, &cnt, &cap, strbuf_detach(&w));
+                    push(a, &v, &cnt, &cap, dup_n(a, w.buf, w.len));
+                strbuf_reset(&w);
                 in_word = 0;
                 blank_ok = 0;
                 continue;
@@ -77,71 +89,82 @@ int df_split_words(const char *s, char escape, char ***out, size_t *n)
     }
     strbuf_release(&w);
     *out = v;
-    *n = cnt;
+    return cnt;
+}
+
+int df_split_words(const char *s, char escape, char ***out, size_t *n)
+{
+    *n = split_words(NULL, s, strlen(s), escape, out);
     return 0;
 }
 
-size_t df_split_blank(const char *s, char ***out, size_t **offs)
+size_t df_split_words_a(struct arena *a, const char *s, size_t len, char escape, char ***out)
+{
+    /* without quotes or escapes the words are the blank-separated ones */
+    size_t i = 0;
+    while (i < len && s[i] != '\'' && s[i] != '"' && s[i] != escape)
+        i++;
+    if (i == len)
+        return df_split_blank(a, s, len, out);
+    return split_words(a, s, len, escape, out);
+}
+
+size_t df_split_blank(struct arena *a, const char *s, size_t len, char ***out)
 {
     char **v = NULL;
-    size_t *o = NULL;
-    size_t n = 0, cap = 0, ocap = 0;
-    for (size_t i = 0; s[i] != '\0';) {
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < len;) {
         if (blank((unsigned char)s[i])) {
             i++;
             continue;
         }
         size_t start = i;
-        while (s[i] != '\0' && !blank((unsigned char)s[i]))
+        while (i < len && !blank((unsigned char)s[i]))
             i++;
-        if (offs != NULL) {
-            if (n == ocap) {
-                ocap = ocap ? ocap * 2 : 4;
-                o = xrealloc(o, ocap * sizeof(*o));
-            }
-            o[n] = start;
-        }
-        push(&v, &n, &cap, xstrndup(s + start, i - start));
+        push(a, &v, &n, &cap, arena_strndup(a, s + start, i - start));
     }
     *out = v;
-    if (offs != NULL)
-        *offs = o;
     return n;
 }
 
-int df_parse_json_list(const char *s, char ***out, size_t *n)
+int df_parse_json_list(struct arena *a, const char *s, size_t len, char ***out, size_t *n)
 {
-    while (blank((unsigned char)*s))
-        s++;
-    if (*s != '[')
+    size_t i = 0;
+    while (i < len && blank((unsigned char)s[i]))
+        i++;
+    if (i == len || s[i] != '[')
         return 0;
     json_error_t jerr;
-    json_t *j = json_loads(s, 0, &jerr);
+    json_t *j = json_loadb(s + i, len - i, 0, &jerr);
     if (j == NULL || !json_is_array(j)) {
         json_decref(j);
         return 0;
     }
     size_t cnt = json_array_size(j);
-    for (size_t i = 0; i < cnt; i++) {
-        if (!json_is_string(json_array_get(j, i))) {
+    for (size_t k = 0; k < cnt; k++) {
+        if (!json_is_string(json_array_get(j, k))) {
             json_decref(j);
             return 0;
         }
     }
-    char **v = xcalloc(cnt + 1, sizeof(*v));
-    for (size_t i = 0; i < cnt; i++)
-        v[i] = xstrdup(json_string_value(json_array_get(j, i)));
+    char **v = arena_calloc(a, cnt + 1, sizeof(*v));
+    for (size_t k = 0; k < cnt; k++) {
+        json_t *e = json_array_get(j, k);
+        v[k] = arena_strndup(a, json_string_value(e), json_string_length(e));
+    }
     json_decref(j);
     *out = v;
     *n = cnt;
     return 1;
 }
 
-size_t df_extract_flags(const char *s, struct df_rawflag **out, size_t *n)
+size_t df_extract_flags(struct arena *a, const char *s, size_t len, struct df_rawflag **out,
+                        size_t *n)
 {
     struct df_rawflag *v = NULL;
-    size_t cnt = 0, cap = 0, len = strlen(s), i = 0;
-    struct strbuf w = STRBUF_INIT;
+    size_t cnt = 0, cap = 0, i = 0;
+    struct strbuf w;
+    strbuf_init(&w);
     for (;;) {
         while (i < len && blank((unsigned char)s[i]))
             i++;
@@ -169,16 +192,18 @@ size_t df_extract_flags(const char *s, struct df_rawflag **out, size_t *n)
             }
             strbuf_addc(&w, c);
         }
-        if (strcmp(w.buf, "--") == 0) {
+        if (w.len == 2 && memcmp(w.buf, "--", 2) == 0) {
             while (i < len && blank((unsigned char)s[i]))
                 i++;
             break;
         }
         if (cnt == cap) {
-            cap = cap ? cap * 2 : 4;
-            v = xrealloc(v, cap * sizeof(*v));
+            size_t ncap = cap ? cap * 2 : 4;
+            v = arena_grow(a, v, cnt, ncap, sizeof(*v));
+            cap = ncap;
         }
-        v[cnt].word = xstrdup(w.buf);
+        v[cnt].word = arena_strndup(a, w.buf, w.len);
+        v[cnt].len = w.len;
         v[cnt].off = start;
         cnt++;
     }

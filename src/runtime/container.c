@@ -93,6 +93,11 @@ int ctr_create(const char *root, const char *name, json_t *config, char **id_out
     json_object_set_new(config, "Id", json_string(id));
     json_object_set_new(config, "Name", json_string(name));
     json_object_set_new(config, "Created", json_integer((json_int_t)time(NULL)));
+    if (json_string_value(json_object_get(config, "Hostname")) == NULL) {
+        char shortid[13];
+        snprintf(shortid, sizeof(shortid), "%.12s", id);
+        json_object_set_new(config, "Hostname", json_string(shortid));
+    }
     cleanup_free char *cfg = json_dumps(config, JSON_COMPACT);
     cleanup_free char *cfgpath = xasprintf("%s/config.json", dir);
     /* No fsync: a container record is runtime state, not stored data. */
@@ -106,11 +111,8 @@ int ctr_create(const char *root, const char *name, json_t *config, char **id_out
         return kiln_error_errno(err, e, "writing %s", cfgpath);
     }
     close(fd);
-    json_t *st = json_pack("{s:s}", "Status", "created");
-    int r = ctr_save_state(root, id, st, err);
-    json_decref(st);
-    if (r < 0)
-        return -1;
+    /* No state.json yet: that is "created" (ctr_load_state). The first one is
+     * then a new file, not a replacement, which ext4 must flush on rename. */
     *id_out = xstrdup(id);
     return 0;
 }
@@ -265,28 +267,27 @@ int ctr_save_health(const char *root, const char *id, const json_t *health, stru
     return save_json(root, id, "health.json", health, err);
 }
 
+/* The supervisor's flock is on the record's directory itself: no lock file
+ * to create and delete per container. */
 int ctr_lock_supervisor(const char *root, const char *id, struct kiln_error **err)
 {
     cleanup_free char *dir = ctr_dir(root, id);
-    cleanup_free char *p = xasprintf("%s/lock", dir);
-    int fd = open(p, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return kiln_error_errno(err, errno, "%s", p);
+        return kiln_error_errno(err, errno, "%s", dir);
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
         int e = errno;
         close(fd);
         if (e == EWOULDBLOCK)
             return kiln_error_set(err, KILN_E_EXISTS, "container %.12s is already running", id);
-        return kiln_error_errno(err, e, "locking %s", p);
+        return kiln_error_errno(err, e, "locking %s", dir);
     }
     return fd;
 }
 
-int ctr_supervisor_alive(const char *root, const char *id)
+static int locked_by_other(const char *path, int flags)
 {
-    cleanup_free char *dir = ctr_dir(root, id);
-    cleanup_free char *p = xasprintf("%s/lock", dir);
-    cleanup_close int fd = open(p, O_RDONLY | O_CLOEXEC);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     if (fd < 0)
         return 0;
     if (flock(fd, LOCK_SH | LOCK_NB) < 0)
@@ -295,11 +296,31 @@ int ctr_supervisor_alive(const char *root, const char *id)
     return 0;
 }
 
+int ctr_supervisor_alive(const char *root, const char *id)
+{
+    cleanup_free char *dir = ctr_dir(root, id);
+    /* "lock": where supervisors of earlier kiln versions hold it. */
+    cleanup_free char *legacy = xasprintf("%s/lock", dir);
+    return locked_by_other(dir, O_DIRECTORY | O_NOFOLLOW) || locked_by_other(legacy, 0);
+}
+
 json_t *ctr_load_state(const char *root, const char *id, struct kiln_error **err)
 {
-    json_t *st = load_json(root, id, "state.json", err);
-    if (st == NULL)
+    struct kiln_error *e = NULL;
+    json_t *st = load_json(root, id, "state.json", &e);
+    if (st == NULL) {
+        cleanup_free char *dir = ctr_dir(root, id);
+        cleanup_free char *cfg = xasprintf("%s/config.json", dir);
+        if (e != NULL && e->errnum == ENOENT && access(cfg, F_OK) == 0) {
+            kiln_error_free(e);
+            return json_pack("{s:s}", "Status", "created");
+        }
+        if (err != NULL)
+            *err = e;
+        else
+            kiln_error_free(e);
         return NULL;
+    }
     const char *status = json_get_str(st, "Status");
     if (status && strcmp(status, "running") == 0 && !ctr_supervisor_alive(root, id)) {
         /* The supervisor was killed; PID 1 died with it (PDEATHSIG). */

@@ -1,11 +1,12 @@
 /* Containers on disk, without a daemon: KILN_ROOT/containers/<id>/ holds
  *   config.json  what was asked (image, argv, env, user, healthcheck, ...)
  *   state.json   status, host pid of PID 1, supervisor pid, times, exit code
+ *                (written once the container started; none means created)
  *   health.json  the health checker's latest results
  *   ctr.log      the container's stdout and stderr (detached containers)
  *   upper/ work/ the overlay's writable layer
- *   lock         flock held by the container's supervisor while it lives
- * and KILN_ROOT/containers/names/<name> is a symlink to the id (atomic name
+ * and the directory itself is flocked by the container's supervisor while it
+ * lives; and KILN_ROOT/containers/names/<name> is a symlink to the id (atomic name
  * reservation). A supervisor that died (SIGKILL) is detected through its lock;
  * its container died with it (PDEATHSIG), and every mount was in the
  * container's own mount namespace, so there is nothing to unmount. */
@@ -23,7 +24,8 @@ char *ctr_dir(const char *root, const char *id);
 
 /* Creates a container record with a fresh id. name NULL gives a generated
  * one; a taken name is KILN_E_EXISTS. config is stored as config.json (with
- * "Id", "Name", "Created" added). *id_out allocated. */
+ * "Id", "Name", "Created" added, and "Hostname" as the short id when it has
+ * none). *id_out allocated. */
 int ctr_create(const char *root, const char *name, json_t *config, char **id_out,
                struct kiln_error **err);
 /* Resolves a name, a full id or a unique id prefix. */
@@ -33,8 +35,9 @@ int ctr_list(const char *root, char ***ids, size_t *n, struct kiln_error **err);
 void ctr_list_free(char **ids, size_t n);
 
 json_t *ctr_load_config(const char *root, const char *id, struct kiln_error **err);
-/* Loads state.json, first repairing it when it says running but the
- * supervisor is gone (then status "exited", exit code 137). */
+/* Loads state.json ({"Status":"created"} while there is none yet), first
+ * repairing it when it says running but the supervisor is gone (then status
+ * "exited", exit code 137). */
 json_t *ctr_load_state(const char *root, const char *id, struct kiln_error **err);
 int ctr_save_state(const char *root, const char *id, const json_t *state, struct kiln_error **err);
 /* Reads health.json, or NULL when there is none. */
@@ -55,6 +58,7 @@ int ctr_remove(const char *root, const char *id, struct kiln_error **err);
 struct ctr_healthcheck {
     char **argv; /* the probe: CMD args, or /bin/sh -c for CMD-SHELL */
     long long interval, timeout, start_period;
+    long long start_interval; /* between probes while starting, in the start period */
     int retries;
 };
 
@@ -74,10 +78,11 @@ int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healt
 /* Supervises container id: takes its lock, records state (running + pid,
  * then exited + code), runs health checks when hc has a probe, and waits.
  * ready_fd (or -1) gets one byte 0 once the container started, or the error
- * text if it could not start; it is closed either way. s->on_start is used
- * internally. Returns like runtime_run. */
+ * text if it could not start; it is closed either way. auto_remove (--rm):
+ * the record is removed at exit, still under the lock, instead of recording
+ * the exit. s->on_start is used internally. Returns like runtime_run. */
 int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
-                  const struct ctr_healthcheck *hc, int ready_fd, int *status,
+                  const struct ctr_healthcheck *hc, int ready_fd, int auto_remove, int *status,
                   struct kiln_error **err);
 
 /* Signal number of "SIGTERM", "TERM", "15"; -1 if unknown. */

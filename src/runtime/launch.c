@@ -105,6 +105,8 @@ static json_t *record_config(const struct launch_opts *o, char **argv, json_t *e
     json_t *hc = ic ? json_object_get(ic, "Healthcheck") : NULL;
     if (hc)
         json_object_set(c, "Healthcheck", hc);
+    if (o->hostname)
+        json_object_set_new(c, "Hostname", json_string(o->hostname));
     json_object_set_new(c, "Userns", json_integer(o->userns));
     json_object_set_new(c, "Detached", json_boolean(o->detach));
     json_object_set_new(c, "AutoRemove", json_boolean(o->rm));
@@ -127,10 +129,8 @@ static int supervise(const struct launch_opts *o, const char *id, struct rt_spec
 {
     struct ctr_healthcheck hc = {0};
     ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"), &hc, NULL);
-    int r = ctr_supervise(o->root, id, s, &hc, ready_fd, status, err);
+    int r = ctr_supervise(o->root, id, s, &hc, ready_fd, o->rm, status, err);
     ctr_healthcheck_release(&hc);
-    if (o->rm)
-        ctr_remove(o->root, id, NULL);
     return r;
 }
 
@@ -196,8 +196,7 @@ static int start(const struct launch_opts *o, const char *id, char **argv, json_
 {
     char shortid[13];
     snprintf(shortid, sizeof(shortid), "%.12s", id);
-    const char *hostname = o->hostname ? o->hostname : shortid;
-    json_object_set_new(cfg, "Hostname", json_string(hostname));
+    const char *hostname = cfg_str(cfg, "Hostname"); /* set by ctr_create */
 
     struct rt_spec s;
     rt_spec_init(&s);
@@ -212,6 +211,7 @@ static int start(const struct launch_opts *o, const char *id, char **argv, json_
         s.upperdir = upper;
         s.workdir = work;
         s.volatile_upper = 1; /* a container's writable layer is not stored data */
+        s.discard_upper = o->rm;
     }
     s.readonly_root = o->read_only;
     s.argv = (const char *const *)argv;
@@ -232,14 +232,6 @@ static int start(const struct launch_opts *o, const char *id, char **argv, json_
     s.tty = o->tty && !o->detach;
     if (!o->interactive && !s.tty)
         s.stdio[0] = -1;
-    /* The hostname is part of the record, for exec and health. */
-    cleanup_free char *cfgpath = xasprintf("%s/config.json", dir);
-    cleanup_free char *text = json_dumps(cfg, JSON_COMPACT);
-    int fd = open(cfgpath, O_WRONLY | O_TRUNC | O_CLOEXEC);
-    if (fd >= 0) {
-        write_all(fd, text, strlen(text));
-        close(fd);
-    }
     if (o->detach)
         return detach(o, id, &s, cfg, status, err);
     return supervise(o, id, &s, cfg, -1, status, err);

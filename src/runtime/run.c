@@ -166,7 +166,7 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
     int errp[2], syncp[2] = {-1, -1};
     cleanup_close int rec_r = -1;
     int rec_w = -1;
-    if (s->upperdir != NULL) {
+    if (s->upperdir != NULL && !s->discard_upper) {
         int rp[2];
         if (pipe2(rp, O_CLOEXEC) < 0)
             return kiln_error_errno(err, errno, "pipe");

@@ -65,6 +65,8 @@ struct rt_spec {
     int volatile_upper;   /* the upper dir need not survive a crash: overlay "volatile",
                            * no sync of the upper file system at unmount (a throw-away
                            * container; saves a whole-disk sync per exit) */
+    int discard_upper;    /* the caller deletes the upper dir after the run (--rm): the
+                           * mount points made in it are left, not removed one by one */
 
     /* --- process --- */
     const char *const *argv; /* final argv (see rt_resolve_argv); argv[0] looked up in

@@ -1,14 +1,17 @@
 /* Privilege shaping right before exec: capability bounding set as Docker's
- * default, user switch, rlimits, no_new_privs and the default seccomp filter. */
+ * default, user switch, rlimits, no_new_privs and the default seccomp filter
+ * (precompiled at build time, see tools/seccomp/gen_filter.c). */
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
-#include <seccomp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdint.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime/internal.h"
@@ -92,107 +95,19 @@ int rt_apply_rlimits(const struct rt_spec *s, struct kiln_error **err)
     return 0;
 }
 
-/* What Docker's default seccomp profile does not allow (for a container without
- * extra capabilities): these fail with EPERM. clone3 answers ENOSYS so libc
- * falls back to clone, whose namespace flags are refused. */
-static const char *const denied[] = {
-    "acct",
-    "add_key",
-    "bpf",
-    "clock_adjtime",
-    "clock_settime",
-    "create_module",
-    "delete_module",
-    "finit_module",
-    "fsconfig",
-    "fsmount",
-    "fsopen",
-    "fspick",
-    "get_kernel_syms",
-    "get_mempolicy",
-    "init_module",
-    "ioperm",
-    "iopl",
-    "kcmp",
-    "kexec_file_load",
-    "kexec_load",
-    "keyctl",
-    "lookup_dcookie",
-    "mbind",
-    "mount",
-    "mount_setattr",
-    "move_mount",
-    "move_pages",
-    "name_to_handle_at",
-    "nfsservctl",
-    "open_by_handle_at",
-    "open_tree",
-    "perf_event_open",
-    "pivot_root",
-    "process_madvise",
-    "ptrace",
-    "query_module",
-    "quotactl",
-    "quotactl_fd",
-    "reboot",
-    "request_key",
-    "set_mempolicy",
-    "setns",
-    "settimeofday",
-    "stime",
-    "swapoff",
-    "swapon",
-    "sysfs",
-    "_sysctl",
-    "syslog",
-    "umount",
-    "umount2",
-    "unshare",
-    "uselib",
-    "userfaultfd",
-    "ustat",
-    "vhangup",
-    "vm86",
-    "vm86old",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "fanotify_init",
-    "lsm_set_self_attr",
-    "landlock_create_ruleset",
-};
+/* The default filter, compiled from tools/seccomp/gen_filter.c's rules when
+ * kiln is built (what Docker's default profile denies answers EPERM). */
+#include "seccomp_filter.h"
 
 int rt_lock_down(struct kiln_error **err)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return kiln_error_errno(err, errno, "setting no_new_privs");
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (ctx == NULL)
-        return kiln_error_set(err, KILN_E_FAIL, "seccomp_init failed");
-    int r = 0;
-    /* 32-bit syscalls get the same rules instead of being killed. */
-    seccomp_arch_add(ctx, SCMP_ARCH_X86);
-    seccomp_arch_add(ctx, SCMP_ARCH_X32);
-    for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]) && r == 0; i++) {
-        int nr = seccomp_syscall_resolve_name(denied[i]);
-        if (nr == __NR_SCMP_ERROR)
-            continue;
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
-        if (r == -EDOM || r == -EEXIST)
-            r = 0;
-    }
-    /* clone creating namespaces: one rule per flag, as (flags & ns) != 0. */
-    static const unsigned long ns[] = {CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,    CLONE_NEWUSER,
-                                       CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWTIME};
-    for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]) && r == 0; i++)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-                             SCMP_A0(SCMP_CMP_MASKED_EQ, ns[i], ns[i]));
-    if (r == 0)
-        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-    if (r == 0)
-        r = seccomp_load(ctx);
-    seccomp_release(ctx);
-    if (r < 0)
-        return kiln_error_errno(err, -r, "loading the seccomp filter");
+    struct sock_fprog prog = {
+        .len = (unsigned short)(sizeof(rt_seccomp_filter) / sizeof(rt_seccomp_filter[0])),
+        .filter = (struct sock_filter *)rt_seccomp_filter,
+    };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+        return kiln_error_errno(err, errno, "loading the seccomp filter");
     return 0;
 }

@@ -25,6 +25,7 @@ int ctr_healthcheck_from_json(const json_t *j, struct ctr_healthcheck *hc, struc
     memset(hc, 0, sizeof(*hc));
     hc->interval = 30 * SEC;
     hc->timeout = 30 * SEC;
+    hc->start_interval = 5 * SEC;
     hc->retries = 3;
     json_t *test = j ? json_object_get(j, "Test") : NULL;
     if (!json_is_array(test) || json_array_size(test) == 0)
@@ -57,6 +58,8 @@ int ctr_healthcheck_from_json(const json_t *j, struct ctr_healthcheck *hc, struc
         hc->timeout = v;
     if ((v = json_integer_value(json_object_get(j, "StartPeriod"))) > 0)
         hc->start_period = v;
+    if ((v = json_integer_value(json_object_get(j, "StartInterval"))) > 0)
+        hc->start_interval = v;
     if ((v = json_integer_value(json_object_get(j, "Retries"))) > 0)
         hc->retries = (int)v;
     return 0;
@@ -162,7 +165,12 @@ static void health_loop(struct sup_ctx *c, pid_t pid1)
     const char *status = "starting";
     json_t *log = json_array();
     for (;;) {
-        struct timespec ts = {.tv_sec = c->hc->interval / SEC, .tv_nsec = c->hc->interval % SEC};
+        /* Docker's rule: StartInterval apart while starting within the start
+         * period (a service is seen healthy as soon as it is), else Interval. */
+        long long wait = c->hc->interval;
+        if (strcmp(status, "starting") == 0 && now_ns() - started < c->hc->start_period)
+            wait = c->hc->start_interval;
+        struct timespec ts = {.tv_sec = wait / SEC, .tv_nsec = wait % SEC};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
         time_t t0 = time(NULL);
@@ -218,7 +226,7 @@ static void on_started(void *ctx, pid_t pid1)
 }
 
 int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
-                  const struct ctr_healthcheck *hc, int ready_fd, int *status,
+                  const struct ctr_healthcheck *hc, int ready_fd, int auto_remove, int *status,
                   struct kiln_error **err)
 {
     *status = RT_EXIT_SETUP;
@@ -239,17 +247,21 @@ int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
         kill(c.checker, SIGKILL);
         waitpid(c.checker, NULL, 0);
     }
-    json_t *st = ctr_load_state(root, id, NULL);
-    if (st == NULL)
-        st = json_object();
-    json_object_set_new(st, "Status", json_string("exited"));
-    json_object_set_new(st, "ExitCode", json_integer(*status));
-    json_object_set_new(st, "Finished", json_integer((json_int_t)time(NULL)));
-    json_object_del(st, "Pid");
-    if (r < 0 && *err)
-        json_object_set_new(st, "Error", json_string((*err)->msg));
-    ctr_save_state(root, id, st, NULL);
-    json_decref(st);
+    if (auto_remove) {
+        ctr_remove(root, id, NULL);
+    } else {
+        json_t *st = ctr_load_state(root, id, NULL);
+        if (st == NULL)
+            st = json_object();
+        json_object_set_new(st, "Status", json_string("exited"));
+        json_object_set_new(st, "ExitCode", json_integer(*status));
+        json_object_set_new(st, "Finished", json_integer((json_int_t)time(NULL)));
+        json_object_del(st, "Pid");
+        if (r < 0 && *err)
+            json_object_set_new(st, "Error", json_string((*err)->msg));
+        ctr_save_state(root, id, st, NULL);
+        json_decref(st);
+    }
     if (c.ready_fd >= 0) {
         const char *m = r < 0 && *err ? (*err)->msg : "container exited before it started";
         char code = (char)*status;

@@ -26,6 +26,8 @@ struct blob_writer {
 
 int blob_writer_new(struct store *s, struct blob_writer **out, struct kiln_error **err)
 {
+    if (store_session(s, err) < 0)
+        return -1;
     struct blob_writer *w = xcalloc(1, sizeof(*w));
     w->store = s;
     w->path = xasprintf("%s/blob-XXXXXX", s->scratch);

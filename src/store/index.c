@@ -48,6 +48,8 @@ json_t *store_index_read(struct store *s, struct kiln_error **err)
 int store_write_root_file(struct store *s, const char *name, const char *data, size_t len,
                           struct kiln_error **err)
 {
+    if (store_session(s, err) < 0)
+        return -1;
     cleanup_free char *tmp = path_join(s->scratch, name);
     cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)

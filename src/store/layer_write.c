@@ -350,7 +350,8 @@ int layer_write_from_dir(int dirfd, const struct layer_write_opts *o, struct byt
     int rc = -1;
     if (walk_dir(&w, dirfd, "", err) < 0)
         goto out;
-    qsort(w.e, w.n, sizeof(*w.e), cmp_name);
+    if (w.n > 1) /* qsort wants a non-NULL array even for none */
+        qsort(w.e, w.n, sizeof(*w.e), cmp_name);
     pair_hardlinks(&w);
     tw = tar_writer_new(out);
     for (size_t i = 0; i < w.n; i++)

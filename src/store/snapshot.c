@@ -76,6 +76,8 @@ int store_snapshot_ensure(struct store *s, const struct image_layer *layer, char
     cleanup_close int blob = store_blob_open(s, &layer->blob.digest, err);
     if (blob < 0)
         return -1;
+    if (store_session(s, err) < 0)
+        return -1;
     cleanup_free char *tmp = xasprintf("%s/snap-XXXXXX", s->scratch);
     if (mkdtemp(tmp) == NULL)
         return kiln_error_errno(err, errno, "create %s", tmp);

@@ -106,7 +106,7 @@ static void remove_stale_sessions(struct store *s, int ingest_fd)
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-            strcmp(de->d_name, s->scratch_name) == 0)
+            (s->scratch_name != NULL && strcmp(de->d_name, s->scratch_name) == 0))
             continue;
         cleanup_close int sfd = openat(ingest_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (sfd < 0)
@@ -119,10 +119,11 @@ static void remove_stale_sessions(struct store *s, int ingest_fd)
     }
 }
 
+/* The session is named after s->started, the store's opening: prune keeps what
+ * this process touched since then, even when the session came later. */
 static int start_session(struct store *s, int ingest_fd, struct kiln_error **err)
 {
     for (int attempt = 0; attempt < 100; attempt++) {
-        clock_gettime(CLOCK_REALTIME_COARSE, &s->started);
         free(s->scratch);
         s->scratch = xasprintf("%s/ingest/" SESSION_PREFIX "%lld.%09ld-%ld-XXXXXX", s->root,
                                (long long)s->started.tv_sec, s->started.tv_nsec, (long)getpid());
@@ -144,7 +145,17 @@ static int start_session(struct store *s, int ingest_fd, struct kiln_error **err
                           s->root);
 }
 
-int store_open(const char *root, struct store **out, struct kiln_error **err)
+int store_session(struct store *s, struct kiln_error **err)
+{
+    if (s->scratch_fd >= 0)
+        return 0;
+    cleanup_close int ingest = openat(s->root_fd, "ingest", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (ingest < 0)
+        return kiln_error_errno(err, errno, "open %s/ingest", s->root);
+    return start_session(s, ingest, err);
+}
+
+static int open_store(const char *root, int lazy, struct store **out, struct kiln_error **err)
 {
     *out = NULL;
     if (mkdir_p(root, 0755, err) < 0)
@@ -157,6 +168,7 @@ int store_open(const char *root, struct store **out, struct kiln_error **err)
     struct store *s = xcalloc(1, sizeof(*s));
     s->root = real;
     s->root_fd = s->blobs_fd = s->snapshots_fd = s->lock_fd = s->scratch_fd = -1;
+    clock_gettime(CLOCK_REALTIME_COARSE, &s->started);
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
@@ -179,7 +191,7 @@ int store_open(const char *root, struct store **out, struct kiln_error **err)
         kiln_error_errno(err, errno, "open %s/lock", root);
         goto fail;
     }
-    if (start_session(s, ingest, err) < 0 || create_layout_files(s, err) < 0)
+    if ((!lazy && start_session(s, ingest, err) < 0) || create_layout_files(s, err) < 0)
         goto fail;
     remove_stale_sessions(s, ingest);
     *out = s;
@@ -187,6 +199,16 @@ int store_open(const char *root, struct store **out, struct kiln_error **err)
 fail:
     store_close(s);
     return -1;
+}
+
+int store_open(const char *root, struct store **out, struct kiln_error **err)
+{
+    return open_store(root, 0, out, err);
+}
+
+int store_open_reader(const char *root, struct store **out, struct kiln_error **err)
+{
+    return open_store(root, 1, out, err);
 }
 
 void store_close(struct store *s)
@@ -241,7 +263,8 @@ int store_live_cutoff(struct store *s, struct timespec *cutoff, struct kiln_erro
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         struct timespec ts;
-        if (strcmp(de->d_name, s->scratch_name) == 0 || parse_session_start(de->d_name, &ts) < 0)
+        if ((s->scratch_name != NULL && strcmp(de->d_name, s->scratch_name) == 0) ||
+            parse_session_start(de->d_name, &ts) < 0)
             continue;
         cleanup_close int fd =
             openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -41,6 +41,11 @@ struct store;
 /* Opens (creating the layout if missing) the store at root and removes stale
  * ingest entries left by dead writers. */
 int store_open(const char *root, struct store **out, struct kiln_error **err);
+/* The same for a process that mostly reads and holds what it uses (kiln run,
+ * images): its ingest session is made only when it first writes (unpacks a
+ * snapshot, writes index.json), so a read costs no mkdir/rmdir in ingest/.
+ * store_scratch_dir() is for store_open()ed stores only. */
+int store_open_reader(const char *root, struct store **out, struct kiln_error **err);
 void store_close(struct store *s);
 void cleanup_storep(struct store **s);
 #define cleanup_store __attribute__((cleanup(cleanup_storep)))

@@ -22,6 +22,11 @@ struct store {
     struct timespec started; /* session start; prune keeps newer objects */
 };
 
+/* Makes this process's ingest session (s->scratch) if it has none yet:
+ * store_open_reader defers it to the first write (its users write from one
+ * thread; a store_open()ed store has it from the start). */
+int store_session(struct store *s, struct kiln_error **err);
+
 /* The ingest session names: "s-<start seconds>-<pid>-XXXXXX". */
 #define SESSION_PREFIX "s-"
 

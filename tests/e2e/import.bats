@@ -125,3 +125,14 @@ setup() {
     kiln export dev -o "$BATS_TEST_TMPDIR/out.tar"
     tar tvf "$BATS_TEST_TMPDIR/out.tar" | grep -q '^c.* 1,3 .*dev/null$'
 }
+
+@test "import: an empty directory gives a one-layer image with no entries" {
+    mkdir "$BATS_TEST_TMPDIR/empty"
+    run "$KILN" import "$BATS_TEST_TMPDIR/empty" empty:1
+    [ "$status" -eq 0 ]
+    run "$KILN" export empty:1 -o "$BATS_TEST_TMPDIR/out.tar"
+    [ "$status" -eq 0 ]
+    [ -z "$(tar -tf "$BATS_TEST_TMPDIR/out.tar")" ]
+    run "$KILN" fsck
+    [ "$status" -eq 0 ]
+}

@@ -82,6 +82,52 @@ setup() {
     [[ "$output" == *'build arg "EXTRA" was given but no stage declares it (UnusedBuildArg)'* ]]
 }
 
+@test "UndefinedVar: line-numbered warnings, exit 0, suggestions, skip directive" {
+    cat > Dockerfile <<'DF'
+FROM alpine AS base
+ARG declared
+COPY $declared $foo /app/
+ENV A=1 B=$A
+ENV P=$PAHT:/bin
+RUN echo $not_checked_in_run
+WORKDIR $HOME/app
+FROM base
+COPY x /${A}/${declared}
+DF
+    run kiln lint
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Dockerfile:3:1: warning: Usage of undefined variable '\$foo' (UndefinedVar)"* ]]
+    [[ "$output" == *"Dockerfile:4:1: warning: Usage of undefined variable '\$A' (UndefinedVar)"* ]]
+    [[ "$output" == *"Dockerfile:5:1: warning: Usage of undefined variable '\$PAHT' (did you mean \$PATH?) (UndefinedVar)"* ]]
+    [[ "$output" == *"Dockerfile:9:1: warning: Usage of undefined variable '\$declared' (UndefinedVar)"* ]]
+    [ "$(grep -c UndefinedVar <<<"$output")" -eq 4 ] || { echo "$output"; false; }
+    run kiln lint --format json
+    echo "$output" | jq -e '[.warnings[] | select(.rule == "UndefinedVar") | .line] == [3, 4, 5, 9]' >/dev/null
+    { echo '# check=skip=UndefinedVar'; cat Dockerfile; } > Dockerfile.skip
+    run kiln lint -f Dockerfile.skip
+    [ "$status" -eq 0 ]
+    [[ "$output" != *UndefinedVar* ]]
+    { echo '# check=error=true'; cat Dockerfile; } > Dockerfile.err
+    run kiln lint -f Dockerfile.err
+    [ "$status" -eq 1 ]
+}
+
+@test "UndefinedVar: the base image's ENV from the store counts" {
+    mkdir rootfs && echo hi > rootfs/hi
+    kiln import rootfs -t withenv:1 --change 'ENV PYTHON_VERSION=3.12' >/dev/null
+    printf 'FROM withenv:1\nARG V=$PYTHON_VERSION\nWORKDIR /$HOME\n' > Dockerfile
+    run kiln lint
+    [ "$status" -eq 0 ]
+    [[ "$output" != *PYTHON_VERSION* ]] || { echo "$output"; false; }
+    # the image is known and has no HOME
+    [[ "$output" == *"Dockerfile:3:1: warning: Usage of undefined variable '\$HOME' (UndefinedVar)"* ]]
+    printf 'FROM notstored:1\nARG V=$PYTHON_VERSION\nWORKDIR /$HOME\n' > Dockerfile
+    run kiln lint
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Dockerfile:2:1: warning: Usage of undefined variable '\$PYTHON_VERSION' (UndefinedVar)"* ]]
+    [[ "$output" != *'$HOME'* ]] || { echo "$output"; false; }
+}
+
 @test "COPY of a file excluded by <name>.dockerignore is reported" {
     mkdir ctx
     printf 'FROM alpine\nCOPY secret.env /\n' > ctx/Dockerfile.dev
@@ -162,4 +208,16 @@ DF
     run kiln build --dry-run ctx
     [ "$status" -eq 1 ]
     [[ "$output" == *"Dockerfile:2:6: unknown flag --chwon for COPY (did you mean --chown?)"* ]]
+}
+
+@test "a Dockerfile given in place of the context is linted, its directory the context" {
+    mkdir -p proj
+    printf 'FROM scratch\nCOPY a /a\n' >proj/Containerfile
+    run kiln lint proj/Containerfile
+    [ "$status" -eq 0 ]
+    [ "$output" = "proj/Containerfile: no problems found" ]
+    printf 'FROM scratch\nCOPY --from=nowhere /a /a\nFROM\n' >proj/Containerfile
+    run kiln lint proj/Containerfile
+    [ "$status" -eq 1 ]
+    [[ "$output" == proj/Containerfile:3:* ]]
 }

@@ -145,3 +145,37 @@ is_healthy() { kiln ps | grep -q '(healthy)'; }
     [ "$status" -eq 1 ]
     [[ "$output" == *"no HEALTHCHECK"* ]]
 }
+
+@test "detached: prune while it runs keeps its layers (held); after rm prune frees them" {
+    kiln run -d --name web svc >/dev/null
+    wait_for 5 sh -c "$KILN logs web | grep -q started"
+    # Nothing refers to the image any more, and everything looks old to prune.
+    kiln rmi svc bb >/dev/null
+    find "$KILN_ROOT/snapshots" "$KILN_ROOT/blobs/sha256" -mindepth 1 -maxdepth 1 \
+        -exec touch -d 2000-01-01 {} +
+    snaps=$(ls "$KILN_ROOT/snapshots" | wc -l)
+    [ "$snaps" -ge 1 ]
+    # From another pid namespace prune cannot see the container's mounts:
+    # only the supervisor's hold keeps the layers.
+    run unshare --pid --fork --mount-proc "$KILN" prune
+    [ "$status" -eq 0 ]
+    [ "$(ls "$KILN_ROOT/snapshots" | wc -l)" -eq "$snaps" ]
+    run kiln exec web sh -c 'ls /bin/busybox && head -1 /etc/passwd'
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"/bin/busybox"* ]]
+    run kiln fsck
+    [ "$status" -eq 0 ]
+    kiln rm -f web >/dev/null
+    run kiln prune
+    [ "$status" -eq 0 ]
+    [ "$(ls "$KILN_ROOT/snapshots" | wc -l)" -eq 0 ]
+    run kiln fsck
+    [ "$status" -eq 0 ]
+}
+
+@test "detached: StartInterval probes while starting, so a 30 s Interval does not delay healthy" {
+    retag_with_config svc quick '.config.Healthcheck.Interval=30000000000
+        | .config.Healthcheck.StartPeriod=20000000000 | .config.Healthcheck.StartInterval=100000000'
+    kiln run -d --name quick quick >/dev/null
+    wait_for 5 is_healthy
+}

@@ -57,8 +57,6 @@ int main(void)
                             "start with a number or contain symbols");
     ERR("FROM a AS b$\n", "Dockerfile:1:11: invalid name for build stage: \"b$\", name can't "
                           "start with a number or contain symbols");
-    ERR("FROM a AS x\nRUN a\nFROM b AS X\n",
-        "Dockerfile:3:1: duplicate stage name \"x\" (first defined at line 1)");
     ERR("FROM a\nCOPY onlyone\n",
         "Dockerfile:2:1: COPY requires at least two arguments (sources and a destination)");
     ERR("FROM a\nADD [\"x\"]\n",

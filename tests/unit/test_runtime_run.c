@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "runtime/container.h"
 #include "runtime/runtime.h"
 #include "tap.h"
 #include "util/fs.h"
@@ -218,6 +219,43 @@ static void kill_at_start(void *ctx, pid_t pid)
     kill(pid, SIGKILL);
 }
 
+/* Container records: "created" before any state.json, the supervisor's lock
+ * on the record's directory, hostname defaulting to the short id. */
+static void test_records(void)
+{
+    char *root = xasprintf("%s/store", tmp);
+    mkdir(root, 0700);
+    json_t *cfg = json_object();
+    char *id = NULL;
+    struct kiln_error *err = NULL;
+    is_int(ctr_create(root, "rec", cfg, &id, &err), 0, "record created");
+    json_t *st = ctr_load_state(root, id, &err);
+    is_str(st ? json_string_value(json_object_get(st, "Status")) : "(none)", "created",
+           "no state.json yet reads as created");
+    json_decref(st);
+    json_t *c = ctr_load_config(root, id, NULL);
+    char shortid[13];
+    snprintf(shortid, sizeof(shortid), "%.12s", id);
+    is_str(c ? json_string_value(json_object_get(c, "Hostname")) : "(none)", shortid,
+           "hostname defaults to the short id");
+    json_decref(c);
+    ok(!ctr_supervisor_alive(root, id), "no supervisor yet");
+    int lk = ctr_lock_supervisor(root, id, &err);
+    ok(lk >= 0, "supervisor lock taken");
+    ok(ctr_supervisor_alive(root, id), "alive while the lock is held");
+    struct kiln_error *e2 = NULL;
+    ok(ctr_lock_supervisor(root, id, &e2) < 0 && e2 && e2->code == KILN_E_EXISTS,
+       "a second supervisor is refused");
+    kiln_error_free(e2);
+    close(lk);
+    ok(!ctr_supervisor_alive(root, id), "gone when the lock is released");
+    is_int(ctr_remove(root, id, NULL), 0, "record removed");
+    ok(ctr_load_state(root, id, NULL) == NULL, "no state once removed");
+    free(id);
+    json_decref(cfg);
+    free(root);
+}
+
 int main(void)
 {
     if (geteuid() != 0) {
@@ -358,6 +396,7 @@ int main(void)
 
     test_overlay();
     test_exec();
+    test_records();
 
     char *cmd = xasprintf("rm -rf %s", tmp);
     sh(cmd);

@@ -1,0 +1,288 @@
+#!/usr/bin/env bats
+# The data environment built and run for real by kiln, through the Makefile
+# targets and the build script's flags. One store for the whole file: the
+# development and production images are built once (the base image from
+# mmdebstrap, packages from Debian's mirror), every later build reuses the cache.
+# TensorFlow and Airflow come from a local PEP 503 index serving stand-in wheels
+# built here (tests/dataenv/make_index.py); --push goes to a local docker-registry.
+
+load helpers
+load ../registry/common
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+
+setup_file() {
+    command -v mmdebstrap >/dev/null || skip "mmdebstrap missing (make deps)"
+    export KILN_ROOT="$BATS_FILE_TMPDIR/store"
+    export SOURCE_DATE_EPOCH=1700000000
+    export REG_TMP="$BATS_FILE_TMPDIR"
+    # Host ports of their own (RUN and the containers use the host network).
+    ML_API_PORT=$(_free_port)
+    ML_JUPYTER_PORT=$(_free_port)
+    export ML_API_PORT ML_JUPYTER_PORT
+    python3 "$ROOT/tests/dataenv/make_index.py" "$BATS_FILE_TMPDIR/index" \
+        tensorflow=2.99.0:tensorflow apache-airflow=2.99.1:airflow
+    local port
+    port=$(_free_port)
+    python3 -m http.server "$port" --bind 127.0.0.1 --directory "$BATS_FILE_TMPDIR/index" \
+        >"$BATS_FILE_TMPDIR/index.log" 2>&1 3>&- &
+    echo $! >"$BATS_FILE_TMPDIR/index.pid"
+    _wait_port "$port"
+    export PIP_INDEX_URL="http://127.0.0.1:$port/simple"
+}
+
+# A registry started by a test is that test's (teardown_file cannot see its REG_DIR,
+# and a server left running holds bats' output open).
+teardown() {
+    registry_stop
+}
+
+teardown_file() {
+    for id in $("$KILN" ps -q 2>/dev/null); do "$KILN" rm -f "$id" >/dev/null 2>&1 || true; done
+    if [ -s "$BATS_FILE_TMPDIR/index.pid" ]; then
+        kill "$(cat "$BATS_FILE_TMPDIR/index.pid")" 2>/dev/null || true
+    fi
+}
+
+# The Makefile's targets, driving the kiln under test in this file's store.
+ml() {
+    make -s -C "$ROOT" --no-print-directory BUILD="${KILN_TEST_BUILD:-$ROOT/build}" \
+        KILN_BIN="$KILN" "$@" 2>&1
+}
+
+# Fails the test with the end of the output when the last `run` failed.
+ok() {
+    [ "$status" -eq 0 ] || {
+        echo "status $status"
+        tail -n 40 <<<"$output"
+        return 1
+    }
+}
+
+have() { kiln inspect "$1" >/dev/null 2>&1 || { echo "$1 was not built (an earlier test failed)"; return 1; }; }
+
+summary() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output" | tail -n 1; }
+
+# The image id (config digest): what the build summary prints and what a push keeps.
+image_id() { kiln inspect "$1" | jq -r '.[0].id'; }
+
+# --------------------------------------------------------------- development image
+@test "make ml-build --with-tensorflow --with-airflow: from the local index, imports in the image" {
+    run ml ml-build ML_FLAGS="--with-tensorflow --with-airflow"
+    ok
+    [[ $output == *"== dataenv build summary"* ]]
+    size=$(summary size)
+    echo "# development image: $size MB, built in $(awk '/build time/ {print $3}' <<<"$output") s" >&3
+    [ "${size%.*}" -le 1000 ]
+    run kiln run --rm dataenv:latest python -c \
+        'import tensorflow, airflow; assert tensorflow.dataenv_test_wheel and airflow.dataenv_test_wheel; print(tensorflow.__version__, airflow.__version__)'
+    ok
+    [ "$output" = "2.99.0 2.99.1" ]
+    run kiln run --rm dataenv:latest cat /opt/venv/requirements.lock
+    [[ $output == *"tensorflow==2.99.0"* && $output == *"apache-airflow==2.99.1"* ]]
+    # pip asked our index, and nothing else could have answered
+    grep -q '"GET /simple/tensorflow/ HTTP' "$BATS_FILE_TMPDIR/index.log"
+    grep -q '"GET /files/apache_airflow-2.99.1-py3-none-any.whl HTTP' "$BATS_FILE_TMPDIR/index.log"
+}
+
+@test "--with-tensorflow: an unreachable PIP_INDEX_URL fails the build saying so" {
+    have dataenv:latest
+    closed=$(_free_port)
+    PIP_INDEX_URL=http://127.0.0.1:$closed/simple run ml ml-build ML_FLAGS=--with-tensorflow
+    [ "$status" -ne 0 ]
+    [[ $output == *"error: tensorflow: package index PIP_INDEX_URL=http://127.0.0.1:$closed/simple is not reachable"* ]]
+    # the image from the first build is still the one tagged
+    run kiln run --rm dataenv:latest python -c 'import airflow'
+    ok
+}
+
+@test "make ml-test: health check imports, duckdb, pytest, flake8 + mypy in the image" {
+    have dataenv:latest
+    run ml ml-test
+    ok
+    [[ $output == *"imports ok"* ]]
+    [[ $output == *"passed"* ]]
+    [[ $output == *"Success: no issues found"* ]]
+}
+
+@test "make ml-shell: a login shell with the venv, the tools and the aliases" {
+    have dataenv:latest
+    command -v script >/dev/null || skip "script (util-linux) missing"
+    # (the terminal echoes the commands: what is checked is computed, never typed)
+    cmds='python -c "import fastapi, pandas; print(1000+42)"; duckdb -csv -c "SELECT 2000+42 AS x"; pytest --version; mypy --version; echo "venv=$VIRTUAL_ENV"; for a in data ml fastapi airflow-web test lint ml-versions health-check; do alias "$a" >/dev/null && echo "alias-ok $a"; done; exit'
+    # a terminal, so bash is interactive as for a user (kiln shell needs none)
+    run timeout 120 script -qec "make -s -C '$ROOT' --no-print-directory BUILD='${KILN_TEST_BUILD:-$ROOT/build}' KILN_BIN='$KILN' ml-shell" /dev/null <<<"$cmds"
+    ok
+    [[ $output == *1042* ]]
+    [[ $output == *2042* ]]
+    [[ $output == *"pytest "[0-9]* ]]
+    [[ $output == *"mypy "[0-9]* ]]
+    [[ $output == *"venv=/opt/venv"* ]]
+    for a in data ml fastapi airflow-web test lint ml-versions health-check; do
+        [[ $output == *"alias-ok $a"* ]] || { echo "no alias $a: $output"; return 1; }
+    done
+}
+
+@test "make ml-jupyter answers on /api; make ml-stop stops it" {
+    have dataenv:latest
+    run ml ml-jupyter
+    ok
+    url=$(grep -o 'http://127.0.0.1:[0-9]*/?token=[0-9a-f]*' <<<"$output")
+    [[ $url == "http://127.0.0.1:$ML_JUPYTER_PORT/?token="* ]]
+    run curl -fsS "http://127.0.0.1:$ML_JUPYTER_PORT/api?token=${url##*=}"
+    ok
+    [[ $output == *'"version"'* ]]
+    run ml ml-stop
+    [[ $output == *"stopped dataenv-jupyter"* ]]
+    run curl -fsS -o /dev/null "http://127.0.0.1:$ML_JUPYTER_PORT/api"
+    [ "$status" -ne 0 ]
+    [ -z "$(kiln ps -q)" ]
+}
+
+@test "make ml-versions: the same packages as dpkg-query and pip list in the container" {
+    have dataenv:latest
+    run ml ml-versions
+    ok
+    [[ $output == *"== debian packages"* && $output == *tensorflow*2.99.0* ]]
+    kiln versions --format json dataenv:latest >"$BATS_TEST_TMPDIR/report.json"
+    kiln run --rm --entrypoint dpkg-query dataenv:latest -W -f '${db:Status-Abbrev} ${Package} ${Version}\n' \
+        >"$BATS_TEST_TMPDIR/dpkg.txt"
+    kiln run --rm -e PIP_DISABLE_PIP_VERSION_CHECK=1 dataenv:latest python -m pip list --format json \
+        >"$BATS_TEST_TMPDIR/pip.json"
+    python3 - "$BATS_TEST_TMPDIR" <<'PY'
+import json, re, sys
+d = sys.argv[1]
+r = json.load(open(f"{d}/report.json"))
+dpkg = {p: v for s, p, v in (l.split() for l in open(f"{d}/dpkg.txt")) if s == "ii"}
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+pip = {norm(p["name"]): p["version"] for p in json.load(open(f"{d}/pip.json"))}
+rep = {norm(k): v for k, v in r["python"].items()}
+assert r["debian"] == dpkg, set(r["debian"].items()) ^ set(dpkg.items())
+assert rep == pip, set(rep.items()) ^ set(pip.items())
+print(f"# kiln versions = dpkg-query ({len(dpkg)}) and pip list ({len(pip)})")
+PY
+}
+
+# --------------------------------------------------------------- production image
+@test "make ml-build-prod: at most 150 MB, uid 10001, labels true, no compiler or apt cache" {
+    run ml ml-build-prod
+    ok
+    size=$(summary size)
+    echo "# production image: $size MB" >&3
+    [ "${size%.*}" -le 150 ]
+    [ "$(summary digest)" = "$(image_id dataenv:latest-prod)" ]
+    run kiln run --rm --entrypoint id dataenv:latest-prod -u
+    [ "$output" = 10001 ]
+    labels=$(kiln inspect dataenv:latest-prod | jq -c '.[0].config.config.Labels')
+    rev=$(git -C "$ROOT" rev-parse HEAD)
+    [[ $(jq -r '."org.opencontainers.image.revision"' <<<"$labels") == "$rev"* ]]
+    [ "$(jq -r '."org.opencontainers.image.created"' <<<"$labels")" = 2023-11-14T22:13:20Z ]
+    [ "$(jq -r '."org.opencontainers.image.version"' <<<"$labels")" = \
+        "$(sed -n 's/^APP_VERSION=//p' "$ROOT/dataenv/config/versions.conf")" ]
+    [ "$(jq -r '."org.opencontainers.image.title"' <<<"$labels")" = dataenv ]
+    [ "$(jq -r '."org.opencontainers.image.source"' <<<"$labels")" != null ]
+    run kiln run --rm --user 0 --entrypoint sh dataenv:latest-prod -c \
+        'for c in cc gcc g++ make; do command -v $c; done; ls /var/cache/apt/archives/*.deb /var/lib/apt/lists/*_Packages 2>/dev/null; true'
+    [ -z "$output" ]
+}
+
+@test "make ml-api: kiln ps shows it healthy, /health returns the version; make ml-stop" {
+    have dataenv:latest-prod
+    run ml ml-api
+    ok
+    # behaviour is asserted; the time from kiln run -d to healthy is reported
+    echo "# ml-api: $(grep -o 'healthy after [0-9.]* s' <<<"$output") (load $(cut -d' ' -f1 /proc/loadavg))" >&3
+    run kiln ps
+    [[ $output == *"(healthy)"*dataenv-api* ]]
+    run curl -fsS "http://127.0.0.1:$ML_API_PORT/health"
+    ok
+    [ "$(jq -r .version <<<"$output")" = "$(sed -n 's/^APP_VERSION=//p' "$ROOT/dataenv/config/versions.conf")" ]
+    [ "$(jq -r .status <<<"$output")" = ok ]
+    run ml ml-stop
+    [[ $output == *"stopped dataenv-api"* ]]
+    run curl -fsS "http://127.0.0.1:$ML_API_PORT/health"
+    [ "$status" -ne 0 ]
+}
+
+@test "production: two --no-cache builds give the digest of the cached one" {
+    have dataenv:latest-prod
+    want=$(image_id dataenv:latest-prod)
+    for i in 1 2; do
+        run ml ml-build-prod ML_FLAGS=--no-cache
+        ok
+        [ "$(summary digest)" = "$want" ] || { echo "build $i: $(summary digest) != $want"; return 1; }
+    done
+}
+
+@test "--platform: the host's platform builds (from the cache), another is refused" {
+    have dataenv:latest-prod
+    want=$(image_id dataenv:latest-prod)
+    run ml ml-build-prod ML_FLAGS="--platform linux/amd64"
+    ok
+    [ "$(summary digest)" = "$want" ]
+    run ml ml-build-prod ML_FLAGS="--platform linux/arm64"
+    [ "$status" -ne 0 ]
+    [[ $output == *"--platform=linux/arm64"*"this machine's platform"* ]]
+}
+
+@test "--push --registry: every tag reaches a local registry, same image" {
+    have dataenv:latest-prod
+    command -v docker-registry >/dev/null || skip "docker-registry missing (make deps)"
+    registry_start plain
+    run ml ml-build-prod ML_FLAGS="--push --registry $REG/team"
+    ok
+    [[ $output == *"pushed"*"$REG/team/dataenv:latest-prod"* ]]
+    want=$(image_id "$REG/team/dataenv:latest-prod")
+    short=$(git -C "$ROOT" rev-parse --short=12 HEAD)
+    for t in latest-prod "$short-prod"; do
+        run skopeo inspect --raw --tls-verify=false "docker://$REG/team/dataenv:$t"
+        ok
+        [ "$(jq -r .config.digest <<<"$output")" = "$want" ]
+    done
+}
+
+@test "make ml-lock: apt.lock and requirements.lock match dpkg-query and pip freeze" {
+    have dataenv:latest && have dataenv:latest-prod
+    locks=$BATS_FILE_TMPDIR/locks
+    run ml ml-lock ML_LOCK_DIR="$locks"
+    ok
+    for img in dataenv:latest dataenv:latest-prod; do
+        sed -n "/^# image: $img\$/,/^# image:/p" "$locks/apt.lock" | grep -v '^#' >"$BATS_TEST_TMPDIR/locked"
+        kiln run --rm --entrypoint dpkg-query "$img" -W -f '${db:Status-Abbrev} ${Package}=${Version}\n' |
+            awk '$1 == "ii" { print $2 }' | LC_ALL=C sort >"$BATS_TEST_TMPDIR/installed"
+        [ -s "$BATS_TEST_TMPDIR/installed" ]
+        diff "$BATS_TEST_TMPDIR/locked" "$BATS_TEST_TMPDIR/installed"
+    done
+    kiln run --rm -e PIP_DISABLE_PIP_VERSION_CHECK=1 dataenv:latest python -m pip freeze --all \
+        >"$BATS_TEST_TMPDIR/freeze"
+    diff "$locks/requirements.lock" "$BATS_TEST_TMPDIR/freeze"
+    grep -qx 'tensorflow==2.99.0' "$locks/requirements.lock"
+}
+
+@test "--locked: builds pinned to the lock; a version the mirror lacks fails naming the package" {
+    lock=$BATS_FILE_TMPDIR/locks/apt.lock
+    [ -s "$lock" ] || { echo "no lock (the ml-lock test failed)"; return 1; }
+    DATAENV_APT_LOCK=$lock run ml ml-build-prod ML_FLAGS=--locked
+    ok
+    run kiln run --rm --entrypoint dpkg-query dataenv:latest-prod -W -f '${Package}=${Version}\n' python3-starlette
+    grep -qxF "$output" "$lock"
+    # python3-starlette comes in as a dependency of python3-fastapi, not by name
+    sed 's/^python3-starlette=.*/python3-starlette=0.0.1-kiln-missing/' "$lock" >"$BATS_TEST_TMPDIR/apt.lock"
+    ! cmp -s "$lock" "$BATS_TEST_TMPDIR/apt.lock"
+    DATAENV_APT_LOCK=$BATS_TEST_TMPDIR/apt.lock run ml ml-build-prod ML_FLAGS=--locked
+    [ "$status" -ne 0 ]
+    [[ $output == *"python3-starlette=0.0.1-kiln-missing (from apt.lock) is no longer on the mirror"* ]]
+}
+
+# --------------------------------------------------------------- the other variants
+@test "make ml-build-slim: no Jupyter, the rest from the cache" {
+    have dataenv:latest
+    run ml ml-build-slim ML_NAME=dataenv-slim
+    ok
+    [[ $output == *"dataenv-slim:latest"* ]]
+    run kiln run --rm dataenv-slim:latest python -c 'import fastapi, pandas; import notebook'
+    [ "$status" -ne 0 ]
+    [[ $output == *"No module named 'notebook'"* ]]
+    run kiln run --rm dataenv-slim:latest sh -c 'python -c "import fastapi, pandas" && duckdb -c "SELECT 1"'
+    ok
+}
