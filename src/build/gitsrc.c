@@ -316,6 +316,24 @@ static int normalise_modes(int dfd, int depth, struct kiln_error **err)
     return rc;
 }
 
+int git_ref_resolve(const struct git_ref *r, char **id, struct kiln_error **err)
+{
+    *id = NULL;
+    const char *ref = r->ref ? r->ref : "HEAD";
+    if (strlen(ref) == 40 && is_hex_commit(ref)) {
+        *id = xstrdup(ref);
+        return 0;
+    }
+    cleanup_strbuf struct strbuf out = STRBUF_INIT;
+    const char *args[] = {"ls-remote", "--", r->remote, ref, NULL};
+    int rc = run_git("/", args, &out, err);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 && out.len > 0)
+        *id = strbuf_detach(&out);
+    return 0;
+}
+
 int git_fetch_tree(const struct git_ref *r, const char *work, int keep_git_dir, char **tree,
                    char **commit, struct kiln_error **err)
 {

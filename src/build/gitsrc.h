@@ -21,6 +21,12 @@ struct git_ref {
 int git_ref_parse(const char *src, struct git_ref *out, struct kiln_error **err);
 void git_ref_release(struct git_ref *r);
 
+/* What r's ref names on the remote now, from `git ls-remote` (or the ref
+ * itself when it is a full commit id): *id is allocated, or NULL when it
+ * cannot be told without fetching (an abbreviated commit, an unknown ref,
+ * an unreachable remote: the fetch then reports the error). */
+int git_ref_resolve(const struct git_ref *r, char **id, struct kiln_error **err);
+
 /* Fetches r (shallowly where the server allows) into the empty directory
  * work and checks it out; *tree is the directory to copy (work or its
  * subdir), *commit the commit's hex. Without keep_git_dir the .git

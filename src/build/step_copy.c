@@ -227,6 +227,34 @@ static int add_git_source(struct build_ctx *b, const struct df_instr *ins, struc
     return context_index_build(tree, NULL, &g->ci, err);
 }
 
+/* ADD of git repositories only: a key from the step and the commits its
+ * refs name now (one ls-remote each), so a hit fetches nothing. 1 and *out
+ * set; 0 when the step is not git-only or a ref cannot be resolved so. */
+static int git_only_key(const struct df_step *step, const struct digest *parent, struct digest *out,
+                        struct kiln_error **err)
+{
+    const struct df_instr *ins = step->ins;
+    struct digester *k = cache_key_begin(parent);
+    cache_key_adds(k, "copy-git", step->text);
+    for (size_t i = 0; i + 1 < ins->n_args; i++) {
+        struct git_ref r;
+        int g = git_ref_parse(ins->args[i], &r, err);
+        char *id = NULL;
+        if (g == 1) {
+            g = git_ref_resolve(&r, &id, err) < 0 ? -1 : id != NULL;
+            git_ref_release(&r);
+        }
+        if (g <= 0) {
+            digester_free(k);
+            return g;
+        }
+        cache_key_adds(k, "git", id);
+        free(id);
+    }
+    cache_key_finish(k, out);
+    return 1;
+}
+
 static int write_and_commit(struct build_ctx *b, struct stage_state *st, struct copy_plan *plan,
                             const struct digest *key, struct kiln_error **err)
 {
@@ -318,6 +346,21 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     } else {
         free(ex);
     }
+    struct digest layer_key;
+    struct digester *k = NULL;
+    int have_key = 0;
+    if (is_add && from == NULL) {
+        have_key = git_only_key(step, link ? NULL : key, &layer_key, err);
+        if (have_key < 0)
+            goto out;
+        int hit = have_key ? build_cache_hit(b, st, &layer_key, err) : 0;
+        if (hit < 0)
+            goto out;
+        if (hit) {
+            progress_step_cached(b->o->progress, pid);
+            goto finish;
+        }
+    }
     size_t n = ins->n_args - 1;
     srcs = xcalloc(n, sizeof(*srcs));
     owned = xcalloc(2 * n, sizeof(char *));
@@ -369,17 +412,19 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     /* --from: the source is identified by its layers (no walk on a hit);
      * the context: by the content digest of what the plan selects. */
     struct digest content = from_id;
-    if (from == NULL) {
+    if (from == NULL && !have_key) {
         if (copy_plan_build(&req, &plan, err) < 0 ||
             copy_plan_digest(plan, b->sc, &content, err) < 0)
             goto out;
     }
-    struct digester *k = cache_key_begin(link ? NULL : key);
-    cache_key_adds(k, "copy", step->text);
-    cache_key_adds(k, from == NULL ? "content" : "from", content.hex);
-    struct digest layer_key;
-    cache_key_finish(k, &layer_key);
-    int hit = build_cache_hit(b, st, &layer_key, err);
+    int hit = 0;
+    if (!have_key) {
+        k = cache_key_begin(link ? NULL : key);
+        cache_key_adds(k, "copy", step->text);
+        cache_key_adds(k, from == NULL ? "content" : "from", content.hex);
+        cache_key_finish(k, &layer_key);
+        hit = build_cache_hit(b, st, &layer_key, err);
+    }
     if (hit < 0)
         goto out;
     if (hit) {
@@ -391,6 +436,7 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
             goto out;
         progress_step_done(b->o->progress, pid);
     }
+finish:
     if (link) {
         k = cache_key_begin(key);
         cache_key_adds(k, "link", layer_key.hex);

@@ -35,6 +35,8 @@ struct run_mounts {
     size_t n_owned;
     const char *tmpdirs[MAX_MOUNTS]; /* copies made for bind from=, removed after the step */
     size_t n_tmpdirs;
+    const char *env[MAX_MOUNTS]; /* secrets given as env=: "NAME=value" */
+    size_t n_env;
     int ssh[MAX_MOUNTS]; /* m[i] is an ssh agent */
     const char *ssh_env; /* "SSH_AUTH_SOCK=..." of the first one */
 };
@@ -172,11 +174,24 @@ static int add_mount(struct build_ctx *b, struct stage_state *st, const char *sp
             skip = 1;
             break;
         }
+        if (dm.env != NULL) {
+            /* env=NAME: the secret's bytes as the step's environment
+             * variable NAME (only its name goes into the key). */
+            char *val = NULL;
+            if (rm->n_env >= MAX_MOUNTS) {
+                rc = kiln_error_set(err, KILN_E_INVALID, "too many --mount options");
+                break;
+            }
+            if (read_file(src, 1 << 20, &val, NULL, err) < 0) {
+                rc = kiln_error_prefix(err, "secret \"%s\"", dm.id);
+                break;
+            }
+            rm->env[rm->n_env++] = own(rm, xasprintf("%s=%s", dm.env, val));
+            free(val);
+            cache_key_adds(k, "secret-env", dm.env);
+        }
         if (dm.target == NULL) {
-            rc = kiln_error_set(err, KILN_E_USAGE,
-                                "--mount=%s: secrets as environment variables (env=) are not "
-                                "supported; give target=",
-                                spec);
+            skip = 1;
             break;
         }
         m->type = RT_MOUNT_BIND;
@@ -301,7 +316,6 @@ static void remove_stubs(struct stubs *s, int upper)
             while (slash != NULL) {
                 *slash = '\0';
                 char v[4];
-                cleanup_free char *dummy = NULL;
                 int dfd = openat(upper, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (dfd < 0)
                     break;
@@ -489,15 +503,24 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
         kiln_error_freep(err);
     }
     char **argv = run_argv(st, step);
-    const char **env = xcalloc(step->n_run_env + 2, sizeof(char *));
+    const char **env = xcalloc(step->n_run_env + rm->n_env + 2, sizeof(char *));
     size_t n_env = 0;
     int has_sock = 0;
     for (size_t i = 0; i < step->n_run_env; i++) {
+        int shadowed = 0; /* a secret env= of the same name wins */
+        for (size_t j = 0; j < rm->n_env && !shadowed; j++) {
+            size_t kl = strcspn(rm->env[j], "=") + 1;
+            shadowed = strncmp(step->run_env[i], rm->env[j], kl) == 0;
+        }
+        if (shadowed)
+            continue;
         env[n_env++] = step->run_env[i];
         has_sock |= strncmp(step->run_env[i], "SSH_AUTH_SOCK=", 14) == 0;
     }
     if (rm->ssh_env != NULL && !has_sock)
         env[n_env++] = rm->ssh_env;
+    for (size_t i = 0; i < rm->n_env; i++)
+        env[n_env++] = rm->env[i];
     json_t *c = build_config_obj(st);
     int pipefd[2], errfd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0) {

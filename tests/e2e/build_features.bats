@@ -258,7 +258,7 @@ make_git_repo() {
     mkdir -p "$www"
     make_git_repo "$www"
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    python3 -m http.server "$port" --bind 127.0.0.1 --directory "$www" >/dev/null 2>&1 &
+    python3 -m http.server "$port" --bind 127.0.0.1 --directory "$www" >"$BATS_TEST_TMPDIR/http.log" 2>&1 &
     srv=$!
     track "$srv"
     for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/repo.git/HEAD" >/dev/null && break; sleep 0.1; done
@@ -305,6 +305,24 @@ DF
     [ "$status" -eq 0 ] || { echo "$output"; false; }
     [ "$(tag_digest "$BATS_TEST_TMPDIR/s2" g:2)" = "$(tag_digest "$BATS_TEST_TMPDIR/s3" g:2)" ]
     [ -n "$d1" ]
+    # Unchanged refs: the git steps are cache hits (nothing fetched); a new
+    # commit on main reruns the step that names main, and only it.
+    printf 'FROM busybox:test\nADD %s#v1 /v1/\nADD %s#main:docs /docs/\n' "$url" "$url" >"$ctx/Dockerfile"
+    run kiln build --progress=plain "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    fetches=$(grep -c '/objects/' "$BATS_TEST_TMPDIR/http.log")
+    run kiln build --progress=plain "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_done "$output")" -eq 0 ] && [ "$(count_cached "$output")" -eq 2 ]
+    [ "$(grep -c '/objects/' "$BATS_TEST_TMPDIR/http.log")" -eq "$fetches" ]
+    echo "api v3" >"$BATS_TEST_TMPDIR/gitsrc/docs/api/index.txt"
+    GIT_COMMITTER_DATE=@1600000200 git -C "$BATS_TEST_TMPDIR/gitsrc" -c user.name=t -c user.email=t@t commit -q -am v3
+    git -C "$BATS_TEST_TMPDIR/gitsrc" push -q "$www/repo.git" main
+    git -C "$www/repo.git" update-server-info
+    run kiln build --progress=plain --output "type=local,dest=$out.3" "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_done "$output")" -eq 1 ] && [ "$(count_cached "$output")" -eq 1 ]
+    [ "$(cat "$out.3/docs/api/index.txt")" = "api v3" ]
     # A wrong commit checksum and a missing ref are one clear line each.
     printf 'FROM busybox:test\nADD --checksum=%s %s#main /x/\n' "$v1" "$url" >"$ctx/Dockerfile"
     run kiln build -q "$ctx"
@@ -336,4 +354,24 @@ DF
     run kiln build --progress=plain "$ctx"
     [ "$status" -eq 0 ]
     [ "$(count_done "$output")" -eq 0 ]
+}
+
+@test "build: RUN --mount=type=secret,env=NAME exposes the secret as a variable, nowhere else" {
+    printf 's3cr3t' >"$BATS_TEST_TMPDIR/tok"
+    ctx="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:test
+ENV TOKEN=public
+RUN --mount=type=secret,id=tok,env=TOKEN [ "${TOKEN#s3c}" = r3t ] && echo ok > /env-ok && [ ! -e /run/secrets/tok ]
+RUN --mount=type=secret,id=tok,env=TOK2,target=/s [ "${TOK2#s3c}" = r3t ] && [ "$(cut -c4- /s)" = r3t ] && echo ok > /both-ok
+RUN echo "$TOKEN" > /after
+DF
+    out="$BATS_TEST_TMPDIR/out"
+    run kiln build -q -t sec:1 --secret "id=tok,src=$BATS_TEST_TMPDIR/tok" --output "type=local,dest=$out" "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(cat "$out/env-ok")" = ok ] && [ "$(cat "$out/both-ok")" = ok ]
+    [ "$(cat "$out/after")" = public ]
+    ! grep -rq s3cr3t "$out"
+    ! grep -rq s3cr3t "$KILN_ROOT/blobs"
 }
