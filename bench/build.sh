@@ -26,6 +26,9 @@ prepare_contexts() {
     if [ ! -d "$c/dataenv" ]; then
         "$BENCH_ROOT/scripts/ml-stage.sh" >/dev/null
         cp -a "$BENCH_ROOT/dataenv" "$c/dataenv"
+        # buildah 1.28 predates HEALTHCHECK --start-interval (a config-only flag, no
+        # build work): its copy of the Dockerfile goes without it
+        sed 's/ --start-interval=[^ ]*//' "$c/dataenv/Dockerfile" >"$c/dataenv.buildah.Dockerfile"
     fi
     [ -d "$c/seedlike" ] || cp -a "$BENCH_DIR/seedlike" "$c/seedlike"
     if [ ! -d "$c/files20k" ]; then
@@ -62,7 +65,9 @@ build_cmd() {
     local tool=$1 case=$2 nocache=${3:-}
     local ctx target file
     read -r ctx target file <<<"$(case_spec "$case")"
-    local args=(-f "$ctx/Dockerfile" -t "bench-$case:$tool" --build-arg "BASE_IMAGE=$BASE_REF"
+    local df=$ctx/Dockerfile
+    [ "$tool" = buildah ] && [ -f "$ctx.buildah.Dockerfile" ] && df=$ctx.buildah.Dockerfile
+    local args=(-f "$df" -t "bench-$case:$tool" --build-arg "BASE_IMAGE=$BASE_REF"
         --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH")
     [ "$target" != - ] && args+=(--target "$target")
     [ -n "$nocache" ] && args+=(--no-cache)

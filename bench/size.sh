@@ -11,6 +11,8 @@ export BUILDAH_RUNTIME=${BUILDAH_RUNTIME:-$(buildah_runtime)}
 export KILN_ROOT=${KILN_ROOT:-$BENCH_TMP/kiln-store}
 mkdir -p "$KILN_ROOT" "$BENCH_TMP/ctx"
 [ -d "$BENCH_TMP/ctx/dataenv" ] || { "$BENCH_ROOT/scripts/ml-stage.sh" >/dev/null && cp -a "$BENCH_ROOT/dataenv" "$BENCH_TMP/ctx/dataenv"; }
+[ -f "$BENCH_TMP/ctx/dataenv.buildah.Dockerfile" ] ||
+    sed 's/ --start-interval=[^ ]*//' "$BENCH_TMP/ctx/dataenv/Dockerfile" >"$BENCH_TMP/ctx/dataenv.buildah.Dockerfile"
 [ -d "$BENCH_TMP/ctx/seedlike" ] || cp -a "$BENCH_DIR/seedlike" "$BENCH_TMP/ctx/seedlike"
 
 # uncompressed bytes and layer count of an image in kiln's store (a plain OCI layout)
@@ -37,12 +39,15 @@ one() {
     local case=$1 ctx=$2 dockerfile=$3
     local args=(-f "$ctx/$dockerfile" --target production --build-arg "BASE_IMAGE=$BASE_REF"
         --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH")
+    # buildah's copy of the Dockerfile, where build.sh made one (see there)
+    local bargs=("${args[@]}")
+    [ "$dockerfile" = Dockerfile ] && [ -f "$ctx.buildah.Dockerfile" ] && bargs[1]=$ctx.buildah.Dockerfile
     bench_base_buildah
     # buildah: two clean builds
     local ids=() i
     for i in 1 2; do
         buildah build --layers --no-cache --pull=never --timestamp "$BENCH_EPOCH" \
-            -t "bench-size-$case:$i" "${args[@]}" "$ctx" >>"$BENCH_TMP/cmd.log" 2>&1 || { bench_na size "$case" image buildah "build failed"; return 0; }
+            -t "bench-size-$case:$i" "${bargs[@]}" "$ctx" >>"$BENCH_TMP/cmd.log" 2>&1 || { bench_na size "$case" image buildah "build failed"; return 0; }
         ids+=("$(buildah inspect --type image --format '{{.FromImageID}}' "bench-size-$case:$i")")
     done
     local bytes layers

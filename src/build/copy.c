@@ -705,23 +705,31 @@ static int cached_parent(struct parent_cache *pc, int root, const char *rel, con
  * cheaper than copy_file_range's setup per file. */
 #define SMALL_FILE (64u << 10)
 
+/* read/write until the end; a short read ends it early when the caller knows
+ * the file is smaller than one buffer (a regular file's short read is its end) */
+static int copy_by_read(int in, int out, int short_is_end, const char *what,
+                        struct kiln_error **err)
+{
+    char buf[SMALL_FILE];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return kiln_error_errno(err, errno, "read %s", what);
+        if (n == 0)
+            return 0;
+        if (write_all(out, buf, (size_t)n) < 0)
+            return kiln_error_errno(err, errno, "write %s", what);
+        if (short_is_end && (size_t)n < sizeof(buf))
+            return 0;
+    }
+}
+
 static int copy_bytes(int in, int out, uint64_t size, const char *what, struct kiln_error **err)
 {
-    if (size < SMALL_FILE) {
-        char buf[SMALL_FILE];
-        for (;;) {
-            ssize_t n = read(in, buf, sizeof(buf));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return kiln_error_errno(err, errno, "read %s", what);
-            if (n > 0 && write_all(out, buf, (size_t)n) < 0)
-                return kiln_error_errno(err, errno, "write %s", what);
-            /* A short read of a regular file is its end. */
-            if ((size_t)n < sizeof(buf))
-                return 0;
-        }
-    }
+    if (size < SMALL_FILE)
+        return copy_by_read(in, out, 1, what, err);
     for (;;) {
         ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
         if (n == 0)
@@ -734,18 +742,7 @@ static int copy_bytes(int in, int out, uint64_t size, const char *what, struct k
             return kiln_error_errno(err, errno, "copy %s", what);
         break;
     }
-    char buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return kiln_error_errno(err, errno, "read %s", what);
-        if (n == 0)
-            return 0;
-        if (write_all(out, buf, (size_t)n) < 0)
-            return kiln_error_errno(err, errno, "write %s", what);
-    }
+    return copy_by_read(in, out, 0, what, err);
 }
 
 static void item_times(const struct copy_item *it, int64_t epoch, struct timespec ts[2])
