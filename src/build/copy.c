@@ -39,6 +39,7 @@ struct copy_item {
     int64_t mtime; /* -1: the epoch */
     int parent;    /* added only as a parent */
     size_t seq;
+    size_t link_to; /* 1 + index of the item this file is a hard link of, or 0 */
 };
 
 struct copy_plan {
@@ -212,13 +213,16 @@ static char *parents_dst(const char *dest, const char *src_rel, size_t strip)
     return join_rel(dest, strlen(src_rel) >= strip ? src_rel + strip : "");
 }
 
+/* src_rel's bytes land under the name of as_rel (a symlink that was followed
+ * to src_rel), or of src_rel itself when as_rel is NULL. */
 static int add_ctx_match(const struct copy_req *req, struct copy_plan *p, const char *src_rel,
-                         const struct stat *st, const char *dest, int dest_is_dir, size_t strip,
-                         struct kiln_error **err)
+                         const char *as_rel, const struct stat *st, const char *dest,
+                         int dest_is_dir, size_t strip, struct kiln_error **err)
 {
+    const char *name_rel = as_rel != NULL ? as_rel : src_rel;
     const struct context_index *ci = req->ctx;
     if (st == NULL || S_ISDIR(st->st_mode)) {
-        cleanup_free char *base = req->parents ? parents_dst(dest, src_rel, strip) : xstrdup(dest);
+        cleanup_free char *base = req->parents ? parents_dst(dest, name_rel, strip) : xstrdup(dest);
         if (st != NULL && !excluded(req, src_rel)) {
             if (add_entry(req, p, base, ci->dirfd, src_rel, st, 0, 0, err) < 0)
                 return -1;
@@ -244,12 +248,63 @@ static int add_ctx_match(const struct copy_req *req, struct copy_plan *p, const 
     if (extract)
         dst = xstrdup(dest); /* a tar's contents go into dest itself */
     else if (req->parents)
-        dst = parents_dst(dest, src_rel, strip);
+        dst = parents_dst(dest, name_rel, strip);
     else if (dest_is_dir)
-        dst = join_rel(dest, base_name(src_rel));
+        dst = join_rel(dest, base_name(name_rel));
     else
         dst = xstrdup(dest);
     return add_entry(req, p, dst, ci->dirfd, src_rel, st, 0, extract, err);
+}
+
+/* A source named in COPY/ADD (or matched by its wildcard) that is a symlink is
+ * followed, inside the context (an absolute target starts at its root), as
+ * BuildKit does: the bytes of what it points at land under the link's name.
+ * NULL (error set) when it leads out of the context or nowhere. */
+static const struct context_entry *ctx_follow(const struct context_index *ci,
+                                              const struct context_entry *e, const char *src,
+                                              struct kiln_error **err)
+{
+    for (int hops = 0; e != NULL && S_ISLNK(e->st.st_mode); hops++) {
+        char target[4096];
+        ssize_t n = hops < 40 ? readlinkat(ci->dirfd, e->rel, target, sizeof(target) - 1) : -1;
+        if (n < 0) {
+            kiln_error_set(err, KILN_E_INVALID,
+                           "\"%s\": too many levels of symbolic links in the build context", src);
+            return NULL;
+        }
+        target[n] = '\0';
+        struct strbuf sb = STRBUF_INIT;
+        strbuf_init(&sb);
+        const char *slash = strrchr(e->rel, '/');
+        if (target[0] != '/' && slash != NULL) {
+            cleanup_free char *dir = xstrndup(e->rel, (size_t)(slash - e->rel));
+            path_push_clean(&sb, dir);
+        }
+        path_push_clean(&sb, target);
+        cleanup_free char *rel = strbuf_detach(&sb);
+        e = rel[0] == '\0' ? NULL : context_find(ci, rel);
+        if (e == NULL) {
+            kiln_error_set(err, KILN_E_NOTFOUND,
+                           "\"%s\" is a symbolic link to \"%s\", which is not in the build "
+                           "context (or excluded by .dockerignore)",
+                           src, target);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+/* add_ctx_match for a context entry, following it when it is a symlink. */
+static int add_ctx_entry(const struct copy_req *req, struct copy_plan *p,
+                         const struct context_entry *e, const char *src, const char *dest,
+                         int dest_is_dir, size_t strip, struct kiln_error **err)
+{
+    if (!S_ISLNK(e->st.st_mode))
+        return add_ctx_match(req, p, e->rel, NULL, &e->st, dest, dest_is_dir, strip, err);
+    const struct context_entry *t = ctx_follow(req->ctx, e, src, err);
+    if (t == NULL)
+        return -1;
+    return add_ctx_match(req, p, t->rel, e->rel, &t->st, dest, dest_is_dir, strip, err);
 }
 
 /* --parents "a/./b/c": the pattern is "a/b/c" and "a/" is left out of the
@@ -279,7 +334,7 @@ static int add_ctx_source(const struct copy_req *req, struct copy_plan *p, const
             if (!pathglob_match(rel, ci->v[i].rel))
                 continue;
             found = 1;
-            if (add_ctx_match(req, p, ci->v[i].rel, &ci->v[i].st, dest, 1, strip, err) < 0)
+            if (add_ctx_entry(req, p, &ci->v[i], src, dest, 1, strip, err) < 0)
                 return -1;
         }
         if (!found)
@@ -288,14 +343,14 @@ static int add_ctx_source(const struct copy_req *req, struct copy_plan *p, const
         return 0;
     }
     if (rel[0] == '\0')
-        return add_ctx_match(req, p, "", NULL, dest, 1, 0, err);
+        return add_ctx_match(req, p, "", NULL, NULL, dest, 1, 0, err);
     const struct context_entry *e = context_find(ci, rel);
     if (e == NULL)
         return kiln_error_set(err, KILN_E_NOTFOUND,
                               "\"%s\" not found in the build context (or excluded by "
                               ".dockerignore)",
                               src);
-    return add_ctx_match(req, p, e->rel, &e->st, dest, dest_is_dir, strip, err);
+    return add_ctx_entry(req, p, e, src, dest, dest_is_dir, strip, err);
 }
 
 /* --- sources from another root (--from) ------------------------------------ */
@@ -441,6 +496,43 @@ static void sort_items(struct copy_plan *p)
 }
 
 /* Sorts, drops all but the last item for each path, adds missing parents. */
+static int cmp_inodes(const void *a, const void *b, void *ctx)
+{
+    const struct copy_item *v = ctx;
+    const struct stat *x = &v[*(const size_t *)a].src_st, *y = &v[*(const size_t *)b].src_st;
+    if (x->st_dev != y->st_dev)
+        return x->st_dev < y->st_dev ? -1 : 1;
+    if (x->st_ino != y->st_ino)
+        return x->st_ino < y->st_ino ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Source files that are hard links of each other stay so (BuildKit keeps the
+ * links within one COPY): each becomes a link of the first in name order. */
+static void pair_hardlinks(struct copy_plan *p)
+{
+    size_t k = 0;
+    size_t *idx = NULL;
+    for (size_t i = 0; i < p->n; i++) {
+        struct copy_item *it = &p->v[i];
+        it->link_to = 0;
+        if (it->kind == IK_FILE && it->src_fd >= 0 && it->src_st.st_nlink > 1) {
+            idx = xrealloc(idx, (k + 1) * sizeof(*idx));
+            idx[k++] = i;
+        }
+    }
+    if (k > 1)
+        qsort_r(idx, k, sizeof(*idx), cmp_inodes, p->v);
+    for (size_t j = 1; j < k; j++) {
+        struct copy_item *a = &p->v[idx[j - 1]], *b = &p->v[idx[j]];
+        if (a->src_st.st_dev != b->src_st.st_dev || a->src_st.st_ino != b->src_st.st_ino ||
+            a->mode != b->mode || a->uid != b->uid || a->gid != b->gid)
+            continue;
+        b->link_to = a->link_to ? a->link_to : idx[j - 1] + 1;
+    }
+    free(idx);
+}
+
 static int finish_plan(const struct copy_req *req, struct copy_plan *p, struct kiln_error **err)
 {
     sort_items(p);
@@ -490,6 +582,7 @@ static int finish_plan(const struct copy_req *req, struct copy_plan *p, struct k
         }
     }
     sort_items(p);
+    pair_hardlinks(p);
     return 0;
 }
 
@@ -619,6 +712,10 @@ int copy_plan_digest(struct copy_plan *p, struct statcache *sc, struct digest *o
         if (it->link != NULL) {
             strbuf_add(&sb, " -> ", 4);
             strbuf_adds(&sb, it->link);
+        }
+        if (it->link_to != 0) {
+            strbuf_add(&sb, " => ", 4);
+            strbuf_adds(&sb, p->v[it->link_to - 1].dst);
         }
         struct digest cd;
         if (it->kind == IK_FILE || it->kind == IK_ARCHIVE) {
@@ -754,13 +851,18 @@ static void item_times(const struct copy_item *it, int64_t epoch, struct timespe
     ts[0].tv_nsec = ts[1].tv_nsec = 0;
 }
 
-static int write_item(struct copy_item *it, int root, struct parent_cache *pc, int64_t epoch,
-                      struct kiln_error **err)
+static int write_item(const struct copy_plan *p, struct copy_item *it, int root,
+                      struct parent_cache *pc, int64_t epoch, struct kiln_error **err)
 {
     const char *base;
     int pfd = cached_parent(pc, root, it->dst, &base, err);
     if (pfd < 0)
         return -1;
+    if (it->link_to != 0) {
+        if (linkat(root, p->v[it->link_to - 1].dst, pfd, base, 0) < 0)
+            return kiln_error_errno(err, errno, "link /%s", it->dst);
+        return 0;
+    }
     struct timespec ts[2];
     item_times(it, epoch, ts);
     mode_t perm = it->mode & 07777;
@@ -828,7 +930,7 @@ int copy_plan_write(struct copy_plan *p, int dirfd, int64_t epoch, struct kiln_e
 {
     struct parent_cache pc = {NULL, -1};
     for (size_t i = 0; i < p->n; i++) {
-        if (write_item(&p->v[i], dirfd, &pc, epoch, err) < 0) {
+        if (write_item(p, &p->v[i], dirfd, &pc, epoch, err) < 0) {
             parent_cache_release(&pc);
             return -1;
         }
@@ -930,15 +1032,17 @@ int copy_resolve_owner(struct rootview *view, const char *spec, uid_t *uid, gid_
     return 0;
 }
 
-int copy_plan_mkdir(struct rootview *view, const char *path, struct copy_plan **out,
-                    struct kiln_error **err)
+int copy_plan_mkdir(struct rootview *view, const char *path, uid_t uid, gid_t gid,
+                    struct copy_plan **out, struct kiln_error **err)
 {
-    struct copy_req req = {.dest = path, .dest_view = view};
+    struct copy_req req = {.dest = path, .dest_view = view, .has_chown = 1, .uid = uid, .gid = gid};
     struct copy_plan *p = xcalloc(1, sizeof(*p));
     cleanup_free char *rel = clean_rel(path);
     struct copy_item *it = add_item(p, rel);
     it->kind = IK_DIR;
     it->mode = S_IFDIR | 0755;
+    it->uid = uid;
+    it->gid = gid;
     if (finish_plan(&req, p, err) < 0) {
         copy_plan_free(p);
         return -1;

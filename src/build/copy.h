@@ -64,7 +64,8 @@ int copy_resolve_owner(struct rootview *view, const char *spec, uid_t *uid, gid_
                        struct kiln_error **err);
 
 /* A plan that creates directory path (absolute) and its missing parents,
- * keeping the attributes of parents view already has: WORKDIR's mkdir. */
-int copy_plan_mkdir(struct rootview *view, const char *path, struct copy_plan **out,
-                    struct kiln_error **err);
+ * owned by uid:gid, keeping the attributes of parents view already has:
+ * WORKDIR's mkdir (BuildKit makes them as the stage's USER). */
+int copy_plan_mkdir(struct rootview *view, const char *path, uid_t uid, gid_t gid,
+                    struct copy_plan **out, struct kiln_error **err);
 #endif

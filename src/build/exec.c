@@ -253,6 +253,27 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
     return 0;
 }
 
+/* As BuildKit does: a stage whose base sets no PATH gets the default one, in
+ * its config and so in its RUN steps. */
+static void default_path(struct stage_state *st)
+{
+    json_t *c = build_config_obj(st);
+    json_t *e = json_object_get(c, "Env");
+    size_t i;
+    json_t *v;
+    json_array_foreach(e, i, v)
+    {
+        if (json_is_string(v) && strncmp(json_string_value(v), "PATH=", 5) == 0)
+            return;
+    }
+    if (!json_is_array(e)) {
+        e = json_array();
+        json_object_set_new(c, "Env", e);
+    }
+    json_array_append_new(
+        e, json_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+}
+
 static int base_env(struct stage_state *st, const char ***env, size_t *n)
 {
     json_t *e = json_object_get(build_config_obj(st), "Env");
@@ -343,6 +364,7 @@ static int run_stage(struct build_ctx *b, struct stage_state *st, struct kiln_er
     const struct df_stage *ds = &b->df->stages[st->index];
     if (stage_base(b, st, err) < 0)
         return -1;
+    default_path(st);
     st->n_steps = (size_t)count_fs_steps(ds);
     const char **env = NULL;
     size_t n_env = 0;

@@ -32,6 +32,7 @@ void git_ref_release(struct git_ref *r)
     free(r->checksum);
     memset(r, 0, sizeof(*r));
     r->keep_git_dir = -1;
+    r->submodules = 1;
 }
 
 static int hexval(int c)
@@ -110,10 +111,8 @@ static int parse_query(const char *q, size_t qlen, struct git_ref *r, const char
                 rc = kiln_error_set(err, KILN_E_INVALID, "%s: %s=%s: use true or false", src, k, v);
             else if (k[0] == 'k')
                 r->keep_git_dir = b;
-            else if (b)
-                rc = kiln_error_set(err, KILN_E_USAGE,
-                                    "%s: submodules are not fetched by kiln; use submodules=false",
-                                    src);
+            else
+                r->submodules = b;
             free(v);
         } else {
             free(v);
@@ -151,6 +150,7 @@ int git_ref_parse(const char *src, struct git_ref *out, struct kiln_error **err)
 {
     memset(out, 0, sizeof(*out));
     out->keep_git_dir = -1;
+    out->submodules = 1;
     int http = !strncmp(src, "http://", 7) || !strncmp(src, "https://", 8);
     int git = !strncmp(src, "git://", 6) || !strncmp(src, "ssh://", 6) || scp_like(src);
     size_t base_len = strcspn(src, "?#");
@@ -280,8 +280,9 @@ static int is_hex_commit(const char *s)
     return n >= 7 && n <= 64 && strspn(s, "0123456789abcdefABCDEF") == n;
 }
 
-/* Regular files 0644 or 0755, directories 0755; .git left as it is. */
-static int normalise_modes(int dfd, int depth, struct kiln_error **err)
+/* Regular files 0644 or 0755, directories 0755; every .git (the
+ * repository's, a submodule's gitfile) left as it is, or removed. */
+static int normalise_modes(int dfd, int depth, int keep_git_dir, struct kiln_error **err)
 {
     if (depth > 128)
         return kiln_error_set(err, KILN_E_INVALID, "git checkout too deep");
@@ -295,9 +296,13 @@ static int normalise_modes(int dfd, int depth, struct kiln_error **err)
     int rc = 0;
     struct dirent *de;
     while (rc == 0 && (de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-            (depth == 0 && !strcmp(de->d_name, ".git")))
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
+        if (!strcmp(de->d_name, ".git")) {
+            if (!keep_git_dir)
+                rc = rm_rf_at(dfd, ".git", err);
+            continue;
+        }
         struct stat st;
         if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
@@ -307,7 +312,7 @@ static int normalise_modes(int dfd, int depth, struct kiln_error **err)
             fchmodat(dfd, de->d_name, 0755, 0);
             int sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub >= 0) {
-                rc = normalise_modes(sub, depth + 1, err);
+                rc = normalise_modes(sub, depth + 1, keep_git_dir, err);
                 close(sub);
             }
         }
@@ -331,6 +336,47 @@ int git_ref_resolve(const struct git_ref *r, char **id, struct kiln_error **err)
         return -1;
     if (rc == 0 && out.len > 0)
         *id = strbuf_detach(&out);
+    return 0;
+}
+
+/* The submodules of the checkout, recursively, each at the commit the tree
+ * pins, shallowly where the server allows (BuildKit's `git submodule update
+ * --init --recursive --depth=1`). Their URLs go through the same transport
+ * limits as the repository's (no file:// or ext::). */
+static int update_submodules(const struct git_ref *r, const char *work, struct kiln_error **err)
+{
+    cleanup_free char *gm = path_join(work, ".gitmodules");
+    if (!path_exists(gm))
+        return 0;
+    cleanup_strbuf struct strbuf out = STRBUF_INIT;
+    /* relative submodule URLs (../lib.git) are relative to the remote */
+    const char *origin[] = {"config", "remote.origin.url", r->remote, NULL};
+    int rc = run_git(work, origin, &out, err);
+    if (rc != 0)
+        return rc < 0 ? -1 : kiln_error_set(err, KILN_E_FAIL, "git config: %s", last_line(&out));
+    strbuf_reset(&out);
+    const char *shallow[] = {"submodule",   "update",    "-q", "--init",
+                             "--recursive", "--depth=1", NULL};
+    rc = run_git(work, shallow, &out, err);
+    if (rc <= 0)
+        return rc;
+    /* dumb http has no shallow fetch; a server may refuse a pinned commit
+     * that no branch names in a shallow one: start again from nothing */
+    strbuf_reset(&out);
+    const char *deinit[] = {"submodule", "deinit", "-q", "-f", "--all", NULL};
+    if (run_git(work, deinit, &out, err) < 0)
+        return -1;
+    cleanup_free char *modules = path_join(work, ".git/modules");
+    if (rm_rf(modules, err) < 0)
+        return -1;
+    strbuf_reset(&out);
+    const char *full[] = {"submodule", "update", "-q", "--init", "--recursive", NULL};
+    rc = run_git(work, full, &out, err);
+    if (rc < 0)
+        return -1;
+    if (rc != 0)
+        return kiln_error_set(err, KILN_E_NET, "ADD %s: git submodule update failed: %s", r->remote,
+                              last_line(&out));
     return 0;
 }
 
@@ -386,16 +432,13 @@ int git_fetch_tree(const struct git_ref *r, const char *work, int keep_git_dir, 
                               "ADD %s: checksum mismatch: expected commit %s, got %s", r->remote,
                               r->checksum, hexsum);
     *commit = xstrdup(hexsum);
-    if (!keep_git_dir) {
-        cleanup_free char *dotgit = path_join(work, ".git");
-        if (rm_rf(dotgit, err) < 0) {
-            free(*commit);
-            *commit = NULL;
-            return -1;
-        }
+    if (r->submodules && update_submodules(r, work, err) < 0) {
+        free(*commit);
+        *commit = NULL;
+        return -1;
     }
     cleanup_close int wfd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (wfd < 0 || normalise_modes(wfd, 0, err) < 0) {
+    if (wfd < 0 || normalise_modes(wfd, 0, keep_git_dir, err) < 0) {
         free(*commit);
         *commit = NULL;
         return wfd < 0 ? kiln_error_errno(err, errno, "open %s", work) : -1;

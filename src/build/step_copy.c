@@ -488,8 +488,15 @@ int build_step_workdir(struct build_ctx *b, struct stage_state *st, const char *
     }
     int rc = build_cache_hit(b, st, key, err);
     if (rc == 0) {
+        /* Made as the USER (BuildKit): names from the image's /etc/passwd. */
+        const char *user = json_string_value(json_object_get(build_config_obj(st), "User"));
+        uid_t uid = 0;
+        gid_t gid = 0;
+        if (user != NULL && user[0] != '\0')
+            rc = copy_resolve_owner(view, user, &uid, &gid, err);
         struct copy_plan *plan = NULL;
-        rc = copy_plan_mkdir(view, path, &plan, err);
+        if (rc == 0)
+            rc = copy_plan_mkdir(view, path, uid, gid, &plan, err);
         if (rc == 0)
             rc = write_and_commit(b, st, plan, key, err);
         copy_plan_free(plan);

@@ -334,6 +334,100 @@ DF
     [[ "$output" == *"nope"* ]]
 }
 
+# A bare repository $1/NAME.git with one commit per "path=content" argument
+# group separated by "--"; prints nothing. Commit dates are fixed.
+make_bare() {
+    local www=$1 name=$2 src="$BATS_TEST_TMPDIR/src-$2" t=1600000000 kv
+    shift 2
+    git -C "$src" init -q -b main 2>/dev/null || { mkdir -p "$src" && git -C "$src" init -q -b main; }
+    for kv in "$@" --; do
+        if [ "$kv" = -- ]; then
+            git -C "$src" add -A
+            t=$((t + 100))
+            GIT_COMMITTER_DATE=@$t git -C "$src" -c user.name=t -c user.email=t@t commit -q -m "at $t"
+            continue
+        fi
+        mkdir -p "$(dirname "$src/${kv%%=*}")"
+        echo "${kv#*=}" >"$src/${kv%%=*}"
+    done
+    git clone -q --bare "$src" "$www/$name.git"
+    git -C "$www/$name.git" update-server-info
+}
+
+# Adds a submodule at path $2 of the work tree $1, pinned to commit $3, url $4.
+add_gitlink() {
+    git -C "$1" config -f .gitmodules "submodule.$2.path" "$2"
+    git -C "$1" config -f .gitmodules "submodule.$2.url" "$4"
+    git -C "$1" update-index --add --cacheinfo "160000,$3,$2"
+    git -C "$1" add .gitmodules
+}
+
+@test "build: ADD of a git URL checks out submodules, recursively, at their pinned commits" {
+    www="$BATS_TEST_TMPDIR/www"
+    mkdir -p "$www"
+    # deep.git <- lib.git (pins deep's first commit) <- super.git (pins lib's first)
+    make_bare "$www" deep deep.txt="deep v1" -- deep.txt="deep v2"
+    deep1=$(git -C "$www/deep.git" rev-parse main~1)
+    make_bare "$www" lib lib.txt="lib v1"
+    add_gitlink "$BATS_TEST_TMPDIR/src-lib" vendor/deep "$deep1" ../deep.git
+    GIT_COMMITTER_DATE=@1600000500 git -C "$BATS_TEST_TMPDIR/src-lib" -c user.name=t -c user.email=t@t commit -q -m deep
+    echo "lib v2" >"$BATS_TEST_TMPDIR/src-lib/lib.txt"
+    GIT_COMMITTER_DATE=@1600000600 git -C "$BATS_TEST_TMPDIR/src-lib" -c user.name=t -c user.email=t@t commit -q -am v2
+    rm -rf "$www/lib.git" && git clone -q --bare "$BATS_TEST_TMPDIR/src-lib" "$www/lib.git"
+    git -C "$www/lib.git" update-server-info
+    lib1=$(git -C "$www/lib.git" rev-parse main~1)
+    make_bare "$www" super README="super"
+    add_gitlink "$BATS_TEST_TMPDIR/src-super" lib "$lib1" ../lib.git
+    GIT_COMMITTER_DATE=@1600000700 git -C "$BATS_TEST_TMPDIR/src-super" -c user.name=t -c user.email=t@t commit -q -m lib
+    rm -rf "$www/super.git" && git clone -q --bare "$BATS_TEST_TMPDIR/src-super" "$www/super.git"
+    git -C "$www/super.git" update-server-info
+
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    python3 -m http.server "$port" --bind 127.0.0.1 --directory "$www" >"$BATS_TEST_TMPDIR/http.log" 2>&1 &
+    track $!
+    for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$port/super.git/HEAD" >/dev/null && break; sleep 0.1; done
+    gport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    git daemon --reuseaddr --listen=127.0.0.1 --port="$gport" --base-path="$www" --export-all \
+        "$www" >/dev/null 2>&1 &
+    track $!
+    for _ in $(seq 1 50); do git ls-remote "git://127.0.0.1:$gport/super.git" >/dev/null 2>&1 && break; sleep 0.1; done
+    url="http://127.0.0.1:$port/super.git"
+    ctx="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<DF
+FROM busybox:test
+ADD $url /dumb/
+ADD git://127.0.0.1:$gport/super.git#main /smart/
+ADD $url#main:lib /subdir/
+ADD $url?submodules=false /without/
+ADD --keep-git-dir=true $url /kept/
+DF
+    out="$BATS_TEST_TMPDIR/out"
+    run kiln build --progress=plain --output "type=local,dest=$out" "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    for d in dumb smart; do
+        [ "$(cat "$out/$d/README")" = super ]
+        [ "$(cat "$out/$d/lib/lib.txt")" = "lib v1" ]
+        [ "$(cat "$out/$d/lib/vendor/deep/deep.txt")" = "deep v1" ]
+        [ -z "$(find "$out/$d" -name .git)" ]
+        [ "$(stat -c %a "$out/$d/lib/vendor/deep/deep.txt")" = 644 ]
+        [ "$(stat -c %Y "$out/$d/lib/vendor/deep/deep.txt")" = 1700000000 ]
+    done
+    [ "$(cat "$out/subdir/vendor/deep/deep.txt")" = "deep v1" ]
+    [ -d "$out/without/lib" ] && [ -z "$(ls -A "$out/without/lib")" ]
+    [ -f "$out/kept/lib/.git" ] && [ -d "$out/kept/.git/modules/lib" ]
+    # a submodule whose URL is a local path is refused, as any non-network transport
+    git -C "$BATS_TEST_TMPDIR/src-super" config -f .gitmodules submodule.lib.url "$www/lib.git"
+    git -C "$BATS_TEST_TMPDIR/src-super" add .gitmodules
+    GIT_COMMITTER_DATE=@1600000800 git -C "$BATS_TEST_TMPDIR/src-super" -c user.name=t -c user.email=t@t commit -q -m local
+    git -C "$BATS_TEST_TMPDIR/src-super" push -q "$www/super.git" main
+    git -C "$www/super.git" update-server-info
+    printf 'FROM busybox:test\nADD %s /x/\n' "$url" >"$ctx/Dockerfile"
+    run kiln build -q "$ctx"
+    [ "$status" -ne 0 ]
+    [[ $output == *"git submodule update failed"* ]]
+}
+
 @test "build: kiln fsck --repair and kiln prune keep the build cache's layers" {
     ctx=$(fixture basic)
     # No tag: only the build cache refers to the layers.

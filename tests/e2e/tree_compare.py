@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
 """Prints a canonical listing of a directory tree: type, mode, owner, size,
 content hash, symlink target, hardlink group and xattrs of every entry (not
-mtimes), so two trees can be compared with diff."""
+mtimes), so two trees can be compared with diff.
+
+    tree_compare.py [--skip PATH]... ROOT
+
+A skipped path (relative to ROOT) is left out with everything below it."""
 import hashlib
 import os
 import stat
 import sys
 
-root = sys.argv[1]
+args = sys.argv[1:]
+skip = []
+while len(args) > 2 and args[0] == "--skip":
+    skip.append(args[1].strip("/"))
+    args = args[2:]
+root = args[0]
 first_path = {}
 rows = []
 for dirpath, dirnames, filenames in os.walk(root):
@@ -15,6 +24,8 @@ for dirpath, dirnames, filenames in os.walk(root):
     for name in sorted(dirnames + filenames):
         p = os.path.join(dirpath, name)
         rel = os.path.relpath(p, root)
+        if any(rel == s or rel.startswith(s + "/") for s in skip):
+            continue
         st = os.lstat(p)
         kind = stat.S_IFMT(st.st_mode)
         extra = ""

@@ -65,6 +65,15 @@ int main(void)
     is_int(parse("https://h/r.git?bogus=1", &r), -1, "unknown query key");
     is_int(parse("https://h/r.git#main:../../etc", &r), -1, "subdir cannot leave the repo");
     is_int(parse("https://h/r.git#-upload-pack=x", &r), -1, "a ref cannot look like an option");
-    is_int(parse("https://h/r.git?submodules=true", &r), -1, "submodules are refused");
+    is_int(parse("https://h/r.git?submodules=true", &r), 1, "submodules=true parses");
+    is_int(r.submodules, 1, "submodules=true: checked out");
+    git_ref_release(&r);
+    is_int(parse("https://h/r.git#main", &r), 1, "no submodules= query");
+    is_int(r.submodules, 1, "submodules are checked out by default (BuildKit)");
+    git_ref_release(&r);
+    is_int(parse("https://h/r.git?submodules=false", &r), 1, "submodules=false parses");
+    is_int(r.submodules, 0, "submodules=false: left out");
+    git_ref_release(&r);
+    is_int(parse("https://h/r.git?submodules=maybe", &r), -1, "submodules= takes a boolean");
     return done_testing();
 }

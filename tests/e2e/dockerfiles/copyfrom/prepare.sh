@@ -1,0 +1,2 @@
+chmod 0600 ctx/sub/s.txt
+ln -s file.txt ctx/link

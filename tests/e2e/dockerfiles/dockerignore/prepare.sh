@@ -1,0 +1,1 @@
+mkdir -p .git && echo g >.git/HEAD
