@@ -140,12 +140,29 @@ static void set_attrs(const struct copy_req *req, struct copy_item *it, const st
     it->mtime = keep_owner ? st->st_mtim.tv_sec : -1;
 }
 
-/* The directory a directory source is copied into keeps the source's mode:
- * --chmod applies to what is inside (as buildah and BuildKit do). */
-static void keep_base_mode(const struct copy_req *req, struct copy_item *it, const struct stat *st)
+/* The directory a directory source is copied into (BuildKit's MkdirAll of the
+ * destination, then the copy with its metadata left alone): kept as it is
+ * when it exists, else made 0755 and owned by --chown; neither the source
+ * directory's mode nor --chmod applies to it (they apply to what is inside). */
+static int set_base_dir(const struct copy_req *req, struct copy_item *it, struct kiln_error **err)
 {
-    (void)req;
-    it->mode = st->st_mode;
+    it->mode = S_IFDIR | 0755;
+    it->uid = req->has_chown ? req->uid : 0;
+    it->gid = req->has_chown ? req->gid : 0;
+    it->mtime = -1;
+    if (req->dest_view == NULL)
+        return 0;
+    struct rootview_entry e;
+    int found = rootview_lookup(req->dest_view, it->dst, 0, &e, err);
+    if (found < 0)
+        return -1;
+    if (found && S_ISDIR(e.st.st_mode)) {
+        it->mode = e.st.st_mode;
+        it->uid = e.st.st_uid;
+        it->gid = e.st.st_gid;
+    }
+    rootview_entry_release(&e);
+    return 0;
 }
 
 static int is_archive(int dirfd, const char *rel)
@@ -226,7 +243,8 @@ static int add_ctx_match(const struct copy_req *req, struct copy_plan *p, const 
         if (st != NULL && !excluded(req, src_rel)) {
             if (add_entry(req, p, base, ci->dirfd, src_rel, st, 0, 0, err) < 0)
                 return -1;
-            keep_base_mode(req, &p->v[p->n - 1], st);
+            if (set_base_dir(req, &p->v[p->n - 1], err) < 0)
+                return -1;
         }
         size_t first, count;
         context_subtree(ci, src_rel, &first, &count);
@@ -405,7 +423,7 @@ static int add_view_match(const struct copy_req *req, struct copy_plan *p, const
         cleanup_free char *base = req->parents ? parents_dst(dest, path, strip) : xstrdup(dest);
         rc = add_entry(req, p, base, fd, e.path[0] ? e.path : ".", &e.st, 1, 0, err);
         if (rc == 0)
-            keep_base_mode(req, &p->v[p->n - 1], &e.st);
+            rc = set_base_dir(req, &p->v[p->n - 1], err);
         if (rc == 0)
             rc = add_view_tree(req, p, e.path, base, 0, err);
     } else {

@@ -122,3 +122,25 @@ DF
     umoci unpack --image "$KILN_ROOT:t:latest" "$BATS_TEST_TMPDIR/bundle" >/dev/null
     [ "$(stat -c %i "$BATS_TEST_TMPDIR/bundle/rootfs/ctx/a")" = "$(stat -c %i "$BATS_TEST_TMPDIR/bundle/rootfs/ctx/sub/b")" ]
 }
+
+@test "compat: the directory a directory is copied into: new ones 0755 (--chown's), existing ones kept" {
+    c="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$c/src/sub"
+    echo f >"$c/src/sub/f"
+    chmod 0750 "$c/src"
+    chmod 0700 "$c/src/sub"
+    cat >"$c/Dockerfile" <<'DF'
+FROM busybox:test
+RUN mkdir /existing && chmod 0701 /existing && chown 5:6 /existing
+COPY --chown=1000:1001 --chmod=0640 src /existing
+COPY --chown=1000:1001 src /new
+COPY src /plain/
+DF
+    build_ctx
+    o="$BATS_TEST_TMPDIR/out"
+    [ "$(stat -c '%a %u:%g' "$o/existing")" = "701 5:6" ]
+    [ "$(stat -c '%a %u:%g' "$o/existing/sub")" = "640 1000:1001" ]
+    [ "$(stat -c '%a %u:%g' "$o/new")" = "755 1000:1001" ]
+    [ "$(stat -c '%a %u:%g' "$o/new/sub")" = "700 1000:1001" ]
+    [ "$(stat -c '%a %u:%g' "$o/plain")" = "755 0:0" ]
+}

@@ -8,6 +8,7 @@
 
 load helpers
 load ../registry/common
+load same_output
 
 ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 
@@ -38,6 +39,11 @@ teardown() {
 }
 
 teardown_file() {
+    if [ -d "$BATS_FILE_TMPDIR/buildah" ]; then
+        B_ROOT="$BATS_FILE_TMPDIR/buildah"
+        bh rm -a >/dev/null 2>&1 || true
+        bh rmi -a -f >/dev/null 2>&1 || true
+    fi
     for id in $("$KILN" ps -q 2>/dev/null); do "$KILN" rm -f "$id" >/dev/null 2>&1 || true; done
     if [ -s "$BATS_FILE_TMPDIR/index.pid" ]; then
         kill "$(cat "$BATS_FILE_TMPDIR/index.pid")" 2>/dev/null || true
@@ -285,4 +291,78 @@ PY
     [[ $output == *"No module named 'notebook'"* ]]
     run kiln run --rm dataenv-slim:latest sh -c 'python -c "import fastapi, pandas" && duckdb -c "SELECT 1"'
     ok
+}
+
+# --------------------------------------------------------------- same output as buildah
+# bench/seedlike (production and development) and dataenv/Dockerfile (production)
+# built by kiln in this file's store (its apt cache mounts are warm from the builds
+# above) and by `buildah build --layers --format docker` (1.28) from the same base
+# image (kiln's, copied into buildah's storage by skopeo); root file systems and
+# configs compared as tests/e2e/same_output.bash does. Left out: the volatile files
+# tests/dataenv/same-output.volatile lists (with the reason); where buildah 1.28
+# differs from BuildKit, the test says how.
+
+# same_dataenv NAME CONTEXT DOCKERFILE SED [BUILD ARGS...]: buildah builds
+# DOCKERFILE edited by the sed script SED.
+same_dataenv() {
+    local name=$1 ctx=$2 df=$3 sed_script=$4
+    shift 4
+    command -v buildah >/dev/null || skip "buildah is not installed"
+    command -v umoci >/dev/null || skip "umoci is not installed"
+    run ml ml-base
+    ok
+    B_ROOT="$BATS_FILE_TMPDIR/buildah"
+    B_STORE="overlay@$B_ROOT/root+$B_ROOT/run"
+    export BUILDAH_RUNTIME=${BUILDAH_RUNTIME:-$(if [ -d /sys/fs/cgroup/unified ] && command -v runc >/dev/null; then echo runc; else echo crun; fi)}
+    local base
+    base=$(sed -n 's/^BASE_IMAGE=//p' "$ROOT/dataenv/config/versions.conf")
+    skopeo copy -q "oci:$KILN_ROOT:$base" "containers-storage:[$B_STORE]$base"
+    sed "$sed_script" "$df" >"$BATS_TEST_TMPDIR/Dockerfile.buildah"
+    SAME_META_DIR="$BATS_TEST_TMPDIR/meta"
+    mkdir -p "$SAME_META_DIR"
+    # buildah leaves the /dev mount point of its RUN steps in the image;
+    # BuildKit removes the mount stubs it made (the base has no /dev)
+    echo "dev RUN mount point" >"$SAME_META_DIR/buildah.extra"
+    # what kiln's config has that buildah 1.28 cannot give
+    echo "Healthcheck.StartInterval  HEALTHCHECK --start-interval (left out of buildah's Dockerfile)" \
+        >"$SAME_META_DIR/config.kiln-only"
+    SAME_VOLATILE="$ROOT/tests/dataenv/same-output.volatile"
+    # The targets of the apt cache mounts hold what the base image has there
+    # (BuildKit and kiln keep it); buildah 1.28 at times whites them out in the
+    # layer of the RUN that mounts them: left out of the comparison.
+    SAME_SKIP+=(--skip var/cache/apt --skip var/lib/apt/lists)
+    local t0=$SECONDS
+    run same_build_compare "$name" "$ctx" "$df" "$BATS_TEST_TMPDIR/Dockerfile.buildah" \
+        --build-arg "BASE_IMAGE=$base" --build-arg SOURCE_DATE_EPOCH=1700000000 "$@"
+    echo "# same as buildah, $name: $((SECONDS - t0)) s (load $(cut -d' ' -f1 /proc/loadavg))" >&3
+    [ "$status" -eq 0 ] || { echo "$output" | head -n 80; return 1; }
+    # the comparison saw the files (not two empty trees)
+    [ "$(wc -l <"$BATS_TEST_TMPDIR/out-$name/kiln.tree")" -gt 1000 ]
+}
+
+# buildah makes a WORKDIR only when a later RUN or COPY needs it (so a COPY
+# --chown makes it, owned as the COPY says); BuildKit makes it at WORKDIR, as the
+# USER of the time: buildah's Dockerfile gets a RUN true after each WORKDIR.
+SAME_WORKDIR_SED='/^WORKDIR /a RUN true'
+
+@test "same as buildah: bench/seedlike production" {
+    same_dataenv seedlike-prod "$ROOT/bench/seedlike" "$ROOT/bench/seedlike/Dockerfile" \
+        "$SAME_WORKDIR_SED" --target production
+}
+
+@test "same as buildah: bench/seedlike development" {
+    same_dataenv seedlike-dev "$ROOT/bench/seedlike" "$ROOT/bench/seedlike/Dockerfile" \
+        "$SAME_WORKDIR_SED" --target development
+}
+
+@test "same as buildah: dataenv/Dockerfile production" {
+    "$ROOT/scripts/ml-stage.sh" >/dev/null
+    conf() { sed -n "s/^$1=//p" "$ROOT/dataenv/config/versions.conf" | tail -n 1; }
+    # buildah 1.28 predates HEALTHCHECK --start-interval (a config-only flag)
+    same_dataenv dataenv-prod "$ROOT/dataenv" "$ROOT/dataenv/Dockerfile" \
+        "$SAME_WORKDIR_SED; s/ --start-interval=[^ ]*//" --target production \
+        --build-arg "FASTAPI_VERSION=$(conf FASTAPI_VERSION)" \
+        --build-arg "UVICORN_VERSION=$(conf UVICORN_VERSION)" \
+        --build-arg "APP_VERSION=$(conf APP_VERSION)" --build-arg "APP_SOURCE=$(conf APP_SOURCE)" \
+        --build-arg VCS_REF=same-output --build-arg BUILD_DATE=2023-11-14T22:13:20Z
 }

@@ -17,13 +17,15 @@
 #                     the reason after it
 #   config.unordered  config arrays compared as sets (one field a line): where
 #                     buildah orders them differently from BuildKit
+#   config.kiln-only  config fields (jq paths) left out of kiln's config only: what
+#                     buildah 1.28 cannot give (a flag newer than it)
 #   buildah.extra     paths buildah 1.28 puts in the image and BuildKit does not
 #                     (e.g. VOLUME directories), one a line with the reason after
 #                     it: left out of buildah's tree, and kiln's must lack them
 load build_helpers
 
 SAME_DIR="$BATS_TEST_DIRNAME/dockerfiles"
-SAME_META="build-args prepare.sh Dockerfile.buildah config.skip config.unordered buildah.extra"
+SAME_META="build-args prepare.sh Dockerfile.buildah config.skip config.unordered config.kiln-only buildah.extra"
 # buildah 1.28 leaves the mount points of /etc/hosts, /etc/hostname,
 # /etc/resolv.conf and /run in the image (BuildKit and kiln do not).
 SAME_SKIP=(--skip etc/hosts --skip etc/hostname --skip etc/resolv.conf --skip run)
@@ -93,18 +95,28 @@ same_output() {
         done <"$SAME_META_DIR/build-args"
     fi
     args+=("$@")
-    local out="$BATS_TEST_TMPDIR/out-$name"
-    mkdir -p "$out"
-
     local bdf=$SAME_CTX/Dockerfile
     [ -f "$SAME_META_DIR/Dockerfile.buildah" ] && bdf=$SAME_META_DIR/Dockerfile.buildah
-    if ! bh build --layers --pull=never --format docker -q -f "$bdf" -t "localhost/same-$name:b" \
-        "${args[@]}" "$SAME_CTX" >"$out/buildah.log" 2>&1; then
+    same_build_compare "$name" "$SAME_CTX" "$SAME_CTX/Dockerfile" "$bdf" "${args[@]}"
+}
+
+# same_build_compare NAME CONTEXT KILN-DOCKERFILE BUILDAH-DOCKERFILE [BUILD ARGS...]:
+# the builds and the comparison, with the meta files in $SAME_META_DIR (see
+# above) and, when $SAME_VOLATILE names a file, the paths it lists (extended
+# regular expressions, one a line, the reason after it) left out of both trees.
+same_build_compare() {
+    local name=$1 ctx=$2 kdf=$3 bdf=$4
+    shift 4
+    local out="$BATS_TEST_TMPDIR/out-$name"
+    mkdir -p "$out"
+    # --timestamp: buildah's RUN steps see SOURCE_DATE_EPOCH, as kiln's do
+    if ! bh build --layers --pull=never --format docker -q --timestamp "${SOURCE_DATE_EPOCH:-0}" \
+        -f "$bdf" -t "localhost/same-$name:b" "$@" "$ctx" >"$out/buildah.log" 2>&1; then
         echo "buildah build of $name failed:"
         tail -n 20 "$out/buildah.log"
         return 1
     fi
-    if ! "$KILN" build --progress=plain -t "same-$name:k" "${args[@]}" "$SAME_CTX" >"$out/kiln.log" 2>&1; then
+    if ! "$KILN" build --progress=plain -f "$kdf" -t "same-$name:k" "$@" "$ctx" >"$out/kiln.log" 2>&1; then
         echo "kiln build of $name failed:"
         tail -n 20 "$out/kiln.log"
         return 1
@@ -117,8 +129,18 @@ same_output() {
     umoci unpack --image "$KILN_ROOT:same-$name:k" "$out/k-bundle" >/dev/null
     python3 "$BATS_TEST_DIRNAME/tree_compare.py" "${SAME_SKIP[@]}" "$out/b-bundle/rootfs" >"$out/buildah.tree"
     python3 "$BATS_TEST_DIRNAME/tree_compare.py" "${SAME_SKIP[@]}" "$out/k-bundle/rootfs" >"$out/kiln.tree"
+    rm -rf "$out/b-bundle" "$out/k-bundle" "$out/b-oci"
+    if [ -n "${SAME_VOLATILE:-}" ]; then
+        local re
+        re=$(awk '!/^#/ && NF { printf "%s%s", sep, $1; sep = "|" }' "$SAME_VOLATILE")
+        local t
+        for t in buildah kiln; do
+            awk -v re="^($re) " '$0 !~ re' "$out/$t.tree" >"$out/$t.tree.tmp"
+            mv "$out/$t.tree.tmp" "$out/$t.tree"
+        done
+    fi
 
-    local rc=0 p
+    local rc=0 p k
     if [ -f "$SAME_META_DIR/buildah.extra" ]; then
         for p in $(awk '!/^#/ && NF { print $1 }' "$SAME_META_DIR/buildah.extra"); do
             awk -v p="$p" '$1 != p' "$out/buildah.tree" >"$out/buildah.tree.tmp"
@@ -133,7 +155,6 @@ same_output() {
     # configs
     local skipped='.'
     if [ -f "$SAME_META_DIR/config.skip" ]; then
-        local k
         for k in $(awk '!/^#/ && NF { print $1 }' "$SAME_META_DIR/config.skip"); do
             skipped="$skipped | del(.$k)"
         done
@@ -143,10 +164,16 @@ same_output() {
             skipped="$skipped | if .$k then .$k |= sort else . end"
         done
     fi
+    local kiln_only='.'
+    if [ -f "$SAME_META_DIR/config.kiln-only" ]; then
+        for k in $(awk '!/^#/ && NF { print $1 }' "$SAME_META_DIR/config.kiln-only"); do
+            kiln_only="$kiln_only | del(.$k)"
+        done
+    fi
     skopeo inspect --config "containers-storage:[$B_STORE]localhost/same-$name:b" |
         jq -S "$SAME_CONFIG_JQ | $skipped" >"$out/buildah.config"
     skopeo inspect --config "oci:$KILN_ROOT:same-$name:k" |
-        jq -S "$SAME_CONFIG_JQ | $skipped" >"$out/kiln.config"
+        jq -S "$SAME_CONFIG_JQ | $skipped | $kiln_only" >"$out/kiln.config"
 
     diff -u --label "buildah $name" --label "kiln $name" "$out/buildah.tree" "$out/kiln.tree" || rc=1
     diff -u --label "buildah $name config" --label "kiln $name config" "$out/buildah.config" "$out/kiln.config" || rc=1
