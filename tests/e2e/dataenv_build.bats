@@ -323,6 +323,9 @@ same_dataenv() {
     # buildah leaves the /dev mount point of its RUN steps in the image;
     # BuildKit removes the mount stubs it made (the base has no /dev)
     echo "dev RUN mount point" >"$SAME_META_DIR/buildah.extra"
+    # buildah moves a redefined variable (PATH) to the end of Env; BuildKit
+    # replaces it in place
+    echo "Env" >"$SAME_META_DIR/config.unordered"
     # what kiln's config has that buildah 1.28 cannot give
     echo "Healthcheck.StartInterval  HEALTHCHECK --start-interval (left out of buildah's Dockerfile)" \
         >"$SAME_META_DIR/config.kiln-only"
@@ -360,7 +363,7 @@ SAME_WORKDIR_SED='/^WORKDIR /a RUN true'
     conf() { sed -n "s/^$1=//p" "$ROOT/dataenv/config/versions.conf" | tail -n 1; }
     # buildah 1.28 predates HEALTHCHECK --start-interval (a config-only flag)
     same_dataenv dataenv-prod "$ROOT/dataenv" "$ROOT/dataenv/Dockerfile" \
-        "$SAME_WORKDIR_SED; s/ --start-interval=[^ ]*//" --target production \
+        "$SAME_WORKDIR_SED"$'\n''s/ --start-interval=[^ ]*//' --target production \
         --build-arg "FASTAPI_VERSION=$(conf FASTAPI_VERSION)" \
         --build-arg "UVICORN_VERSION=$(conf UVICORN_VERSION)" \
         --build-arg "APP_VERSION=$(conf APP_VERSION)" --build-arg "APP_SOURCE=$(conf APP_SOURCE)" \
