@@ -97,8 +97,8 @@ static char *materialise(struct build_ctx *b, struct rootview *view, const char 
     return dir;
 }
 
-static int add_bind(struct build_ctx *b, struct stage_state *st, const struct df_mount *dm,
-                    int pid, struct rt_mount *m, struct run_mounts *rm, struct kiln_error **err)
+static int add_bind(struct build_ctx *b, struct stage_state *st, const struct df_mount *dm, int pid,
+                    struct rt_mount *m, struct run_mounts *rm, struct kiln_error **err)
 {
     m->type = RT_MOUNT_BIND;
     m->readonly = dm->readonly;
