@@ -307,6 +307,9 @@ PY
 same_dataenv() {
     local name=$1 ctx=$2 df=$3 sed_script=$4
     shift 4
+    # Cold buildah builds of these images take 10 to 30 minutes on this machine:
+    # run with KILN_TEST_SAME_DATAENV=1 (not yet part of make test).
+    [ "${KILN_TEST_SAME_DATAENV:-0}" = 1 ] || skip "set KILN_TEST_SAME_DATAENV=1 to compare with buildah"
     command -v buildah >/dev/null || skip "buildah is not installed"
     command -v umoci >/dev/null || skip "umoci is not installed"
     run ml ml-base
