@@ -14,7 +14,8 @@ ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 setup_file() {
     command -v mmdebstrap >/dev/null || skip "mmdebstrap missing (make deps)"
     export KILN_ROOT="$BATS_FILE_TMPDIR/store"
-    export SOURCE_DATE_EPOCH=1700000000
+    # The build script's own epoch (the last commit of versions.conf or the locks)
+    unset SOURCE_DATE_EPOCH
     export REG_TMP="$BATS_FILE_TMPDIR"
     # Host ports of their own (RUN and the containers use the host network).
     ML_API_PORT=$(_free_port)
@@ -176,7 +177,11 @@ PY
     labels=$(kiln inspect dataenv:latest-prod | jq -c '.[0].config.config.Labels')
     rev=$(git -C "$ROOT" rev-parse HEAD)
     [[ $(jq -r '."org.opencontainers.image.revision"' <<<"$labels") == "$rev"* ]]
-    [ "$(jq -r '."org.opencontainers.image.created"' <<<"$labels")" = 2023-11-14T22:13:20Z ]
+    # created: HEAD's commit time; the image's own created: the epoch
+    [ "$(jq -r '."org.opencontainers.image.created"' <<<"$labels")" = \
+        "$(date -u -d "@$(git -C "$ROOT" log -1 --format=%ct)" +%Y-%m-%dT%H:%M:%SZ)" ]
+    [ "$(kiln inspect dataenv:latest-prod | jq -r '.[0].created')" = "$(date -u -d "@$(git -C "$ROOT" \
+        log -1 --format=%ct -- dataenv/config/versions.conf dataenv/locks)" +%Y-%m-%dT%H:%M:%SZ)" ]
     [ "$(jq -r '."org.opencontainers.image.version"' <<<"$labels")" = \
         "$(sed -n 's/^APP_VERSION=//p' "$ROOT/dataenv/config/versions.conf")" ]
     [ "$(jq -r '."org.opencontainers.image.title"' <<<"$labels")" = dataenv ]
@@ -212,6 +217,56 @@ PY
         ok
         [ "$(summary digest)" = "$want" ] || { echo "build $i: $(summary digest) != $want"; return 1; }
     done
+}
+
+# CACHED or DONE: how the build in $output ran its step whose line contains $1
+step() {
+    local n
+    n=$(grep -F -- "$1" <<<"$output" | grep -o '^#[0-9]*' | head -n 1)
+    [ -n "$n" ] || { echo "no step '$1'" >&2; return 1; }
+    grep -E "^$n (CACHED|DONE)" <<<"$output" | awk '{ print $2 }' | head -n 1
+}
+layers() { kiln inspect "$1" | jq -r '.[0].manifest.layers[].digest'; }
+
+@test "a commit of code (outside dataenv/, then the app only): apt and venv steps cached, labels follow HEAD" {
+    have dataenv:latest && have dataenv:latest-prod
+    git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1 || skip "not a git checkout"
+    c=$BATS_FILE_TMPDIR/clone
+    rm -rf "$c" && git clone -q "$ROOT" "$c"
+    # this checkout's files as they are, committed or not (the same build inputs)
+    tar -C "$ROOT" --exclude=dataenv/.stage -cf - dataenv scripts tools | tar -C "$c" -xf -
+    cbuild() {
+        BUILD=$BATS_FILE_TMPDIR/clone-build KILN=$KILN "$c/scripts/build-ml-container.sh" \
+            --name dataenv-clone "$@" 2>&1
+    }
+    commit_at() {
+        GIT_AUTHOR_DATE="@$1 +0000" GIT_COMMITTER_DATE="@$1 +0000" git -C "$c" \
+            -c user.name=kiln-test -c user.email=kiln-test@localhost commit -q -m "$2" -- "$3"
+    }
+    h=$(git -C "$c" log -1 --format=%ct)
+    echo "# a later commit" >>"$c/README.md" && commit_at $((h + 1000)) readme README.md
+    run cbuild --target production
+    ok
+    [ "$(step 'apt-install python3-minimal')" = CACHED ]
+    [ "$(layers dataenv-clone:latest-prod)" = "$(layers dataenv:latest-prod)" ]
+    labels=$(kiln inspect dataenv-clone:latest-prod | jq -c '.[0].config.config.Labels')
+    [[ $(jq -r '."org.opencontainers.image.revision"' <<<"$labels") == "$(git -C "$c" rev-parse HEAD)"* ]]
+    [ "$(jq -r '."org.opencontainers.image.created"' <<<"$labels")" = \
+        "$(date -u -d @$((h + 1000)) +%Y-%m-%dT%H:%M:%SZ)" ]
+    run cbuild --with-tensorflow --with-airflow
+    ok
+    for s in 'ca-certificates curl git' python3-pip jupyter-notebook python3-torch 'python3 -m venv' 'pip freeze'; do
+        [ "$(step "$s")" = CACHED ] || { echo "step $s: $(step "$s")"; return 1; }
+    done
+    [ "$(layers dataenv-clone:latest)" = "$(layers dataenv:latest)" ]
+    # the app only: its COPY runs, the install above it stays
+    echo "# a later commit" >>"$c/dataenv/app/main.py" && commit_at $((h + 2000)) app dataenv/app/main.py
+    run cbuild --target production
+    ok
+    [ "$(step 'apt-install python3-minimal')" = CACHED ]
+    [ "$(step 'COPY --chown=10001:10001 app/')" = DONE ]
+    [ "$(layers dataenv-clone:latest-prod | head -n -1)" = "$(layers dataenv:latest-prod | head -n -1)" ]
+    [ "$(layers dataenv-clone:latest-prod | tail -n 1)" != "$(layers dataenv:latest-prod | tail -n 1)" ]
 }
 
 @test "--platform: the host's platform builds (from the cache), another is refused" {
