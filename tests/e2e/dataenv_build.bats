@@ -164,6 +164,35 @@ print(f"# kiln versions = dpkg-query ({len(dpkg)}) and pip list ({len(pip)})")
 PY
 }
 
+@test "make ml-build --with-ml: PyTorch and scikit-learn from Debian on the cached stages, in kiln versions" {
+    have dataenv:latest
+    start=$(date +%s)
+    run ml ml-build ML_NAME=dataenv-ml ML_FLAGS=--with-ml
+    ok
+    # built on the development build's steps: only the ML install and what follows it ran
+    grep -q "Built sha256:[0-9a-f]* in [0-9.]*s: [0-9]* steps run, [1-9][0-9]* cached" <<<"$output"
+    echo "# --with-ml: $(summary size) MB, $(($(date +%s) - start)) s on the cached stages (load $(cut -d' ' -f1 /proc/loadavg))" >&3
+    run kiln run --rm dataenv-ml:latest python -c '
+import importlib.metadata as md
+import torch
+from sklearn.linear_model import LinearRegression
+x = torch.arange(4.0)
+fit = LinearRegression().fit([[0], [1], [2]], [1, 3, 5])
+print(float((x * x).sum()), round(float(fit.coef_[0]), 6))
+print(md.version("torch"), md.version("scikit-learn"))'
+    ok
+    [ "${lines[0]}" = "14.0 2.0" ]
+    report=$(kiln versions --format json dataenv-ml:latest)
+    [ "$(jq -r '.python.torch + " " + .python["scikit-learn"]' <<<"$report")" = "${lines[1]}" ]
+    deb=$(kiln run --rm --entrypoint dpkg-query dataenv-ml:latest -W -f '${Version} ' python3-torch python3-sklearn)
+    [ "$(jq -r '.debian["python3-torch"] + " " + .debian["python3-sklearn"] + " "' <<<"$report")" = "$deb" ]
+    run kiln versions dataenv-ml:latest
+    [[ $output == *python3-torch* && $output == *scikit-learn* ]]
+    # the default image has neither
+    run kiln run --rm dataenv:latest python -c 'import torch'
+    [ "$status" -ne 0 ]
+}
+
 # --------------------------------------------------------------- production image
 @test "make ml-build-prod: at most 150 MB, uid 10001, labels true, no compiler or apt cache" {
     run ml ml-build-prod
@@ -265,8 +294,9 @@ layers() { kiln inspect "$1" | jq -r '.[0].manifest.layers[].digest'; }
     ok
     [ "$(step 'apt-install python3-minimal')" = CACHED ]
     [ "$(step 'COPY --chown=10001:10001 app/')" = DONE ]
-    [ "$(layers dataenv-clone:latest-prod | head -n -1)" = "$(layers dataenv:latest-prod | head -n -1)" ]
-    [ "$(layers dataenv-clone:latest-prod | tail -n 1)" != "$(layers dataenv:latest-prod | tail -n 1)" ]
+    [ "$(step 'compileall')" = DONE ]
+    [ "$(layers dataenv-clone:latest-prod | head -n -2)" = "$(layers dataenv:latest-prod | head -n -2)" ]
+    [ "$(layers dataenv-clone:latest-prod | tail -n 2)" != "$(layers dataenv:latest-prod | tail -n 2)" ]
 }
 
 @test "--platform: the host's platform builds (from the cache), another is refused" {
