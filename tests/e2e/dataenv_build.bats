@@ -184,8 +184,9 @@ print(md.version("torch"), md.version("scikit-learn"))'
     [ "${lines[0]}" = "14.0 2.0" ]
     report=$(kiln versions --format json dataenv-ml:latest)
     [ "$(jq -r '.python.torch + " " + .python["scikit-learn"]' <<<"$report")" = "${lines[1]}" ]
-    deb=$(kiln run --rm --entrypoint dpkg-query dataenv-ml:latest -W -f '${Version} ' python3-torch python3-sklearn)
-    [ "$(jq -r '.debian["python3-torch"] + " " + .debian["python3-sklearn"] + " "' <<<"$report")" = "$deb" ]
+    # (dpkg-query lists in package order)
+    deb=$(kiln run --rm --entrypoint dpkg-query dataenv-ml:latest -W -f '${Package}=${Version} ' python3-torch python3-sklearn)
+    [ "$(jq -r '"python3-sklearn=" + .debian["python3-sklearn"] + " python3-torch=" + .debian["python3-torch"] + " "' <<<"$report")" = "$deb" ]
     run kiln versions dataenv-ml:latest
     [[ $output == *python3-torch* && $output == *scikit-learn* ]]
     # the default image has neither
@@ -308,6 +309,18 @@ layers() { kiln inspect "$1" | jq -r '.[0].manifest.layers[].digest'; }
     run ml ml-build-prod ML_FLAGS="--platform linux/arm64"
     [ "$status" -ne 0 ]
     [[ $output == *"--platform=linux/arm64"*"this machine's platform"* ]]
+}
+
+@test "--tag --verbose: one more tag on the same image, plain progress and the commands shown" {
+    have dataenv:latest-prod
+    want=$(image_id dataenv:latest-prod)
+    run ml ml-build-prod ML_FLAGS="--tag dataenv:extra-prod --verbose"
+    ok
+    [ "$(image_id dataenv:extra-prod)" = "$want" ]
+    [[ $output == *"+ "*"/ml-stage.sh"* ]]
+    [[ $output == *" build -f "*"-t dataenv:extra-prod "* ]]
+    [[ $output == *"#1 [production 1/"* ]]
+    grep -q '^  tags .* dataenv:extra-prod$' <<<"$output"
 }
 
 @test "--push --registry: every tag reaches a local registry, same image" {
