@@ -287,8 +287,11 @@ static const char usage[] =
     "\n"
     "Loads images from an oci-archive or docker-archive tar (detected; may be gzip\n"
     "or zstd compressed), as written by `kiln save`, `docker save`, `podman save`\n"
-    "or `skopeo copy`. Every blob's digest and size and every layer's content are\n"
-    "verified before any tag moves.\n"
+    "or `skopeo copy` (also `--all`: an image index is kept as it is, with every\n"
+    "platform the archive holds; this machine's must be there). Tags come from the\n"
+    "archive (io.containerd.image.name or org.opencontainers.image.ref.name\n"
+    "annotations, RepoTags). Every blob's digest and size and every layer's\n"
+    "content are verified before any tag moves.\n"
     "\n"
     "  -i, --input FILE   the archive; - for stdin (default)\n";
 
