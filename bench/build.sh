@@ -3,14 +3,15 @@
 # Dockerfile, context and base image. Cases:
 #   dataenv-prod / dataenv-dev   dataenv/Dockerfile (production / development target)
 #   seedlike-prod / seedlike-dev bench/seedlike/Dockerfile (the peer baseline's shape)
-#   files20k                     20,000 small files and one COPY
+#   files20k                     20,000 small files and one COPY (files5k: 5,000)
 # Scenarios, runs alternating kiln buildah kiln buildah ...:
 #   cold       --no-cache (apt cache mounts stay warm, as in the peer figures)
 #   unchanged  the same build again
 #   edit       one source file's content changed
 #   touch      one source file's mtime changed only
-# Peak RSS of each build comes with every run. BENCH_QUICK=1: dataenv-prod (needs no
-# other stage, so its cold build is short) and files20k. BENCH_CASES and
+# Peak RSS of each build comes with every run. BENCH_QUICK=1 (a few minutes): files5k
+# in every scenario, and dataenv-prod (needs no other stage) unchanged and edit only,
+# the cold builds of the data environment being minutes each. BENCH_CASES and
 # BENCH_SCENARIOS (space-separated) pick a subset.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -31,12 +32,14 @@ prepare_contexts() {
         sed 's/ --start-interval=[^ ]*//' "$c/dataenv/Dockerfile" >"$c/dataenv.buildah.Dockerfile"
     fi
     [ -d "$c/seedlike" ] || cp -a "$BENCH_DIR/seedlike" "$c/seedlike"
-    if [ ! -d "$c/files20k" ]; then
-        mkdir -p "$c/files20k/files"
-        python3 - "$c/files20k/files" <<'PY'
+    local k
+    for k in 20 5; do
+        [ ! -d "$c/files${k}k" ] || continue
+        mkdir -p "$c/files${k}k/files"
+        python3 - "$c/files${k}k/files" "$k" <<'PY'
 import os, sys
 root = sys.argv[1]
-for d in range(100):
+for d in range(5 * int(sys.argv[2])):
     sub = os.path.join(root, f"d{d:03}")
     os.makedirs(sub)
     for f in range(200):
@@ -44,8 +47,8 @@ for d in range(100):
             fh.write(f"file {d}/{f}\n" * (1 + (d * 200 + f) % 7))
 PY
         printf 'ARG BASE_IMAGE=%s\nFROM ${BASE_IMAGE}\nCOPY files/ /data/\nRUN find /data -type f | wc -l\n' \
-            "$BASE_REF" >"$c/files20k/Dockerfile"
-    fi
+            "$BASE_REF" >"$c/files${k}k/Dockerfile"
+    done
 }
 
 # case -> "context target edited-file"
@@ -57,6 +60,7 @@ case_spec() {
     seedlike-prod) echo "$c/seedlike production app/main.py" ;;
     seedlike-dev) echo "$c/seedlike development app/main.py" ;;
     files20k) echo "$c/files20k - files/d050/f100.txt" ;;
+    files5k) echo "$c/files5k - files/d010/f100.txt" ;;
     esac
 }
 
@@ -105,7 +109,9 @@ measure_case() {
     done
 
     local s t i n scenarios
-    read -r -a scenarios <<<"${BENCH_SCENARIOS:-cold unchanged edit touch}"
+    local all="cold unchanged edit touch"
+    [ "$BENCH_QUICK" = 1 ] && [ "$case" = dataenv-prod ] && all="unchanged edit"
+    read -r -a scenarios <<<"${BENCH_SCENARIOS:-$all}"
     for s in "${scenarios[@]}"; do
         # Each tool first catches up, untimed, with what the other tool's runs
         # changed (an edit scenario leaves one changed file behind: without this
@@ -153,7 +159,7 @@ measure_case() {
 
 prepare_contexts
 if [ "$BENCH_QUICK" = 1 ]; then
-    cases=(dataenv-prod files20k)
+    cases=(files5k dataenv-prod)
 else
     cases=(dataenv-prod dataenv-dev seedlike-prod seedlike-dev files20k)
 fi

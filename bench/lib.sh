@@ -11,8 +11,8 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_ROOT=${BENCH_ROOT:-$(cd "$BENCH_DIR/.." && pwd)}
 KILN=${KILN:-$BENCH_ROOT/build/kiln}
 BENCH_QUICK=${BENCH_QUICK:-0}
-BENCH_OUT=${BENCH_OUT:-${TMPDIR:-/tmp}/bench-figures.jsonl}
 BENCH_TMP=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")}
+BENCH_OUT=${BENCH_OUT:-$BENCH_TMP/figures.jsonl}
 BENCH_EPOCH=${BENCH_EPOCH:-1735689600}
 # its own name, so that a bench run and a developer's builds never retag each other's base
 BASE_REF=${BASE_REF:-localhost/kiln-bench/debian:bookworm-slim}

@@ -11,11 +11,15 @@
 #
 # Peers come from Debian's packages and are installed here when missing. The
 # measurement scripts (bench/*.sh, contract in bench/lib.sh) run in this order when
-# present: import build size run registry parse.
+# present: import build size run registry dataenv-api parse.
+# buildah and podman work in a storage of their own under the run's temporary
+# directory (CONTAINERS_STORAGE_CONF), removed at the end: every run starts as on a
+# fresh machine (no layer cached from an earlier run) and leaves the machine's
+# /var/lib/containers alone. BENCH_SHARED_STORAGE=1 keeps the machine's storage.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
-SCRIPTS=(import build size run registry parse)
+SCRIPTS=(import build size run registry dataenv-api parse)
 PEERS="buildah podman crun runc skopeo umoci mmdebstrap docker-registry hyperfine time gnuplot-nox jq"
 
 mode=full only=""
@@ -36,8 +40,15 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 cleanup() {
     # images the harness tagged in the peers' storage, then its own files
     if [ "$mode" != smoke ] && command -v buildah >/dev/null; then
-        buildah images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep -E '(^|/)bench-' |
-            xargs -r buildah rmi -f >/dev/null 2>&1 || true
+        if [ -n "${CONTAINERS_STORAGE_CONF:-}" ]; then
+            # the private storage: containers, images and their overlay mounts
+            buildah rm --all >/dev/null 2>&1 || true
+            podman system reset -f >/dev/null 2>&1 || true
+            findmnt -rn -o TARGET | grep -F "$tmp/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+        else
+            buildah images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep -E '(^|/)bench-' |
+                xargs -r buildah rmi -f >/dev/null 2>&1 || true
+        fi
     fi
     rm -rf "$tmp"
 }
@@ -52,16 +63,19 @@ if [ "$mode" = smoke ]; then
     done
     python3 -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" "$BENCH_DIR/report.py"
     cat >"$tmp/figures.jsonl" <<'EOF'
-{"bench": "build", "case": "smoke", "scenario": "unchanged", "tool": "kiln", "unit": "s", "median": 0.5, "min": 0.4, "max": 0.6, "n": 5}
-{"bench": "build", "case": "smoke", "scenario": "unchanged", "tool": "buildah", "unit": "s", "median": 1.0, "min": 0.9, "max": 1.1, "n": 5}
+{"bench": "build", "case": "files20k", "scenario": "unchanged", "tool": "kiln", "unit": "s", "median": 0.5, "min": 0.4, "max": 0.6, "n": 5, "rss_kb_max": 20000}
+{"bench": "build", "case": "files20k", "scenario": "unchanged", "tool": "buildah", "unit": "s", "median": 1.0, "min": 0.9, "max": 1.1, "n": 5}
 {"bench": "build", "case": "smoke", "scenario": "cold", "tool": "kiln", "unit": "s", "median": 40.0, "min": 39, "max": 41, "n": 3}
 {"bench": "build", "case": "smoke", "scenario": "cold", "tool": "buildah", "unit": "s", "median": 20.0, "min": 19, "max": 21, "n": 3}
 {"bench": "size", "case": "smoke", "scenario": "bytes", "tool": "kiln", "na": "kiln build not available"}
+{"bench": "parse", "case": "smoke", "scenario": "parse+expand", "tool": "kiln", "unit": "ms", "median": 3.5, "min": 2.0, "max": 4.0, "n": 50}
 EOF
     echo '{"date": "smoke", "machine": {}, "tools": {}}' >"$tmp/meta.json"
     out=$(python3 "$BENCH_DIR/report.py" --figures "$tmp/figures.jsonl" --meta "$tmp/meta.json" --out "$tmp/out")
     grep -q 'kiln 2.00x better' <<<"$out" && grep -q 'buildah 2.00x better' <<<"$out" &&
         grep -q 'n/a (kiln build not available)' <<<"$out" &&
+        grep -Eq 'files20k +unchanged .*>= 20x faster, RSS < 64 MB +NO' <<<"$out" &&
+        grep -Eq 'parse\+expand .*< 5 ms +yes' <<<"$out" &&
         [ -s "$tmp/out/results.json" ] || { echo "$out"; echo "run-all: report is wrong" >&2; exit 1; }
     echo "$out"
     echo "run-all: smoke ok"
@@ -81,11 +95,23 @@ if [ -n "$missing" ]; then
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
+if [ "${BENCH_SHARED_STORAGE:-0}" != 1 ]; then
+    mkdir -p "$tmp/containers/storage" "$tmp/containers/run"
+    printf '[storage]\ndriver = "overlay"\ngraphroot = "%s"\nrunroot = "%s"\n' \
+        "$tmp/containers/storage" "$tmp/containers/run" >"$tmp/containers/storage.conf"
+    export CONTAINERS_STORAGE_CONF=$tmp/containers/storage.conf
+    # buildah keeps RUN --mount=type=cache directories under TMPDIR (/var/tmp):
+    # fresh too, as kiln's in its fresh store
+    mkdir -p "$tmp/tmp"
+    export TMPDIR=$tmp/tmp
+fi
 export BENCH_ROOT=$ROOT BENCH_TMP=$tmp BENCH_OUT=$tmp/figures.jsonl
 export KILN=${KILN:-$ROOT/build/kiln} KILN_ROOT=$tmp/kiln-store
 [ "$mode" = quick ] && export BENCH_QUICK=1 || export BENCH_QUICK=0
 : >"$BENCH_OUT"
 start=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "run-all: $mode, $(nproc) cores, load average $load_start, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 for s in "${SCRIPTS[@]}"; do
     f=$BENCH_DIR/$s.sh
     if [ ! -f "$f" ]; then
@@ -97,7 +123,7 @@ for s in "${SCRIPTS[@]}"; do
 done
 
 ver() { "$@" 2>/dev/null | head -n 1 | tr -d '"' || true; }
-python3 - "$tmp/meta.json" "$mode" "$(($(date +%s) - start))" <<PY
+python3 - "$tmp/meta.json" "$mode" "$(($(date +%s) - start))" "$load_start" "$(uptime)" <<PY
 import json, os, platform, sys
 tools = {
     "kiln": """$(ver "$KILN" version)""",
@@ -129,7 +155,9 @@ meta = {
     "commit": """$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)""",
     "machine": {"cores": os.cpu_count(), "memory_gb": round(mem, 1), "cpu": cpu,
                 "kernel": platform.release(), "arch": platform.machine(),
-                "loadavg_end": " ".join(f"{x:.1f}" for x in os.getloadavg())},
+                "loadavg_start": sys.argv[4],
+                "loadavg_end": " ".join(f"{x:.1f}" for x in os.getloadavg()),
+                "uptime_end": sys.argv[5].strip()},
     "tools": {k: v.strip() or "not installed" for k, v in tools.items()},
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=2)

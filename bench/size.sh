@@ -4,6 +4,9 @@
 # kiln build and buildah build on the production targets of dataenv/Dockerfile and
 # bench/seedlike/Dockerfile.repro. buildah is compared by image ID (the config
 # digest) in OCI format: its docker format writes a random hostname into the config.
+# BENCH_QUICK=1: dataenv-prod only, sizes and layers read from the images bench/build.sh
+# made (no build), and for kiln one clean build compared with that image (same
+# inputs, built from the cache); buildah's two clean builds are left to the full run.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -79,5 +82,41 @@ one() {
         value="$([ "${digs[0]}" = "${digs[1]}" ] && echo yes || echo no)" note="${digs[0]:7:12} ${digs[1]:7:12}"
 }
 
-one dataenv-prod "$BENCH_TMP/ctx/dataenv" Dockerfile
-[ "$BENCH_QUICK" = 1 ] || one seedlike-prod "$BENCH_TMP/ctx/seedlike" Dockerfile.repro
+# quick: sizes of build.sh's images, one clean kiln build against the cached image
+quick() {
+    local case=dataenv-prod ctx=$BENCH_TMP/ctx/dataenv bytes layers st
+    if buildah inspect --type image "bench-$case:buildah" >/dev/null 2>&1; then
+        bytes=$(podman image inspect --format '{{.Size}}' "bench-$case:buildah")
+        layers=$(buildah inspect --type image --format '{{len .Docker.RootFS.DiffIDs}}' "bench-$case:buildah")
+        bench_record bench=size case="$case" scenario=bytes tool=buildah unit=MB value="$(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}')"
+        bench_record bench=size case="$case" scenario=layers tool=buildah unit=count value="$layers"
+    else
+        bench_na size "$case" bytes buildah "no image from bench/build.sh"
+    fi
+    bench_na size "$case" reproducible buildah "two clean builds: full run only (make bench)"
+    if ! kiln_has build || ! st=$(kiln_image_stats "bench-$case:kiln"); then
+        bench_na size "$case" bytes kiln "no image from bench/build.sh"
+        return 0
+    fi
+    read -r bytes layers _ <<<"$st"
+    bench_record bench=size case="$case" scenario=bytes tool=kiln unit=MB value="$(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}')"
+    bench_record bench=size case="$case" scenario=layers tool=kiln unit=count value="$layers"
+    local cached clean nc
+    for nc in "" --no-cache; do
+        rm -f "$BENCH_TMP/iid"
+        SOURCE_DATE_EPOCH=$BENCH_EPOCH "$KILN" build $nc -t "bench-size-$case:1" --iidfile "$BENCH_TMP/iid" \
+            -f "$ctx/Dockerfile" --target production --build-arg "BASE_IMAGE=$BASE_REF" \
+            --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH" "$ctx" >>"$BENCH_TMP/cmd.log" 2>&1 ||
+            { bench_na size "$case" reproducible kiln "build failed"; return 0; }
+        [ -z "$nc" ] && cached=$(cat "$BENCH_TMP/iid") || clean=$(cat "$BENCH_TMP/iid")
+    done
+    bench_record bench=size case="$case" scenario=reproducible tool=kiln unit=bool \
+        value="$([ "$clean" = "$cached" ] && echo yes || echo no)" note="clean ${clean:7:12} vs cached ${cached:7:12}"
+}
+
+if [ "$BENCH_QUICK" = 1 ]; then
+    quick
+else
+    one dataenv-prod "$BENCH_TMP/ctx/dataenv" Dockerfile
+    one seedlike-prod "$BENCH_TMP/ctx/seedlike" Dockerfile.repro
+fi
