@@ -42,7 +42,7 @@ cleanup() {
     if [ "$mode" != smoke ] && command -v buildah >/dev/null; then
         if [ -n "${CONTAINERS_STORAGE_CONF:-}" ]; then
             # the private storage: containers, images and their overlay mounts
-            buildah rm --all >/dev/null 2>&1 || true
+            buildah --root "$tmp/containers/storage" --runroot "$tmp/containers/run" rm --all >/dev/null 2>&1 || true
             podman --root "$tmp/containers/storage" --runroot "$tmp/containers/run" \
                 system reset -f >/dev/null 2>&1 || true
             findmnt -rn -o TARGET | grep -F "$tmp/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
