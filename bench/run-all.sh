@@ -40,7 +40,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 cleanup() {
     # images the harness tagged in the peers' storage, then its own files
     if [ "$mode" != smoke ] && command -v buildah >/dev/null; then
-        if [ -n "${CONTAINERS_STORAGE_CONF:-}" ]; then
+        if [ -f "$tmp/containers/storage.conf" ]; then
             # the private storage: containers, images and their overlay mounts
             buildah --root "$tmp/containers/storage" --runroot "$tmp/containers/run" rm --all >/dev/null 2>&1 || true
             podman --root "$tmp/containers/storage" --runroot "$tmp/containers/run" \
