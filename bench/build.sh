@@ -75,10 +75,13 @@ build_cmd() {
         --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH")
     [ "$target" != - ] && args+=(--target "$target")
     [ -n "$nocache" ] && args+=(--no-cache)
+    # RUN steps on the host's network for both: kiln's default; buildah's default
+    # (a private network namespace) has no /etc/hosts entries from the host, and here
+    # the mirror's name resolves only through the host's /etc/hosts
     if [ "$tool" = kiln ]; then
         CMD=(env "SOURCE_DATE_EPOCH=$BENCH_EPOCH" "$KILN" build "${args[@]}" "$ctx")
     else
-        CMD=(buildah build --layers --pull=never --format docker --timestamp "$BENCH_EPOCH" "${args[@]}" "$ctx")
+        CMD=(buildah build --layers --pull=never --network host --format docker --timestamp "$BENCH_EPOCH" "${args[@]}" "$ctx")
     fi
 }
 

@@ -49,7 +49,7 @@ one() {
     # buildah: two clean builds
     local ids=() i
     for i in 1 2; do
-        buildah build --layers --no-cache --pull=never --timestamp "$BENCH_EPOCH" \
+        buildah build --layers --no-cache --pull=never --network host --timestamp "$BENCH_EPOCH" \
             -t "bench-size-$case:$i" "${bargs[@]}" "$ctx" >>"$BENCH_TMP/cmd.log" 2>&1 || { bench_na size "$case" image buildah "build failed"; return 0; }
         ids+=("$(buildah inspect --type image --format '{{.FromImageID}}' "bench-size-$case:$i")")
     done
