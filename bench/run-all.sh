@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # bench/run-all.sh: kiln against its peers, every measurement in one run.
 #
-#   bench/run-all.sh --full     everything; writes bench/results/<date>/ (results.json,
-#                               chart.svg) and the generated part of docs/benchmarks.md
-#   bench/run-all.sh --quick    a subset that finishes in a few minutes (same outputs,
-#                               the page says which mode made it)
+#   bench/run-all.sh --full     everything (about an hour on 2 cores); writes
+#                               bench/results/<date>-full/ (results.json, chart.png,
+#                               figures.jsonl) and the generated part of docs/benchmarks.md
+#   bench/run-all.sh --quick    every kind of measurement on less work, under 10 minutes
+#                               (same outputs, the page says which mode made it)
 #   bench/run-all.sh --smoke    checks the harness starts (used by `make test`): the
 #                               scripts parse and the report turns figures into a table
 #   --only "build size"         run only these measurement scripts
