@@ -95,7 +95,7 @@ edit_file() { echo "# bench edit $RANDOM$RANDOM" >>"$1"; }
 measure_case() {
     local case=$1 ctx target file tools=()
     read -r ctx target file <<<"$(case_spec "$case")"
-    bench_base_buildah
+    bench_base_buildah || return 1
     tools=(buildah)
     if kiln_has build && bench_base_kiln; then
         tools=(kiln buildah)

@@ -36,7 +36,8 @@ timed() {
     bench_time "$WORK/t" "$@" || { bench_log "import: $* failed (see $BENCH_TMP/cmd.log)"; return 1; }
     tail -n 1 "$WORK/t" | awk '{ print $1, $4 }' >>"$out"
 }
-pod=(podman --root "$WORK/podman/root" --runroot "$WORK/podman/run")
+# its own tmpdir too: `system reset` removes the tmpdir, by default the machine's /run/libpod
+pod=(podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" --tmpdir "$WORK/podman/tmp")
 run_kiln_dir() {
     rm -rf "$WORK/kiln"
     KILN_ROOT="$WORK/kiln" timed "$WORK/kiln_dir.times" "$KILN" import "$DIR" -t bench/minbase

@@ -43,9 +43,10 @@ cleanup() {
     if [ "$mode" != smoke ] && command -v buildah >/dev/null; then
         if [ -f "$tmp/containers/storage.conf" ]; then
             # the private storage: containers, images and their overlay mounts
-            buildah --root "$tmp/containers/storage" --runroot "$tmp/containers/run" rm --all >/dev/null 2>&1 || true
-            podman --root "$tmp/containers/storage" --runroot "$tmp/containers/run" \
-                system reset -f >/dev/null 2>&1 || true
+            # (no `podman system reset`: it would remove the machine's /run/libpod)
+            local b=(buildah --root "$tmp/containers/storage" --runroot "$tmp/containers/run")
+            "${b[@]}" rm --all >/dev/null 2>&1 || true
+            "${b[@]}" rmi --all --force >/dev/null 2>&1 || true
             findmnt -rn -o TARGET | grep -F "$tmp/" | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
         else
             buildah images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep -E '(^|/)bench-' |

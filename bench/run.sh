@@ -47,7 +47,8 @@ if command -v crun >/dev/null; then
         "$bundle/config.json" >"$bundle/config.json.new" && mv "$bundle/config.json.new" "$bundle/config.json"
     crun run -b "$bundle" "kiln-bench-probe-$$" >/dev/null 2>&1 && have_crun=1
 fi
-pod=(podman --root "$work/podman/root" --runroot "$work/podman/run")
+# its own tmpdir too: `system reset` removes the tmpdir, by default the machine's /run/libpod
+pod=(podman --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp")
 podrun=("${pod[@]}" run --rm --ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 if command -v podman >/dev/null; then
     tar -C "$rootfs" -cf "$work/rootfs.tar" .
