@@ -138,6 +138,8 @@ measure_case() {
                 esac
                 if [ "$s" = cold ]; then
                     build_cmd "$t" "$case" --no-cache
+                    # kiln's clean builds of the same inputs: the same digest?
+                    [ "$t" = kiln ] && CMD+=(--iidfile "$BENCH_TMP/$case.iid.$i")
                 else
                     build_cmd "$t" "$case"
                 fi
@@ -157,6 +159,15 @@ measure_case() {
                 cpu_s="$(awk '{ printf "%s ", $4 }' "$f")" load="$(cut -d' ' -f1 /proc/loadavg)"
             bench_log "$case $s $t: $(awk '{ printf "%s ", $1 }' "$f")s (cpu $(awk '{ printf "%s ", $4 }' "$f")s, load $(cut -d' ' -f1 /proc/loadavg))"
         done
+        if [ "$s" = cold ] && [ "${tools[0]}" = kiln ]; then
+            local ids
+            ids=$(cat "$BENCH_TMP/$case".iid.* 2>/dev/null | sort -u)
+            if [ -n "$ids" ]; then
+                bench_record bench=size case="$case" scenario=reproducible tool=kiln unit=bool \
+                    value="$([ "$(wc -l <<<"$ids")" = 1 ] && echo yes || echo no)" \
+                    note="$(ls "$BENCH_TMP/$case".iid.* | wc -l) clean builds (cold runs): $(cut -c8-19 <<<"$ids" | tr '\n' ' ')"
+            fi
+        fi
     done
 }
 

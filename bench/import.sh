@@ -8,13 +8,13 @@
 # kiln's ratios; under bench/run-all.sh it also records the figures. Goal (issue 2):
 # kiln no slower than the fastest of them. Not part of `make test`.
 #
-#   bench/import.sh [ROUNDS]        (default 5; BENCH_QUICK=1: 3)
+#   bench/import.sh [ROUNDS]        (default 5; BENCH_QUICK=1: 2)
 set -euo pipefail
 own_tmp=${BENCH_TMP:-yes}
 . "$(dirname "$0")/lib.sh"
 [ "$own_tmp" = yes ] && trap 'rm -rf "$BENCH_TMP"' EXIT
 
-ROUNDS=${1:-$([ "$BENCH_QUICK" = 1 ] && echo 3 || echo 5)}
+ROUNDS=${1:-$([ "$BENCH_QUICK" = 1 ] && echo 2 || echo 5)}
 WORK=$BENCH_TMP/import
 mkdir -p "$WORK"
 export SOURCE_DATE_EPOCH=$BENCH_EPOCH

@@ -52,7 +52,7 @@ read -r IMAGE CASE < <(pick_image)
 OCI_NAME=$IMAGE
 bench_log "registry: image $IMAGE ($CASE)"
 
-runs=$(bench_runs 5)
+runs=$(bench_runs 10) # quick 2, full 5
 declare -A T
 for k in kiln-push-cold skopeo-push-cold kiln-push skopeo-push kiln-pull skopeo-pull kiln-push+pull skopeo-push+pull; do T[$k]=""; done
 

@@ -77,6 +77,8 @@ def ratio_text(k, p, peer):
     if a is None or b is None or a <= 0 or b <= 0:
         return None, "-"
     r = b / a
+    if abs(r - 1) < 0.005:
+        return r, "even"
     if r >= 1:
         return r, f"kiln {r:.2f}x better"
     return r, f"{peer} {1 / r:.2f}x better"
@@ -157,9 +159,14 @@ def goal_of(key, peer, k, p):
     return "-", "-"
 
 
+BENCH_ORDER = ["import", "build", "size", "run", "registry", "dataenv-api", "parse"]
+
+
 def rows_of(figs):
     rows = {}
     order = []
+    # one section per measurement, in run order (build.sh also records size rows)
+    figs = sorted(figs, key=lambda f: BENCH_ORDER.index(f["bench"]) if f.get("bench") in BENCH_ORDER else len(BENCH_ORDER))
     for f in figs:
         key = (f.get("bench", "?"), f.get("case", "?"), f.get("scenario", "?"))
         if key not in rows:

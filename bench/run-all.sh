@@ -113,6 +113,8 @@ export KILN=${KILN:-$ROOT/build/kiln} KILN_ROOT=$tmp/kiln-store
 [ "$mode" = quick ] && export BENCH_QUICK=1 || export BENCH_QUICK=0
 : >"$BENCH_OUT"
 start=$(date +%s)
+commit=$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with local changes)"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "run-all: $mode, $(nproc) cores, load average $load_start, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 for s in "${SCRIPTS[@]}"; do
@@ -155,7 +157,7 @@ meta = {
     "date": """$(date -u +%Y-%m-%dT%H:%M:%SZ)""",
     "mode": sys.argv[2],
     "duration_s": int(sys.argv[3]),
-    "commit": """$(git -C "$ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)""",
+    "commit": """$commit""",
     "machine": {"cores": os.cpu_count(), "memory_gb": round(mem, 1), "cpu": cpu,
                 "kernel": platform.release(), "arch": platform.machine(),
                 "loadavg_start": sys.argv[4],
