@@ -175,9 +175,12 @@ prepare_contexts
 if [ "$BENCH_QUICK" = 1 ]; then
     cases=(files5k dataenv-prod)
 else
-    # seedlike-prod is left out by default: it builds three of seedlike-dev's stages
-    # again (BENCH_CASES=seedlike-prod measures it)
-    cases=(files20k dataenv-prod seedlike-dev dataenv-dev)
+    # The four-stage cases take minutes per build: run-all runs them last
+    # (BENCH_PASS=long). seedlike-prod is left out by default: it builds three of
+    # seedlike-dev's stages again (BENCH_CASES=seedlike-prod measures it).
+    cases=(files20k dataenv-prod)
+    [ "${BENCH_PASS:-all}" = long ] && cases=(seedlike-dev dataenv-dev)
+    [ "${BENCH_PASS:-all}" = all ] && cases+=(seedlike-dev dataenv-dev)
 fi
 [ -n "${BENCH_CASES:-}" ] && read -r -a cases <<<"$BENCH_CASES"
 for c in "${cases[@]}"; do measure_case "$c" || bench_log "$c: skipped after a failure"; done

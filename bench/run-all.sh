@@ -12,7 +12,8 @@
 #
 # Peers come from Debian's packages and are installed here when missing. The
 # measurement scripts (bench/*.sh, contract in bench/lib.sh) run in this order when
-# present: import build size run registry dataenv-api parse.
+# present: import build size run registry dataenv-api parse, then (full run only)
+# build-long and size-long: the four-stage cases (seedlike-dev, dataenv-dev).
 # buildah and podman work in a storage of their own under the run's temporary
 # directory (CONTAINERS_STORAGE_CONF), removed at the end: every run starts as on a
 # fresh machine (no layer cached from an earlier run) and leaves the machine's
@@ -20,7 +21,9 @@
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
-SCRIPTS=(import build size run registry dataenv-api parse)
+# NAME-long: the same script with BENCH_PASS=long (the full run's multi-minute build
+# cases and their sizes come last, so that everything else is in hand first)
+SCRIPTS=(import build size run registry dataenv-api parse build-long size-long)
 PEERS="buildah podman crun runc skopeo umoci mmdebstrap docker-registry hyperfine time gnuplot-nox jq"
 
 mode=full only=""
@@ -59,7 +62,7 @@ trap cleanup EXIT
 
 if [ "$mode" = smoke ]; then
     for s in lib report "${SCRIPTS[@]}"; do
-        f=$BENCH_DIR/$s.sh
+        f=$BENCH_DIR/${s%-long}.sh
         [ "$s" = report ] && continue
         [ -f "$f" ] || continue
         bash -n "$f" || { echo "run-all: $f does not parse" >&2; exit 1; }
@@ -118,13 +121,18 @@ git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || commit="$commit (with local c
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "run-all: $mode, $(nproc) cores, load average $load_start, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 for s in "${SCRIPTS[@]}"; do
+    pass=short
+    case $s in *-long)
+        [ "$mode" = full ] || continue
+        s=${s%-long} pass=long ;;
+    esac
     f=$BENCH_DIR/$s.sh
     if [ ! -f "$f" ]; then
         echo "run-all: bench/$s.sh not there yet, skipped"
         continue
     fi
-    echo "run-all: $s ($(($(date +%s) - start)) s so far)"
-    bash "$f" || echo "run-all: bench/$s.sh failed (exit $?); its figures so far are kept"
+    echo "run-all: $s $([ $pass = long ] && echo "(long cases) ")($(($(date +%s) - start)) s so far)"
+    BENCH_PASS=$pass bash "$f" || echo "run-all: bench/$s.sh failed (exit $?); its figures so far are kept"
 done
 
 ver() { "$@" 2>/dev/null | head -n 1 | tr -d '"' || true; }
