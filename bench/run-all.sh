@@ -136,6 +136,7 @@ for s in "${SCRIPTS[@]}"; do
 done
 
 ver() { "$@" 2>/dev/null | head -n 1 | tr -d '"' || true; }
+dreg=$(dpkg-query -W -f='${Version}' docker-registry 2>/dev/null || true)
 python3 - "$tmp/meta.json" "$mode" "$(($(date +%s) - start))" "$load_start" "$(uptime)" <<PY
 import json, os, platform, sys
 tools = {
@@ -147,7 +148,7 @@ tools = {
     "skopeo": """$(ver skopeo --version)""",
     "umoci": """$(ver umoci --version)""",
     "mmdebstrap": """$(ver mmdebstrap --version)""",
-    "docker-registry": """$(ver dpkg-query -W -f '\${Version}' docker-registry)""",
+    "docker-registry": """$dreg""",
     "hyperfine": """$(ver hyperfine --version)""",
 }
 mem = 0
