@@ -190,7 +190,7 @@ def table(figs):
             goal, met = goal_of(key, peer, k, p)
             lines.append([*key, cell(k), peer or "-", cell(p), txt, goal, met])
             if r is not None:
-                ratios.append((f"{key[1]} {key[2]} vs {peer}", r))
+                ratios.append((f"{key[0]} {key[1]} {key[2]} vs {peer}", r))
     return lines, ratios
 
 
@@ -222,32 +222,34 @@ def chart(figs, ratios, out_dir):
     if ratios:
         with open(dat, "w") as f:
             for i, (label, r) in enumerate(ratios):
-                f.write(f'{i} "{label}" {r:.4f}\n')
-        ylabel, title, logy = "peer / kiln (above 1: kiln better)", "kiln vs peers", True
+                # green: kiln better, red: the peer better
+                f.write(f'{i} "{label}" {r:.4f} {0x2e8b57 if r >= 1 else 0xcd3333}\n')
+        ylabel, title, logy = "peer / kiln", "kiln vs peers: peer figure / kiln figure (green: kiln better, red: the peer better)", True
     else:
         timed = [f for f in figs if "median" in f and f.get("unit") == "s"]
         if not timed:
             return None
         with open(dat, "w") as f:
             for i, fg in enumerate(timed):
-                f.write(f'{i} "{fg["case"]} {fg["scenario"]} {fg["tool"]}" {fg["median"]:.4f}\n')
+                f.write(f'{i} "{fg["case"]} {fg["scenario"]} {fg["tool"]}" {fg["median"]:.4f} {0x4682b4}\n')
         ylabel, title, logy = "median seconds", "peers only: kiln build not available yet", True
     n = sum(1 for _ in open(dat))
     script = f"""
-set terminal png size {max(640, 60 * n + 200)},520
+set terminal png size {max(800, 60 * n + 260)},600
 set output '{svg}'
 set title '{title}'
 set ylabel '{ylabel}'
 set style fill solid 0.6
 set boxwidth 0.7
 set xtics rotate by 30 right nomirror
-set bmargin 12
+set bmargin 16
+set lmargin 22
 set xrange [-0.6:{n - 0.4}]
 set grid ytics
 {'set logscale y' if logy else ''}
 set key off
 {'set arrow from -1,1 to ' + str(n) + ',1 nohead dt 2' if ratios else ''}
-plot '{dat}' using 1:3:xtic(2) with boxes
+plot '{dat}' using 1:3:4:xtic(2) with boxes lc rgb variable
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     return svg
