@@ -24,7 +24,7 @@ kiln_image_stats() {
     local ref=$1 m cfg
     m=$(jq -r --arg r "$ref" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] as $n
           | $n == $r or ("localhost/" + $n) == $r or $n == ("localhost/" + $r)) | .digest' \
-        "$KILN_ROOT/index.json" | head -n 1)
+        "$KILN_ROOT/index.json" 2>/dev/null | head -n 1)
     [ -n "$m" ] || return 1
     local man=$KILN_ROOT/blobs/sha256/${m#sha256:} bytes=0 n=0 d t
     while read -r d t; do
