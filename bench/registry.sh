@@ -8,11 +8,12 @@
 # Scenarios (each run against a fresh registry, so no blob is already there):
 #   push-cold  local layers are plain tars: both tools gzip them; kiln forgets
 #              its remembered gzip blobs first
-#   push       kiln remembers the gzip blobs of earlier pushes (skopeo cannot)
-#   pull       one registry holding the image as skopeo pushed it (the same
-#              blobs for both tools); into an empty store (kiln) / an empty OCI
-#              layout (skopeo), alternating, at least 7 runs. Both fsync every
-#              blob they keep; both check every blob's sha256 while it arrives.
+#   pull       then the pushed image into an empty store (kiln) / an empty OCI
+#              layout (skopeo)
+#   push+pull  the two together, per round (issue 6's goal: kiln at most as long
+#              as skopeo copy)
+#   push       again to a fresh registry: kiln remembers the gzip blobs of earlier
+#              pushes (skopeo cannot)
 # Prints median seconds per tool and the ratio kiln/skopeo; records figures
 # through bench/lib.sh when run by bench/run-all.sh.
 set -euo pipefail
@@ -51,10 +52,9 @@ read -r IMAGE CASE < <(pick_image)
 OCI_NAME=$IMAGE
 bench_log "registry: image $IMAGE ($CASE)"
 
-runs=$(bench_runs 10)
-pull_runs=$((runs > 7 ? runs : 7))
+runs=$(bench_runs 10) # quick 2, full 5
 declare -A T
-for k in kiln-push-cold skopeo-push-cold kiln-push skopeo-push kiln-pull skopeo-pull; do T[$k]=""; done
+for k in kiln-push-cold skopeo-push-cold kiln-push skopeo-push kiln-pull skopeo-pull kiln-push+pull skopeo-push+pull; do T[$k]=""; done
 
 time_of() { tail -n 1 "$1" | cut -d' ' -f1; }
 
@@ -72,7 +72,7 @@ skopeo_push() {
 kiln_pull() {
     local store=$BENCH_TMP/pull-kiln
     rm -rf "$store"
-    bench_time "$BENCH_TMP/t" env KILN_ROOT="$store" "$KILN" pull -q "$REG/bench:skopeo"
+    bench_time "$BENCH_TMP/t" env KILN_ROOT="$store" "$KILN" pull -q "$REG/bench:kiln"
     T[kiln-pull]+="$(time_of "$BENCH_TMP/t") "
     rm -rf "$store"
 }
@@ -85,45 +85,37 @@ skopeo_pull() {
     rm -rf "$dir"
 }
 
-# One round: a fresh registry, both tools push (order alternating).
+# One round: a fresh registry, both tools push (order alternating), both pull.
 round() { # $1 scenario, $2 round number
     registry_start plain >/dev/null
     if [ $(($2 % 2)) -eq 0 ]; then
         kiln_push "$1"; skopeo_push "$1"
+        [ "$1" = push-cold ] && { kiln_pull; skopeo_pull; }
     else
         skopeo_push "$1"; kiln_push "$1"
+        [ "$1" = push-cold ] && { skopeo_pull; kiln_pull; }
+    fi
+    if [ "$1" = push-cold ]; then
+        local t
+        for t in kiln skopeo; do
+            local a b
+            a=$(awk '{ print $NF }' <<<"${T[$t-push-cold]}") b=$(awk '{ print $NF }' <<<"${T[$t-pull]}")
+            T[$t-push+pull]+="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", a + b }') "
+        done
     fi
     registry_stop
     rm -rf "$REG_DIR"
 }
 
-# Pulls: one registry, the image as skopeo pushed it, read by both tools.
-pulls() {
-    registry_start plain >/dev/null
-    skopeo copy -q --dest-tls-verify=false "oci:$KILN_ROOT:$OCI_NAME" "docker://$REG/bench:skopeo"
-    local i
-    for i in $(seq "$pull_runs"); do
-        if [ $((i % 2)) -eq 0 ]; then kiln_pull; skopeo_pull; else skopeo_pull; kiln_pull; fi
-    done
-    registry_stop
-    rm -rf "$REG_DIR"
-}
-
-load_before=$(cut -d' ' -f1 /proc/loadavg)
 for i in $(seq "$runs"); do round push-cold "$i"; done
 for i in $(seq "$runs"); do round push "$i"; done
-pulls
-load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
-printf '%-10s %10s %10s %8s %5s   (%s, median seconds; load %s -> %s)\n' scenario kiln skopeo ratio runs \
-    "$CASE" "$load_before" "$load_after"
-for sc in push-cold push pull; do
+printf '%-10s %10s %10s %8s   (%s, %s runs, median seconds)\n' scenario kiln skopeo ratio "$CASE" "$runs"
+for sc in push-cold pull push+pull push; do
     k=$(median ${T[kiln-$sc]}) s=$(median ${T[skopeo-$sc]})
-    n=$runs
-    [ "$sc" = pull ] && n=$pull_runs
-    printf '%-10s %10s %10s %8s %5s\n' "$sc" "$k" "$s" "$(python3 -c "print('%.2f' % ($k / $s))")" "$n"
-    bench_record bench=registry case="$CASE" scenario="$sc" tool=kiln unit=s runs="${T[kiln-$sc]}" load="$load_after"
-    bench_record bench=registry case="$CASE" scenario="$sc" tool=skopeo unit=s runs="${T[skopeo-$sc]}" load="$load_after"
+    printf '%-10s %10s %10s %8s\n' "$sc" "$k" "$s" "$(python3 -c "print('%.2f' % ($k / $s))")"
+    bench_record bench=registry case="$CASE" scenario="$sc" tool=kiln unit=s runs="${T[kiln-$sc]}"
+    bench_record bench=registry case="$CASE" scenario="$sc" tool=skopeo unit=s runs="${T[skopeo-$sc]}"
 done
