@@ -111,6 +111,21 @@ int build_cache_hit(struct build_ctx *b, struct stage_state *st, const struct di
     return 1;
 }
 
+int build_cache_record(struct build_ctx *b, const struct digest *key, const struct cache_entry *e,
+                       struct kiln_error **err)
+{
+    if (b->o->no_cache) {
+        /* --no-cache rebuilds but keeps what the cache already says: the
+         * keys after this one chain on it and were stored for its layer, so
+         * replacing it would pair them with a layer they were not made on. */
+        struct cache_entry old;
+        cleanup_error struct kiln_error *lerr = NULL;
+        if (cache_lookup(b->root, key, &old, &lerr) == 1)
+            return 0;
+    }
+    return cache_store(b->root, key, e, err);
+}
+
 struct sink_ctx {
     struct blob_writer *w;
 };
@@ -144,7 +159,7 @@ int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *di
         return -1;
     cleanup_free char *snap = store_snapshot_path(b->store, &e.diff_id);
     build_add_layer(st, &e, snap);
-    if (key != NULL && cache_store(b->root, key, &e, err) < 0)
+    if (key != NULL && build_cache_record(b, key, &e, err) < 0)
         return -1;
     return 0;
 }

@@ -56,6 +56,10 @@ void build_add_history(struct build_ctx *b, struct stage_state *st, const char *
 /* Looks up key; on a hit adds the layer (if any) and returns 1. */
 int build_cache_hit(struct build_ctx *b, struct stage_state *st, const struct digest *key,
                     struct kiln_error **err);
+/* Stores key -> e in the cache; with --no-cache only where the cache has
+ * no usable entry for key (a --no-cache build never replaces one). */
+int build_cache_record(struct build_ctx *b, const struct digest *key, const struct cache_entry *e,
+                       struct kiln_error **err);
 /* Turns dir (in the scratch area) into a layer: tar -> blob -> snapshot,
  * records it in the cache under key and adds it to the stage. Removes dir. */
 int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *dir,
@@ -85,6 +89,10 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
  * content: the stage's layer diff ids, or the image's manifest digest. */
 int build_from_view(struct build_ctx *b, struct stage_state *st, const char *from,
                     struct rootview **view, struct digest *identity, struct kiln_error **err);
+/* Only the identity build_from_view gives, opening nothing (an image is
+ * loaded or pulled, not unpacked): for cache keys. */
+int build_from_identity(struct build_ctx *b, struct stage_state *st, const char *from,
+                        struct digest *identity, struct kiln_error **err);
 int build_step_workdir(struct build_ctx *b, struct stage_state *st, const char *path,
                        const struct digest *key, struct kiln_error **err);
 

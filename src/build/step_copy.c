@@ -52,6 +52,36 @@ static char *abs_dest(struct stage_state *st, const char *dest)
     return xasprintf("%s%s%s", wd, slash ? "" : "/", dest);
 }
 
+int build_from_identity(struct build_ctx *b, struct stage_state *st, const char *from,
+                        struct digest *identity, struct kiln_error **err)
+{
+    struct df_ref ref = {0};
+    if (df_resolve_from(b->df, st->index, from, &ref, err) < 0)
+        return -1;
+    int rc = 0;
+    if (ref.kind == DF_REF_STAGE) {
+        struct stage_state *src = &b->stages[ref.stage];
+        if (src->config == NULL) {
+            rc = kiln_error_set(err, KILN_E_FAIL, "--from=%s: stage not built", from);
+        } else {
+            /* The stage's output, not how it was made: its layers' diff ids. */
+            struct digester *d = cache_key_begin(NULL);
+            for (size_t i = 0; i < src->n_layers; i++)
+                cache_key_adds(d, "layer", src->layers[i].diffid.hex);
+            cache_key_finish(d, identity);
+        }
+    } else if (ref.kind == DF_REF_SCRATCH) {
+        digest_bytes("scratch", 7, identity);
+    } else {
+        cleanup_image struct image *img = NULL;
+        rc = build_load_image(b, ref.image, &img, err);
+        if (rc == 0)
+            *identity = img->manifest.digest;
+    }
+    df_ref_release(&ref);
+    return rc;
+}
+
 int build_from_view(struct build_ctx *b, struct stage_state *st, const char *from,
                     struct rootview **view, struct digest *identity, struct kiln_error **err)
 {
@@ -314,11 +344,10 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     req.dest_view = dest_view;
     struct digest from_id = {{0}};
     struct chmod_spec mode;
-    if (from != NULL) {
-        if (build_from_view(b, st, from, &src_view, &from_id, err) < 0)
-            goto out;
-        req.from = src_view;
-    }
+    /* --from: only its identity before the cache lookup; its root file
+     * system (for an image: unpacked snapshots) only on a miss. */
+    if (from != NULL && build_from_identity(b, st, from, &from_id, err) < 0)
+        goto out;
     if (chown != NULL) {
         if (copy_resolve_owner(dest_view, chown, &req.uid, &req.gid, err) < 0)
             goto out;
@@ -430,6 +459,12 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     if (hit) {
         progress_step_cached(b->o->progress, pid);
     } else {
+        if (from != NULL) {
+            struct digest again;
+            if (build_from_view(b, st, from, &src_view, &again, err) < 0)
+                goto out;
+            req.from = src_view;
+        }
         if (plan == NULL && copy_plan_build(&req, &plan, err) < 0)
             goto out;
         if (write_and_commit(b, st, plan, &layer_key, err) < 0)

@@ -72,7 +72,7 @@ static char *clean_target(struct stage_state *st, const char *t)
  * "mnt" in a fresh scratch dir (a copy: rw changes to the mount vanish with
  * it). Returns the scratch dir. */
 static char *materialise(struct build_ctx *b, struct rootview *view, const char *path,
-                         struct kiln_error **err)
+                         size_t *entries, struct kiln_error **err)
 {
     struct copy_source cs = {.path = path};
     struct copy_req req = {.srcs = &cs, .n_srcs = 1, .dest = "/mnt", .from = view};
@@ -80,6 +80,7 @@ static char *materialise(struct build_ctx *b, struct rootview *view, const char 
     char *dir = build_scratch_mkdtemp(b, "bind", err);
     int rc = dir ? copy_plan_build(&req, &plan, err) : -1;
     if (rc == 0) {
+        *entries = copy_plan_count(plan);
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         rc = fd < 0 ? kiln_error_errno(err, errno, "open %s", dir)
                     : copy_plan_write(plan, fd, -1, err);
@@ -96,30 +97,13 @@ static char *materialise(struct build_ctx *b, struct rootview *view, const char 
     return dir;
 }
 
-static int add_bind(struct build_ctx *b, struct stage_state *st, const struct df_mount *dm,
-                    const char *spec, struct rt_mount *m, struct run_mounts *rm, struct digester *k,
-                    struct kiln_error **err)
+static int add_bind(struct build_ctx *b, struct stage_state *st, const struct df_mount *dm, int pid,
+                    struct rt_mount *m, struct run_mounts *rm, struct kiln_error **err)
 {
     m->type = RT_MOUNT_BIND;
     m->readonly = dm->readonly;
     const char *source = dm->source && dm->source[0] ? dm->source : NULL;
     if (dm->from == NULL) {
-        /* Bind from the context: the key covers what is bound. */
-        struct copy_source cs = {.path = source ? source : "."};
-        struct copy_req req = {.srcs = &cs, .n_srcs = 1, .dest = "/", .ctx = b->ctx};
-        struct copy_plan *plan = NULL;
-        struct digest d;
-        if (copy_plan_build(&req, &plan, err) < 0)
-            return kiln_error_prefix(err, "--mount=%s", spec);
-        int rc = copy_plan_digest(plan, b->sc, &d, err);
-        copy_plan_free(plan);
-        if (rc < 0)
-            return -1;
-        cache_key_adds(k, "mount", spec);
-        cache_key_adds(k, "content", d.hex);
-        if (source != NULL && strstr(source, "..") != NULL)
-            return kiln_error_set(err, KILN_E_INVALID,
-                                  "--mount source=%s: must stay inside the context", source);
         m->source = own(rm, xasprintf("%s/%s", b->ctx->dir, source ? source : "."));
         return 0;
     }
@@ -128,14 +112,16 @@ static int add_bind(struct build_ctx *b, struct stage_state *st, const struct df
     struct digest id;
     if (build_from_view(b, st, dm->from, &view, &id, err) < 0)
         return kiln_error_prefix(err, "--mount from=%s", dm->from);
-    char *dir = materialise(b, view, source ? source : "/", err);
+    size_t entries = 0;
+    char *dir = materialise(b, view, source ? source : "/", &entries, err);
     rootview_free(view);
     if (dir == NULL)
         return kiln_error_prefix(err, "--mount from=%s", dm->from);
+    cleanup_free char *note = xasprintf("[kiln] --mount from=%s: copied %zu entries of %s\n",
+                                        dm->from, entries, source ? source : "/");
+    progress_step_output(b->o->progress, pid, note, strlen(note));
     rm->tmpdirs[rm->n_tmpdirs++] = own(rm, dir);
     m->source = own(rm, path_join(dir, "mnt"));
-    cache_key_adds(k, "mount", spec);
-    cache_key_adds(k, "from", id.hex);
     return 0;
 }
 
@@ -147,10 +133,97 @@ static const char *ssh_socket(struct build_ctx *b, const char *id)
     return NULL;
 }
 
-/* One --mount=... value, parsed by dockerfile/mount.h. Adds to rm and to
- * the step's key. */
-static int add_mount(struct build_ctx *b, struct stage_state *st, const char *spec,
-                     struct run_mounts *rm, struct digester *k, struct kiln_error **err)
+static const char *secret_src(struct build_ctx *b, const char *id)
+{
+    for (size_t i = 0; i < b->o->n_secrets; i++)
+        if (strcmp(b->o->secrets[i].id, id) == 0)
+            return b->o->secrets[i].src;
+    return NULL;
+}
+
+/* What one --mount=... adds to the step's key, with no side effect: the
+ * cache lookup comes before any mount is set up (a hit needs none). */
+static int mount_key(struct build_ctx *b, struct stage_state *st, const char *spec,
+                     struct digester *k, struct kiln_error **err)
+{
+    struct df_mount dm;
+    if (df_mount_parse(spec, &dm, err) < 0)
+        return -1;
+    int rc = 0;
+    switch (dm.type) {
+    case DF_MOUNT_SECRET: {
+        if (secret_src(b, dm.id) == NULL) {
+            if (dm.required)
+                rc = kiln_error_set(err, KILN_E_NOTFOUND,
+                                    "secret \"%s\" is required; pass --secret id=%s,src=FILE",
+                                    dm.id, dm.id);
+            break;
+        }
+        if (dm.env != NULL) /* only its name goes into the key */
+            cache_key_adds(k, "secret-env", dm.env);
+        if (dm.target != NULL) {
+            cleanup_free char *t = clean_target(st, dm.target);
+            cache_key_adds(k, "mount", "secret");
+            cache_key_adds(k, "target", t); /* never the secret itself */
+        }
+        break;
+    }
+    case DF_MOUNT_SSH:
+        if (ssh_socket(b, dm.id) == NULL) {
+            if (dm.required)
+                rc = kiln_error_set(err, KILN_E_NOTFOUND,
+                                    "ssh agent \"%s\" is required by RUN --mount=%s; pass --ssh "
+                                    "%s[=SOCKET]",
+                                    dm.id, spec, dm.id);
+            break;
+        }
+        cache_key_adds(k, "mount", spec); /* not the host's socket path */
+        break;
+    case DF_MOUNT_TMPFS:
+    case DF_MOUNT_CACHE:
+        cache_key_adds(k, "mount", spec);
+        break;
+    case DF_MOUNT_BIND: {
+        const char *source = dm.source && dm.source[0] ? dm.source : NULL;
+        if (dm.from != NULL) {
+            struct digest id;
+            if (build_from_identity(b, st, dm.from, &id, err) < 0) {
+                rc = kiln_error_prefix(err, "--mount from=%s", dm.from);
+                break;
+            }
+            cache_key_adds(k, "mount", spec);
+            cache_key_adds(k, "from", id.hex);
+            break;
+        }
+        /* Bind from the context: the key covers what is bound. */
+        struct copy_source cs = {.path = source ? source : "."};
+        struct copy_req req = {.srcs = &cs, .n_srcs = 1, .dest = "/", .ctx = b->ctx};
+        struct copy_plan *plan = NULL;
+        struct digest d;
+        if (copy_plan_build(&req, &plan, err) < 0) {
+            rc = kiln_error_prefix(err, "--mount=%s", spec);
+            break;
+        }
+        rc = copy_plan_digest(plan, b->sc, &d, err);
+        copy_plan_free(plan);
+        if (rc < 0)
+            break;
+        cache_key_adds(k, "mount", spec);
+        cache_key_adds(k, "content", d.hex);
+        if (source != NULL && strstr(source, "..") != NULL)
+            rc = kiln_error_set(err, KILN_E_INVALID,
+                                "--mount source=%s: must stay inside the context", source);
+        break;
+    }
+    }
+    df_mount_release(&dm);
+    return rc;
+}
+
+/* Sets up one --mount=... (parsed by dockerfile/mount.h) into rm, after a
+ * cache miss; its key part came from mount_key. */
+static int add_mount(struct build_ctx *b, struct stage_state *st, const char *spec, int pid,
+                     struct run_mounts *rm, struct kiln_error **err)
 {
     if (rm->n >= MAX_MOUNTS)
         return kiln_error_set(err, KILN_E_INVALID, "too many --mount options");
@@ -162,21 +235,14 @@ static int add_mount(struct build_ctx *b, struct stage_state *st, const char *sp
     int rc = 0, skip = 0;
     switch (dm.type) {
     case DF_MOUNT_SECRET: {
-        const char *src = NULL;
-        for (size_t i = 0; i < b->o->n_secrets; i++)
-            if (strcmp(b->o->secrets[i].id, dm.id) == 0)
-                src = b->o->secrets[i].src;
+        const char *src = secret_src(b, dm.id);
         if (src == NULL) {
-            if (dm.required)
-                rc = kiln_error_set(err, KILN_E_NOTFOUND,
-                                    "secret \"%s\" is required; pass --secret id=%s,src=FILE",
-                                    dm.id, dm.id);
-            skip = 1;
+            skip = 1; /* mount_key refused a required one */
             break;
         }
         if (dm.env != NULL) {
             /* env=NAME: the secret's bytes as the step's environment
-             * variable NAME (only its name goes into the key). */
+             * variable NAME. */
             char *val = NULL;
             if (rm->n_env >= MAX_MOUNTS) {
                 rc = kiln_error_set(err, KILN_E_INVALID, "too many --mount options");
@@ -188,7 +254,6 @@ static int add_mount(struct build_ctx *b, struct stage_state *st, const char *sp
             }
             rm->env[rm->n_env++] = own(rm, xasprintf("%s=%s", dm.env, val));
             free(val);
-            cache_key_adds(k, "secret-env", dm.env);
         }
         if (dm.target == NULL) {
             skip = 1;
@@ -198,18 +263,11 @@ static int add_mount(struct build_ctx *b, struct stage_state *st, const char *sp
         m->readonly = 1;
         m->source = own(rm, xstrdup(src));
         m->target = own(rm, clean_target(st, dm.target));
-        cache_key_adds(k, "mount", "secret");
-        cache_key_adds(k, "target", m->target); /* never the secret itself */
         break;
     }
     case DF_MOUNT_SSH: {
         const char *sock = ssh_socket(b, dm.id);
         if (sock == NULL) {
-            if (dm.required)
-                rc = kiln_error_set(err, KILN_E_NOTFOUND,
-                                    "ssh agent \"%s\" is required by RUN --mount=%s; pass --ssh "
-                                    "%s[=SOCKET]",
-                                    dm.id, spec, dm.id);
             skip = 1;
             break;
         }
@@ -225,7 +283,6 @@ static int add_mount(struct build_ctx *b, struct stage_state *st, const char *sp
         rm->ssh[rm->n] = 1;
         if (rm->ssh_env == NULL)
             rm->ssh_env = own(rm, xasprintf("SSH_AUTH_SOCK=%s", t));
-        cache_key_adds(k, "mount", spec); /* not the host's socket path */
         break;
     }
     case DF_MOUNT_TMPFS:
@@ -233,7 +290,6 @@ static int add_mount(struct build_ctx *b, struct stage_state *st, const char *sp
         m->target = own(rm, clean_target(st, dm.target));
         if (dm.size > 0)
             m->options = own(rm, xasprintf("size=%lld", dm.size));
-        cache_key_adds(k, "mount", spec);
         break;
     case DF_MOUNT_CACHE: {
         m->target = own(rm, clean_target(st, dm.target));
@@ -250,12 +306,11 @@ static int add_mount(struct build_ctx *b, struct stage_state *st, const char *sp
         rm->n_caches++;
         m->type = RT_MOUNT_CACHE;
         m->source = c->path;
-        cache_key_adds(k, "mount", spec);
         break;
     }
     case DF_MOUNT_BIND:
         m->target = own(rm, clean_target(st, dm.target));
-        rc = add_bind(b, st, &dm, spec, m, rm, k, err);
+        rc = add_bind(b, st, &dm, pid, m, rm, err);
         break;
     }
     df_mount_release(&dm);
@@ -647,13 +702,11 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     const char **mounts = NULL;
     size_t n_mounts = df_instr_flag_all(ins, "mount", &mounts);
     for (size_t i = 0; i < n_mounts; i++) {
-        if (add_mount(b, st, mounts[i], &rm, k, err) < 0) {
-            free(mounts);
+        if (mount_key(b, st, mounts[i], k, err) < 0) {
             digester_free(k);
             goto out;
         }
     }
-    free(mounts);
     const char *net = df_instr_flag(ins, "network");
     int net_none = b->o->network_none;
     if (net != NULL && strcmp(net, "none") == 0)
@@ -675,6 +728,9 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         rc = 0;
         goto out;
     }
+    for (size_t i = 0; i < n_mounts; i++)
+        if (add_mount(b, st, mounts[i], pid, &rm, err) < 0)
+            goto out;
     stepdir = build_scratch_mkdtemp(b, "run", err);
     if (stepdir == NULL)
         goto out;
@@ -692,7 +748,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         }
         if (dir_empty(ufd)) {
             struct cache_entry none = {0};
-            if (cache_store(b->root, key, &none, err) < 0)
+            if (build_cache_record(b, key, &none, err) < 0)
                 goto out;
             progress_step_done(b->o->progress, pid);
             rc = 0;
@@ -719,5 +775,6 @@ out:
         rm_rf(stepdir, &e2);
     }
     run_mounts_release(&rm);
+    free(mounts);
     return rc;
 }

@@ -14,23 +14,9 @@
 
 /* ABI 4 of libcurl, the soname since 2006. */
 static struct dynlib curl_lib = {.soname = "libcurl.so.4"};
-
-#define SYM(name)                                                                                  \
-    static void *sym_##name;                                                                       \
-    __typeof__(name) *real_##name = (__typeof__(name) *)dynload_sym(&curl_lib, #name, &sym_##name)
-
-#define TRAMPOLINE(ret, name, params, args)                                                        \
-    ret name params                                                                                \
-    {                                                                                              \
-        SYM(name);                                                                                 \
-        return real_##name args;                                                                   \
-    }
-#define TRAMPOLINE_VOID(name, params, args)                                                        \
-    void name params                                                                               \
-    {                                                                                              \
-        SYM(name);                                                                                 \
-        real_##name args;                                                                          \
-    }
+#define SYM(name)            DYNLOAD_SYM(curl_lib, name)
+#define TRAMPOLINE(...)      DYNLOAD_TRAMPOLINE(curl_lib, __VA_ARGS__)
+#define TRAMPOLINE_VOID(...) DYNLOAD_TRAMPOLINE_VOID(curl_lib, __VA_ARGS__)
 
 TRAMPOLINE(CURLcode, curl_global_init, (long flags), (flags))
 TRAMPOLINE(curl_version_info_data *, curl_version_info, (CURLversion v), (v))

@@ -11,18 +11,9 @@
 
 /* ABI 13 of libarchive, the soname since 3.0. */
 static struct dynlib archive_lib = {.soname = "libarchive.so.13"};
+#define SYM(name)       DYNLOAD_SYM(archive_lib, name)
+#define TRAMPOLINE(...) DYNLOAD_TRAMPOLINE(archive_lib, __VA_ARGS__)
 
-#define SYM(name)                                                                                  \
-    static void *sym_##name;                                                                       \
-    __typeof__(name) *real_##name =                                                                \
-        (__typeof__(name) *)dynload_sym(&archive_lib, #name, &sym_##name)
-
-#define TRAMPOLINE(ret, name, params, args)                                                        \
-    ret name params                                                                                \
-    {                                                                                              \
-        SYM(name);                                                                                 \
-        return real_##name args;                                                                   \
-    }
 #define ENTRY_GETTER(ret, name) TRAMPOLINE(ret, name, (struct archive_entry * e), (e))
 
 TRAMPOLINE(struct archive *, archive_read_new, (void), ())

@@ -8,17 +8,8 @@
 
 /* ABI 3 of OpenSSL's libcrypto. */
 static struct dynlib crypto_lib = {.soname = "libcrypto.so.3"};
-
-#define SYM(name)                                                                                  \
-    static void *sym_##name;                                                                       \
-    __typeof__(name) *real_##name = (__typeof__(name) *)dynload_sym(&crypto_lib, #name, &sym_##name)
-
-#define TRAMPOLINE(ret, name, params, args)                                                        \
-    ret name params                                                                                \
-    {                                                                                              \
-        SYM(name);                                                                                 \
-        return real_##name args;                                                                   \
-    }
+#define TRAMPOLINE(...)      DYNLOAD_TRAMPOLINE(crypto_lib, __VA_ARGS__)
+#define TRAMPOLINE_VOID(...) DYNLOAD_TRAMPOLINE_VOID(crypto_lib, __VA_ARGS__)
 
 TRAMPOLINE(const EVP_MD *, EVP_sha256, (void), ())
 TRAMPOLINE(EVP_MD_CTX *, EVP_MD_CTX_new, (void), ())
@@ -30,8 +21,4 @@ TRAMPOLINE(int, EVP_DigestFinal_ex, (EVP_MD_CTX * ctx, unsigned char *md, unsign
 TRAMPOLINE(int, EVP_EncodeBlock, (unsigned char *t, const unsigned char *f, int n), (t, f, n))
 TRAMPOLINE(int, EVP_DecodeBlock, (unsigned char *t, const unsigned char *f, int n), (t, f, n))
 
-void EVP_MD_CTX_free(EVP_MD_CTX *ctx)
-{
-    SYM(EVP_MD_CTX_free);
-    real_EVP_MD_CTX_free(ctx);
-}
+TRAMPOLINE_VOID(EVP_MD_CTX_free, (EVP_MD_CTX * ctx), (ctx))

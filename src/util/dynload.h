@@ -18,4 +18,27 @@ struct dynlib {
  * exactly like a missing DT_NEEDED library: a message on stderr, exit 127. */
 void *dynload_sym(struct dynlib *lib, const char *name, void **cache);
 
+/* For the trampoline files. DYNLOAD_SYM(lib, name) declares real_<name>, a
+ * pointer of name's own type into lib; DYNLOAD_TRAMPOLINE(lib, ret, name,
+ * (params), (args)) defines name as a call through it (ret void: use
+ * DYNLOAD_TRAMPOLINE_VOID). Hand-written trampolines (variadic functions)
+ * use DYNLOAD_SYM directly. */
+#define DYNLOAD_SYM(lib, name)                                                                     \
+    static void *sym_##name;                                                                       \
+    __typeof__(name) *real_##name = (__typeof__(name) *)dynload_sym(&(lib), #name, &sym_##name)
+
+#define DYNLOAD_TRAMPOLINE(lib, ret, name, params, args)                                           \
+    ret name params                                                                                \
+    {                                                                                              \
+        DYNLOAD_SYM(lib, name);                                                                    \
+        return real_##name args;                                                                   \
+    }
+
+#define DYNLOAD_TRAMPOLINE_VOID(lib, name, params, args)                                           \
+    void name params                                                                               \
+    {                                                                                              \
+        DYNLOAD_SYM(lib, name);                                                                    \
+        real_##name args;                                                                          \
+    }
+
 #endif

@@ -94,3 +94,52 @@ many_files_ctx() {
     [ "$(count_done "$output")" -eq 0 ]
     [ "$(tag_digest "$KILN_ROOT" fast:1)" = "$first" ]
 }
+
+@test "build cache: a --no-cache build does not spoil the cache" {
+    ctx="$BATS_TEST_TMPDIR/nc"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:test AS a
+RUN cat /proc/sys/kernel/random/uuid > /stamp
+FROM a AS b
+RUN cp /stamp /b
+FROM busybox:test AS c
+COPY --from=a /stamp /stamp
+DF
+    run kiln build --progress=plain --target c -t nc:c "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    first=$(tag_digest "$KILN_ROOT" nc:c)
+    # a --no-cache build of another target rebuilds stage a (a new stamp)
+    run kiln build --progress=plain --no-cache --target b -t nc:b "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_done "$output")" -eq 2 ]
+    run kiln build --progress=plain --no-cache --target c -t nc:c2 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(tag_digest "$KILN_ROOT" nc:c2)" != "$first" ]
+    # the cache still holds the first build: nothing runs, same image
+    run kiln build --progress=plain --target c -t nc:c "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_done "$output")" -eq 0 ]
+    [ "$(tag_digest "$KILN_ROOT" nc:c)" = "$first" ]
+    # and stage b, first stored by a --no-cache build, is a hit too
+    run kiln build --progress=plain --target b -t nc:b "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 0 ]
+}
+
+@test "build cache: a cached RUN with a bind mount from a stage copies nothing" {
+    ctx=$(many_files_ctx)
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:test AS big
+COPY files/ /files/
+FROM busybox:test
+RUN --mount=type=bind,from=big,source=/files,target=/mnt find /mnt -type f | wc -l > /count
+DF
+    run kiln build --progress=plain -t bind:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [[ $output == *"--mount from=big: copied 211 entries of /files"* ]] || { echo "$output"; false; }
+    run kiln build --progress=plain -t bind:1 "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 0 ]
+    [[ $output != *"copied"* ]] || { echo "$output"; false; }
+}
