@@ -171,15 +171,105 @@ static int set_meta(struct extractor *x, int fd, int pfd, const char *name,
     return 0;
 }
 
+/* The file of the reuse tree at e's path when it can stand for e (same
+ * size, mode, owner, mtime, no xattrs), open for reading; else -1. */
+static int reuse_candidate(struct extractor *x, const struct layer_entry *e)
+{
+    if (!x->o->reuse || e->nx > 0)
+        return -1;
+    /* O_PATH first: nothing but a regular file is ever opened. */
+    cleanup_close int pfd = open_in_root(x->o->reuse_dirfd, e->path, O_PATH | O_NOFOLLOW);
+    struct stat st;
+    if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size ||
+        (st.st_mode & 07777) != (e->mode & 07777) || st.st_mtim.tv_sec != e->mtime ||
+        st.st_mtim.tv_nsec != 0 ||
+        (!x->o->skip_owners && (st.st_uid != e->uid || st.st_gid != e->gid)))
+        return -1;
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+    int fd = open(proc, O_RDONLY | O_CLOEXEC);
+    char list[16];
+    if (fd >= 0 && flistxattr(fd, list, sizeof(list)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Copies the first len bytes of in to out. */
+static int copy_prefix(int in, int out, uint64_t len, const char *raw, struct kiln_error **err)
+{
+    char buf[1 << 16];
+    uint64_t off = 0;
+    while (off < len) {
+        size_t want = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+        ssize_t n = pread(in, buf, want, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return kiln_error_errno(err, n < 0 ? errno : EIO, "layer entry \"%s\": copy", raw);
+        if (write_all(out, buf, (size_t)n) < 0)
+            return kiln_error_errno(err, errno, "layer entry \"%s\": write", raw);
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
 static int write_file(struct extractor *x, struct layer_reader *r, int pfd, const char *name,
                       const struct layer_entry *e, struct kiln_error **err)
 {
+    static const size_t bufsz = 1 << 17;
+    cleanup_free char *buf = xmalloc(bufsz);
+    cleanup_close int same = reuse_candidate(x, e);
+    ssize_t pending = 0; /* bytes in buf read from the archive, not yet written */
+    if (same >= 0) {
+        /* Compare the archive's bytes with the candidate's as they come. */
+        cleanup_free char *cmp = xmalloc(bufsz);
+        uint64_t off = 0;
+        for (;;) {
+            ssize_t n = layer_reader_data(r, buf, bufsz, err);
+            if (n < 0)
+                return kiln_error_prefix(err, "entry \"%s\"", e->raw);
+            if (n == 0)
+                break;
+            ssize_t m = pread(same, cmp, (size_t)n, (off_t)off);
+            if (m != n || memcmp(buf, cmp, (size_t)n) != 0) {
+                pending = n;
+                break;
+            }
+            off += (uint64_t)n;
+        }
+        if (pending == 0) {
+            char proc[64];
+            snprintf(proc, sizeof(proc), "/proc/self/fd/%d", same);
+            if (linkat(AT_FDCWD, proc, pfd, name, AT_SYMLINK_FOLLOW) == 0)
+                return 0;
+        }
+        /* Not the same (or no link): a new file, starting with the bytes
+         * that were the same. */
+        cleanup_close int fd =
+            openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return kiln_error_errno(err, errno, "layer entry \"%s\": create", e->raw);
+        if (copy_prefix(same, fd, off, e->raw, err) < 0)
+            return -1;
+        if (pending > 0 && write_all(fd, buf, (size_t)pending) < 0)
+            return kiln_error_errno(err, errno, "layer entry \"%s\": write", e->raw);
+        for (;;) {
+            ssize_t n = layer_reader_data(r, buf, bufsz, err);
+            if (n < 0)
+                return kiln_error_prefix(err, "entry \"%s\"", e->raw);
+            if (n == 0)
+                break;
+            if (write_all(fd, buf, (size_t)n) < 0)
+                return kiln_error_errno(err, errno, "layer entry \"%s\": write", e->raw);
+        }
+        return set_meta(x, fd, pfd, name, e, 1, 1, err);
+    }
     cleanup_close int fd =
         openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return kiln_error_errno(err, errno, "layer entry \"%s\": create", e->raw);
-    static const size_t bufsz = 1 << 17;
-    cleanup_free char *buf = xmalloc(bufsz);
     for (;;) {
         ssize_t n = layer_reader_data(r, buf, bufsz, err);
         if (n < 0)
