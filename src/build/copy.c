@@ -414,9 +414,10 @@ static int cmp_items(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int find_item(const struct copy_plan *p, const char *dst)
+/* Binary search in the first n items (the sorted part of the plan). */
+static int find_item(const struct copy_plan *p, size_t n, const char *dst)
 {
-    size_t lo = 0, hi = p->n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(p->v[mid].dst, dst);
@@ -460,7 +461,7 @@ static int finish_plan(const struct copy_req *req, struct copy_plan *p, struct k
         cleanup_free char *dir = xstrdup(p->v[i].dst);
         for (char *s = strrchr(dir, '/'); s != NULL; s = strrchr(dir, '/')) {
             *s = '\0';
-            if (find_item(p, dir))
+            if (find_item(p, n0, dir))
                 break; /* its parents are handled too */
             int dup = 0;
             for (size_t k = n0; k < p->n && !dup; k++)
@@ -896,7 +897,9 @@ struct tar_order {
 
 static int cmp_tar_order(const void *a, const void *b)
 {
-    return strcmp(((const struct tar_order *)a)->name, ((const struct tar_order *)b)->name);
+    const struct tar_order *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : x->i < y->i ? -1 : x->i > y->i;
 }
 
 static int stream_item(const struct copy_item *it, int64_t epoch, struct layer_stream *ls,
@@ -956,8 +959,18 @@ int copy_plan_stream(struct copy_plan *p, int64_t epoch, struct layer_stream *ls
     if (n > 1)
         qsort(o, n, sizeof(*o), cmp_tar_order);
     int rc = 0;
-    for (size_t k = 0; k < n && rc == 0; k++)
-        rc = stream_item(&p->v[o[k].i], epoch, ls, err);
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        /* one entry per name: a directory named both as a source and as a
+         * parent is the source's */
+        size_t last = k, pick = k;
+        while (last + 1 < n && strcmp(o[last + 1].name, o[k].name) == 0)
+            last++;
+        for (size_t j = k; j <= last; j++)
+            if (!p->v[o[j].i].parent)
+                pick = j;
+        rc = stream_item(&p->v[o[pick].i], epoch, ls, err);
+        k = last;
+    }
     for (size_t k = 0; k < n; k++)
         free(o[k].name);
     free(o);
