@@ -1,91 +1,87 @@
 #!/bin/bash
-# Benchmark: importing a Debian minbase root file system (mmdebstrap, ~78 MB,
-# ~4,200 entries) with kiln, podman import and umoci, in alternating rounds.
-# Prints the median of each and kiln's ratio to the others. Not part of
-# `make test`. Needs root, mmdebstrap (first run only: the rootfs is cached),
-# podman and umoci.
+# bench/import.sh: importing a Debian minbase root file system (the mmdebstrap tar
+# of scripts/ml-base.sh, ~78 MB, ~4,200 entries, the bench's base image) with kiln,
+# podman import and umoci, in alternating rounds:
+#   minbase-dir  kiln import DIR     vs umoci insert DIR (umoci takes a directory)
+#   minbase-tar  kiln import TAR     vs podman import TAR (podman takes a tar)
+# Each run gets a fresh store (not timed). Prints the medians (wall and CPU) and
+# kiln's ratios; under bench/run-all.sh it also records the figures. Goal (issue 2):
+# kiln no slower than the fastest of them. Not part of `make test`.
 #
-#   bench/import.sh [ROUNDS]        (default 5)
-#   KILN=build/kiln BENCH_CACHE=/var/tmp/kiln-bench bench/import.sh
+#   bench/import.sh [ROUNDS]        (default 5; BENCH_QUICK=1: 2)
 set -euo pipefail
+own_tmp=${BENCH_TMP:-yes}
+. "$(dirname "$0")/lib.sh"
+[ "$own_tmp" = yes ] && trap 'rm -rf "$BENCH_TMP"' EXIT
 
-ROUNDS=${1:-5}
-HERE=$(cd "$(dirname "$0")" && pwd)
-KILN=${KILN:-$HERE/../build/kiln}
-CACHE=${BENCH_CACHE:-/var/tmp/kiln-bench}
-WORK=$(mktemp -d /var/tmp/kiln-bench-run.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
+ROUNDS=${1:-$([ "$BENCH_QUICK" = 1 ] && echo 2 || echo 5)}
+WORK=$BENCH_TMP/import
+mkdir -p "$WORK"
+export SOURCE_DATE_EPOCH=$BENCH_EPOCH
 
-mkdir -p "$CACHE"
-if [ ! -s "$CACHE/rootfs.tar" ]; then
-    echo "bench: building the minbase rootfs once into $CACHE (about 30 s)" >&2
-    mmdebstrap --quiet --variant=minbase --mode=root --format=tar \
-        --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
-        --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \
-        --dpkgopt='path-exclude=/usr/share/info/*' --dpkgopt='path-exclude=/usr/share/lintian/*' \
-        --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
-        bookworm "$CACHE/rootfs.tar.partial" /etc/apt/sources.list.d/debian.sources
-    mv "$CACHE/rootfs.tar.partial" "$CACHE/rootfs.tar"
+TAR=$(bench_base_tar)
+DIR=$WORK/rootfs
+if [ ! -d "$DIR" ]; then
+    mkdir -p "$DIR.partial"
+    tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$TAR" -C "$DIR.partial"
+    mv "$DIR.partial" "$DIR"
 fi
-if [ ! -d "$CACHE/rootfs" ]; then
-    mkdir -p "$CACHE/rootfs.partial"
-    tar --numeric-owner --xattrs --xattrs-include='*' -xpf "$CACHE/rootfs.tar" -C "$CACHE/rootfs.partial"
-    mv "$CACHE/rootfs.partial" "$CACHE/rootfs"
-fi
-TAR=$CACHE/rootfs.tar
-DIR=$CACHE/rootfs
-echo "rootfs: $(du -sh --apparent-size "$DIR" | cut -f1), $(tar tf "$TAR" | wc -l) entries" >&2
+bench_log "import: rootfs $(du -sh --apparent-size "$DIR" | cut -f1), $(tar tf "$TAR" | wc -l) entries"
 
-# Each runner gets a fresh store (not timed) and prints "wall cpu" seconds
-# (cpu = user + sys of the tool and its children: fairer on a busy machine).
+# timed OUTFILE CMD...: "wall cpu" seconds (cpu = user + sys of the tool and its
+# children: steadier than wall time on a busy machine)
 timed() {
-    /usr/bin/time -f '%e %U %S' -o "$WORK/time" "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err" >&2; return 1; }
-    awk '{printf "%s %.3f\n", $1, $2 + $3}' "$WORK/time"
+    local out=$1
+    shift
+    bench_time "$WORK/t" "$@" || { bench_log "import: $* failed (see $BENCH_TMP/cmd.log)"; return 1; }
+    tail -n 1 "$WORK/t" | awk '{ print $1, $4 }' >>"$out"
 }
+# its own tmpdir too: `system reset` removes the tmpdir, by default the machine's /run/libpod
+pod=(podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" --tmpdir "$WORK/podman/tmp")
 run_kiln_dir() {
     rm -rf "$WORK/kiln"
-    KILN_ROOT="$WORK/kiln" timed "$KILN" import "$DIR" -t bench/minbase
+    KILN_ROOT="$WORK/kiln" timed "$WORK/kiln_dir.times" "$KILN" import "$DIR" -t bench/minbase
 }
 run_kiln_tar() {
     rm -rf "$WORK/kilnt"
-    KILN_ROOT="$WORK/kilnt" timed "$KILN" import --allow-devices "$TAR" -t bench/minbase
+    KILN_ROOT="$WORK/kilnt" timed "$WORK/kiln_tar.times" "$KILN" import "$TAR" -t bench/minbase
 }
 run_podman() {
-    podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" rmi -a -f >/dev/null 2>&1 || true
+    "${pod[@]}" system reset -f >/dev/null 2>&1 || true
     rm -rf "$WORK/podman"
     mkdir -p "$WORK/podman"
-    timed podman --root "$WORK/podman/root" --runroot "$WORK/podman/run" import "$TAR" bench/minbase
+    timed "$WORK/podman.times" "${pod[@]}" import "$TAR" bench/minbase
 }
 run_umoci() {
     rm -rf "$WORK/umoci"
-    timed sh -c 'umoci init --layout "$1" && umoci new --image "$1:minbase" &&
+    timed "$WORK/umoci.times" sh -c 'umoci init --layout "$1" && umoci new --image "$1:minbase" &&
                  umoci insert --image "$1:minbase" "$2" /' umoci "$WORK/umoci" "$DIR"
 }
 
-TOOLS="kiln_dir kiln_tar podman umoci"
-declare -A wall cpu
+TOOLS="kiln_dir umoci kiln_tar podman"
+kiln_has import || TOOLS="umoci podman"
+rm -f "$WORK"/*.times
 for r in $(seq 1 "$ROUNDS"); do
-    for t in $TOOLS; do
-        read -r w c < <(run_"$t")
-        wall[$t]="${wall[$t]:-} $w"
-        cpu[$t]="${cpu[$t]:-} $c"
-        printf 'round %d %-9s %6.3f s wall %6.3f s cpu\n' "$r" "$t" "$w" "$c" >&2
-    done
+    for t in $TOOLS; do run_"$t" || true; done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-declare -A mw mc
+median() { awk '{ print $1 }' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+echo "import: median of $ROUNDS rounds, wall seconds (load average now: $(cut -d' ' -f1 /proc/loadavg))"
 for t in $TOOLS; do
-    mw[$t]=$(echo "${wall[$t]}" | median)
-    mc[$t]=$(echo "${cpu[$t]}" | median)
+    [ -s "$WORK/$t.times" ] && printf '  %-9s %8.3f\n' "$t" "$(median <"$WORK/$t.times")"
 done
-echo "median of $ROUNDS rounds (load average now: $(cut -d' ' -f1 /proc/loadavg)):"
-printf '  %-9s %8s %8s\n' tool wall cpu
-for t in $TOOLS; do printf '  %-9s %8.3f %8.3f\n' "$t" "${mw[$t]}" "${mc[$t]}"; done
-for t in podman umoci; do
-    printf 'kiln import (dir) / %-6s wall %.2f  cpu %.2f\n' "$t" \
-        "$(echo "${mw[kiln_dir]} / ${mw[$t]}" | bc -l)" "$(echo "${mc[kiln_dir]} / ${mc[$t]}" | bc -l)"
-done
-printf 'kiln import (tar) / podman wall %.2f  cpu %.2f\n' \
-    "$(echo "${mw[kiln_tar]} / ${mw[podman]}" | bc -l)" "$(echo "${mc[kiln_tar]} / ${mc[podman]}" | bc -l)"
+record() { # CASE TOOL FILE
+    if [ -s "$WORK/$3.times" ]; then
+        bench_record bench=import case="$1" scenario=import tool="$2" unit=s \
+            runs="$(awk '{ printf "%s ", $1 }' "$WORK/$3.times")" cpu_s="$(awk '{ printf "%s ", $2 }' "$WORK/$3.times")" \
+            load="$(cut -d' ' -f1 /proc/loadavg)"
+    else
+        bench_na import "$1" import "$2" "not available or failed"
+    fi
+}
+record minbase-dir kiln kiln_dir
+record minbase-dir umoci umoci
+record minbase-tar kiln kiln_tar
+record minbase-tar podman podman
+"${pod[@]}" system reset -f >/dev/null 2>&1 || true
+rm -rf "$WORK"

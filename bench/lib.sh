@@ -11,8 +11,8 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_ROOT=${BENCH_ROOT:-$(cd "$BENCH_DIR/.." && pwd)}
 KILN=${KILN:-$BENCH_ROOT/build/kiln}
 BENCH_QUICK=${BENCH_QUICK:-0}
-BENCH_OUT=${BENCH_OUT:-${TMPDIR:-/tmp}/bench-figures.jsonl}
 BENCH_TMP=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")}
+BENCH_OUT=${BENCH_OUT:-$BENCH_TMP/figures.jsonl}
 BENCH_EPOCH=${BENCH_EPOCH:-1735689600}
 # its own name, so that a bench run and a developer's builds never retag each other's base
 BASE_REF=${BASE_REF:-localhost/kiln-bench/debian:bookworm-slim}
@@ -120,8 +120,19 @@ bench_base_tar() { "$BENCH_ROOT/scripts/ml-base.sh"; }
 bench_base_buildah() {
     # imported once per bench run, so that a stale base never survives a change of tar
     [ -f "$BENCH_TMP/.buildah-base" ] && return 0
-    podman import --quiet --change 'CMD ["bash"]' "$(bench_base_tar)" "$BASE_REF" >/dev/null &&
-        touch "$BENCH_TMP/.buildah-base"
+    # a few tries: podman fails when another podman removes /run/libpod meanwhile
+    local i tar
+    tar=$(bench_base_tar) || return 1
+    for i in 1 2 3; do
+        if podman import --quiet --change 'CMD ["bash"]' "$tar" "$BASE_REF" >/dev/null &&
+            buildah inspect --type image "$BASE_REF" >/dev/null 2>&1; then
+            touch "$BENCH_TMP/.buildah-base"
+            return 0
+        fi
+        sleep 2
+    done
+    bench_log "the base image could not be imported into buildah's storage"
+    return 1
 }
 
 bench_base_kiln() {

@@ -8,8 +8,12 @@
 # Scenarios (each run against a fresh registry, so no blob is already there):
 #   push-cold  local layers are plain tars: both tools gzip them; kiln forgets
 #              its remembered gzip blobs first
-#   push       kiln remembers the gzip blobs of earlier pushes (skopeo cannot)
-#   pull       into an empty store (kiln) / an empty OCI layout (skopeo)
+#   pull       then the pushed image into an empty store (kiln) / an empty OCI
+#              layout (skopeo)
+#   push+pull  the two together, per round (issue 6's goal: kiln at most as long
+#              as skopeo copy)
+#   push       again to a fresh registry: kiln remembers the gzip blobs of earlier
+#              pushes (skopeo cannot)
 # Prints median seconds per tool and the ratio kiln/skopeo; records figures
 # through bench/lib.sh when run by bench/run-all.sh.
 set -euo pipefail
@@ -48,9 +52,9 @@ read -r IMAGE CASE < <(pick_image)
 OCI_NAME=$IMAGE
 bench_log "registry: image $IMAGE ($CASE)"
 
-runs=$(bench_runs 10)
+runs=$(bench_runs 10) # quick 2, full 5
 declare -A T
-for k in kiln-push-cold skopeo-push-cold kiln-push skopeo-push kiln-pull skopeo-pull; do T[$k]=""; done
+for k in kiln-push-cold skopeo-push-cold kiln-push skopeo-push kiln-pull skopeo-pull kiln-push+pull skopeo-push+pull; do T[$k]=""; done
 
 time_of() { tail -n 1 "$1" | cut -d' ' -f1; }
 
@@ -86,10 +90,18 @@ round() { # $1 scenario, $2 round number
     registry_start plain >/dev/null
     if [ $(($2 % 2)) -eq 0 ]; then
         kiln_push "$1"; skopeo_push "$1"
-        [ "$1" = push ] && { kiln_pull; skopeo_pull; }
+        [ "$1" = push-cold ] && { kiln_pull; skopeo_pull; }
     else
         skopeo_push "$1"; kiln_push "$1"
-        [ "$1" = push ] && { skopeo_pull; kiln_pull; }
+        [ "$1" = push-cold ] && { skopeo_pull; kiln_pull; }
+    fi
+    if [ "$1" = push-cold ]; then
+        local t
+        for t in kiln skopeo; do
+            local a b
+            a=$(awk '{ print $NF }' <<<"${T[$t-push-cold]}") b=$(awk '{ print $NF }' <<<"${T[$t-pull]}")
+            T[$t-push+pull]+="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", a + b }') "
+        done
     fi
     registry_stop
     rm -rf "$REG_DIR"
@@ -101,7 +113,7 @@ for i in $(seq "$runs"); do round push "$i"; done
 median() { python3 -c 'import statistics,sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 printf '%-10s %10s %10s %8s   (%s, %s runs, median seconds)\n' scenario kiln skopeo ratio "$CASE" "$runs"
-for sc in push-cold push pull; do
+for sc in push-cold pull push+pull push; do
     k=$(median ${T[kiln-$sc]}) s=$(median ${T[skopeo-$sc]})
     printf '%-10s %10s %10s %8s\n' "$sc" "$k" "$s" "$(python3 -c "print('%.2f' % ($k / $s))")"
     bench_record bench=registry case="$CASE" scenario="$sc" tool=kiln unit=s runs="${T[kiln-$sc]}"

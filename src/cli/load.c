@@ -13,198 +13,13 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/load_archive.h"
+#include "registry/manifest.h"
 #include "store/layer_read.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/strbuf.h"
-
-#define IN_MEMORY_MAX (4u << 20)
-
-struct afile {
-    char *name;
-    char *link; /* symlink target (normalized), else NULL */
-    char *data; /* small files */
-    size_t len;
-    struct blob_writer *bw; /* large files, uncommitted until referenced */
-    uint64_t size;
-    int stored; /* committed to the store: digest is valid */
-    struct digest digest;
-};
-
-struct loader {
-    struct store *s;
-    struct afile *f;
-    size_t n;
-};
-
-static void loader_free(struct loader *l)
-{
-    for (size_t i = 0; i < l->n; i++) {
-        free(l->f[i].name);
-        free(l->f[i].link);
-        free(l->f[i].data);
-        blob_writer_free(l->f[i].bw);
-    }
-    free(l->f);
-}
-
-static struct afile *find(struct loader *l, const char *name, int depth)
-{
-    for (size_t i = l->n; i-- > 0;) {
-        if (strcmp(l->f[i].name, name) != 0)
-            continue;
-        if (l->f[i].link != NULL && depth < 8)
-            return find(l, l->f[i].link, depth + 1);
-        return l->f[i].link ? NULL : &l->f[i];
-    }
-    return NULL;
-}
-
-static struct afile *add(struct loader *l, const char *name)
-{
-    l->f = xrealloc(l->f, (l->n + 1) * sizeof(*l->f));
-    struct afile *f = &l->f[l->n++];
-    memset(f, 0, sizeof(*f));
-    f->name = xstrdup(name);
-    return f;
-}
-
-static int read_entry(struct loader *l, struct layer_reader *r, struct afile *f,
-                      struct kiln_error **err)
-{
-    f->size = 0;
-    char *buf = xmalloc(1 << 17);
-    int rc = -1;
-    struct strbuf mem = STRBUF_INIT;
-    strbuf_init(&mem);
-    for (;;) {
-        ssize_t n = layer_reader_data(r, buf, 1 << 17, err);
-        if (n < 0)
-            goto out;
-        if (n == 0)
-            break;
-        if (f->bw == NULL && mem.len + (size_t)n > IN_MEMORY_MAX) {
-            if (blob_writer_new(l->s, &f->bw, err) < 0 ||
-                blob_writer_write(f->bw, mem.buf, mem.len, err) < 0)
-                goto out;
-            strbuf_reset(&mem);
-        }
-        if (f->bw != NULL) {
-            if (blob_writer_write(f->bw, buf, (size_t)n, err) < 0)
-                goto out;
-        } else {
-            strbuf_add(&mem, buf, (size_t)n);
-        }
-        f->size += (uint64_t)n;
-    }
-    if (f->bw == NULL) {
-        f->len = mem.len;
-        f->data = strbuf_detach(&mem);
-    }
-    rc = 0;
-out:
-    strbuf_release(&mem);
-    free(buf);
-    return rc;
-}
-
-/* "a/./b/../c" -> "a/c", ".." stopping at the top: names only, no file system. */
-static char *lexical_clean(const char *p)
-{
-    struct strbuf sb = STRBUF_INIT;
-    strbuf_init(&sb);
-    while (*p != '\0') {
-        size_t n = strcspn(p, "/");
-        if (n == 2 && p[0] == '.' && p[1] == '.') {
-            char *slash = strrchr(sb.buf, '/');
-            strbuf_setlen(&sb, slash ? (size_t)(slash - sb.buf) : 0);
-        } else if (n > 0 && !(n == 1 && p[0] == '.')) {
-            if (sb.len > 0)
-                strbuf_addc(&sb, '/');
-            strbuf_add(&sb, p, n);
-        }
-        p += n;
-        p += strspn(p, "/");
-    }
-    return strbuf_detach(&sb);
-}
-
-static int read_archive(struct loader *l, int fd, struct kiln_error **err)
-{
-    struct layer_extract_opts o = {0};
-    struct layer_reader *r = layer_reader_open(fd, &o);
-    struct layer_entry e;
-    int n;
-    while ((n = layer_reader_next(r, &e, err)) > 0) {
-        if (e.kind == LK_SYMLINK) {
-            struct afile *f = add(l, e.path);
-            const char *slash = strrchr(e.path, '/');
-            cleanup_free char *joined =
-                e.link[0] == '/' ? xstrdup(e.link)
-                : slash          ? xasprintf("%.*s/%s", (int)(slash - e.path), e.path, e.link)
-                                 : xstrdup(e.link);
-            f->link = lexical_clean(joined);
-            continue;
-        }
-        if (e.kind != LK_FILE)
-            continue;
-        if (read_entry(l, r, add(l, e.path), err) < 0) {
-            n = -1;
-            break;
-        }
-    }
-    int rc = n < 0 ? -1 : layer_reader_finish(r, NULL, NULL, err);
-    layer_reader_free(r);
-    if (rc < 0)
-        return kiln_error_prefix(err, "load: archive rejected");
-    return 0;
-}
-
-/* Puts archive file `name` into the store, checked against want when given. */
-static int store_file(struct loader *l, const char *name, const struct descriptor *want,
-                      struct descriptor *out, struct kiln_error **err)
-{
-    struct afile *f = find(l, name, 0);
-    if (f == NULL)
-        return kiln_error_set(err, KILN_E_INVALID, "load: the archive has no file \"%s\"", name);
-    if (want != NULL && want->size != f->size)
-        return kiln_error_set(err, KILN_E_DIGEST,
-                              "load: \"%s\" is %llu bytes, its descriptor says %llu", name,
-                              (unsigned long long)f->size, (unsigned long long)want->size);
-    const struct digest *exp = want ? &want->digest : NULL;
-    if (f->stored) {
-        if (exp != NULL && !digest_equal(exp, &f->digest))
-            return kiln_error_set(err, KILN_E_DIGEST, "load: \"%s\" is sha256:%s, not sha256:%s",
-                                  name, f->digest.hex, exp->hex);
-    } else if (f->bw == NULL) {
-        if (store_blob_put(l->s, f->data ? f->data : "", f->len, exp, &f->digest, err) < 0)
-            return kiln_error_prefix(err, "load: \"%s\"", name);
-    } else {
-        int rc = blob_writer_commit(f->bw, exp, (int64_t)f->size, &f->digest, err);
-        blob_writer_free(f->bw);
-        f->bw = NULL;
-        if (rc < 0)
-            return kiln_error_prefix(err, "load: \"%s\"", name);
-    }
-    f->stored = 1;
-    if (out != NULL) {
-        out->digest = f->digest;
-        out->size = f->size;
-    }
-    return 0;
-}
-
-static json_t *file_json(struct loader *l, const char *name, struct kiln_error **err)
-{
-    struct afile *f = find(l, name, 0);
-    if (f == NULL)
-        return kiln_error_set(err, KILN_E_INVALID, "load: the archive has no \"%s\"", name), NULL;
-    if (f->data == NULL)
-        return kiln_error_set(err, KILN_E_INVALID, "load: \"%s\" is too large for JSON", name),
-               NULL;
-    return json_parse_bytes(f->data, f->len, name, err);
-}
 
 /* The layer must pass the codec's checks and hash to the config's diff id. */
 static int check_layer(struct loader *l, const struct descriptor *d, const char *want_diffid,
@@ -260,11 +75,11 @@ static int load_oci_manifest(struct loader *l, const json_t *m, const char *what
     if (descriptor_from_json(json_object_get(m, "config"), &cd, what, err) < 0)
         return -1;
     cleanup_free char *cname = xasprintf("blobs/sha256/%s", cd.digest.hex);
-    int rc = store_file(l, cname, &cd, NULL, err);
+    int rc = loader_store(l, cname, &cd, NULL, err);
     descriptor_release(&cd);
     if (rc < 0)
         return -1;
-    cleanup_json json_t *config = file_json(l, cname, err);
+    cleanup_json json_t *config = loader_json(l, cname, err);
     if (config == NULL)
         return -1;
     json_t *ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
@@ -281,7 +96,7 @@ static int load_oci_manifest(struct loader *l, const json_t *m, const char *what
         if (descriptor_from_json(lj, &ld, what, err) < 0)
             return -1;
         cleanup_free char *lname = xasprintf("blobs/sha256/%s", ld.digest.hex);
-        rc = store_file(l, lname, &ld, NULL, err);
+        rc = loader_store(l, lname, &ld, NULL, err);
         if (rc == 0)
             rc = check_layer(l, &ld, json_string_value(json_array_get(ids, i)), i, err);
         descriptor_release(&ld);
@@ -291,9 +106,95 @@ static int load_oci_manifest(struct loader *l, const json_t *m, const char *what
     return 0;
 }
 
+static int is_index_type(const char *mt)
+{
+    return strcmp(mt, MT_OCI_INDEX) == 0 || strcmp(mt, MT_DOCKER_LIST) == 0;
+}
+
+static int is_image_type(const char *mt)
+{
+    return strcmp(mt, MT_OCI_MANIFEST) == 0 || strcmp(mt, MT_DOCKER_MANIFEST) == 0;
+}
+
+/* An image manifest or an index (and, through it, every image it lists that
+ * the archive holds: an index may be partial, as `docker save` of one
+ * platform writes it) into the store, checked. An image that is not there is
+ * an error only when required (what index.json names directly). */
+static int load_entry(struct loader *l, const struct descriptor *d, int depth, int required,
+                      struct kiln_error **err)
+{
+    cleanup_free char *name = xasprintf("blobs/sha256/%s", d->digest.hex);
+    if (!required && loader_find(l, name) == NULL)
+        return 0;
+    if (!is_index_type(d->media_type) && !is_image_type(d->media_type))
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "load: %s is a %s; only images and image indexes are loaded", name,
+                              d->media_type);
+    if (loader_store(l, name, d, NULL, err) < 0)
+        return -1;
+    cleanup_json json_t *m = loader_json(l, name, err);
+    if (m == NULL)
+        return -1;
+    const char *mt = json_string_value(json_object_get(m, "mediaType"));
+    if (mt != NULL && strcmp(mt, d->media_type) != 0)
+        return kiln_error_set(err, KILN_E_INVALID,
+                              "load: %s says it is a %s, its descriptor says %s; refusing it", name,
+                              mt, d->media_type);
+    if (is_image_type(d->media_type))
+        return load_oci_manifest(l, m, name, err);
+    if (depth >= 2)
+        return kiln_error_set(err, KILN_E_INVALID, "load: %s: indexes nested too deep", name);
+    json_t *list = json_object_get(m, "manifests");
+    if (!json_is_array(list))
+        return kiln_error_set(err, KILN_E_INVALID, "load: index %s lists no manifests", name);
+    size_t i;
+    json_t *cj;
+    json_array_foreach(list, i, cj)
+    {
+        struct descriptor cd;
+        if (descriptor_from_json(cj, &cd, name, err) < 0)
+            return -1;
+        int rc = load_entry(l, &cd, depth + 1, 0, err);
+        descriptor_release(&cd);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A tag on an index needs the image for this machine (the store checks that
+ * it is complete): an archive without it fails before anything is tagged. */
+static int check_host_image(struct loader *l, const struct descriptor *d, const char *tag,
+                            struct kiln_error **err)
+{
+    if (tag == NULL || !is_index_type(d->media_type))
+        return 0;
+    cleanup_free char *name = xasprintf("blobs/sha256/%s", d->digest.hex);
+    struct afile *f = loader_find(l, name);
+    struct manifest m;
+    if (f == NULL || f->data == NULL || manifest_parse(d->media_type, f->data, f->len, &m, err) < 0)
+        return kiln_error_prefix(err, "load: %s", tag);
+    const struct platform_entry *pe = manifest_select_platform(&m, NULL, err);
+    int rc = 0;
+    if (pe == NULL) {
+        rc = kiln_error_prefix(err, "load: %s", tag);
+    } else {
+        cleanup_free char *child = xasprintf("blobs/sha256/%s", pe->d.digest.hex);
+        if (loader_find(l, child) == NULL) {
+            cleanup_free char *host = platform_host();
+            rc = kiln_error_set(err, KILN_E_NOTFOUND,
+                                "load: %s: the archive does not hold its image for %s (%s); "
+                                "nothing was tagged",
+                                tag, host, child);
+        }
+    }
+    manifest_release(&m);
+    return rc;
+}
+
 static int load_oci(struct loader *l, struct loaded **out, size_t *nout, struct kiln_error **err)
 {
-    cleanup_json json_t *index = file_json(l, "index.json", err);
+    cleanup_json json_t *index = loader_json(l, "index.json", err);
     if (index == NULL)
         return -1;
     json_t *list = json_object_get(index, "manifests");
@@ -306,25 +207,13 @@ static int load_oci(struct loader *l, struct loaded **out, size_t *nout, struct 
         struct descriptor md;
         if (descriptor_from_json(mj, &md, "index.json", err) < 0)
             return -1;
-        if (strcmp(md.media_type, MT_OCI_MANIFEST) != 0 &&
-            strcmp(md.media_type, MT_DOCKER_MANIFEST) != 0) {
-            kiln_error_set(err, KILN_E_INVALID,
-                           "load: index.json entry %zu is a %s; only image manifests are loaded",
-                           i + 1, md.media_type);
-            descriptor_release(&md);
-            return -1;
-        }
-        cleanup_free char *name = xasprintf("blobs/sha256/%s", md.digest.hex);
-        cleanup_json json_t *m = NULL;
-        int rc = store_file(l, name, &md, NULL, err);
-        if (rc == 0 && (m = file_json(l, name, err)) == NULL)
-            rc = -1;
-        if (rc == 0)
-            rc = load_oci_manifest(l, m, name, err);
+        int rc = load_entry(l, &md, 0, 1, err);
         json_t *ann = json_object_get(mj, "annotations");
         const char *tag = json_string_value(json_object_get(ann, "io.containerd.image.name"));
         if (tag == NULL)
             tag = json_string_value(json_object_get(ann, ANNOTATION_REF_NAME));
+        if (rc == 0)
+            rc = check_host_image(l, &md, tag, err);
         if (rc == 0)
             add_loaded(out, nout, &md, tag);
         descriptor_release(&md);
@@ -336,7 +225,7 @@ static int load_oci(struct loader *l, struct loaded **out, size_t *nout, struct 
 
 static int load_docker(struct loader *l, struct loaded **out, size_t *nout, struct kiln_error **err)
 {
-    cleanup_json json_t *list = file_json(l, "manifest.json", err);
+    cleanup_json json_t *list = loader_json(l, "manifest.json", err);
     if (list == NULL)
         return -1;
     if (!json_is_array(list))
@@ -351,9 +240,9 @@ static int load_docker(struct loader *l, struct loaded **out, size_t *nout, stru
             return kiln_error_set(err, KILN_E_INVALID,
                                   "load: manifest.json entry %zu lacks Config or Layers", i + 1);
         struct descriptor cd = {.media_type = (char *)MT_OCI_CONFIG};
-        if (store_file(l, cpath, NULL, &cd, err) < 0)
+        if (loader_store(l, cpath, NULL, &cd, err) < 0)
             return -1;
-        cleanup_json json_t *config = file_json(l, cpath, err);
+        cleanup_json json_t *config = loader_json(l, cpath, err);
         if (config == NULL)
             return -1;
         json_t *ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
@@ -370,7 +259,7 @@ static int load_docker(struct loader *l, struct loaded **out, size_t *nout, stru
         {
             const char *lp = json_string_value(pj);
             struct descriptor ld = {0};
-            if (lp == NULL || store_file(l, lp, NULL, &ld, err) < 0)
+            if (lp == NULL || loader_store(l, lp, NULL, &ld, err) < 0)
                 return lp ? -1
                           : kiln_error_set(err, KILN_E_INVALID, "load: bad layer path in entry %zu",
                                            i + 1);
@@ -398,8 +287,11 @@ static const char usage[] =
     "\n"
     "Loads images from an oci-archive or docker-archive tar (detected; may be gzip\n"
     "or zstd compressed), as written by `kiln save`, `docker save`, `podman save`\n"
-    "or `skopeo copy`. Every blob's digest and size and every layer's content are\n"
-    "verified before any tag moves.\n"
+    "or `skopeo copy` (also `--all`: an image index is kept as it is, with every\n"
+    "platform the archive holds; this machine's must be there). Tags come from the\n"
+    "archive (io.containerd.image.name or org.opencontainers.image.ref.name\n"
+    "annotations, RepoTags). Every blob's digest and size and every layer's\n"
+    "content are verified before any tag moves.\n"
     "\n"
     "  -i, --input FILE   the archive; - for stdin (default)\n";
 
@@ -434,11 +326,11 @@ static int cmd_load(struct cli_global *g, int argc, char **argv)
     struct loader l = {.s = s};
     struct loaded *v = NULL;
     size_t n = 0;
-    int rc = read_archive(&l, fd, &err);
+    int rc = loader_read(&l, fd, &err);
     if (rc == 0) {
-        if (find(&l, "index.json", 0) != NULL)
+        if (loader_find(&l, "index.json") != NULL)
             rc = load_oci(&l, &v, &n, &err);
-        else if (find(&l, "manifest.json", 0) != NULL)
+        else if (loader_find(&l, "manifest.json") != NULL)
             rc = load_docker(&l, &v, &n, &err);
         else
             rc = kiln_error_set(&err, KILN_E_INVALID,

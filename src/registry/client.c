@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <unistd.h>
 #include <errno.h>
@@ -28,11 +29,19 @@ struct reg_client {
     int insecure_ok;    /* HTTP fallback allowed: localhost or TLS checks off */
     struct auth_challenge chal;
     char *user, *password;
-    struct token_cache *tokens;
+    struct tokens *tokens; /* shared with clones; owned by the first client */
+    int owns_tokens;
     CURLSH *share;
     char *ca_pem; /* system CAs + cert_dir's *.crt, or NULL for curl's default */
     size_t ca_len;
     char *client_cert, *client_key;
+};
+
+/* Bearer tokens by scope for a client and its clones (other threads): one
+ * fetch per scope until it expires, whichever thread needs it first. */
+struct tokens {
+    pthread_mutex_t mu;
+    struct token_cache *cache;
 };
 
 /* Per-handle state, reachable through CURLOPT_PRIVATE. */
@@ -117,7 +126,10 @@ int reg_client_new(const char *host, const char *cred_name, const struct registr
     if (opts != NULL)
         c->opts = *opts;
     c->insecure_ok = c->opts.tls_no_verify || is_local_host(host);
-    c->tokens = token_cache_new();
+    c->tokens = xcalloc(1, sizeof(*c->tokens));
+    pthread_mutex_init(&c->tokens->mu, NULL);
+    c->tokens->cache = token_cache_new();
+    c->owns_tokens = 1;
     c->share = curl_share_init();
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
@@ -143,6 +155,44 @@ static void free_secret(char **s)
     *s = NULL;
 }
 
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+int reg_client_clone(struct reg_client *c, const struct registry_opts *opts,
+                     struct reg_client **out, struct kiln_error **err)
+{
+    if (reg_client_ping(c, 0, err) < 0)
+        return -1;
+    struct reg_client *k = xcalloc(1, sizeof(*k));
+    k->host = xstrdup(c->host);
+    k->cred_name = xstrdup(c->cred_name);
+    k->opts = opts ? *opts : c->opts;
+    k->scheme = c->scheme;
+    k->insecure_ok = c->insecure_ok;
+    k->chal.scheme = c->chal.scheme;
+    k->chal.realm = dup_or_null(c->chal.realm);
+    k->chal.service = dup_or_null(c->chal.service);
+    k->chal.scope = dup_or_null(c->chal.scope);
+    k->user = dup_or_null(c->user);
+    k->password = dup_or_null(c->password);
+    k->tokens = c->tokens;
+    k->share = curl_share_init();
+    curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    if (c->ca_pem != NULL) {
+        k->ca_pem = xmalloc(c->ca_len + 1);
+        memcpy(k->ca_pem, c->ca_pem, c->ca_len + 1);
+        k->ca_len = c->ca_len;
+    }
+    k->client_cert = dup_or_null(c->client_cert);
+    k->client_key = dup_or_null(c->client_key);
+    *out = k;
+    return 0;
+}
+
 void reg_client_free(struct reg_client *c)
 {
     if (c == NULL)
@@ -152,7 +202,11 @@ void reg_client_free(struct reg_client *c)
     auth_challenge_release(&c->chal);
     free_secret(&c->user);
     free_secret(&c->password);
-    token_cache_free(c->tokens);
+    if (c->owns_tokens) {
+        token_cache_free(c->tokens->cache);
+        pthread_mutex_destroy(&c->tokens->mu);
+        free(c->tokens);
+    }
     curl_share_cleanup(c->share);
     free(c->ca_pem);
     free(c->client_cert);
@@ -386,7 +440,22 @@ static CURL *easy_base(struct reg_client *c, const char *url, struct xfer *x)
     return e;
 }
 
-static int fetch_token(struct reg_client *c, const char *scope, struct kiln_error **err);
+static int fetch_token(struct reg_client *c, const char *scope, char **tok,
+                       struct kiln_error **err);
+
+/* The cached token for scope, else one fetched now (under the lock: threads
+ * wanting the same scope wait for one fetch). A copy to free_secret(); NULL
+ * with *err when the fetch failed. */
+static char *token_for(struct reg_client *c, const char *scope, struct kiln_error **err)
+{
+    pthread_mutex_lock(&c->tokens->mu);
+    const char *cached = token_cache_get(c->tokens->cache, scope, time(NULL));
+    char *tok = cached ? xstrdup(cached) : NULL;
+    if (tok == NULL && fetch_token(c, scope, &tok, err) < 0)
+        tok = NULL;
+    pthread_mutex_unlock(&c->tokens->mu);
+    return tok;
+}
 
 /* Credentials for a request to url: only if url is on this registry. */
 static int attach_auth(struct reg_client *c, CURL *e, const char *url, const char *scope,
@@ -400,16 +469,12 @@ static int attach_auth(struct reg_client *c, CURL *e, const char *url, const cha
         curl_easy_setopt(e, CURLOPT_USERNAME, c->user);
         curl_easy_setopt(e, CURLOPT_PASSWORD, c->password);
     } else if (c->chal.scheme == AUTH_BEARER) {
-        const char *tok = token_cache_get(c->tokens, scope, time(NULL));
-        if (tok == NULL) {
-            if (fetch_token(c, scope, err) < 0)
-                return -1;
-            tok = token_cache_get(c->tokens, scope, time(NULL));
-        }
-        if (tok != NULL) {
-            curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-            curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, tok);
-        }
+        char *tok = token_for(c, scope ? scope : "", err);
+        if (tok == NULL)
+            return -1;
+        curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, tok); /* curl keeps a copy */
+        free_secret(&tok);
     }
     return 0;
 }
@@ -636,11 +701,13 @@ int reg_client_ping(struct reg_client *c, int check_credentials, struct kiln_err
         return 0;
     /* GET /v2/ with the credentials (Basic) or a token got with them
      * (Bearer) must answer 200. */
-    const char *token = NULL;
+    char *token = NULL;
     if (c->chal.scheme == AUTH_BEARER) {
-        if (fetch_token(c, "", err) < 0)
+        pthread_mutex_lock(&c->tokens->mu);
+        int failed = fetch_token(c, "", &token, err) < 0;
+        pthread_mutex_unlock(&c->tokens->mu);
+        if (failed)
             return -1;
-        token = token_cache_get(c->tokens, "", time(NULL));
     }
     cleanup_free char *url = reg_url(c, "/v2/");
     struct reg_response r = {0};
@@ -654,10 +721,14 @@ int reg_client_ping(struct reg_client *c, int check_credentials, struct kiln_err
     else if (status != 200)
         ret = reg_status_error(c, &r, "GET /v2/", err);
     reg_response_release(&r);
+    free_secret(&token);
     return ret;
 }
 
-static int fetch_token(struct reg_client *c, const char *scope, struct kiln_error **err)
+/* Asks the token server for a token for scope (caller holds tokens->mu),
+ * caches it and gives the caller a copy (*tok, for free_secret()): it is
+ * used once even when it expires too soon to be cached. */
+static int fetch_token(struct reg_client *c, const char *scope, char **tok, struct kiln_error **err)
 {
     cleanup_free char *url = auth_token_url(&c->chal, scope);
     struct reg_response r = {0};
@@ -682,13 +753,10 @@ static int fetch_token(struct reg_client *c, const char *scope, struct kiln_erro
         ret = kiln_error_set(err, KILN_E_NET, "token server of %s answered HTTP %ld", c->host,
                              status);
     } else {
-        char *tok = NULL;
         time_t exp = 0;
-        ret = auth_token_parse(r.body.buf, r.body.len, time(NULL), &tok, &exp, err);
-        if (ret == 0) {
-            token_cache_put(c->tokens, scope, tok, exp);
-            free_secret(&tok);
-        }
+        ret = auth_token_parse(r.body.buf, r.body.len, time(NULL), tok, &exp, err);
+        if (ret == 0)
+            token_cache_put(c->tokens->cache, scope, *tok, exp);
     }
     reg_response_release(&r);
     return ret;
@@ -696,7 +764,9 @@ static int fetch_token(struct reg_client *c, const char *scope, struct kiln_erro
 
 void reg_client_auth_failed(struct reg_client *c, const char *scope, const char *www_auth)
 {
-    token_cache_drop(c->tokens, scope);
+    pthread_mutex_lock(&c->tokens->mu);
+    token_cache_drop(c->tokens->cache, scope);
+    pthread_mutex_unlock(&c->tokens->mu);
     struct auth_challenge ch;
     if (www_auth != NULL && auth_challenge_parse(www_auth, &ch, NULL) == 0) {
         /* Keep the scheme and realm; the scope we ask for stays ours. */

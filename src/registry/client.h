@@ -19,6 +19,11 @@ struct reg_client;
  * the name credentials are stored under ("docker.io"). Loads credentials. */
 int reg_client_new(const char *host, const char *cred_name, const struct registry_opts *opts,
                    struct reg_client **out, struct kiln_error **err);
+/* A client for another thread that shares c's bearer tokens (one fetch per
+ * scope for all of them) and what c's ping learned (pinged here first), with
+ * opts of its own. c must outlive it. */
+int reg_client_clone(struct reg_client *c, const struct registry_opts *opts,
+                     struct reg_client **out, struct kiln_error **err);
 void reg_client_free(struct reg_client *c);
 const char *reg_client_host(const struct reg_client *c);
 /* Overrides the stored credentials (kiln login checks new ones). */

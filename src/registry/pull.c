@@ -1,12 +1,14 @@
 /* kiln pull: resolve a reference to an image manifest (choosing a platform
  * from an index), fetch the config and layers the store lacks, up to three
- * at a time over curl multi, verify every byte against its descriptor, and
- * only then put everything into the store and move the tag. If anything
+ * at a time over curl multi (each blob written, hashed and fsynced on a
+ * thread of its own: blob_sink), verify every byte against its descriptor,
+ * and only then put everything into the store and move the tag. If anything
  * fails, nothing of this pull is kept. */
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "registry/blob_sink.h"
 #include "registry/client.h"
 #include "registry/manifest.h"
 #include "registry/mirrors.h"
@@ -19,10 +21,6 @@
 #include "util/strbuf.h"
 
 #define MAX_IN_FLIGHT 3
-/* curl hands over at most 16 KiB at a time: gather this much per write(2),
- * and start the disk writeback every WRITEBACK_EVERY bytes. */
-#define WRITE_BUF       (1u << 20)
-#define WRITEBACK_EVERY (8u << 20)
 
 void registry_pull_result_release(struct registry_pull_result *r)
 {
@@ -99,16 +97,12 @@ struct blob_job {
     struct pull_blobs *pb;
     const struct descriptor *d;
     char digest[DIGEST_STR_LEN + 1];
-    struct blob_writer *w;
-    struct digester *dig;
-    uint64_t got;       /* bytes received and hashed (w holds them, or buf) */
-    unsigned char *buf; /* bytes not yet written to w */
-    size_t buf_len;
-    uint64_t since_writeback;
+    struct blob_sink *k; /* where the bytes go */
+    uint64_t got;        /* bytes received */
     CURL *e;
     struct reg_response resp;
     struct reg_sink sink;
-    int attempts, reauthed, started, verified;
+    int attempts, reauthed, started;
     int first_write; /* first body bytes of this attempt not seen yet */
     uint64_t attempt_start;
     uint64_t reported;
@@ -125,42 +119,17 @@ struct pull_blobs {
 
 static void job_reset_writer(struct blob_job *j)
 {
-    blob_writer_free(j->w);
-    j->w = NULL;
-    free(j->buf);
-    j->buf = NULL;
-    j->buf_len = 0;
-    if (j->dig != NULL)
-        digester_free(j->dig);
-    j->dig = NULL;
+    blob_sink_free(j->k);
+    j->k = NULL;
     j->got = 0;
-}
-
-/* Writes the gathered bytes into the blob. */
-static int job_flush(struct blob_job *j, struct kiln_error **err)
-{
-    if (j->buf_len == 0)
-        return 0;
-    if (blob_writer_write(j->w, j->buf, j->buf_len, err) < 0)
-        return -1;
-    j->since_writeback += j->buf_len;
-    j->buf_len = 0;
-    if (j->since_writeback >= WRITEBACK_EVERY) {
-        blob_writer_start_writeback(j->w);
-        j->since_writeback = 0;
-    }
-    return 0;
 }
 
 static int job_open_writer(struct blob_job *j, struct kiln_error **err)
 {
-    if (j->w != NULL)
+    if (j->k != NULL)
         return 0;
-    if (blob_writer_new(j->pb->s, &j->w, err) < 0)
-        return -1;
-    j->dig = digester_new();
     j->got = 0;
-    return 0;
+    return blob_sink_new(j->pb->s, &j->k, err);
 }
 
 /* "bytes START-END/TOTAL" -> START, or -1. */
@@ -200,18 +169,8 @@ static int job_write(void *ctx, const void *buf, size_t len, struct kiln_error *
                               "blob %s failed verification: the registry sent more than the %llu "
                               "bytes its descriptor says; nothing was stored",
                               j->digest, (unsigned long long)j->d->size);
-    if (j->buf == NULL)
-        j->buf = xmalloc(WRITE_BUF);
-    if (j->buf_len + len > WRITE_BUF && job_flush(j, err) < 0)
+    if (blob_sink_write(j->k, buf, len, err) < 0)
         return -1;
-    if (len >= WRITE_BUF) {
-        if (blob_writer_write(j->w, buf, len, err) < 0)
-            return -1;
-    } else {
-        memcpy(j->buf + j->buf_len, buf, len);
-        j->buf_len += len;
-    }
-    digester_update(j->dig, buf, len);
     j->got += len;
     if (j->got - j->reported >= (256 << 10) || j->got == j->d->size) {
         j->reported = j->got;
@@ -254,7 +213,8 @@ static void job_stop(struct blob_job *j, CURLM *multi)
     reg_response_release(&j->resp);
 }
 
-/* A finished transfer: 1 = done and verified, 0 = restarted, -1 = failed. */
+/* A finished transfer: 1 = all bytes received (the sink checks them later),
+ * 0 = restarted, -1 = failed. */
 static int job_finish(struct blob_job *j, CURLM *multi, CURLcode rc, struct kiln_error **err)
 {
     long status = 0;
@@ -276,22 +236,11 @@ static int job_finish(struct blob_job *j, CURLM *multi, CURLcode rc, struct kiln
     }
     if (rc == CURLE_OK && (status == 200 || status == 206) && j->got == j->d->size) {
         /* An empty blob never calls the sink. */
-        if ((j->w == NULL && job_open_writer(j, err) < 0) || job_flush(j, err) < 0) {
-            job_stop(j, multi);
-            return -1;
-        }
+        int r = job_open_writer(j, err);
         job_stop(j, multi);
-        struct digest got;
-        digester_finish(j->dig, &got);
-        j->dig = NULL;
-        if (!digest_equal(&got, &j->d->digest)) {
-            char gs[DIGEST_STR_LEN + 1];
-            return kiln_error_set(err, KILN_E_DIGEST,
-                                  "blob %s failed verification: its content hashes to %s; "
-                                  "nothing was stored",
-                                  j->digest, digest_str(&got, gs));
-        }
-        j->verified = 1;
+        if (r < 0)
+            return -1;
+        blob_sink_close(j->k);
         return 1;
     }
     if (rc == CURLE_OK && (status == 200 || status == 206)) {
@@ -327,7 +276,7 @@ static int job_finish(struct blob_job *j, CURLM *multi, CURLcode rc, struct kiln
     return -1;
 }
 
-/* Downloads every job; all verified (not yet committed) on success. */
+/* Downloads every job; all received (their sinks closed) on success. */
 static int run_jobs(struct pull_blobs *pb, struct kiln_error **err)
 {
     CURLM *multi = curl_multi_init();
@@ -378,6 +327,22 @@ static int run_jobs(struct pull_blobs *pb, struct kiln_error **err)
     return ret;
 }
 
+/* Waits until a received blob is on disk and checks its digest. */
+static int job_verify(struct blob_job *j, struct kiln_error **err)
+{
+    struct digest got;
+    if (blob_sink_wait(j->k, &got, err) < 0)
+        return kiln_error_prefix(err, "blob %s", j->digest);
+    if (!digest_equal(&got, &j->d->digest)) {
+        char gs[DIGEST_STR_LEN + 1];
+        return kiln_error_set(err, KILN_E_DIGEST,
+                              "blob %s failed verification: its content hashes to %s; "
+                              "nothing was stored",
+                              j->digest, digest_str(&got, gs));
+    }
+    return 0;
+}
+
 /* Largest first: the longest transfer starts at once instead of queueing
  * behind small ones (MAX_IN_FLIGHT at a time). */
 static int by_size_desc(const void *a, const void *b)
@@ -410,11 +375,14 @@ int pull_blobs(struct reg_client *c, struct store *s, const char *path,
     }
     qsort(pb.jobs, pb.n, sizeof(*pb.jobs), by_size_desc);
     int ret = run_jobs(&pb, err);
+    for (size_t i = 0; ret == 0 && i < pb.n; i++)
+        ret = job_verify(&pb.jobs[i], err);
     /* Everything verified: now (and only now) the blobs enter the store. */
     for (size_t i = 0; ret == 0 && i < pb.n; i++) {
         struct blob_job *j = &pb.jobs[i];
-        blob_writer_defer_dir_sync(j->w);
-        if (blob_writer_commit(j->w, &j->d->digest, (int64_t)j->d->size, NULL, err) < 0)
+        struct blob_writer *w = blob_sink_writer(j->k);
+        blob_writer_defer_dir_sync(w);
+        if (blob_writer_commit(w, &j->d->digest, (int64_t)j->d->size, NULL, err) < 0)
             ret = -1;
         else
             reg_progress(c, REGISTRY_EV_BLOB_DONE, j->digest, j->d->size, j->d->size, NULL);

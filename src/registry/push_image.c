@@ -29,7 +29,8 @@ struct push_item {
 
 struct push_run {
     struct store *s;
-    const char *host, *cred_name, *path;
+    struct reg_client *c; /* the workers' clients are its clones */
+    const char *host, *path;
     struct registry_opts opts; /* progress goes through progress_locked */
     const struct registry_opts *user_opts;
     struct push_item *items;
@@ -60,23 +61,26 @@ static int push_item(struct push_run *r, struct reg_client *c, struct push_item 
     return push_blob(c, r->s, r->path, &it->out, err);
 }
 
-/* A worker: its own client (curl handles, tokens), items taken in order. */
+struct worker {
+    struct push_run *r;
+    struct reg_client *c; /* its own curl handles; tokens shared */
+    pthread_t th;
+};
+
+/* A worker: items taken in order. */
 static void *worker(void *arg)
 {
-    struct push_run *r = arg;
-    struct reg_client *c = NULL;
+    struct worker *w = arg;
+    struct push_run *r = w->r;
     struct kiln_error *e = NULL;
-    if (reg_client_new(r->host, r->cred_name, &r->opts, &c, &e) == 0) {
-        for (;;) {
-            pthread_mutex_lock(&r->mu);
-            size_t i = r->next++;
-            int stop = r->err != NULL || i >= r->n;
-            pthread_mutex_unlock(&r->mu);
-            if (stop || push_item(r, c, &r->items[i], &e) < 0)
-                break;
-        }
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        size_t i = r->next++;
+        int stop = r->err != NULL || i >= r->n;
+        pthread_mutex_unlock(&r->mu);
+        if (stop || push_item(r, w->c, &r->items[i], &e) < 0)
+            break;
     }
-    reg_client_free(c);
     if (e != NULL) {
         pthread_mutex_lock(&r->mu);
         if (r->err == NULL)
@@ -90,15 +94,25 @@ static void *worker(void *arg)
 
 static int push_all(struct push_run *r, struct kiln_error **err)
 {
-    pthread_t th[PUSH_WORKERS];
+    struct worker w[PUSH_WORKERS] = {0};
     size_t n_threads = r->n < PUSH_WORKERS ? r->n : PUSH_WORKERS, started = 0;
+    for (size_t i = 0; i < n_threads; i++) {
+        w[i].r = r;
+        if (reg_client_clone(r->c, &r->opts, &w[i].c, err) < 0) {
+            for (size_t k = 0; k < i; k++)
+                reg_client_free(w[k].c);
+            return -1;
+        }
+    }
     for (; started < n_threads; started++)
-        if (pthread_create(&th[started], NULL, worker, r) != 0)
+        if (pthread_create(&w[started].th, NULL, worker, &w[started]) != 0)
             break;
-    if (started == 0)
-        worker(r); /* no threads: do it here */
+    if (started == 0 && n_threads > 0)
+        worker(&w[0]); /* no threads: do it here */
     for (size_t i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
+        pthread_join(w[i].th, NULL);
+    for (size_t i = 0; i < n_threads; i++)
+        reg_client_free(w[i].c);
     if (r->err != NULL) {
         if (err != NULL && *err == NULL)
             *err = steal_pointer(&r->err);
@@ -185,7 +199,6 @@ int push_image(struct store *store, const struct image *img, const struct refere
     }
     struct push_run run = {.s = store,
                            .host = reference_registry_host(ref),
-                           .cred_name = ref->domain,
                            .path = ref->path,
                            .opts = *opts,
                            .user_opts = opts,
@@ -200,11 +213,12 @@ int push_image(struct store *store, const struct image *img, const struct refere
     struct reg_client *c = NULL;
     cleanup_free char *manifest = NULL;
     size_t len = 0;
-    int ret = push_all(&run, err);
+    int ret = reg_client_new(run.host, ref->domain, opts, &c, err);
+    run.c = c;
+    if (ret == 0)
+        ret = push_all(&run, err);
     if (ret == 0)
         ret = manifest_bytes(store, img, items, &manifest, &len, err);
-    if (ret == 0)
-        ret = reg_client_new(run.host, ref->domain, opts, &c, err);
     struct digest md;
     if (ret == 0) {
         char mds[DIGEST_STR_LEN + 1];

@@ -23,6 +23,9 @@ struct blob_writer {
     uint64_t size;
     uint64_t writeback_from; /* bytes before this are being written back */
     int done;                /* committed or failed: no more writes */
+    int hashed;              /* writing ended; got holds the digest */
+    int synced;              /* fsynced by blob_writer_digest() */
+    struct digest got;
     int defer_dir_sync;
 };
 
@@ -47,7 +50,7 @@ int blob_writer_new(struct store *s, struct blob_writer **out, struct kiln_error
 
 int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct kiln_error **err)
 {
-    if (w->done)
+    if (w->done || w->hashed)
         return kiln_error_set(err, KILN_E_FAIL, "blob writer: write after commit");
     if (write_all(w->fd, buf, len) < 0)
         return kiln_error_errno(err, errno, "write %s", w->path);
@@ -83,6 +86,29 @@ uint64_t blob_writer_size(const struct blob_writer *w)
     return w->size;
 }
 
+static void finish_hash(struct blob_writer *w)
+{
+    if (!w->hashed) {
+        digester_finish(w->dg, &w->got);
+        w->dg = NULL;
+        w->hashed = 1;
+    }
+}
+
+int blob_writer_digest(struct blob_writer *w, struct digest *out, struct kiln_error **err)
+{
+    if (w->done)
+        return kiln_error_set(err, KILN_E_FAIL, "blob writer: digest after commit");
+    if (!w->synced) {
+        if (fsync(w->fd) < 0)
+            return kiln_error_errno(err, errno, "sync %s", w->path);
+        w->synced = 1;
+    }
+    finish_hash(w);
+    *out = w->got;
+    return 0;
+}
+
 static void discard(struct blob_writer *w)
 {
     if (w->fd >= 0) {
@@ -102,9 +128,8 @@ int blob_writer_commit(struct blob_writer *w, const struct digest *expected, int
     if (w->done)
         return kiln_error_set(err, KILN_E_FAIL, "blob writer: committed twice");
     w->done = 1;
-    struct digest got;
-    digester_finish(w->dg, &got);
-    w->dg = NULL;
+    finish_hash(w);
+    struct digest got = w->got;
     if (expected_size >= 0 && w->size != (uint64_t)expected_size) {
         discard(w);
         return kiln_error_set(err, KILN_E_DIGEST,
@@ -126,7 +151,7 @@ int blob_writer_commit(struct blob_writer *w, const struct digest *expected, int
         discard(w);
         return 0;
     }
-    if (fsync(w->fd) < 0 || fchmod(w->fd, 0444) < 0) {
+    if ((!w->synced && fsync(w->fd) < 0) || fchmod(w->fd, 0444) < 0) {
         int e = errno;
         discard(w);
         return kiln_error_errno(err, e, "sync blob sha256:%s", got.hex);

@@ -94,6 +94,10 @@ int blob_writer_new(struct store *s, struct blob_writer **out, struct kiln_error
 int blob_writer_write(struct blob_writer *w, const void *buf, size_t len, struct kiln_error **err);
 /* Bytes written so far. */
 uint64_t blob_writer_size(const struct blob_writer *w);
+/* Ends the writing: fsyncs the bytes and gives their digest, so a caller can
+ * check a batch before committing any of it (from a thread of its own, while
+ * other blobs are still arriving); commit then only renames. */
+int blob_writer_digest(struct blob_writer *w, struct digest *out, struct kiln_error **err);
 /* fsyncs, checks expected digest (NULL = any) and size (-1 = any), renames
  * into place and fsyncs the directory. On mismatch: KILN_E_DIGEST naming the
  * digests and nothing kept. *out (may be NULL) receives the digest. A writer

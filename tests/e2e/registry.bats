@@ -100,12 +100,18 @@ start_proxy() {
 
 @test "push: a blob larger than the chunk size goes up in chunks" {
     python3 "$MAKE_LAYOUT" "$KILN_ROOT" localhost/big:v1 --layers 1 --size 40000000 >/dev/null
-    run kiln push -q localhost/big:v1 "$REG/big:v1"
+    start_proxy pass
+    run kiln push -q localhost/big:v1 "$PROXY/big:v1"
     [ "$status" -eq 0 ]
     [ "$(skopeo_digest "docker://$REG/big:v1")" = "${lines[-1]}" ]
-    start_proxy pass
+    # 32 MiB chunks: two PATCHes with their ranges, then the closing PUT
+    grep -q '^PATCH /v2/big/blobs/uploads/.* crange=0-33554431$' "$BATS_TEST_TMPDIR/proxy.log"
+    grep -q '^PATCH /v2/big/blobs/uploads/.* crange=33554432-' "$BATS_TEST_TMPDIR/proxy.log"
+    grep -q '^PUT /v2/big/blobs/uploads/.*digest=sha256' "$BATS_TEST_TMPDIR/proxy.log"
+    rm -rf "$KILN_ROOT"
     run kiln pull -q "$PROXY/big:v1"
     [ "$status" -eq 0 ]
+    [ "$output" = "$(skopeo_digest "docker://$REG/big:v1")" ]
 }
 
 @test "multi-platform index: the host's platform by default, --platform picks another" {

@@ -167,6 +167,40 @@ use_fake_helper() {
     [ "$status" -eq 0 ]
 }
 
+# Token requests kiln made for SCOPE since the token log had $1 lines.
+tokens_for() { # SINCE SCOPE
+    tail -n +$(($1 + 1)) "$REG_DIR/token.log" | grep -c "^token .* scope=$2\$" || true
+}
+
+@test "token auth: one token per scope for a whole pull and a whole push" {
+    registry_start token
+    seed_image
+    login
+    n=$(wc -l <"$REG_DIR/token.log")
+    run kiln pull -q "$REG/img:v1"
+    [ "$status" -eq 0 ]
+    # manifest, config and two layers: four requests, one token
+    [ "$(tokens_for "$n" "repository:img:pull")" -eq 1 ]
+    n=$(wc -l <"$REG_DIR/token.log")
+    run kiln push -q "$REG/img:v1" "$REG/mine:v1"
+    [ "$status" -eq 0 ]
+    # three workers' HEADs and mounts, then the manifest: one token per scope
+    [ "$(tokens_for "$n" "repository:mine:pull,push")" -eq 1 ]
+    [ "$(tokens_for "$n" "repository:mine:pull,push repository:img:pull")" -eq 1 ]
+}
+
+@test "bearer tokens are never sent to another host on a redirect" {
+    registry_start token
+    seed_image
+    TAMPER_UPSTREAM_AUTH="$REG_USER:$REG_PASS" tamper_start redirect-blobs
+    login "$PROXY"
+    run kiln pull -q "$PROXY/img:v1"
+    [ "$status" -eq 0 ]
+    grep -q "GET /v2/img/manifests/v1 host=$PROXY auth=yes" "$REG_DIR/proxy.log"
+    grep -q "host=127.0.0.2" "$REG_DIR/proxy.log"
+    ! grep "host=127.0.0.2" "$REG_DIR/proxy.log" | grep -q "auth=yes"
+}
+
 @test "token auth: an expired token is one clear line, non-zero" {
     registry_start token --expired
     run login

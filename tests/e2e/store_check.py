@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """An independent consistency check of a kiln store, for the tests: every blob
 in blobs/sha256 hashes to its name, and every index.json entry's manifest,
-config and layers are present with the sizes the descriptors give.
+config and layers (for an index: of each image it lists that is present) are
+present with the sizes the descriptors give.
 Prints one line per problem; exit 1 when there is any."""
 import hashlib
 import json
@@ -45,6 +46,19 @@ for m in index.get("manifests", []):
         continue
     with open(p) as f:
         man = json.load(f)
+    if "manifests" in man:
+        # An index: the images it lists that are present must be complete
+        # (an index may be partial; kiln fsck checks the host's platform).
+        for child in man["manifests"]:
+            cp = os.path.join(blobs, child["digest"].split(":", 1)[1])
+            if not os.path.exists(cp):
+                continue
+            need(child, tag)
+            with open(cp) as f:
+                cm = json.load(f)
+            for d in [cm["config"]] + cm.get("layers", []):
+                need(d, tag)
+        continue
     for d in [man["config"]] + man.get("layers", []):
         need(d, tag)
 for line in problems:

@@ -11,10 +11,12 @@ MODE:
                   (the client should resume with Range or retry)
   redirect-blobs  answer blob GETs with a redirect to 127.0.0.2 (same port),
                   where the proxy also listens and logs any Authorization header
-                  (TAMPER_UPSTREAM_AUTH=user:pass: the proxy itself logs in there)
-Writes its port to PORTFILE; with LOGFILE, logs "METHOD PATH auth=yes|no" lines.
+                  (TAMPER_UPSTREAM_AUTH=user:pass: the proxy itself logs in there,
+                  with Basic auth or a token from the registry's token server)
+Writes its port to PORTFILE; with LOGFILE, logs one line per request:
+"METHOD PATH host=H auth=yes|no range=R crange=CONTENT-RANGE".
 """
-import base64, http.client, os, sys, threading
+import base64, http.client, json, os, re, sys, threading, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 portfile, upstream_port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -39,9 +41,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def relay(self, method):
         host = self.headers.get("Host", "")
-        log("%s %s host=%s auth=%s range=%s" % (method, self.path, host,
-                                                 "yes" if self.headers.get("Authorization") else "no",
-                                                 self.headers.get("Range", "none")))
+        log("%s %s host=%s auth=%s range=%s crange=%s" % (
+            method, self.path, host, "yes" if self.headers.get("Authorization") else "no",
+            self.headers.get("Range", "none"), self.headers.get("Content-Range", "none")))
         is_blob = "/blobs/sha256:" in self.path and method == "GET"
         if mode == "redirect-blobs" and is_blob and not host.startswith("127.0.0.2"):
             self.send_response(307)
@@ -52,6 +54,8 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", 0) or 0)
         body = self.rfile.read(n) if n else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP and k.lower() != "host"}
+        # The registry builds upload Locations from Host: they point back here.
+        headers["Host"] = host
         if host.startswith("127.0.0.2") and os.environ.get("TAMPER_UPSTREAM_AUTH"):
             # The redirect target stands for a pre-signed storage URL: it
             # needs no credentials from the client.
@@ -61,6 +65,19 @@ class Handler(BaseHTTPRequestHandler):
         conn.request(method, self.path, body=body, headers=headers)
         r = conn.getresponse()
         data = r.read()
+        challenge = r.getheader("WWW-Authenticate", "")
+        if r.status == 401 and "Authorization" in headers and challenge.startswith("Bearer "):
+            # A token registry: the proxy gets its own token with its login.
+            params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+            url = "%s?service=%s&scope=%s" % (params["realm"], params.get("service", ""),
+                                              params.get("scope", ""))
+            req = urllib.request.Request(url, headers={"Authorization": headers["Authorization"]})
+            token = json.load(urllib.request.urlopen(req))["token"]
+            headers["Authorization"] = "Bearer " + token
+            conn = http.client.HTTPConnection("127.0.0.1", upstream_port)
+            conn.request(method, self.path, body=body, headers=headers)
+            r = conn.getresponse()
+            data = r.read()
         out_headers = [(k, v) for k, v in r.getheaders() if k.lower() not in HOP]
         is_manifest = "/manifests/" in self.path and method == "GET" and r.status == 200
         if mode == "flip-blob" and is_blob and r.status == 200 and len(data) > 0:

@@ -6,6 +6,7 @@ docker-registry verifies against the matching certificate.
 usage: token_server.py PORTFILE KEY CERT USERS SERVICE ISSUER [--expired]
   Writes the port it listens on to PORTFILE. USERS: lines "user:password".
   --expired issues tokens whose exp is in the past (the registry refuses them).
+  Prints one line per token issued: "token user=NAME|- scope=SCOPE".
 """
 import base64, json, os, subprocess, sys, time, uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,6 +79,7 @@ class Handler(BaseHTTPRequestHandler):
         claims = {"iss": issuer, "sub": subject, "aud": service, "exp": exp,
                   "nbf": now - 7200 if expired else now - 10, "iat": now - 10,
                   "jti": uuid.uuid4().hex, "access": access}
+        print("token user=%s scope=%s" % (subject or "-", " ".join(q.get("scope", []))), flush=True)
         body = json.dumps({"token": sign(claims), "expires_in": 300,
                            "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))}).encode()
         self.send_response(200)
