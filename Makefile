@@ -151,7 +151,7 @@ ml-base: deps $(KILN)
 	  if [ "$$($(KILN_BIN) inspect $(ML_BASE) 2>/dev/null | jq -r '.[0].config.history[-1].comment')" = "$$msg" ]; then \
 	    echo "$(ML_BASE): up to date ($${tar##*/})"; \
 	  else \
-	    SOURCE_DATE_EPOCH=$(ML_BASE_EPOCH) $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "$$msg"; \
+	    SOURCE_DATE_EPOCH=$${BASE_SOURCE_DATE_EPOCH:-$(ML_BASE_EPOCH)} $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "$$msg"; \
 	  fi; \
 	fi
 

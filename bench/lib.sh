@@ -11,7 +11,12 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BENCH_ROOT=${BENCH_ROOT:-$(cd "$BENCH_DIR/.." && pwd)}
 KILN=${KILN:-$BENCH_ROOT/build/kiln}
 BENCH_QUICK=${BENCH_QUICK:-0}
-BENCH_TMP=${BENCH_TMP:-$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")}
+if [ -z "${BENCH_TMP:-}" ]; then
+    # a script run alone: its scratch directory goes when it exits (a script that
+    # sets its own EXIT trap removes it there)
+    BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
+    trap 'rm -rf "$BENCH_TMP"' EXIT
+fi
 BENCH_OUT=${BENCH_OUT:-$BENCH_TMP/figures.jsonl}
 BENCH_EPOCH=${BENCH_EPOCH:-1735689600}
 # its own name, so that a bench run and a developer's builds never retag each other's base

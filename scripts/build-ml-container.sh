@@ -36,8 +36,10 @@ production) and NAME:<git short commit> (NAME:<commit>-prod).
   -h, --help        this text
 
 Environment: KILN (kiln binary; default build/kiln, else kiln on PATH), KILN_ROOT,
-SOURCE_DATE_EPOCH (default: the commit time of HEAD), PIP_INDEX_URL, PIP_TRUSTED_HOST,
-and any versions.conf key (overrides the file).
+SOURCE_DATE_EPOCH (default: the commit time of the last change to
+dataenv/config/versions.conf or dataenv/locks, so code commits keep the install
+steps cached; the created label says HEAD's commit time), PIP_INDEX_URL,
+PIP_TRUSTED_HOST, and any versions.conf key (overrides the file).
 EOF
 }
 
@@ -107,11 +109,23 @@ if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
         git_ref="$git_ref-dirty"
     fi
 fi
-if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-    SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)
+# Two times. The epoch (kiln's SOURCE_DATE_EPOCH: file mtimes, the image config's
+# created, the SOURCE_DATE_EPOCH build arg that Debian's byte-compiling sees) is
+# the commit time of the last change to what the installs are pinned by
+# (versions.conf and the locks), so a commit of code leaves the apt and venv
+# steps cached. The created label is the commit time of HEAD: when this source was
+# made. SOURCE_DATE_EPOCH given sets both.
+head_time=$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || true)
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+    created_epoch=$SOURCE_DATE_EPOCH
+else
+    SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct -- dataenv/config/versions.conf \
+        dataenv/locks 2>/dev/null || true)
+    SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-${head_time:-0}}
+    created_epoch=${head_time:-$SOURCE_DATE_EPOCH}
 fi
 export SOURCE_DATE_EPOCH
-build_date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
+build_date=$(date -u -d "@$created_epoch" +%Y-%m-%dT%H:%M:%SZ)
 
 suffix=""
 [ "$target" = production ] && suffix="-prod"
@@ -239,6 +253,6 @@ echo
 echo "== dataenv build summary"
 printf '  %-10s %s\n' image "${tags[0]}" target "$target" tags "${tags[*]}" \
     digest "${digest:-unknown}" size "$size" "build time" "${secs} s" \
-    revision "$git_ref" created "$build_date"
+    revision "$git_ref" created "$build_date" epoch "$SOURCE_DATE_EPOCH"
 [ $push = 1 ] && printf '  %-10s %s\n' pushed "${tags[*]}"
 exit 0

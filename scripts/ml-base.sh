@@ -6,8 +6,9 @@
 #
 #   scripts/ml-base.sh [--print-key] [--print-path]   prints the tar path on stdout
 #
-# Environment: KILN_BASE_CACHE (default /var/tmp/kiln-base), SOURCE_DATE_EPOCH
-# (default BASE_SOURCE_DATE_EPOCH from dataenv/config/versions.conf), BASE_SUITE,
+# Environment: KILN_BASE_CACHE (default /var/tmp/kiln-base), BASE_SOURCE_DATE_EPOCH
+# (default: dataenv/config/versions.conf's; never SOURCE_DATE_EPOCH, which is the
+# app build's and would make a new base, and rebuild everything, per commit), BASE_SUITE,
 # BASE_SOURCES (apt sources file; default the host's /etc/apt/sources.list.d/debian.sources).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +17,7 @@ confval() { sed -n "s/^$1=//p" "$conf" | tail -n 1; }
 
 cache=${KILN_BASE_CACHE:-/var/tmp/kiln-base}
 suite=${BASE_SUITE:-$(confval BASE_SUITE)}
-epoch=${SOURCE_DATE_EPOCH:-$(confval BASE_SOURCE_DATE_EPOCH)}
+epoch=${BASE_SOURCE_DATE_EPOCH:-$(confval BASE_SOURCE_DATE_EPOCH)}
 sources=${BASE_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 [ -r "$sources" ] || { echo "ml-base: apt sources $sources not readable; set BASE_SOURCES" >&2; exit 1; }
 

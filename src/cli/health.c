@@ -46,10 +46,12 @@ static int probe_container(const char *root, const char *id, int repeat, struct 
     rt_spec_init(&spec);
     const char **env = NULL;
     launch_exec_spec(cfg, &spec, &env);
-    /* For an image: retry while the start period and retries allow. */
+    /* For an image: retry while the start period and retries allow, as the
+     * supervisor does: StartInterval apart within the start period (when shorter
+     * than Interval), then Interval apart; at most a second apart, as someone
+     * waits for the answer. */
     long long budget =
         repeat ? hc.start_period + (long long)hc.retries * (hc.interval + hc.timeout) : 0;
-    long long step = hc.interval < SEC ? hc.interval : SEC;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
@@ -57,6 +59,11 @@ static int probe_container(const char *root, const char *id, int repeat, struct 
         int code = ctr_health_probe(pid, &spec, &hc, &out);
         clock_gettime(CLOCK_MONOTONIC, &t);
         long long el = (t.tv_sec - t0.tv_sec) * SEC + (t.tv_nsec - t0.tv_nsec);
+        long long step = hc.interval;
+        if (el < hc.start_period && hc.start_interval < step)
+            step = hc.start_interval;
+        if (step > SEC)
+            step = SEC;
         if (code == 0 || el + step > budget) {
             fputs(out ? out : "", stdout);
             free(out);

@@ -103,10 +103,49 @@ dry() {
     [ "$status" -eq 2 ]
 }
 
-@test "build script: SOURCE_DATE_EPOCH sets the created label" {
+@test "build script: SOURCE_DATE_EPOCH given sets the epoch and the created label" {
     SOURCE_DATE_EPOCH=1700000000 run "$SCRIPT" --dry-run
+    [ "$(build_arg SOURCE_DATE_EPOCH)" = 1700000000 ]
     [[ $output == *"BUILD_DATE=2023-11-14T22:13:20Z"* ]]
     [[ $output == *"org.opencontainers.image.created=2023-11-14T22:13:20Z"* ]]
+}
+
+# A clone of this checkout to commit in; commit_at EPOCH MESSAGE commits all changes then.
+clone_checkout() {
+    git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1 || skip "not a git checkout"
+    CLONE=$BATS_TEST_TMPDIR/clone
+    git clone -q "$ROOT" "$CLONE"
+    cp "$SCRIPT" "$CLONE/scripts/" # the script under test, committed or not
+}
+commit_at() {
+    GIT_AUTHOR_DATE="@$1 +0000" GIT_COMMITTER_DATE="@$1 +0000" \
+        git -C "$CLONE" -c user.name=kiln-test -c user.email=kiln-test@localhost commit -qam "$2"
+}
+build_arg() { grep -o -- "--build-arg $1=[^ ]*" <<<"$output" | cut -d= -f2-; }
+
+@test "build script: the epoch is the last commit of versions.conf or the locks; created is HEAD's" {
+    clone_checkout
+    unset SOURCE_DATE_EPOCH
+    run "$CLONE/scripts/build-ml-container.sh" --dry-run
+    epoch=$(build_arg SOURCE_DATE_EPOCH)
+    [ "$epoch" = "$(git -C "$CLONE" log -1 --format=%ct -- dataenv/config/versions.conf dataenv/locks)" ]
+    h=$(git -C "$CLONE" log -1 --format=%ct)
+    # code: outside dataenv/, then the app only: the epoch stays, the labels follow HEAD
+    echo "# more" >>"$CLONE/README.md" && commit_at $((h + 1000)) readme
+    echo "# more" >>"$CLONE/dataenv/app/main.py" && commit_at $((h + 2000)) app
+    run "$CLONE/scripts/build-ml-container.sh" --dry-run
+    [ "$(build_arg SOURCE_DATE_EPOCH)" = "$epoch" ]
+    [ "$(build_arg BUILD_DATE)" = "$(date -u -d @$((h + 2000)) +%Y-%m-%dT%H:%M:%SZ)" ]
+    [[ $output == *"org.opencontainers.image.created=$(date -u -d @$((h + 2000)) +%Y-%m-%dT%H:%M:%SZ)"* ]]
+    [[ $output == *"org.opencontainers.image.revision=$(git -C "$CLONE" rev-parse HEAD) "* ]]
+    # the pins: versions.conf, then a lock
+    echo "# more" >>"$CLONE/dataenv/config/versions.conf" && commit_at $((h + 3000)) versions
+    run "$CLONE/scripts/build-ml-container.sh" --dry-run
+    [ "$(build_arg SOURCE_DATE_EPOCH)" = $((h + 3000)) ]
+    echo "# more" >>"$CLONE/dataenv/locks/apt.lock" && commit_at $((h + 4000)) lock
+    run "$CLONE/scripts/build-ml-container.sh" --dry-run
+    [ "$(build_arg SOURCE_DATE_EPOCH)" = $((h + 4000)) ]
+    [ "$(build_arg BUILD_DATE)" = "$(date -u -d @$((h + 4000)) +%Y-%m-%dT%H:%M:%SZ)" ]
 }
 
 @test "build script: unknown options and missing values are errors" {
@@ -185,12 +224,14 @@ plan() {
     done
 }
 
-@test "ml-base.sh: the cache key follows the package set and the epoch" {
+@test "ml-base.sh: the cache key follows the package set and the base's epoch, not the build's" {
     a=$(KILN_BASE_CACHE=$BATS_TEST_TMPDIR "$ROOT/scripts/ml-base.sh" --print-path)
-    b=$(SOURCE_DATE_EPOCH=1 KILN_BASE_CACHE=$BATS_TEST_TMPDIR "$ROOT/scripts/ml-base.sh" --print-path)
+    b=$(BASE_SOURCE_DATE_EPOCH=1 KILN_BASE_CACHE=$BATS_TEST_TMPDIR "$ROOT/scripts/ml-base.sh" --print-path)
     [[ $a == "$BATS_TEST_TMPDIR"/bookworm-slim-*.tar ]]
     [ "$a" != "$b" ]
     [ "$a" = "$(KILN_BASE_CACHE=$BATS_TEST_TMPDIR "$ROOT/scripts/ml-base.sh" --print-path)" ]
+    # the app build's SOURCE_DATE_EPOCH (one per commit) makes no new base
+    [ "$a" = "$(SOURCE_DATE_EPOCH=1 KILN_BASE_CACHE=$BATS_TEST_TMPDIR "$ROOT/scripts/ml-base.sh" --print-path)" ]
 }
 
 # --------------------------------------------------------------- health check tool
@@ -277,7 +318,7 @@ start_http() {
     grep -q '^USER 10001:10001' <<<"$prod"
     grep -q '^EXPOSE 8000' <<<"$prod"
     grep -q 'CMD \["/usr/local/bin/healthcheck"' <<<"$prod"
-    grep -q '^ENTRYPOINT \["python3", "-m", "uvicorn"' <<<"$prod"
+    grep -q '^ENTRYPOINT \["python3", "--check-hash-based-pycs", "never", "-m", "uvicorn"' <<<"$prod"
     for l in created revision version source title; do
         grep -q "org.opencontainers.image.$l=" <<<"$prod" || { echo "label $l"; return 1; }
     done

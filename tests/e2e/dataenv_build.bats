@@ -14,7 +14,8 @@ ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 setup_file() {
     command -v mmdebstrap >/dev/null || skip "mmdebstrap missing (make deps)"
     export KILN_ROOT="$BATS_FILE_TMPDIR/store"
-    export SOURCE_DATE_EPOCH=1700000000
+    # The build script's own epoch (the last commit of versions.conf or the locks)
+    unset SOURCE_DATE_EPOCH
     export REG_TMP="$BATS_FILE_TMPDIR"
     # Host ports of their own (RUN and the containers use the host network).
     ML_API_PORT=$(_free_port)
@@ -163,6 +164,36 @@ print(f"# kiln versions = dpkg-query ({len(dpkg)}) and pip list ({len(pip)})")
 PY
 }
 
+@test "make ml-build --with-ml: PyTorch and scikit-learn from Debian on the cached stages, in kiln versions" {
+    have dataenv:latest
+    start=$(date +%s)
+    run ml ml-build ML_NAME=dataenv-ml ML_FLAGS=--with-ml
+    ok
+    # built on the development build's steps: only the ML install and what follows it ran
+    grep -q "Built sha256:[0-9a-f]* in [0-9.]*s: [0-9]* steps run, [1-9][0-9]* cached" <<<"$output"
+    echo "# --with-ml: $(summary size) MB, $(($(date +%s) - start)) s on the cached stages (load $(cut -d' ' -f1 /proc/loadavg))" >&3
+    run kiln run --rm dataenv-ml:latest python -c '
+import importlib.metadata as md
+import torch
+from sklearn.linear_model import LinearRegression
+x = torch.arange(4.0)
+fit = LinearRegression().fit([[0], [1], [2]], [1, 3, 5])
+print(float((x * x).sum()), round(float(fit.coef_[0]), 6))
+print(md.version("torch"), md.version("scikit-learn"))'
+    ok
+    [ "${lines[0]}" = "14.0 2.0" ]
+    report=$(kiln versions --format json dataenv-ml:latest)
+    [ "$(jq -r '.python.torch + " " + .python["scikit-learn"]' <<<"$report")" = "${lines[1]}" ]
+    # (dpkg-query lists in package order)
+    deb=$(kiln run --rm --entrypoint dpkg-query dataenv-ml:latest -W -f '${Package}=${Version} ' python3-torch python3-sklearn)
+    [ "$(jq -r '"python3-sklearn=" + .debian["python3-sklearn"] + " python3-torch=" + .debian["python3-torch"] + " "' <<<"$report")" = "$deb" ]
+    run kiln versions dataenv-ml:latest
+    [[ $output == *python3-torch* && $output == *scikit-learn* ]]
+    # the default image has neither
+    run kiln run --rm dataenv:latest python -c 'import torch'
+    [ "$status" -ne 0 ]
+}
+
 # --------------------------------------------------------------- production image
 @test "make ml-build-prod: at most 150 MB, uid 10001, labels true, no compiler or apt cache" {
     run ml ml-build-prod
@@ -176,7 +207,11 @@ PY
     labels=$(kiln inspect dataenv:latest-prod | jq -c '.[0].config.config.Labels')
     rev=$(git -C "$ROOT" rev-parse HEAD)
     [[ $(jq -r '."org.opencontainers.image.revision"' <<<"$labels") == "$rev"* ]]
-    [ "$(jq -r '."org.opencontainers.image.created"' <<<"$labels")" = 2023-11-14T22:13:20Z ]
+    # created: HEAD's commit time; the image's own created: the epoch
+    [ "$(jq -r '."org.opencontainers.image.created"' <<<"$labels")" = \
+        "$(date -u -d "@$(git -C "$ROOT" log -1 --format=%ct)" +%Y-%m-%dT%H:%M:%SZ)" ]
+    [ "$(kiln inspect dataenv:latest-prod | jq -r '.[0].created')" = "$(date -u -d "@$(git -C "$ROOT" \
+        log -1 --format=%ct -- dataenv/config/versions.conf dataenv/locks)" +%Y-%m-%dT%H:%M:%SZ)" ]
     [ "$(jq -r '."org.opencontainers.image.version"' <<<"$labels")" = \
         "$(sed -n 's/^APP_VERSION=//p' "$ROOT/dataenv/config/versions.conf")" ]
     [ "$(jq -r '."org.opencontainers.image.title"' <<<"$labels")" = dataenv ]
@@ -214,6 +249,57 @@ PY
     done
 }
 
+# CACHED or DONE: how the build in $output ran its step whose line contains $1
+step() {
+    local n
+    n=$(grep -F -- "$1" <<<"$output" | grep -o '^#[0-9]*' | head -n 1)
+    [ -n "$n" ] || { echo "no step '$1'" >&2; return 1; }
+    grep -E "^$n (CACHED|DONE)" <<<"$output" | awk '{ print $2 }' | head -n 1
+}
+layers() { kiln inspect "$1" | jq -r '.[0].manifest.layers[].digest'; }
+
+@test "a commit of code (outside dataenv/, then the app only): apt and venv steps cached, labels follow HEAD" {
+    have dataenv:latest && have dataenv:latest-prod
+    git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1 || skip "not a git checkout"
+    c=$BATS_FILE_TMPDIR/clone
+    rm -rf "$c" && git clone -q "$ROOT" "$c"
+    # this checkout's files as they are, committed or not (the same build inputs)
+    tar -C "$ROOT" --exclude=dataenv/.stage -cf - dataenv scripts tools | tar -C "$c" -xf -
+    cbuild() {
+        BUILD=$BATS_FILE_TMPDIR/clone-build KILN=$KILN "$c/scripts/build-ml-container.sh" \
+            --name dataenv-clone "$@" 2>&1
+    }
+    commit_at() {
+        GIT_AUTHOR_DATE="@$1 +0000" GIT_COMMITTER_DATE="@$1 +0000" git -C "$c" \
+            -c user.name=kiln-test -c user.email=kiln-test@localhost commit -q -m "$2" -- "$3"
+    }
+    h=$(git -C "$c" log -1 --format=%ct)
+    echo "# a later commit" >>"$c/README.md" && commit_at $((h + 1000)) readme README.md
+    run cbuild --target production
+    ok
+    [ "$(step 'apt-install python3-minimal')" = CACHED ]
+    [ "$(layers dataenv-clone:latest-prod)" = "$(layers dataenv:latest-prod)" ]
+    labels=$(kiln inspect dataenv-clone:latest-prod | jq -c '.[0].config.config.Labels')
+    [[ $(jq -r '."org.opencontainers.image.revision"' <<<"$labels") == "$(git -C "$c" rev-parse HEAD)"* ]]
+    [ "$(jq -r '."org.opencontainers.image.created"' <<<"$labels")" = \
+        "$(date -u -d @$((h + 1000)) +%Y-%m-%dT%H:%M:%SZ)" ]
+    run cbuild --with-tensorflow --with-airflow
+    ok
+    for s in 'ca-certificates curl git' python3-pip jupyter-notebook python3-torch 'python3 -m venv' 'pip freeze'; do
+        [ "$(step "$s")" = CACHED ] || { echo "step $s: $(step "$s")"; return 1; }
+    done
+    [ "$(layers dataenv-clone:latest)" = "$(layers dataenv:latest)" ]
+    # the app only: its COPY runs, the install above it stays
+    echo "# a later commit" >>"$c/dataenv/app/main.py" && commit_at $((h + 2000)) app dataenv/app/main.py
+    run cbuild --target production
+    ok
+    [ "$(step 'apt-install python3-minimal')" = CACHED ]
+    [ "$(step 'COPY --chown=10001:10001 app/')" = DONE ]
+    [ "$(step 'compileall')" = DONE ]
+    [ "$(layers dataenv-clone:latest-prod | head -n -2)" = "$(layers dataenv:latest-prod | head -n -2)" ]
+    [ "$(layers dataenv-clone:latest-prod | tail -n 2)" != "$(layers dataenv:latest-prod | tail -n 2)" ]
+}
+
 @test "--platform: the host's platform builds (from the cache), another is refused" {
     have dataenv:latest-prod
     want=$(image_id dataenv:latest-prod)
@@ -223,6 +309,18 @@ PY
     run ml ml-build-prod ML_FLAGS="--platform linux/arm64"
     [ "$status" -ne 0 ]
     [[ $output == *"--platform=linux/arm64"*"this machine's platform"* ]]
+}
+
+@test "--tag --verbose: one more tag on the same image, plain progress and the commands shown" {
+    have dataenv:latest-prod
+    want=$(image_id dataenv:latest-prod)
+    run ml ml-build-prod ML_FLAGS="--tag dataenv:extra-prod --verbose"
+    ok
+    [ "$(image_id dataenv:extra-prod)" = "$want" ]
+    [[ $output == *"+ "*"/ml-stage.sh"* ]]
+    [[ $output == *" build -f "*"-t dataenv:extra-prod "* ]]
+    [[ $output == *"#1 [production 1/"* ]]
+    grep -q '^  tags .* dataenv:extra-prod$' <<<"$output"
 }
 
 @test "--push --registry: every tag reaches a local registry, same image" {

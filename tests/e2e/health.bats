@@ -1,0 +1,48 @@
+#!/usr/bin/env bats
+# kiln health IMAGE: a throw-away container probed as the supervisor probes it,
+# StartInterval apart within the start period, then Interval apart.
+
+load helpers
+load run_lib
+
+setup_file() {
+    export RUN_FIXTURE="$BATS_FILE_TMPDIR/fixture"
+    make_busybox_rootfs "$RUN_FIXTURE/rootfs"
+}
+
+setup() {
+    setup_store
+    kiln import "$RUN_FIXTURE/rootfs" -t bb -c 'CMD ["sh"]' >/dev/null
+}
+
+teardown() {
+    for id in $(kiln ps -q 2>/dev/null); do kiln rm -f "$id" >/dev/null 2>&1 || true; done
+}
+
+# The service is ready 1.1 s after it starts (ready holds /proc/uptime then);
+# the check prints how late it saw that. One probe a second (Interval, capped)
+# sees it about 0.9 s late; StartInterval (50 ms) within the start period at once.
+READY='.config.Healthcheck={"Test":["CMD-SHELL","test -f /tmp/ready && awk -v r=$(cat /tmp/ready) '"'"'{ printf \"late=%.2f\\n\", $1 - r }'"'"' /proc/uptime"],"Interval":30000000000,"Timeout":2000000000,"StartPeriod":10000000000,"StartInterval":50000000,"Retries":1}
+    | .config.Cmd=["sh","-c","sleep 1.1; cut -d\" \" -f1 /proc/uptime > /tmp/ready.new; mv /tmp/ready.new /tmp/ready; while true; do sleep 1; done"]'
+
+@test "health IMAGE: probes StartInterval apart within the start period" {
+    retag_with_config bb svc "$READY"
+    run kiln health svc
+    [ "$status" -eq 0 ] || { echo "status $status: $output"; return 1; }
+    [[ $output =~ ^late=([0-9.]+)$ ]] || { echo "$output"; return 1; }
+    echo "# healthy ${BASH_REMATCH[1]} s after ready (load $(cut -d' ' -f1 /proc/loadavg))" >&3
+    awk -v l="${BASH_REMATCH[1]}" 'BEGIN { exit !(l < 0.6) }'
+    [ -z "$(kiln ps -q)" ]
+}
+
+@test "health IMAGE: a check that never passes: 1 and its output once start period and retries ran out" {
+    retag_with_config bb svc '.config.Healthcheck={"Test":["CMD-SHELL","echo not-yet; exit 1"],"Interval":300000000,"Timeout":1000000000,"StartPeriod":500000000,"StartInterval":100000000,"Retries":2}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    start=$(date +%s%N)
+    run kiln health svc
+    [ "$status" -eq 1 ]
+    [ "$output" = not-yet ]
+    # budget: 0.5 s + 2 x (0.3 s + 1 s)
+    [ $(($(date +%s%N) - start)) -lt 10000000000 ]
+    [ -z "$(kiln ps -q)" ]
+}
