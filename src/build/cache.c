@@ -108,6 +108,41 @@ int cache_store(const char *root, const struct digest *key, const struct cache_e
     return write_file_atomic(path, text, strlen(text), 0644, err);
 }
 
+static char *hint_path(const char *root, const struct digest *id)
+{
+    return xasprintf("%s/cache/hints/%s", root, id->hex);
+}
+
+int cache_hint_get(const char *root, const struct digest *id, struct digest *out)
+{
+    cleanup_free char *path = hint_path(root, id);
+    char buf[DIGEST_HEX_LEN + 1];
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, DIGEST_HEX_LEN);
+    if (n != DIGEST_HEX_LEN)
+        return 0;
+    buf[n] = '\0';
+    return digest_parse_hex(buf, out) == 0;
+}
+
+void cache_hint_put(const char *root, const struct digest *id, const struct digest *value)
+{
+    cleanup_free char *dir = xasprintf("%s/cache/hints", root);
+    cleanup_error struct kiln_error *e = NULL;
+    if (mkdir_p(dir, 0755, &e) < 0)
+        return;
+    /* No fsync: a hint lost or torn in a crash only costs a copy. */
+    cleanup_free char *path = hint_path(root, id);
+    cleanup_free char *tmp = xasprintf("%s.%d.tmp", path, (int)gettid());
+    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return;
+    if (write_all(fd, value->hex, DIGEST_HEX_LEN) < 0 || rename(tmp, path) < 0)
+        unlink(tmp);
+}
+
 int cache_mount_acquire(const char *root, const char *id, enum cache_sharing sharing, uid_t uid,
                         gid_t gid, mode_t mode, struct cache_mount *out, struct kiln_error **err)
 {
@@ -222,6 +257,9 @@ int cache_prune(const char *root, unsigned long *freed, struct kiln_error **err)
 {
     *freed = 0;
     if (prune_keys(root, freed, err) < 0 || prune_mounts(root, freed, err) < 0)
+        return -1;
+    cleanup_free char *hints = xasprintf("%s/cache/hints", root);
+    if (rm_rf(hints, err) < 0)
         return -1;
     cleanup_free char *sc = xasprintf("%s/cache/statcache", root);
     if (unlink(sc) < 0 && errno != ENOENT)

@@ -33,6 +33,12 @@ int cache_lookup(const char *root, const struct digest *key, struct cache_entry 
 int cache_store(const char *root, const struct digest *key, const struct cache_entry *e,
                 struct kiln_error **err);
 
+/* Hints: id -> a digest worth trying, such as the snapshot an earlier
+ * version of a COPY made (its unchanged files can be linked). A hint may be
+ * stale or missing; get returns 1 with *out set, else 0. */
+int cache_hint_get(const char *root, const struct digest *id, struct digest *out);
+void cache_hint_put(const char *root, const struct digest *id, const struct digest *value);
+
 /* A RUN --mount=type=cache directory, held for the length of one RUN. */
 enum cache_sharing { CACHE_SHARED, CACHE_PRIVATE, CACHE_LOCKED };
 struct cache_mount {

@@ -487,9 +487,10 @@ static int cmp_items(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int find_item(const struct copy_plan *p, const char *dst)
+/* Binary search in the first n items (the sorted part of the plan). */
+static int find_item(const struct copy_plan *p, size_t n, const char *dst)
 {
-    size_t lo = 0, hi = p->n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(p->v[mid].dst, dst);
@@ -570,7 +571,7 @@ static int finish_plan(const struct copy_req *req, struct copy_plan *p, struct k
         cleanup_free char *dir = xstrdup(p->v[i].dst);
         for (char *s = strrchr(dir, '/'); s != NULL; s = strrchr(dir, '/')) {
             *s = '\0';
-            if (find_item(p, dir))
+            if (find_item(p, n0, dir))
                 break; /* its parents are handled too */
             int dup = 0;
             for (size_t k = n0; k < p->n && !dup; k++)
@@ -973,6 +974,127 @@ int copy_plan_write(struct copy_plan *p, int dirfd, int64_t epoch, struct kiln_e
     }
     parent_cache_release(&pc);
     return 0;
+}
+
+/* --- straight into a layer tar ------------------------------------------------ */
+
+int copy_plan_streamable(const struct copy_plan *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const struct copy_item *it = &p->v[i];
+        if (it->kind == IK_ARCHIVE)
+            return 0; /* its entries are known only once extracted */
+        /* every parent is a directory of the plan (copy_plan_write would
+         * refuse to write below a symlink or a file) */
+        const char *slash = strrchr(it->dst, '/');
+        if (slash == NULL)
+            continue;
+        cleanup_free char *dir = xstrndup(it->dst, (size_t)(slash - it->dst));
+        size_t lo = 0, hi = p->n;
+        int isdir = 0;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = strcmp(p->v[mid].dst, dir);
+            if (c == 0) {
+                isdir = p->v[mid].kind == IK_DIR;
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (!isdir)
+            return 0;
+    }
+    return 1;
+}
+
+struct tar_order {
+    char *name; /* dst, with a '/' after a directory's */
+    size_t i;
+};
+
+static int cmp_tar_order(const void *a, const void *b)
+{
+    const struct tar_order *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c != 0 ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int stream_item(const struct copy_item *it, int64_t epoch, struct layer_stream *ls,
+                       struct kiln_error **err)
+{
+    struct timespec ts[2];
+    item_times(it, epoch, ts);
+    struct layer_stream_entry e = {
+        .path = it->dst,
+        .mode = it->mode,
+        .uid = it->uid,
+        .gid = it->gid,
+        .mtime = ts[1].tv_sec,
+        .rdev = it->rdev,
+        .link = it->link,
+    };
+    switch (it->kind) {
+    case IK_DIR:
+        e.mode = S_IFDIR | (it->mode & 07777);
+        return layer_stream_add(ls, &e, -1, NULL, err);
+    case IK_LINK:
+        e.mode = S_IFLNK | 0777; /* what lstat says of any symlink */
+        return layer_stream_add(ls, &e, -1, NULL, err);
+    case IK_SPECIAL:
+        return layer_stream_add(ls, &e, -1, NULL, err);
+    case IK_DATA:
+        e.mode = S_IFREG | (it->mode & 07777);
+        e.size = it->data_len;
+        return layer_stream_add(ls, &e, -1, it->data, err);
+    case IK_FILE: {
+        /* The size the plan (and its digest) saw: a file that shrank since
+         * is an error, one that grew gives that many bytes. */
+        cleanup_close int in = openat(it->src_fd, it->src_rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0)
+            return kiln_error_errno(err, errno, "open %s", it->src_rel);
+        e.mode = S_IFREG | (it->mode & 07777);
+        e.size = it->size;
+        return layer_stream_add(ls, &e, in, NULL, err);
+    }
+    case IK_ARCHIVE:
+        break;
+    }
+    return kiln_error_set(err, KILN_E_FAIL, "/%s: cannot be streamed", it->dst);
+}
+
+int copy_plan_stream(struct copy_plan *p, int64_t epoch, struct layer_stream *ls,
+                     struct kiln_error **err)
+{
+    struct tar_order *o = xcalloc(p->n + 1, sizeof(*o));
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->v[i].dst[0] == '\0')
+            continue; /* the root has no entry in a layer */
+        o[n].name = p->v[i].kind == IK_DIR ? xasprintf("%s/", p->v[i].dst) : xstrdup(p->v[i].dst);
+        o[n++].i = i;
+    }
+    if (n > 1)
+        qsort(o, n, sizeof(*o), cmp_tar_order);
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        /* one entry per name: a directory named both as a source and as a
+         * parent is the source's */
+        size_t last = k, pick = k;
+        while (last + 1 < n && strcmp(o[last + 1].name, o[k].name) == 0)
+            last++;
+        for (size_t j = k; j <= last; j++)
+            if (!p->v[o[j].i].parent)
+                pick = j;
+        rc = stream_item(&p->v[o[pick].i], epoch, ls, err);
+        k = last;
+    }
+    for (size_t k = 0; k < n; k++)
+        free(o[k].name);
+    free(o);
+    return rc;
 }
 
 /* --- --chown ----------------------------------------------------------------- */

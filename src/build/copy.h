@@ -16,6 +16,7 @@
 #include "build/rootview.h"
 #include "build/statcache.h"
 #include "dockerfile/dockerignore.h"
+#include "store/layer.h"
 #include "util/digest.h"
 #include "util/error.h"
 
@@ -57,6 +58,13 @@ int copy_plan_digest(struct copy_plan *p, struct statcache *sc, struct digest *o
 /* Writes the plan into the empty directory dirfd. */
 int copy_plan_write(struct copy_plan *p, int dirfd, int64_t epoch, struct kiln_error **err);
 size_t copy_plan_count(const struct copy_plan *p);
+/* 1 when the plan can go straight into a layer tar (copy_plan_stream): no
+ * ADD of a local archive, every parent a directory of the plan. */
+int copy_plan_streamable(const struct copy_plan *p);
+/* Writes the plan's entries to ls in layer order, with the bytes,
+ * modes, owners and times copy_plan_write would give them. */
+int copy_plan_stream(struct copy_plan *p, int64_t epoch, struct layer_stream *ls,
+                     struct kiln_error **err);
 
 /* --chown value: "uid[:gid]" or names looked up in the root's /etc/passwd
  * and /etc/group (view may be NULL: numbers only). */

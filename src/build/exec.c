@@ -164,6 +164,44 @@ int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *di
     return 0;
 }
 
+int build_commit_stream(struct build_ctx *b, struct stage_state *st,
+                        int (*fill)(void *ctx, struct layer_stream *ls, struct kiln_error **err),
+                        void *ctx, const struct digest *hint, const struct digest *key,
+                        struct kiln_error **err)
+{
+    cleanup_blob_writer struct blob_writer *w = NULL;
+    if (blob_writer_new(b->store, &w, err) < 0)
+        return -1;
+    struct sink_ctx sc = {w};
+    struct layer_stream *ls = layer_stream_new((struct byte_sink){sink_write, &sc}, b->o->epoch);
+    struct cache_entry e = {.has_layer = 1};
+    uint64_t size = 0;
+    int rc = fill(ctx, ls, err);
+    if (rc == 0)
+        rc = layer_stream_finish(ls, &e.diff_id, &size, err);
+    layer_stream_free(ls);
+    if (rc < 0)
+        return kiln_error_prefix(err, "write layer");
+    if (blob_writer_commit(w, &e.diff_id, (int64_t)size, &e.digest, err) < 0)
+        return -1;
+    e.size = size;
+    snprintf(e.media_type, sizeof(e.media_type), "%s", MT_OCI_LAYER);
+    /* The snapshot only when the store has none for this content yet (a
+     * --no-cache build, or the same files under another key, writes no
+     * file); made from the blob, so it is the layer, linking what did not
+     * change from the snapshot hint names. */
+    struct image_layer l = {
+        .blob = {.media_type = e.media_type, .digest = e.digest, .size = e.size},
+        .diffid = e.diff_id};
+    cleanup_free char *snap = NULL;
+    if (store_snapshot_ensure_like(b->store, &l, hint, &snap, err) < 0)
+        return -1;
+    build_add_layer(st, &e, snap);
+    if (key != NULL && build_cache_record(b, key, &e, err) < 0)
+        return -1;
+    return 0;
+}
+
 int build_image_snapshots(struct build_ctx *b, const struct image *img, char ***snaps,
                           struct kiln_error **err)
 {

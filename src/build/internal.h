@@ -14,6 +14,7 @@
 #include "dockerfile/dockerfile.h"
 #include "dockerfile/eval.h"
 #include "dockerfile/graph.h"
+#include "store/layer.h"
 #include "store/store.h"
 
 struct stage_state {
@@ -64,6 +65,14 @@ int build_cache_record(struct build_ctx *b, const struct digest *key, const stru
  * records it in the cache under key and adds it to the stage. Removes dir. */
 int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *dir,
                      int overlay_whiteouts, const struct digest *key, struct kiln_error **err);
+/* A layer written by fill straight into a blob (no directory first), then
+ * its snapshot, made only when the store has none for its content yet, by
+ * unpacking the blob (files equal to those in the snapshot of hint are
+ * hardlinked). Records it under key and adds it to the stage. */
+int build_commit_stream(struct build_ctx *b, struct stage_state *st,
+                        int (*fill)(void *ctx, struct layer_stream *ls, struct kiln_error **err),
+                        void *ctx, const struct digest *hint, const struct digest *key,
+                        struct kiln_error **err);
 /* A fresh directory under the store's scratch dir. Allocated. */
 char *build_scratch_mkdtemp(struct build_ctx *b, const char *what, struct kiln_error **err);
 

@@ -285,9 +285,39 @@ static int git_only_key(const struct df_step *step, const struct digest *parent,
     return 1;
 }
 
-static int write_and_commit(struct build_ctx *b, struct stage_state *st, struct copy_plan *plan,
-                            const struct digest *key, struct kiln_error **err)
+struct stream_ctx {
+    struct copy_plan *plan;
+    int64_t epoch;
+};
+
+static int fill_from_plan(void *ctx, struct layer_stream *ls, struct kiln_error **err)
 {
+    struct stream_ctx *c = ctx;
+    return copy_plan_stream(c->plan, c->epoch, ls, err);
+}
+
+/* text names the step for its snapshot hint (NULL: no hint). */
+static int write_and_commit(struct build_ctx *b, struct stage_state *st, struct copy_plan *plan,
+                            const char *text, const struct digest *key, struct kiln_error **err)
+{
+    if (copy_plan_streamable(plan)) {
+        /* Straight from the sources into the layer blob; the snapshot
+         * links what the step's previous snapshot already holds. */
+        struct digest hint_id, hint;
+        int have_hint = 0;
+        if (text != NULL) {
+            struct digester *h = cache_key_begin(NULL);
+            cache_key_adds(h, "copy-snapshot-hint", text);
+            cache_key_finish(h, &hint_id);
+            have_hint = cache_hint_get(b->root, &hint_id, &hint);
+        }
+        struct stream_ctx c = {plan, b->o->epoch};
+        if (build_commit_stream(b, st, fill_from_plan, &c, have_hint ? &hint : NULL, key, err) < 0)
+            return -1;
+        if (text != NULL)
+            cache_hint_put(b->root, &hint_id, &st->layers[st->n_layers - 1].diffid);
+        return 0;
+    }
     cleanup_free char *dir = build_scratch_mkdtemp(b, "copy", err);
     if (dir == NULL)
         return -1;
@@ -467,7 +497,7 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
         }
         if (plan == NULL && copy_plan_build(&req, &plan, err) < 0)
             goto out;
-        if (write_and_commit(b, st, plan, &layer_key, err) < 0)
+        if (write_and_commit(b, st, plan, step->text, &layer_key, err) < 0)
             goto out;
         progress_step_done(b->o->progress, pid);
     }
@@ -533,7 +563,7 @@ int build_step_workdir(struct build_ctx *b, struct stage_state *st, const char *
         if (rc == 0)
             rc = copy_plan_mkdir(view, path, uid, gid, &plan, err);
         if (rc == 0)
-            rc = write_and_commit(b, st, plan, key, err);
+            rc = write_and_commit(b, st, plan, NULL, key, err);
         copy_plan_free(plan);
     }
     rootview_free(view);

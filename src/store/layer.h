@@ -45,6 +45,36 @@ struct layer_write_opts {
 int layer_write_from_dir(int dirfd, const struct layer_write_opts *o, struct byte_sink out,
                          struct digest *diffid, uint64_t *size, struct kiln_error **err);
 
+/* Writing a layer entry by entry, for content that is not a directory tree
+ * yet (a COPY straight from the build context): the same entries give the
+ * same bytes as layer_write_from_dir over a tree that holds them (without
+ * xattrs or hardlinks). Entries must come bytewise sorted by tar name, a
+ * directory's name ending in '/' ("a-b" before "a/"); anything else is
+ * refused. The root itself has no entry. */
+struct layer_stream_entry {
+    const char *path; /* relative, no leading or trailing '/' */
+    mode_t mode;      /* type and permission bits */
+    uid_t uid;
+    gid_t gid;
+    int64_t mtime;    /* clamped to the stream's epoch when newer */
+    uint64_t size;    /* regular files: the bytes that data_fd or data give */
+    dev_t rdev;       /* char and block devices */
+    const char *link; /* symlink target */
+};
+
+struct layer_stream;
+
+/* epoch < 0 keeps mtimes as they are. */
+struct layer_stream *layer_stream_new(struct byte_sink out, int64_t epoch);
+/* A regular file's bytes come from data (when not NULL) or are read from
+ * data_fd: exactly e->size of them; a file that gives fewer is an error. */
+int layer_stream_add(struct layer_stream *s, const struct layer_stream_entry *e, int data_fd,
+                     const void *data, struct kiln_error **err);
+/* Ends the archive; diffid and size (tar bytes) may be NULL. */
+int layer_stream_finish(struct layer_stream *s, struct digest *diffid, uint64_t *size,
+                        struct kiln_error **err);
+void layer_stream_free(struct layer_stream *s);
+
 enum layer_whiteout_mode {
     /* Apply OCI whiteouts to the tree: ".wh.NAME" deletes NAME, an opaque
      * marker empties its directory of what earlier layers put there. Used to
@@ -67,6 +97,13 @@ struct layer_extract_opts {
      * refused). Never called for anything that breaks the layer. */
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
+    /* Optional (reuse set): a tree, such as the snapshot of an earlier
+     * version of the layer, whose regular files may be hardlinked instead
+     * of written: only a file at the same path with the same size, mode,
+     * owner, mtime, no xattrs and the same bytes (compared with the
+     * archive's). Saves creating (and later freeing) a file per entry. */
+    bool reuse;
+    int reuse_dirfd;
 };
 
 /* Extracts the layer read from tar_fd (plain tar, gzip or zstd: detected)

@@ -36,6 +36,8 @@ struct extractor {
     int cached_fd;
     struct dir_time *dt;
     size_t ndt, capdt;
+    char *reuse_path; /* reuse tree directory cache */
+    int reuse_fd;
 };
 
 static void invalidate(struct extractor *x)
@@ -171,19 +173,151 @@ static int set_meta(struct extractor *x, int fd, int pfd, const char *name,
     return 0;
 }
 
-static int write_file(struct extractor *x, struct layer_reader *r, int pfd, const char *name,
-                      const struct layer_entry *e, struct kiln_error **err)
+/* The directory dir of the reuse tree (O_PATH), through a one-entry cache
+ * like parent_fd's; -1 when it has none. */
+static int reuse_parent(struct extractor *x, const char *dir)
 {
-    cleanup_close int fd =
-        openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (x->reuse_path != NULL && strcmp(x->reuse_path, dir) == 0)
+        return x->reuse_fd;
+    if (x->reuse_fd >= 0)
+        close(x->reuse_fd);
+    free(x->reuse_path);
+    x->reuse_path = xstrdup(dir);
+    x->reuse_fd = open_in_root(x->o->reuse_dirfd, dir, O_PATH | O_DIRECTORY);
+    return x->reuse_fd;
+}
+
+/* The file of the reuse tree at e's path when it can stand for e (same
+ * size, mode, owner, mtime, no xattrs), open for reading; else -1. *rp is
+ * its directory. Reuse trees are snapshots: nothing changes them, so what
+ * fstatat saw is what is opened. */
+static int reuse_candidate(struct extractor *x, const char *dir, const char *name,
+                           const struct layer_entry *e, int *rp)
+{
+    if (!x->o->reuse || e->nx > 0)
+        return -1;
+    *rp = reuse_parent(x, dir);
+    struct stat st;
+    if (*rp < 0 || fstatat(*rp, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size != e->size || (st.st_mode & 07777) != (e->mode & 07777) ||
+        st.st_mtim.tv_sec != e->mtime || st.st_mtim.tv_nsec != 0 ||
+        (!x->o->skip_owners && (st.st_uid != e->uid || st.st_gid != e->gid)))
+        return -1;
+    int fd = openat(*rp, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    char list[16];
+    if (fd >= 0 && flistxattr(fd, list, sizeof(list)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Copies the first len bytes of in to out. */
+static int copy_prefix(int in, int out, uint64_t len, const char *raw, struct kiln_error **err)
+{
+    char buf[1 << 16];
+    uint64_t off = 0;
+    while (off < len) {
+        size_t want = len - off < sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+        ssize_t n = pread(in, buf, want, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return kiln_error_errno(err, n < 0 ? errno : EIO, "layer entry \"%s\": copy", raw);
+        if (write_all(out, buf, (size_t)n) < 0)
+            return kiln_error_errno(err, errno, "layer entry \"%s\": write", raw);
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* A new regular file at dir/name, making room when something is there
+ * already (an archive may name a path twice): tried first, since in a fresh
+ * tree the name is almost always free. */
+static int create_file(struct extractor *x, const char *dir, const char *name,
+                       const struct layer_entry *e, int *pfd, struct kiln_error **err)
+{
+    int fd = openat(*pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        if (make_room(x, *pfd, name, 0, e->raw, err) < 0)
+            return -1;
+        if ((*pfd = parent_fd(x, e->raw, dir, 1, err)) < 0)
+            return -1;
+        fd = openat(*pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    }
     if (fd < 0)
         return kiln_error_errno(err, errno, "layer entry \"%s\": create", e->raw);
+    return fd;
+}
+
+/* Links the reuse tree's rp/name at dir/name; 0, or -1 (errno set). */
+static int link_same(struct extractor *x, int rp, const char *dir, const char *name,
+                     const struct layer_entry *e, int *pfd, struct kiln_error **err)
+{
+    if (linkat(rp, name, *pfd, name, 0) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -1;
+    if (make_room(x, *pfd, name, 0, e->raw, err) < 0 ||
+        (*pfd = parent_fd(x, e->raw, dir, 1, err)) < 0) {
+        kiln_error_freep(err);
+        errno = EIO;
+        return -1;
+    }
+    return linkat(rp, name, *pfd, name, 0);
+}
+
+static ssize_t read_data(struct layer_reader *r, char *buf, size_t len, const char *raw,
+                         struct kiln_error **err)
+{
+    ssize_t n = layer_reader_data(r, buf, len, err);
+    if (n < 0)
+        kiln_error_prefix(err, "entry \"%s\"", raw);
+    return n;
+}
+
+static int write_file(struct extractor *x, struct layer_reader *r, const char *dir,
+                      const char *name, const struct layer_entry *e, int pfd,
+                      struct kiln_error **err)
+{
     static const size_t bufsz = 1 << 17;
     cleanup_free char *buf = xmalloc(bufsz);
+    int rp = -1;
+    cleanup_close int same = reuse_candidate(x, dir, name, e, &rp);
+    ssize_t pending = 0; /* bytes in buf read from the archive, not yet written */
+    uint64_t off = 0;    /* bytes found equal in the candidate */
+    if (same >= 0) {
+        /* Compare the archive's bytes with the candidate's as they come. */
+        cleanup_free char *cmp = xmalloc(bufsz);
+        for (;;) {
+            ssize_t n = read_data(r, buf, bufsz, e->raw, err);
+            if (n < 0)
+                return -1;
+            if (n == 0)
+                break;
+            ssize_t m = pread(same, cmp, (size_t)n, (off_t)off);
+            if (m != n || memcmp(buf, cmp, (size_t)n) != 0) {
+                pending = n;
+                break;
+            }
+            off += (uint64_t)n;
+        }
+        if (pending == 0 && link_same(x, rp, dir, name, e, &pfd, err) == 0)
+            return 0;
+        /* Not the same (or no link): a new file, starting with the bytes
+         * that were the same. */
+    }
+    cleanup_close int fd = create_file(x, dir, name, e, &pfd, err);
+    if (fd < 0)
+        return -1;
+    if (same >= 0 && copy_prefix(same, fd, off, e->raw, err) < 0)
+        return -1;
+    if (pending > 0 && write_all(fd, buf, (size_t)pending) < 0)
+        return kiln_error_errno(err, errno, "layer entry \"%s\": write", e->raw);
     for (;;) {
-        ssize_t n = layer_reader_data(r, buf, bufsz, err);
+        ssize_t n = read_data(r, buf, bufsz, e->raw, err);
         if (n < 0)
-            return kiln_error_prefix(err, "entry \"%s\"", e->raw);
+            return -1;
         if (n == 0)
             break;
         if (write_all(fd, buf, (size_t)n) < 0)
@@ -354,14 +488,14 @@ static int apply(struct extractor *x, struct layer_reader *r, const struct layer
         return -1;
     if (e->kind == LK_DIR)
         return make_dir(x, pfd, name, e, err);
+    if (e->kind == LK_FILE) /* makes room itself, only when needed */
+        return write_file(x, r, dir, name, e, pfd, err);
     if (make_room(x, pfd, name, 0, e->raw, err) < 0)
         return -1;
     pfd = parent_fd(x, e->raw, dir, 1, err); /* make_room may have dropped the cache */
     if (pfd < 0)
         return -1;
     switch (e->kind) {
-    case LK_FILE:
-        return write_file(x, r, pfd, name, e, err);
     case LK_SYMLINK:
         if (symlinkat(e->link, pfd, name) < 0)
             return kiln_error_errno(err, errno, "layer entry \"%s\": symlink", e->raw);
@@ -401,7 +535,8 @@ int layer_extract(int tar_fd, int root_dirfd, const struct layer_extract_opts *o
                   struct digest *diffid_out, struct kiln_error **err)
 {
     static const struct layer_extract_opts defaults = {0};
-    struct extractor x = {.o = opts ? opts : &defaults, .root = root_dirfd, .cached_fd = -1};
+    struct extractor x = {
+        .o = opts ? opts : &defaults, .root = root_dirfd, .cached_fd = -1, .reuse_fd = -1};
     x.created = pathset_new();
     struct layer_reader *r = layer_reader_open(tar_fd, x.o);
     struct layer_entry e;
@@ -417,6 +552,9 @@ int layer_extract(int tar_fd, int root_dirfd, const struct layer_extract_opts *o
     rc = 0;
 out:
     invalidate(&x);
+    if (x.reuse_fd >= 0)
+        close(x.reuse_fd);
+    free(x.reuse_path);
     for (size_t i = 0; i < x.ndt; i++)
         free(x.dt[i].path);
     free(x.dt);

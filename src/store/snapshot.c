@@ -62,6 +62,12 @@ int store_snapshot_adopt(struct store *s, const char *dir, const struct digest *
 int store_snapshot_ensure(struct store *s, const struct image_layer *layer, char **path_out,
                           struct kiln_error **err)
 {
+    return store_snapshot_ensure_like(s, layer, NULL, path_out, err);
+}
+
+int store_snapshot_ensure_like(struct store *s, const struct image_layer *layer,
+                               const struct digest *like, char **path_out, struct kiln_error **err)
+{
     *path_out = NULL;
     if (store_lock(s, err) < 0)
         return -1;
@@ -93,6 +99,16 @@ int store_snapshot_ensure(struct store *s, const struct image_layer *layer, char
         .allow_devices = geteuid() == 0,
         .skip_owners = geteuid() != 0,
     };
+    /* Held (shared) while its files are linked: prune leaves it alone. */
+    cleanup_close int like_fd = -1;
+    if (like != NULL && !digest_equal(like, &layer->diffid) && store_snapshot_has(s, like)) {
+        cleanup_error struct kiln_error *herr = NULL;
+        like_fd = store_snapshot_hold(s, like, &herr);
+        if (like_fd >= 0) {
+            opts.reuse = true;
+            opts.reuse_dirfd = like_fd;
+        }
+    }
     struct digest got;
     if (layer_extract(blob, dirfd, &opts, &got, err) < 0) {
         kiln_error_prefix(err, "unpack layer sha256:%s", layer->blob.digest.hex);

@@ -217,6 +217,12 @@ int store_snapshot_has(struct store *s, const struct digest *diffid);
  * unpacked tar's digest must equal layer->diffid. */
 int store_snapshot_ensure(struct store *s, const struct image_layer *layer, char **path_out,
                           struct kiln_error **err);
+/* The same, and where the snapshot has to be made, files equal to those at
+ * the same path in the snapshot of like (an earlier version of the layer,
+ * e.g. the same COPY before a file changed) are hardlinked from it instead
+ * of written. like may be NULL or name a snapshot that does not exist. */
+int store_snapshot_ensure_like(struct store *s, const struct image_layer *layer,
+                               const struct digest *like, char **path_out, struct kiln_error **err);
 /* Moves an already unpacked directory (overlay whiteout form, e.g. a RUN
  * step's upper dir) into place as the snapshot of diffid. dir must be on the
  * store's file system (e.g. under store_scratch_dir()). If the snapshot

@@ -143,3 +143,31 @@ DF
     [ "$(count_done "$output")" -eq 0 ]
     [[ $output != *"copied"* ]] || { echo "$output"; false; }
 }
+
+@test "build cache: a one-file edit in a COPY links the unchanged files from the last snapshot" {
+    ctx=$(many_files_ctx)
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    echo "changed" >>"$ctx/files/d3/f4.txt"
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_done "$output")" -eq 2 ]
+    # two snapshots of the COPY: the unchanged file is one inode, the edited one two
+    mapfile -t same < <(find "$KILN_ROOT/snapshots" -path '*/data/d1/f1.txt' -printf '%i %n\n')
+    [ "${#same[@]}" -eq 2 ]
+    [ "${same[0]}" = "${same[1]}" ]
+    [ "${same[0]#* }" -eq 2 ]
+    mapfile -t edited < <(find "$KILN_ROOT/snapshots" -path '*/data/d3/f4.txt' -printf '%i\n')
+    [ "${#edited[@]}" -eq 2 ]
+    [ "${edited[0]}" != "${edited[1]}" ]
+    [ "$(find "$KILN_ROOT/snapshots" -path '*/data/d3/f4.txt' -exec cat {} + | grep -c changed)" -eq 1 ]
+    run kiln fsck
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    # the same image as a build from scratch in another store
+    digest=$(tag_digest "$KILN_ROOT" fast:1)
+    export KILN_ROOT="$BATS_TEST_TMPDIR/other-store"
+    import_busybox
+    run kiln build --progress=plain -t fast:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(tag_digest "$KILN_ROOT" fast:1)" = "$digest" ]
+}
