@@ -984,6 +984,8 @@ int copy_plan_streamable(const struct copy_plan *p)
         const struct copy_item *it = &p->v[i];
         if (it->kind == IK_ARCHIVE)
             return 0; /* its entries are known only once extracted */
+        if (it->link_to != 0)
+            return 0; /* hard links: written out, then paired by the layer writer */
         /* every parent is a directory of the plan (copy_plan_write would
          * refuse to write below a symlink or a file) */
         const char *slash = strrchr(it->dst, '/');
