@@ -24,9 +24,11 @@ cache=${KILN_NPM_CACHE:-/var/tmp/kiln-npm}
 tgz="$cache/$(echo "$pkg" | sed 's|^@||; s|/|-|')-$ver.tgz"
 
 mkdir -p "$stage/bin" "$stage/lib/duckdb" "$cache"
-make -s -C "$root" healthcheck
 build=${BUILD:-build}
 case $build in /*) ;; *) build="$root/$build" ;; esac
+# BUILD on the command line: a caller's MAKEFLAGS (e.g. `make asan`'s
+# BUILD=build-asan) would otherwise win over the environment's.
+make -s -C "$root" BUILD="$build" healthcheck
 cp "$build/healthcheck" "$stage/bin/healthcheck.tmp" || die "no $build/healthcheck (make healthcheck failed?)"
 mv "$stage/bin/healthcheck.tmp" "$stage/bin/healthcheck"
 

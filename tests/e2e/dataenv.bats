@@ -283,6 +283,17 @@ start_http() {
     [ "$(stat -c %s "$HC")" -lt 100000 ]
 }
 
+@test "ml-stage.sh: the healthcheck goes to \$BUILD even when a caller's MAKEFLAGS names another" {
+    # `make asan` runs the tests with BUILD=build-asan in MAKEFLAGS; a nested make
+    # took that over the environment's BUILD and the stage found no healthcheck.
+    b=$BATS_TEST_TMPDIR/stage-build
+    MAKEFLAGS="BUILD=$BATS_TEST_TMPDIR/elsewhere" BUILD=$b run bash "$ROOT/scripts/ml-stage.sh"
+    [ "$status" -eq 0 ] || { echo "$output"; return 1; }
+    [ -x "$b/healthcheck" ]
+    [ ! -e "$BATS_TEST_TMPDIR/elsewhere/healthcheck" ]
+    cmp "$b/healthcheck" "$ROOT/dataenv/.stage/bin/healthcheck"
+}
+
 # --------------------------------------------------------------- shell profile
 # (bash raises SHLVL by one when it starts: SHLVL=0 in the environment is a top-level shell)
 @test "profile: auto-activates only at SHLVL 1 with no venv active, and defines the aliases" {
