@@ -32,8 +32,8 @@ int git_ref_resolve(const struct git_ref *r, char **id, struct kiln_error **err)
  * work and checks it out with its submodules, recursively (as BuildKit
  * does; unless r->submodules is 0); *tree is the directory to copy (work or
  * its subdir), *commit the commit's hex. Without keep_git_dir every .git
- * (the repository's and the submodules') is removed; files are made 0644 or 0755 (executable in git),
- * directories 0755, so the tree does not depend on the umask. */
+ * (the repository's and the submodules') is removed; files are made 0644 or 0755 (executable in
+ * git), directories 0755, so the tree does not depend on the umask. */
 int git_fetch_tree(const struct git_ref *r, const char *work, int keep_git_dir, char **tree,
                    char **commit, struct kiln_error **err);
 
