@@ -239,6 +239,12 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
 {
     const struct df_graph_stage *gs = &b->g->stages[st->index];
     struct digester *k = cache_key_begin(NULL);
+    /* Every layer's times are clamped to the epoch, so a step made under
+     * another epoch is another step: reusing it would give an image that a
+     * clean build with this epoch does not. */
+    char epoch[24];
+    snprintf(epoch, sizeof(epoch), "%lld", (long long)b->o->epoch);
+    cache_key_adds(k, "epoch", epoch);
     if (gs->platform != NULL) {
         struct df_platform want, host;
         if (df_platform_parse(gs->platform, &want, err) < 0) {

@@ -479,6 +479,11 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     int hit = 0;
     if (!have_key) {
         k = cache_key_begin(link ? NULL : key);
+        if (link) { /* not chained to the stage's key, which holds the epoch */
+            char epoch[24];
+            snprintf(epoch, sizeof(epoch), "%lld", (long long)b->o->epoch);
+            cache_key_adds(k, "epoch", epoch);
+        }
         cache_key_adds(k, "copy", step->text);
         cache_key_adds(k, from == NULL ? "content" : "from", content.hex);
         cache_key_finish(k, &layer_key);

@@ -101,6 +101,34 @@ setup() {
     [ "$(tag_digest "$KILN_ROOT" g:1)" = "$d1" ]
 }
 
+@test "build: another epoch reruns every step and gives what a clean build with it gives" {
+    ctx=$(fixture basic)
+    export SOURCE_DATE_EPOCH=1600000000
+    run kiln build --progress=plain -t e:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    old=$(tag_digest "$KILN_ROOT" e:1)
+    export SOURCE_DATE_EPOCH=1700000000
+    run kiln build --progress=plain -t e:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_cached "$output")" -eq 0 ]
+    [ "$(count_done "$output")" -eq 5 ]
+    incremental=$(tag_digest "$KILN_ROOT" e:1)
+    [ "$incremental" != "$old" ]
+    export KILN_ROOT="$BATS_TEST_TMPDIR/store2"
+    import_busybox
+    export SOURCE_DATE_EPOCH=1700000000
+    run kiln build -q -t e:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(tag_digest "$KILN_ROOT" e:1)" = "$incremental" ]
+    # back in the first store, the first epoch's steps are still cached
+    export KILN_ROOT="$BATS_TEST_TMPDIR/store"
+    export SOURCE_DATE_EPOCH=1600000000
+    run kiln build --progress=plain -t e:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_done "$output")" -eq 0 ]
+    [ "$(tag_digest "$KILN_ROOT" e:1)" = "$old" ]
+}
+
 @test "build: a failing RUN shows its output and line, tags nothing" {
     ctx="$BATS_TEST_TMPDIR/fail"
     mkdir -p "$ctx"
