@@ -95,13 +95,11 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
                     int pid, struct digest *key, struct kiln_error **err);
 /* The root file system a --from (COPY, RUN --mount) names: a stage built
  * before (by name or index), scratch, or an image. *identity names its
- * content: the stage's layer diff ids, or the image's manifest digest. */
+ * content: the stage's layer diff ids, or the image's manifest digest. With
+ * view NULL only the identity, opening nothing (an image is loaded or
+ * pulled, not unpacked): for cache keys. */
 int build_from_view(struct build_ctx *b, struct stage_state *st, const char *from,
                     struct rootview **view, struct digest *identity, struct kiln_error **err);
-/* Only the identity build_from_view gives, opening nothing (an image is
- * loaded or pulled, not unpacked): for cache keys. */
-int build_from_identity(struct build_ctx *b, struct stage_state *st, const char *from,
-                        struct digest *identity, struct kiln_error **err);
 int build_step_workdir(struct build_ctx *b, struct stage_state *st, const char *path,
                        const struct digest *key, struct kiln_error **err);
 

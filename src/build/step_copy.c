@@ -52,33 +52,30 @@ static char *abs_dest(struct stage_state *st, const char *dest)
     return xasprintf("%s%s%s", wd, slash ? "" : "/", dest);
 }
 
-int build_from_identity(struct build_ctx *b, struct stage_state *st, const char *from,
-                        struct digest *identity, struct kiln_error **err)
+/* The stage's output, not how it was made: its layers' diff ids. */
+static void stage_identity(const struct stage_state *src, struct digest *identity)
 {
-    struct df_ref ref = {0};
-    if (df_resolve_from(b->df, st->index, from, &ref, err) < 0)
+    struct digester *d = cache_key_begin(NULL);
+    for (size_t i = 0; i < src->n_layers; i++)
+        cache_key_adds(d, "layer", src->layers[i].diffid.hex);
+    cache_key_finish(d, identity);
+}
+
+/* An image's snapshots as a view, top layer first. */
+static int image_view(struct build_ctx *b, struct image *img, struct rootview **view,
+                      struct kiln_error **err)
+{
+    char **snaps = NULL;
+    if (build_image_snapshots(b, img, &snaps, err) < 0)
         return -1;
-    int rc = 0;
-    if (ref.kind == DF_REF_STAGE) {
-        struct stage_state *src = &b->stages[ref.stage];
-        if (src->config == NULL) {
-            rc = kiln_error_set(err, KILN_E_FAIL, "--from=%s: stage not built", from);
-        } else {
-            /* The stage's output, not how it was made: its layers' diff ids. */
-            struct digester *d = cache_key_begin(NULL);
-            for (size_t i = 0; i < src->n_layers; i++)
-                cache_key_adds(d, "layer", src->layers[i].diffid.hex);
-            cache_key_finish(d, identity);
-        }
-    } else if (ref.kind == DF_REF_SCRATCH) {
-        digest_bytes("scratch", 7, identity);
-    } else {
-        cleanup_image struct image *img = NULL;
-        rc = build_load_image(b, ref.image, &img, err);
-        if (rc == 0)
-            *identity = img->manifest.digest;
-    }
-    df_ref_release(&ref);
+    const char **dirs = xcalloc(img->n_layers + 1, sizeof(char *));
+    for (size_t i = 0; i < img->n_layers; i++)
+        dirs[i] = snaps[img->n_layers - 1 - i];
+    int rc = rootview_open(dirs, img->n_layers, view, err);
+    free(dirs);
+    for (size_t i = 0; i < img->n_layers; i++)
+        free(snaps[i]);
+    free(snaps);
     return rc;
 }
 
@@ -91,35 +88,24 @@ int build_from_view(struct build_ctx *b, struct stage_state *st, const char *fro
     int rc = 0;
     if (ref.kind == DF_REF_STAGE) {
         struct stage_state *src = &b->stages[ref.stage];
-        if (src->config == NULL)
+        if (src->config == NULL) {
             rc = kiln_error_set(err, KILN_E_FAIL, "--from=%s: stage not built", from);
-        else {
-            rc = build_stage_rootview(src, view, err);
-            /* The stage's output, not how it was made: its layers' diff ids. */
-            struct digester *d = cache_key_begin(NULL);
-            for (size_t i = 0; i < src->n_layers; i++)
-                cache_key_adds(d, "layer", src->layers[i].diffid.hex);
-            cache_key_finish(d, identity);
+        } else {
+            stage_identity(src, identity);
+            if (view != NULL)
+                rc = build_stage_rootview(src, view, err);
         }
     } else if (ref.kind == DF_REF_SCRATCH) {
-        rc = rootview_open(NULL, 0, view, err);
         digest_bytes("scratch", 7, identity);
+        if (view != NULL)
+            rc = rootview_open(NULL, 0, view, err);
     } else {
         cleanup_image struct image *img = NULL;
-        char **snaps = NULL;
         rc = build_load_image(b, ref.image, &img, err);
-        if (rc == 0)
-            rc = build_image_snapshots(b, img, &snaps, err);
         if (rc == 0) {
-            const char **dirs = xcalloc(img->n_layers + 1, sizeof(char *));
-            for (size_t i = 0; i < img->n_layers; i++)
-                dirs[i] = snaps[img->n_layers - 1 - i];
-            rc = rootview_open(dirs, img->n_layers, view, err);
-            free(dirs);
-            for (size_t i = 0; i < img->n_layers; i++)
-                free(snaps[i]);
-            free(snaps);
             *identity = img->manifest.digest;
+            if (view != NULL)
+                rc = image_view(b, img, view, err);
         }
     }
     df_ref_release(&ref);
@@ -376,7 +362,7 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     struct chmod_spec mode;
     /* --from: only its identity before the cache lookup; its root file
      * system (for an image: unpacked snapshots) only on a miss. */
-    if (from != NULL && build_from_identity(b, st, from, &from_id, err) < 0)
+    if (from != NULL && build_from_view(b, st, from, NULL, &from_id, err) < 0)
         goto out;
     if (chown != NULL) {
         if (copy_resolve_owner(dest_view, chown, &req.uid, &req.gid, err) < 0)

@@ -187,7 +187,7 @@ static int mount_key(struct build_ctx *b, struct stage_state *st, const char *sp
         const char *source = dm.source && dm.source[0] ? dm.source : NULL;
         if (dm.from != NULL) {
             struct digest id;
-            if (build_from_identity(b, st, dm.from, &id, err) < 0) {
+            if (build_from_view(b, st, dm.from, NULL, &id, err) < 0) {
                 rc = kiln_error_prefix(err, "--mount from=%s", dm.from);
                 break;
             }
