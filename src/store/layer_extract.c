@@ -312,16 +312,14 @@ static int write_file(struct extractor *x, struct layer_reader *r, const char *d
         return -1;
     if (same >= 0 && copy_prefix(same, fd, off, e->raw, err) < 0)
         return -1;
-    if (pending > 0 && write_all(fd, buf, (size_t)pending) < 0)
-        return kiln_error_errno(err, errno, "layer entry \"%s\": write", e->raw);
-    for (;;) {
-        ssize_t n = read_data(r, buf, bufsz, e->raw, err);
-        if (n < 0)
+    /* the bytes already read first, then the rest of the entry */
+    for (ssize_t n = pending;;) {
+        if (n > 0 && write_all(fd, buf, (size_t)n) < 0)
+            return kiln_error_errno(err, errno, "layer entry \"%s\": write", e->raw);
+        if ((n = read_data(r, buf, bufsz, e->raw, err)) < 0)
             return -1;
         if (n == 0)
             break;
-        if (write_all(fd, buf, (size_t)n) < 0)
-            return kiln_error_errno(err, errno, "layer entry \"%s\": write", e->raw);
     }
     return set_meta(x, fd, pfd, name, e, 1, 1, err);
 }
