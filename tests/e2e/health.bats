@@ -6,17 +6,15 @@ load helpers
 load run_lib
 
 setup_file() {
-    export RUN_FIXTURE="$BATS_FILE_TMPDIR/fixture"
-    make_busybox_rootfs "$RUN_FIXTURE/rootfs"
+    run_fixture_file
 }
 
 setup() {
-    setup_store
-    kiln import "$RUN_FIXTURE/rootfs" -t bb -c 'CMD ["sh"]' >/dev/null
+    run_fixture_store
 }
 
 teardown() {
-    for id in $(kiln ps -q 2>/dev/null); do kiln rm -f "$id" >/dev/null 2>&1 || true; done
+    remove_containers
 }
 
 # The service is ready 1.1 s after it starts (ready holds /proc/uptime then);

@@ -7,13 +7,11 @@ load run_lib
 bats_require_minimum_version 1.5.0
 
 setup_file() {
-    export RUN_FIXTURE="$BATS_FILE_TMPDIR/fixture"
-    make_busybox_rootfs "$RUN_FIXTURE/rootfs"
+    run_fixture_file
 }
 
 setup() {
-    setup_store
-    kiln import "$RUN_FIXTURE/rootfs" -t bb -c 'CMD ["sh"]' >/dev/null
+    run_fixture_store
     # A service: traps its STOPSIGNAL, becomes ready, has a HEALTHCHECK.
     retag_with_config bb svc '.config.Healthcheck={"Test":["CMD-SHELL","test -f /tmp/ready && echo ready"],"Interval":300000000,"Timeout":2000000000,"Retries":2}
         | .config.StopSignal="SIGUSR1"
@@ -21,8 +19,7 @@ setup() {
 }
 
 teardown() {
-    # Never leave a supervisor behind, whatever failed.
-    for id in $(kiln ps -q 2>/dev/null); do kiln rm -f "$id" >/dev/null 2>&1 || true; done
+    remove_containers
 }
 
 host_mounts() {

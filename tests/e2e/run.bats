@@ -7,8 +7,7 @@ load run_lib
 bats_require_minimum_version 1.5.0
 
 setup_file() {
-    export RUN_FIXTURE="$BATS_FILE_TMPDIR/fixture"
-    make_busybox_rootfs "$RUN_FIXTURE/rootfs"
+    run_fixture_file
     gcc -static -O1 -o "$RUN_FIXTURE/rootfs/bin/probe" "$BATS_TEST_DIRNAME/run-probe/probe.c"
     printf '#!/bin/nonexistent\n' >"$RUN_FIXTURE/rootfs/bin/badinterp"
     chmod 755 "$RUN_FIXTURE/rootfs/bin/badinterp"
@@ -19,8 +18,7 @@ setup_file() {
 }
 
 setup() {
-    setup_store
-    kiln import "$RUN_FIXTURE/rootfs" -t bb -c 'CMD ["sh"]' >/dev/null
+    run_fixture_store
 }
 
 @test "run: the command's output and exit status" {

@@ -13,6 +13,23 @@ make_busybox_rootfs() {
     chmod 1777 "$r/tmp"
 }
 
+# The busybox fixture the run tests share: run_fixture_file in setup_file makes
+# the root once per file (RUN_FIXTURE), run_fixture_store in setup gives each
+# test a fresh store holding it as bb; remove_containers in teardown leaves no
+# supervisor behind, whatever failed.
+run_fixture_file() {
+    export RUN_FIXTURE="$BATS_FILE_TMPDIR/fixture"
+    make_busybox_rootfs "$RUN_FIXTURE/rootfs"
+}
+run_fixture_store() {
+    setup_store
+    kiln import "$RUN_FIXTURE/rootfs" -t bb -c 'CMD ["sh"]' >/dev/null
+}
+remove_containers() {
+    local id
+    for id in $(kiln ps -q 2>/dev/null); do kiln rm -f "$id" >/dev/null 2>&1 || true; done
+}
+
 # put_blob FILE: stores FILE as a blob in $KILN_ROOT, prints its digest.
 put_blob() {
     local hex
