@@ -3,7 +3,9 @@
 #ifndef KILN_TESTS_TAP_H
 #define KILN_TESTS_TAP_H
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tap_n, tap_failed;
@@ -37,6 +39,22 @@ static int tap_n, tap_failed;
         if (g_ != w_)                                                                              \
             printf("#   got:  %lld\n#   want: %lld\n", g_, w_);                                    \
     } while (0)
+
+/* Runs a shell command made from fmt (a fixture step); a failure is a TAP
+ * comment, and the tests that depend on it fail on their own. */
+static inline void tap_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void tap_sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(cmd))
+        printf("# command too long: %.60s...\n", cmd);
+    else if (system(cmd) != 0)
+        printf("# command failed: %s\n", cmd);
+}
 
 static inline int done_testing(void)
 {

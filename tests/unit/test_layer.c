@@ -48,20 +48,6 @@ static int fd_of(const void *data, size_t len)
     return fd;
 }
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    struct strbuf sb = STRBUF_INIT;
-    strbuf_init(&sb);
-    va_list ap;
-    va_start(ap, fmt);
-    strbuf_vaddf(&sb, fmt, ap);
-    va_end(ap);
-    if (system(sb.buf) != 0)
-        printf("# command failed: %s\n", sb.buf);
-    strbuf_release(&sb);
-}
-
 static void test_compress(void)
 {
     char data[100000];
@@ -120,7 +106,7 @@ static void test_compress(void)
 
 static void make_tree(const char *dir)
 {
-    sh("rm -rf %s && mkdir -p %s/bin %s/etc/deep && cd %s && echo hello > etc/hello && "
+    tap_sh("rm -rf %s && mkdir -p %s/bin %s/etc/deep && cd %s && echo hello > etc/hello && "
        "printf 'x%%.0s' $(seq 1 5000) > bin/big && ln -s ../etc/hello bin/link && "
        "ln etc/hello bin/hard && mkfifo etc/fifo && chmod 4755 bin/big && chown 1234:5678 "
        "etc/hello && setfattr -n user.kiln -v yes etc/hello && "
@@ -159,7 +145,7 @@ static void test_write_and_extract(void)
     struct membuf a, b;
     struct digest da, db;
     ok(write_layer(src, &o, &a, &da) == 0, "write a layer from a directory");
-    sh("touch -d @1750000000 %s/bin/big %s/etc", src, src);
+    tap_sh("touch -d @1750000000 %s/bin/big %s/etc", src, src);
     ok(write_layer(src, &o, &b, &db) == 0, "write it again after touching mtimes");
     ok(digest_equal(&da, &db) && a.sb.len == b.sb.len, "mtimes newer than the epoch don't matter");
     ok(a.sb.len % 512 == 0, "tar is whole blocks");
@@ -244,7 +230,7 @@ static void expect_refused(const char *what, const struct hentry *h, size_t n, c
     struct membuf m;
     build_tar(h, n, &m);
     cleanup_free char *root = xasprintf("%s/hostile/root", tmp);
-    sh("rm -rf %s/hostile && mkdir -p %s", tmp, root);
+    tap_sh("rm -rf %s/hostile && mkdir -p %s", tmp, root);
     struct kiln_error *err = NULL;
     int rc = extract(m.sb.buf, m.sb.len, root, NULL, &err);
     ok(rc < 0 && err && strstr(err->msg, needle), "%s refused: %s", what,
@@ -304,7 +290,7 @@ static void test_hostile(void)
 
     /* A symlink already in the tree resolves inside the root. */
     cleanup_free char *root = xasprintf("%s/inroot/root", tmp);
-    sh("rm -rf %s/inroot && mkdir -p %s && ln -s / %s/up", tmp, root, root);
+    tap_sh("rm -rf %s/inroot && mkdir -p %s && ln -s / %s/up", tmp, root, root);
     struct hentry through[] = {{"up/etc/x", '0', NULL, "contained"}};
     build_tar(through, 1, &m);
     ok(extract(m.sb.buf, m.sb.len, root, NULL, &err) == 0, "write through an existing symlink");
@@ -318,7 +304,7 @@ static void test_hostile(void)
 static void test_whiteouts(void)
 {
     cleanup_free char *root = xasprintf("%s/wh/root", tmp);
-    sh("rm -rf %s/wh && mkdir -p %s", tmp, root);
+    tap_sh("rm -rf %s/wh && mkdir -p %s", tmp, root);
     struct hentry l1[] = {{"a/", '5', NULL, NULL},
                           {"a/x", '0', NULL, "x"},
                           {"a/sub/", '5', NULL, NULL},

@@ -29,20 +29,6 @@ static int mem_write(void *ctx, const void *buf, size_t len, struct kiln_error *
     return 0;
 }
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    struct strbuf sb = STRBUF_INIT;
-    strbuf_init(&sb);
-    va_list ap;
-    va_start(ap, fmt);
-    strbuf_vaddf(&sb, fmt, ap);
-    va_end(ap);
-    if (system(sb.buf) != 0)
-        printf("# command failed: %s\n", sb.buf);
-    strbuf_release(&sb);
-}
-
 static void show(struct kiln_error **err)
 {
     if (*err != NULL)
@@ -72,7 +58,7 @@ static int both_ways(const char *ctx, const char *src, const char *dest, const c
         rc = -1;
     }
     cleanup_free char *dir = xasprintf("%s/written", tmp);
-    sh("rm -rf %s && mkdir %s", dir, dir);
+    tap_sh("rm -rf %s && mkdir %s", dir, dir);
     if (rc == 0) {
         cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct layer_write_opts o = {.epoch = 1700000000};
@@ -101,7 +87,7 @@ static void test_same_bytes(void)
     char longname[160];
     memset(longname, 'n', 130);
     longname[130] = '\0';
-    sh("mkdir -p %s/a/b %s/a-b %s/%s && cd %s && echo one > a/b/f && echo two > a-b/g && "
+    tap_sh("mkdir -p %s/a/b %s/a-b %s/%s && cd %s && echo one > a/b/f && echo two > a-b/g && "
        ": > empty && ln -s a/b/f link && mkfifo fifo && echo x > %s/y && chmod 4755 a/b/f && "
        "chmod 0600 a-b/g && printf 'z%%.0s' $(seq 1 70000) > big && touch -d @1800000000 a/b/f",
        ctx, ctx, ctx, longname, ctx, longname);
@@ -147,7 +133,7 @@ static void test_order(void)
     strbuf_reset(&out);
     ls = layer_stream_new((struct byte_sink){mem_write, &out}, -1);
     cleanup_free char *path = xasprintf("%s/short", tmp);
-    sh("printf abc > %s", path);
+    tap_sh("printf abc > %s", path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct layer_stream_entry s = {.path = "short", .mode = S_IFREG | 0644, .size = 10};
     ok(layer_stream_add(ls, &s, fd, NULL, &err) < 0 && err && strstr(err->msg, "shrank"),
@@ -178,7 +164,7 @@ static int extract_into(const struct strbuf *tar, const char *dir, int reuse_fd,
         show(&err);
         return -1;
     }
-    sh("rm -rf %s && mkdir %s", dir, dir);
+    tap_sh("rm -rf %s && mkdir %s", dir, dir);
     cleanup_close int in = open(blob, O_RDONLY | O_CLOEXEC);
     cleanup_close int root = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct layer_extract_opts o = {.whiteouts = LAYER_WHITEOUT_OVERLAY, .allow_devices = 1};
@@ -207,7 +193,7 @@ static void test_reuse(void)
     /* v2: "same" unchanged, "bytes" same size and mtime but other bytes,
      * "mode" another mode, "owner" another owner, "big" its last byte changed
      * (the bytes compared equal so far are copied from the old file) */
-    sh("mkdir -p %s/d && cd %s && echo same > d/same && echo AAAA > bytes && echo m > mode && "
+    tap_sh("mkdir -p %s/d && cd %s && echo same > d/same && echo AAAA > bytes && echo m > mode && "
        "echo o > owner && printf 'q%%.0s' $(seq 1 300000) > big && "
        "touch -d @1600000000 d/same bytes mode owner big && cp -a %s %s && cd %s && "
        "echo BBBB > bytes && chmod 0600 mode && chown 7:7 owner && "
@@ -250,6 +236,6 @@ int main(void)
     test_same_bytes();
     test_order();
     test_reuse();
-    sh("rm -rf %s", tmp);
+    tap_sh("rm -rf %s", tmp);
     return done_testing();
 }
