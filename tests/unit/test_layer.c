@@ -107,12 +107,12 @@ static void test_compress(void)
 static void make_tree(const char *dir)
 {
     tap_sh("rm -rf %s && mkdir -p %s/bin %s/etc/deep && cd %s && echo hello > etc/hello && "
-       "printf 'x%%.0s' $(seq 1 5000) > bin/big && ln -s ../etc/hello bin/link && "
-       "ln etc/hello bin/hard && mkfifo etc/fifo && chmod 4755 bin/big && chown 1234:5678 "
-       "etc/hello && setfattr -n user.kiln -v yes etc/hello && "
-       "mkdir -p a/$(printf 'n%%.0s' $(seq 1 120)) && touch a/$(printf 'n%%.0s' $(seq 1 "
-       "120))/f && touch -d @1500000000 etc/deep && touch -d @1800000000 etc/hello",
-       dir, dir, dir, dir);
+           "printf 'x%%.0s' $(seq 1 5000) > bin/big && ln -s ../etc/hello bin/link && "
+           "ln etc/hello bin/hard && mkfifo etc/fifo && chmod 4755 bin/big && chown 1234:5678 "
+           "etc/hello && setfattr -n user.kiln -v yes etc/hello && "
+           "mkdir -p a/$(printf 'n%%.0s' $(seq 1 120)) && touch a/$(printf 'n%%.0s' $(seq 1 "
+           "120))/f && touch -d @1500000000 etc/deep && touch -d @1800000000 etc/hello",
+           dir, dir, dir, dir);
 }
 
 static int write_layer(const char *dir, const struct layer_write_opts *o, struct membuf *m,

@@ -88,9 +88,9 @@ static void test_same_bytes(void)
     memset(longname, 'n', 130);
     longname[130] = '\0';
     tap_sh("mkdir -p %s/a/b %s/a-b %s/%s && cd %s && echo one > a/b/f && echo two > a-b/g && "
-       ": > empty && ln -s a/b/f link && mkfifo fifo && echo x > %s/y && chmod 4755 a/b/f && "
-       "chmod 0600 a-b/g && printf 'z%%.0s' $(seq 1 70000) > big && touch -d @1800000000 a/b/f",
-       ctx, ctx, ctx, longname, ctx, longname);
+           ": > empty && ln -s a/b/f link && mkfifo fifo && echo x > %s/y && chmod 4755 a/b/f && "
+           "chmod 0600 a-b/g && printf 'z%%.0s' $(seq 1 70000) > big && touch -d @1800000000 a/b/f",
+           ctx, ctx, ctx, longname, ctx, longname);
     const char *cases[][3] = {
         {".", "/app/", NULL},
         {"a", "/a/", NULL},
@@ -194,12 +194,12 @@ static void test_reuse(void)
      * "mode" another mode, "owner" another owner, "big" its last byte changed
      * (the bytes compared equal so far are copied from the old file) */
     tap_sh("mkdir -p %s/d && cd %s && echo same > d/same && echo AAAA > bytes && echo m > mode && "
-       "echo o > owner && printf 'q%%.0s' $(seq 1 300000) > big && "
-       "touch -d @1600000000 d/same bytes mode owner big && cp -a %s %s && cd %s && "
-       "echo BBBB > bytes && chmod 0600 mode && chown 7:7 owner && "
-       "printf 'q%%.0s' $(seq 1 299999) > big && printf r >> big && "
-       "touch -d @1600000000 bytes mode owner big",
-       v1, v1, v1, v2, v2);
+           "echo o > owner && printf 'q%%.0s' $(seq 1 300000) > big && "
+           "touch -d @1600000000 d/same bytes mode owner big && cp -a %s %s && cd %s && "
+           "echo BBBB > bytes && chmod 0600 mode && chown 7:7 owner && "
+           "printf 'q%%.0s' $(seq 1 299999) > big && printf r >> big && "
+           "touch -d @1600000000 bytes mode owner big",
+           v1, v1, v1, v2, v2);
     struct strbuf t1 = STRBUF_INIT, t2 = STRBUF_INIT, t3 = STRBUF_INIT;
     strbuf_init(&t1);
     strbuf_init(&t2);
