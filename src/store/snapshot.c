@@ -88,6 +88,10 @@ int store_snapshot_ensure_like(struct store *s, const struct image_layer *layer,
     if (mkdtemp(tmp) == NULL)
         return kiln_error_errno(err, errno, "create %s", tmp);
     int rc = -1;
+    /* The snapshot like's files are linked from, held (shared) while they
+     * are: prune leaves it alone. Declared before the first goto, so that
+     * its cleanup never sees an unset fd. */
+    cleanup_close int like_fd = -1;
     cleanup_close int dirfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0) {
         kiln_error_errno(err, errno, "open %s", tmp);
@@ -99,8 +103,6 @@ int store_snapshot_ensure_like(struct store *s, const struct image_layer *layer,
         .allow_devices = geteuid() == 0,
         .skip_owners = geteuid() != 0,
     };
-    /* Held (shared) while its files are linked: prune leaves it alone. */
-    cleanup_close int like_fd = -1;
     if (like != NULL && !digest_equal(like, &layer->diffid) && store_snapshot_has(s, like)) {
         cleanup_error struct kiln_error *herr = NULL;
         like_fd = store_snapshot_hold(s, like, &herr);
