@@ -38,7 +38,7 @@ CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 KILN      := $(BUILD)/kiln
 
-.PHONY: all deps test test-run asan check-style clean fuzz
+.PHONY: all deps test test-run asan check-style check-clang clean fuzz
 all: $(KILN)
 
 $(BUILD)/obj/%.o: %.c
@@ -68,6 +68,7 @@ deps:
 
 # Everything a test needs is built first; prove runs unit binaries and bats files alike.
 test: deps
+	@$(MAKE) --no-print-directory check-clang
 	@$(MAKE) --no-print-directory test-run
 
 test-run: $(KILN) $(UNIT_BINS) check-style
@@ -76,6 +77,12 @@ test-run: $(KILN) $(UNIT_BINS) check-style
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-run
+
+# The rule is gcc and clang clean: kiln built by clang too (-Werror), in
+# build-clang/. clang catches what gcc lets by, such as a goto past a
+# cleanup variable's initialisation.
+check-clang:
+	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang build-clang/kiln
 
 # git's banned.h as a check: no strcpy, strcat, sprintf, vsprintf, strtok, gets.
 check-style:
@@ -99,7 +106,7 @@ fuzz: deps build-fuzz/fuzz_dockerfile
 	  -max_len=8192 -dict=fuzz/dockerfile.dict -print_final_stats=1 build-fuzz/corpus fuzz/corpus
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-clang build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
 
