@@ -18,6 +18,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/strbuf.h"
 
 static int newer_than(const struct stat *st, const struct timespec *cutoff)
 {
@@ -43,8 +44,38 @@ int store_reachable(struct store *s,
     return 0;
 }
 
-/* Bytes under a directory (files only, st_size), for reports. */
-static uint64_t tree_bytes(int dir_fd, int depth)
+/* A name of a file with more than one (a snapshot unpacked like another
+ * links its unchanged files): the file is freed only if every name is in
+ * the tree removed. */
+struct linked {
+    dev_t dev;
+    ino_t ino;
+    nlink_t nlink;
+    uint64_t size;
+};
+struct linked_set {
+    struct linked *v;
+    size_t n, cap;
+};
+
+static void linked_add(struct linked_set *ls, const struct stat *st)
+{
+    if (ls->n == ls->cap) {
+        ls->cap = ls->cap ? 2 * ls->cap : 64;
+        ls->v = xrealloc(ls->v, ls->cap * sizeof(*ls->v));
+    }
+    ls->v[ls->n++] = (struct linked){st->st_dev, st->st_ino, st->st_nlink, (uint64_t)st->st_size};
+}
+
+static int linked_cmp(const void *a, const void *b)
+{
+    const struct linked *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static uint64_t tree_walk(int dir_fd, int depth, struct linked_set *ls)
 {
     uint64_t total = 0;
     cleanup_dir DIR *d = fdopendir(dir_fd);
@@ -59,14 +90,34 @@ static uint64_t tree_bytes(int dir_fd, int depth)
         struct stat st;
         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             continue;
-        if (S_ISREG(st.st_mode))
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1)
+            linked_add(ls, &st);
+        else if (S_ISREG(st.st_mode))
             total += (uint64_t)st.st_size;
         else if (S_ISDIR(st.st_mode) && depth < 256) {
             int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (fd >= 0)
-                total += tree_bytes(fd, depth + 1);
+                total += tree_walk(fd, depth + 1, ls);
         }
     }
+    return total;
+}
+
+/* Bytes removing a directory frees (regular files, st_size), for reports:
+ * a file also named outside it (nlink) frees nothing. */
+static uint64_t tree_bytes(int dir_fd)
+{
+    struct linked_set ls = {0};
+    uint64_t total = tree_walk(dir_fd, 0, &ls);
+    if (ls.n > 1)
+        qsort(ls.v, ls.n, sizeof(*ls.v), linked_cmp);
+    for (size_t i = 0, j; i < ls.n; i = j) {
+        for (j = i + 1; j < ls.n && linked_cmp(&ls.v[i], &ls.v[j]) == 0; j++)
+            ;
+        if (j - i >= ls.v[i].nlink)
+            total += ls.v[i].size;
+    }
+    free(ls.v);
     return total;
 }
 
@@ -134,7 +185,7 @@ static int prune_snapshots(struct store *s, const struct digest_set *blobs,
         if (sfd >= 0) {
             int dup_fd = openat(sfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (dup_fd >= 0)
-                bytes = tree_bytes(dup_fd, 0);
+                bytes = tree_bytes(dup_fd);
         }
         if (!dry_run && rm_rf_at(s->snapshots_fd, de->d_name, err) < 0)
             return kiln_error_prefix(err, "remove snapshot");

@@ -294,3 +294,27 @@ DF
     [ "$status" -eq 0 ]
     [ "$(count_done "$output")" -eq 5 ]
 }
+
+@test "build: prune reports only what it frees, not files another snapshot links" {
+    ctx="$BATS_TEST_TMPDIR/linked"
+    mkdir -p "$ctx"
+    head -c 3000000 /dev/urandom >"$ctx/big.bin"
+    echo one >"$ctx/small.txt"
+    printf 'FROM busybox:test\nCOPY . /app/\nRUN true\n' >"$ctx/Dockerfile"
+    run kiln build -q -t p:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    echo two >"$ctx/small.txt"
+    run kiln build -q -t p:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    # the second COPY's snapshot links big.bin from the first's
+    [ -n "$(find "$KILN_ROOT/snapshots" -name big.bin -links 2)" ]
+    run kiln prune --cache
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    # the first snapshot goes, but big.bin stays (the kept snapshot names it):
+    # the snapshot bytes reported are the small files only
+    [ -n "$(find "$KILN_ROOT/snapshots" -name big.bin)" ]
+    [[ "$output" =~ and\ 1\ snapshot\ \(([0-9.]+)([kKMG]?B)\) ]] || { echo "$output"; false; }
+    [ "${BASH_REMATCH[2]}" = B ] || [ "${BASH_REMATCH[2]}" = kB ] || { echo "$output"; false; }
+    run kiln fsck
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+}
