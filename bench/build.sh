@@ -160,6 +160,7 @@ measure_case() {
             fi
             bench_record bench=build case="$case" scenario="$s" tool="$t" unit=s \
                 runs="$(awk '{ printf "%s ", $1 }' "$f")" rss_kb="$(awk '{ printf "%s ", $2 }' "$f")" \
+                own_rss_kb="$(awk '{ printf "%s ", $5 + 0 }' "$f")" \
                 cpu_s="$(awk '{ printf "%s ", $4 }' "$f")" load="$(cut -d' ' -f1 /proc/loadavg)"
             bench_log "$case $s $t: $(awk '{ printf "%s ", $1 }' "$f")s (cpu $(awk '{ printf "%s ", $4 }' "$f")s, load $(cut -d' ' -f1 /proc/loadavg))"
         done

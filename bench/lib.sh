@@ -59,30 +59,60 @@ buildah_runtime() {
     if [ -d /sys/fs/cgroup/unified ] && command -v runc >/dev/null; then echo runc; else echo crun; fi
 }
 
-# bench_time OUTFILE CMD...: runs CMD, appends "seconds max_rss_kb exit cpu_seconds"
-# to OUTFILE. Wall time from the monotonic clock around /usr/bin/time, which gives
-# the max RSS of the largest process in the tree that was waited for (for a build
-# with RUN steps that is often the step's program, e.g. apt, not the builder) and
-# the CPU time (user + system) of the whole tree: on a shared machine the wall
-# time follows the load, the CPU time much less.
+# bench_time OUTFILE CMD...: runs CMD, appends "seconds max_rss_kb exit cpu_seconds
+# own_rss_kb" to OUTFILE. Before it starts, untimed, `sync`: no run pays for the
+# writeback of what the run before it (often the other tool's) left dirty. Wall time
+# from the monotonic clock around /usr/bin/time, which gives the max RSS of the
+# largest process in the tree that was waited for (for a build with RUN steps that
+# is often the step's program, e.g. apt, not the builder) and the CPU time (user +
+# system) of the whole tree: on a shared machine the wall time follows the load, the
+# CPU time much less. own_rss_kb is the peak RSS (VmHWM) of CMD's own process, the
+# tool itself, sampled every 50 ms (0 when it ended before the third sample).
 bench_time() {
     local out=$1
     shift
-    local t0 t1 rssf rss cpu rc
+    local t0 t1 rssf rss cpu rc tp sp done_pid pid="" own=0 line samples=0
     rssf=$(mktemp "$BENCH_TMP/rss.XXXXXX")
+    sync
     t0=$(date +%s%N)
-    if /usr/bin/time -f '%M %U %S' -o "$rssf" "$@" >>"$BENCH_TMP/cmd.log" 2>&1; then rc=0; else rc=$?; fi
+    /usr/bin/time -f '%M %U %S' -o "$rssf" "$@" >>"$BENCH_TMP/cmd.log" 2>&1 &
+    tp=$!
+    while :; do
+        [ -n "$pid" ] || pid=$(pgrep -P "$tp" | head -n 1 || true)
+        if [ -n "$pid" ] && [ -r "/proc/$pid/status" ]; then
+            samples=$((samples + 1))
+            while IFS= read -r line; do
+                case $line in VmHWM:*)
+                    line=${line#VmHWM:}
+                    line=${line% kB}
+                    [ "${line// /}" -gt "$own" ] 2>/dev/null && own=${line// /}
+                    ;;
+                esac
+            done <"/proc/$pid/status" 2>/dev/null || true
+        fi
+        sleep 0.05 &
+        sp=$!
+        done_pid=""
+        if wait -n -p done_pid "$tp" "$sp"; then rc=0; else rc=$?; fi
+        [ "$done_pid" = "$tp" ] && break
+    done
     t1=$(date +%s%N)
+    # a run too short to be watched: its tree's figure stands for it (then the tool
+    # is all there was)
+    [ "$samples" -ge 3 ] || own=0
+    kill "$sp" 2>/dev/null || true
+    wait "$sp" 2>/dev/null || true
     read -r rss cpu <<<"$(tail -n 1 "$rssf" 2>/dev/null | awk '{ printf "%s %.3f", $1, $2 + $3 }')"
     [[ $rss =~ ^[0-9]+$ ]] || rss=0
     [[ $cpu =~ ^[0-9.]+$ ]] || cpu=0
     rm -f "$rssf"
-    echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }') $rss $rc $cpu" >>"$out"
+    echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", (b - a) / 1e9 }') $rss $rc $cpu $own" >>"$out"
     return $rc
 }
 
 # bench_record KEY=VALUE...: one figure as a JSON line. Known keys: bench case
-# scenario tool unit runs (space-separated numbers) rss_kb (space-separated) cpu_s
+# scenario tool unit runs (space-separated numbers) rss_kb (space-separated: the
+# process tree's) own_rss_kb (space-separated: the tool's own process) cpu_s
 # (space-separated) value note load (the 1-minute load average when recorded).
 # median/min/max are computed from runs, cpu_s_median from cpu_s.
 bench_record() {
@@ -92,7 +122,7 @@ rec = {}
 for kv in sys.argv[1:]:
     k, _, v = kv.partition("=")
     rec[k] = v
-for k in ("runs", "rss_kb", "cpu_s"):
+for k in ("runs", "rss_kb", "own_rss_kb", "cpu_s"):
     if k in rec:
         rec[k] = [float(x) for x in rec[k].split()] if rec[k].strip() else []
 if rec.get("runs"):
@@ -102,6 +132,10 @@ if rec.get("runs"):
     rec["n"] = len(r)
 if rec.get("rss_kb"):
     rec["rss_kb_max"] = max(rec["rss_kb"])
+# 0: the run ended before it was sampled; its tree's figure is then the tool's own
+own = [o if o > 0 else t for o, t in zip(rec.get("own_rss_kb", []), rec.get("rss_kb", []))]
+if own:
+    rec["own_rss_kb_max"] = max(own)
 if rec.get("cpu_s"):
     rec["cpu_s_median"] = statistics.median(rec["cpu_s"])
 if "value" in rec:
