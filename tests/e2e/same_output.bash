@@ -52,8 +52,13 @@ same_output_teardown() {
     umount -R "$B_ROOT/root/overlay" 2>/dev/null || true
 }
 
+# buildah keeps RUN --mount=type=cache directories under TMPDIR: a private one,
+# so that two test runs at once (two checkouts) never share apt's cache and its
+# lock (apt-get fails at once on a held lock).
 bh() {
-    buildah --root "$B_ROOT/root" --runroot "$B_ROOT/run" --storage-driver overlay "$@"
+    mkdir -p "$B_ROOT/tmp"
+    TMPDIR="$B_ROOT/tmp" buildah --root "$B_ROOT/root" --runroot "$B_ROOT/run" \
+        --storage-driver overlay "$@"
 }
 
 # Imports the busybox base into kiln's store and buildah's, as localhost/busybox:test.
