@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run-all.sh: kiln against its peers, every measurement in one run.
 #
-#   bench/run-all.sh --full     everything (about an hour on 2 cores); writes
+#   bench/run-all.sh --full     everything (about 35 minutes on 2 cores); writes
 #                               bench/results/<date>-full/ (results.json, chart.png,
 #                               figures.jsonl) and the generated part of docs/benchmarks.md
 #   bench/run-all.sh --quick    every kind of measurement on less work, under 10 minutes
