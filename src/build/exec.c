@@ -1,6 +1,6 @@
-/* The build executor: plans stages from the graph, runs waves of independent
- * stages in parallel threads, walks each stage's instructions (ONBUILD
- * triggers of its base first), and writes the target's image. */
+/* The build executor: walks each stage's instructions (ONBUILD triggers of
+ * its base first), turns steps into layers, and writes the target's image.
+ * sched.c decides when a stage and a step may run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -155,8 +155,11 @@ int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *di
         return -1;
     e.size = size;
     snprintf(e.media_type, sizeof(e.media_type), "%s", MT_OCI_LAYER);
-    if (store_snapshot_adopt(b->store, dir, &e.diff_id, err) < 0)
+    int adopted = store_snapshot_adopt(b->store, dir, &e.diff_id, err);
+    if (adopted < 0)
         return -1;
+    if (adopted == 0)
+        build_discard(b, dir);
     cleanup_free char *snap = store_snapshot_path(b->store, &e.diff_id);
     build_add_layer(st, &e, snap);
     if (key != NULL && build_cache_record(b, key, &e, err) < 0)
@@ -273,6 +276,10 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
         cache_key_adds(k, "base", "scratch");
     } else if (gs->base.kind == DF_REF_STAGE) {
         struct stage_state *src = &b->stages[gs->base.stage];
+        if (build_wait_stage(b, st, gs->base.stage, err) < 0) {
+            digester_free(k);
+            return -1;
+        }
         st->config = json_deep_copy(src->config);
         for (size_t i = 0; i < src->n_layers; i++) {
             struct cache_entry e = {.has_layer = 1,
@@ -361,10 +368,14 @@ static int run_instr(struct build_ctx *b, struct stage_state *st, const struct d
         cleanup_free char *name =
             xasprintf("[%s %zu/%zu] %s", st->label, st->step_no, st->n_steps, step->text);
         int pid = progress_step_begin(b->o->progress, name);
+        st->pid = pid;
+        build_job_begin(b, st);
         if (ins->kind == DF_RUN)
             rc = build_step_run(b, st, step, pid, &key, err);
         else
             rc = build_step_copy(b, st, step, pid, &key, err);
+        build_job_end(b, st);
+        st->pid = -1;
     } else {
         rc = build_step_config(b, st, step, err);
         if (rc == 0 && ins->kind == DF_WORKDIR) {
@@ -418,7 +429,7 @@ static int count_fs_steps(const struct df_stage *s)
     return n;
 }
 
-static int run_stage(struct build_ctx *b, struct stage_state *st, struct kiln_error **err)
+int build_run_stage(struct build_ctx *b, struct stage_state *st, struct kiln_error **err)
 {
     const struct df_stage *ds = &b->df->stages[st->index];
     if (stage_base(b, st, err) < 0)
@@ -437,77 +448,8 @@ static int run_stage(struct build_ctx *b, struct stage_state *st, struct kiln_er
     for (size_t i = 0; i < ds->n_instrs; i++) {
         if (__atomic_load_n(&b->cancel, __ATOMIC_SEQ_CST))
             return kiln_error_set(err, KILN_E_FAIL, "stage %s: cancelled", st->label);
+        build_stage_at(b, st, i);
         if (run_instr(b, st, &ds->instrs[i], err) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-struct stage_job {
-    struct build_ctx *b;
-    struct stage_state *st;
-    struct kiln_error *err;
-    int rc;
-    pthread_t th;
-};
-
-static void *stage_thread(void *arg)
-{
-    struct stage_job *j = arg;
-    j->rc = run_stage(j->b, j->st, &j->err);
-    if (j->rc < 0)
-        __atomic_store_n(&j->b->cancel, 1, __ATOMIC_SEQ_CST);
-    return NULL;
-}
-
-static int run_waves(struct build_ctx *b, struct kiln_error **err)
-{
-    int jobs = b->o->jobs > 0 ? b->o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (jobs < 1)
-        jobs = 1;
-    for (int w = 0; w < b->g->n_waves; w++) {
-        size_t n = 0;
-        struct stage_job *v = xcalloc(b->g->n_order + 1, sizeof(*v));
-        for (size_t i = 0; i < b->g->n_order; i++) {
-            size_t s = b->g->order[i];
-            if (b->g->stages[s].wave == w)
-                v[n++] = (struct stage_job){.b = b, .st = &b->stages[s]};
-        }
-        int failed = 0;
-        for (size_t start = 0; start < n; start += (size_t)jobs) {
-            size_t end = start + (size_t)jobs < n ? start + (size_t)jobs : n;
-            if (end - start == 1) {
-                stage_thread(&v[start]);
-            } else {
-                for (size_t i = start; i < end; i++)
-                    if (pthread_create(&v[i].th, NULL, stage_thread, &v[i]) != 0)
-                        stage_thread(&v[i]), v[i].th = 0;
-                for (size_t i = start; i < end; i++)
-                    if (v[i].th)
-                        pthread_join(v[i].th, NULL);
-            }
-            for (size_t i = start; i < end; i++) {
-                if (v[i].rc < 0 && !failed) {
-                    failed = 1;
-                    /* The first real failure, not a "cancelled" one. */
-                    *err = v[i].err;
-                    v[i].err = NULL;
-                }
-            }
-            for (size_t i = start; i < end; i++) {
-                if (v[i].rc < 0 && v[i].err != NULL && *err != NULL &&
-                    strstr((*err)->msg, ": cancelled") != NULL) {
-                    kiln_error_free(*err);
-                    *err = v[i].err;
-                    v[i].err = NULL;
-                }
-                kiln_error_free(v[i].err);
-            }
-            if (failed)
-                break;
-        }
-        free(v);
-        if (failed)
             return -1;
     }
     return 0;
@@ -586,10 +528,12 @@ int build_run(const struct build_opts *o, struct build_result *out, struct kiln_
     b.stages = xcalloc(b.df->n_stages, sizeof(*b.stages));
     for (size_t i = 0; i < b.df->n_stages; i++) {
         b.stages[i].index = i;
+        b.stages[i].pid = -1;
         b.stages[i].label =
             b.df->stages[i].name ? xstrdup(b.df->stages[i].name) : xasprintf("stage-%zu", i);
     }
-    if (run_waves(&b, err) < 0)
+    build_discard_start(&b);
+    if (build_sched_run(&b, err) < 0)
         goto out;
     const char **unused = NULL;
     size_t nu = df_eval_unused_args(b.ev, &unused);
@@ -601,6 +545,7 @@ int build_run(const struct build_opts *o, struct build_result *out, struct kiln_
         goto out;
     rc = 0;
 out:
+    build_discard_wait(&b);
     if (b.sc != NULL) {
         cleanup_error struct kiln_error *serr = NULL;
         statcache_save(b.sc, lockpath, &serr); /* only a speed-up: failure is fine */

@@ -26,10 +26,15 @@ struct stage_state {
     size_t n_layers;
     struct digest key; /* cache key chain after the last step */
     int cmd_set;       /* CMD given in this stage (ENTRYPOINT then keeps it) */
-    int done, failed;
+    int done, failed;  /* set by the scheduler (under its lock) when the stage ends */
+    int has_job;       /* a step of it holds one of the --jobs */
+    int pid;           /* progress id of the step running, or -1 */
     struct df_scope *scope;
     size_t step_no, n_steps; /* for "[stage 2/5]" */
 };
+
+struct sched;
+struct discard;
 
 struct build_ctx {
     const struct build_opts *o;
@@ -44,10 +49,14 @@ struct build_ctx {
     pthread_mutex_t mu;         /* guards image loads/pulls shared by stages */
     char **pulled;              /* references pulled in this build (--pull=always: once) */
     size_t n_pulled;
-    int cancel; /* set when a stage failed: others stop */
+    int cancel;              /* set when a stage failed: others stop */
+    struct sched *sched;     /* while the stages run (sched.c) */
+    struct discard *discard; /* background removal of scratch dirs (discard.c) */
 };
 
 /* exec.c */
+/* Runs one stage's instructions (its base first: waits for a FROM stage). */
+int build_run_stage(struct build_ctx *b, struct stage_state *st, struct kiln_error **err);
 int build_stage_rootview(struct stage_state *st, struct rootview **out, struct kiln_error **err);
 int build_image_snapshots(struct build_ctx *b, const struct image *img, char ***snaps,
                           struct kiln_error **err);
@@ -61,8 +70,9 @@ int build_cache_hit(struct build_ctx *b, struct stage_state *st, const struct di
  * no usable entry for key (a --no-cache build never replaces one). */
 int build_cache_record(struct build_ctx *b, const struct digest *key, const struct cache_entry *e,
                        struct kiln_error **err);
-/* Turns dir (in the scratch area) into a layer: tar -> blob -> snapshot,
- * records it in the cache under key and adds it to the stage. Removes dir. */
+/* Turns dir (in the scratch area) into a layer: tar -> blob -> snapshot
+ * (dir synced and moved into place, or discarded when the store already has
+ * that snapshot), records it in the cache under key and adds it to the stage. */
 int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *dir,
                      int overlay_whiteouts, const struct digest *key, struct kiln_error **err);
 /* A layer written by fill straight into a blob (no directory first), then
@@ -102,5 +112,30 @@ int build_from_view(struct build_ctx *b, struct stage_state *st, const char *fro
                     struct rootview **view, struct digest *identity, struct kiln_error **err);
 int build_step_workdir(struct build_ctx *b, struct stage_state *st, const char *path,
                        const struct digest *key, struct kiln_error **err);
+
+/* sched.c: runs the stages the target needs, each in a thread (see there). */
+int build_sched_run(struct build_ctx *b, struct kiln_error **err);
+/* Blocks until stage (a dependency of st's in the plan) is built; "cancelled"
+ * when a stage failed. A no-op outside the plan's dependencies. */
+int build_wait_stage(struct build_ctx *b, struct stage_state *st, size_t stage,
+                     struct kiln_error **err);
+/* One of the --jobs, for a step's work; every wait above gives it back. */
+void build_job_begin(struct build_ctx *b, struct stage_state *st);
+void build_job_end(struct build_ctx *b, struct stage_state *st);
+/* The turn of a step at the shared cache mounts ids (kept by pointer until
+ * given back with the same array): no other step of the build uses them
+ * meanwhile, and a stage others depend on that will still use one goes
+ * first. */
+int build_cache_turn_take(struct build_ctx *b, struct stage_state *st, const char *const *ids,
+                          size_t n, struct kiln_error **err);
+void build_cache_turn_give(struct build_ctx *b, const char *const *ids, size_t n);
+/* st is at its instruction instr (its cache uses before it are past). */
+void build_stage_at(struct build_ctx *b, struct stage_state *st, size_t instr);
+
+/* discard.c: removes scratch directories in the background. */
+void build_discard_start(struct build_ctx *b);
+void build_discard(struct build_ctx *b, const char *path);
+/* Waits until every directory given is gone. */
+void build_discard_wait(struct build_ctx *b);
 
 #endif

@@ -31,6 +31,7 @@ struct pstep {
     struct strbuf partial;
     int last_cr;   /* the previous byte was '\r': a following '\n' ends nothing */
     int finalized; /* tty: printed above the live region for good */
+    char *waiting; /* what it waits for, or NULL */
 };
 
 struct progress {
@@ -101,7 +102,10 @@ static void add_clipped(struct strbuf *sb, const char *s, int width)
 
 static void step_header(struct strbuf *sb, const struct pstep *s, double now, int width)
 {
-    const char *mark = s->state == ST_CACHED ? "CACHED " : s->state == ST_ERROR ? "ERROR " : "";
+    const char *mark = s->state == ST_CACHED  ? "CACHED "
+                       : s->state == ST_ERROR ? "ERROR "
+                       : s->waiting != NULL   ? "WAITING "
+                                              : "";
     char t[32] = "";
     if (s->state != ST_CACHED)
         snprintf(t, sizeof(t), "%.1fs", (s->state == ST_RUNNING ? now : s->t1) - s->t0);
@@ -202,6 +206,7 @@ void progress_free(struct progress *p)
     }
     for (size_t i = 0; i < p->n; i++) {
         free(p->steps[i].name);
+        free(p->steps[i].waiting);
         for (int l = 0; l < RING_LINES; l++)
             free(p->steps[i].ring[l]);
         strbuf_release(&p->steps[i].partial);
@@ -237,6 +242,37 @@ int progress_step_begin(struct progress *p, const char *name)
     strbuf_release(&sb);
     pthread_mutex_unlock(&p->mu);
     return id;
+}
+
+void progress_step_wait(struct progress *p, int id, const char *what)
+{
+    pthread_mutex_lock(&p->mu);
+    struct pstep *s = &p->steps[id];
+    free(s->waiting);
+    s->waiting = xstrdup(what);
+    struct strbuf sb = STRBUF_INIT;
+    if (p->mode == PROGRESS_PLAIN) {
+        strbuf_addf(&sb, "#%d %s\n", id + 1, what);
+        emit(p, &sb);
+    } else if (p->mode == PROGRESS_JSON) {
+        json_emit(p, json_pack("{s:s, s:i, s:s, s:s, s:s}", "type", "step", "id", id + 1, "name",
+                               s->name, "state", "waiting", "for", what));
+    }
+    strbuf_release(&sb);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void progress_step_resume(struct progress *p, int id)
+{
+    pthread_mutex_lock(&p->mu);
+    struct pstep *s = &p->steps[id];
+    free(s->waiting);
+    s->waiting = NULL;
+    s->t0 = now_s();
+    if (p->mode == PROGRESS_JSON)
+        json_emit(p, json_pack("{s:s, s:i, s:s, s:s}", "type", "step", "id", id + 1, "name",
+                               s->name, "state", "running"));
+    pthread_mutex_unlock(&p->mu);
 }
 
 static void add_line(struct progress *p, int id, struct pstep *s, const char *line, size_t len)
@@ -286,6 +322,8 @@ static void finish(struct progress *p, int id, enum pstate st, const char *msg)
         strbuf_reset(&s->partial);
     }
     s->state = st;
+    free(s->waiting);
+    s->waiting = NULL;
     s->t1 = now_s();
     double dt = s->t1 - s->t0;
     struct strbuf sb = STRBUF_INIT;

@@ -23,6 +23,10 @@ void progress_free(struct progress *p);
 /* A step line such as "[build 2/5] RUN make". Returns the step's id. */
 int progress_step_begin(struct progress *p, const char *name);
 void progress_step_output(struct progress *p, int id, const char *data, size_t len);
+/* The step waits (for a stage, a cache, a job) before its work: shown as
+ * such; resume starts its clock again, so its time is its own work. */
+void progress_step_wait(struct progress *p, int id, const char *what);
+void progress_step_resume(struct progress *p, int id);
 void progress_step_cached(struct progress *p, int id);
 void progress_step_done(struct progress *p, int id);
 /* Marks the step failed and shows its last output lines (in every mode). */

@@ -88,6 +88,10 @@ int build_from_view(struct build_ctx *b, struct stage_state *st, const char *fro
     int rc = 0;
     if (ref.kind == DF_REF_STAGE) {
         struct stage_state *src = &b->stages[ref.stage];
+        if (build_wait_stage(b, st, ref.stage, err) < 0) {
+            df_ref_release(&ref);
+            return -1;
+        }
         if (src->config == NULL) {
             rc = kiln_error_set(err, KILN_E_FAIL, "--from=%s: stage not built", from);
         } else {

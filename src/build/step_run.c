@@ -689,6 +689,29 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
     return rc;
 }
 
+/* The ids of the step's cache mounts shared with other steps (the default
+ * sharing): the step takes its turn at them (see build_cache_turn_take). */
+static size_t shared_cache_ids(const char **mounts, size_t n_mounts, char **ids)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < n_mounts && n < MAX_MOUNTS; i++) {
+        struct df_mount dm;
+        cleanup_error struct kiln_error *e = NULL;
+        if (df_mount_parse(mounts[i], &dm, &e) < 0)
+            continue; /* add_mount reports it */
+        if (dm.type == DF_MOUNT_CACHE && strcmp(dm.sharing, "shared") == 0)
+            ids[n++] = xstrdup(dm.id);
+        df_mount_release(&dm);
+    }
+    return n;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+}
+
 int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_step *step, int pid,
                    struct digest *key, struct kiln_error **err)
 {
@@ -698,6 +721,8 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     int rc = -1;
     cleanup_free char *stepdir = NULL;
     cleanup_free char *upper = NULL;
+    char *turns[MAX_MOUNTS];
+    size_t n_turns = 0;
     struct digester *k = cache_key_begin(key);
     const char **mounts = NULL;
     size_t n_mounts = df_instr_flag_all(ins, "mount", &mounts);
@@ -728,6 +753,12 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         rc = 0;
         goto out;
     }
+    n_turns = shared_cache_ids(mounts, n_mounts, turns);
+    if (build_cache_turn_take(b, st, (const char *const *)turns, n_turns, err) < 0) {
+        free_ids(turns, n_turns);
+        n_turns = 0;
+        goto out;
+    }
     for (size_t i = 0; i < n_mounts; i++)
         if (add_mount(b, st, mounts[i], pid, &rm, err) < 0)
             goto out;
@@ -737,8 +768,15 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     if (is_shebang(sole_heredoc(step)) &&
         add_shebang_mount(sole_heredoc(step), stepdir, &rm, err) < 0)
         goto out;
-    if (execute(b, st, step, pid, &rm, net_none, stepdir, err) < 0)
+    rc = execute(b, st, step, pid, &rm, net_none, stepdir, err);
+    run_mounts_release(&rm); /* the caches are free for the next step */
+    memset(&rm, 0, sizeof(rm));
+    build_cache_turn_give(b, (const char *const *)turns, n_turns);
+    free_ids(turns, n_turns);
+    n_turns = 0;
+    if (rc < 0)
         goto out;
+    rc = -1;
     upper = path_join(stepdir, "upper");
     {
         cleanup_close int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -754,13 +792,10 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
             rc = 0;
             goto out;
         }
-        /* The overlay was volatile: one sync makes the files that become
-         * the layer's snapshot durable before the cache points at it. */
-        if (syncfs(ufd) < 0) {
-            kiln_error_errno(err, errno, "sync %s", upper);
-            goto out;
-        }
     }
+    /* The overlay was volatile: its files are synced only if they become
+     * the layer's snapshot (not when the store has it already, as after a
+     * --no-cache rebuild), before the cache points at it. */
     if (build_commit_dir(b, st, upper, 1, key, err) < 0)
         goto out;
     progress_step_done(b->o->progress, pid);
@@ -770,10 +805,10 @@ out:
         build_add_history(b, st, step->text, st->n_layers == layers_before);
     if (rc < 0)
         progress_step_error(b->o->progress, pid, *err ? (*err)->msg : "failed");
-    if (stepdir != NULL) {
-        cleanup_error struct kiln_error *e2 = NULL;
-        rm_rf(stepdir, &e2);
-    }
+    if (stepdir != NULL)
+        build_discard(b, stepdir);
+    build_cache_turn_give(b, (const char *const *)turns, n_turns);
+    free_ids(turns, n_turns);
     run_mounts_release(&rm);
     free(mounts);
     return rc;

@@ -589,7 +589,7 @@ const struct cli_command cli_cmd_build = {
         "      --ssh ID[=SOCKET]        an SSH agent for RUN --mount=type=ssh (default:\n"
         "                               $SSH_AUTH_SOCK; repeatable)\n"
         "      --network MODE      network of RUN steps: host (default) or none\n"
-        "  -j, --jobs N            stages built at once (default: number of CPUs)\n"
+        "  -j, --jobs N            steps run at once (default: number of CPUs)\n"
         "      --iidfile FILE      write the image id to FILE\n"
         "  -q, --quiet             print only the image id\n"
         "      --dry-run           print the build plan and exit\n"

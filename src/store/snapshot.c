@@ -56,7 +56,16 @@ int store_snapshot_adopt(struct store *s, const char *dir, const struct digest *
     if (has)
         store_touch_at(s->snapshots_fd, diffid->hex);
     store_unlock(s);
-    return has ? rm_rf(dir, err) : install(s, dir, diffid, err);
+    if (has)
+        return 0;
+    /* Its files were written without syncs (a volatile overlay's upper):
+     * durable before they become the snapshot. */
+    cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return kiln_error_errno(err, errno, "open %s", dir);
+    if (syncfs(fd) < 0)
+        return kiln_error_errno(err, errno, "sync %s", dir);
+    return install(s, dir, diffid, err) < 0 ? -1 : 1;
 }
 
 int store_snapshot_ensure(struct store *s, const struct image_layer *layer, char **path_out,

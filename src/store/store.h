@@ -224,9 +224,10 @@ int store_snapshot_ensure(struct store *s, const struct image_layer *layer, char
 int store_snapshot_ensure_like(struct store *s, const struct image_layer *layer,
                                const struct digest *like, char **path_out, struct kiln_error **err);
 /* Moves an already unpacked directory (overlay whiteout form, e.g. a RUN
- * step's upper dir) into place as the snapshot of diffid. dir must be on the
- * store's file system (e.g. under store_scratch_dir()). If the snapshot
- * already exists, dir is removed instead. */
+ * step's upper dir) into place as the snapshot of diffid, its files synced
+ * first; returns 1. dir must be on the store's file system (e.g. under
+ * store_scratch_dir()). If the snapshot already exists, returns 0 and leaves
+ * dir for the caller to remove (in the background, say). */
 int store_snapshot_adopt(struct store *s, const char *dir, const struct digest *diffid,
                          struct kiln_error **err);
 /* Takes a shared hold on a snapshot while it is in use (e.g. as an overlay

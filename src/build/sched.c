@@ -1,0 +1,387 @@
+/* The build's scheduler. Every stage the target needs runs in its own thread
+ * from the start, and a step waits only for what it uses: a stage for the
+ * stage its FROM names, a step for the stage a --from names. --jobs bounds
+ * the steps running at once (a step waiting holds no job). Cache mounts
+ * shared by the steps of one build are taken in turn, since apt and others
+ * lock their caches and fail rather than wait; a stage other stages depend
+ * on has the first turn at a cache it will use. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build/internal.h"
+#include "dockerfile/mount.h"
+#include "util/cleanup.h"
+#include "util/strbuf.h"
+
+struct cache_use {
+    size_t instr; /* index in the stage's instructions */
+    char *id;     /* NULL: not known before expansion, so any */
+};
+
+struct sched_stage {
+    int prio; /* longest chain of needed stages after it: the target 0 */
+    struct cache_use *uses;
+    size_t n_uses;
+    size_t next_instr; /* the instruction running or next; uses before it are past */
+};
+
+struct sched {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int free_jobs;
+    struct sched_stage *ss; /* one per df stage */
+    const char **held;      /* cache ids in use by running steps */
+    size_t n_held, cap_held;
+};
+
+/* --- what the Dockerfile says before anything runs ------------------------------ */
+
+static void scan_cache_uses(const struct df_stage *ds, struct sched_stage *ss)
+{
+    for (size_t i = 0; i < ds->n_instrs; i++) {
+        if (ds->instrs[i].kind != DF_RUN)
+            continue;
+        const char **specs = NULL;
+        size_t n = df_instr_flag_all(&ds->instrs[i], "mount", &specs);
+        for (size_t k = 0; k < n; k++) {
+            struct df_mount dm = {0};
+            cleanup_error struct kiln_error *e = NULL;
+            int unknown = strchr(specs[k], '$') != NULL;
+            int parsed = !unknown && df_mount_parse(specs[k], &dm, &e) == 0;
+            if (unknown
+                    ? strstr(specs[k], "cache") != NULL
+                    : parsed && dm.type == DF_MOUNT_CACHE && strcmp(dm.sharing, "shared") == 0) {
+                ss->uses = xrealloc(ss->uses, (ss->n_uses + 1) * sizeof(*ss->uses));
+                ss->uses[ss->n_uses++] =
+                    (struct cache_use){.instr = i, .id = unknown ? NULL : xstrdup(dm.id)};
+            }
+            df_mount_release(&dm);
+        }
+        free(specs);
+    }
+}
+
+static void compute_prio(const struct df_graph *g, struct sched_stage *ss)
+{
+    /* g->order lists dependencies first: walking it backwards, every stage
+     * that depends on s has its priority when s is reached. */
+    for (size_t a = g->n_order; a-- > 0;) {
+        size_t s = g->order[a];
+        for (size_t b2 = a + 1; b2 < g->n_order; b2++) {
+            const struct df_graph_stage *t = &g->stages[g->order[b2]];
+            for (size_t k = 0; k < t->n_deps; k++)
+                if (t->deps[k] == s && ss[t->index].prio + 1 > ss[s].prio)
+                    ss[s].prio = ss[t->index].prio + 1;
+        }
+    }
+}
+
+static int depends_on(const struct df_graph *g, size_t a, size_t on, int depth)
+{
+    if (depth > (int)g->n_stages)
+        return 0;
+    for (size_t k = 0; k < g->stages[a].n_deps; k++)
+        if (g->stages[a].deps[k] == on || depends_on(g, g->stages[a].deps[k], on, depth + 1))
+            return 1;
+    return 0;
+}
+
+/* --- waiting ------------------------------------------------------------------- */
+
+static int cancelled(struct build_ctx *b)
+{
+    return __atomic_load_n(&b->cancel, __ATOMIC_SEQ_CST);
+}
+
+/* Under mu. A step that waits gives its job back while it waits. */
+static int give_job(struct build_ctx *b, struct stage_state *st)
+{
+    int had = st->has_job;
+    if (had) {
+        st->has_job = 0;
+        b->sched->free_jobs++;
+        pthread_cond_broadcast(&b->sched->cv);
+    }
+    return had;
+}
+
+static void take_job(struct build_ctx *b, struct stage_state *st)
+{
+    while (b->sched->free_jobs == 0 && !cancelled(b))
+        pthread_cond_wait(&b->sched->cv, &b->sched->mu);
+    if (b->sched->free_jobs > 0) {
+        b->sched->free_jobs--;
+        st->has_job = 1;
+    }
+}
+
+static void show_wait(struct build_ctx *b, struct stage_state *st, const char *what,
+                      const char *name)
+{
+    if (st->pid < 0)
+        return;
+    cleanup_free char *msg = xasprintf("waiting for %s%s", what, name);
+    progress_step_wait(b->o->progress, st->pid, msg);
+}
+
+static void show_resume(struct build_ctx *b, struct stage_state *st)
+{
+    if (st->pid >= 0)
+        progress_step_resume(b->o->progress, st->pid);
+}
+
+void build_job_begin(struct build_ctx *b, struct stage_state *st)
+{
+    struct sched *s = b->sched;
+    pthread_mutex_lock(&s->mu);
+    int waited = s->free_jobs == 0;
+    if (waited) {
+        pthread_mutex_unlock(&s->mu);
+        show_wait(b, st, "a job (--jobs)", "");
+        pthread_mutex_lock(&s->mu);
+    }
+    take_job(b, st);
+    pthread_mutex_unlock(&s->mu);
+    if (waited)
+        show_resume(b, st);
+}
+
+void build_job_end(struct build_ctx *b, struct stage_state *st)
+{
+    pthread_mutex_lock(&b->sched->mu);
+    give_job(b, st);
+    pthread_mutex_unlock(&b->sched->mu);
+}
+
+int build_wait_stage(struct build_ctx *b, struct stage_state *st, size_t stage,
+                     struct kiln_error **err)
+{
+    struct sched *s = b->sched;
+    struct stage_state *dep = &b->stages[stage];
+    /* Only what the plan knows this stage needs (an ONBUILD trigger may name
+     * others): waiting for anything else could wait for ever. */
+    if (s == NULL)
+        return 0;
+    if (stage == st->index || !depends_on(b->g, st->index, stage, 0)) {
+        pthread_mutex_lock(&s->mu);
+        int done = dep->done;
+        pthread_mutex_unlock(&s->mu);
+        if (done)
+            return 0;
+        return kiln_error_set(err, KILN_E_FAIL,
+                              "stage %s needs stage %s, which the build plan does not order "
+                              "before it (an ONBUILD trigger naming a stage?)",
+                              st->label, dep->label);
+    }
+    pthread_mutex_lock(&s->mu);
+    int waited = 0, had = 0;
+    while (!dep->done && !dep->failed && !cancelled(b)) {
+        if (!waited) {
+            waited = 1;
+            had = give_job(b, st);
+            pthread_mutex_unlock(&s->mu);
+            show_wait(b, st, "stage ", dep->label);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    int ok = dep->done;
+    if (had)
+        take_job(b, st);
+    pthread_mutex_unlock(&s->mu);
+    if (waited)
+        show_resume(b, st);
+    if (!ok)
+        return kiln_error_set(err, KILN_E_FAIL, "stage %s: cancelled", st->label);
+    return 0;
+}
+
+/* Under mu: whether a stage that goes before st at a shared cache (a higher
+ * priority) still has a step to run that mounts one of ids. */
+static int owed_to_others(struct build_ctx *b, struct stage_state *st, const char *const *ids,
+                          size_t n)
+{
+    struct sched *s = b->sched;
+    for (size_t a = 0; a < b->g->n_order; a++) {
+        size_t p = b->g->order[a];
+        struct stage_state *ps = &b->stages[p];
+        if (p == st->index || ps->done || ps->failed || s->ss[p].prio <= s->ss[st->index].prio)
+            continue;
+        for (size_t u = 0; u < s->ss[p].n_uses; u++) {
+            const struct cache_use *cu = &s->ss[p].uses[u];
+            if (cu->instr < s->ss[p].next_instr)
+                continue;
+            for (size_t k = 0; k < n; k++)
+                if (cu->id == NULL || strcmp(cu->id, ids[k]) == 0)
+                    return 1;
+        }
+    }
+    return 0;
+}
+
+static int in_use(struct sched *s, const char *const *ids, size_t n)
+{
+    for (size_t h = 0; h < s->n_held; h++)
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(s->held[h], ids[k]) == 0)
+                return 1;
+    return 0;
+}
+
+int build_cache_turn_take(struct build_ctx *b, struct stage_state *st, const char *const *ids,
+                          size_t n, struct kiln_error **err)
+{
+    struct sched *s = b->sched;
+    if (s == NULL || n == 0)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    int waited = 0, had = 0;
+    while ((in_use(s, ids, n) || owed_to_others(b, st, ids, n)) && !cancelled(b)) {
+        if (!waited) {
+            waited = 1;
+            had = give_job(b, st);
+            pthread_mutex_unlock(&s->mu);
+            show_wait(b, st, "its turn at cache ", ids[0]);
+            pthread_mutex_lock(&s->mu);
+            continue;
+        }
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    int ok = !cancelled(b);
+    if (ok) {
+        if (s->n_held + n > s->cap_held) {
+            s->cap_held = s->n_held + n + 8;
+            s->held = xrealloc(s->held, s->cap_held * sizeof(*s->held));
+        }
+        for (size_t k = 0; k < n; k++)
+            s->held[s->n_held++] = ids[k];
+    }
+    if (had)
+        take_job(b, st);
+    pthread_mutex_unlock(&s->mu);
+    if (waited)
+        show_resume(b, st);
+    if (!ok)
+        return kiln_error_set(err, KILN_E_FAIL, "stage %s: cancelled", st->label);
+    return 0;
+}
+
+void build_cache_turn_give(struct build_ctx *b, const char *const *ids, size_t n)
+{
+    struct sched *s = b->sched;
+    if (s == NULL || n == 0)
+        return;
+    pthread_mutex_lock(&s->mu);
+    for (size_t k = 0; k < n; k++) {
+        for (size_t h = 0; h < s->n_held; h++) {
+            if (s->held[h] == ids[k]) {
+                s->held[h] = s->held[--s->n_held];
+                break;
+            }
+        }
+    }
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void build_stage_at(struct build_ctx *b, struct stage_state *st, size_t instr)
+{
+    pthread_mutex_lock(&b->sched->mu);
+    b->sched->ss[st->index].next_instr = instr;
+    pthread_cond_broadcast(&b->sched->cv);
+    pthread_mutex_unlock(&b->sched->mu);
+}
+
+/* --- running ------------------------------------------------------------------- */
+
+struct stage_job {
+    struct build_ctx *b;
+    struct stage_state *st;
+    struct kiln_error *err;
+    int rc, started;
+    pthread_t th;
+};
+
+static void *stage_thread(void *arg)
+{
+    struct stage_job *j = arg;
+    struct build_ctx *b = j->b;
+    j->rc = build_run_stage(b, j->st, &j->err);
+    pthread_mutex_lock(&b->sched->mu);
+    if (j->rc < 0) {
+        j->st->failed = 1;
+        __atomic_store_n(&b->cancel, 1, __ATOMIC_SEQ_CST);
+    } else {
+        j->st->done = 1;
+    }
+    pthread_cond_broadcast(&b->sched->cv);
+    pthread_mutex_unlock(&b->sched->mu);
+    return NULL;
+}
+
+static int is_cancel_error(const struct kiln_error *e)
+{
+    return e != NULL && strstr(e->msg, ": cancelled") != NULL;
+}
+
+int build_sched_run(struct build_ctx *b, struct kiln_error **err)
+{
+    struct sched s = {0};
+    int jobs = b->o->jobs > 0 ? b->o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    s.free_jobs = jobs < 1 ? 1 : jobs;
+    s.ss = xcalloc(b->df->n_stages + 1, sizeof(*s.ss));
+    for (size_t a = 0; a < b->g->n_order; a++)
+        scan_cache_uses(&b->df->stages[b->g->order[a]], &s.ss[b->g->order[a]]);
+    compute_prio(b->g, s.ss);
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    b->sched = &s;
+
+    size_t n = b->g->n_order;
+    struct stage_job *v = xcalloc(n + 1, sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (struct stage_job){.b = b, .st = &b->stages[b->g->order[i]]};
+        if (pthread_create(&v[i].th, NULL, stage_thread, &v[i]) == 0) {
+            v[i].started = 1;
+            continue;
+        }
+        v[i].rc = kiln_error_set(&v[i].err, KILN_E_FAIL, "stage %s: cannot start a thread",
+                                 v[i].st->label);
+        pthread_mutex_lock(&s.mu);
+        v[i].st->failed = 1;
+        __atomic_store_n(&b->cancel, 1, __ATOMIC_SEQ_CST);
+        pthread_cond_broadcast(&s.cv);
+        pthread_mutex_unlock(&s.mu);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i].started)
+            pthread_join(v[i].th, NULL);
+    /* The first real failure (in plan order), not a stage that stopped
+     * because another failed. */
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].rc == 0)
+            continue;
+        if (rc == 0 || (is_cancel_error(*err) && !is_cancel_error(v[i].err))) {
+            kiln_error_free(*err);
+            *err = v[i].err;
+            v[i].err = NULL;
+        }
+        rc = -1;
+        kiln_error_free(v[i].err);
+    }
+    free(v);
+    b->sched = NULL;
+    for (size_t i = 0; i < b->df->n_stages; i++) {
+        for (size_t u = 0; u < s.ss[i].n_uses; u++)
+            free(s.ss[i].uses[u].id);
+        free(s.ss[i].uses);
+    }
+    free(s.ss);
+    free(s.held);
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
+    return rc;
+}
