@@ -131,6 +131,42 @@ static void show_resume(struct build_ctx *b, struct stage_state *st)
         progress_step_resume(b->o->progress, st->pid);
 }
 
+/* A step's wait for something other steps give: its job is given back
+ * while it waits, and the wait is shown. */
+struct waiter {
+    int waited, had_job;
+};
+
+/* Under mu: blocks until ready() says so or the build is cancelled; returns
+ * with mu held, -1 if cancelled. wait_end() finishes the wait. */
+static int wait_until(struct build_ctx *b, struct stage_state *st,
+                      int (*ready)(struct build_ctx *b, struct stage_state *st, const void *arg),
+                      const void *arg, const char *what, const char *name, struct waiter *w)
+{
+    while (!ready(b, st, arg) && !cancelled(b)) {
+        if (!w->waited) {
+            w->waited = 1;
+            w->had_job = give_job(b, st);
+            pthread_mutex_unlock(&b->sched->mu);
+            show_wait(b, st, what, name);
+            pthread_mutex_lock(&b->sched->mu);
+            continue;
+        }
+        pthread_cond_wait(&b->sched->cv, &b->sched->mu);
+    }
+    return cancelled(b) ? -1 : 0;
+}
+
+/* Under mu: takes the job back and releases mu. */
+static void wait_end(struct build_ctx *b, struct stage_state *st, const struct waiter *w)
+{
+    if (w->had_job)
+        take_job(b, st);
+    pthread_mutex_unlock(&b->sched->mu);
+    if (w->waited)
+        show_resume(b, st);
+}
+
 void build_job_begin(struct build_ctx *b, struct stage_state *st)
 {
     struct sched *s = b->sched;
@@ -154,6 +190,13 @@ void build_job_end(struct build_ctx *b, struct stage_state *st)
     pthread_mutex_unlock(&b->sched->mu);
 }
 
+static int stage_ended(struct build_ctx *b, struct stage_state *st, const void *arg)
+{
+    (void)b, (void)st;
+    const struct stage_state *dep = arg;
+    return dep->done || dep->failed;
+}
+
 int build_wait_stage(struct build_ctx *b, struct stage_state *st, size_t stage,
                      struct kiln_error **err)
 {
@@ -175,24 +218,10 @@ int build_wait_stage(struct build_ctx *b, struct stage_state *st, size_t stage,
                               st->label, dep->label);
     }
     pthread_mutex_lock(&s->mu);
-    int waited = 0, had = 0;
-    while (!dep->done && !dep->failed && !cancelled(b)) {
-        if (!waited) {
-            waited = 1;
-            had = give_job(b, st);
-            pthread_mutex_unlock(&s->mu);
-            show_wait(b, st, "stage ", dep->label);
-            pthread_mutex_lock(&s->mu);
-            continue;
-        }
-        pthread_cond_wait(&s->cv, &s->mu);
-    }
+    struct waiter w = {0};
+    wait_until(b, st, stage_ended, dep, "stage ", dep->label, &w);
     int ok = dep->done;
-    if (had)
-        take_job(b, st);
-    pthread_mutex_unlock(&s->mu);
-    if (waited)
-        show_resume(b, st);
+    wait_end(b, st, &w);
     if (!ok)
         return kiln_error_set(err, KILN_E_FAIL, "stage %s: cancelled", st->label);
     return 0;
@@ -230,6 +259,17 @@ static int in_use(struct sched *s, const char *const *ids, size_t n)
     return 0;
 }
 
+struct turn_want {
+    const char *const *ids;
+    size_t n;
+};
+
+static int turn_free(struct build_ctx *b, struct stage_state *st, const void *arg)
+{
+    const struct turn_want *t = arg;
+    return !in_use(b->sched, t->ids, t->n) && !owed_to_others(b, st, t->ids, t->n);
+}
+
 int build_cache_turn_take(struct build_ctx *b, struct stage_state *st, const char *const *ids,
                           size_t n, struct kiln_error **err)
 {
@@ -237,19 +277,9 @@ int build_cache_turn_take(struct build_ctx *b, struct stage_state *st, const cha
     if (s == NULL || n == 0)
         return 0;
     pthread_mutex_lock(&s->mu);
-    int waited = 0, had = 0;
-    while ((in_use(s, ids, n) || owed_to_others(b, st, ids, n)) && !cancelled(b)) {
-        if (!waited) {
-            waited = 1;
-            had = give_job(b, st);
-            pthread_mutex_unlock(&s->mu);
-            show_wait(b, st, "its turn at cache ", ids[0]);
-            pthread_mutex_lock(&s->mu);
-            continue;
-        }
-        pthread_cond_wait(&s->cv, &s->mu);
-    }
-    int ok = !cancelled(b);
+    struct waiter w = {0};
+    struct turn_want want = {ids, n};
+    int ok = wait_until(b, st, turn_free, &want, "its turn at cache ", ids[0], &w) == 0;
     if (ok) {
         if (s->n_held + n > s->cap_held) {
             s->cap_held = s->n_held + n + 8;
@@ -258,11 +288,7 @@ int build_cache_turn_take(struct build_ctx *b, struct stage_state *st, const cha
         for (size_t k = 0; k < n; k++)
             s->held[s->n_held++] = ids[k];
     }
-    if (had)
-        take_job(b, st);
-    pthread_mutex_unlock(&s->mu);
-    if (waited)
-        show_resume(b, st);
+    wait_end(b, st, &w);
     if (!ok)
         return kiln_error_set(err, KILN_E_FAIL, "stage %s: cancelled", st->label);
     return 0;
