@@ -167,20 +167,19 @@ static void wait_end(struct build_ctx *b, struct stage_state *st, const struct w
         show_resume(b, st);
 }
 
+static int job_free(struct build_ctx *b, struct stage_state *st, const void *arg)
+{
+    (void)st, (void)arg;
+    return b->sched->free_jobs > 0;
+}
+
 void build_job_begin(struct build_ctx *b, struct stage_state *st)
 {
-    struct sched *s = b->sched;
-    pthread_mutex_lock(&s->mu);
-    int waited = s->free_jobs == 0;
-    if (waited) {
-        pthread_mutex_unlock(&s->mu);
-        show_wait(b, st, "a job (--jobs)", "");
-        pthread_mutex_lock(&s->mu);
-    }
-    take_job(b, st);
-    pthread_mutex_unlock(&s->mu);
-    if (waited)
-        show_resume(b, st);
+    pthread_mutex_lock(&b->sched->mu);
+    struct waiter w = {0};
+    wait_until(b, st, job_free, NULL, "a job (--jobs)", "", &w);
+    take_job(b, st); /* none when cancelled: the step stops at its next wait */
+    wait_end(b, st, &w);
 }
 
 void build_job_end(struct build_ctx *b, struct stage_state *st)
