@@ -7,7 +7,7 @@
 #
 # The images are built by the Makefile's targets (make ml-build / ml-build-prod,
 # the way a user builds them) into one store under the test build directory,
-# $KILN_TEST_BUILD/test-images/store, under flock: the first file that asks builds,
+# $KILN_TEST_IMAGES/store (default $KILN_TEST_BUILD/test-images), under flock: the first file that asks builds,
 # later ones (and later runs) hit the cache and copy the image into their own store
 # with `kiln save | kiln load`. dataenv_build.bats keeps its own store: it is the
 # test of building them.
@@ -25,7 +25,7 @@ dataenv_image() {
     shift
     local root shared tag target
     root=$(_dataenv_images_root)
-    shared="${KILN_TEST_BUILD:-$root/build}/test-images"
+    shared="${KILN_TEST_IMAGES:-${KILN_TEST_BUILD:-$root/build}/test-images}"
     mkdir -p "$shared"
     case "$which" in
     dev) tag=dataenv:latest target=ml-build ;;
