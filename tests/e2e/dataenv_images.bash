@@ -9,7 +9,8 @@
 # the way a user builds them) into one store under the test build directory,
 # $KILN_TEST_IMAGES/store (default $KILN_TEST_BUILD/test-images), under flock: the first file that asks builds,
 # later ones (and later runs) hit the cache and copy the image into their own store
-# with `kiln save | kiln load`. dataenv_build.bats keeps its own store: it is the
+# with `kiln save | kiln load`. The build uses the build script's own epoch (as a
+# user's build does), not the test's SOURCE_DATE_EPOCH. dataenv_build.bats keeps its own store: it is the
 # test of building them.
 
 _dataenv_images_root() {
@@ -38,7 +39,7 @@ dataenv_image() {
     # One builder at a time; an unchanged build is a cache hit in a second or two.
     (
         flock 9
-        KILN_ROOT="$shared/store" make -s -C "$root" --no-print-directory \
+        env -u SOURCE_DATE_EPOCH KILN_ROOT="$shared/store" make -s -C "$root" --no-print-directory \
             BUILD="${KILN_TEST_BUILD:-$root/build}" KILN_BIN="$KILN" \
             ML_FLAGS="$*" "$target" >"$shared/$which.log" 2>&1 || {
             echo "dataenv_image: make $target failed (log: $shared/$which.log)" >&2
