@@ -6,12 +6,12 @@
 #   dataenv_image dev       # dataenv:latest
 #
 # The images are built by the Makefile's targets (make ml-build / ml-build-prod,
-# the way a user builds them) into one store under the test build directory,
-# $KILN_TEST_IMAGES/store (default $KILN_TEST_BUILD/test-images), under flock: the first file that asks builds,
-# later ones (and later runs) hit the cache and copy the image into their own store
-# with `kiln save | kiln load`. The build uses the build script's own epoch (as a
-# user's build does), not the test's SOURCE_DATE_EPOCH. dataenv_build.bats keeps its own store: it is the
-# test of building them.
+# the way a user builds them, with the build script's own epoch, not the test's
+# SOURCE_DATE_EPOCH) into one store, $KILN_TEST_IMAGES/store (default
+# $KILN_TEST_BUILD/test-images), under flock: the first file that asks builds,
+# later ones (and later runs) hit the cache and copy the image into their own
+# store with `kiln save | kiln load`. dataenv_build.bats keeps its own store: it
+# is the test of building them.
 
 _dataenv_images_root() {
     local root
