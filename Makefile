@@ -228,6 +228,7 @@ ml-api: $(KILN)
 	case "$$st" in *"(healthy)"*) ;; *) echo "$(ML_NAME)-api is not healthy: $${st:-not running}"; \
 	  $(KILN_BIN) logs $(ML_NAME)-api | tail -n 20; exit 1 ;; esac; \
 	echo "API healthy after $$(awk -v s=$$start -v e=$$(date +%s.%N) 'BEGIN{printf "%.2f", e-s}') s: http://127.0.0.1:$(ML_API_PORT)/health"; \
+	echo "  API page: http://127.0.0.1:$(ML_API_PORT)/docs   metrics: http://127.0.0.1:$(ML_API_PORT)/metrics"; \
 	curl -fsS http://127.0.0.1:$(ML_API_PORT)/health; echo
 
 ml-versions: $(KILN)

@@ -3,6 +3,8 @@
 #   bin/healthcheck        tools/healthcheck, static (built by `make healthcheck`)
 #   lib/duckdb/libduckdb.so  from the npm package in versions.conf, integrity checked
 #   bin/duckdb             tools/duckdb/duckdb.c linked against it
+#   swagger-ui/            the API's /docs assets from npm's swagger-ui-dist (versions.conf),
+#                          integrity checked, so the page needs no CDN
 #   apt.lock               the apt lock with --locked (DATAENV_APT_LOCK, default
 #                          dataenv/locks/apt.lock), else empty
 # The npm tarball is cached in KILN_NPM_CACHE (default /var/tmp/kiln-npm).
@@ -17,13 +19,27 @@ die() { echo "ml-stage: $*" >&2; exit 1; }
 locked=0
 [ "${1:-}" = "--locked" ] && locked=1
 
-pkg=$(confval DUCKDB_NPM_PACKAGE)
-ver=$(confval DUCKDB_NPM_VERSION)
-want=$(confval DUCKDB_NPM_INTEGRITY)
 cache=${KILN_NPM_CACHE:-/var/tmp/kiln-npm}
-tgz="$cache/$(echo "$pkg" | sed 's|^@||; s|/|-|')-$ver.tgz"
-
 mkdir -p "$stage/bin" "$stage/lib/duckdb" "$cache"
+
+# npm_fetch PKG VERSION INTEGRITY: the package's tarball in the cache (fetched with
+# `npm pack` once), its sha512 checked against INTEGRITY; prints the path.
+npm_fetch() {
+    tgz="$cache/$(echo "$1" | sed 's|^@||; s|/|-|')-$2.tgz"
+    if [ ! -s "$tgz" ]; then
+        command -v npm >/dev/null || die "npm is needed to fetch $1@$2 (apt-get install npm)"
+        tmp=$(mktemp -d "$cache/pack.XXXXXX")
+        (cd "$tmp" && npm pack --silent "$1@$2" >/dev/null) || { rm -rf "$tmp"; die "npm pack $1@$2 failed (is the npm registry reachable?)"; }
+        mv "$tmp"/*.tgz "$tgz" && rm -rf "$tmp"
+    fi
+    got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+    if [ -n "$3" ] && [ "$got" != "$3" ]; then
+        rm -f "$tgz"
+        die "$1@$2: integrity $got does not match the one in versions.conf ($3)"
+    fi
+    echo "$tgz"
+}
+
 build=${BUILD:-build}
 case $build in /*) ;; *) build="$root/$build" ;; esac
 # BUILD on the command line: a caller's MAKEFLAGS (e.g. `make asan`'s
@@ -32,23 +48,23 @@ make -s -C "$root" BUILD="$build" healthcheck
 cp "$build/healthcheck" "$stage/bin/healthcheck.tmp" || die "no $build/healthcheck (make healthcheck failed?)"
 mv "$stage/bin/healthcheck.tmp" "$stage/bin/healthcheck"
 
-if [ ! -s "$tgz" ]; then
-    command -v npm >/dev/null || die "npm is needed to fetch $pkg@$ver (apt-get install npm)"
-    tmp=$(mktemp -d "$cache/pack.XXXXXX")
-    (cd "$tmp" && npm pack --silent "$pkg@$ver" >/dev/null) || { rm -rf "$tmp"; die "npm pack $pkg@$ver failed (is the npm registry reachable?)"; }
-    mv "$tmp"/*.tgz "$tgz" && rm -rf "$tmp"
-fi
-got="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
-if [ -n "$want" ] && [ "$got" != "$want" ]; then
-    rm -f "$tgz"
-    die "$pkg@$ver: integrity $got does not match DUCKDB_NPM_INTEGRITY in versions.conf"
-fi
-
+tgz=$(npm_fetch "$(confval DUCKDB_NPM_PACKAGE)" "$(confval DUCKDB_NPM_VERSION)" "$(confval DUCKDB_NPM_INTEGRITY)")
 lib="$stage/lib/duckdb/libduckdb.so"
 if [ ! -s "$lib" ] || [ "$tgz" -nt "$lib" ]; then
     tar -xzf "$tgz" -O package/libduckdb.so > "$lib.tmp" && mv "$lib.tmp" "$lib"
     chmod 0644 "$lib"
 fi
+# Swagger UI: only the files the page loads (the bundle, the CSS, the icon) and its licence.
+swagger=$(npm_fetch "$(confval SWAGGER_UI_NPM_PACKAGE)" "$(confval SWAGGER_UI_NPM_VERSION)" "$(confval SWAGGER_UI_NPM_INTEGRITY)")
+ui="$stage/swagger-ui"
+if [ ! -s "$ui/swagger-ui-bundle.js" ] || [ "$swagger" -nt "$ui/swagger-ui-bundle.js" ]; then
+    rm -rf "$ui.tmp" && mkdir -p "$ui.tmp"
+    tar -xzf "$swagger" -C "$ui.tmp" --strip-components=1 package/swagger-ui-bundle.js package/swagger-ui.css \
+        package/favicon-32x32.png package/LICENSE
+    chmod 0644 "$ui.tmp"/*
+    rm -rf "$ui" && mv "$ui.tmp" "$ui"
+fi
+
 cli="$stage/bin/duckdb"
 if [ ! -x "$cli" ] || [ "$root/tools/duckdb/duckdb.c" -nt "$cli" ] || [ "$lib" -nt "$cli" ]; then
     ${CC:-cc} -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -Wl,--build-id=none \

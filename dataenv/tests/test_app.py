@@ -75,3 +75,61 @@ def test_store_reads_another_csv(tmp_path: Path):
     ]
     with pytest.raises(KeyError):
         s.summary("nope")
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one series in Prometheus's text format (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        series, _, value = line.rpartition(" ")
+        head, _, rest = series.partition("{")
+        if head == name and ",".join(sorted(rest.rstrip("}").split(","))) == want:
+            return float(value)
+    return 0.0
+
+
+def test_metrics_count_requests_by_route_template_and_status():
+    before = client.get("/metrics").text
+    client.get("/sales/summary?by=product")
+    client.get("/sales/summary?by=password")
+    client.get("/no/such/page")
+    r = client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    after = r.text
+
+    def delta(name: str, **labels: str) -> float:
+        return _sample(after, name, **labels) - _sample(before, name, **labels)
+
+    ok = {"method": "GET", "route": "/sales/summary", "status": "200"}
+    assert delta("http_requests_total", **ok) == 1
+    assert delta("http_requests_total", **{**ok, "status": "422"}) == 1
+    # A raw path never becomes a label: unmatched requests share one series.
+    assert delta("http_requests_total", method="GET", route="<unmatched>", status="404") == 1
+    assert "/no/such/page" not in after
+    latency = {"method": "GET", "route": "/sales/summary"}
+    assert delta("http_request_duration_seconds_count", **latency) == 2
+    assert _sample(after, "http_requests_in_progress", method="GET") == 1  # this scrape
+    assert _sample(after, "dataenv_app_info", version=APP_VERSION, revision="unknown") == 1
+
+
+def test_docs_page_loads_swagger_ui_from_this_server():
+    html = client.get("/docs").text
+    assert "/docs/static/swagger-ui-bundle.js" in html
+    assert "/docs/static/swagger-ui.css" in html
+    assert "cdn" not in html.lower() and "https://" not in html
+    assert client.get("/redoc").status_code == 404
+
+
+def test_docs_static_files_are_served_and_only_known_names():
+    from app.main import SWAGGER_UI_DIR
+
+    if not (SWAGGER_UI_DIR / "swagger-ui-bundle.js").is_file():
+        pytest.skip(f"Swagger UI not installed at {SWAGGER_UI_DIR} (outside the image)")
+    r = client.get("/docs/static/swagger-ui-bundle.js")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert len(r.content) > 100_000
+    assert client.get("/docs/static/LICENSE").status_code == 404
+    assert client.get("/docs/static/..%2fmain.py").status_code == 404
