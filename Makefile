@@ -6,7 +6,7 @@
 #   make deps       install the Debian packages kiln needs (idempotent)
 #   make ml-build   build the data environment (dataenv/) with kiln
 
-PKGS    := libarchive libcurl jansson libcrypto libzstd zlib libdeflate libseccomp libcap
+PKGS    := libarchive libcurl jansson libcrypto libzstd zlib libdeflate libseccomp libcap yaml-0.1
 BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2
@@ -89,21 +89,33 @@ check-style:
 	@! grep -nE '\b(strcpy|strcat|sprintf|vsprintf|strtok|gets)\(' $(LIB_SRCS) $(CLI_SRCS) \
 	  | grep -vE '\b(sn|vsn|as|vas)printf\(' || { echo "banned function used (see STYLE.md)"; exit 1; }
 
-# libFuzzer over the Dockerfile frontend (parser, expander, .dockerignore),
-# under ASan/UBSan, from the committed seed corpus; new inputs go to
-# build-fuzz/corpus. FUZZ_TIME seconds (default 60).
+# libFuzzer targets under ASan/UBSan, each from its committed seed corpus
+# (new inputs go to build-fuzz/corpus-NAME), FUZZ_TIME seconds each (default 60):
+#   dockerfile  the Dockerfile frontend (parser, expander, .dockerignore)
+#   compose     compose files (libyaml reader, interpolation, model, dotenv)
 FUZZ_TIME  ?= 60
+FUZZERS    := dockerfile compose
 FUZZ_SRCS  := $(sort $(wildcard src/dockerfile/*.c src/util/*.c))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CC     = clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS)
 
 build-fuzz/fuzz_dockerfile: fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(wildcard src/dockerfile/*.h src/util/*.h)
 	@mkdir -p $(dir $@)
-	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(PKG_LIBS) -lpthread
+	$(FUZZ_CC) -o $@ fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(PKG_LIBS) -lpthread
 
-fuzz: deps build-fuzz/fuzz_dockerfile
-	@mkdir -p build-fuzz/corpus
-	build-fuzz/fuzz_dockerfile -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
-	  -max_len=8192 -dict=fuzz/dockerfile.dict -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+COMPOSE_FUZZ_SRCS := $(sort $(wildcard src/compose/*.c src/util/*.c))
+build-fuzz/fuzz_compose: fuzz/fuzz_compose.c $(COMPOSE_FUZZ_SRCS) $(wildcard src/compose/*.h src/util/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -o $@ fuzz/fuzz_compose.c $(COMPOSE_FUZZ_SRCS) $(PKG_LIBS) -lpthread -ldl
+
+fuzz: deps $(FUZZERS:%=build-fuzz/fuzz_%)
+	@set -e; for f in $(FUZZERS); do \
+	  corpus=fuzz/corpus; [ $$f = dockerfile ] || corpus=fuzz/corpus-$$f; \
+	  dict=; [ -f fuzz/$$f.dict ] && dict=-dict=fuzz/$$f.dict; \
+	  mkdir -p build-fuzz/corpus-$$f; echo "== fuzz $$f ($(FUZZ_TIME) s)"; \
+	  build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	    -max_len=8192 $$dict -print_final_stats=1 build-fuzz/corpus-$$f $$corpus; \
+	done
 
 clean:
 	rm -rf build build-asan build-clang build-fuzz

@@ -13,6 +13,7 @@
 #include "util/strbuf.h"
 
 extern const struct cli_command cli_cmd_build;
+extern const struct cli_command cli_cmd_compose;
 extern const struct cli_command cli_cmd_export;
 extern const struct cli_command cli_cmd_fsck;
 extern const struct cli_command cli_cmd_history;
@@ -47,7 +48,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_history, &cli_cmd_export,   &cli_cmd_save,  &cli_cmd_load,  &cli_cmd_run,
     &cli_cmd_shell,   &cli_cmd_exec,     &cli_cmd_ps,    &cli_cmd_logs,  &cli_cmd_stop,
     &cli_cmd_rm,      &cli_cmd_health,   &cli_cmd_prune, &cli_cmd_fsck,  &cli_cmd_lint,
-    &cli_cmd_version, &cli_cmd_versions,
+    &cli_cmd_version, &cli_cmd_versions, &cli_cmd_compose,
 };
 
 static const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
