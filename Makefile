@@ -144,7 +144,7 @@ ML_BUILD   := KILN=$(KILN_BIN) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
 
 .PHONY: ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
-        ml-api ml-versions ml-stop bench bench-quick
+        ml-api ml-versions ml-stop ml-deploy-manifests bench bench-quick
 
 # debian:bookworm-slim into the store: pulled when a registry is reachable
 # (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import,
@@ -170,6 +170,14 @@ ml-build-slim: deps $(KILN) ml-base
 
 ml-build-prod: deps $(KILN) ml-base
 	$(ML_BUILD) --target production $(ML_FLAGS)
+
+# dataenv/deploy/generated: the Kubernetes manifests' image layer (image by digest,
+# probes from its HEALTHCHECK, versions ConfigMap) for the production image in the
+# store (production builds write it too; after a push, with the pushed digest).
+# ML_DEPLOY_NAME: the name the cluster pulls (default $(ML_NAME)). docs/kube.md.
+ML_DEPLOY_NAME ?= $(ML_NAME)
+ml-deploy-manifests: $(KILN)
+	KILN=$(KILN_BIN) scripts/ml-deploy-manifests.sh --image $(ML_PROD) --name $(ML_DEPLOY_NAME)
 
 # apt.lock (package=version of every Debian package, per image, as dpkg-query lists
 # it in the built images) and requirements.lock (pip freeze in the development image).
