@@ -6,7 +6,7 @@
 #   make deps       install the Debian packages kiln needs (idempotent)
 #   make ml-build   build the data environment (dataenv/) with kiln
 
-PKGS    := libarchive libcurl jansson libcrypto libzstd zlib libdeflate libseccomp libcap
+PKGS    := libarchive libcurl jansson libcrypto libzstd zlib libdeflate libseccomp libcap yaml-0.1
 BUILD   ?= build
 CC      ?= cc
 OPT     ?= -O2
