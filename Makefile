@@ -100,10 +100,20 @@ build-fuzz/fuzz_dockerfile: fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(wildcard src/d
 	@mkdir -p $(dir $@)
 	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(PKG_LIBS) -lpthread
 
-fuzz: deps build-fuzz/fuzz_dockerfile
-	@mkdir -p build-fuzz/corpus
+# The Kubernetes manifest reader (src/kube/: libyaml trees, the checked model,
+# the emitter's round trip), seeded from fuzz/corpus_kube.
+FUZZ_KUBE_SRCS := src/kube/yaml.c src/kube/read.c src/kube/pod.c src/kube/model.c $(wildcard src/util/*.c)
+
+build-fuzz/fuzz_kube: fuzz/fuzz_kube.c $(FUZZ_KUBE_SRCS) $(wildcard src/kube/*.h src/util/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_kube.c $(FUZZ_KUBE_SRCS) $(PKG_LIBS) -lpthread
+
+fuzz: deps build-fuzz/fuzz_dockerfile build-fuzz/fuzz_kube
+	@mkdir -p build-fuzz/corpus build-fuzz/corpus_kube
 	build-fuzz/fuzz_dockerfile -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	  -max_len=8192 -dict=fuzz/dockerfile.dict -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+	build-fuzz/fuzz_kube -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=8192 -dict=fuzz/kube.dict -print_final_stats=1 build-fuzz/corpus_kube fuzz/corpus_kube
 
 clean:
 	rm -rf build build-asan build-clang build-fuzz

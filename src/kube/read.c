@@ -162,8 +162,11 @@ int kube_rd_kv(struct kube_rd *rd, const struct kube_node *map, const char *key,
         const struct kube_node *v = m->items[i + 1];
         if (v->type != KUBE_STR) {
             char *pk = kube_path(p, m->items[i]->str);
-            rc = kube_bad(rd, v, pk, "expected a string, got %s%s%s%s", kube_type_name(v->type),
-                          v->str ? " (" : "", v->str ? v->str : "", v->str ? "; quote it)" : "");
+            if (v->str != NULL)
+                rc = kube_bad(rd, v, pk, "expected a string, got %s (%s): quote it",
+                              kube_type_name(v->type), v->str);
+            else
+                rc = kube_bad(rd, v, pk, "expected a string, got %s", kube_type_name(v->type));
             free(pk);
             break;
         }

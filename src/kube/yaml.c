@@ -284,7 +284,8 @@ int kube_yaml_parse(const char *name, const char *text, size_t len, struct kube_
     *n_docs = 0;
     if (!yaml_parser_initialize(&p))
         return kiln_error_set(err, KILN_E_FAIL, "libyaml: cannot initialise a parser");
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    /* libyaml asserts on a NULL input, which an empty buffer may be */
+    yaml_parser_set_input_string(&p, (const unsigned char *)(text ? text : ""), text ? len : 0);
     struct tree_builder b = {.name = name};
     int rc = 0, done = 0;
     while (rc == 0 && !done) {
