@@ -83,6 +83,17 @@ static struct kube_node *str_seq(const json_t *arr, size_t from)
     return s;
 }
 
+/* argv begins with every element of prefix. */
+static int starts_with(const json_t *argv, const json_t *prefix)
+{
+    if (json_array_size(argv) < json_array_size(prefix))
+        return 0;
+    for (size_t i = 0; i < json_array_size(prefix); i++)
+        if (!json_equal(json_array_get(argv, i), json_array_get(prefix, i)))
+            return 0;
+    return 1;
+}
+
 static int env_in(const json_t *env, const char *entry)
 {
     for (size_t i = 0; i < json_array_size(env); i++) {
@@ -196,13 +207,23 @@ int kube_generate(const struct kube_generate_opts *o, struct kube_node ***docs, 
     struct kube_node *tmpl = kube_set(spec, "template", kube_map());
     kube_set(kube_set(tmpl, "metadata", kube_map()), "labels", labels(o->name));
     struct kube_node *pod = kube_set(tmpl, "spec", kube_map());
+    /* as podman writes it: no API token, no service env vars in the pod */
+    kube_set(pod, "automountServiceAccountToken", kube_bool(0));
+    kube_set(pod, "enableServiceLinks", kube_bool(0));
     struct kube_node *c = kube_push(kube_set(pod, "containers", kube_seq()), kube_map());
     kube_set(c, "name", kube_str(o->name));
     kube_set(c, "image", kube_str(o->image));
 
     /* The command: a container's full argv; an image's ENTRYPOINT and CMD. */
     const json_t *argv = ctr ? json_object_get(ctr, "Cmd") : NULL;
-    if (json_array_size(argv) > 0) {
+    const json_t *image_ep = json_object_get(cfg, "Entrypoint");
+    size_t n_ep = json_array_size(image_ep);
+    if (json_array_size(argv) > 0 && n_ep > 0 && starts_with(argv, image_ep)) {
+        /* the image's ENTRYPOINT kept: the rest are args, as podman writes it */
+        kube_set(c, "command", str_seq(image_ep, 0));
+        if (json_array_size(argv) > n_ep)
+            kube_set(c, "args", str_seq(argv, n_ep));
+    } else if (json_array_size(argv) > 0) {
         kube_set(c, "command", str_seq(argv, 0));
     } else {
         const json_t *ep = json_object_get(cfg, "Entrypoint"), *cmd = json_object_get(cfg, "Cmd");

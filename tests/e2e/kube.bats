@@ -3,7 +3,7 @@
 # (API schemas of the npm package kubernetes-models, Pod Security "restricted"
 # field by field), the digest the build script writes after a push, and
 # `kiln kube generate`. Needs the production image (dataenv_image prod).
-load helpers
+load build_helpers
 load dataenv_images
 load ../registry/common
 
@@ -163,4 +163,118 @@ render() {
     grep '^ *image: ' "$BATS_TEST_TMPDIR/prod.yaml"
     [ "$(grep -c '^ *image: ' "$BATS_TEST_TMPDIR/prod.yaml")" -eq 1 ]
     grep -q "image: $REG/dataenv@$pushed\$" "$BATS_TEST_TMPDIR/prod.yaml"
+}
+
+# YAML to JSON with the test's npm yaml package.
+to_json() {
+    node -e 'import(process.argv[1]).then((Y) => { for (const d of Y.parseAllDocuments(require("fs").readFileSync(process.argv[2], "utf8"))) console.log(JSON.stringify(d.toJS())); })' \
+        "$KUBE_NPM/yaml/dist/index.js" "$1"
+}
+
+@test "kube generate: dataenv:latest-prod gives a Deployment and Service that validate" {
+    run "$KILN" kube generate --service dataenv:latest-prod
+    [ "$status" -eq 0 ]
+    echo "$output" >"$BATS_TEST_TMPDIR/gen.yaml"
+    run node "$KUBE_CHECK" "$KUBE_NPM" schema "$BATS_TEST_TMPDIR/gen.yaml"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ $output == *"ok apps/v1 Deployment/dataenv"* ]]
+    [[ $output == *"ok v1 Service/dataenv"* ]]
+    run "$KILN" kube check "$BATS_TEST_TMPDIR/gen.yaml"
+    [ "$status" -eq 0 ]
+    [[ $output == *"Deployment/dataenv Service/dataenv" ]]
+    local digest
+    digest=$("$KILN" inspect -f .digest dataenv:latest-prod)
+    to_json "$BATS_TEST_TMPDIR/gen.yaml" >"$BATS_TEST_TMPDIR/gen.json"
+    local c='select(.kind == "Deployment") | .spec.template.spec.containers[0]'
+    [ "$(jq -r "$c | .image" "$BATS_TEST_TMPDIR/gen.json")" = "dataenv@$digest" ]
+    [ "$(jq -c "$c | .command" "$BATS_TEST_TMPDIR/gen.json")" = '["python3","--check-hash-based-pycs","never","-m","uvicorn","app.main:app"]' ]
+    [ "$(jq -r "$c | .workingDir" "$BATS_TEST_TMPDIR/gen.json")" = /app ]
+    [ "$(jq -c "$c | .ports" "$BATS_TEST_TMPDIR/gen.json")" = '[{"containerPort":8000,"protocol":"TCP"}]' ]
+    [ "$(jq -c "$c | .securityContext" "$BATS_TEST_TMPDIR/gen.json")" = '{"runAsUser":10001,"runAsGroup":10001,"runAsNonRoot":true}' ]
+    # HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --start-interval=100ms --retries=3
+    [ "$(jq -c "$c | .livenessProbe" "$BATS_TEST_TMPDIR/gen.json")" = '{"exec":{"command":["/usr/local/bin/healthcheck","-t","2"]},"periodSeconds":10,"timeoutSeconds":3,"failureThreshold":3}' ]
+    [ "$(jq -c "$c | .startupProbe | [.periodSeconds, .failureThreshold]" "$BATS_TEST_TMPDIR/gen.json")" = '[1,40]' ]
+    [ "$(jq -c 'select(.kind == "Service") | .spec.ports' "$BATS_TEST_TMPDIR/gen.json")" = '[{"name":"8000-tcp","port":8000,"targetPort":8000,"protocol":"TCP"}]' ]
+    # -f writes the same to a file
+    "$KILN" kube generate --service -f "$BATS_TEST_TMPDIR/gen2.yaml" dataenv:latest-prod
+    cmp "$BATS_TEST_TMPDIR/gen.yaml" "$BATS_TEST_TMPDIR/gen2.yaml"
+}
+
+@test "kube generate: a container's command, env and user, the fields podman kube generate writes agree" {
+    export KILN_ROOT="$BATS_TEST_TMPDIR/store"
+    import_busybox
+    mkdir -p "$BATS_TEST_TMPDIR/ctx"
+    cat >"$BATS_TEST_TMPDIR/ctx/Dockerfile" <<'DF'
+FROM busybox:test
+ENV GREETING=hello
+WORKDIR /srv
+EXPOSE 8080 9090/udp
+USER 1000:1000
+HEALTHCHECK --interval=15s --timeout=4s --start-period=20s --retries=5 CMD ["/bin/true", "x"]
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["sleep 1000"]
+DF
+    "$KILN" build -q -t kt:1 "$BATS_TEST_TMPDIR/ctx" >/dev/null
+    "$KILN" run -d --name kt --network none -e EXTRA=1 kt:1 >/dev/null
+    run "$KILN" kube generate kt
+    "$KILN" stop -t 1 kt >/dev/null 2>&1 || true
+    "$KILN" rm kt >/dev/null 2>&1 || true
+    [ "$status" -eq 0 ]
+    echo "$output" >"$BATS_TEST_TMPDIR/kiln.yaml"
+    run node "$KUBE_CHECK" "$KUBE_NPM" schema "$BATS_TEST_TMPDIR/kiln.yaml"
+    [ "$status" -eq 0 ]
+    to_json "$BATS_TEST_TMPDIR/kiln.yaml" >"$BATS_TEST_TMPDIR/kiln.json"
+    local k='.spec.template.spec.containers[0]'
+    # the env the container added, not the image's; startup: (20 + 5*15) s every 15 s
+    [ "$(jq -c "$k.env" "$BATS_TEST_TMPDIR/kiln.json")" = '[{"name":"EXTRA","value":"1"}]' ]
+    [ "$(jq -c "$k | [.command, .args, .workingDir]" "$BATS_TEST_TMPDIR/kiln.json")" = '[["/bin/sh","-c"],["sleep 1000"],"/srv"]' ]
+    [ "$(jq -c "$k.ports" "$BATS_TEST_TMPDIR/kiln.json")" = '[{"containerPort":8080,"protocol":"TCP"},{"containerPort":9090,"protocol":"UDP"}]' ]
+    [ "$(jq -c "$k.startupProbe | [.periodSeconds, .timeoutSeconds, .failureThreshold]" "$BATS_TEST_TMPDIR/kiln.json")" = '[15,4,7]' ]
+    [ "$(jq -c "$k.livenessProbe.failureThreshold" "$BATS_TEST_TMPDIR/kiln.json")" = 5 ]
+    [ "$(jq -r '.metadata.name' "$BATS_TEST_TMPDIR/kiln.json")" = kt ]
+
+    # podman 4.3 on the same image and container (a private podman store)
+    "$KILN" save --format docker-archive -o "$BATS_TEST_TMPDIR/kt.tar" kt:1
+    local P=(podman --root "$BATS_TEST_TMPDIR/podman" --runroot "$BATS_TEST_TMPDIR/podman-run" --storage-driver vfs)
+    "${P[@]}" load -q -i "$BATS_TEST_TMPDIR/kt.tar" >/dev/null
+    "${P[@]}" create --name kt -e EXTRA=1 kt:1 >/dev/null
+    "${P[@]}" kube generate kt >"$BATS_TEST_TMPDIR/podman.yaml"
+    "${P[@]}" rm -f kt >/dev/null 2>&1 || true
+    to_json "$BATS_TEST_TMPDIR/podman.yaml" >"$BATS_TEST_TMPDIR/podman.json"
+    cat "$BATS_TEST_TMPDIR/podman.json"
+    # podman writes a Pod; kiln the Deployment around the same pod spec
+    local f
+    for f in '.containers[0].name' '.containers[0].args' '.containers[0].env' \
+        '.automountServiceAccountToken' '.enableServiceLinks'; do
+        [ "$(jq -c ".spec$f" "$BATS_TEST_TMPDIR/podman.json")" = "$(jq -c ".spec.template.spec$f" "$BATS_TEST_TMPDIR/kiln.json")" ]
+    done
+}
+
+@test "kube check: bad manifests give one clear error each (file:line:column)" {
+    local d="$BATS_TEST_TMPDIR"
+    printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: [p\n' >"$d/syntax.yaml"
+    printf 'apiVersion: v1\nkind: Pdo\nmetadata: {name: p}\n' >"$d/kind.yaml"
+    printf 'apiVersion: apps/v2\nkind: Deployment\nmetadata: {name: d}\n' >"$d/api.yaml"
+    printf 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n  - port: eighty\n' >"$d/type.yaml"
+    local f want
+    for f in syntax kind api type; do
+        run "$KILN" kube check "$d/$f.yaml"
+        echo "$f: $output"
+        [ "$status" -eq 1 ]
+        [ "${#lines[@]}" -eq 1 ]
+        case $f in
+        syntax) want="kiln: $d/syntax.yaml:5:1: YAML: did not find expected ',' or ']'" ;;
+        kind) want="kiln: $d/kind.yaml:1:1: Pdo/p: kind: unknown kind \"Pdo\" in apiVersion v1" ;;
+        api) want="kiln: $d/api.yaml:1:1: Deployment/d: apiVersion: Deployment is not served as \"apps/v2\" (use apiVersion: apps/v1)" ;;
+        type) want="kiln: $d/type.yaml:6:11: Service/s: spec.ports[0].port: expected an integer, got a string (eighty)" ;;
+        esac
+        [[ $output == "$want"* ]]
+    done
+    run "$KILN" kube check "$d/missing.yaml"
+    [ "$status" -eq 1 ]
+    [[ $output == *"missing.yaml"* ]]
+    run "$KILN" kube generate no-such-image:1
+    [ "$status" -eq 1 ]
+    [[ $output == *"no-such-image"* ]]
 }
