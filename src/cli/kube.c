@@ -146,15 +146,81 @@ static int kube_generate_cmd(struct cli_global *g, int argc, char **argv)
     return EXIT_OK;
 }
 
-static int kube_check_cmd(int argc, char **argv)
+/* The uid an image's USER names: 0 for none or root, -1 for a name (which only
+ * the image's /etc/passwd could resolve; the kubelet refuses those too). */
+static long long image_uid(const char *user)
 {
-    if (argc < 2)
+    if (user == NULL || *user == '\0' || strcmp(user, "root") == 0 ||
+        strncmp(user, "root:", 5) == 0)
+        return 0;
+    char *end;
+    long long uid = strtoll(user, &end, 10);
+    return end != user && (*end == '\0' || *end == ':') && uid >= 0 ? uid : -1;
+}
+
+/* runAsNonRoot against the image's USER, as the kubelet checks it before it
+ * starts a container; for the images the store has (others are not checked). */
+static int check_non_root(struct store *s, const char *file, const struct kube_object *o,
+                          struct kiln_error **err)
+{
+    const struct kube_pod_spec *ps = &o->pod;
+    for (size_t i = 0; i < ps->n_containers + ps->n_init_containers; i++) {
+        const struct kube_container *c =
+            i < ps->n_containers ? &ps->containers[i] : &ps->init_containers[i - ps->n_containers];
+        int non_root = c->security.run_as_non_root != -1 ? c->security.run_as_non_root
+                                                         : ps->security.run_as_non_root;
+        long long uid =
+            c->security.run_as_user != -1 ? c->security.run_as_user : ps->security.run_as_user;
+        if (non_root != 1 || uid > 0)
+            continue;
+        if (uid == 0)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "%s:%u:%u: %s/%s: container %s: runAsNonRoot with runAsUser 0",
+                                  file, c->line, c->col, o->kind_name, o->name, c->name);
+        cleanup_image struct image *img = NULL;
+        if (store_image_load(s, c->image, &img, NULL) < 0)
+            continue;
+        const char *user =
+            json_string_value(json_object_get(json_object_get(img->config_json, "config"), "User"));
+        long long iu = image_uid(user);
+        if (iu > 0)
+            continue;
+        return kiln_error_set(
+            err, KILN_E_INVALID,
+            "%s:%u:%u: %s/%s: container %s: runAsNonRoot, but image %s %s%s%s; set runAsUser", file,
+            c->line, c->col, o->kind_name, o->name, c->name, c->image,
+            iu == 0 ? "runs as root (USER " : "has a non-numeric USER (",
+            user && *user ? user : "unset", iu == 0 ? ")" : ", so it cannot be verified non-root)");
+    }
+    return 0;
+}
+
+static int kube_check_cmd(struct cli_global *g, int argc, char **argv)
+{
+    int images = 1, first = 1;
+    if (argc > 1 && strcmp(argv[1], "--no-images") == 0) {
+        images = 0;
+        first = 2;
+    }
+    if (argc <= first)
         return cli_usage_error("kube", "check takes one or more FILEs");
-    for (int i = 1; i < argc; i++) {
+    cleanup_store struct store *s = NULL;
+    if (images) {
+        int rc = cli_store_open(g, &s);
+        if (rc != 0)
+            return rc;
+    }
+    for (int i = first; i < argc; i++) {
         struct kube_manifest m;
         struct kiln_error *err = NULL;
         if (kube_manifest_read(argv[i], &m, &err) < 0)
             return cli_fail(err);
+        for (size_t k = 0; s != NULL && k < m.n; k++)
+            if ((m.objects[k].kind == KUBE_KIND_POD || m.objects[k].kind == KUBE_KIND_DEPLOYMENT) &&
+                check_non_root(s, argv[i], &m.objects[k], &err) < 0) {
+                kube_manifest_release(&m);
+                return cli_fail(err);
+            }
         printf("%s:", argv[i]);
         for (size_t k = 0; k < m.n; k++)
             printf(" %s/%s%s", m.objects[k].kind_name, m.objects[k].name,
@@ -174,7 +240,7 @@ static int cmd_kube(struct cli_global *g, int argc, char **argv)
     if (strcmp(argv[1], "generate") == 0)
         return kube_generate_cmd(g, argc - 1, argv + 1);
     if (strcmp(argv[1], "check") == 0)
-        return kube_check_cmd(argc - 1, argv + 1);
+        return kube_check_cmd(g, argc - 1, argv + 1);
     return cli_usage_error("kube", "unknown subcommand \"%s\" (generate or check)", argv[1]);
 }
 
@@ -183,7 +249,7 @@ const struct cli_command cli_cmd_kube = {
     .run = cmd_kube,
     .summary = "Kubernetes manifests: generate from an image or container, check",
     .usage = "Usage: kiln kube generate [OPTIONS] IMAGE|CONTAINER\n"
-             "       kiln kube check FILE...\n\n"
+             "       kiln kube check [--no-images] FILE...\n\n"
              "generate writes a Deployment (one replica) for IMAGE or a container, as podman\n"
              "kube generate does: the image by digest (NAME@sha256:...), ENTRYPOINT/CMD (a\n"
              "container's command line) as command/args, WORKDIR, USER (numeric) as\n"
@@ -199,7 +265,9 @@ const struct cli_command cli_cmd_kube = {
              "check reads each FILE (every YAML document) into kiln's model and checks it whole:\n"
              "YAML syntax (file:line:column), apiVersion and kind, the type of each field of\n"
              "Pods, Deployments, Services, ConfigMaps and Secrets. It prints the objects; the\n"
-             "kinds kiln does not run (Ingress, HorizontalPodAutoscaler, ...) are marked.\n\n"
+             "kinds kiln does not run (Ingress, HorizontalPodAutoscaler, ...) are marked. A\n"
+             "container with runAsNonRoot and no runAsUser whose image is in the store must\n"
+             "have a numeric non-root USER, as the kubelet requires (--no-images: skip).\n\n"
              "Examples:\n"
              "  kiln kube generate --service dataenv:latest-prod > dataenv.yaml\n"
              "  kubectl kustomize dataenv/deploy/overlays/prod > prod.yaml && kiln kube check "

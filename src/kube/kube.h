@@ -111,6 +111,7 @@ struct kube_mount {
 };
 
 struct kube_container {
+    unsigned line, col; /* of its map in the file */
     char *name, *image, *working_dir, *pull_policy;
     char **command, **args;
     size_t n_command, n_args;

@@ -196,6 +196,8 @@ static int read_container(struct kube_rd *rd, const struct kube_node *m, const c
                           struct kube_container *c)
 {
     security_init(&c->security);
+    c->line = m->line;
+    c->col = m->col;
     if (kube_rd_str(rd, m, "name", p, &c->name) < 0 ||
         kube_rd_str(rd, m, "image", p, &c->image) < 0 ||
         kube_rd_str(rd, m, "workingDir", p, &c->working_dir) < 0 ||

@@ -81,6 +81,11 @@ render() {
     grep -q "name: $cm" <(sed -n '/kind: Deployment/,$p' "$BATS_TEST_TMPDIR/prod.yaml")
     # no Secret object: secrets are referenced only
     ! grep -q '^kind: Secret' "$BATS_TEST_TMPDIR/prod.yaml"
+    # kiln's own reader takes them (the image, in this store, runs as 10001)
+    run "$KILN" kube check "$BATS_TEST_TMPDIR/dev.yaml" "$BATS_TEST_TMPDIR/prod.yaml"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ ${lines[0]} == *"Deployment/dataenv-api Ingress/dataenv-api (not run by kiln)" ]]
 }
 
 @test "kube: every rendered object validates against the Kubernetes 1.34 API schemas" {
@@ -271,6 +276,23 @@ DF
         esac
         [[ $output == "$want"* ]]
     done
+    # runAsNonRoot against the image's USER (busybox:test has none: root)
+    export KILN_ROOT="$BATS_TEST_TMPDIR/store"
+    import_busybox
+    local bb
+    bb=$("$KILN" inspect -f .digest busybox:test)
+    printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  securityContext: {runAsNonRoot: true}\n  containers:\n  - name: c\n    image: busybox@%s\n' \
+        "$bb" >"$d/root.yaml"
+    run "$KILN" kube check "$d/root.yaml"
+    echo "$output"
+    [ "$status" -eq 1 ]
+    [ "$output" = "kiln: $d/root.yaml:7:5: Pod/p: container c: runAsNonRoot, but image busybox@$bb runs as root (USER unset); set runAsUser" ]
+    run "$KILN" kube check --no-images "$d/root.yaml"
+    [ "$status" -eq 0 ]
+    sed 's/runAsNonRoot: true/runAsNonRoot: true, runAsUser: 1000/' "$d/root.yaml" >"$d/uid.yaml"
+    run "$KILN" kube check "$d/uid.yaml"
+    [ "$status" -eq 0 ]
+    [ "$output" = "$d/uid.yaml: Pod/p" ]
     run "$KILN" kube check "$d/missing.yaml"
     [ "$status" -eq 1 ]
     [[ $output == *"missing.yaml"* ]]
