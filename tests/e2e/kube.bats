@@ -85,7 +85,7 @@ render() {
     run "$KILN" kube check "$BATS_TEST_TMPDIR/dev.yaml" "$BATS_TEST_TMPDIR/prod.yaml"
     echo "$output"
     [ "$status" -eq 0 ]
-    [[ ${lines[0]} == *"Deployment/dataenv-api Ingress/dataenv-api (not run by kiln)" ]]
+    [[ ${lines[0]} == *"Service/dataenv-api Deployment/dataenv-api PodDisruptionBudget/dataenv-api (not run by kiln) Ingress/dataenv-api (not run by kiln)" ]]
 }
 
 @test "kube: every rendered object validates against the Kubernetes 1.34 API schemas" {
