@@ -90,11 +90,12 @@ check-style:
 	  | grep -vE '\b(sn|vsn|as|vas)printf\(' || { echo "banned function used (see STYLE.md)"; exit 1; }
 
 # libFuzzer targets under ASan/UBSan, each from its committed seed corpus
-# (new inputs go to build-fuzz/corpus-NAME), FUZZ_TIME seconds each (default 60):
+# (new inputs go to build-fuzz/corpus_NAME), FUZZ_TIME seconds each (default 60):
 #   dockerfile  the Dockerfile frontend (parser, expander, .dockerignore)
 #   compose     compose files (libyaml reader, interpolation, model, dotenv)
+#   kube        Kubernetes manifests (src/kube/ reader and model)
 FUZZ_TIME  ?= 60
-FUZZERS    := dockerfile compose
+FUZZERS    := dockerfile compose kube
 FUZZ_SRCS  := $(sort $(wildcard src/dockerfile/*.c src/util/*.c))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CC     = clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS)
@@ -108,13 +109,22 @@ build-fuzz/fuzz_compose: fuzz/fuzz_compose.c $(COMPOSE_FUZZ_SRCS) $(wildcard src
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -o $@ fuzz/fuzz_compose.c $(COMPOSE_FUZZ_SRCS) $(PKG_LIBS) -lpthread -ldl
 
+# The Kubernetes manifest reader (src/kube/: libyaml trees, the checked model,
+# the emitter's round trip).
+FUZZ_KUBE_SRCS := src/kube/yaml.c src/kube/read.c src/kube/pod.c src/kube/model.c $(wildcard src/util/*.c)
+build-fuzz/fuzz_kube: fuzz/fuzz_kube.c $(FUZZ_KUBE_SRCS) $(wildcard src/kube/*.h src/util/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -o $@ fuzz/fuzz_kube.c $(FUZZ_KUBE_SRCS) $(PKG_LIBS) -lpthread
+
+# Each fuzzer NAME reads fuzz/corpus_NAME (the Dockerfile's: fuzz/corpus) and
+# fuzz/NAME.dict when there is one.
 fuzz: deps $(FUZZERS:%=build-fuzz/fuzz_%)
 	@set -e; for f in $(FUZZERS); do \
-	  corpus=fuzz/corpus; [ $$f = dockerfile ] || corpus=fuzz/corpus-$$f; \
+	  corpus=fuzz/corpus_$$f; [ $$f = dockerfile ] && corpus=fuzz/corpus; \
 	  dict=; [ -f fuzz/$$f.dict ] && dict=-dict=fuzz/$$f.dict; \
-	  mkdir -p build-fuzz/corpus-$$f; echo "== fuzz $$f ($(FUZZ_TIME) s)"; \
+	  mkdir -p build-fuzz/corpus_$$f; echo "== fuzz $$f ($(FUZZ_TIME) s)"; \
 	  build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
-	    -max_len=8192 $$dict -print_final_stats=1 build-fuzz/corpus-$$f $$corpus; \
+	    -max_len=8192 $$dict -print_final_stats=1 build-fuzz/corpus_$$f $$corpus; \
 	done
 
 clean:
@@ -156,7 +166,7 @@ ML_BUILD   := KILN=$(KILN_BIN) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
 
 .PHONY: ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
-        ml-api ml-versions ml-stop bench bench-quick
+        ml-api ml-versions ml-stop ml-deploy-manifests bench bench-quick
 
 # debian:bookworm-slim into the store: pulled when a registry is reachable
 # (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import,
@@ -182,6 +192,14 @@ ml-build-slim: deps $(KILN) ml-base
 
 ml-build-prod: deps $(KILN) ml-base
 	$(ML_BUILD) --target production $(ML_FLAGS)
+
+# dataenv/deploy/generated: the Kubernetes manifests' image layer (image by digest,
+# probes from its HEALTHCHECK, versions ConfigMap) for the production image in the
+# store (production builds write it too; after a push, with the pushed digest).
+# ML_DEPLOY_NAME: the name the cluster pulls (default $(ML_NAME)). docs/kube.md.
+ML_DEPLOY_NAME ?= $(ML_NAME)
+ml-deploy-manifests: $(KILN)
+	KILN=$(KILN_BIN) scripts/ml-deploy-manifests.sh --image $(ML_PROD) --name $(ML_DEPLOY_NAME)
 
 # apt.lock (package=version of every Debian package, per image, as dpkg-query lists
 # it in the built images) and requirements.lock (pip freeze in the development image).

@@ -36,7 +36,8 @@ production) and NAME:<git short commit> (NAME:<commit>-prod).
   -h, --help        this text
 
 Environment: KILN (kiln binary; default build/kiln, else kiln on PATH), KILN_ROOT,
-SOURCE_DATE_EPOCH (default: the commit time of the last change to
+DATAENV_DEPLOY (production builds write DATAENV_DEPLOY/generated, the Kubernetes
+manifests' image layer; default dataenv/deploy), SOURCE_DATE_EPOCH (default: the commit time of the last change to
 dataenv/config/versions.conf or dataenv/locks, so code commits keep the install
 steps cached; the created label says HEAD's commit time), PIP_INDEX_URL,
 PIP_TRUSTED_HOST, and any versions.conf key (overrides the file).
@@ -164,7 +165,8 @@ else
 fi
 
 iidfile=$(mktemp "${TMPDIR:-/tmp}/dataenv-iid.XXXXXX")
-trap 'rm -f "$iidfile"' EXIT
+pushed_digest=$(mktemp "${TMPDIR:-/tmp}/dataenv-pushed.XXXXXX")
+trap 'rm -f "$iidfile" "$pushed_digest"' EXIT
 
 cmd=()
 if [ "$builder" = kiln ]; then
@@ -195,7 +197,9 @@ stage_cmd=("$ROOT/scripts/ml-stage.sh")
 push_cmds=()
 if [ $push = 1 ]; then
     for t in "${tags[@]}"; do
-        if [ "$builder" = kiln ]; then
+        if [ "$builder" = kiln ] && [ ${#push_cmds[@]} -eq 0 ]; then
+            push_cmds+=("$kiln push --digestfile $pushed_digest $t")
+        elif [ "$builder" = kiln ]; then
             push_cmds+=("$kiln push $t")
         else
             push_cmds+=("buildah push $t docker://$t")
@@ -225,6 +229,14 @@ start=$(date +%s.%N)
 "${cmd[@]}"
 end=$(date +%s.%N)
 for p in "${push_cmds[@]+"${push_cmds[@]}"}"; do $p; done
+# Production: the Kubernetes manifests' generated layer (dataenv/deploy/generated,
+# or DATAENV_DEPLOY/generated) names this image by digest, the pushed one after
+# --push (the registry's manifest is gzip-compressed: another digest than the store's).
+if [ "$target" = production ] && [ "$builder" = kiln ] && [ -z "$platform" ]; then
+    deploy_args=(--image "${tags[0]}" --name "$prefix$name" --deploy "${DATAENV_DEPLOY:-$CONTEXT/deploy}")
+    [ -s "$pushed_digest" ] && deploy_args+=(--digest "$(cat "$pushed_digest")")
+    KILN="$kiln" "$ROOT/scripts/ml-deploy-manifests.sh" "${deploy_args[@]}"
+fi
 set +x
 
 digest=$(cat "$iidfile" 2>/dev/null || true)

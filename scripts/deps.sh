@@ -11,6 +11,16 @@ golang-github-opencontainers-image-spec-dev jq uidmap iproute2 util-linux
 docker-registry apache2-utils openssl python3 git mmdebstrap curl attr libcap2-bin
 musl-tools file zstd podman catatonit openssh-client buildah runc
 chromium"
+# kiln compose and kube (src/compose/, src/kube/): libyaml reads and writes YAML
+PKGS="$PKGS libyaml-dev"
+
+# Kubernetes manifests (dataenv/deploy, tests/e2e/kube.bats): kubectl renders them
+# with its Kustomize and node/npm run the offline schema check. Debian's
+# kubernetes-client (kubectl 1.20) and nodejs/npm only where no kubectl or npm is
+# installed already: a Cloud SDK kubectl (/usr/bin/kubectl) or NodeSource's node
+# conflicts with them and makes apt fail.
+command -v kubectl >/dev/null 2>&1 || PKGS="$PKGS kubernetes-client"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 
 missing=""
 for p in $PKGS; do
