@@ -25,7 +25,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl libarchive libsecco
 
 CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(SAN_FLAGS) -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS  += $(PKG_LIBS) -lpthread -ldl
+LDLIBS  += $(PKG_LIBS) -lpthread -ldl -lm
 # Unit tests that write tar files with libarchive themselves link it directly.
 TEST_LIBS  := $(shell pkg-config --libs libarchive 2>/dev/null)
 
