@@ -9,7 +9,10 @@ libseccomp-dev libcap-dev
 bats busybox-static skopeo umoci crun python3-jsonschema
 golang-github-opencontainers-image-spec-dev jq uidmap iproute2 util-linux
 docker-registry apache2-utils openssl python3 git mmdebstrap curl attr libcap2-bin
-musl-tools file zstd podman catatonit openssh-client buildah runc"
+musl-tools file zstd podman catatonit openssh-client buildah runc
+libdpkg-dev npm"
+# libdpkg-dev: kiln scan's test compares dpkg version order against libdpkg's own.
+# npm: kiln scan's test fetches the SARIF 2.1.0 schema (@microsoft/sarif-multitool-linux).
 
 missing=""
 for p in $PKGS; do

@@ -142,10 +142,16 @@ static int cmd_db_list(const char *db_dir)
     struct kiln_error *err = NULL;
     if (scan_db_open(db_dir, &db, &err) < 0)
         return cli_fail(err);
-    printf("%-32s %s\n", "DATABASE", "DATA TIME");
-    (void)db;
-    for (size_t i = 0; i < scan_db_count(db); i++)
-        printf("%-32s %s\n", scan_db_name(db, i), "");
+    printf("%-24s %-12s %10s %10s\n", "DATABASE", "DATA OF", "ADVISORIES", "ENTRIES");
+    for (size_t i = 0; i < scan_db_count(db); i++) {
+        struct scan_db_info info;
+        scan_db_info(db, i, &info);
+        char when[32];
+        struct tm tm;
+        gmtime_r(&info.data_time, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d", &tm);
+        printf("%-24s %-12s %10zu %10zu\n", info.name, when, info.advisories, info.entries);
+    }
     return EXIT_OK;
 }
 
@@ -234,19 +240,19 @@ static void print_table(const struct scan_result *r, const char *target)
         if (count[s] == 0)
             continue;
         printf("\n%s (%zu)\n", scan_severity_name((enum scan_severity)s), count[s]);
-        printf("  %-*s  %-*s  %-*s  %-*s  %s\n", (int)wp, "PACKAGE", (int)wi, "INSTALLED", (int)wf,
-               "FIXED", (int)wid, "ID", "NOTE");
+        printf("  %-*s  %-*s  %-*s  %-*s  %-4s  %s\n", (int)wp, "PACKAGE", (int)wi, "INSTALLED",
+               (int)wf, "FIXED", (int)wid, "ID", "CVSS", "TITLE");
         for (size_t i = 0; i < r->n; i++) {
             const struct scan_finding *f = &r->v[i];
             if ((int)f->severity != s)
                 continue;
-            char score[16] = "";
+            char score[16] = "-";
             if (f->score >= 0)
-                snprintf(score, sizeof(score), "CVSS %.1f", f->score);
-            printf("  %-*s  %-*s  %-*s  %-*s  %s%s%s%.60s\n", (int)wp, f->pkg->name, (int)wi,
+                snprintf(score, sizeof(score), "%.1f", f->score);
+            printf("  %-*s  %-*s  %-*s  %-*s  %-4s  %s%s%s%.70s\n", (int)wp, f->pkg->name, (int)wi,
                    f->pkg->version, (int)wf, f->fixed_version ? f->fixed_version : "-", (int)wid,
-                   f->id, f->minor_reason ? f->minor_reason : score,
-                   (f->minor_reason || *score) ? "  " : "", "", f->summary ? f->summary : "");
+                   f->id, score, f->minor_reason ? "[" : "", f->minor_reason ? f->minor_reason : "",
+                   f->minor_reason ? "] " : "", f->summary ? f->summary : "");
         }
     }
 }

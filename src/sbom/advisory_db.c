@@ -61,7 +61,7 @@ void adv_sink_warn(struct adv_sink *s, const char *fmt, ...)
 static void add_field(struct strbuf *sb, const char *s, size_t max)
 {
     size_t n = 0;
-    for (const char *c = s; *c && n < max; c++, n++)
+    for (const char *c = s ? s : ""; *c && n < max; c++, n++)
         strbuf_addc(sb, (*c == '\t' || *c == '\n' || *c == '\r') ? ' ' : *c);
 }
 

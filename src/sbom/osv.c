@@ -164,7 +164,8 @@ static int osv_add_record(struct adv_sink *s, const json_t *rec, const char *wha
     const char *summary = json_get_str(rec, "summary");
     if (!summary)
         summary = json_get_str(rec, "details");
-    adv_sink_advisory(s, id, sev ? sev : "-", score, aliases.buf, summary ? summary : "");
+    adv_sink_advisory(s, id, sev ? sev : "-", score, aliases.len ? aliases.buf : "",
+                      summary ? summary : "");
     s->advisories++;
     (void)entries;
     return 0;

@@ -78,7 +78,12 @@ void scan_db_close(struct scan_db *db);
 /* The oldest of the indexes' data times (what the 7-day warning reads). */
 time_t scan_db_data_time(const struct scan_db *db);
 size_t scan_db_count(const struct scan_db *db);
-const char *scan_db_name(const struct scan_db *db, size_t i);
+struct scan_db_info {
+    const char *name; /* NAME of NAME.idx */
+    time_t data_time;
+    size_t advisories, entries;
+};
+void scan_db_info(const struct scan_db *db, size_t i, struct scan_db_info *out);
 void cleanup_scan_dbp(struct scan_db **db);
 #define cleanup_scan_db __attribute__((cleanup(cleanup_scan_dbp)))
 

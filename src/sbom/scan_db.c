@@ -50,9 +50,13 @@ size_t scan_db_count(const struct scan_db *db)
     return db->n;
 }
 
-const char *scan_db_name(const struct scan_db *db, size_t i)
+void scan_db_info(const struct scan_db *db, size_t i, struct scan_db_info *out)
 {
-    return i < db->n ? db->idx[i].name : NULL;
+    const struct scan_index *x = &db->idx[i];
+    out->name = x->name;
+    out->data_time = x->data_time;
+    out->advisories = x->advisories;
+    out->entries = x->entries;
 }
 
 /* The header: "key\tvalue..." lines up to an empty one. */
@@ -78,6 +82,10 @@ static int parse_header(struct scan_index *x, const char *path, struct kiln_erro
             x->p_off = a;
             x->p_len = b;
             have_p = true;
+        } else if (sscanf(p, "advisories\t%llu", &a) == 1) {
+            x->advisories = (size_t)a;
+        } else if (sscanf(p, "entries\t%llu", &a) == 1) {
+            x->entries = (size_t)a;
         } else if (sscanf(p, "data-time\t%lld", &t) == 1) {
             x->data_time = (time_t)t;
         }

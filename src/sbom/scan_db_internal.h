@@ -13,6 +13,7 @@ struct scan_index {
     size_t size;
     size_t a_off, a_len, p_off, p_len; /* absolute offsets into map */
     time_t data_time;
+    size_t advisories, entries;
 };
 
 struct scan_db {

@@ -306,6 +306,14 @@ static bool dropped(const struct scan_options *o, const struct scan_finding *f)
     return !(mask & (1u << f->severity));
 }
 
+/* Drops v[*i] (the last one takes its place) and steps *i back. */
+static void remove_finding(struct scan_result *r, size_t *i)
+{
+    finding_release(&r->v[*i]);
+    r->v[*i] = r->v[--r->n];
+    (*i)--;
+}
+
 static void scan_package(struct match_ctx *m, const struct scan_package *p)
 {
     cleanup_free char *eco = NULL;
@@ -359,7 +367,7 @@ static void scan_package(struct match_ctx *m, const struct scan_package *p)
     }
     for (size_t i = first; i < m->out->n; i++) {
         struct scan_finding *f = &m->out->v[i];
-        bool drop = dropped(m->opt, f);
+        bool drop = false;
         for (size_t j = first; !drop && j < m->out->n; j++) {
             struct scan_finding *g = &m->out->v[j];
             if (j != i && in_list(f->aliases, g->id) && strncmp(f->id, "CVE-", 4) != 0) {
@@ -375,12 +383,13 @@ static void scan_package(struct match_ctx *m, const struct scan_package *p)
                 drop = true;
             }
         }
-        if (drop) {
-            finding_release(f);
-            m->out->v[i] = m->out->v[--m->out->n];
-            i--;
-        }
+        if (drop)
+            remove_finding(m->out, &i);
     }
+    /* Then the user's filters, on the merged findings. */
+    for (size_t i = first; i < m->out->n; i++)
+        if (dropped(m->opt, &m->out->v[i]))
+            remove_finding(m->out, &i);
 }
 
 static int finding_cmp(const void *a, const void *b)
