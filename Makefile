@@ -100,10 +100,26 @@ build-fuzz/fuzz_dockerfile: fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(wildcard src/d
 	@mkdir -p $(dir $@)
 	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(PKG_LIBS) -lpthread
 
-fuzz: deps build-fuzz/fuzz_dockerfile
-	@mkdir -p build-fuzz/corpus
+# kiln scan's version orders (fuzz_versions) and advisory readers: OSV and
+# tracker JSON -> index -> scan, and damaged index files (fuzz_advisories).
+FUZZ_SCAN_SRCS := $(addprefix src/sbom/,version_dpkg.c version_pep440.c version_semver.c cvss.c \
+  scan_input.c osv.c debtracker.c advisory_db.c scan_db.c scan_match.c scan_report.c) \
+  $(sort $(wildcard src/util/*.c))
+FUZZ_SCAN_LIBS := $(shell pkg-config --libs libarchive jansson 2>/dev/null) -lm -ldl -lpthread
+
+build-fuzz/fuzz_versions build-fuzz/fuzz_advisories: build-fuzz/%: fuzz/%.c $(FUZZ_SCAN_SRCS) \
+  $(wildcard src/sbom/*.h src/util/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SCAN_SRCS) $(FUZZ_SCAN_LIBS)
+
+fuzz: deps build-fuzz/fuzz_dockerfile build-fuzz/fuzz_versions build-fuzz/fuzz_advisories
+	@mkdir -p build-fuzz/corpus build-fuzz/corpus_versions build-fuzz/corpus_advisories
 	build-fuzz/fuzz_dockerfile -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	  -max_len=8192 -dict=fuzz/dockerfile.dict -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+	build-fuzz/fuzz_versions -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=512 -print_final_stats=1 build-fuzz/corpus_versions fuzz/corpus_versions
+	build-fuzz/fuzz_advisories -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=16384 -print_final_stats=1 build-fuzz/corpus_advisories fuzz/corpus_advisories
 
 clean:
 	rm -rf build build-asan build-clang build-fuzz

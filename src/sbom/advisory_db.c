@@ -119,8 +119,8 @@ void adv_sink_release(struct adv_sink *s)
 }
 
 /* One JSON document: the tracker's, or OSV. */
-static int import_json(struct adv_sink *s, const char *data, size_t len, const char *what,
-                       struct kiln_error **err)
+int adv_import_json(struct adv_sink *s, const char *data, size_t len, const char *what,
+                    struct kiln_error **err)
 {
     cleanup_json json_t *doc = json_parse_bytes(data, len, what, err);
     if (!doc)
@@ -135,7 +135,7 @@ static int import_json(struct adv_sink *s, const char *data, size_t len, const c
 static void import_member(struct adv_sink *s, const char *data, size_t len, const char *what)
 {
     struct kiln_error *e = NULL;
-    if (import_json(s, data, len, what, &e) < 0) {
+    if (adv_import_json(s, data, len, what, &e) < 0) {
         adv_sink_warn(s, "%s: skipped", e->msg);
         s->skipped++;
     }
@@ -289,8 +289,13 @@ static char *index_name(const char *src)
     return strbuf_detach(&sb);
 }
 
-static int write_index(const char *db_dir, const char *name, const char *src, struct adv_sink *s,
-                       struct kiln_error **err)
+void adv_sink_finish(struct adv_sink *s)
+{
+    sort_lines(s->alines, &s->na, true);
+    sort_lines(s->plines, &s->np, false);
+}
+
+bool adv_sink_write(const struct adv_sink *s, FILE *f, const char *src)
 {
     size_t alen = 0, plen = 0;
     for (size_t i = 0; i < s->na; i++)
@@ -303,21 +308,28 @@ static int write_index(const char *db_dir, const char *name, const char *src, st
     add_field(&hdr, src, 4096);
     strbuf_addf(&hdr, "\nadvisories\t%zu\nentries\t%zu\nA\t0\t%zu\nP\t%zu\t%zu\n\n", s->na, s->np,
                 alen, alen, plen);
-    cleanup_free char *path = xasprintf("%s/%s.idx", db_dir, name);
-    cleanup_free char *tmp = xasprintf("%s/.%s.idx.XXXXXX", db_dir, name);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        strbuf_release(&hdr);
-        return kiln_error_errno(err, errno, "create %s", tmp);
-    }
-    /* Buffered: the lines are many and small. */
-    FILE *f = fdopen(fd, "w");
-    int ok = f && fwrite(hdr.buf, 1, hdr.len, f) == hdr.len;
+    bool ok = fwrite(hdr.buf, 1, hdr.len, f) == hdr.len;
     strbuf_release(&hdr);
     for (size_t i = 0; ok && i < s->na; i++)
         ok = fputs(s->alines[i], f) >= 0;
     for (size_t i = 0; ok && i < s->np; i++)
         ok = fputs(s->plines[i], f) >= 0;
+    return ok;
+}
+
+/* Temp file in the same directory, fsync, rename, fsync of the directory:
+ * a reader sees the old index or the new one, never half of one. */
+static int write_index(const char *db_dir, const char *name, const char *src, struct adv_sink *s,
+                       struct kiln_error **err)
+{
+    cleanup_free char *path = xasprintf("%s/%s.idx", db_dir, name);
+    cleanup_free char *tmp = xasprintf("%s/.%s.idx.XXXXXX", db_dir, name);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return kiln_error_errno(err, errno, "create %s", tmp);
+    /* Buffered: the lines are many and small. */
+    FILE *f = fdopen(fd, "w");
+    bool ok = f && adv_sink_write(s, f, src);
     ok = ok && fflush(f) == 0 && fsync(fd) == 0 && fchmod(fd, 0644) == 0;
     int saved = errno;
     if (f)
@@ -351,7 +363,7 @@ int scan_db_import(const char *db_dir, const char *src, const char *name,
         size_t len;
         rc = read_file(src, ADV_FILE_MAX, &data, &len, err);
         if (rc == 0)
-            rc = import_json(&s, data, len, src, err);
+            rc = adv_import_json(&s, data, len, src, err);
         files = 1;
     }
     if (rc == 0 && s.na == 0 && s.np == 0)
@@ -360,8 +372,7 @@ int scan_db_import(const char *db_dir, const char *src, const char *name,
     if (rc == 0) {
         if (s.data_time == 0)
             s.data_time = st.st_mtime;
-        sort_lines(s.alines, &s.na, true);
-        sort_lines(s.plines, &s.np, false);
+        adv_sink_finish(&s);
         cleanup_free char *nm = name ? xstrdup(name) : index_name(src);
         rc = mkdir_p(db_dir, 0755, err);
         if (rc == 0)

@@ -22,7 +22,7 @@ void scan_db_close(struct scan_db *db)
     if (!db)
         return;
     for (size_t i = 0; i < db->n; i++) {
-        if (db->idx[i].map)
+        if (db->idx[i].map && db->idx[i].mapped)
             munmap(db->idx[i].map, db->idx[i].size);
         free(db->idx[i].name);
     }
@@ -74,19 +74,25 @@ static int parse_header(struct scan_index *x, const char *path, struct kiln_erro
             break;
         unsigned long long a = 0, b = 0;
         long long t = 0;
-        if (sscanf(p, "A\t%llu\t%llu", &a, &b) == 2) {
+        /* A NUL-terminated copy: the map has no NUL, and sscanf's %llu
+         * would skip newlines past the end of the line. */
+        char line[128];
+        size_t ll = (size_t)(nl - p) < sizeof(line) - 1 ? (size_t)(nl - p) : sizeof(line) - 1;
+        memcpy(line, p, ll);
+        line[ll] = '\0';
+        if (sscanf(line, "A\t%llu\t%llu", &a, &b) == 2) {
             x->a_off = a;
             x->a_len = b;
             have_a = true;
-        } else if (sscanf(p, "P\t%llu\t%llu", &a, &b) == 2) {
+        } else if (sscanf(line, "P\t%llu\t%llu", &a, &b) == 2) {
             x->p_off = a;
             x->p_len = b;
             have_p = true;
-        } else if (sscanf(p, "advisories\t%llu", &a) == 1) {
+        } else if (sscanf(line, "advisories\t%llu", &a) == 1) {
             x->advisories = (size_t)a;
-        } else if (sscanf(p, "entries\t%llu", &a) == 1) {
+        } else if (sscanf(line, "entries\t%llu", &a) == 1) {
             x->entries = (size_t)a;
-        } else if (sscanf(p, "data-time\t%lld", &t) == 1) {
+        } else if (sscanf(line, "data-time\t%lld", &t) == 1) {
             x->data_time = (time_t)t;
         }
         p = nl + 1;
@@ -120,6 +126,7 @@ static int open_index(struct scan_index *x, const char *path, struct kiln_error 
     if (m == MAP_FAILED)
         return kiln_error_errno(err, errno, "mmap %s", path);
     x->map = m;
+    x->mapped = true;
     return parse_header(x, path, err);
 }
 
@@ -168,6 +175,25 @@ int scan_db_open(const char *db_dir, struct scan_db **out, struct kiln_error **e
     }
     free(names);
     if (rc < 0) {
+        scan_db_close(db);
+        return -1;
+    }
+    *out = db;
+    return 0;
+}
+
+int scan_db_from_memory(char *buf, size_t len, const char *name, struct scan_db **out,
+                        struct kiln_error **err)
+{
+    struct scan_db *db = xcalloc(1, sizeof(*db));
+    db->idx = xcalloc(1, sizeof(*db->idx));
+    db->n = 1;
+    db->idx[0].name = xstrdup(name);
+    db->idx[0].map = buf;
+    db->idx[0].size = len;
+    if (len == 0 || parse_header(&db->idx[0], name, err) < 0) {
+        if (len == 0)
+            kiln_error_set(err, KILN_E_INVALID, "%s: empty", name);
         scan_db_close(db);
         return -1;
     }

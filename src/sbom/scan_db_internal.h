@@ -10,6 +10,7 @@
 struct scan_index {
     char *name;
     char *map;
+    bool mapped; /* map is an mmap (else the caller's memory) */
     size_t size;
     size_t a_off, a_len, p_off, p_len; /* absolute offsets into map */
     time_t data_time;
@@ -26,6 +27,12 @@ struct scan_line {
     const char *s;
     size_t len;
 };
+
+/* An index over len bytes of memory (kept by the caller until close):
+ * the same checks as a file gets. For the fuzz targets and tests. */
+struct kiln_error;
+int scan_db_from_memory(char *buf, size_t len, const char *name, struct scan_db **out,
+                        struct kiln_error **err);
 
 /* The lines starting with key ("ECO\tNAME\t" for entries, "ID\t" for
  * advisories); up to max stored, the count of all returned. */

@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "sbom/scan.h"
@@ -46,6 +47,13 @@ void adv_sink_advisory(struct adv_sink *s, const char *id, const char *severity,
                        const char *aliases, const char *summary);
 void adv_sink_entry(struct adv_sink *s, const char *eco, const char *name, const char *id,
                     const char *spec);
+
+/* One JSON document (the tracker's or OSV) into the sink. */
+int adv_import_json(struct adv_sink *s, const char *data, size_t len, const char *what,
+                    struct kiln_error **err);
+/* Sorts the lines and drops duplicates; then the index can be written. */
+void adv_sink_finish(struct adv_sink *s);
+bool adv_sink_write(const struct adv_sink *s, FILE *f, const char *src);
 
 /* The name an ecosystem looks packages up by (PyPI: PEP 503 normalised). */
 char *scan_normalize_name(const char *eco, const char *name);
