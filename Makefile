@@ -160,7 +160,7 @@ ML_BUILD   := KILN=$(KILN_BIN) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
 
 .PHONY: ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
-        ml-api ml-versions ml-stop bench bench-quick
+        ml-api ml-versions ml-stop ml-scan bench bench-quick
 
 # debian:bookworm-slim into the store: pulled when a registry is reachable
 # (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import,
@@ -249,6 +249,16 @@ ml-api: $(KILN)
 ml-versions: $(KILN)
 	@if $(KILN_BIN) help versions >/dev/null 2>&1; then $(KILN_BIN) versions $(ML_IMAGE); \
 	else $(call ML_KILN_HAS,run); $(KILN_BIN) run --rm $(ML_IMAGE) ml-versions; fi
+
+# The vulnerability scan of the production image (SCAN_ALL=1 adds the development
+# image) against the databases imported under the store (docs/scan.md), as the
+# CI step runs it: SCAN_FLAGS (default: fail on HIGH and CRITICAL) go to kiln scan.
+SCAN_FLAGS ?= --severity HIGH,CRITICAL --exit-code 1
+ml-scan: $(KILN)
+	@$(call ML_KILN_HAS,scan)
+	@imgs="$(ML_PROD)"; [ "$(SCAN_ALL)" = 1 ] && imgs="$$imgs $(ML_IMAGE)"; rc=0; \
+	for img in $$imgs; do echo "== kiln scan $(SCAN_FLAGS) $$img"; \
+	  $(KILN_BIN) scan $(SCAN_FLAGS) $$img || rc=$$?; done; exit $$rc
 
 ml-stop: $(KILN)
 	-@for c in $(ML_NAME)-api $(ML_NAME)-jupyter; do $(KILN_BIN) stop $$c >/dev/null 2>&1 && echo "stopped $$c"; \

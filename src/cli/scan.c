@@ -158,7 +158,7 @@ static int cmd_db_list(const char *db_dir)
 /* ---- kiln scan TARGET --------------------------------------------------- */
 
 struct scan_cli {
-    const char *db, *db_url, *format, *ignore_file;
+    const char *db, *db_url, *format, *ignore_file, *output;
     unsigned severities;
     int exit_code;
     bool ignore_unfixed, fail_minor;
@@ -337,17 +337,23 @@ static int run_scan(struct cli_global *g, const struct scan_cli *o, const char *
         if (scan_run(db, &pkgs, &opt, &res, &err) < 0) {
             rc = cli_fail(err);
         } else {
-            if (strcmp(o->format, "table") == 0) {
+            if (strcmp(o->format, "table") == 0 && !o->output) {
                 print_table(&res, target);
+            } else if (strcmp(o->format, "table") == 0) {
+                rc = cli_usage_error("scan", "-o writes json or sarif, not the table");
             } else {
                 cleanup_json json_t *doc = strcmp(o->format, "json") == 0
                                                ? scan_result_json(&res, target)
                                                : scan_result_sarif(&res, target, KILN_VERSION);
                 cleanup_free char *s = json_dumps(doc, JSON_INDENT(2));
-                printf("%s\n", s);
+                if (!o->output)
+                    printf("%s\n", s);
+                else if (write_file_atomic(o->output, s, strlen(s), 0644, &err) < 0)
+                    rc = cli_fail(err);
             }
             size_t failing = o->fail_minor ? res.n : scan_result_failing(&res);
-            rc = (o->exit_code && failing > 0) ? o->exit_code : EXIT_OK;
+            if (rc == EXIT_OK && o->exit_code && failing > 0)
+                rc = o->exit_code;
             scan_result_release(&res);
         }
     }
@@ -383,12 +389,13 @@ static int cmd_scan(struct cli_global *g, int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"ignore-unfixed", no_argument, NULL, 'u'},
         {"fail-on-minor", no_argument, NULL, 'm'},
+        {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct scan_cli o = {.format = "table"};
     int c;
-    while ((c = getopt_long(argc, argv, "+d:s:e:i:f:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+d:s:e:i:f:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             o.db = optarg;
@@ -419,6 +426,9 @@ static int cmd_scan(struct cli_global *g, int argc, char **argv)
             break;
         case 'm':
             o.fail_minor = true;
+            break;
+        case 'o':
+            o.output = optarg;
             break;
         case 'h':
             return cli_print_help("scan");
@@ -465,6 +475,7 @@ const struct cli_command cli_cmd_scan = {
         "                          do not count unless --fail-on-minor)\n"
         "  -i, --ignore-file FILE  IDs (CVE, GHSA, ...) to leave out, one per line, # comments\n"
         "  -f, --format FORMAT     table (default), json or sarif (SARIF 2.1.0)\n"
+        "  -o, --output FILE       write the json or sarif report to FILE\n"
         "      --ignore-unfixed    leave out vulnerabilities without a fixed version\n"
         "      --fail-on-minor     count minor Debian issues for --exit-code too\n\n"
         "Example (CI: fail on HIGH and CRITICAL):\n"
