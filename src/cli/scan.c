@@ -119,7 +119,6 @@ static int cmd_db_import(const char *db_dir, int argc, char **argv)
         char *path = download_db(url, &err);
         if (!path)
             return cli_fail(err);
-        cleanup_free char *base = url_basename(url);
         int rc = import_one(db_dir, path, name);
         remove_download(path);
         return rc;
@@ -276,7 +275,6 @@ static int open_db(struct cli_global *g, const struct scan_cli *o, struct scan_d
     if (o->db) {
         /* An index directory is used as is; a raw database (OSV files, a
          * zip, the tracker's JSON) is indexed into a temporary one. */
-        cleanup_free char *probe = NULL;
         struct scan_db *t = NULL;
         struct kiln_error *e2 = NULL;
         if (scan_db_open(o->db, &t, &e2) == 0) {
