@@ -380,6 +380,13 @@ static void scan_package(struct match_ctx *m, const struct scan_package *p)
                     g->score = f->score;
                     g->severity = f->severity;
                 }
+                /* The folded ID becomes one of the CVE's aliases (for the
+                 * ignore file and the report). */
+                if (!in_list(g->aliases, f->id)) {
+                    char *a = *g->aliases ? xasprintf("%s,%s", g->aliases, f->id) : xstrdup(f->id);
+                    free(g->aliases);
+                    g->aliases = a;
+                }
                 drop = true;
             }
         }
