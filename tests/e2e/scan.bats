@@ -106,7 +106,7 @@ EOF2
     [ "$status" -eq 0 ] && [ -z "$output" ]
     # The schema as Microsoft's SARIF multitool ships it on npm (its Linux
     # package carries sarif-2.1.0.json), fetched at test time, cached by version.
-    local cache=${KILN_TEST_NPM_CACHE:-/var/tmp/kiln-npm} tgz=microsoft-sarif-multitool-linux-5.7.0.tgz
+    local cache=${KILN_NPM_CACHE:-/var/tmp/kiln-npm} tgz=microsoft-sarif-multitool-linux-5.7.0.tgz
     mkdir -p "$cache"
     if [ ! -s "$cache/$tgz" ]; then
         (cd "$cache" && timeout 300 npm pack --silent @microsoft/sarif-multitool-linux@5.7.0 >/dev/null) ||
