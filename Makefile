@@ -25,7 +25,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(filter-out libcurl libarchive libsecco
 
 CFLAGS  += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) $(SAN_FLAGS) -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS  += $(PKG_LIBS) -lpthread -ldl
+LDLIBS  += $(PKG_LIBS) -lpthread -ldl -lm
 # Unit tests that write tar files with libarchive themselves link it directly.
 TEST_LIBS  := $(shell pkg-config --libs libarchive 2>/dev/null)
 
@@ -94,8 +94,10 @@ check-style:
 #   dockerfile  the Dockerfile frontend (parser, expander, .dockerignore)
 #   compose     compose files (libyaml reader, interpolation, model, dotenv)
 #   kube        Kubernetes manifests (src/kube/ reader and model)
+#   versions    kiln scan's version orders (dpkg, PEP 440, semver), CVSS, purls
+#   advisories  OSV and tracker JSON -> advisory index -> scan -> reports
 FUZZ_TIME  ?= 60
-FUZZERS    := dockerfile compose kube
+FUZZERS    := dockerfile compose kube versions advisories
 FUZZ_SRCS  := $(sort $(wildcard src/dockerfile/*.c src/util/*.c))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CC     = clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS)
@@ -103,6 +105,18 @@ FUZZ_CC     = clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFL
 build-fuzz/fuzz_dockerfile: fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(wildcard src/dockerfile/*.h src/util/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -o $@ fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(PKG_LIBS) -lpthread
+
+# kiln scan's version orders (fuzz_versions) and advisory readers: OSV and
+# tracker JSON -> index -> scan, and damaged index files (fuzz_advisories).
+FUZZ_SCAN_SRCS := $(addprefix src/sbom/,version_dpkg.c version_pep440.c version_semver.c cvss.c \
+  scan_input.c osv.c debtracker.c advisory_db.c scan_db.c scan_match.c scan_report.c) \
+  $(sort $(wildcard src/util/*.c))
+FUZZ_SCAN_LIBS := $(shell pkg-config --libs libarchive jansson 2>/dev/null) -lm -ldl -lpthread
+
+build-fuzz/fuzz_versions build-fuzz/fuzz_advisories: build-fuzz/%: fuzz/%.c $(FUZZ_SCAN_SRCS) \
+  $(wildcard src/sbom/*.h src/util/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -o $@ $< $(FUZZ_SCAN_SRCS) $(FUZZ_SCAN_LIBS)
 
 COMPOSE_FUZZ_SRCS := $(sort $(wildcard src/compose/*.c src/util/*.c))
 build-fuzz/fuzz_compose: fuzz/fuzz_compose.c $(COMPOSE_FUZZ_SRCS) $(wildcard src/compose/*.h src/util/*.h)
@@ -166,7 +180,7 @@ ML_BUILD   := KILN=$(KILN_BIN) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
 
 .PHONY: ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
-        ml-api ml-versions ml-stop ml-deploy-manifests bench bench-quick
+        ml-api ml-versions ml-stop ml-scan bench bench-quick
 
 # debian:bookworm-slim into the store: pulled when a registry is reachable
 # (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import,
@@ -264,6 +278,16 @@ ml-api: $(KILN)
 ml-versions: $(KILN)
 	@if $(KILN_BIN) help versions >/dev/null 2>&1; then $(KILN_BIN) versions $(ML_IMAGE); \
 	else $(call ML_KILN_HAS,run); $(KILN_BIN) run --rm $(ML_IMAGE) ml-versions; fi
+
+# The vulnerability scan of the production image (SCAN_ALL=1 adds the development
+# image) against the databases imported under the store (docs/scan.md), as the
+# CI step runs it: SCAN_FLAGS (default: fail on HIGH and CRITICAL) go to kiln scan.
+SCAN_FLAGS ?= --severity HIGH,CRITICAL --exit-code 1
+ml-scan: $(KILN)
+	@$(call ML_KILN_HAS,scan)
+	@imgs="$(ML_PROD)"; [ "$(SCAN_ALL)" = 1 ] && imgs="$$imgs $(ML_IMAGE)"; rc=0; \
+	for img in $$imgs; do echo "== kiln scan $(SCAN_FLAGS) $$img"; \
+	  $(KILN_BIN) scan $(SCAN_FLAGS) $$img || rc=$$?; done; exit $$rc
 
 ml-stop: $(KILN)
 	-@for c in $(ML_NAME)-api $(ML_NAME)-jupyter; do $(KILN_BIN) stop $$c >/dev/null 2>&1 && echo "stopped $$c"; \

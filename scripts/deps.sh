@@ -10,7 +10,9 @@ bats busybox-static skopeo umoci crun python3-jsonschema
 golang-github-opencontainers-image-spec-dev jq uidmap iproute2 util-linux
 docker-registry apache2-utils openssl python3 git mmdebstrap curl attr libcap2-bin
 musl-tools file zstd podman catatonit openssh-client buildah runc
-chromium"
+chromium libdpkg-dev"
+# chromium: tests/e2e/dataenv_api.bats renders the API's /docs page headless.
+# libdpkg-dev: kiln scan's test compares dpkg version order against libdpkg's own.
 # kiln compose and kube (src/compose/, src/kube/): libyaml reads and writes YAML
 PKGS="$PKGS libyaml-dev"
 

@@ -19,6 +19,10 @@ static struct dynlib archive_lib = {.soname = "libarchive.so.13"};
 TRAMPOLINE(struct archive *, archive_read_new, (void), ())
 TRAMPOLINE(int, archive_read_free, (struct archive * a), (a))
 TRAMPOLINE(int, archive_read_support_format_tar, (struct archive * a), (a))
+/* kiln scan db import reads osv.dev's zip exports. */
+TRAMPOLINE(int, archive_read_support_format_zip, (struct archive * a), (a))
+TRAMPOLINE(int, archive_read_open_filename, (struct archive * a, const char *path, size_t block),
+           (a, path, block))
 TRAMPOLINE(int, archive_read_open,
            (struct archive * a, void *data, archive_open_callback *op, archive_read_callback *rd,
             archive_close_callback *cl),
