@@ -1,6 +1,6 @@
 # kiln: build, test and run the data environment.
 #
-#   make            build build/kiln
+#   make            build build/kiln (installs the compiler and -dev libraries first)
 #   make test       install what is missing, build, run every test through prove
 #   make asan       the same suite under AddressSanitizer + UBSan
 #   make deps       install the Debian packages of every target (idempotent);
@@ -175,6 +175,7 @@ all test-run: $(HEALTHCHECK_BIN)
 #   ML_NAME (dataenv)  ML_FLAGS (extra scripts/build-ml-container.sh flags)
 #   KILN_BIN (the kiln to drive; default the one built here)
 #   ML_LOCK_DIR (dataenv/locks: where ml-lock writes)
+#   ML_BASE_LOCK ($(ML_LOCK_DIR)/base.lock: the base image's pin, written by ml-base)
 #   ML_API_PORT (8000), ML_JUPYTER_PORT (8888): host ports (host network)
 ML_NAME    ?= dataenv
 ML_FLAGS   ?=

@@ -10,8 +10,9 @@
 # The .debs are shared with the container through a cache of its own
 # (KILN_TEST_APT_CACHE, default /var/tmp/kiln-apt-cache, seeded with hard links to
 # the host's /var/cache/apt/archives), so a run downloads only what neither has.
-# KILN_FRESH_MAKEFILE=FILE runs the test with FILE as the Makefile (to show it fails
-# with an old one). Takes 3 to 5 minutes (the compile of kiln, on 2 cores).
+# To show that it fails with an old Makefile: KILN_FRESH_MAKEFILE=FILE (and
+# KILN_FRESH_DEPS=FILE, scripts/deps.sh) replace the checkout's, KILN_FRESH_CMD the
+# first command (default "make -j2"). Takes 3 to 5 minutes (kiln's compile, 2 cores).
 
 load helpers
 
@@ -32,6 +33,7 @@ copy_checkout() {
         tar -C "$ROOT" --exclude='./build*' -cf - . | tar -C "$dst" -xf -
     fi
     [ -z "${KILN_FRESH_MAKEFILE:-}" ] || cp "$KILN_FRESH_MAKEFILE" "$dst/Makefile"
+    [ -z "${KILN_FRESH_DEPS:-}" ] || cp "$KILN_FRESH_DEPS" "$dst/scripts/deps.sh"
 }
 
 apt_cache() {
@@ -57,7 +59,7 @@ cd /src
 apt-get -qq update >/tmp/prereq.log 2>&1 && apt-get -qq install -y --no-install-recommends make \
     >>/tmp/prereq.log 2>&1 || { cat /tmp/prereq.log; exit 99; }
 echo "== first make"
-make -j2 >/tmp/make1.log 2>&1
+${KILN_FRESH_CMD:-make -j2} >/tmp/make1.log 2>&1
 echo "make1 rc=$?"
 grep '^deps:' /tmp/make1.log
 grep -c -e 'Reading database' -e '^Unpacking' -e '^Setting up' -e '^Get:' /tmp/make1.log | sed 's/^/apt lines: /'
@@ -79,6 +81,7 @@ sh /tmp/deps.sh build
 echo "bad deps rc=$?"
 EOF
     run timeout 1500 "$KILN" run --rm --network host -v "$src:/src" \
+        -e KILN_FRESH_CMD="${KILN_FRESH_CMD:-make -j2}" \
         -v "$cache:/var/cache/apt/archives" fresh:bookworm sh /src/fresh-test.sh
     echo "$output"
     [ "$status" -eq 0 ]
