@@ -72,8 +72,9 @@ if [ $list = 1 ]; then
 fi
 
 # Installed packages, in one dpkg-query call.
-installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null | awk '$1 == "ii" { print $2 }')
-is_installed() { printf '%s\n' "$installed" | grep -qx "$1"; }
+installed=" $(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' 2>/dev/null |
+    awk '$1 == "ii" { printf "%s ", $2 }') "
+is_installed() { case $installed in *" $1 "*) return 0 ;; esac; return 1; }
 
 missing="" lines=""
 for g in $groups; do
@@ -83,7 +84,11 @@ for g in $groups; do
         first=${p%%|*}
         case " $missing " in *" $first "*) continue ;; esac
         have=0
-        for alt in $(echo "$p" | tr '|' ' '); do is_installed "$alt" && have=1; done
+        rest=$p
+        while [ -n "$rest" ]; do
+            is_installed "${rest%%|*}" && have=1
+            case $rest in *"|"*) rest=${rest#*|} ;; *) rest="" ;; esac
+        done
         [ $have = 0 ] || continue
         p=$first
         want="$want $p"
