@@ -110,9 +110,11 @@ done <"$CONF"
 
 # The base image's pin (make ml-base): BASE_DIGEST for the BASE_IMAGE it names.
 base_lock=${DATAENV_BASE_LOCK:-$CONTEXT/locks/base.lock}
+pin_from=$base_lock
 if [ -n "${BASE_DIGEST+x}" ]; then
     conf[BASE_DIGEST]=$BASE_DIGEST
     conf_keys+=(BASE_DIGEST)
+    pin_from="BASE_DIGEST in the environment"
 elif [ -r "$base_lock" ]; then
     lock_image=$(sed -n 's/^BASE_IMAGE=//p' "$base_lock" | tail -n 1)
     if [ "$lock_image" = "${conf[BASE_IMAGE]:-}" ]; then
@@ -263,7 +265,7 @@ fi
 if [ "$builder" = kiln ] && [ -n "${conf[BASE_DIGEST]:-}" ]; then
     have=$("$kiln" inspect "${conf[BASE_IMAGE]}" 2>/dev/null | jq -r '.[0].digest // empty' 2>/dev/null || true)
     if [ -n "$have" ] && [ "$have" != "${conf[BASE_DIGEST]}" ]; then
-        die "the base image is pinned to ${conf[BASE_DIGEST]} ($base_lock) but the store's ${conf[BASE_IMAGE]} is $have; run make ml-base to refresh the pin (or load the pinned image)"
+        die "the base image is pinned to ${conf[BASE_DIGEST]} ($pin_from) but the store's ${conf[BASE_IMAGE]} is $have; run make ml-base to refresh the pin (or load the pinned image)"
     fi
 fi
 
