@@ -1,11 +1,52 @@
 # kiln: build, test and run the data environment.
 #
-#   make            build build/kiln
+#   make            build build/kiln (installs the compiler and -dev libraries first)
 #   make test       install what is missing, build, run every test through prove
 #   make asan       the same suite under AddressSanitizer + UBSan
-#   make deps       install the Debian packages kiln needs (idempotent)
+#   make deps       install the Debian packages of every target (idempotent);
+#                   make deps-build, deps-clang, deps-dataenv, deps-test, deps-bench: one group
 #   make ml-build   build the data environment (dataenv/) with kiln
+#
+# Every target installs the packages it needs first (scripts/deps.sh, by group), and
+# only then is the rest of this file read: pkg-config must see the -dev packages
+# that deps installs, or a fresh machine links kiln without them. So make runs
+# twice: the outer make (KILN_DEPS_DONE unset) runs deps.sh for the goals' groups,
+# then make again with KILN_DEPS_DONE=1 and the same goals and flags (-j included).
 
+.DEFAULT_GOAL := all
+
+# Which scripts/deps.sh groups a goal needs; goals not named here need "build",
+# goals in DEPS_NONE nothing.
+DEPS_NONE := clean check-style deps deps-build deps-clang deps-dataenv deps-test deps-bench
+DEPS_test := build clang dataenv test
+DEPS_test-run := $(DEPS_test)
+DEPS_asan := $(DEPS_test)
+DEPS_check-clang := build clang
+DEPS_fuzz := build clang
+DEPS_ML := ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
+  ml-api ml-versions ml-stop ml-scan ml-deploy-manifests
+$(foreach g,$(DEPS_ML),$(eval DEPS_$(g) := build dataenv))
+DEPS_bench := build dataenv bench
+DEPS_bench-quick := $(DEPS_bench)
+
+.PHONY: deps deps-build deps-clang deps-dataenv deps-test deps-bench
+deps:
+	@scripts/deps.sh all
+deps-build deps-clang deps-dataenv deps-test deps-bench:
+	@scripts/deps.sh $(@:deps-%=%)
+
+ifndef KILN_DEPS_DONE
+GOALS := $(filter-out deps deps-%,$(or $(MAKECMDGOALS),all))
+DEPS_GROUPS := $(sort $(foreach g,$(filter-out $(DEPS_NONE),$(GOALS)),$(or $(DEPS_$(g)),build)))
+ifneq ($(GOALS),)
+.PHONY: $(GOALS) deps-then-make
+$(GOALS): deps-then-make
+	@:
+endif
+deps-then-make:
+	@$(if $(DEPS_GROUPS),scripts/deps.sh $(DEPS_GROUPS))
+	@$(MAKE) --no-print-directory KILN_DEPS_DONE=1 $(filter-out deps deps-%,$(MAKECMDGOALS))
+else
 PKGS    := libarchive libcurl jansson libcrypto libzstd zlib libdeflate libseccomp libcap yaml-0.1
 BUILD   ?= build
 CC      ?= cc
@@ -16,6 +57,14 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 OPT := -O1
 endif
 
+# Read after deps.sh has run (see the top). A -dev package missing all the same is an
+# error here, not an undefined reference at the link.
+ifneq ($(filter-out $(DEPS_NONE),$(or $(MAKECMDGOALS),all)),)
+PKG_MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo y),,$(p))))
+ifneq ($(PKG_MISSING),)
+$(error pkg-config does not find $(PKG_MISSING): run make deps-build (scripts/deps.sh build))
+endif
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl, libarchive and libcrypto are loaded on first use (src/util/dynload.h), not
 # linked: mapping and binding them (and curl's and archive's ~37 dependencies) cost
@@ -38,7 +87,7 @@ CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 KILN      := $(BUILD)/kiln
 
-.PHONY: all deps test test-run asan check-style check-clang clean fuzz
+.PHONY: all test test-run asan check-style check-clang clean fuzz
 all: $(KILN)
 
 $(BUILD)/obj/%.o: %.c
@@ -63,11 +112,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln.a tests/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libkiln.a $(LDLIBS) $(TEST_LIBS)
 
-deps:
-	@scripts/deps.sh
-
 # Everything a test needs is built first; prove runs unit binaries and bats files alike.
-test: deps
+test:
 	@$(MAKE) --no-print-directory check-clang
 	@$(MAKE) --no-print-directory test-run
 
@@ -75,7 +121,7 @@ test-run: $(KILN) $(UNIT_BINS) check-style
 	KILN=$(abspath $(KILN)) KILN_TEST_BUILD=$(abspath $(BUILD)) \
 	  prove $(PROVE_FLAGS) --exec tests/tap-exec $(UNIT_BINS) $(sort $(wildcard tests/e2e/*.bats))
 
-asan: deps
+asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test-run
 
 # The rule is gcc and clang clean: kiln built by clang too (-Werror), in
@@ -132,7 +178,7 @@ build-fuzz/fuzz_kube: fuzz/fuzz_kube.c $(FUZZ_KUBE_SRCS) $(wildcard src/kube/*.h
 
 # Each fuzzer NAME reads fuzz/corpus_NAME (the Dockerfile's: fuzz/corpus) and
 # fuzz/NAME.dict when there is one.
-fuzz: deps $(FUZZERS:%=build-fuzz/fuzz_%)
+fuzz: $(FUZZERS:%=build-fuzz/fuzz_%)
 	@set -e; for f in $(FUZZERS); do \
 	  corpus=fuzz/corpus_$$f; [ $$f = dockerfile ] && corpus=fuzz/corpus; \
 	  dict=; [ -f fuzz/$$f.dict ] && dict=-dict=fuzz/$$f.dict; \
@@ -165,6 +211,7 @@ all test-run: $(HEALTHCHECK_BIN)
 #   ML_NAME (dataenv)  ML_FLAGS (extra scripts/build-ml-container.sh flags)
 #   KILN_BIN (the kiln to drive; default the one built here)
 #   ML_LOCK_DIR (dataenv/locks: where ml-lock writes)
+#   ML_BASE_LOCK ($(ML_LOCK_DIR)/base.lock: the base image's pin, written by ml-base)
 #   ML_API_PORT (8000), ML_JUPYTER_PORT (8888): host ports (host network)
 ML_NAME    ?= dataenv
 ML_FLAGS   ?=
@@ -176,7 +223,8 @@ ML_IMAGE   := $(ML_NAME):latest
 ML_PROD    := $(ML_NAME):latest-prod
 ML_BASE    := $(shell sed -n 's/^BASE_IMAGE=//p' dataenv/config/versions.conf)
 ML_BASE_EPOCH := $(shell sed -n 's/^BASE_SOURCE_DATE_EPOCH=//p' dataenv/config/versions.conf)
-ML_BUILD   := KILN=$(KILN_BIN) scripts/build-ml-container.sh --name $(ML_NAME)
+ML_BASE_LOCK ?= $(ML_LOCK_DIR)/base.lock
+ML_BUILD   := KILN=$(KILN_BIN) DATAENV_BASE_LOCK=$(ML_BASE_LOCK) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
 
 .PHONY: ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
@@ -185,7 +233,9 @@ ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not 
 # debian:bookworm-slim into the store: pulled when a registry is reachable
 # (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import,
 # skipped when the store's image came from the same tar (named in its history).
-ml-base: deps $(KILN)
+# Then its digest is recorded in ML_BASE_LOCK (dataenv/locks/base.lock): the pin the
+# build's FROM names (BASE_IMAGE@BASE_DIGEST).
+ml-base: $(KILN)
 	@$(call ML_KILN_HAS,import)
 	@if [ -n "$(ML_BASE_PULL)" ] && $(KILN_BIN) pull $(ML_BASE_PULL) >/dev/null; then \
 	  $(KILN_BIN) tag $(ML_BASE_PULL) $(ML_BASE); \
@@ -197,14 +247,22 @@ ml-base: deps $(KILN)
 	    SOURCE_DATE_EPOCH=$${BASE_SOURCE_DATE_EPOCH:-$(ML_BASE_EPOCH)} $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "$$msg"; \
 	  fi; \
 	fi
+	@set -e; d=$$($(KILN_BIN) inspect $(ML_BASE) | jq -r '.[0].digest'); lock=$(ML_BASE_LOCK); \
+	if ! grep -qx "BASE_DIGEST=$$d" $$lock 2>/dev/null || ! grep -qx "BASE_IMAGE=$(ML_BASE)" $$lock; then \
+	  mkdir -p $(dir $(ML_BASE_LOCK)); \
+	  { echo "# dataenv base image pin (make ml-base): the manifest digest of BASE_IMAGE in this"; \
+	    echo "# machine's store, as kiln inspect reports it; the build's FROM names BASE_IMAGE@BASE_DIGEST."; \
+	    echo "BASE_IMAGE=$(ML_BASE)"; echo "BASE_DIGEST=$$d"; } > $$lock.tmp; \
+	  mv $$lock.tmp $$lock; echo "pinned $(ML_BASE)@$$d in $$lock"; \
+	fi
 
-ml-build: deps $(KILN) ml-base
+ml-build: $(KILN) ml-base
 	$(ML_BUILD) $(ML_FLAGS)
 
-ml-build-slim: deps $(KILN) ml-base
+ml-build-slim: $(KILN) ml-base
 	$(ML_BUILD) --slim $(ML_FLAGS)
 
-ml-build-prod: deps $(KILN) ml-base
+ml-build-prod: $(KILN) ml-base
 	$(ML_BUILD) --target production $(ML_FLAGS)
 
 # dataenv/deploy/generated: the Kubernetes manifests' image layer (image by digest,
@@ -294,8 +352,10 @@ ml-stop: $(KILN)
 	  $(KILN_BIN) rm -f $$c >/dev/null 2>&1; done; true
 
 # Benchmarks against the peers (docs/benchmarks.md). Never part of `make test`.
-bench: deps $(KILN) $(HEALTHCHECK_BIN)
+bench: $(KILN) $(HEALTHCHECK_BIN)
 	bench/run-all.sh --full
 
-bench-quick: deps $(KILN) $(HEALTHCHECK_BIN)
+bench-quick: $(KILN) $(HEALTHCHECK_BIN)
 	bench/run-all.sh --quick
+
+endif # KILN_DEPS_DONE

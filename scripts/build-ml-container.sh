@@ -28,12 +28,20 @@ production) and NAME:<git short commit> (NAME:<commit>-prod).
   --name N          image name (default: APP_NAME from versions.conf, "dataenv")
   --no-cache        build every step again
   --locked          pin apt installs to dataenv/locks/apt.lock (or $DATAENV_APT_LOCK);
-                    fail, naming the package, when the mirror lost a locked version
+                    fail, naming the package, when the mirror lost a locked version;
+                    and require the base image's pin (dataenv/locks/base.lock)
   --build-arg K=V   override one build arg (versions.conf values are the defaults)
   --verbose         plain progress output and the commands as they run
   --builder B       kiln (default) or buildah (the peer, same Dockerfile; for comparison)
   --dry-run         print the commands that would run and exit (alias: --print-cmd)
   -h, --help        this text
+
+The base image is pinned by the digest `make ml-base` records in
+dataenv/locks/base.lock (or $DATAENV_BASE_LOCK; BASE_DIGEST in the environment
+overrides it): FROM names BASE_IMAGE@BASE_DIGEST, and a store whose BASE_IMAGE is
+another image is refused before anything is built (make ml-base refreshes the pin).
+Only the build args the target's stages declare are passed (kiln build --print-args);
+a --build-arg nothing declares is passed all the same, and warned about.
 
 Environment: KILN (kiln binary; default build/kiln, else kiln on PATH), KILN_ROOT,
 DATAENV_DEPLOY (production builds write DATAENV_DEPLOY/generated, the Kubernetes
@@ -101,6 +109,25 @@ while IFS= read -r line; do
     conf[$k]=$v
 done <"$CONF"
 
+# The base image's pin (make ml-base): BASE_DIGEST for the BASE_IMAGE it names.
+base_lock=${DATAENV_BASE_LOCK:-$CONTEXT/locks/base.lock}
+pin_from=$base_lock
+if [ -n "${BASE_DIGEST+x}" ]; then
+    conf[BASE_DIGEST]=$BASE_DIGEST
+    conf_keys+=(BASE_DIGEST)
+    pin_from="BASE_DIGEST in the environment"
+elif [ -r "$base_lock" ]; then
+    lock_image=$(sed -n 's/^BASE_IMAGE=//p' "$base_lock" | tail -n 1)
+    if [ "$lock_image" = "${conf[BASE_IMAGE]:-}" ]; then
+        conf[BASE_DIGEST]=$(sed -n 's/^BASE_DIGEST=//p' "$base_lock" | tail -n 1)
+        [ -n "${conf[BASE_DIGEST]}" ] && conf_keys+=(BASE_DIGEST)
+    fi
+fi
+if [ $locked = 1 ] && [ -z "${conf[BASE_DIGEST]:-}" ]; then
+    die "--locked needs the base image pinned by digest, and $base_lock has no BASE_DIGEST for ${conf[BASE_IMAGE]:-the base image}: run make ml-base (it records the pin)"
+fi
+[ "$builder" = buildah ] && unset 'conf[BASE_DIGEST]' # kiln's digest, not buildah's storage's
+
 name=${name:-${conf[APP_NAME]:-dataenv}}
 git_ref=unknown git_short=nogit
 if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
@@ -135,33 +162,47 @@ prefix=""
 tags=("$prefix$name:latest$suffix" "$prefix$name:$git_short$suffix")
 for t in "${extra_tags[@]+"${extra_tags[@]}"}"; do tags+=("$t"); done
 
-# Only the versions.conf keys the Dockerfile declares as ARG become build args;
-# the rest (base-image and npm pins) serve other scripts and would only warn.
-declared=" $(awk 'toupper($1)=="ARG"{for(i=2;i<=NF;i++){sub(/=.*/,"",$i); print $i}}' \
-    "$CONTEXT/Dockerfile" | tr '\n' ' ') "
-args=()
-for k in "${conf_keys[@]}"; do
-    [[ $declared == *" $k "* ]] && args+=("$k=${conf[$k]}")
-done
-with_jupyter=1
-[ $slim = 1 ] && with_jupyter=0
-args+=("WITH_JUPYTER=$with_jupyter" "WITH_ML=$with_ml" "WITH_TENSORFLOW=$with_tf"
-    "WITH_AIRFLOW=$with_airflow" "DATAENV_LOCKED=$locked" "VCS_REF=$git_ref"
-    "BUILD_DATE=$build_date" "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH")
-[ -n "${PIP_INDEX_URL:-}" ] && args+=("PIP_INDEX_URL=$PIP_INDEX_URL")
-[ -n "${PIP_TRUSTED_HOST:-}" ] && args+=("PIP_TRUSTED_HOST=$PIP_TRUSTED_HOST")
-for a in "${user_args[@]+"${user_args[@]}"}"; do args+=("$a"); done
-
-if [ $with_tf = 1 ] || [ $with_airflow = 1 ]; then
-    [ -n "${PIP_INDEX_URL:-}" ] || die "--with-tensorflow/--with-airflow: TensorFlow and Airflow are not packaged for Debian; set PIP_INDEX_URL to a package index this machine reaches"
-fi
-
 if [ -n "${KILN:-}" ]; then
     kiln=$KILN
 elif [ -x "$ROOT/build/kiln" ]; then
     kiln="$ROOT/build/kiln"
 else
     kiln=$(command -v kiln || echo kiln)
+fi
+
+# Only the build args the chosen target's stages declare (kiln's stage graph says
+# which: kiln build --print-args); the others (production's labels in a development
+# build, base-image and npm pins) would only warn. Without a kiln that can say: every
+# ARG the Dockerfile declares. --build-arg values are passed whatever they are, so one
+# nothing declares is warned about.
+declared=""
+if [ "$builder" = kiln ]; then
+    declared=$("$kiln" build --print-args -f "$CONTEXT/Dockerfile" --target "$target" "$CONTEXT" \
+        2>/dev/null | tr '\n' ' ') || declared=""
+fi
+if [ -z "$declared" ]; then
+    declared=$(awk 'toupper($1)=="ARG"{for(i=2;i<=NF;i++){sub(/=.*/,"",$i); print $i}}' \
+        "$CONTEXT/Dockerfile" | tr '\n' ' ')
+fi
+declared=" $declared "
+args=()
+add_arg() { [[ $declared == *" ${1%%=*} "* ]] && args+=("$1"); return 0; }
+for k in "${conf_keys[@]}"; do
+    [ -n "${conf[$k]+x}" ] && add_arg "$k=${conf[$k]}"
+done
+with_jupyter=1
+[ $slim = 1 ] && with_jupyter=0
+for a in "WITH_JUPYTER=$with_jupyter" "WITH_ML=$with_ml" "WITH_TENSORFLOW=$with_tf" \
+    "WITH_AIRFLOW=$with_airflow" "DATAENV_LOCKED=$locked" "VCS_REF=$git_ref" \
+    "BUILD_DATE=$build_date" "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"; do
+    add_arg "$a"
+done
+[ -n "${PIP_INDEX_URL:-}" ] && add_arg "PIP_INDEX_URL=$PIP_INDEX_URL"
+[ -n "${PIP_TRUSTED_HOST:-}" ] && add_arg "PIP_TRUSTED_HOST=$PIP_TRUSTED_HOST"
+for a in "${user_args[@]+"${user_args[@]}"}"; do args+=("$a"); done
+
+if [ $with_tf = 1 ] || [ $with_airflow = 1 ]; then
+    [ -n "${PIP_INDEX_URL:-}" ] || die "--with-tensorflow/--with-airflow: TensorFlow and Airflow are not packaged for Debian; set PIP_INDEX_URL to a package index this machine reaches"
 fi
 
 iidfile=$(mktemp "${TMPDIR:-/tmp}/dataenv-iid.XXXXXX")
@@ -221,6 +262,15 @@ if [ "$builder" = kiln ] && ! "$kiln" help build >/dev/null 2>&1; then
 fi
 if [ "$builder" = kiln ] && "$kiln" help build 2>/dev/null | grep -q 'without --dry-run this version fails'; then
     die "'$kiln' can only plan builds (--dry-run) so far; use --builder buildah until the build executor lands"
+fi
+
+# The pin against the store, before anything is staged or built (kiln refuses it
+# too, but cannot name the command that refreshes it).
+if [ "$builder" = kiln ] && [ -n "${conf[BASE_DIGEST]:-}" ]; then
+    have=$("$kiln" inspect "${conf[BASE_IMAGE]}" 2>/dev/null | jq -r '.[0].digest // empty' 2>/dev/null || true)
+    if [ -n "$have" ] && [ "$have" != "${conf[BASE_DIGEST]}" ]; then
+        die "the base image is pinned to ${conf[BASE_DIGEST]} ($pin_from) but the store's ${conf[BASE_IMAGE]} is $have; run make ml-base to refresh the pin (or load the pinned image)"
+    fi
 fi
 
 [ $verbose = 1 ] && set -x

@@ -6,7 +6,8 @@
 #
 #   scripts/ml-base.sh [--print-key] [--print-path]   prints the tar path on stdout
 #
-# Environment: KILN_BASE_CACHE (default /var/tmp/kiln-base), BASE_SOURCE_DATE_EPOCH
+# Environment: KILN_BASE_CACHE (default /var/tmp/kiln-base), KILN_BASE_TRIES (mmdebstrap
+# runs before giving up, default 3: mirrors have hiccups), BASE_SOURCE_DATE_EPOCH
 # (default: dataenv/config/versions.conf's; never SOURCE_DATE_EPOCH, which is the
 # app build's and would make a new base, and rebuild everything, per commit), BASE_SUITE,
 # BASE_SOURCES (apt sources file; default the host's /etc/apt/sources.list.d/debian.sources).
@@ -43,9 +44,22 @@ if [ ! -s "$out" ]; then
     mkdir -p "$cache"
     tmp="$out.tmp.$$"
     trap 'rm -f "$tmp"' EXIT
+    # A mirror hiccup ("apt download failed") passes on a second try: up to
+    # KILN_BASE_TRIES (3) runs, each failure said.
+    tries=${KILN_BASE_TRIES:-3}
+    n=1
     set -f
     # shellcheck disable=SC2086
-    SOURCE_DATE_EPOCH=$epoch mmdebstrap --quiet $opts "$suite" "$tmp" "$sources" >&2
+    until SOURCE_DATE_EPOCH=$epoch mmdebstrap --quiet $opts "$suite" "$tmp" "$sources" >&2; do
+        rm -f "$tmp"
+        if [ "$n" -ge "$tries" ]; then
+            echo "ml-base: mmdebstrap failed $n times (its errors are above); check the mirror in $sources and run make ml-base again" >&2
+            exit 1
+        fi
+        echo "ml-base: mmdebstrap failed (attempt $n of $tries, errors above); retrying in $((n * 10)) s" >&2
+        sleep $((n * 10))
+        n=$((n + 1))
+    done
     set +f
     mv "$tmp" "$out"
     trap - EXIT

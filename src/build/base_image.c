@@ -1,6 +1,8 @@
 /* The images FROM and COPY --from name: loaded from the store, pulled from
  * their registry when --pull says so (missing: when the store lacks them;
- * always: once per build, even when the store has them; never: not at all). */
+ * always: once per build, even when the store has them; never: not at all).
+ * A reference pinned by digest (name:tag@sha256:...) is checked before any
+ * step runs: the store's name:tag must be that manifest when the store lacks it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,4 +118,62 @@ void build_pulled_release(struct build_ctx *b)
     free(b->pulled);
     b->pulled = NULL;
     b->n_pulled = 0;
+}
+
+/* One pinned reference: 0 when it is not pinned, when the store has the
+ * pinned manifest, or when the store does not have name:tag at all (then it
+ * is pulled by digest as usual); -1 when the store's name:tag is another
+ * manifest. `what` says where the reference was written. */
+static int check_pin(struct build_ctx *b, const char *ref, const char *what,
+                     struct kiln_error **err)
+{
+    struct reference r;
+    cleanup_error struct kiln_error *perr = NULL;
+    if (reference_parse(ref, &r, &perr) < 0)
+        return 0; /* not a reference: the load says what is wrong with it */
+    int rc = 0;
+    if (r.has_digest && r.tag != NULL && !store_blob_has(b->store, &r.digest) &&
+        b->o->pull != BUILD_PULL_ALWAYS) {
+        struct digest pinned = r.digest;
+        r.has_digest = 0;
+        cleanup_free char *name = reference_familiar(&r);
+        struct descriptor have;
+        cleanup_error struct kiln_error *terr = NULL;
+        if (store_resolve_tag(b->store, name, &have, &terr) == 0) {
+            char ps[DIGEST_STR_LEN + 1], hs[DIGEST_STR_LEN + 1];
+            digest_str(&pinned, ps);
+            digest_str(&have.digest, hs);
+            rc = kiln_error_set(err, KILN_E_INVALID,
+                                "%s: the image is pinned to %s but the store's %s is %s; "
+                                "refresh the pin (the command that records it, e.g. make "
+                                "ml-base for dataenv/) or get the pinned image (kiln pull "
+                                "%s@%s)",
+                                what, ps, name, hs, name, ps);
+            descriptor_release(&have);
+        }
+    }
+    reference_release(&r);
+    return rc;
+}
+
+int build_check_pins(struct build_ctx *b, struct kiln_error **err)
+{
+    for (size_t o = 0; o < b->g->n_order; o++) {
+        size_t i = b->g->order[o];
+        const struct df_graph_stage *gs = &b->g->stages[i];
+        const struct df_stage *st = &b->df->stages[i];
+        if (gs->base.kind == DF_REF_IMAGE) {
+            cleanup_free char *what = xasprintf("%s:%d: FROM %s", b->df->file,
+                                                st->from ? st->from->pos.line : 0, gs->base.image);
+            if (check_pin(b, gs->base.image, what, err) < 0)
+                return -1;
+        }
+        for (size_t k = 0; k < gs->n_images; k++) {
+            cleanup_free char *what =
+                xasprintf("%s: stage %zu: COPY --from=%s", b->df->file, i, gs->images[k]);
+            if (check_pin(b, gs->images[k], what, err) < 0)
+                return -1;
+        }
+    }
+    return 0;
 }

@@ -520,7 +520,7 @@ int build_run(const struct build_opts *o, struct build_result *out, struct kiln_
     if (df_eval_new(b.df, &eo, &b.ev, err) < 0)
         goto out;
     df_eval_set_warn(b.ev, warn_cb, &b);
-    if (df_graph_build(b.ev, o->target, &b.g, err) < 0)
+    if (df_graph_build(b.ev, o->target, &b.g, err) < 0 || build_check_pins(&b, err) < 0)
         goto out;
     if (dockerignore_load(o->context_dir, dfpath, &di, NULL, err) < 0 ||
         context_index_build(o->context_dir, di, &b.ctx, err) < 0)

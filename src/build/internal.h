@@ -91,6 +91,11 @@ char *build_scratch_mkdtemp(struct build_ctx *b, const char *what, struct kiln_e
 int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
                      struct kiln_error **err);
 void build_pulled_release(struct build_ctx *b);
+/* Every image reference the needed stages pin by digest (FROM and COPY
+ * --from): refused, naming both digests, when the store has its name:tag as
+ * another manifest and not the pinned one (unless --pull=always). Runs before
+ * any stage starts. */
+int build_check_pins(struct build_ctx *b, struct kiln_error **err);
 
 /* step_config.c: ENV LABEL EXPOSE ... Returns 0 and whether it was handled. */
 int build_step_config(struct build_ctx *b, struct stage_state *st, const struct df_step *step,

@@ -50,7 +50,7 @@ static void free_list(char *(*v)[MAX_LIST])
 struct build_flags {
     struct strv tags, args, labels, secrets, ssh;
     const char *file, *target, *platform, *progress, *output, *iidfile, *network;
-    int no_cache, quiet, dry_run, jobs, push;
+    int no_cache, quiet, dry_run, print_args, jobs, push;
     enum build_pull pull;
     struct registry_opts registry;
     const char *context;
@@ -69,6 +69,7 @@ enum {
     OPT_NETWORK,
     OPT_IIDFILE,
     OPT_DRY_RUN,
+    OPT_PRINT_ARGS,
     OPT_PUSH,
 };
 
@@ -92,6 +93,7 @@ static int parse_flags(int argc, char **argv, struct build_flags *f)
         {"iidfile", required_argument, NULL, OPT_IIDFILE},
         {"quiet", no_argument, NULL, 'q'},
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"print-args", no_argument, NULL, OPT_PRINT_ARGS},
         {"push", no_argument, NULL, OPT_PUSH},
         {"tls-verify", optional_argument, NULL, CLI_OPT_TLS_VERIFY},
         {"cert-dir", required_argument, NULL, CLI_OPT_CERT_DIR},
@@ -163,6 +165,9 @@ static int parse_flags(int argc, char **argv, struct build_flags *f)
         case OPT_DRY_RUN:
             f->dry_run = 1;
             break;
+        case OPT_PRINT_ARGS:
+            f->print_args = 1;
+            break;
         case OPT_PUSH:
             f->push = 1;
             break;
@@ -199,9 +204,13 @@ static int dry_run(const struct build_flags *f, const char *dockerfile)
     int rc = EXIT_OK;
     struct df_eval_opts eo = {.build_args = f->args.v, .n_build_args = f->args.n};
     if (df_parse_file(dockerfile, &df, &err) < 0 || df_eval_new(df, &eo, &ev, &err) < 0 ||
-        df_graph_build(ev, f->target, &g, &err) < 0 || df_plan_render(ev, g, &out, &err) < 0)
+        df_graph_build(ev, f->target, &g, &err) < 0)
         rc = cli_fail(err);
-    else
+    else if (f->print_args)
+        df_plan_args(df, g, &out);
+    else if (df_plan_render(ev, g, &out, &err) < 0)
+        rc = cli_fail(err);
+    if (rc == EXIT_OK && out.len > 0)
         fputs(out.buf, stdout);
     df_graph_free(g);
     df_eval_free(ev);
@@ -382,9 +391,10 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
     cleanup_free char *dockerfile = f.file       ? xstrdup(f.file)
                                     : from_stdin ? NULL
                                                  : path_join(f.context, "Dockerfile");
-    if (f.dry_run) {
+    if (f.dry_run || f.print_args) {
         if (dockerfile == NULL)
-            return cli_usage_error("build", "--dry-run with a context on stdin needs -f");
+            return cli_usage_error("build", "%s with a context on stdin needs -f",
+                                   f.dry_run ? "--dry-run" : "--print-args");
         return dry_run(&f, dockerfile);
     }
     struct kiln_error *err = NULL;
@@ -593,6 +603,8 @@ const struct cli_command cli_cmd_build = {
         "      --iidfile FILE      write the image id to FILE\n"
         "  -q, --quiet             print only the image id\n"
         "      --dry-run           print the build plan and exit\n"
+        "      --print-args        print the ARGs the target's stages (and the global ARGs)\n"
+        "                          declare, one a line, and exit: the build args it uses\n"
         "      --push              push every -t NAME to its registry after the build\n"
         "      --tls-verify=false  pulls and --push: skip TLS checks, allow plain HTTP\n"
         "      --cert-dir DIR      pulls and --push: trust the CA certificates in DIR\n"

@@ -9,6 +9,7 @@
 #include "dockerfile/eval.h"
 #include "dockerfile/graph.h"
 #include "dockerfile/plan.h"
+#include "util/cleanup.h"
 
 static void label(struct strbuf *out, const struct dockerfile *df, size_t i)
 {
@@ -121,4 +122,36 @@ int df_plan_render(struct df_eval *ev, const struct df_graph *g, struct strbuf *
     free(envs);
     free(n_envs);
     return rc;
+}
+
+static void add_arg_names(const struct df_instr *ins, struct strbuf *out)
+{
+    if (ins->kind != DF_ARG)
+        return;
+    for (size_t k = 0; k < ins->n_kvs; k++) {
+        const char *name = ins->kvs[k].key;
+        size_t n = strlen(name);
+        int seen = 0;
+        for (const char *p = out->buf; p != NULL && *p != '\0' && !seen;) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            seen = len == n && memcmp(p, name, n) == 0;
+            p = nl ? nl + 1 : NULL;
+        }
+        if (!seen)
+            strbuf_addf(out, "%s\n", name);
+    }
+}
+
+void df_plan_args(const struct dockerfile *df, const struct df_graph *g, struct strbuf *out)
+{
+    cleanup_strbuf struct strbuf names = STRBUF_INIT;
+    for (size_t i = 0; i < df->n_meta_args; i++)
+        add_arg_names(&df->meta_args[i], &names);
+    for (size_t o = 0; o < g->n_order; o++) {
+        const struct df_stage *st = &df->stages[g->order[o]];
+        for (size_t i = 0; i < st->n_instrs; i++)
+            add_arg_names(&st->instrs[i], &names);
+    }
+    strbuf_add(out, names.buf, names.len);
 }

@@ -14,4 +14,10 @@
 int df_plan_render(struct df_eval *ev, const struct df_graph *g, struct strbuf *out,
                    struct kiln_error **err);
 
+/* Appends the names of the ARGs the target's build reads, one a line, each
+ * once, in Dockerfile order: the global ARGs (before the first FROM), then
+ * those of the stages g needs. A build arg not among them is one the build
+ * would warn about ("given but never used"). For `kiln build --print-args`. */
+void df_plan_args(const struct dockerfile *df, const struct df_graph *g, struct strbuf *out);
+
 #endif

@@ -84,8 +84,11 @@ dry() {
 }
 
 @test "build script: --no-cache --platform --verbose --locked reach the build" {
-    dry --no-cache --platform linux/amd64 --verbose --locked
+    # --locked needs the base image's pin (make ml-base writes it)
+    printf 'BASE_IMAGE=localhost/debian:bookworm-slim\nBASE_DIGEST=sha256:%064d\n' 1 >"$BATS_TEST_TMPDIR/base.lock"
+    DATAENV_BASE_LOCK=$BATS_TEST_TMPDIR/base.lock dry --no-cache --platform linux/amd64 --verbose --locked
     [ "$status" -eq 0 ]
+    [[ $output == *"BASE_DIGEST=sha256:$(printf '%064d' 1)"* ]]
     [[ $output == *"--no-cache"* ]]
     [[ $output == *"--platform linux/amd64"* ]]
     [[ $output == *"--progress plain"* ]]
@@ -94,7 +97,7 @@ dry() {
 }
 
 @test "build script: versions.conf keys are overridable from the environment and --build-arg" {
-    APP_VERSION=9.8.7 run "$SCRIPT" --dry-run --build-arg EXTRA=1
+    APP_VERSION=9.8.7 run "$SCRIPT" --dry-run --target production --build-arg EXTRA=1
     [ "$status" -eq 0 ]
     [[ $output == *"--build-arg APP_VERSION=9.8.7 "* ]]
     [[ $output == *"org.opencontainers.image.version=9.8.7"* ]]
@@ -104,7 +107,7 @@ dry() {
 }
 
 @test "build script: SOURCE_DATE_EPOCH given sets the epoch and the created label" {
-    SOURCE_DATE_EPOCH=1700000000 run "$SCRIPT" --dry-run
+    SOURCE_DATE_EPOCH=1700000000 run "$SCRIPT" --dry-run --target production
     [ "$(build_arg SOURCE_DATE_EPOCH)" = 1700000000 ]
     [[ $output == *"BUILD_DATE=2023-11-14T22:13:20Z"* ]]
     [[ $output == *"org.opencontainers.image.created=2023-11-14T22:13:20Z"* ]]
@@ -133,7 +136,7 @@ build_arg() { grep -o -- "--build-arg $1=[^ ]*" <<<"$output" | cut -d= -f2-; }
     # code: outside dataenv/, then the app only: the epoch stays, the labels follow HEAD
     echo "# more" >>"$CLONE/README.md" && commit_at $((h + 1000)) readme
     echo "# more" >>"$CLONE/dataenv/app/main.py" && commit_at $((h + 2000)) app
-    run "$CLONE/scripts/build-ml-container.sh" --dry-run
+    run "$CLONE/scripts/build-ml-container.sh" --dry-run --target production
     [ "$(build_arg SOURCE_DATE_EPOCH)" = "$epoch" ]
     [ "$(build_arg BUILD_DATE)" = "$(date -u -d @$((h + 2000)) +%Y-%m-%dT%H:%M:%SZ)" ]
     [[ $output == *"org.opencontainers.image.created=$(date -u -d @$((h + 2000)) +%Y-%m-%dT%H:%M:%SZ)"* ]]
@@ -143,7 +146,7 @@ build_arg() { grep -o -- "--build-arg $1=[^ ]*" <<<"$output" | cut -d= -f2-; }
     run "$CLONE/scripts/build-ml-container.sh" --dry-run
     [ "$(build_arg SOURCE_DATE_EPOCH)" = $((h + 3000)) ]
     echo "# more" >>"$CLONE/dataenv/locks/apt.lock" && commit_at $((h + 4000)) lock
-    run "$CLONE/scripts/build-ml-container.sh" --dry-run
+    run "$CLONE/scripts/build-ml-container.sh" --dry-run --target production
     [ "$(build_arg SOURCE_DATE_EPOCH)" = $((h + 4000)) ]
     [ "$(build_arg BUILD_DATE)" = "$(date -u -d @$((h + 4000)) +%Y-%m-%dT%H:%M:%SZ)" ]
 }

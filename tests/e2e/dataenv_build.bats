@@ -78,6 +78,8 @@ image_id() { kiln inspect "$1" | jq -r '.[0].id'; }
     run ml ml-build ML_FLAGS="--with-tensorflow --with-airflow"
     ok
     [[ $output == *"== dataenv build summary"* ]]
+    # a development build warns about nothing (no production-only build args)
+    ! grep -E '^(kiln: )?warning|warning: build arg' <<<"$output"
     size=$(summary size)
     echo "# development image: $size MB, built in $(awk '/build time/ {print $3}' <<<"$output") s" >&3
     [ "${size%.*}" -le 1000 ]
@@ -204,6 +206,7 @@ print(md.version("torch"), md.version("scikit-learn"))'
 @test "make ml-build-prod: at most 150 MB, uid 10001, labels true, no compiler or apt cache" {
     run ml ml-build-prod
     ok
+    ! grep -E '^(kiln: )?warning|warning: build arg' <<<"$output"
     size=$(summary size)
     echo "# production image: $size MB" >&3
     [ "${size%.*}" -le 150 ]
