@@ -31,6 +31,7 @@ extern const struct cli_command cli_cmd_tag;
 extern const struct cli_command cli_cmd_lint;
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_versions;
+extern const struct cli_command cli_cmd_sbom;
 extern const struct cli_command cli_cmd_run;
 extern const struct cli_command cli_cmd_shell;
 extern const struct cli_command cli_cmd_exec;
@@ -47,7 +48,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_history, &cli_cmd_export,   &cli_cmd_save,  &cli_cmd_load,  &cli_cmd_run,
     &cli_cmd_shell,   &cli_cmd_exec,     &cli_cmd_ps,    &cli_cmd_logs,  &cli_cmd_stop,
     &cli_cmd_rm,      &cli_cmd_health,   &cli_cmd_prune, &cli_cmd_fsck,  &cli_cmd_lint,
-    &cli_cmd_version, &cli_cmd_versions,
+    &cli_cmd_version, &cli_cmd_versions, &cli_cmd_sbom,
 };
 
 static const size_t n_commands = sizeof(commands) / sizeof(commands[0]);
