@@ -118,6 +118,12 @@ char *sbom_dump(const json_t *doc);
 /* ECOSYSTEM NAME VERSION ... table, one package a line. */
 void sbom_write_table(const struct sbom *sb, FILE *out);
 
+/* Stores the SBOM of the image `what` names with it, as referrers (store/
+ * referrers.h) of its manifest: formats is a comma-separated list of
+ * spdx-json and cyclonedx-json (NULL: both). An SBOM attached earlier in the
+ * same format is replaced. */
+int sbom_attach(struct store *s, const char *what, const char *formats, struct kiln_error **err);
+
 /* Media types of the documents (OCI artifactType of an attached SBOM). */
 #define SBOM_MT_SPDX      "application/spdx+json"
 #define SBOM_MT_CYCLONEDX "application/vnd.cyclonedx+json"
