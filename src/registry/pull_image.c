@@ -176,8 +176,8 @@ static void pull_referrers(struct store *s, const struct reference *ref,
         kiln_error_free(e);
         return;
     }
-    cleanup_free char *msg = xasprintf("referrers of %s not pulled: %s", manifest_digest,
-                                       e ? e->msg : "unknown error");
+    cleanup_free char *msg =
+        xasprintf("referrers of %s not pulled: %s", manifest_digest, e ? e->msg : "unknown error");
     struct registry_progress p = {REGISTRY_EV_WARNING, NULL, 0, 0, msg};
     opts->progress(opts->progress_ctx, &p);
     kiln_error_free(e);

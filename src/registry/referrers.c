@@ -24,11 +24,8 @@ static json_t *get_index(struct reg_client *c, const char *path, const char *url
                          struct kiln_error **err)
 {
     cleanup_free char *scope = xasprintf("repository:%s:pull", path);
-    struct reg_request rq = {.method = "GET",
-                             .url = url,
-                             .scope = scope,
-                             .accept = MT_OCI_INDEX,
-                             .max_body = LIST_MAX};
+    struct reg_request rq = {
+        .method = "GET", .url = url, .scope = scope, .accept = MT_OCI_INDEX, .max_body = LIST_MAX};
     struct reg_response r = {0};
     *absent = 0;
     if (reg_do(c, &rq, &r, err) < 0)
