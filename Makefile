@@ -100,10 +100,20 @@ build-fuzz/fuzz_dockerfile: fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(wildcard src/d
 	@mkdir -p $(dir $@)
 	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_dockerfile.c $(FUZZ_SRCS) $(PKG_LIBS) -lpthread
 
-fuzz: deps build-fuzz/fuzz_dockerfile
-	@mkdir -p build-fuzz/corpus
+# The SBOM parsers (dpkg status, METADATA/PKG-INFO, package.json, copyright,
+# os-release) and both writers; seeds in fuzz/corpus-sbom.
+SBOM_FUZZ_SRCS := src/sbom/parse.c src/sbom/model.c src/sbom/license.c src/sbom/spdx.c \
+  src/sbom/cyclonedx.c $(sort $(wildcard src/util/*.c))
+build-fuzz/fuzz_sbom: fuzz/fuzz_sbom.c $(SBOM_FUZZ_SRCS) $(wildcard src/sbom/*.h src/util/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS) -o $@ fuzz/fuzz_sbom.c $(SBOM_FUZZ_SRCS) $(PKG_LIBS) -lpthread -ldl
+
+fuzz: deps build-fuzz/fuzz_dockerfile build-fuzz/fuzz_sbom
+	@mkdir -p build-fuzz/corpus build-fuzz/corpus-sbom
 	build-fuzz/fuzz_dockerfile -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
 	  -max_len=8192 -dict=fuzz/dockerfile.dict -print_final_stats=1 build-fuzz/corpus fuzz/corpus
+	build-fuzz/fuzz_sbom -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2048 \
+	  -max_len=65536 -print_final_stats=1 build-fuzz/corpus-sbom fuzz/corpus-sbom
 
 clean:
 	rm -rf build build-asan build-clang build-fuzz

@@ -194,26 +194,33 @@ int sbom_parse_metadata(const char *buf, size_t len, char **name, char **version
     const char *line;
     char *expr = NULL, *lic = NULL, *classifier = NULL;
     *name = *version = NULL;
+    int lic_multiline = 0, in_license = 0;
     /* the headers end at the first empty line; the body is the description */
     while (next_line(buf, len, &pos, &line, &n) && n > 0) {
         char *v;
+        if (line[0] == ' ' || line[0] == '\t') { /* a continuation line */
+            lic_multiline |= in_license;
+            continue;
+        }
+        in_license = 0;
         if (!*name && (v = header_value(line, n, "Name")))
             *name = v;
         else if (!*version && (v = header_value(line, n, "Version")))
             *version = v;
         else if (!expr && (v = header_value(line, n, "License-Expression")))
             expr = v;
-        else if (!lic && (v = header_value(line, n, "License")))
+        else if (!lic && (v = header_value(line, n, "License"))) {
             lic = v;
-        else if (!classifier && (v = header_value(line, n, "Classifier"))) {
+            in_license = 1;
+        } else if (!classifier && (v = header_value(line, n, "Classifier"))) {
             classifier = classifier_license(v);
             free(v);
         }
     }
     /* A License: header is often the whole license text (continuation lines
      * follow): only a short one-liner is a name worth reporting. */
-    int lic_ok = lic && lic[0] && strlen(lic) <= 64 && strcmp(lic, "UNKNOWN") != 0 &&
-                 !(pos < len && (buf[pos] == ' ' || buf[pos] == '\t'));
+    int lic_ok =
+        lic && lic[0] && strlen(lic) <= 64 && strcmp(lic, "UNKNOWN") != 0 && !lic_multiline;
     if (license)
         *license = expr && expr[0] ? xstrdup(expr)
                    : lic_ok        ? xstrdup(lic)
