@@ -154,7 +154,7 @@ ML_BUILD   := KILN=$(KILN_BIN) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
 
 .PHONY: ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
-        ml-api ml-versions ml-stop bench bench-quick
+        ml-api ml-versions ml-sbom ml-stop bench bench-quick
 
 # debian:bookworm-slim into the store: pulled when a registry is reachable
 # (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import,
@@ -239,6 +239,16 @@ ml-api: $(KILN)
 	  $(KILN_BIN) logs $(ML_NAME)-api | tail -n 20; exit 1 ;; esac; \
 	echo "API healthy after $$(awk -v s=$$start -v e=$$(date +%s.%N) 'BEGIN{printf "%.2f", e-s}') s: http://127.0.0.1:$(ML_API_PORT)/health"; \
 	curl -fsS http://127.0.0.1:$(ML_API_PORT)/health; echo
+
+# The production image's SBOM (docs/sbom.md), read from its layers: SPDX 2.3 and
+# CycloneDX 1.5 JSON in ML_SBOM_DIR, and the table on stdout.
+ML_SBOM_DIR ?= $(BUILD)/sbom
+ml-sbom: $(KILN)
+	@$(call ML_KILN_HAS,sbom)
+	@mkdir -p $(ML_SBOM_DIR)
+	$(KILN_BIN) sbom $(ML_PROD) --format spdx-json -o $(ML_SBOM_DIR)/$(ML_NAME)-prod.spdx.json
+	$(KILN_BIN) sbom $(ML_PROD) --format cyclonedx-json -o $(ML_SBOM_DIR)/$(ML_NAME)-prod.cdx.json
+	$(KILN_BIN) sbom $(ML_PROD) --format table
 
 ml-versions: $(KILN)
 	@if $(KILN_BIN) help versions >/dev/null 2>&1; then $(KILN_BIN) versions $(ML_IMAGE); \

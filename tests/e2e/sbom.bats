@@ -93,6 +93,17 @@ dev_sboms() {
     cmp "$DEV/dev.spdx.json" "$BATS_TEST_TMPDIR/again.spdx.json"
 }
 
+@test "sbom: make ml-sbom writes the production image's SPDX and CycloneDX" {
+    dataenv_image prod
+    root=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+    run make -s -C "$root" --no-print-directory KILN_BIN="$KILN" BUILD="$KILN_TEST_BUILD" \
+        ML_SBOM_DIR="$BATS_TEST_TMPDIR/out" ml-sbom
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [[ "$output" == *"/usr/local/bin/healthcheck"* ]]
+    $CHECK spdx "$BATS_TEST_TMPDIR/out/dataenv-prod.spdx.json"
+    grep -q '"purl": "pkg:pypi/fastapi@0.92.0"' "$BATS_TEST_TMPDIR/out/dataenv-prod.cdx.json"
+}
+
 # A rootfs with hostile and good package metadata, imported as $1.
 hostile_image() {
     local root="$BATS_TEST_TMPDIR/rootfs"
