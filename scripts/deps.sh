@@ -10,6 +10,11 @@ bats busybox-static skopeo umoci crun python3-jsonschema
 golang-github-opencontainers-image-spec-dev jq uidmap iproute2 util-linux
 docker-registry apache2-utils openssl python3 git mmdebstrap curl attr libcap2-bin
 musl-tools file zstd podman catatonit openssh-client buildah runc"
+# tests/e2e/sbom.bats: npm installs @cyclonedx/cyclonedx-library (the CycloneDX JSON
+# schema) into a temporary directory; python3-jsonschema validates against it. npm
+# may come with another nodejs build (NodeSource's ships it), so only when missing.
+PKGS="$PKGS python3-jsonschema"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 missing=""
 for p in $PKGS; do
