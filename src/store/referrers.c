@@ -221,3 +221,45 @@ int referrers_read_artifact(struct store *s, const char *what, const char *artif
     referrers_free(r, n);
     return rc;
 }
+
+int referrers_drop_orphans(struct store *s, int dry_run, size_t *dropped, struct kiln_error **err)
+{
+    *dropped = 0;
+    if (store_lock(s, err) < 0)
+        return -1;
+    int rc = -1;
+    cleanup_digest_set struct digest_set *live = digest_set_new();
+    json_t *index = store_index_read(s, err);
+    if (index == NULL)
+        goto out;
+    json_t *ms = json_object_get(index, "manifests");
+    size_t i;
+    json_t *m;
+    /* every manifest the other entries reach (an index's images too) */
+    json_array_foreach(ms, i, m)
+    {
+        struct descriptor d;
+        if (json_object_get(m, "artifactType") == NULL &&
+            descriptor_from_json(m, &d, "index.json", NULL) == 0) {
+            store_manifest_walk(s, &d, 0, live, NULL, NULL);
+            descriptor_release(&d);
+        }
+    }
+    for (i = 0; i < json_array_size(ms);) {
+        m = json_array_get(ms, i);
+        const char *sj = json_get_str(json_object_get(m, "annotations"), ANNOTATION_KILN_SUBJECT);
+        struct digest sd;
+        if (json_object_get(m, "artifactType") && sj && digest_parse(sj, &sd, NULL) == 0 &&
+            !digest_set_has(live, &sd)) {
+            json_array_remove(ms, i);
+            (*dropped)++;
+        } else {
+            i++;
+        }
+    }
+    rc = *dropped > 0 && !dry_run ? store_index_write(s, index, err) : 0;
+out:
+    json_decref(index);
+    store_unlock(s);
+    return rc;
+}

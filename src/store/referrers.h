@@ -4,7 +4,8 @@
  * untagged entry of index.json carrying its artifactType and the subject's
  * digest as the annotation io.kiln.subject, so the layout stays a plain OCI
  * layout, prune and fsck treat them as roots, and listing needs no blob reads.
- * `kiln images` and tag lookups skip them (store_tag_entry.referrer). */
+ * `kiln images` and tag lookups skip them (store_tag_entry.referrer); prune
+ * drops those whose image is gone. */
 #ifndef KILN_STORE_REFERRERS_H
 #define KILN_STORE_REFERRERS_H
 
@@ -43,6 +44,10 @@ int referrers_list(struct store *s, const struct digest *subject, struct referre
  * when the image has none. */
 int referrers_read_artifact(struct store *s, const char *what, const char *artifact_type,
                             char **doc, size_t *len, struct kiln_error **err);
+/* Removes the referrers whose subject no other index.json entry reaches
+ * any more (its image was removed): store_prune calls it first, so their
+ * blobs go in the same prune. *dropped says how many (or would, dry_run). */
+int referrers_drop_orphans(struct store *s, int dry_run, size_t *dropped, struct kiln_error **err);
 /* The artifact manifest built for (subject, artifact_type, layer): the
  * bytes referrers_attach stores, also used by push to re-point an artifact
  * at a rewritten subject. Allocated, canonical JSON. */

@@ -242,6 +242,24 @@ PY
         jq -e '.manifests | length == 2'
 }
 
+@test "sbom: attached SBOMs stay while their image is tagged and go with it" {
+    hostile_image base:1 2>/dev/null
+    ctx="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$ctx"
+    printf 'FROM base:1\nCOPY Dockerfile /d\n' >"$ctx/Dockerfile"
+    kiln build -q --sbom=cyclonedx-json -t b:1 "$ctx" >/dev/null
+    kiln tag b:1 b:2
+    kiln rmi b:1 >/dev/null
+    kiln prune >/dev/null
+    [ "$(jq '[.manifests[] | select(.artifactType)] | length' "$KILN_ROOT/index.json")" -eq 1 ]
+    kiln sbom --attached --format cyclonedx-json b:2 | jq -e '.bomFormat == "CycloneDX"'
+    run kiln sbom --attached b:2
+    [ "$status" -eq 1 ]
+    kiln rmi b:2 >/dev/null
+    [ "$(jq '[.manifests[] | select(.artifactType)] | length' "$KILN_ROOT/index.json")" -eq 0 ]
+    kiln fsck
+}
+
 @test "sbom: --attached without an attached SBOM says so" {
     hostile_image plain:1 2>/dev/null
     run kiln sbom --attached plain:1
