@@ -29,7 +29,7 @@ enum sbom_ecosystem { SBOM_DEB = 0, SBOM_PYPI = 1, SBOM_NPM = 2, SBOM_FILE = 3 }
 
 struct sbom_package {
     enum sbom_ecosystem eco;
-    char *name;           /* file: the path without its leading '/' */
+    char *name;           /* file: its absolute path in the image */
     char *version;        /* NULL for files */
     char *arch;           /* deb only ("amd64", "all"); else NULL */
     char *source_name;    /* deb: the source package (its own name when the same) */
