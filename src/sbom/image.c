@@ -82,10 +82,11 @@ static int load_for_platform(struct store *s, const char *what, const char *plat
     const char *os = json_get_str((*out)->config_json, "os");
     const char *a = json_get_str((*out)->config_json, "architecture");
     if (os == NULL || a == NULL || strcmp(os, want_os) != 0 || strcmp(a, arch) != 0) {
+        kiln_error_set(err, KILN_E_NOTFOUND, "%s is %s/%s, not %s", what, os ? os : "?",
+                       a ? a : "?", platform);
         image_free(*out);
         *out = NULL;
-        return kiln_error_set(err, KILN_E_NOTFOUND, "%s is %s/%s, not %s", what, os ? os : "?",
-                              a ? a : "?", platform);
+        return -1;
     }
     return 0;
 }

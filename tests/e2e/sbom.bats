@@ -171,6 +171,11 @@ PY
     [[ "$output" == *"nosuch"* ]]
     run kiln sbom --format xml nosuch:1
     [ "$status" -eq 2 ]
+    hostile_image h:1 2>/dev/null
+    run kiln sbom --platform linux/s390x h:1
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"h:1 is linux/amd64, not linux/s390x"* ]]
+    kiln sbom --platform linux/amd64 h:1 >/dev/null
     # a windows image: the one entry of make_layout's index, tagged directly
     python3 "$MAKE_LAYOUT" "$BATS_TEST_TMPDIR/layout" win --platforms windows/amd64 >/dev/null
     python3 - "$BATS_TEST_TMPDIR/layout" <<'PY'
