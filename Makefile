@@ -142,8 +142,9 @@ check-style:
 #   kube        Kubernetes manifests (src/kube/ reader and model)
 #   versions    kiln scan's version orders (dpkg, PEP 440, semver), CVSS, purls
 #   advisories  OSV and tracker JSON -> advisory index -> scan -> reports
+#   sbom        dpkg status, METADATA, package.json, copyright parsers; SPDX/CycloneDX writers
 FUZZ_TIME  ?= 60
-FUZZERS    := dockerfile compose kube versions advisories
+FUZZERS    := dockerfile compose kube versions advisories sbom
 FUZZ_SRCS  := $(sort $(wildcard src/dockerfile/*.c src/util/*.c))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CC     = clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS)
@@ -175,6 +176,14 @@ FUZZ_KUBE_SRCS := src/kube/yaml.c src/kube/read.c src/kube/pod.c src/kube/model.
 build-fuzz/fuzz_kube: fuzz/fuzz_kube.c $(FUZZ_KUBE_SRCS) $(wildcard src/kube/*.h src/util/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -o $@ fuzz/fuzz_kube.c $(FUZZ_KUBE_SRCS) $(PKG_LIBS) -lpthread
+
+# The SBOM parsers (dpkg status, METADATA/PKG-INFO, package.json, copyright,
+# os-release) and both writers; seeds in fuzz/corpus_sbom.
+SBOM_FUZZ_SRCS := src/sbom/parse.c src/sbom/model.c src/sbom/license.c src/sbom/spdx.c \
+  src/sbom/cyclonedx.c $(sort $(wildcard src/util/*.c))
+build-fuzz/fuzz_sbom: fuzz/fuzz_sbom.c $(SBOM_FUZZ_SRCS) $(wildcard src/sbom/*.h src/util/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -o $@ fuzz/fuzz_sbom.c $(SBOM_FUZZ_SRCS) $(PKG_LIBS) -lpthread -ldl
 
 # Each fuzzer NAME reads fuzz/corpus_NAME (the Dockerfile's: fuzz/corpus) and
 # fuzz/NAME.dict when there is one.
@@ -228,7 +237,7 @@ ML_BUILD   := KILN=$(KILN_BIN) DATAENV_BASE_LOCK=$(ML_BASE_LOCK) scripts/build-m
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
 
 .PHONY: ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
-        ml-api ml-versions ml-stop ml-scan bench bench-quick
+        ml-api ml-versions ml-stop ml-scan ml-sbom bench bench-quick
 
 # debian:bookworm-slim into the store: pulled when a registry is reachable
 # (ML_BASE_PULL=REF), else mmdebstrap (cached in /var/tmp/kiln-base) + kiln import,
@@ -332,6 +341,16 @@ ml-api: $(KILN)
 	echo "API healthy after $$(awk -v s=$$start -v e=$$(date +%s.%N) 'BEGIN{printf "%.2f", e-s}') s: http://127.0.0.1:$(ML_API_PORT)/health"; \
 	echo "  API page: http://127.0.0.1:$(ML_API_PORT)/docs   metrics: http://127.0.0.1:$(ML_API_PORT)/metrics"; \
 	curl -fsS http://127.0.0.1:$(ML_API_PORT)/health; echo
+
+# The production image's SBOM (docs/sbom.md), read from its layers: SPDX 2.3 and
+# CycloneDX 1.5 JSON in ML_SBOM_DIR, and the table on stdout.
+ML_SBOM_DIR ?= $(BUILD)/sbom
+ml-sbom: $(KILN)
+	@$(call ML_KILN_HAS,sbom)
+	@mkdir -p $(ML_SBOM_DIR)
+	$(KILN_BIN) sbom $(ML_PROD) --format spdx-json -o $(ML_SBOM_DIR)/$(ML_NAME)-prod.spdx.json
+	$(KILN_BIN) sbom $(ML_PROD) --format cyclonedx-json -o $(ML_SBOM_DIR)/$(ML_NAME)-prod.cdx.json
+	$(KILN_BIN) sbom $(ML_PROD) --format table
 
 ml-versions: $(KILN)
 	@if $(KILN_BIN) help versions >/dev/null 2>&1; then $(KILN_BIN) versions $(ML_IMAGE); \

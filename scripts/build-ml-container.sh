@@ -226,6 +226,9 @@ cmd+=(--label "org.opencontainers.image.revision=$git_ref"
 if [ "$builder" = kiln ]; then
     [ $verbose = 1 ] && cmd+=(--progress plain)
     cmd+=(--iidfile "$iidfile")
+    # production carries its SBOM (SPDX and CycloneDX) as OCI referrers: pushed
+    # with it, read back by `kiln sbom --attached` (docs/sbom.md)
+    [ "$target" = production ] && cmd+=(--sbom)
 else
     cmd+=(--timestamp "$SOURCE_DATE_EPOCH" --iidfile "$iidfile")
     [ $verbose = 0 ] && cmd+=(--quiet)

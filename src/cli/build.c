@@ -21,6 +21,7 @@
 #include "store/layer.h"
 #include "store/reference.h"
 #include "store/store.h"
+#include "sbom/sbom.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
@@ -50,6 +51,7 @@ static void free_list(char *(*v)[MAX_LIST])
 struct build_flags {
     struct strv tags, args, labels, secrets, ssh;
     const char *file, *target, *platform, *progress, *output, *iidfile, *network;
+    const char *sbom; /* --sbom[=FORMATS]: "" for the default formats */
     int no_cache, quiet, dry_run, print_args, jobs, push;
     enum build_pull pull;
     struct registry_opts registry;
@@ -71,6 +73,7 @@ enum {
     OPT_DRY_RUN,
     OPT_PRINT_ARGS,
     OPT_PUSH,
+    OPT_SBOM,
 };
 
 static int parse_flags(int argc, char **argv, struct build_flags *f)
@@ -95,6 +98,7 @@ static int parse_flags(int argc, char **argv, struct build_flags *f)
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"print-args", no_argument, NULL, OPT_PRINT_ARGS},
         {"push", no_argument, NULL, OPT_PUSH},
+        {"sbom", optional_argument, NULL, OPT_SBOM},
         {"tls-verify", optional_argument, NULL, CLI_OPT_TLS_VERIFY},
         {"cert-dir", required_argument, NULL, CLI_OPT_CERT_DIR},
         {"authfile", required_argument, NULL, CLI_OPT_AUTHFILE},
@@ -170,6 +174,9 @@ static int parse_flags(int argc, char **argv, struct build_flags *f)
             break;
         case OPT_PUSH:
             f->push = 1;
+            break;
+        case OPT_SBOM:
+            f->sbom = optarg ? optarg : "";
             break;
         case CLI_OPT_TLS_VERIFY:
         case CLI_OPT_CERT_DIR:
@@ -544,6 +551,11 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
         char md[DIGEST_STR_LEN + 1];
         rc = do_output(store, root, f.output, digest_str(&res.manifest.digest, md), &err);
     }
+    if (rc == 0 && f.sbom != NULL) {
+        char md[DIGEST_STR_LEN + 1];
+        const char *what = f.tags.n > 0 ? f.tags.v[0] : digest_str(&res.manifest.digest, md);
+        rc = sbom_attach(store, what, f.sbom[0] ? f.sbom : NULL, &err);
+    }
     if (rc == 0 && f.push)
         rc = push_tags(store, &f, p, &err);
     if (rc == 0) {
@@ -606,6 +618,9 @@ const struct cli_command cli_cmd_build = {
         "      --print-args        print the ARGs the target's stages (and the global ARGs)\n"
         "                          declare, one a line, and exit: the build args it uses\n"
         "      --push              push every -t NAME to its registry after the build\n"
+        "      --sbom[=FORMATS]    attach the image's SBOM (kiln sbom) to it as an OCI\n"
+        "                          referrer: spdx-json,cyclonedx-json (default both);\n"
+        "                          kiln push sends it along, kiln sbom --attached reads it\n"
         "      --tls-verify=false  pulls and --push: skip TLS checks, allow plain HTTP\n"
         "      --cert-dir DIR      pulls and --push: trust the CA certificates in DIR\n"
         "      --authfile FILE     pulls and --push: credentials (default "

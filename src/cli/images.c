@@ -173,6 +173,8 @@ static int cmd_images(struct cli_global *g, int argc, char **argv)
     struct row *rows = xcalloc(n + 1, sizeof(*rows));
     size_t nr = 0;
     for (size_t i = 0; i < n; i++) {
+        if (e[i].referrer) /* an SBOM or other artifact: kiln inspect --referrers */
+            continue;
         if (have_filter) {
             struct reference er;
             if (e[i].name == NULL || reference_parse(e[i].name, &er, NULL) < 0)

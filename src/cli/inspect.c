@@ -12,6 +12,7 @@
 #include "cli/store_cmd.h"
 #include "store/reference.h"
 #include "util/cleanup.h"
+#include "store/referrers.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 
@@ -94,19 +95,46 @@ static const json_t *select_path(const json_t *v, const char *path, struct kiln_
     return v;
 }
 
+/* The artifacts attached to img: [{digest, artifactType, size, created}]. */
+static json_t *referrers_of(struct store *s, const struct image *img, struct kiln_error **err)
+{
+    struct referrer *r = NULL;
+    size_t n = 0;
+    if (referrers_list(s, &img->manifest.digest, &r, &n, err) < 0)
+        return NULL;
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char d[DIGEST_STR_LEN + 1];
+        json_t *o = json_object();
+        json_object_set_new(o, "digest", json_string(digest_str(&r[i].manifest.digest, d)));
+        json_object_set_new(o, "artifactType", json_string(r[i].artifact_type));
+        json_object_set_new(o, "size", json_integer((json_int_t)r[i].manifest.size));
+        json_object_set_new(o, "subject", json_string(digest_str(&r[i].subject, d)));
+        if (r[i].created)
+            json_object_set_new(o, "created", json_string(r[i].created));
+        json_array_append_new(out, o);
+    }
+    referrers_free(r, n);
+    return out;
+}
+
 static int cmd_inspect(struct cli_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
+        {"referrers", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *format = NULL;
-    int c;
+    int c, want_referrers = 0;
     while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             format = optarg;
+            break;
+        case 'r':
+            want_referrers = 1;
             break;
         case 'h':
             return cli_print_help("inspect");
@@ -130,7 +158,9 @@ static int cmd_inspect(struct cli_global *g, int argc, char **argv)
             failed = 1;
             continue;
         }
-        json_t *d = describe(s, img);
+        json_t *d = want_referrers ? referrers_of(s, img, &err) : describe(s, img);
+        if (d == NULL)
+            return cli_fail(err);
         if (format == NULL) {
             json_array_append_new(all, d);
             continue;
@@ -169,5 +199,8 @@ const struct cli_command cli_cmd_inspect = {
              "Options:\n"
              "  -f, --format PATH  print one value per image instead, e.g.\n"
              "                     '{{.config.config.Env}}' or .digest (keys ignore case;\n"
-             "                     strings raw, anything else as JSON)\n",
+             "                     strings raw, anything else as JSON)\n"
+             "      --referrers    list the artifacts attached to the image instead (kiln\n"
+             "                     build --sbom, kiln pull): digest, artifactType, size,\n"
+             "                     subject, created\n",
 };

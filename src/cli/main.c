@@ -33,6 +33,7 @@ extern const struct cli_command cli_cmd_lint;
 extern const struct cli_command cli_cmd_version;
 extern const struct cli_command cli_cmd_versions;
 extern const struct cli_command cli_cmd_scan;
+extern const struct cli_command cli_cmd_sbom;
 extern const struct cli_command cli_cmd_run;
 extern const struct cli_command cli_cmd_shell;
 extern const struct cli_command cli_cmd_exec;
@@ -51,6 +52,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_shell,   &cli_cmd_exec,   &cli_cmd_ps,      &cli_cmd_logs,     &cli_cmd_stop,
     &cli_cmd_rm,      &cli_cmd_health, &cli_cmd_compose, &cli_cmd_kube,     &cli_cmd_prune,
     &cli_cmd_fsck,    &cli_cmd_lint,   &cli_cmd_version, &cli_cmd_versions, &cli_cmd_scan,
+    &cli_cmd_sbom,
 };
 
 static const size_t n_commands = sizeof(commands) / sizeof(commands[0]);

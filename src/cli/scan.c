@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/store_cmd.h"
+#include "sbom/sbom.h"
 #include "sbom/scan.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -202,15 +204,23 @@ static int read_ignore_file(const char *path, char ***ids, size_t *n, struct kil
 
 /* Where kiln scan IMAGE gets its packages: the SBOM model of `kiln sbom`,
  * wired in when that lands (see docs/scan.md). */
-static int packages_of_image(struct cli_global *g, const char *ref, struct scan_packages *pkgs,
-                             struct kiln_error **err)
+/* An image's packages: its SBOM (kiln sbom's model, read from the layers without
+ * running it) as CycloneDX, read back through the same purl path as an SBOM file,
+ * so a scan of IMAGE and of `kiln sbom IMAGE -o F` find the same things. */
+static int packages_of_image(struct cli_global *g, const char *ref, const char *platform,
+                             struct scan_packages *pkgs, struct kiln_error **err)
 {
-    (void)g;
-    (void)pkgs;
-    return kiln_error_set(err, KILN_E_NOTFOUND,
-                          "%s: no such SBOM file, and scanning an image needs kiln sbom, which "
-                          "this build lacks (kiln sbom IMAGE -o FILE, then kiln scan FILE)",
-                          ref);
+    cleanup_store struct store *s = NULL;
+    int rc = cli_store_open(g, &s);
+    if (rc != 0)
+        return kiln_error_set(err, KILN_E_FAIL, "%s: cannot open the store", ref);
+    cleanup_sbom struct sbom *sb = NULL;
+    if (sbom_from_image(s, ref, platform, &sb, err) < 0)
+        return kiln_error_prefix(err, "%s (neither an SBOM file nor an image in the store)", ref);
+    for (size_t i = 0; i < sb->n_warnings; i++)
+        warn_cb(NULL, sb->warnings[i]);
+    cleanup_json json_t *doc = sbom_write_cyclonedx(sb);
+    return scan_packages_from_sbom(doc, ref, pkgs, warn_cb, NULL, err);
 }
 
 static void print_table(const struct scan_result *r, const char *target)
@@ -304,7 +314,7 @@ static int run_scan(struct cli_global *g, const struct scan_cli *o, const char *
     if (stat(target, &st) == 0 && S_ISREG(st.st_mode))
         rc = scan_packages_from_file(target, &pkgs, warn_cb, NULL, &err);
     else
-        rc = packages_of_image(g, target, &pkgs, &err);
+        rc = packages_of_image(g, target, NULL, &pkgs, &err);
     if (rc < 0) {
         scan_packages_release(&pkgs);
         return cli_fail(err);

@@ -8,6 +8,7 @@
 #include "registry/mirrors.h"
 #include "registry/pull.h"
 #include "registry/records.h"
+#include "registry/referrers.h"
 #include "registry/registry.h"
 #include "store/reference.h"
 #include "store/store.h"
@@ -162,6 +163,26 @@ static int pull_one(struct reg_client *c, struct store *s, const struct referenc
     return ret;
 }
 
+/* The image's referrers (attached SBOMs) come along; a registry that fails
+ * to list them costs a warning, not the pull. */
+static void pull_referrers(struct store *s, const struct reference *ref,
+                           const struct registry_opts *opts, const char *manifest_digest)
+{
+    struct digest d;
+    struct kiln_error *e = NULL;
+    size_t n = 0;
+    if (digest_parse(manifest_digest, &d, NULL) < 0 ||
+        registry_pull_referrers(s, &d, ref, opts, &n, &e) == 0 || opts->progress == NULL) {
+        kiln_error_free(e);
+        return;
+    }
+    cleanup_free char *msg =
+        xasprintf("referrers of %s not pulled: %s", manifest_digest, e ? e->msg : "unknown error");
+    struct registry_progress p = {REGISTRY_EV_WARNING, NULL, 0, 0, msg};
+    opts->progress(opts->progress_ctx, &p);
+    kiln_error_free(e);
+}
+
 int registry_pull(struct store *store, const char *refstr, const struct registry_opts *opts,
                   struct registry_pull_result *result, struct kiln_error **err)
 {
@@ -187,6 +208,8 @@ int registry_pull(struct store *store, const char *refstr, const struct registry
         ret = reg_client_new(host, is_mirror ? host : ref.domain, opts, &c, &e);
         if (ret == 0)
             ret = pull_one(c, store, &ref, opts, result, &e);
+        if (ret == 0 && result->config_digest != NULL)
+            pull_referrers(store, &ref, opts, result->manifest_digest);
         reg_client_free(c);
         if (ret == 0)
             break;

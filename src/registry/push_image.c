@@ -10,6 +10,7 @@
 #include "registry/client.h"
 #include "registry/manifest.h"
 #include "registry/push.h"
+#include "registry/referrers.h"
 #include "registry/records.h"
 #include "registry/registry.h"
 #include "store/reference.h"
@@ -275,6 +276,9 @@ int registry_push(struct store *store, const char *local_ref, const char *dest_r
     }
     int ret = index != NULL ? push_index(store, &local, index, &ref, opts, &pushed, err)
                             : push_image(store, img, &ref, 0, opts, &pushed, err);
+    /* then what is attached to it (kiln build --sbom) */
+    if (ret == 0 && img != NULL)
+        ret = registry_push_referrers(store, &img->manifest.digest, &pushed, &ref, opts, err);
     if (ret == 0 && digest_out != NULL)
         *digest_out = digest_strdup(&pushed.digest);
     descriptor_release(&pushed);

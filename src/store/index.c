@@ -226,6 +226,7 @@ int store_list_tags(struct store *s, struct store_tag_entry **out, size_t *n,
         }
         const char *name = entry_name(m);
         e[i].name = name ? xstrdup(name) : NULL;
+        e[i].referrer = json_object_get(m, "artifactType") != NULL;
     }
     *out = e;
     *n = count;

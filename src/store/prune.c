@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "store/digest_set.h"
+#include "store/referrers.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -210,6 +211,10 @@ int store_prune(struct store *s, const struct store_prune_opts *opts,
     cleanup_digest_set struct digest_set *diffids = digest_set_new();
     struct timespec cutoff;
     int rc = -1;
+    size_t orphans = 0;
+    /* attached SBOMs of removed images go with them */
+    if (referrers_drop_orphans(s, opts->dry_run, &orphans, err) < 0)
+        goto out;
     if (store_live_cutoff(s, &cutoff, err) < 0 ||
         store_reachable(s, opts->add_roots, opts->add_roots_ctx, blobs, diffids, err) < 0)
         goto out;

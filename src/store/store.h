@@ -195,6 +195,7 @@ int store_untag(struct store *s, const char *ref, struct kiln_error **err);
 struct store_tag_entry {
     char *name;                 /* familiar form, e.g. "debian:bookworm-slim" */
     struct descriptor manifest; /* what index.json points at */
+    int referrer;               /* an artifact attached to an image (store/referrers.h) */
 };
 
 /* Every entry of index.json (tagged or not), in index order. */

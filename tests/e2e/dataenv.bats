@@ -38,6 +38,7 @@ dry() {
     [[ $output == *"--label org.opencontainers.image.revision=$(git -C "$ROOT" rev-parse HEAD)"* ]]
     [[ $output == *" $ROOT/dataenv" ]] || [[ $output == *" $ROOT/dataenv "* ]]
     [[ $output != *--no-cache* ]]
+    [[ $output != *--sbom* ]]
 }
 
 @test "build script: --target production tags latest-prod" {
@@ -46,6 +47,8 @@ dry() {
     [[ $output == *"--target production"* ]]
     [[ $output == *"-t dataenv:latest-prod "* ]]
     [[ $output != *"-t dataenv:latest "* ]]
+    # production carries its SBOM as referrers (docs/sbom.md)
+    [[ $output == *" --sbom "* ]]
 }
 
 @test "build script: --target rejects anything else" {

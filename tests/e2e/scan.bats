@@ -235,3 +235,41 @@ JSON
     run kiln help scan
     [[ $output == *"--exit-code N"* ]]
 }
+
+@test "scan IMAGE: the production image's own packages, the same as scanning its SBOM file" {
+    load dataenv_images
+    dataenv_image prod
+    mkdir -p "$BATS_TEST_TMPDIR/real"
+    # A tracker entry for the image's real python3.11 source package, fixed in a
+    # version above any bookworm one, and one fixed long ago (not a finding).
+    cat >"$BATS_TEST_TMPDIR/real/tracker.json" <<'EOF2'
+{"python3.11": {
+  "CVE-2099-0001": {"description": "test: fixed above the installed version",
+    "releases": {"bookworm": {"status": "resolved", "fixed_version": "9:9.9-9",
+      "urgency": "high", "repositories": {"bookworm": "3.11.2-6+deb12u9"}}}},
+  "CVE-2099-0002": {"description": "test: fixed below it",
+    "releases": {"bookworm": {"status": "resolved", "fixed_version": "3.0-1",
+      "urgency": "high", "repositories": {"bookworm": "3.11.2-6+deb12u9"}}}}}}
+EOF2
+    kiln scan db import "$BATS_TEST_TMPDIR/real/tracker.json" >/dev/null
+    run kiln scan --format json dataenv:latest-prod
+    [ "$status" -eq 0 ]
+    printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/image.json"
+    # Every binary package built from python3.11 in the image, and only those.
+    want=$(kiln run --rm --user 0 --entrypoint dpkg-query dataenv:latest-prod \
+        -W -f '${source:Package} ${Package}\n' | awk '$1 == "python3.11" { print $2 }' | sort)
+    [ -n "$want" ]
+    got=$(jq -r '.findings[] | select(.id == "CVE-2099-0001") | .package' "$BATS_TEST_TMPDIR/image.json" | sort)
+    [ "$got" = "$want" ]
+    [ "$(jq '[.findings[] | select(.id == "CVE-2099-0002")] | length' "$BATS_TEST_TMPDIR/image.json")" = 0 ]
+    # The same findings through the SBOM file kiln sbom writes.
+    kiln sbom dataenv:latest-prod --format cyclonedx-json -o "$BATS_TEST_TMPDIR/prod.cdx.json"
+    kiln scan --format json "$BATS_TEST_TMPDIR/prod.cdx.json" >"$BATS_TEST_TMPDIR/file.json"
+    diff <(jq -c '[.findings[] | {id, package, version}] | sort_by(.package)' "$BATS_TEST_TMPDIR/image.json") \
+        <(jq -c '[.findings[] | {id, package, version}] | sort_by(.package)' "$BATS_TEST_TMPDIR/file.json")
+    run kiln scan --exit-code 3 --severity HIGH dataenv:latest-prod
+    [ "$status" -eq 3 ]
+    run kiln scan no-such-image:1
+    [ "$status" -ne 0 ]
+    [[ $output == *"no-such-image:1"* ]]
+}
