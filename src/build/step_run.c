@@ -543,7 +543,7 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
     /* Which mount points will the runtime create? */
     struct stubs stubs = {0};
     struct rootview *view = NULL;
-    if (build_stage_rootview(st, &view, err) == 0) {
+    if (build_stage_rootview(b, st, &view, err) == 0) {
         static const char *fixed[] = {
             "/proc", "/dev", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"};
         for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
@@ -753,6 +753,9 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         rc = 0;
         goto out;
     }
+    /* A miss runs on top of the layers: fetch those --cache-from hits left out. */
+    if (build_stage_materialize(b, st, err) < 0)
+        goto out;
     n_turns = shared_cache_ids(mounts, n_mounts, turns);
     if (build_cache_turn_take(b, st, (const char *const *)turns, n_turns, err) < 0) {
         free_ids(turns, n_turns);
@@ -786,7 +789,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         }
         if (dir_empty(ufd)) {
             struct cache_entry none = {0};
-            if (build_cache_record(b, key, &none, err) < 0)
+            if (build_cache_record(b, st, key, &none, err) < 0)
                 goto out;
             progress_step_done(b->o->progress, pid);
             rc = 0;
