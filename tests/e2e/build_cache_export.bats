@@ -6,6 +6,7 @@
 # refused and its step runs; a secret never reaches a blob.
 load build_helpers
 load ../registry/common
+load dataenv_images
 
 setup_file() {
     registry_suite_start
@@ -174,4 +175,40 @@ DF
     [ "$(ls "$dir/blobs/sha256" | wc -l)" -ge 3 ]
     ! grep -rqa "$tok" "$dir" "$REG_DIR/data"
     ! grep -rqa "hunter2-arg-value" "$dir" "$REG_DIR/data"
+}
+
+@test "dataenv production through a registry cache: another checkout, an empty store, other mtimes: no step runs, same image; an app edit runs only what follows its COPY" {
+    dataenv_image prod # the shared store: the base image and production's steps
+    local root shared build copy
+    root=$(_dataenv_images_root)
+    shared="${KILN_TEST_IMAGES:-${KILN_TEST_BUILD:-$root/build}/test-images}"
+    build="${KILN_TEST_BUILD:-$root/build}"
+    # store A (the shared one: its steps hit) exports every step
+    (
+        flock 9
+        KILN_ROOT="$shared/store" KILN="$KILN" BUILD="$build" "$root/scripts/build-ml-container.sh" \
+            --target production --cache-to "type=registry,ref=$REG/dataenv:cache,mode=max"
+    ) 9>"$shared/lock" >"$BATS_TEST_TMPDIR/a.log" 2>&1 || { cat "$BATS_TEST_TMPDIR/a.log"; false; }
+    grep -q "=> cache exported to $REG/dataenv:cache" "$BATS_TEST_TMPDIR/a.log"
+    want=$(sed -n 's/^  digest *//p' "$BATS_TEST_TMPDIR/a.log")
+    [[ "$want" == sha256:* ]]
+    # another checkout (same commit, same working files), every mtime another
+    copy="$BATS_TEST_TMPDIR/elsewhere/kiln"
+    git clone -q --shared "$root" "$copy"
+    git -C "$copy" checkout -q "$(git -C "$root" rev-parse HEAD)"
+    git -C "$root" ls-files -z dataenv tools scripts | tar -C "$root" --null -T - -cf - | tar -C "$copy" -xf -
+    find "$copy/dataenv" "$copy/tools" -exec touch -d '2001-02-03 04:05:06' {} +
+    # store B: empty but for the base image
+    KILN_ROOT="$shared/store" "$KILN" save -o - localhost/debian:bookworm-slim | KILN_ROOT=$STORE_B "$KILN" load -i - >/dev/null
+    run env KILN_ROOT="$STORE_B" KILN="$KILN" BUILD="$build" "$copy/scripts/build-ml-container.sh" \
+        --target production --cache-from "type=registry,ref=$REG/dataenv:cache"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [[ "$output" == *": 0 steps run"* ]] || { echo "$output"; false; }
+    [ "$(sed -n 's/^  digest *//p' <<<"$output")" = "$want" ]
+    # one app file edited: its COPY and the RUN after it (the bytecode) run
+    echo "# edited elsewhere" >>"$copy/dataenv/app/main.py"
+    run env KILN_ROOT="$STORE_B" KILN="$KILN" BUILD="$build" "$copy/scripts/build-ml-container.sh" \
+        --target production --cache-from "type=registry,ref=$REG/dataenv:cache"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [[ "$output" == *": 2 steps run"* ]] || { echo "$output"; false; }
 }
