@@ -615,6 +615,9 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
      * one per file) need not reach the disk, and unmounting the overlay
      * need not sync the whole file system. */
     spec.volatile_upper = 1;
+    /* ... and the calls themselves cost nothing: a sync(2) would flush every
+     * file system of the host, fsyncs on cache mounts would reach the disk. */
+    spec.sync_noop = 1;
     /* The runtime runs in a child made by fork(): the build has other
      * threads (parallel stages, progress), and glibc's fork leaves the child
      * with consistent allocator and stdio state, which a raw clone from a
