@@ -359,20 +359,16 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     struct copy_req req = {.is_add = is_add && from == NULL,
                            .parents = parents != NULL && strcmp(parents, "false") != 0,
                            .ctx = b->ctx};
-    if (!link && build_stage_rootview(b, st, &dest_view, err) < 0)
-        goto out;
-    req.dest_view = dest_view;
+    /* The tree below (dest_view) and the owner names (--chown=user) are not
+     * read before the cache lookup: both follow from the parent key, so the
+     * key needs neither, and a hit opens no layer (the layers of
+     * --cache-from hits stay unfetched). */
     struct digest from_id = {{0}};
     struct chmod_spec mode;
     /* --from: only its identity before the cache lookup; its root file
      * system (for an image: unpacked snapshots) only on a miss. */
     if (from != NULL && build_from_view(b, st, from, NULL, &from_id, err) < 0)
         goto out;
-    if (chown != NULL) {
-        if (copy_resolve_owner(dest_view, chown, &req.uid, &req.gid, err) < 0)
-            goto out;
-        req.has_chown = 1;
-    }
     if (chmod != NULL) {
         if (chmod_parse(chmod, &mode) < 0) {
             kiln_error_set(err, KILN_E_INVALID,
@@ -490,7 +486,18 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
                 goto out;
             req.from = src_view;
         }
-        if (plan == NULL && copy_plan_build(&req, &plan, err) < 0)
+        if (!link && build_stage_rootview(b, st, &dest_view, err) < 0)
+            goto out;
+        req.dest_view = dest_view;
+        if (chown != NULL) {
+            if (copy_resolve_owner(dest_view, chown, &req.uid, &req.gid, err) < 0)
+                goto out;
+            req.has_chown = 1;
+        }
+        /* the key's plan knew neither the tree below nor the owner */
+        copy_plan_free(plan);
+        plan = NULL;
+        if (copy_plan_build(&req, &plan, err) < 0)
             goto out;
         if (write_and_commit(b, st, plan, step->text, &layer_key, err) < 0)
             goto out;
