@@ -104,6 +104,31 @@ seen_in() {
     build_in "$STORE_B" "$ctx2" --cache-from "type=local,src=$dir"
     [ "$(count_done "$output")" -eq 0 ] || { echo "$output"; false; }
     [ "$(tag_digest "$STORE_B" app:1)" = "$want" ]
+    # a record whose entries name a media type that is not a layer's: refused
+    python3 - "$dir" <<'PY'
+import hashlib, json, os, sys
+d = sys.argv[1]
+def put(obj):
+    b = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+    h = hashlib.sha256(b).hexdigest()
+    open(os.path.join(d, "blobs/sha256", h), "wb").write(b)
+    return "sha256:" + h, len(b)
+idx = json.load(open(os.path.join(d, "index.json")))
+m = json.load(open(os.path.join(d, "blobs/sha256", idx["manifests"][0]["digest"][7:])))
+cfg = json.load(open(os.path.join(d, "blobs/sha256", m["config"]["digest"][7:])))
+for s in cfg["steps"]:
+    if s["layer"]:
+        s["layer"]["mediaType"] = "text/html"
+m["config"]["digest"], m["config"]["size"] = put(cfg)
+idx["manifests"][0]["digest"], idx["manifests"][0]["size"] = put(m)
+json.dump(idx, open(os.path.join(d, "index.json"), "w"))
+PY
+    rm -rf "$STORE_B"
+    KILN_ROOT=$STORE_B import_busybox
+    build_in "$STORE_B" "$ctx2" --cache-from "type=local,src=$dir"
+    [[ "$output" == *"has media type text/html, not a layer's: refused"* ]] || { echo "$output"; false; }
+    [ "$(count_done "$output")" -eq 6 ] || { echo "$output"; false; }
+    [ "$(tag_digest "$STORE_B" app:1)" = "$want" ]
 }
 
 @test "type=inline: the pushed image is the cache; a store image too" {
