@@ -605,6 +605,23 @@ static void cache_warn(void *ctx, const char *msg)
  * warning, the image is built). */
 static void export_caches(struct build_ctx *b, const struct cache_io_spec *to, size_t n_to)
 {
+    /* Steps hit from a --cache-from record whose layers nothing needed are
+     * fetched now, so that the record written (often to the same place, as
+     * with the data environment's --cache) still holds them. */
+    for (size_t i = 0; b->ci != NULL && i < b->n_rec; i++) {
+        struct cache_step *r = &b->rec[i];
+        int wanted = 0;
+        for (size_t k = 0; k < n_to && !wanted; k++)
+            wanted = to[k].kind != CACHE_IO_INLINE && (to[k].max || in_result(b, r->stage));
+        if (!wanted || !r->e.has_layer || store_blob_has(b->store, &r->e.digest))
+            continue;
+        struct image_layer l = {
+            .blob = {.media_type = r->e.media_type, .digest = r->e.digest, .size = r->e.size},
+            .diffid = r->e.diff_id};
+        cleanup_error struct kiln_error *fe = NULL;
+        if (fetch_layer(b, &l, &fe) < 0)
+            progress_message(b->o->progress, "warning: not exported: %s", fe->msg);
+    }
     for (size_t i = 0; i < n_to; i++) {
         if (to[i].kind == CACHE_IO_INLINE)
             continue;

@@ -66,11 +66,18 @@ seen_in() {
     [[ "$output" == *"=> cache exported to $REG/cache:app"* ]]
     want=$(tag_digest "$STORE_A" app:1)
     ctx2=$(other_checkout)
-    build_in "$STORE_B" "$ctx2" --cache-from "type=registry,ref=$REG/cache:app"
+    build_in "$STORE_B" "$ctx2" --cache-from "type=registry,ref=$REG/cache:app" \
+        --cache-to "type=registry,ref=$REG/cache:again,mode=max"
     [ "$(count_done "$output")" -eq 0 ] || { echo "$output"; false; }
     [ "$(tag_digest "$STORE_B" app:1)" = "$want" ]
     [ "$(seen_in "$STORE_B")" = "$(printf 'one\nfinal')" ]
     KILN_ROOT=$STORE_B "$KILN" fsck
+    # what B exported again (its hits, builder's layers too) serves a third store
+    store_c="$BATS_TEST_TMPDIR/c"
+    KILN_ROOT=$store_c import_busybox
+    build_in "$store_c" "$ctx2" --cache-from "type=registry,ref=$REG/cache:again"
+    [ "$(count_done "$output")" -eq 0 ] || { echo "$output"; false; }
+    [ "$(tag_digest "$store_c" app:1)" = "$want" ]
     # one app file edited: COPY app.txt and what follows it run, builder's steps hit
     echo changed >"$ctx2/app.txt"
     rm -rf "$STORE_B"
