@@ -45,25 +45,24 @@ spec() {
 
 # kiln_cmd CASE STORE EXTRA...: in CMD
 kiln_cmd() {
-    local ctx target
-    read -r ctx target <<<"$(spec "$1")"
-    local store=$2
+    local ctx target case=$1 store=$2
+    read -r ctx target <<<"$(spec "$case")"
     shift 2
     CMD=(env "KILN_ROOT=$store" "SOURCE_DATE_EPOCH=$BENCH_EPOCH" "$KILN" build -q -f "$ctx/Dockerfile"
         --target "$target" --build-arg "BASE_IMAGE=$BASE_REF" --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH"
-        -t "bench-$1:kiln" "$@" "$ctx")
+        -t "bench-$case:kiln" "$@" "$ctx")
 }
 
 # buildah_cmd CASE ROOT EXTRA...: fresh storage under ROOT
 buildah_cmd() {
-    local ctx target
-    read -r ctx target <<<"$(spec "$1")"
-    local root=$2 df=$ctx/Dockerfile
+    local ctx target case=$1 root=$2
+    read -r ctx target <<<"$(spec "$case")"
+    local df=$ctx/Dockerfile
     shift 2
     [ -f "$ctx.buildah.Dockerfile" ] && df=$ctx.buildah.Dockerfile
     CMD=(buildah --root "$root/storage" --runroot "$root/run" build --layers --pull=never --network host
         --format docker -f "$df" --target "$target" --build-arg "BASE_IMAGE=$BASE_REF"
-        --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH" -t "bench-$1:buildah" "$@" "$ctx")
+        --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH" -t "bench-$case:buildah" "$@" "$ctx")
 }
 
 kiln_base() { # STORE: the base image only
