@@ -345,6 +345,7 @@ static void load_local(struct cache_import *ci, size_t src, const char *dir)
     struct digest got;
     cleanup_json json_t *man = NULL;
     cleanup_json json_t *cfg = NULL;
+    cleanup_free char *cp = NULL;
     if (read_file(mp, 1 << 20, &body, &len, &e) < 0)
         goto bad;
     digest_bytes(body, len, &got);
@@ -363,7 +364,7 @@ static void load_local(struct cache_import *ci, size_t src, const char *dir)
         goto bad;
     free(body);
     body = NULL;
-    cleanup_free char *cp = xasprintf("%s/blobs/sha256/%s", dir, cd.digest.hex);
+    cp = xasprintf("%s/blobs/sha256/%s", dir, cd.digest.hex);
     if (read_file(cp, 16 << 20, &body, &len, &e) < 0)
         goto bad;
     digest_bytes(body, len, &got);
