@@ -311,6 +311,10 @@ static void stage_reset(struct stage_state *st)
 static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_error **err)
 {
     const struct df_graph_stage *gs = &b->g->stages[st->index];
+    /* The base key's fields, in order (docs/build.md, "What a step key
+     * covers"): epoch, then base | base-stage | base-image. Nothing bound to
+     * this machine (paths, inodes, mtimes): keys must mean the same on every
+     * machine for --cache-from. */
     struct digester *k = cache_key_begin(NULL);
     /* Every layer's times are clamped to the epoch, so a step made under
      * another epoch is another step: reusing it would give an image that a

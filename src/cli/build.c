@@ -602,6 +602,7 @@ const struct cli_command cli_cmd_build = {
         "                          type=local,src=DIR, or an image (store or registry) built with\n"
         "                          --cache-to type=inline. Unreachable or missing: a warning\n"
         "                          and a cold build; a layer whose bytes do not match: refused\n"
+        "                          with a warning, its step runs\n"
         "      --pull[=POLICY]     base images: missing (default), always or never\n"
         "      --platform P        only the host's platform is supported\n"
         "      --progress MODE     auto, tty, plain, json or quiet\n"
