@@ -27,6 +27,10 @@ production) and NAME:<git short commit> (NAME:<commit>-prod).
   --tag T           tag the image T as well
   --name N          image name (default: APP_NAME from versions.conf, "dataenv")
   --no-cache        build every step again
+  --cache REG/NAME  share the build cache through a registry: --cache-from and
+                    --cache-to type=registry,ref=REG/NAME:cache-TARGET,mode=max
+                    (an unreachable registry or a missing cache: a warning, a cold build)
+  --cache-from SPEC / --cache-to SPEC   passed to kiln build as they are (repeatable)
   --locked          pin apt installs to dataenv/locks/apt.lock (or $DATAENV_APT_LOCK);
                     fail, naming the package, when the mirror lost a locked version;
                     and require the base image's pin (dataenv/locks/base.lock)
@@ -60,6 +64,7 @@ die() {
 target=development slim=0 with_ml=0 with_tf=0 with_airflow=0 platform="" push=0
 registry="" extra_tags=() name="" no_cache=0 locked=0 verbose=0 dry_run=0 builder=kiln
 user_args=()
+cache_repo="" cache_from=() cache_to=()
 
 need() { [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value (see --help)"; }
 while [ $# -gt 0 ]; do
@@ -79,6 +84,12 @@ while [ $# -gt 0 ]; do
     --tag=*) extra_tags+=("${1#*=}") ;;
     --name) need "$@"; name=$2; shift ;;
     --no-cache) no_cache=1 ;;
+    --cache) need "$@"; cache_repo=${2%/}; shift ;;
+    --cache=*) cache_repo=${1#*=}; cache_repo=${cache_repo%/} ;;
+    --cache-from) need "$@"; cache_from+=("$2"); shift ;;
+    --cache-from=*) cache_from+=("${1#*=}") ;;
+    --cache-to) need "$@"; cache_to+=("$2"); shift ;;
+    --cache-to=*) cache_to+=("${1#*=}") ;;
     --locked) locked=1 ;;
     --build-arg) need "$@"; [[ $2 == *=* ]] || die "--build-arg wants KEY=VALUE, got '$2'"; user_args+=("$2"); shift ;;
     --verbose | -v) verbose=1 ;;
@@ -223,6 +234,15 @@ cmd+=(--label "org.opencontainers.image.revision=$git_ref"
     --label "org.opencontainers.image.version=${conf[APP_VERSION]:-0.0.0}")
 [ -n "$platform" ] && cmd+=(--platform "$platform")
 [ $no_cache = 1 ] && cmd+=(--no-cache)
+if [ -n "$cache_repo" ] && [ "$builder" = buildah ]; then
+    cache_from+=("$cache_repo") # buildah: a repository, its cache tagged by key
+    cache_to+=("$cache_repo")
+elif [ -n "$cache_repo" ]; then
+    cache_from+=("type=registry,ref=$cache_repo:cache-$target")
+    cache_to+=("type=registry,ref=$cache_repo:cache-$target,mode=max")
+fi
+for c in "${cache_from[@]+"${cache_from[@]}"}"; do cmd+=(--cache-from "$c"); done
+for c in "${cache_to[@]+"${cache_to[@]}"}"; do cmd+=(--cache-to "$c"); done
 if [ "$builder" = kiln ]; then
     [ $verbose = 1 ] && cmd+=(--progress plain)
     cmd+=(--iidfile "$iidfile")

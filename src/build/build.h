@@ -39,6 +39,10 @@ struct build_opts {
     const struct build_ssh *ssh;
     size_t n_ssh;
     int no_cache;
+    const char *const *cache_from; /* --cache-from specs (build/cache_io.h), tried in order */
+    size_t n_cache_from;
+    const char *const *cache_to; /* --cache-to specs */
+    size_t n_cache_to;
     enum build_pull pull;
     const struct registry_opts *registry; /* TLS, certs, credentials for pulls; NULL = defaults
                                              (its progress callback is not used) */

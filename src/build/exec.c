@@ -73,18 +73,74 @@ void build_add_layer(struct stage_state *st, const struct cache_entry *e, const 
     l->blob.digest = e->digest;
     l->blob.size = e->size;
     l->diffid = e->diff_id;
-    st->snaps[st->n_layers] = xstrdup(snap);
+    st->snaps[st->n_layers] = snap != NULL ? xstrdup(snap) : NULL; /* NULL: not fetched yet */
     st->n_layers++;
 }
 
-int build_stage_rootview(struct stage_state *st, struct rootview **out, struct kiln_error **err)
+/* The layer's blob in the store: fetched from the --cache-from record that
+ * named it, else refused (the build starts over without that record's
+ * entries for it). */
+static int fetch_layer(struct build_ctx *b, const struct image_layer *l, struct kiln_error **err)
 {
+    if (store_blob_has(b->store, &l->blob.digest))
+        return 0;
+    struct cache_entry e = {
+        .has_layer = 1, .digest = l->blob.digest, .diff_id = l->diffid, .size = l->blob.size};
+    snprintf(e.media_type, sizeof(e.media_type), "%s", l->blob.media_type);
+    if (b->ci == NULL)
+        return kiln_error_set(err, KILN_E_NOTFOUND, "layer %s is not in the store",
+                              l->blob.digest.hex);
+    progress_message(b->o->progress, "=> cache: fetching layer sha256:%.12s (%llu bytes)",
+                     l->blob.digest.hex, (unsigned long long)l->blob.size);
+    cleanup_error struct kiln_error *fe = NULL;
+    if (cache_import_fetch(b->ci, b->store, &e, &fe) < 0) {
+        cache_import_refuse(b->ci, &l->blob.digest, fe->msg);
+        return kiln_error_set(err, KILN_E_DIGEST, "%s", fe->msg);
+    }
+    return 0;
+}
+
+int build_stage_materialize(struct build_ctx *b, struct stage_state *st, struct kiln_error **err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&b->lazy_mu);
+    for (size_t i = 0; i < st->n_layers && rc == 0; i++) {
+        if (st->snaps[i] != NULL)
+            continue;
+        rc = fetch_layer(b, &st->layers[i], err);
+        if (rc == 0 && store_snapshot_ensure(b->store, &st->layers[i], &st->snaps[i], err) < 0) {
+            /* the bytes matched their digest but not the diff id the record gave */
+            if (b->ci != NULL)
+                cache_import_refuse(b->ci, &st->layers[i].blob.digest, (*err)->msg);
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&b->lazy_mu);
+    return rc;
+}
+
+int build_stage_rootview(struct build_ctx *b, struct stage_state *st, struct rootview **out,
+                         struct kiln_error **err)
+{
+    if (build_stage_materialize(b, st, err) < 0)
+        return -1;
     const char **dirs = xcalloc(st->n_layers + 1, sizeof(char *));
     for (size_t i = 0; i < st->n_layers; i++)
         dirs[i] = st->snaps[st->n_layers - 1 - i];
     int rc = rootview_open(dirs, st->n_layers, out, err);
     free(dirs);
     return rc;
+}
+
+void build_cache_note(struct build_ctx *b, struct stage_state *st, const struct digest *key,
+                      const struct cache_entry *e)
+{
+    if (!b->record)
+        return;
+    pthread_mutex_lock(&b->mu);
+    b->rec = xrealloc(b->rec, (b->n_rec + 1) * sizeof(*b->rec));
+    b->rec[b->n_rec++] = (struct cache_step){.key = *key, .e = *e, .stage = st->index};
+    pthread_mutex_unlock(&b->mu);
 }
 
 int build_cache_hit(struct build_ctx *b, struct stage_state *st, const struct digest *key,
@@ -94,8 +150,20 @@ int build_cache_hit(struct build_ctx *b, struct stage_state *st, const struct di
         return 0;
     struct cache_entry e;
     int rc = cache_lookup(b->root, key, &e, err);
-    if (rc <= 0)
+    if (rc < 0)
         return rc;
+    if (rc == 0) {
+        if (!cache_import_lookup(b->ci, key, &e))
+            return 0;
+        /* Kept in this store's cache too: a local hit once its blob is here. */
+        cleanup_error struct kiln_error *serr = NULL;
+        cache_store(b->root, key, &e, &serr);
+        if (e.has_layer && !store_blob_has(b->store, &e.digest)) {
+            build_add_layer(st, &e, NULL); /* fetched only when needed */
+            build_cache_note(b, st, key, &e);
+            return 1;
+        }
+    }
     if (e.has_layer) {
         struct image_layer l = {
             .blob = {.media_type = e.media_type, .digest = e.digest, .size = e.size},
@@ -108,12 +176,14 @@ int build_cache_hit(struct build_ctx *b, struct stage_state *st, const struct di
         build_add_layer(st, &e, snap);
         free(snap);
     }
+    build_cache_note(b, st, key, &e);
     return 1;
 }
 
-int build_cache_record(struct build_ctx *b, const struct digest *key, const struct cache_entry *e,
-                       struct kiln_error **err)
+int build_cache_record(struct build_ctx *b, struct stage_state *st, const struct digest *key,
+                       const struct cache_entry *e, struct kiln_error **err)
 {
+    build_cache_note(b, st, key, e);
     if (b->o->no_cache) {
         /* --no-cache rebuilds but keeps what the cache already says: the
          * keys after this one chain on it and were stored for its layer, so
@@ -162,7 +232,7 @@ int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *di
         build_discard(b, dir);
     cleanup_free char *snap = store_snapshot_path(b->store, &e.diff_id);
     build_add_layer(st, &e, snap);
-    if (key != NULL && build_cache_record(b, key, &e, err) < 0)
+    if (key != NULL && build_cache_record(b, st, key, &e, err) < 0)
         return -1;
     return 0;
 }
@@ -200,7 +270,7 @@ int build_commit_stream(struct build_ctx *b, struct stage_state *st,
     if (store_snapshot_ensure_like(b->store, &l, hint, &snap, err) < 0)
         return -1;
     build_add_layer(st, &e, snap);
-    if (key != NULL && build_cache_record(b, key, &e, err) < 0)
+    if (key != NULL && build_cache_record(b, st, key, &e, err) < 0)
         return -1;
     return 0;
 }
@@ -241,6 +311,10 @@ static void stage_reset(struct stage_state *st)
 static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_error **err)
 {
     const struct df_graph_stage *gs = &b->g->stages[st->index];
+    /* The base key's fields, in order (docs/build.md, "What a step key
+     * covers"): epoch, then base | base-stage | base-image. Nothing bound to
+     * this machine (paths, inodes, mtimes): keys must mean the same on every
+     * machine for --cache-from. */
     struct digester *k = cache_key_begin(NULL);
     /* Every layer's times are clamped to the epoch, so a step made under
      * another epoch is another step: reusing it would give an image that a
@@ -455,9 +529,38 @@ int build_run_stage(struct build_ctx *b, struct stage_state *st, struct kiln_err
     return 0;
 }
 
-static int write_image(struct build_ctx *b, struct stage_state *st, struct build_result *out,
-                       struct kiln_error **err)
+/* The stages whose layers the target's image holds: it and its FROM chain. */
+static int in_result(struct build_ctx *b, size_t stage)
 {
+    size_t t = b->g->target;
+    for (size_t guard = 0; guard <= b->df->n_stages; guard++) {
+        if (t == stage)
+            return 1;
+        if (b->g->stages[t].base.kind != DF_REF_STAGE)
+            return 0;
+        t = b->g->stages[t].base.stage;
+    }
+    return 0;
+}
+
+/* The steps --cache-to with mode (max: all) exports; allocated. */
+static struct cache_step *export_steps(struct build_ctx *b, int max, size_t *n)
+{
+    struct cache_step *v = xcalloc(b->n_rec + 1, sizeof(*v));
+    *n = 0;
+    for (size_t i = 0; i < b->n_rec; i++)
+        if (max || in_result(b, b->rec[i].stage))
+            v[(*n)++] = b->rec[i];
+    return v;
+}
+
+static int write_image(struct build_ctx *b, struct stage_state *st, const json_t *annotations,
+                       struct build_result *out, struct kiln_error **err)
+{
+    /* The image's layers from --cache-from hits: their bytes now. */
+    for (size_t i = 0; i < st->n_layers; i++)
+        if (st->snaps[i] == NULL && fetch_layer(b, &st->layers[i], err) < 0)
+            return -1;
     char created[64];
     rfc3339(b->o->epoch, created, sizeof(created));
     json_object_set_new(st->config, "created", json_string(created));
@@ -476,8 +579,8 @@ static int write_image(struct build_ctx *b, struct stage_state *st, struct build
             json_object_set_new(labels, k, json_string(eq ? eq + 1 : ""));
         }
     }
-    if (store_image_write(b->store, st->config, st->layers, st->n_layers, NULL, &out->manifest,
-                          err) < 0)
+    if (store_image_write(b->store, st->config, st->layers, st->n_layers, annotations,
+                          &out->manifest, err) < 0)
         return -1;
     cleanup_json json_t *m = store_blob_read_json(b->store, &out->manifest.digest, err);
     if (m == NULL)
@@ -497,10 +600,56 @@ static void warn_cb(void *ud, const struct df_warning *w)
     progress_message(b->o->progress, "warning: %s:%d: %s", b->df->file, w->pos.line, w->msg);
 }
 
-int build_run(const struct build_opts *o, struct build_result *out, struct kiln_error **err)
+static void cache_warn(void *ctx, const char *msg)
 {
-    struct build_ctx b = {.o = o, .store = o->store, .root = store_root(o->store)};
+    progress_message(ctx, "warning: %s", msg);
+}
+
+/* After the image: --cache-to's records (a failure to write one is a
+ * warning, the image is built). */
+static void export_caches(struct build_ctx *b, const struct cache_io_spec *to, size_t n_to)
+{
+    /* Steps hit from a --cache-from record whose layers nothing needed are
+     * fetched now, so that the record written (often to the same place, as
+     * with the data environment's --cache) still holds them. */
+    for (size_t i = 0; b->ci != NULL && i < b->n_rec; i++) {
+        struct cache_step *r = &b->rec[i];
+        int wanted = 0;
+        for (size_t k = 0; k < n_to && !wanted; k++)
+            wanted = to[k].kind != CACHE_IO_INLINE && (to[k].max || in_result(b, r->stage));
+        if (!wanted || !r->e.has_layer || store_blob_has(b->store, &r->e.digest))
+            continue;
+        struct image_layer l = {
+            .blob = {.media_type = r->e.media_type, .digest = r->e.digest, .size = r->e.size},
+            .diffid = r->e.diff_id};
+        cleanup_error struct kiln_error *fe = NULL;
+        if (fetch_layer(b, &l, &fe) < 0)
+            progress_message(b->o->progress, "warning: not exported: %s", fe->msg);
+    }
+    for (size_t i = 0; i < n_to; i++) {
+        if (to[i].kind == CACHE_IO_INLINE)
+            continue;
+        size_t n = 0;
+        struct cache_step *v = export_steps(b, to[i].max, &n);
+        cleanup_error struct kiln_error *e = NULL;
+        const char *where = to[i].kind == CACHE_IO_LOCAL ? to[i].dir : to[i].ref;
+        if (cache_export(b->store, &to[i], v, n, b->o->registry, &e) < 0)
+            progress_message(b->o->progress, "warning: %s", e->msg);
+        else
+            progress_message(b->o->progress, "=> cache exported to %s (%zu steps, mode=%s)", where,
+                             n, to[i].max ? "max" : "min");
+        free(v);
+    }
+}
+
+static int build_run_once(const struct build_opts *o, struct cache_import *ci,
+                          const struct cache_io_spec *to, size_t n_to, struct build_result *out,
+                          struct kiln_error **err)
+{
+    struct build_ctx b = {
+        .o = o, .store = o->store, .root = store_root(o->store), .ci = ci, .record = n_to > 0};
     pthread_mutex_init(&b.mu, NULL);
+    pthread_mutex_init(&b.lazy_mu, NULL);
     memset(out, 0, sizeof(*out));
     cleanup_free char *dfpath =
         o->dockerfile ? xstrdup(o->dockerfile) : path_join(o->context_dir, "Dockerfile");
@@ -541,8 +690,22 @@ int build_run(const struct build_opts *o, struct build_result *out, struct kiln_
         progress_message(o->progress, "warning: build arg %s was given but never used by an ARG",
                          unused[i]);
     free(unused);
-    if (write_image(&b, &b.stages[b.g->target], out, err) < 0)
-        goto out;
+    {
+        cleanup_json json_t *ann = NULL;
+        for (size_t i = 0; i < n_to; i++) {
+            if (to[i].kind != CACHE_IO_INLINE || ann != NULL)
+                continue;
+            size_t n = 0;
+            struct cache_step *v = export_steps(&b, 0, &n);
+            struct stage_state *t = &b.stages[b.g->target];
+            cleanup_free char *val = cache_inline_value(v, n, t->layers, t->n_layers);
+            free(v);
+            ann = json_pack("{s:s}", CACHE_INLINE_ANNOTATION, val);
+        }
+        if (write_image(&b, &b.stages[b.g->target], ann, out, err) < 0)
+            goto out;
+    }
+    export_caches(&b, to, n_to);
     rc = 0;
 out:
     build_discard_wait(&b);
@@ -565,7 +728,46 @@ out:
     df_eval_free(b.ev);
     df_free(b.df);
     build_pulled_release(&b);
+    free(b.rec);
     pthread_mutex_destroy(&b.mu);
+    pthread_mutex_destroy(&b.lazy_mu);
+    return rc;
+}
+
+int build_run(const struct build_opts *o, struct build_result *out, struct kiln_error **err)
+{
+    size_t nf = o->n_cache_from, nt = o->n_cache_to;
+    struct cache_io_spec *from = xcalloc(nf + 1, sizeof(*from));
+    struct cache_io_spec *to = xcalloc(nt + 1, sizeof(*to));
+    struct cache_import *ci = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < nf && rc == 0; i++)
+        rc = cache_io_spec_parse(o->cache_from[i], 0, &from[i], err);
+    for (size_t i = 0; i < nt && rc == 0; i++)
+        rc = cache_io_spec_parse(o->cache_to[i], 1, &to[i], err);
+    if (rc == 0 && nf > 0 && !o->no_cache)
+        ci = cache_import_load(o->store, from, nf, o->registry, cache_warn, o->progress);
+    /* A layer a record named that turned out wrong (bytes not matching) is
+     * refused: the attempt fails, and the build starts over without it (what
+     * was fetched or built so far is in this store's cache by then). */
+    for (int attempt = 0; rc == 0; attempt++) {
+        unsigned refused = cache_import_refused(ci);
+        rc = build_run_once(o, ci, to, nt, out, err);
+        if (rc == 0 || attempt >= 8 || cache_import_refused(ci) == refused)
+            break;
+        progress_message(o->progress, "=> cache: building again without the refused layer (%s)",
+                         (*err)->msg);
+        kiln_error_freep(err);
+        build_result_release(out);
+        rc = 0;
+    }
+    cache_import_free(ci);
+    for (size_t i = 0; i < nf; i++)
+        cache_io_spec_release(&from[i]);
+    for (size_t i = 0; i < nt; i++)
+        cache_io_spec_release(&to[i]);
+    free(from);
+    free(to);
     return rc;
 }
 

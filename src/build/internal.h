@@ -8,6 +8,7 @@
 
 #include "build/build.h"
 #include "build/cache.h"
+#include "build/cache_io.h"
 #include "build/context.h"
 #include "build/rootview.h"
 #include "build/statcache.h"
@@ -52,24 +53,41 @@ struct build_ctx {
     int cancel;              /* set when a stage failed: others stop */
     struct sched *sched;     /* while the stages run (sched.c) */
     struct discard *discard; /* background removal of scratch dirs (discard.c) */
+    struct cache_import *ci; /* --cache-from records, or NULL */
+    pthread_mutex_t lazy_mu; /* fetching layers of imported hits */
+    int record;              /* --cache-to given: keep the steps in rec */
+    struct cache_step *rec;  /* steps hit or made (under mu) */
+    size_t n_rec;
 };
 
 /* exec.c */
 /* Runs one stage's instructions (its base first: waits for a FROM stage). */
 int build_run_stage(struct build_ctx *b, struct stage_state *st, struct kiln_error **err);
-int build_stage_rootview(struct stage_state *st, struct rootview **out, struct kiln_error **err);
+/* The stage's file system (its layers' snapshots, fetched and unpacked
+ * first when a --cache-from hit left them out). */
+int build_stage_rootview(struct build_ctx *b, struct stage_state *st, struct rootview **out,
+                         struct kiln_error **err);
+/* Fetches (when a --cache-from hit left it out) and unpacks every layer
+ * of st; a layer refused here (bytes not matching) fails the build
+ * attempt, and build_run starts over without it. */
+int build_stage_materialize(struct build_ctx *b, struct stage_state *st, struct kiln_error **err);
 int build_image_snapshots(struct build_ctx *b, const struct image *img, char ***snaps,
                           struct kiln_error **err);
 void build_add_layer(struct stage_state *st, const struct cache_entry *e, const char *snap);
 void build_add_history(struct build_ctx *b, struct stage_state *st, const char *created_by,
                        int empty_layer);
-/* Looks up key; on a hit adds the layer (if any) and returns 1. */
+/* Looks up key (this store's cache, then --cache-from's records); on a hit
+ * adds the layer (if any) and returns 1. A hit from a record adds the layer
+ * without its bytes: build_stage_materialize fetches them when needed. */
 int build_cache_hit(struct build_ctx *b, struct stage_state *st, const struct digest *key,
                     struct kiln_error **err);
-/* Stores key -> e in the cache; with --no-cache only where the cache has
- * no usable entry for key (a --no-cache build never replaces one). */
-int build_cache_record(struct build_ctx *b, const struct digest *key, const struct cache_entry *e,
-                       struct kiln_error **err);
+/* Keeps key -> e for --cache-to (a no-op without it). */
+void build_cache_note(struct build_ctx *b, struct stage_state *st, const struct digest *key,
+                      const struct cache_entry *e);
+/* Stores key -> e in the cache (and notes it for --cache-to); with --no-cache only where the cache
+ * has no usable entry for key (a --no-cache build never replaces one). */
+int build_cache_record(struct build_ctx *b, struct stage_state *st, const struct digest *key,
+                       const struct cache_entry *e, struct kiln_error **err);
 /* Turns dir (in the scratch area) into a layer: tar -> blob -> snapshot
  * (dir synced and moved into place, or discarded when the store already has
  * that snapshot), records it in the cache under key and adds it to the stage. */

@@ -97,7 +97,7 @@ int build_from_view(struct build_ctx *b, struct stage_state *st, const char *fro
         } else {
             stage_identity(src, identity);
             if (view != NULL)
-                rc = build_stage_rootview(src, view, err);
+                rc = build_stage_rootview(b, src, view, err);
         }
     } else if (ref.kind == DF_REF_SCRATCH) {
         digest_bytes("scratch", 7, identity);
@@ -359,20 +359,16 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
     struct copy_req req = {.is_add = is_add && from == NULL,
                            .parents = parents != NULL && strcmp(parents, "false") != 0,
                            .ctx = b->ctx};
-    if (!link && build_stage_rootview(st, &dest_view, err) < 0)
-        goto out;
-    req.dest_view = dest_view;
+    /* The tree below (dest_view) and the owner names (--chown=user) are not
+     * read before the cache lookup: both follow from the parent key, so the
+     * key needs neither, and a hit opens no layer (the layers of
+     * --cache-from hits stay unfetched). */
     struct digest from_id = {{0}};
     struct chmod_spec mode;
     /* --from: only its identity before the cache lookup; its root file
      * system (for an image: unpacked snapshots) only on a miss. */
     if (from != NULL && build_from_view(b, st, from, NULL, &from_id, err) < 0)
         goto out;
-    if (chown != NULL) {
-        if (copy_resolve_owner(dest_view, chown, &req.uid, &req.gid, err) < 0)
-            goto out;
-        req.has_chown = 1;
-    }
     if (chmod != NULL) {
         if (chmod_parse(chmod, &mode) < 0) {
             kiln_error_set(err, KILN_E_INVALID,
@@ -490,7 +486,18 @@ int build_step_copy(struct build_ctx *b, struct stage_state *st, const struct df
                 goto out;
             req.from = src_view;
         }
-        if (plan == NULL && copy_plan_build(&req, &plan, err) < 0)
+        if (!link && build_stage_rootview(b, st, &dest_view, err) < 0)
+            goto out;
+        req.dest_view = dest_view;
+        if (chown != NULL) {
+            if (copy_resolve_owner(dest_view, chown, &req.uid, &req.gid, err) < 0)
+                goto out;
+            req.has_chown = 1;
+        }
+        /* the key's plan knew neither the tree below nor the owner */
+        copy_plan_free(plan);
+        plan = NULL;
+        if (copy_plan_build(&req, &plan, err) < 0)
             goto out;
         if (write_and_commit(b, st, plan, step->text, &layer_key, err) < 0)
             goto out;
@@ -527,12 +534,34 @@ out:
     return rc;
 }
 
+/* Whether st has a layer a --cache-from hit has not fetched yet. */
+static int stage_lazy(const struct stage_state *st)
+{
+    for (size_t i = 0; i < st->n_layers; i++)
+        if (st->snaps[i] == NULL)
+            return 1;
+    return 0;
+}
+
 int build_step_workdir(struct build_ctx *b, struct stage_state *st, const char *path,
                        const struct digest *key, struct kiln_error **err)
 {
     cleanup_free char *text = xasprintf("WORKDIR %s", path);
+    /* The key covers the tree below (its parent key), so whether the
+     * directory exists is recorded under it too (an entry without a layer):
+     * a chain of --cache-from hits need not fetch the layers to know. */
+    if (stage_lazy(st)) {
+        size_t before = st->n_layers;
+        int hit = build_cache_hit(b, st, key, err);
+        if (hit < 0)
+            return -1;
+        if (hit) {
+            build_add_history(b, st, text, st->n_layers == before);
+            return 0;
+        }
+    }
     struct rootview *view = NULL;
-    if (build_stage_rootview(st, &view, err) < 0)
+    if (build_stage_rootview(b, st, &view, err) < 0)
         return -1;
     struct rootview_entry e;
     int found = rootview_lookup(view, path, 1, &e, err);
@@ -543,6 +572,14 @@ int build_step_workdir(struct build_ctx *b, struct stage_state *st, const char *
     }
     if (found) {
         rootview_free(view);
+        struct cache_entry none = {0}, old;
+        cleanup_error struct kiln_error *lerr = NULL;
+        if (cache_lookup(b->root, key, &old, &lerr) != 1) {
+            if (build_cache_record(b, st, key, &none, err) < 0)
+                return -1;
+        } else {
+            build_cache_note(b, st, key, &none); /* for --cache-to */
+        }
         build_add_history(b, st, text, 1);
         return 0;
     }

@@ -543,7 +543,7 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
     /* Which mount points will the runtime create? */
     struct stubs stubs = {0};
     struct rootview *view = NULL;
-    if (build_stage_rootview(st, &view, err) == 0) {
+    if (build_stage_rootview(b, st, &view, err) == 0) {
         static const char *fixed[] = {
             "/proc", "/dev", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"};
         for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
@@ -615,6 +615,9 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
      * one per file) need not reach the disk, and unmounting the overlay
      * need not sync the whole file system. */
     spec.volatile_upper = 1;
+    /* ... and the calls themselves cost nothing: a sync(2) would flush every
+     * file system of the host, fsyncs on cache mounts would reach the disk. */
+    spec.sync_noop = 1;
     /* The runtime runs in a child made by fork(): the build has other
      * threads (parallel stages, progress), and glibc's fork leaves the child
      * with consistent allocator and stdio state, which a raw clone from a
@@ -753,6 +756,9 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         rc = 0;
         goto out;
     }
+    /* A miss runs on top of the layers: fetch those --cache-from hits left out. */
+    if (build_stage_materialize(b, st, err) < 0)
+        goto out;
     n_turns = shared_cache_ids(mounts, n_mounts, turns);
     if (build_cache_turn_take(b, st, (const char *const *)turns, n_turns, err) < 0) {
         free_ids(turns, n_turns);
@@ -786,7 +792,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         }
         if (dir_empty(ufd)) {
             struct cache_entry none = {0};
-            if (build_cache_record(b, key, &none, err) < 0)
+            if (build_cache_record(b, st, key, &none, err) < 0)
                 goto out;
             progress_step_done(b->o->progress, pid);
             rc = 0;

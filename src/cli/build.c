@@ -49,7 +49,7 @@ static void free_list(char *(*v)[MAX_LIST])
 }
 
 struct build_flags {
-    struct strv tags, args, labels, secrets, ssh;
+    struct strv tags, args, labels, secrets, ssh, cache_from, cache_to;
     const char *file, *target, *platform, *progress, *output, *iidfile, *network;
     const char *sbom; /* --sbom[=FORMATS]: "" for the default formats */
     int no_cache, quiet, dry_run, print_args, jobs, push;
@@ -74,6 +74,8 @@ enum {
     OPT_PRINT_ARGS,
     OPT_PUSH,
     OPT_SBOM,
+    OPT_CACHE_FROM,
+    OPT_CACHE_TO,
 };
 
 static int parse_flags(int argc, char **argv, struct build_flags *f)
@@ -99,6 +101,8 @@ static int parse_flags(int argc, char **argv, struct build_flags *f)
         {"print-args", no_argument, NULL, OPT_PRINT_ARGS},
         {"push", no_argument, NULL, OPT_PUSH},
         {"sbom", optional_argument, NULL, OPT_SBOM},
+        {"cache-from", required_argument, NULL, OPT_CACHE_FROM},
+        {"cache-to", required_argument, NULL, OPT_CACHE_TO},
         {"tls-verify", optional_argument, NULL, CLI_OPT_TLS_VERIFY},
         {"cert-dir", required_argument, NULL, CLI_OPT_CERT_DIR},
         {"authfile", required_argument, NULL, CLI_OPT_AUTHFILE},
@@ -123,6 +127,12 @@ static int parse_flags(int argc, char **argv, struct build_flags *f)
             break;
         case OPT_NO_CACHE:
             f->no_cache = 1;
+            break;
+        case OPT_CACHE_FROM:
+            over = strv_push(&f->cache_from, optarg);
+            break;
+        case OPT_CACHE_TO:
+            over = strv_push(&f->cache_to, optarg);
             break;
         case OPT_PULL:
             if (optarg == NULL || strcmp(optarg, "always") == 0 || strcmp(optarg, "true") == 0)
@@ -529,6 +539,10 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
                            .ssh = ssh,
                            .n_ssh = f.ssh.n,
                            .no_cache = f.no_cache,
+                           .cache_from = f.cache_from.v,
+                           .n_cache_from = f.cache_from.n,
+                           .cache_to = f.cache_to.v,
+                           .n_cache_to = f.cache_to.n,
                            .pull = f.pull,
                            .registry = &f.registry,
                            .network_none = net_none,
@@ -601,6 +615,16 @@ const struct cli_command cli_cmd_build = {
         "      --target STAGE      build this stage (default: the last)\n"
         "      --build-arg K=V     set a build argument (repeatable)\n"
         "      --no-cache          run every step, ignoring the build cache\n"
+        "      --cache-to SPEC     export the steps' cache (repeatable): "
+        "type=registry,ref=REG/NAME:TAG\n"
+        "                          [,mode=min|max], type=local,dest=DIR (an OCI layout) or\n"
+        "                          type=inline (in the image: push it with --push)\n"
+        "      --cache-from SPEC   steps found in another machine's cache (repeatable, tried in\n"
+        "                          order after this store's): type=registry,ref=REF,\n"
+        "                          type=local,src=DIR, or an image (store or registry) built with\n"
+        "                          --cache-to type=inline. Unreachable or missing: a warning\n"
+        "                          and a cold build; a layer whose bytes do not match: refused\n"
+        "                          with a warning, its step runs\n"
         "      --pull[=POLICY]     base images: missing (default), always or never\n"
         "      --platform P        only the host's platform is supported\n"
         "      --progress MODE     auto, tty, plain, json or quiet\n"

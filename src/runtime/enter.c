@@ -73,7 +73,7 @@ static __attribute__((noreturn)) void command(const struct rt_spec *s, int errfd
     if (tty_slave >= 0)
         ioctl(0, TIOCSCTTY, 0);
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    if (rt_lock_down(&err) < 0)
+    if (rt_lock_down(0, &err) < 0)
         fail(errfd, RT_EXIT_SETUP, err);
     rt_exec_command(s->argv, env, &status, &err);
     fail(errfd, status, err);

@@ -15,7 +15,7 @@ int rt_drop_bounding(struct kiln_error **err);
  * for uid 0, nothing for others. */
 int rt_become_user(const struct rt_user *u, struct kiln_error **err);
 /* no_new_privs and the default seccomp filter: the last step before exec. */
-int rt_lock_down(struct kiln_error **err);
+int rt_lock_down(int no_sync, struct kiln_error **err);
 /* Applies the spec's rlimits clamped to the current hard limits. */
 int rt_apply_rlimits(const struct rt_spec *s, struct kiln_error **err);
 

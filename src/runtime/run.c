@@ -106,7 +106,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     /* Only 0, 1, 2 survive the exec (the error pipe closes on it). */
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    if (rt_lock_down(&err) < 0)
+    if (rt_lock_down(s->sync_noop, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
 
     int status;

@@ -65,6 +65,9 @@ struct rt_spec {
     int volatile_upper;   /* the upper dir need not survive a crash: overlay "volatile",
                            * no sync of the upper file system at unmount (a throw-away
                            * container; saves a whole-disk sync per exit) */
+    int sync_noop;        /* sync/syncfs/fsync/fdatasync/sync_file_range answer success
+                           * and do nothing (seccomp): for a build's RUN step, whose
+                           * upper dir is synced once when it becomes a layer */
     int discard_upper;    /* the caller deletes the upper dir after the run (--rm): the
                            * mount points made in it are left, not removed one by one */
 

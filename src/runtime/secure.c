@@ -99,7 +99,7 @@ int rt_apply_rlimits(const struct rt_spec *s, struct kiln_error **err)
  * kiln is built (what Docker's default profile denies answers EPERM). */
 #include "seccomp_filter.h"
 
-int rt_lock_down(struct kiln_error **err)
+int rt_lock_down(int no_sync, struct kiln_error **err)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return kiln_error_errno(err, errno, "setting no_new_privs");
@@ -107,6 +107,11 @@ int rt_lock_down(struct kiln_error **err)
         .len = (unsigned short)(sizeof(rt_seccomp_filter) / sizeof(rt_seccomp_filter[0])),
         .filter = (struct sock_filter *)rt_seccomp_filter,
     };
+    if (no_sync) {
+        prog.len = (unsigned short)(sizeof(rt_seccomp_filter_nosync) /
+                                    sizeof(rt_seccomp_filter_nosync[0]));
+        prog.filter = (struct sock_filter *)rt_seccomp_filter_nosync;
+    }
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
         return kiln_error_errno(err, errno, "loading the seccomp filter");
     return 0;
