@@ -26,6 +26,11 @@ enum {
 enum rt_network {
     RT_NET_HOST = 0, /* share the host's network namespace (the default) */
     RT_NET_NONE,     /* a new network namespace with only a loopback device (up) */
+    RT_NET_PRIVATE,  /* the network namespace of net_holder (net/net.h: a namespace of its
+                      * own with pasta, shared by a pod, or another container's); when
+                      * that process has a user namespace of its own (non-root), the
+                      * container joins it instead of making one. net_holder 0: a new
+                      * private namespace without published ports for this run. */
 };
 
 enum rt_userns {
@@ -48,6 +53,8 @@ struct rt_mount {
     int readonly;        /* BIND/TMPFS: mount read-only */
     const char *options; /* TMPFS data options, or NULL */
 };
+
+struct net_port;
 
 struct rt_rlimit {
     int resource; /* RLIMIT_* */
@@ -86,6 +93,12 @@ struct rt_spec {
     const struct rt_mount *mounts; /* extra mounts, applied in order after /proc and /dev */
     size_t n_mounts;
     int no_etc_files; /* don't provide /etc/hosts, /etc/hostname, /etc/resolv.conf */
+    pid_t net_holder; /* RT_NET_PRIVATE: whose network namespace to join (see above) */
+    const struct net_port *ports; /* RT_NET_PRIVATE: ports the supervisor publishes when it
+                                   * makes the namespace (ctr_supervise); else unused */
+    size_t n_ports;
+    const char *hosts_file; /* a host file bound as /etc/hosts instead of the generated
+                             * one (a pod's, naming its containers); NULL for none */
 
     /* --- stdio --- */
     int stdio[3]; /* fds for the command's 0,1,2; -1 means /dev/null. Use
