@@ -94,4 +94,32 @@ char *net_resolv_conf(void);
 /* The process name the holder gives itself (in ps and /proc/PID/comm). */
 #define NET_HOLDER_COMM "kiln-netns"
 
+/* ---- pods: a named namespace several containers join ----
+ * KILN_ROOT/pods/<name>/ holds pod.json (name, ports, created), state.json
+ * (supervisor, holder and pasta pids), hosts (the /etc/hosts every container
+ * of the pod binds, one line per container added as it joins), and is
+ * flocked by the pod's supervisor while it lives. */
+struct pod_info {
+    pid_t holder;     /* the namespace's holder (0 if the pod is not running) */
+    char *hosts_file; /* allocated */
+};
+
+/* Creates pod name (NULL: a generated one, *name_out gets it) publishing
+ * ports (reserved already), with a detached supervisor holding its namespace;
+ * returns once the namespace is up. A taken name is KILN_E_EXISTS. */
+int pod_create(const char *root, const char *name, const struct net_port *ports, size_t n_ports,
+               net_map_ids_fn map_ids, void *map_ctx, char **name_out, struct kiln_error **err);
+/* A running pod's holder and hosts file; KILN_E_NOTFOUND when it does not exist
+ * or is not running. */
+int pod_lookup(const char *root, const char *name, struct pod_info *pi, struct kiln_error **err);
+/* Every pod name, sorted. */
+int pod_list(const char *root, char ***names, size_t *n, struct kiln_error **err);
+/* pod.json plus "Status" and "Pid" fields from the state, or NULL. */
+json_t *pod_load(const char *root, const char *name, struct kiln_error **err);
+/* Stops the pod's supervisor (its namespace, pasta and ports go with it) and
+ * removes the record. The caller has dealt with the pod's containers. */
+int pod_remove(const char *root, const char *name, struct kiln_error **err);
+/* Appends "127.0.0.1 NAMES" to the pod's hosts file. */
+int pod_add_host(const char *hosts_file, const char *names, struct kiln_error **err);
+
 #endif

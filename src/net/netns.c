@@ -125,7 +125,7 @@ static int start_holder(int rootless, net_map_ids_fn map_ids, void *map_ctx, pid
         ret = kiln_error_errno(err, e, "creating a network namespace");
     else if (rootless && map_ids && map_ids(h, map_ctx, err) < 0)
         ret = -1;
-    if (ret == 0)
+    if (ret == 0 && rootless)
         write_all(sync[1], "g", 1);
     close(sync[1]);
     if (ret < 0) {
@@ -204,8 +204,12 @@ static int start_pasta(pid_t holder, int rootless, const struct net_port *ports,
     arg(&a, xstrdup("-q"));
     arg(&a, xstrdup("--config-net"));
     arg(&a, xstrdup("--no-map-gw"));
-    arg(&a, xstrdup("--dns-forward"));
-    arg(&a, xstrdup(NET_DNS_FORWARD));
+    cleanup_free char *resolv = net_resolv_conf();
+    if (strstr(resolv, NET_DNS_FORWARD)) {
+        /* Only then: with it, this pasta forwards no other DNS traffic. */
+        arg(&a, xstrdup("--dns-forward"));
+        arg(&a, xstrdup(NET_DNS_FORWARD));
+    }
     arg(&a, xstrdup("-T"));
     arg(&a, xstrdup("none"));
     arg(&a, xstrdup("-U"));

@@ -160,14 +160,14 @@ static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns, uid_t keep_uid,
                           gid_t keep_gid, int *status, struct kiln_error **err);
 
-static int map_ids(pid_t pid, void *ctx, struct kiln_error **err)
+int runtime_map_ids(pid_t pid, void *ctx, struct kiln_error **err)
 {
-    return rt_userns_map(pid, *(const enum rt_userns *)ctx, err);
+    return rt_userns_map(pid, ctx ? *(const enum rt_userns *)ctx : RT_USERNS_AUTO, err);
 }
 
 int rt_net_create(const struct rt_spec *s, struct net_ns *ns, struct kiln_error **err)
 {
-    return net_ns_create(s->ports, s->n_ports, map_ids, (void *)&s->userns, ns, err);
+    return net_ns_create(s->ports, s->n_ports, runtime_map_ids, (void *)&s->userns, ns, err);
 }
 
 /* RT_NET_PRIVATE: opens the namespace to join (*netfd), making one for this

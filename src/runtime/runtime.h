@@ -142,6 +142,11 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err);
  * stdio and tty of s; the rest is ignored. Same return contract. */
 int runtime_exec(pid_t pid1, const struct rt_spec *s, int *status, struct kiln_error **err);
 
+/* Writes the id maps of a non-root caller's new user namespace (process pid)
+ * as runtime_run does; ctx is NULL (RT_USERNS_AUTO) or a const enum rt_userns *.
+ * The shape of net/net.h's net_map_ids_fn, for pods. */
+int runtime_map_ids(pid_t pid, void *ctx, struct kiln_error **err);
+
 /* Docker's ENTRYPOINT/CMD rules. image_entrypoint/image_cmd come from the image
  * config (NULL-terminated or NULL). user_entrypoint (from --entrypoint, NULL when
  * not given; "" resets it) replaces the image's ENTRYPOINT and drops the image's
