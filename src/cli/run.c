@@ -220,13 +220,12 @@ static int parse_ulimit(const char *arg, struct rt_rlimit *l)
     return *end ? -1 : 0;
 }
 
-
 /* Settles the network from --network, -p and --pod: ports alone mean a private
  * namespace (as Docker's bridge); container:NAME and a pod mean joining a
  * running namespace, which publishes no ports of its own. */
 static int run_network(const char *root, struct launch_opts *o, int network_given,
-                       const char *net_container, const char *pod, int have_ports,
-                       char **mode_text, char **pod_hosts, struct kiln_error **err)
+                       const char *net_container, const char *pod, int have_ports, char **mode_text,
+                       char **pod_hosts, struct kiln_error **err)
 {
     if (pod != NULL) {
         if (network_given)

@@ -149,8 +149,7 @@ static int bind_probe(const char *ip, unsigned port, enum net_proto proto, unsig
     int one = 1;
     if (proto == NET_TCP)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&ss, len) < 0 ||
-        (proto == NET_TCP && listen(fd, 1) < 0)) {
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || (proto == NET_TCP && listen(fd, 1) < 0)) {
         int e = errno;
         close(fd);
         errno = e;
@@ -200,10 +199,9 @@ int net_ports_reserve(struct net_port **ports, size_t *n, struct kiln_error **er
             int fd = bind_probe(p->host_ip, want, p->proto, &got);
             if (fd < 0) {
                 if (errno == EADDRINUSE)
-                    ret = kiln_error_set(err, KILN_E_EXISTS,
-                                         "port %s:%u/%s is already in use on the host",
-                                         p->host_ip[0] ? p->host_ip : "0.0.0.0", want,
-                                         proto_name(p->proto));
+                    ret = kiln_error_set(
+                        err, KILN_E_EXISTS, "port %s:%u/%s is already in use on the host",
+                        p->host_ip[0] ? p->host_ip : "0.0.0.0", want, proto_name(p->proto));
                 else
                     ret = kiln_error_errno(err, errno, "cannot publish %s:%u/%s",
                                            p->host_ip[0] ? p->host_ip : "0.0.0.0", want,
@@ -291,8 +289,7 @@ void net_ports_from_json(const json_t *a, struct net_port **out, size_t *n)
         if (hp <= 0 || hp > 65535 || cp <= 0 || cp > 65535)
             continue;
         struct net_port *p = &(*out)[k++];
-        snprintf(p->host_ip, sizeof(p->host_ip), "%s",
-                 ip && strcmp(ip, "0.0.0.0") != 0 ? ip : "");
+        snprintf(p->host_ip, sizeof(p->host_ip), "%s", ip && strcmp(ip, "0.0.0.0") != 0 ? ip : "");
         p->host_port = (unsigned)hp;
         p->ctr_port = (unsigned)cp;
         p->count = c > 0 ? (unsigned)c : 1;

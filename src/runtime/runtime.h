@@ -92,8 +92,8 @@ struct rt_spec {
     enum rt_userns userns;
     const struct rt_mount *mounts; /* extra mounts, applied in order after /proc and /dev */
     size_t n_mounts;
-    int no_etc_files; /* don't provide /etc/hosts, /etc/hostname, /etc/resolv.conf */
-    pid_t net_holder; /* RT_NET_PRIVATE: whose network namespace to join (see above) */
+    int no_etc_files;             /* don't provide /etc/hosts, /etc/hostname, /etc/resolv.conf */
+    pid_t net_holder;             /* RT_NET_PRIVATE: whose network namespace to join (see above) */
     const struct net_port *ports; /* RT_NET_PRIVATE: ports the supervisor publishes when it
                                    * makes the namespace (ctr_supervise); else unused */
     size_t n_ports;
