@@ -12,8 +12,12 @@
  * ports itself (-t/-u, bound to a chosen host address), maps the host's DNS,
  * copies the host's addresses and routes, and splices loopback-to-namespace
  * TCP without a userspace copy per packet (better throughput); slirp4netns
- * needs its API socket and one call per port. So kiln has no forwarder of
- * its own. */
+ * needs its API socket and one call per port. The one thing this pasta
+ * (Debian 12's, 2023-03) gets wrong is the replies of a UDP port it
+ * translates (host 18082 -> container 5000): for those, pasta forwards the
+ * same number and a NAT rule in the namespace (iptables REDIRECT, the
+ * kernel's, per namespace) does the translation. So kiln has no userspace
+ * forwarder of its own. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -217,7 +221,16 @@ static int start_pasta(pid_t holder, int rootless, const struct net_port *ports,
     int tcp = 0, udp = 0;
     for (size_t i = 0; i < n; i++) {
         arg(&a, xstrdup(ports[i].proto == NET_UDP ? "-u" : "-t"));
-        arg(&a, port_spec(&ports[i]));
+        if (ports[i].proto == NET_UDP && ports[i].host_port != ports[i].ctr_port) {
+            /* This pasta loses the replies of a UDP port it translates:
+             * it forwards the same number, and the namespace's own NAT
+             * (udp_redirect) takes it to the container's port. */
+            struct net_port same = ports[i];
+            same.ctr_port = same.host_port;
+            arg(&a, port_spec(&same));
+        } else {
+            arg(&a, port_spec(&ports[i]));
+        }
         if (ports[i].proto == NET_UDP)
             udp++;
         else
@@ -309,6 +322,76 @@ static int start_pasta(pid_t holder, int rootless, const struct net_port *ports,
     return 0;
 }
 
+/* Runs iptables inside the holder's namespaces (user first, when it has its
+ * own); returns its exit status or -1. */
+static int iptables_in(pid_t holder, char *const *argv, struct kiln_error **err)
+{
+    int netfd, userfd;
+    if (net_ns_open(holder, &netfd, &userfd, err) < 0)
+        return -1;
+    int logfd = (int)syscall(SYS_memfd_create, "iptables-log", MFD_CLOEXEC);
+    pid_t p = fork();
+    if (p == 0) {
+        if ((userfd >= 0 && setns(userfd, CLONE_NEWUSER) < 0) || setns(netfd, CLONE_NEWNET) < 0) {
+            dprintf(logfd, "joining the network namespace: %s", strerror(errno));
+            _exit(126);
+        }
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(devnull, 1);
+        if (logfd >= 0)
+            dup2(logfd, 2);
+        execvp(argv[0], argv);
+        dprintf(2, "cannot run %s: %s", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(netfd);
+    if (userfd >= 0)
+        close(userfd);
+    int st = 0;
+    if (p > 0)
+        while (waitpid(p, &st, 0) < 0 && errno == EINTR)
+            ;
+    int code = p < 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (code != 0) {
+        char buf[300] = "";
+        ssize_t n = logfd >= 0 ? pread(logfd, buf, sizeof(buf) - 1, 0) : 0;
+        buf[n > 0 ? n : 0] = '\0';
+        kiln_error_set(err, KILN_E_FAIL, "publishing a UDP port: iptables failed: %s",
+                       buf[0] ? buf : "no message");
+    }
+    if (logfd >= 0)
+        close(logfd);
+    return code;
+}
+
+/* UDP ports published on another number than the container's: a NAT
+ * REDIRECT in the namespace from the host's number (what pasta forwards) to
+ * the container's, for pasta's loopback path (OUTPUT) and its tap (PREROUTING). */
+static int udp_redirect(pid_t holder, const struct net_port *ports, size_t n,
+                        struct kiln_error **err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct net_port *p = &ports[i];
+        if (p->proto != NET_UDP || p->host_port == p->ctr_port)
+            continue;
+        for (unsigned j = 0; j < p->count; j++) {
+            static const char *const chains[] = {"OUTPUT", "PREROUTING"};
+            for (size_t c = 0; c < 2; c++) {
+                char dport[16], to[16];
+                snprintf(dport, sizeof(dport), "%u", p->host_port + j);
+                snprintf(to, sizeof(to), "%u", p->ctr_port + j);
+                char *argv[] = {"iptables",   "-w",  "-t",      "nat", "-A", (char *)chains[c],
+                                "-p",         "udp", "--dport", dport, "-j", "REDIRECT",
+                                "--to-ports", to,    NULL};
+                if (iptables_in(holder, argv, err) != 0)
+                    return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int net_ns_create(const struct net_port *ports, size_t n_ports, net_map_ids_fn map_ids,
                   void *map_ctx, struct net_ns *ns, struct kiln_error **err)
 {
@@ -317,7 +400,8 @@ int net_ns_create(const struct net_port *ports, size_t n_ports, net_map_ids_fn m
     if (start_holder(rootless, map_ids, map_ctx, &ns->holder, err) < 0)
         return -1;
     ns->own_userns = rootless;
-    if (start_pasta(ns->holder, rootless, ports, n_ports, &ns->pasta, err) < 0) {
+    if (udp_redirect(ns->holder, ports, n_ports, err) < 0 ||
+        start_pasta(ns->holder, rootless, ports, n_ports, &ns->pasta, err) < 0) {
         net_ns_release(ns);
         return -1;
     }
