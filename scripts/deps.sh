@@ -9,7 +9,11 @@ libseccomp-dev libcap-dev
 bats busybox-static skopeo umoci crun python3-jsonschema
 golang-github-opencontainers-image-spec-dev jq uidmap iproute2 util-linux
 docker-registry apache2-utils openssl python3 git mmdebstrap curl attr libcap2-bin
-musl-tools file zstd podman catatonit openssh-client buildah runc"
+musl-tools file zstd podman catatonit openssh-client buildah runc
+passt iptables iperf3"
+# passt: pasta, the user-mode network of --network private and -p (src/net/);
+# iptables: the NAT redirect of UDP ports published on another number;
+# iperf3: bench/net.sh (throughput through a published port).
 
 missing=""
 for p in $PKGS; do
