@@ -34,7 +34,14 @@ printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\n' >"$rootfs/etc/group"
 "$KILN" import "$rootfs" -t bench-net >/dev/null
 mounts=(-v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro)
-pod=(podman --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp")
+pod=(podman --runtime "$(buildah_runtime)" --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp")
+# rlimits this machine allows (hard nofile is 20000), as bench/run.sh does
+plim=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+# crun refuses "hybrid mode" while cgroup2 owns hugetlb (see bench/run.sh)
+if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null && [ "$(id -u)" = 0 ]; then
+    mkdir -p /sys/fs/cgroup/hugetlb
+    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || true
+fi
 started=()
 cleanup() {
     local p
@@ -58,40 +65,50 @@ iperf_client() {
     done
     jq -r '.end.sum_received.bits_per_second' "$work/iperf.json"
 }
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 gbit() { awk -v b="$1" 'BEGIN{printf "%.2f", b/1e9}'; }
 
 declare -A tput
-port=$(free_port)
-iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-started+=($!)
-tput[loopback]=$(iperf_client "$port")
-
-port=$(free_port)
-"$KILN" run -d --name bench-iperf -p "127.0.0.1:$port:5201" "${mounts[@]}" bench-net \
-    /usr/bin/iperf3 -s >/dev/null
-tput[kiln]=$(iperf_client "$port")
-"$KILN" rm -f bench-iperf >/dev/null
-
+rounds=${BENCH_NET_ROUNDS:-3}
+[ "$BENCH_QUICK" = 1 ] && rounds=1
 have_podman=0
-if "${pod[@]}" run --rm --network slirp4netns --rootfs "$rootfs" /bin/true >/dev/null 2>&1; then
+if "${pod[@]}" run --rm "${plim[@]}" --network slirp4netns --rootfs "$rootfs" /bin/true >/dev/null 2>&1; then
     have_podman=1
-    port=$(free_port)
-    "${pod[@]}" run -d --name bench-iperf --network slirp4netns -p "127.0.0.1:$port:5201" \
-        "${mounts[@]}" --rootfs "$rootfs" /usr/bin/iperf3 -s >/dev/null
-    tput[podman]=$(iperf_client "$port")
-    "${pod[@]}" rm -f bench-iperf >/dev/null
 else
-    bench_log "podman cannot start a container here"
+    bench_log "podman cannot start a container here: $("${pod[@]}" run --rm "${plim[@]}" --network slirp4netns --rootfs "$rootfs" /bin/true 2>&1 | tail -1)"
 fi
-
-# Rootless podman: only when the user exists and can already run it (no set-up here).
 ruser=${BENCH_ROOTLESS_USER:-}
+have_rootless=0
 if [ -n "$ruser" ] && su "$ruser" -s /bin/sh -c "podman run --rm --rootfs $rootfs /bin/true" >/dev/null 2>&1; then
-    port=$(free_port)
-    su "$ruser" -s /bin/sh -c "podman run -d --name bench-iperf -p 127.0.0.1:$port:5201 -v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro --rootfs $rootfs /usr/bin/iperf3 -s" >/dev/null
-    tput[podman-rootless]=$(iperf_client "$port")
-    su "$ruser" -s /bin/sh -c "podman rm -f bench-iperf" >/dev/null
+    have_rootless=1
 fi
+# Alternating rounds (loopback kiln podman ...), medians: the machine is shared.
+for r in $(seq "$rounds"); do
+    port=$(free_port)
+    iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+    started+=($!)
+    tput[loopback]+="$(iperf_client "$port") "
+
+    port=$(free_port)
+    "$KILN" run -d --name bench-iperf -p "127.0.0.1:$port:5201" "${mounts[@]}" bench-net \
+        /usr/bin/iperf3 -s >/dev/null
+    tput[kiln]+="$(iperf_client "$port") "
+    "$KILN" rm -f bench-iperf >/dev/null
+
+    if [ $have_podman = 1 ]; then
+        port=$(free_port)
+        "${pod[@]}" run -d "${plim[@]}" --name bench-iperf --network slirp4netns -p "127.0.0.1:$port:5201" \
+            "${mounts[@]}" --rootfs "$rootfs" /usr/bin/iperf3 -s >/dev/null
+        tput[podman]+="$(iperf_client "$port") "
+        "${pod[@]}" rm -f bench-iperf >/dev/null
+    fi
+    if [ $have_rootless = 1 ]; then
+        port=$(free_port)
+        su "$ruser" -s /bin/sh -c "podman run -d --name bench-iperf -p 127.0.0.1:$port:5201 -v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro --rootfs $rootfs /usr/bin/iperf3 -s" >/dev/null
+        tput[podman-rootless]+="$(iperf_client "$port") "
+        su "$ruser" -s /bin/sh -c "podman rm -f bench-iperf" >/dev/null
+    fi
+done
 
 # Start latency: alternating runs, medians.
 declare -A lat
@@ -109,18 +126,20 @@ for i in $(seq "$runs"); do
     lat[private-p]+="$(start_ms "$KILN" run --rm -p "127.0.0.1:$p:80" bench-net true) "
     if [ $have_podman = 1 ]; then
         p=$(free_port)
-        lat[podman-p]+="$(start_ms "${pod[@]}" run --rm --network slirp4netns -p "127.0.0.1:$p:80" --rootfs "$rootfs" /bin/true) "
+        lat[podman-p]+="$(start_ms "${pod[@]}" run --rm "${plim[@]}" --network slirp4netns -p "127.0.0.1:$p:80" --rootfs "$rootfs" /bin/true) "
     fi
 done
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "== one TCP stream through a published 127.0.0.1 port (iperf3, ${secs}s) =="
+lo=$(echo "${tput[loopback]}" | median)
 for k in loopback kiln podman podman-rootless; do
     [ -n "${tput[$k]:-}" ] || continue
-    printf '%-16s %8s Gbit/s  (%s%% of loopback)\n' "$k" "$(gbit "${tput[$k]}")" \
-        "$(awk -v a="${tput[$k]}" -v b="${tput[loopback]}" 'BEGIN{printf "%.0f", 100*a/b}')"
+    m=$(echo "${tput[$k]}" | median)
+    printf '%-16s %8s Gbit/s  (%s%% of loopback)  runs: %s\n' "$k" "$(gbit "$m")" \
+        "$(awk -v a="$m" -v b="$lo" 'BEGIN{printf "%.0f", 100*a/b}')" \
+        "$(for x in ${tput[$k]}; do printf '%s ' "$(gbit "$x")"; done)"
     bench_record bench=net case=throughput scenario=one-tcp-stream tool="$k" \
-        bits_per_second="${tput[$k]}"
+        bits_per_second="$m"
 done
 echo "== start to exit, median of $runs (ms) =="
 for k in host private private-p podman-p; do
