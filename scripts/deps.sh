@@ -33,8 +33,10 @@ test:    chromium                                                  # the API's /
 test:    libdpkg-dev                                               # dpkg's version order (kiln scan)
 test:    npm|nodejs                                                # schemas from npm at test time
 test:    kubernetes-client|kubectl                                 # Kustomize (a Cloud SDK kubectl will do)
+test:    passt iptables                                            # --network private: pasta; UDP port NAT
 bench:   buildah podman crun runc skopeo umoci mmdebstrap docker-registry # peers (bench/run-all.sh)
 bench:   hyperfine time gnuplot-nox jq python3 catatonit
+bench:   iperf3                                                    # bench/net.sh: one TCP stream
 EOF
 }
 

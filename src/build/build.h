@@ -46,7 +46,7 @@ struct build_opts {
     enum build_pull pull;
     const struct registry_opts *registry; /* TLS, certs, credentials for pulls; NULL = defaults
                                              (its progress callback is not used) */
-    int network_none;                     /* default network of RUN steps */
+    int network_none; /* default network of RUN steps: 0 host, 1 none, 2 private */
     int jobs;                             /* stages at once; <= 0: number of CPUs */
     int64_t epoch;
     struct progress *progress; /* required */

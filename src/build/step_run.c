@@ -603,7 +603,8 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
     const char *wd = json_string_value(json_object_get(c, "WorkingDir"));
     spec.cwd = wd && wd[0] ? wd : "/";
     spec.user = json_string_value(json_object_get(c, "User"));
-    spec.network = net_none ? RT_NET_NONE : RT_NET_HOST;
+    /* net_none: 0 host, 1 none, 2 a private namespace (net/) for this step */
+    spec.network = net_none == 1 ? RT_NET_NONE : net_none == 2 ? RT_NET_PRIVATE : RT_NET_HOST;
     spec.mounts = rm->m;
     spec.n_mounts = rm->n;
     spec.stdio[0] = -1;
@@ -741,12 +742,16 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         net_none = 1;
     else if (net != NULL && (strcmp(net, "host") == 0 || strcmp(net, "default") == 0))
         net_none = strcmp(net, "host") == 0 ? 0 : net_none;
+    else if (net != NULL && strcmp(net, "private") == 0)
+        net_none = 2;
     else if (net != NULL) {
         digester_free(k);
-        kiln_error_set(err, KILN_E_USAGE, "RUN --network=%s: use default, none or host", net);
+        kiln_error_set(err, KILN_E_USAGE, "RUN --network=%s: use default, none, host or private",
+                       net);
         goto out;
     }
-    cache_key_adds(k, "network", net_none ? "none" : "host");
+    /* A private namespace reaches out as the host does: the same key as host. */
+    cache_key_adds(k, "network", net_none == 1 ? "none" : "host");
     cache_key_finish(k, key);
     int hit = build_cache_hit(b, st, key, err);
     if (hit < 0)

@@ -436,8 +436,10 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
     if (f.network != NULL) {
         if (strcmp(f.network, "none") == 0)
             net_none = 1;
+        else if (strcmp(f.network, "private") == 0 || strcmp(f.network, "bridge") == 0)
+            net_none = 2;
         else if (strcmp(f.network, "host") != 0 && strcmp(f.network, "default") != 0)
-            return cli_usage_error("build", "--network=%s: use host or none", f.network);
+            return cli_usage_error("build", "--network=%s: use host, none or private", f.network);
     }
     for (size_t i = 0; i < f.tags.n; i++) {
         struct reference r;
@@ -634,7 +636,8 @@ const struct cli_command cli_cmd_build = {
         "      --secret id=ID,src=FILE  a secret for RUN --mount=type=secret (repeatable)\n"
         "      --ssh ID[=SOCKET]        an SSH agent for RUN --mount=type=ssh (default:\n"
         "                               $SSH_AUTH_SOCK; repeatable)\n"
-        "      --network MODE      network of RUN steps: host (default) or none\n"
+        "      --network MODE      network of RUN steps: host (default), none, or private\n"
+        "                          (a namespace of its own reaching out through pasta)\n"
         "  -j, --jobs N            steps run at once (default: number of CPUs)\n"
         "      --iidfile FILE      write the image id to FILE\n"
         "  -q, --quiet             print only the image id\n"

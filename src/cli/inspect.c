@@ -10,6 +10,8 @@
 #include <strings.h>
 
 #include "cli/store_cmd.h"
+#include "runtime/container.h"
+#include "store/store.h"
 #include "store/reference.h"
 #include "util/cleanup.h"
 #include "store/referrers.h"
@@ -118,6 +120,38 @@ static json_t *referrers_of(struct store *s, const struct image *img, struct kil
     return out;
 }
 
+/* A container (by name, id or prefix) as Docker shows one, with its network
+ * (mode, published ports, pod); NULL when argv names no container. */
+static json_t *describe_container(const char *root, const char *what)
+{
+    cleanup_free char *id = NULL;
+    if (root == NULL || ctr_find(root, what, &id, NULL) < 0)
+        return NULL;
+    json_t *cfg = ctr_load_config(root, id, NULL);
+    json_t *st = ctr_load_state(root, id, NULL);
+    if (cfg == NULL || st == NULL) {
+        json_decref(cfg);
+        json_decref(st);
+        return NULL;
+    }
+    json_t *net = json_object();
+    json_t *mode = json_object_get(cfg, "NetworkMode");
+    json_object_set(net, "NetworkMode", mode ? mode : json_string("host"));
+    json_t *ports = json_object_get(cfg, "Ports");
+    json_object_set(net, "Ports", ports ? ports : json_array());
+    json_t *pod = json_object_get(cfg, "Pod");
+    if (pod)
+        json_object_set(net, "Pod", pod);
+    json_t *d = json_object();
+    json_object_set_new(d, "Id", json_string(id));
+    json_object_set(d, "Name", json_object_get(cfg, "Name"));
+    json_object_set(d, "Image", json_object_get(cfg, "Image"));
+    json_object_set_new(d, "State", st);
+    json_object_set_new(d, "NetworkSettings", net);
+    json_object_set_new(d, "Config", cfg);
+    return d;
+}
+
 static int cmd_inspect(struct cli_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -153,14 +187,17 @@ static int cmd_inspect(struct cli_global *g, int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         struct kiln_error *err = NULL;
         cleanup_image struct image *img = NULL;
-        if (store_image_load(s, argv[i], &img, &err) < 0) {
-            cli_fail(err);
-            failed = 1;
-            continue;
+        json_t *d = want_referrers ? NULL : describe_container(store_root(s), argv[i]);
+        if (d == NULL) {
+            if (store_image_load(s, argv[i], &img, &err) < 0) {
+                cli_fail(err);
+                failed = 1;
+                continue;
+            }
+            d = want_referrers ? referrers_of(s, img, &err) : describe(s, img);
+            if (d == NULL)
+                return cli_fail(err);
         }
-        json_t *d = want_referrers ? referrers_of(s, img, &err) : describe(s, img);
-        if (d == NULL)
-            return cli_fail(err);
         if (format == NULL) {
             json_array_append_new(all, d);
             continue;
@@ -191,7 +228,9 @@ const struct cli_command cli_cmd_inspect = {
     .name = "inspect",
     .run = cmd_inspect,
     .summary = "show an image's id, digest, tags, manifest and config as JSON",
-    .usage = "Usage: kiln inspect [OPTIONS] IMAGE...\n\n"
+    .usage = "Usage: kiln inspect [OPTIONS] IMAGE|CONTAINER...\n\n"
+             "A container (name or id) is shown with Id, Name, Image, State, Config and\n"
+             "NetworkSettings (NetworkMode, Ports, Pod); anything else is taken as an image.\n"
              "Prints a JSON array with one object per IMAGE (a name, an image id or prefix,\n"
              "or a manifest digest): id (config digest), digest (manifest digest),\n"
              "mediaType, repoTags, created, architecture, os, size (bytes of its blobs),\n"

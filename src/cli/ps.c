@@ -1,10 +1,12 @@
 /* kiln ps: containers with their image, command, age, status (and health). */
 #include <getopt.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "net/net.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/json.h"
@@ -50,28 +52,65 @@ static void command_text(const json_t *cfg, struct strbuf *sb)
     }
 }
 
+/* "127.0.0.1:18080->8000/tcp, ..." from config.json's Ports. */
+static char *ports_text(const json_t *cfg)
+{
+    struct net_port *p;
+    size_t n;
+    net_ports_from_json(json_object_get(cfg, "Ports"), &p, &n);
+    char *s = net_ports_describe(p, n);
+    free(p);
+    return s;
+}
+
+/* One object per container for ps --format json. */
+static json_t *ps_json(const char *id, const json_t *cfg, const json_t *st, const char *ports)
+{
+    json_t *mode = json_object_get(cfg, "NetworkMode");
+    json_t *o =
+        json_pack("{s:s,s:O,s:O,s:O,s:O,s:s}", "Id", id, "Names", json_object_get(cfg, "Name"),
+                  "Image", json_object_get(cfg, "Image"), "Command", json_object_get(cfg, "Cmd"),
+                  "State", json_object_get(st, "Status"), "Ports", ports);
+    json_object_set(o, "NetworkMode", mode ? mode : json_string("host"));
+    json_t *pj = json_object_get(cfg, "Ports");
+    json_object_set(o, "PublishedPorts", pj ? pj : json_array());
+    json_object_set(o, "Pod",
+                    json_object_get(cfg, "Pod") ? json_object_get(cfg, "Pod") : json_string(""));
+    json_object_set_new(o, "Created", json_integer(json_get_int(cfg, "Created", 0)));
+    if (json_object_get(st, "Pid"))
+        json_object_set(o, "Pid", json_object_get(st, "Pid"));
+    return o;
+}
+
 static int cmd_ps(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"all", no_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
-    int all = 0, quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "aq", opts, NULL)) != -1) {
+    static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {NULL, 0, NULL, 0}};
+    int all = 0, quiet = 0, json = 0, c;
+    while ((c = getopt_long(argc, argv, "aqf:", opts, NULL)) != -1) {
         if (c == 'a')
             all = 1;
         else if (c == 'q')
             quiet = 1;
+        else if (c == 'f' && strcmp(optarg, "json") == 0)
+            json = 1;
+        else if (c == 'f')
+            return cli_usage_error("ps", "--format %s: kiln knows json", optarg);
         else
             return cli_usage_error("ps", "unknown option");
     }
+    json_t *list = json ? json_array() : NULL;
     cleanup_free char *root = cli_store_root(g);
     char **ids;
     size_t n;
     struct kiln_error *err = NULL;
     if (ctr_list(root, &ids, &n, &err) < 0)
         return cli_fail(err);
-    if (!quiet)
-        printf("%-12s  %-20s  %-22s  %-16s  %-30s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND",
-               "CREATED", "STATUS", "NAMES");
+    if (!quiet && !json)
+        printf("%-12s  %-20s  %-22s  %-16s  %-30s  %-30s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND",
+               "CREATED", "STATUS", "PORTS", "NAMES");
     for (size_t i = 0; i < n; i++) {
         json_t *cfg = ctr_load_config(root, ids[i], NULL);
         json_t *st = ctr_load_state(root, ids[i], NULL);
@@ -86,7 +125,10 @@ static int cmd_ps(struct cli_global *g, int argc, char **argv)
             json_decref(st);
             continue;
         }
-        if (quiet) {
+        if (json) {
+            cleanup_free char *ports = ports_text(cfg);
+            json_array_append_new(list, ps_json(ids[i], cfg, st, ports));
+        } else if (quiet) {
             printf("%.12s\n", ids[i]);
         } else {
             json_t *health = ctr_load_health(root, ids[i]);
@@ -97,9 +139,10 @@ static int cmd_ps(struct cli_global *g, int argc, char **argv)
             command_text(cfg, &cmd);
             char created[48];
             cli_human_ago(json_get_int(cfg, "Created", 0), created, sizeof(created));
-            printf("%.12s  %-20s  %-22s  %-16s  %-30s  %s\n", ids[i],
+            cleanup_free char *ports = ports_text(cfg);
+            printf("%.12s  %-20s  %-22s  %-16s  %-30s  %-30s  %s\n", ids[i],
                    json_get_str(cfg, "Image") ? json_get_str(cfg, "Image") : "", cmd.buf, created,
-                   status.buf, json_get_str(cfg, "Name") ? json_get_str(cfg, "Name") : "");
+                   status.buf, ports, json_get_str(cfg, "Name") ? json_get_str(cfg, "Name") : "");
             strbuf_release(&status);
             strbuf_release(&cmd);
             json_decref(health);
@@ -108,6 +151,11 @@ static int cmd_ps(struct cli_global *g, int argc, char **argv)
         json_decref(st);
     }
     ctr_list_free(ids, n);
+    if (json) {
+        cleanup_free char *out = json_dumps(list, JSON_INDENT(2));
+        printf("%s\n", out);
+        json_decref(list);
+    }
     return EXIT_OK;
 }
 
@@ -115,7 +163,9 @@ const struct cli_command cli_cmd_ps = {
     .name = "ps",
     .run = cmd_ps,
     .summary = "list containers",
-    .usage = "Usage: kiln ps [-a] [-q]\n\n"
+    .usage = "Usage: kiln ps [-a] [-q] [--format json]\n\n"
              "Lists running containers (-a: all) with image, command, age, status (with\n"
-             "health when the image has a HEALTHCHECK) and name. -q prints short ids only.\n",
+             "health when the image has a HEALTHCHECK), published ports and name. -q prints\n"
+             "short ids only; --format json one object per container (Id, Names, Image,\n"
+             "Command, State, Ports, PublishedPorts, NetworkMode, Pod, Created, Pid).\n",
 };

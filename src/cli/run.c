@@ -10,6 +10,8 @@
 
 #include "cli/cli.h"
 #include "cli/run.h"
+#include "net/net.h"
+#include "runtime/container.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -218,6 +220,65 @@ static int parse_ulimit(const char *arg, struct rt_rlimit *l)
     return *end ? -1 : 0;
 }
 
+/* Settles the network from --network, -p and --pod: ports alone mean a private
+ * namespace (as Docker's bridge); container:NAME and a pod mean joining a
+ * running namespace, which publishes no ports of its own. */
+static int run_network(const char *root, struct launch_opts *o, int network_given,
+                       const char *net_container, const char *pod, int have_ports, char **mode_text,
+                       char **pod_hosts, struct kiln_error **err)
+{
+    if (pod != NULL) {
+        if (network_given)
+            return kiln_error_set(err, KILN_E_USAGE, "--pod and --network cannot go together");
+        if (have_ports)
+            return kiln_error_set(err, KILN_E_USAGE,
+                                  "-p with --pod: publish ports on the pod (kiln pod create -p)");
+        struct pod_info pi;
+        if (pod_lookup(root, pod, &pi, err) < 0)
+            return -1;
+        o->network = RT_NET_PRIVATE;
+        o->net_holder = pi.holder;
+        o->pod = pod;
+        *pod_hosts = pi.hosts_file;
+        o->hosts_file = *pod_hosts;
+        *mode_text = xasprintf("pod:%s", pod);
+        o->network_mode = *mode_text;
+        return 0;
+    }
+    if (net_container != NULL) {
+        if (have_ports)
+            return kiln_error_set(err, KILN_E_USAGE,
+                                  "-p with --network container:%s: publish on that container",
+                                  net_container);
+        cleanup_free char *id = NULL;
+        if (ctr_find(root, net_container, &id, err) < 0)
+            return -1;
+        json_t *st = ctr_load_state(root, id, err);
+        if (st == NULL)
+            return -1;
+        const char *status = json_string_value(json_object_get(st, "Status"));
+        pid_t pid = (pid_t)json_integer_value(json_object_get(st, "Pid"));
+        int running = status && strcmp(status, "running") == 0 && pid > 0;
+        json_decref(st);
+        if (!running)
+            return kiln_error_set(err, KILN_E_INVALID,
+                                  "--network container:%s: that container is not running",
+                                  net_container);
+        o->net_holder = pid;
+        *mode_text = xasprintf("container:%s", net_container);
+        o->network_mode = *mode_text;
+        return 0;
+    }
+    if (have_ports) {
+        if (network_given && o->network != RT_NET_PRIVATE)
+            return kiln_error_set(err, KILN_E_USAGE,
+                                  "-p needs --network private (the default with -p), not %s",
+                                  o->network == RT_NET_HOST ? "host" : "none");
+        o->network = RT_NET_PRIVATE;
+    }
+    return 0;
+}
+
 enum {
     OPT_RM = 256,
     OPT_NAME,
@@ -232,6 +293,7 @@ enum {
     OPT_USERNS,
     OPT_ROOTFS,
     OPT_ULIMIT,
+    OPT_POD,
 };
 
 static const char usage[] =
@@ -252,7 +314,15 @@ static const char usage[] =
     "  -w, --workdir DIR    working directory (created if missing)\n"
     "  --entrypoint CMD     override the image's ENTRYPOINT (\"\" clears it)\n"
     "  --hostname NAME      container hostname (default: short id)\n"
-    "  --network host|none  share the host's network (default) or only loopback\n"
+    "  --network MODE       host (default): the host's network; none: loopback only;\n"
+    "                       private (or bridge): a network namespace of its own that\n"
+    "                       reaches out as the host does (pasta); container:NAME: the\n"
+    "                       namespace of a running container\n"
+    "  -p, --publish [IP:][HOSTPORT:]PORT[/tcp|/udp]  publish a container port (or\n"
+    "                       range A-B) on the host; no HOSTPORT: a random one\n"
+    "                       (see kiln port); implies --network private\n"
+    "  -P, --publish-all    publish every EXPOSEd port on a random host port\n"
+    "  --pod NAME           join pod NAME's network (kiln pod create)\n"
     "  --read-only          mount the root file system read-only\n"
     "  -m, --memory SIZE    memory limit (cgroup v2)\n"
     "  --cpus N             CPU limit (cgroup v2)\n"
@@ -288,6 +358,9 @@ static int cmd_run(struct cli_global *g, int argc, char **argv)
         {"userns", required_argument, NULL, OPT_USERNS},
         {"rootfs", required_argument, NULL, OPT_ROOTFS},
         {"ulimit", required_argument, NULL, OPT_ULIMIT},
+        {"publish", required_argument, NULL, 'p'},
+        {"publish-all", no_argument, NULL, 'P'},
+        {"pod", required_argument, NULL, OPT_POD},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -296,11 +369,16 @@ static int cmd_run(struct cli_global *g, int argc, char **argv)
     struct rt_mount mounts[64];
     struct rt_rlimit limits[16];
     size_t n_mounts = 0, n_limits = 0;
+    struct net_port *ports = NULL;
+    size_t n_ports = 0;
+    int publish_all = 0, network_given = 0;
+    const char *net_container = NULL, *pod = NULL;
+    cleanup_free char *mode_text = NULL, *pod_hosts = NULL;
     struct kiln_error *err = NULL;
     int c, ret = RT_EXIT_SETUP;
     cleanup_free char *root = cli_store_root(g);
     o.root = root;
-    while ((c = getopt_long(argc, argv, "+dite:v:u:w:m:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+dite:v:u:w:m:p:Ph", opts, NULL)) != -1) {
         switch (c) {
         case OPT_RM:
             o.rm = 1;
@@ -361,14 +439,34 @@ static int cmd_run(struct cli_global *g, int argc, char **argv)
             o.hostname = optarg;
             break;
         case OPT_NETWORK:
+            network_given = 1;
             if (strcmp(optarg, "host") == 0)
                 o.network = RT_NET_HOST;
             else if (strcmp(optarg, "none") == 0)
                 o.network = RT_NET_NONE;
-            else {
-                ret = cli_usage_error("run", "--network %s: kiln knows host and none", optarg);
+            else if (strcmp(optarg, "private") == 0 || strcmp(optarg, "bridge") == 0)
+                o.network = RT_NET_PRIVATE;
+            else if (strncmp(optarg, "container:", 10) == 0 && optarg[10]) {
+                o.network = RT_NET_PRIVATE;
+                net_container = optarg + 10;
+            } else {
+                ret = cli_usage_error(
+                    "run", "--network %s: use host, none, private (bridge) or container:NAME",
+                    optarg);
                 goto out;
             }
+            break;
+        case 'p':
+            ports = xrealloc(ports, (n_ports + 1) * sizeof(*ports));
+            if (net_parse_publish(optarg, &ports[n_ports], &err) < 0)
+                goto fail;
+            n_ports++;
+            break;
+        case 'P':
+            publish_all = 1;
+            break;
+        case OPT_POD:
+            pod = optarg;
             break;
         case OPT_READONLY:
             o.read_only = 1;
@@ -432,6 +530,29 @@ static int cmd_run(struct cli_global *g, int argc, char **argv)
             goto fail;
         }
     }
+    if (publish_all && o.image_config) {
+        /* Every EXPOSE ("8000/tcp") on a random host port. */
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)json_object_get(o.image_config, "ExposedPorts"), key, v)
+        {
+            cleanup_free char *spec = xstrdup(key);
+            ports = xrealloc(ports, (n_ports + 1) * sizeof(*ports));
+            if (net_parse_publish(spec, &ports[n_ports], &err) < 0) {
+                run_image_close(&ri);
+                goto fail;
+            }
+            n_ports++;
+        }
+    }
+    if (run_network(root, &o, network_given, net_container, pod, n_ports > 0, &mode_text,
+                    &pod_hosts, &err) < 0 ||
+        (n_ports > 0 && net_ports_reserve(&ports, &n_ports, &err) < 0)) {
+        run_image_close(&ri);
+        goto fail;
+    }
+    o.ports = ports;
+    o.n_ports = n_ports;
     o.cmd = argv + optind;
     o.n_cmd = (size_t)(argc - optind);
     o.env = (const char *const *)env.v;
@@ -462,6 +583,7 @@ fail:
 out:
     vec_free(&env);
     vec_free(&strings);
+    free(ports);
     return ret;
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/net.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -323,7 +324,10 @@ json_t *ctr_load_state(const char *root, const char *id, struct kiln_error **err
     }
     const char *status = json_get_str(st, "Status");
     if (status && strcmp(status, "running") == 0 && !ctr_supervisor_alive(root, id)) {
-        /* The supervisor was killed; PID 1 died with it (PDEATHSIG). */
+        /* The supervisor was killed; PID 1 died with it (PDEATHSIG), and so
+         * did its network's holder and pasta; make sure of those. */
+        net_ns_reap_recorded((pid_t)json_get_int(st, "NetHolder", 0),
+                             (pid_t)json_get_int(st, "NetHelper", 0));
         json_object_set_new(st, "Status", json_string("exited"));
         json_object_set_new(st, "ExitCode", json_integer(137));
         json_object_set_new(st, "Finished", json_integer((json_int_t)time(NULL)));

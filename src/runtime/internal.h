@@ -51,6 +51,11 @@ int rt_exec_command(const char *const *argv, char *const *env, int *status,
  * newgidmap when /etc/subuid grants a range, else a single id). */
 int rt_userns_map(pid_t pid, enum rt_userns mode, struct kiln_error **err);
 
+struct net_ns;
+/* Makes a private network namespace publishing s->ports, its holder mapped
+ * like s->userns asks when the caller is not root (net_ns_create). */
+int rt_net_create(const struct rt_spec *s, struct net_ns *ns, struct kiln_error **err);
+
 /* cgroup v2 limits (--memory, --cpus): check before clone, enter the child
  * before it runs, remove after it exits. */
 int rt_cgroup_check(const struct rt_spec *s, struct kiln_error **err);

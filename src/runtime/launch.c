@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net/net.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -110,6 +111,12 @@ static json_t *record_config(const struct launch_opts *o, char **argv, json_t *e
     json_object_set_new(c, "Userns", json_integer(o->userns));
     json_object_set_new(c, "Detached", json_boolean(o->detach));
     json_object_set_new(c, "AutoRemove", json_boolean(o->rm));
+    static const char *const modes[] = {"host", "none", "private"};
+    json_object_set_new(c, "NetworkMode",
+                        json_string(o->network_mode ? o->network_mode : modes[o->network]));
+    json_object_set_new(c, "Ports", net_ports_to_json(o->ports, o->n_ports));
+    if (o->pod)
+        json_object_set_new(c, "Pod", json_string(o->pod));
     return c;
 }
 
@@ -220,6 +227,10 @@ static int start(const struct launch_opts *o, const char *id, char **argv, json_
     s.user = cfg_str(cfg, "User");
     s.hostname = hostname;
     s.network = o->network;
+    s.net_holder = o->net_holder;
+    s.ports = o->ports;
+    s.n_ports = o->n_ports;
+    s.hosts_file = o->hosts_file;
     s.userns = o->userns;
     s.mounts = o->mounts;
     s.n_mounts = o->n_mounts;
@@ -251,6 +262,12 @@ int launch_container(const struct launch_opts *o, int *status, char **id_out,
     json_t *cfg = record_config(o, argv, env);
     char *id = NULL;
     int r = ctr_create(o->root, o->name, cfg, &id, err);
+    if (r == 0 && o->hosts_file) {
+        /* The pod's other containers find this one by name. */
+        const char *nm = cfg_str(cfg, "Name"), *hn = cfg_str(cfg, "Hostname");
+        cleanup_free char *names = xasprintf("%s %s", nm ? nm : "", hn ? hn : "");
+        r = pod_add_host(o->hosts_file, names, err);
+    }
     if (r == 0)
         r = start(o, id, argv, env, cfg, status, err);
     if (id_out && id)

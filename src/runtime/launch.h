@@ -32,6 +32,14 @@ struct launch_opts {
     size_t n_cmd;
     const char *hostname;
     enum rt_network network;
+    const char *network_mode;     /* as recorded for ps/inspect: "host", "none", "private",
+                                   * "container:NAME", "pod:NAME"; NULL from network */
+    pid_t net_holder;             /* RT_NET_PRIVATE: join this process's namespace (pod,
+                                   * container:NAME); 0 makes one publishing ports */
+    const struct net_port *ports; /* published ports (reserved already) */
+    size_t n_ports;
+    const char *pod;        /* the pod's name, recorded, or NULL */
+    const char *hosts_file; /* the pod's /etc/hosts, or NULL */
     enum rt_userns userns;
     int read_only, no_init;
     long long memory;

@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "net/net.h"
 #include "runtime/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -258,7 +259,8 @@ static int setup_etc(const struct rt_spec *s, int stagefd, int rootfd, int rec,
         strbuf_adds(&sb, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     }
     strbuf_addf(&sb, "127.0.1.1\t%s\n", host);
-    write_stage_file(stagefd, "hosts", sb.buf);
+    if (s->hosts_file == NULL)
+        write_stage_file(stagefd, "hosts", sb.buf);
     strbuf_reset(&sb);
     strbuf_addf(&sb, "%s\n", host);
     write_stage_file(stagefd, "hostname", sb.buf);
@@ -266,6 +268,10 @@ static int setup_etc(const struct rt_spec *s, int stagefd, int rootfd, int rec,
     char *resolv = NULL;
     if (s->network == RT_NET_HOST &&
         read_file("/etc/resolv.conf", 1 << 20, &resolv, NULL, NULL) == 0) {
+        strbuf_adds(&sb, resolv);
+        free(resolv);
+    } else if (s->network == RT_NET_PRIVATE) {
+        resolv = net_resolv_conf();
         strbuf_adds(&sb, resolv);
         free(resolv);
     }
@@ -276,7 +282,10 @@ static int setup_etc(const struct rt_spec *s, int stagefd, int rootfd, int rec,
         cleanup_free char *target = xasprintf("/etc/%s", files[i]);
         /* A read-only root without the file simply goes without it. */
         struct kiln_error *e = NULL;
-        if (bind_into(stagefd, files[i], rootfd, rec, target, 2, 0, &e) < 0) {
+        int r = i == 0 && s->hosts_file
+                    ? bind_into(AT_FDCWD, s->hosts_file, rootfd, rec, target, 2, 0, &e)
+                    : bind_into(stagefd, files[i], rootfd, rec, target, 2, 0, &e);
+        if (r < 0) {
             int erofs = e->errnum == EROFS;
             if (!erofs) {
                 kiln_error_set(err, e->code, "%s", e->msg);

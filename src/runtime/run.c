@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "net/net.h"
 #include "runtime/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -29,6 +30,7 @@ struct child_ctx {
     int recfd;  /* write end: mount points created in the root, or -1 */
     int in_userns;
     int ttysock; /* -t: where to send the pty master made in the container, or -1 */
+    int netfd;   /* RT_NET_PRIVATE: the network namespace to join, or -1 */
     uid_t keep_uid;
     gid_t keep_gid;
 };
@@ -69,6 +71,13 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
         if (read(c->syncfd, &b, 1) != 1)
             _exit(RT_EXIT_SETUP); /* the parent failed and says why */
         close(c->syncfd);
+    }
+    if (c->netfd >= 0) {
+        if (setns(c->netfd, CLONE_NEWNET) < 0) {
+            kiln_error_errno(&err, errno, "joining the container's network namespace");
+            child_fail(c, RT_EXIT_SETUP, err);
+        }
+        close(c->netfd);
     }
     if (c->ttysock < 0 && rt_setup_stdio(s, -1, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
@@ -148,13 +157,72 @@ static void forward_signal(int sig)
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 #define N_FORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
 
+static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns, uid_t keep_uid,
+                          gid_t keep_gid, int *status, struct kiln_error **err);
+
+int runtime_map_ids(pid_t pid, void *ctx, struct kiln_error **err)
+{
+    return rt_userns_map(pid, ctx ? *(const enum rt_userns *)ctx : RT_USERNS_AUTO, err);
+}
+
+int rt_net_create(const struct rt_spec *s, struct net_ns *ns, struct kiln_error **err)
+{
+    return net_ns_create(s->ports, s->n_ports, runtime_map_ids, (void *)&s->userns, ns, err);
+}
+
+/* RT_NET_PRIVATE: opens the namespace to join (*netfd), making one for this
+ * run when there is no holder yet (*own), and moves the caller into the
+ * holder's user namespace when it has one (*joined). */
+static int enter_network(const struct rt_spec *s, struct net_ns *own, int *netfd, int *joined,
+                         struct kiln_error **err)
+{
+    pid_t holder = s->net_holder;
+    if (holder <= 0) {
+        if (rt_net_create(s, own, err) < 0)
+            return -1;
+        holder = own->holder;
+    }
+    int userfd;
+    if (net_ns_open(holder, netfd, &userfd, err) < 0)
+        return -1;
+    if (userfd >= 0) {
+        /* The container's processes are created inside the namespace's
+         * owner, which holds the rootless id map already. */
+        int r = setns(userfd, CLONE_NEWUSER);
+        int e = errno;
+        close(userfd);
+        if (r < 0)
+            return kiln_error_errno(err, e, "joining the network's user namespace");
+        *joined = 1;
+    }
+    return 0;
+}
+
 int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
 {
     *status = RT_EXIT_SETUP;
     if (s->argv == NULL || s->argv[0] == NULL)
         return kiln_error_set(err, KILN_E_USAGE, "no command specified");
-    int in_userns =
-        s->userns == RT_USERNS_KEEP_ID || (s->userns == RT_USERNS_AUTO && geteuid() != 0);
+    uid_t keep_uid = getuid();
+    gid_t keep_gid = getgid();
+    struct net_ns own_net = {0};
+    cleanup_close int netfd = -1;
+    int joined_userns = 0;
+    if (s->network == RT_NET_PRIVATE &&
+        enter_network(s, &own_net, &netfd, &joined_userns, err) < 0) {
+        net_ns_release(&own_net);
+        return -1;
+    }
+    int r = runtime_run_in(s, netfd, joined_userns, keep_uid, keep_gid, status, err);
+    net_ns_release(&own_net);
+    return r;
+}
+
+static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns, uid_t keep_uid,
+                          gid_t keep_gid, int *status, struct kiln_error **err)
+{
+    int in_userns = joined_userns || s->userns == RT_USERNS_KEEP_ID ||
+                    (s->userns == RT_USERNS_AUTO && geteuid() != 0);
     int need_cgroup = s->memory_bytes > 0 || s->cpus > 0;
     if (need_cgroup && rt_cgroup_check(s, err) < 0)
         return -1;
@@ -178,7 +246,8 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
             close(rec_w);
         return kiln_error_errno(err, errno, "pipe");
     }
-    if ((in_userns || need_cgroup) && pipe2(syncp, O_CLOEXEC) < 0) {
+    int map_ids_needed = in_userns && !joined_userns;
+    if ((map_ids_needed || need_cgroup) && pipe2(syncp, O_CLOEXEC) < 0) {
         close(errp[0]);
         close(errp[1]);
         return kiln_error_errno(err, errno, "pipe");
@@ -190,13 +259,14 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         .recfd = rec_w,
         .in_userns = in_userns,
         .ttysock = ttysock[1],
-        .keep_uid = getuid(),
-        .keep_gid = getgid(),
+        .netfd = netfd,
+        .keep_uid = keep_uid,
+        .keep_gid = keep_gid,
     };
     unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
     if (s->network == RT_NET_NONE)
         flags |= CLONE_NEWNET;
-    if (in_userns)
+    if (in_userns && !joined_userns)
         flags |= CLONE_NEWUSER;
     fflush(NULL);
     pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
@@ -219,7 +289,7 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
 
     int ret = 0;
     struct kiln_error *setup_err = NULL;
-    if (in_userns && rt_userns_map(pid, s->userns, &setup_err) < 0)
+    if (map_ids_needed && rt_userns_map(pid, s->userns, &setup_err) < 0)
         ret = -1;
     if (ret == 0 && need_cgroup && rt_cgroup_enter(s, pid, &setup_err) < 0)
         ret = -1;

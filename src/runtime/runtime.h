@@ -26,6 +26,11 @@ enum {
 enum rt_network {
     RT_NET_HOST = 0, /* share the host's network namespace (the default) */
     RT_NET_NONE,     /* a new network namespace with only a loopback device (up) */
+    RT_NET_PRIVATE,  /* the network namespace of net_holder (net/net.h: a namespace of its
+                      * own with pasta, shared by a pod, or another container's); when
+                      * that process has a user namespace of its own (non-root), the
+                      * container joins it instead of making one. net_holder 0: a new
+                      * private namespace without published ports for this run. */
 };
 
 enum rt_userns {
@@ -48,6 +53,8 @@ struct rt_mount {
     int readonly;        /* BIND/TMPFS: mount read-only */
     const char *options; /* TMPFS data options, or NULL */
 };
+
+struct net_port;
 
 struct rt_rlimit {
     int resource; /* RLIMIT_* */
@@ -88,7 +95,13 @@ struct rt_spec {
     enum rt_userns userns;
     const struct rt_mount *mounts; /* extra mounts, applied in order after /proc and /dev */
     size_t n_mounts;
-    int no_etc_files; /* don't provide /etc/hosts, /etc/hostname, /etc/resolv.conf */
+    int no_etc_files;             /* don't provide /etc/hosts, /etc/hostname, /etc/resolv.conf */
+    pid_t net_holder;             /* RT_NET_PRIVATE: whose network namespace to join (see above) */
+    const struct net_port *ports; /* RT_NET_PRIVATE: ports the supervisor publishes when it
+                                   * makes the namespace (ctr_supervise); else unused */
+    size_t n_ports;
+    const char *hosts_file; /* a host file bound as /etc/hosts instead of the generated
+                             * one (a pod's, naming its containers); NULL for none */
 
     /* --- stdio --- */
     int stdio[3]; /* fds for the command's 0,1,2; -1 means /dev/null. Use
@@ -131,6 +144,11 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err);
  * runtime_run. Uses argv, env, cwd, user, userns, hostname (for HOSTNAME),
  * stdio and tty of s; the rest is ignored. Same return contract. */
 int runtime_exec(pid_t pid1, const struct rt_spec *s, int *status, struct kiln_error **err);
+
+/* Writes the id maps of a non-root caller's new user namespace (process pid)
+ * as runtime_run does; ctx is NULL (RT_USERNS_AUTO) or a const enum rt_userns *.
+ * The shape of net/net.h's net_map_ids_fn, for pods. */
+int runtime_map_ids(pid_t pid, void *ctx, struct kiln_error **err);
 
 /* Docker's ENTRYPOINT/CMD rules. image_entrypoint/image_cmd come from the image
  * config (NULL-terminated or NULL). user_entrypoint (from --entrypoint, NULL when

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/net.h"
 #include "runtime/container.h"
 #include "runtime/internal.h"
 #include "util/cleanup.h"
@@ -156,6 +157,7 @@ struct sup_ctx {
     const struct ctr_healthcheck *hc;
     int ready_fd;
     pid_t checker;
+    const struct net_ns *net; /* the namespace this supervisor made, or NULL */
 };
 
 static void health_loop(struct sup_ctx *c, pid_t pid1)
@@ -201,6 +203,11 @@ static void on_started(void *ctx, pid_t pid1)
     struct sup_ctx *c = ctx;
     json_t *st = json_pack("{s:s,s:i,s:i,s:I}", "Status", "running", "Pid", (int)pid1, "Supervisor",
                            (int)getpid(), "Started", (json_int_t)time(NULL));
+    if (c->net != NULL) {
+        /* For `kiln rm` after this supervisor was SIGKILLed (net_ns_reap_recorded). */
+        json_object_set_new(st, "NetHolder", json_integer(c->net->holder));
+        json_object_set_new(st, "NetHelper", json_integer(c->net->pasta));
+    }
     ctr_save_state(c->root, c->id, st, NULL);
     json_decref(st);
     /* Tell the waiting `kiln run -d` before forking anything that could
@@ -240,9 +247,20 @@ int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
     }
     struct sup_ctx c = {
         .root = root, .id = id, .s = s, .hc = hc, .ready_fd = ready_fd, .checker = -1};
+    /* The supervisor owns the container's network: made before it starts (so
+     * a taken port fails the start), released when it exits. */
+    struct net_ns net = {0};
+    int r = 0;
+    if (s->network == RT_NET_PRIVATE && s->net_holder <= 0) {
+        r = rt_net_create(s, &net, err);
+        s->net_holder = net.holder;
+        c.net = &net;
+    }
     s->on_start = on_started;
     s->on_start_ctx = &c;
-    int r = runtime_run(s, status, err);
+    if (r == 0)
+        r = runtime_run(s, status, err);
+    net_ns_release(&net);
     if (c.checker > 0) {
         kill(c.checker, SIGKILL);
         waitpid(c.checker, NULL, 0);

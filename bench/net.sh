@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# bench/net.sh: container networking, side by side in one run (not run by make test).
+#
+#   1. Throughput of one TCP stream (iperf3, 5 s) through a port published on
+#      127.0.0.1: kiln (--network private, pasta) vs podman -p rootful
+#      (slirp4netns, the user-mode network; podman's default bridge would route
+#      to a private-range address from the host's namespace, which this machine
+#      forbids) vs rootless podman when the user can run it, and the host's own
+#      loopback as the ceiling.
+#   2. Start latency, median of N: `kiln run --rm --network private IMAGE true`
+#      vs `--network host` vs `podman run --rm -p ...` (slirp4netns).
+#
+# Every connection goes to 127.0.0.1. The same root (busybox with the host's
+# /usr, /lib, /lib64 mounted read-only, for iperf3) serves every tool.
+#
+#   bench/net.sh              BENCH_QUICK=1 bench/net.sh
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+runs=${BENCH_NET_RUNS:-11}
+secs=5
+if [ "$BENCH_QUICK" = 1 ]; then
+    runs=5
+    secs=2
+fi
+work=$BENCH_TMP/net
+export KILN_ROOT=$work/kiln-store
+mkdir -p "$work" "$KILN_ROOT"
+rootfs=$work/rootfs
+mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/usr" "$rootfs/lib" "$rootfs/lib64"
+cp /bin/busybox "$rootfs/bin/"
+for a in $("$rootfs/bin/busybox" --list); do [ "$a" = busybox ] || ln -sf busybox "$rootfs/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\n' >"$rootfs/etc/group"
+"$KILN" import "$rootfs" -t bench-net >/dev/null
+mounts=(-v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro)
+pod=(podman --runtime "$(buildah_runtime)" --root "$work/podman/root" --runroot "$work/podman/run" --tmpdir "$work/podman/tmp")
+# rlimits this machine allows (hard nofile is 20000), as bench/run.sh does
+plim=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+# crun refuses "hybrid mode" while cgroup2 owns hugetlb (see bench/run.sh)
+if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null && [ "$(id -u)" = 0 ]; then
+    mkdir -p /sys/fs/cgroup/hugetlb
+    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null || true
+fi
+started=()
+cleanup() {
+    local p
+    for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done
+    "$KILN" rm -f bench-iperf >/dev/null 2>&1 || true
+    "${pod[@]}" rm -f bench-iperf >/dev/null 2>&1 || true
+    rm -rf "$BENCH_TMP"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# iperf_client PORT: bits per second of one stream to 127.0.0.1:PORT.
+iperf_client() {
+    local i
+    for i in $(seq 50); do
+        iperf3 -c 127.0.0.1 -p "$1" -t "$secs" -J >"$work/iperf.json" 2>/dev/null && break
+        sleep 0.1
+    done
+    jq -r '.end.sum_received.bits_per_second' "$work/iperf.json"
+}
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+gbit() { awk -v b="$1" 'BEGIN{printf "%.2f", b/1e9}'; }
+
+declare -A tput
+rounds=${BENCH_NET_ROUNDS:-3}
+[ "$BENCH_QUICK" = 1 ] && rounds=1
+have_podman=0
+if "${pod[@]}" run --rm "${plim[@]}" --network slirp4netns --rootfs "$rootfs" /bin/true >/dev/null 2>&1; then
+    have_podman=1
+else
+    bench_log "podman cannot start a container here: $("${pod[@]}" run --rm "${plim[@]}" --network slirp4netns --rootfs "$rootfs" /bin/true 2>&1 | tail -1)"
+fi
+ruser=${BENCH_ROOTLESS_USER:-}
+have_rootless=0
+if [ -n "$ruser" ] && su "$ruser" -s /bin/sh -c "podman run --rm --rootfs $rootfs /bin/true" >/dev/null 2>&1; then
+    have_rootless=1
+fi
+# Alternating rounds (loopback kiln podman ...), medians: the machine is shared.
+for r in $(seq "$rounds"); do
+    port=$(free_port)
+    iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+    started+=($!)
+    tput[loopback]+="$(iperf_client "$port") "
+
+    port=$(free_port)
+    "$KILN" run -d --name bench-iperf -p "127.0.0.1:$port:5201" "${mounts[@]}" bench-net \
+        /usr/bin/iperf3 -s >/dev/null
+    tput[kiln]+="$(iperf_client "$port") "
+    "$KILN" rm -f bench-iperf >/dev/null
+
+    if [ $have_podman = 1 ]; then
+        port=$(free_port)
+        "${pod[@]}" run -d "${plim[@]}" --name bench-iperf --network slirp4netns -p "127.0.0.1:$port:5201" \
+            "${mounts[@]}" --rootfs "$rootfs" /usr/bin/iperf3 -s >/dev/null
+        tput[podman]+="$(iperf_client "$port") "
+        "${pod[@]}" rm -f bench-iperf >/dev/null
+    fi
+    if [ $have_rootless = 1 ]; then
+        port=$(free_port)
+        su "$ruser" -s /bin/sh -c "podman run -d --name bench-iperf -p 127.0.0.1:$port:5201 -v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro --rootfs $rootfs /usr/bin/iperf3 -s" >/dev/null
+        tput[podman-rootless]+="$(iperf_client "$port") "
+        su "$ruser" -s /bin/sh -c "podman rm -f bench-iperf" >/dev/null
+    fi
+done
+
+# Start latency: alternating runs, medians.
+declare -A lat
+start_ms() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" >/dev/null 2>&1 || return 1
+    t1=$(date +%s%N)
+    echo $(((t1 - t0) / 1000000))
+}
+for i in $(seq "$runs"); do
+    lat[host]+="$(start_ms "$KILN" run --rm --network host bench-net true) "
+    lat[private]+="$(start_ms "$KILN" run --rm --network private bench-net true) "
+    p=$(free_port)
+    lat[private-p]+="$(start_ms "$KILN" run --rm -p "127.0.0.1:$p:80" bench-net true) "
+    if [ $have_podman = 1 ]; then
+        p=$(free_port)
+        lat[podman-p]+="$(start_ms "${pod[@]}" run --rm "${plim[@]}" --network slirp4netns -p "127.0.0.1:$p:80" --rootfs "$rootfs" /bin/true) "
+    fi
+done
+
+echo "== one TCP stream through a published 127.0.0.1 port (iperf3, ${secs}s) =="
+lo=$(echo "${tput[loopback]}" | median)
+for k in loopback kiln podman podman-rootless; do
+    [ -n "${tput[$k]:-}" ] || continue
+    m=$(echo "${tput[$k]}" | median)
+    printf '%-16s %8s Gbit/s  (%s%% of loopback)  runs: %s\n' "$k" "$(gbit "$m")" \
+        "$(awk -v a="$m" -v b="$lo" 'BEGIN{printf "%.0f", 100*a/b}')" \
+        "$(for x in ${tput[$k]}; do printf '%s ' "$(gbit "$x")"; done)"
+    bench_record bench=net case=throughput scenario=one-tcp-stream tool="$k" \
+        bits_per_second="$m"
+done
+echo "== start to exit, median of $runs (ms) =="
+for k in host private private-p podman-p; do
+    [ -n "${lat[$k]:-}" ] || continue
+    m=$(echo "${lat[$k]}" | median)
+    printf '%-16s %6s ms   runs: %s\n' "$k" "$m" "${lat[$k]}"
+    bench_record bench=net case=start scenario="$k" tool="$([ "$k" = podman-p ] && echo podman || echo kiln)" \
+        runs="$(echo "${lat[$k]}" | awk '{for(i=1;i<=NF;i++) printf "%s ", $i/1000}')"
+done

@@ -1,0 +1,181 @@
+/* kiln pod: network namespaces several containers share (podman's pods):
+ * create (with published ports), rm, ps. Containers join with
+ * `kiln run --pod NAME`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "net/net.h"
+#include "runtime/container.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+
+int cli_stop_container(const char *root, const char *id, long timeout_s, struct kiln_error **err);
+
+static int pod_create_cmd(const char *root, int argc, char **argv)
+{
+    static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
+                                         {"publish", required_argument, NULL, 'p'},
+                                         {NULL, 0, NULL, 0}};
+    const char *name = NULL;
+    struct net_port *ports = NULL;
+    size_t n = 0;
+    struct kiln_error *err = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+n:p:", opts, NULL)) != -1) {
+        if (c == 'n') {
+            name = optarg;
+        } else if (c == 'p') {
+            ports = realloc(ports, (n + 1) * sizeof(*ports));
+            if (ports == NULL || net_parse_publish(optarg, &ports[n], &err) < 0) {
+                free(ports);
+                return cli_fail(err);
+            }
+            n++;
+        } else {
+            free(ports);
+            return cli_usage_error("pod", "create: unknown option");
+        }
+    }
+    if (optind < argc) {
+        free(ports);
+        return cli_usage_error("pod", "create takes no arguments (--name NAME)");
+    }
+    char *made = NULL;
+    if ((n > 0 && net_ports_reserve(&ports, &n, &err) < 0) ||
+        pod_create(root, name, ports, n, runtime_map_ids, NULL, &made, &err) < 0) {
+        free(ports);
+        return cli_fail(err);
+    }
+    printf("%s\n", made);
+    free(made);
+    free(ports);
+    return EXIT_OK;
+}
+
+/* The pod's containers: stopped first with -f; a running one without -f is
+ * an error. Their records go with the pod. */
+static int remove_members(const char *root, const char *pod, int force, struct kiln_error **err)
+{
+    char **ids;
+    size_t n;
+    if (ctr_list(root, &ids, &n, err) < 0)
+        return -1;
+    int ret = 0;
+    for (int pass = 0; pass < 2 && ret == 0; pass++)
+        for (size_t i = 0; i < n && ret == 0; i++) {
+            json_t *cfg = ctr_load_config(root, ids[i], NULL);
+            const char *p = cfg ? json_get_str(cfg, "Pod") : NULL;
+            int member = p && strcmp(p, pod) == 0;
+            json_decref(cfg);
+            if (!member)
+                continue;
+            json_t *st = ctr_load_state(root, ids[i], NULL);
+            const char *s = st ? json_get_str(st, "Status") : NULL;
+            int running = s && strcmp(s, "running") == 0;
+            json_decref(st);
+            if (pass == 0) {
+                if (running && !force)
+                    ret = kiln_error_set(err, KILN_E_INVALID,
+                                         "pod %s has running container %.12s; stop it or use "
+                                         "pod rm -f",
+                                         pod, ids[i]);
+                continue;
+            }
+            if (running && cli_stop_container(root, ids[i], 0, err) < 0)
+                ret = -1;
+            else if (ctr_remove(root, ids[i], err) < 0)
+                ret = -1;
+        }
+    ctr_list_free(ids, n);
+    return ret;
+}
+
+static int pod_rm_cmd(const char *root, int argc, char **argv)
+{
+    int force = 0, ret = EXIT_OK;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0)
+            force = 1;
+        else
+            return cli_usage_error("pod", "rm: unknown option %s", argv[i]);
+    }
+    if (i >= argc)
+        return cli_usage_error("pod", "rm: give at least one pod");
+    for (; i < argc; i++) {
+        struct kiln_error *err = NULL;
+        json_t *pod = pod_load(root, argv[i], &err);
+        if (pod == NULL || remove_members(root, argv[i], force, &err) < 0 ||
+            pod_remove(root, argv[i], &err) < 0) {
+            json_decref(pod);
+            ret = cli_fail(err);
+            continue;
+        }
+        json_decref(pod);
+        printf("%s\n", argv[i]);
+    }
+    return ret;
+}
+
+static int pod_ps_cmd(const char *root)
+{
+    char **names;
+    size_t n;
+    struct kiln_error *err = NULL;
+    if (pod_list(root, &names, &n, &err) < 0)
+        return cli_fail(err);
+    printf("%-24s  %-10s  %s\n", "NAME", "STATUS", "PORTS");
+    for (size_t i = 0; i < n; i++) {
+        json_t *pod = pod_load(root, names[i], NULL);
+        if (pod == NULL)
+            continue;
+        struct net_port *p;
+        size_t np;
+        net_ports_from_json(json_object_get(pod, "Ports"), &p, &np);
+        cleanup_free char *ports = net_ports_describe(p, np);
+        free(p);
+        printf("%-24s  %-10s  %s\n", names[i], json_get_str(pod, "Status"), ports);
+        json_decref(pod);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return EXIT_OK;
+}
+
+static int cmd_pod(struct cli_global *g, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+        return argc < 2 ? cli_usage_error("pod", "give create, rm or ps") : cli_print_help("pod");
+    cleanup_free char *root = cli_store_root(g);
+    if (strcmp(argv[1], "create") == 0)
+        return pod_create_cmd(root, argc - 1, argv + 1);
+    if (strcmp(argv[1], "rm") == 0)
+        return pod_rm_cmd(root, argc - 1, argv + 1);
+    if (strcmp(argv[1], "ps") == 0 || strcmp(argv[1], "ls") == 0)
+        return pod_ps_cmd(root);
+    return cli_usage_error("pod", "unknown subcommand %s (create, rm, ps)", argv[1]);
+}
+
+const struct cli_command cli_cmd_pod = {
+    .name = "pod",
+    .run = cmd_pod,
+    .summary = "create, list and remove pods (containers sharing one network)",
+    .usage = "Usage: kiln pod create [--name NAME] [-p [IP:][HOSTPORT:]PORT[/PROTO]]...\n"
+             "       kiln pod rm [-f] NAME...\n"
+             "       kiln pod ps\n\n"
+             "A pod is a private network namespace (with pasta for outbound traffic and\n"
+             "the published ports) that containers join with `kiln run --pod NAME`: they\n"
+             "reach each other on 127.0.0.1 and by name (each container's /etc/hosts names\n"
+             "the pod's containers). pod rm stops the pod; -f stops and removes its\n"
+             "containers first (without -f a running one is an error).\n\n"
+             "Example:\n"
+             "  kiln pod create --name web -p 127.0.0.1:8080:8000\n"
+             "  kiln run -d --pod web --name api dataenv:latest-prod\n"
+             "  kiln run --rm --pod web dataenv:latest-prod curl -s api:8000/health\n"
+             "  kiln pod rm -f web\n",
+};
