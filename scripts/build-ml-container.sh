@@ -261,7 +261,9 @@ stage_cmd=("$ROOT/scripts/ml-stage.sh")
 push_cmds=()
 if [ $push = 1 ]; then
     for t in "${tags[@]}"; do
-        if [ "$builder" = kiln ] && [ ${#push_cmds[@]} -eq 0 ]; then
+        # The first tag of a production push records the registry's digest for
+        # dataenv/deploy (the manifests name the image by it).
+        if [ "$builder" = kiln ] && [ "$target" = production ] && [ ${#push_cmds[@]} -eq 0 ]; then
             push_cmds+=("$kiln push --digestfile $pushed_digest $t")
         elif [ "$builder" = kiln ]; then
             push_cmds+=("$kiln push $t")

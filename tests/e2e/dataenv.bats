@@ -84,6 +84,10 @@ dry() {
     [[ $output == *"push 127.0.0.1:5000/team/dataenv:latest"* ]]
     [[ $output == *"push extra:1"* ]]
     [ "$(grep -c ' push ' <<<"$output")" -eq 3 ]
+    # production: the first push records the registry's digest for dataenv/deploy
+    dry --target production --push --registry 127.0.0.1:5000/team
+    [ "$status" -eq 0 ]
+    [[ $output =~ " push --digestfile "[^\ ]+" 127.0.0.1:5000/team/dataenv:latest-prod" ]]
 }
 
 @test "build script: --no-cache --platform --verbose --locked reach the build" {
