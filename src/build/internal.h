@@ -31,6 +31,7 @@ struct stage_state {
     int pid;           /* progress id of the step running, or -1 */
     struct df_scope *scope;
     size_t step_no, n_steps; /* for "[stage 2/5]" */
+    struct platform plat;    /* what its RUN steps run as (FROM --platform, else the target) */
 };
 
 struct sched;
@@ -51,6 +52,7 @@ struct build_ctx {
     size_t n_pulled;
     int cancel;              /* set when a stage failed: others stop */
     struct sched *sched;     /* while the stages run (sched.c) */
+    struct platform target;  /* o->platform or this machine's */
     struct discard *discard; /* background removal of scratch dirs (discard.c) */
 };
 
@@ -88,8 +90,8 @@ char *build_scratch_mkdtemp(struct build_ctx *b, const char *what, struct kiln_e
 
 /* base_image.c: the image FROM or COPY --from names, from the store or pulled
  * from its registry as o->pull says. Thread-safe (takes b->mu). */
-int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
-                     struct kiln_error **err);
+int build_load_image(struct build_ctx *b, const char *ref, const struct platform *plat,
+                     struct image **out, struct kiln_error **err);
 void build_pulled_release(struct build_ctx *b);
 
 /* step_config.c: ENV LABEL EXPOSE ... Returns 0 and whether it was handled. */

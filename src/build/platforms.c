@@ -1,0 +1,106 @@
+/* kiln build --platform A,B: the Dockerfile built once per platform, at
+ * once (the --jobs shared between them), then an OCI image index listing
+ * each image with its platform, in the order given. Steps the platforms
+ * share (a FROM --platform=$BUILDPLATFORM stage that uses no TARGET* arg)
+ * have one cache key: the cache decides what runs once. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build/build.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+struct plat_job {
+    struct build_opts o;
+    struct build_result res;
+    struct kiln_error *err;
+    int rc;
+    int *cancel;
+};
+
+static void *plat_thread(void *arg)
+{
+    struct plat_job *j = arg;
+    j->rc = build_run(&j->o, &j->res, &j->err);
+    if (j->rc < 0) {
+        char ps[PLATFORM_STR_MAX];
+        kiln_error_prefix(&j->err, "%s", platform_format(j->o.platform, ps));
+    }
+    return NULL;
+}
+
+/* The index blob: manifests in the given order, each with its platform. */
+static int write_index(struct store *s, const struct plat_job *jobs, size_t n,
+                       struct descriptor *out, struct kiln_error **err)
+{
+    cleanup_json json_t *idx =
+        json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
+    json_t *arr = json_object_get(idx, "manifests");
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = descriptor_to_json(&jobs[i].res.manifest);
+        json_object_set_new(d, "platform", platform_to_json(jobs[i].o.platform));
+        json_array_append_new(arr, d);
+    }
+    cleanup_free char *data = json_dump_canonical(idx);
+    memset(out, 0, sizeof(*out));
+    if (store_blob_put(s, data, strlen(data), NULL, &out->digest, err) < 0)
+        return -1;
+    out->size = strlen(data);
+    out->media_type = xstrdup(MT_OCI_INDEX);
+    return 0;
+}
+
+int build_run_platforms(const struct build_opts *o, const struct platform *plats, size_t n,
+                        struct build_result *out, struct kiln_error **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (n == 1) {
+        struct build_opts one = *o;
+        one.platform = &plats[0];
+        return build_run(&one, out, err);
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int jobs = o->jobs > 0 ? o->jobs : (cpus > 0 ? (int)cpus : 1);
+    struct plat_job *pj = xcalloc(n, sizeof(*pj));
+    pthread_t *th = xcalloc(n, sizeof(*th));
+    int *started = xcalloc(n, sizeof(int));
+    for (size_t i = 0; i < n; i++) {
+        pj[i].o = *o;
+        pj[i].o.platform = &plats[i];
+        pj[i].o.label_platform = 1;
+        /* --jobs shared: each platform gets its part (at least one) */
+        pj[i].o.jobs = jobs / (int)n > 0 ? jobs / (int)n : 1;
+        started[i] = pthread_create(&th[i], NULL, plat_thread, &pj[i]) == 0;
+        if (!started[i])
+            plat_thread(&pj[i]);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (started[i])
+            pthread_join(th[i], NULL);
+        if (pj[i].rc < 0 && rc == 0) {
+            rc = -1;
+            *err = pj[i].err;
+            pj[i].err = NULL;
+        }
+    }
+    if (rc == 0)
+        rc = write_index(o->store, pj, n, &out->manifest, err);
+    if (rc == 0) {
+        out->config = out->manifest.digest; /* the id of a multi-platform image */
+        for (size_t i = 0; i < n; i++)
+            out->size += pj[i].res.size;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kiln_error_free(pj[i].err);
+        if (pj[i].rc == 0)
+            build_result_release(&pj[i].res);
+    }
+    free(pj);
+    free(th);
+    free(started);
+    return rc;
+}
