@@ -48,7 +48,12 @@ struct build_opts {
     int64_t epoch;
     const struct platform *platform; /* the target platform; NULL: this machine's */
     int label_platform;              /* progress names the platform ("[linux/arm64 app 2/5]") */
-    struct progress *progress;       /* required */
+    /* Called once the platforms and base images are checked (ok 1) or not
+     * (0), before any step; -1 stops this build (another failed its check).
+     * NULL: none. */
+    int (*checked)(void *ctx, int ok);
+    void *checked_ctx;
+    struct progress *progress; /* required */
 };
 
 struct build_result {

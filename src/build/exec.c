@@ -529,7 +529,7 @@ int build_run(const struct build_opts *o, struct build_result *out, struct kiln_
     cleanup_free char *dfpath =
         o->dockerfile ? xstrdup(o->dockerfile) : path_join(o->context_dir, "Dockerfile");
     struct dockerignore *di = NULL;
-    int rc = -1;
+    int rc = -1, gate_passed = 0;
     cleanup_free char *scpath = xasprintf("%s/cache/statcache", b.root);
     cleanup_free char *cachedir = xasprintf("%s/cache", b.root);
     cleanup_free char *lockpath = xasprintf("%s/cache/lock", b.root);
@@ -572,7 +572,11 @@ int build_run(const struct build_opts *o, struct build_result *out, struct kiln_
             b.stages[i].label = l;
         }
     }
-    if (check_platforms(&b, err) < 0)
+    int checked = check_platforms(&b, err);
+    gate_passed = 1;
+    if (o->checked != NULL && o->checked(o->checked_ctx, checked == 0) < 0 && checked == 0)
+        checked = kiln_error_set(err, KILN_E_FAIL, "cancelled: another platform failed");
+    if (checked < 0)
         goto out;
     build_discard_start(&b);
     if (build_sched_run(&b, err) < 0)
@@ -587,6 +591,8 @@ int build_run(const struct build_opts *o, struct build_result *out, struct kiln_
         goto out;
     rc = 0;
 out:
+    if (!gate_passed && o->checked != NULL)
+        o->checked(o->checked_ctx, 0); /* failed before its checks: the others stop too */
     build_discard_wait(&b);
     if (b.sc != NULL) {
         cleanup_error struct kiln_error *serr = NULL;

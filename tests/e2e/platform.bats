@@ -1,0 +1,118 @@
+#!/usr/bin/env bats
+# Multi-platform builds: kiln build --platform linux/amd64,linux/arm64 gives an
+# OCI index; arm64 RUN steps run under QEMU through binfmt_misc; a
+# FROM --platform=$BUILDPLATFORM stage runs natively; the index goes through a
+# registry (docker-registry on 127.0.0.1) and back; bad platforms are refused
+# before anything runs.
+load platform_helpers
+load ../registry/common
+
+setup_file() {
+    registry_suite_start
+}
+
+teardown_file() {
+    registry_stop
+}
+
+setup() {
+    registry_test_setup
+    build_base_index
+}
+
+@test "two platforms: one index, arm64 under emulation, the cross stage native" {
+    ctx=$(app_context)
+    run kiln build --progress=plain --platform linux/amd64,linux/arm64 -t app:multi "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [[ "$output" == *"[linux/arm64 stage-1 1/2] RUN uname -m > /arch"* ]]
+    raw=$(skopeo inspect --raw "oci:$KILN_ROOT:app:multi")
+    [ "$(jq -r .mediaType <<<"$raw")" = application/vnd.oci.image.index.v1+json ]
+    [ "$(jq -r '[.manifests[].platform | .os + "/" + .architecture] | join(",")' <<<"$raw")" = linux/amd64,linux/arm64 ]
+    r=$(unpack_platform app:multi amd64)
+    [ "$(cat "$r/arch")" = x86_64 ]
+    [ "$(cat "$r/out")" = "amd64 x86_64" ]
+    readelf -h "$r/bin/busybox" | grep -q 'Machine:.*X86-64'
+    r=$(unpack_platform app:multi arm64)
+    [ "$(cat "$r/arch")" = aarch64 ]
+    [ "$(cat "$r/out")" = "arm64 x86_64" ]
+    readelf -h "$r/bin/busybox" | grep -q 'Machine:.*AArch64'
+    # each image's config carries its platform
+    [ "$(kiln inspect --platform linux/arm64 -f .architecture app:multi)" = arm64 ]
+    [ "$(kiln inspect -f .platforms app:multi)" = '["linux/amd64","linux/arm64"]' ]
+    # images: one row, with its platforms
+    run kiln images app
+    [ "${#lines[@]}" -eq 2 ]
+    [[ "${lines[1]}" == *"linux/amd64,linux/arm64"* ]]
+    [ "$(kiln images --format json app | jq -c '.[0].platforms')" = '["linux/amd64","linux/arm64"]' ]
+    # run: the host's image by default, --platform the other
+    [ "$(kiln run --rm app:multi uname -m)" = x86_64 ]
+    [ "$(kiln run --rm --platform linux/arm64 app:multi uname -m)" = aarch64 ]
+}
+
+@test "unchanged rebuild runs nothing; clean builds give the same index digest" {
+    ctx=$(app_context)
+    kiln build -q --platform linux/amd64,linux/arm64 -t app:multi "$ctx" >/dev/null
+    first=$(tag_digest "$KILN_ROOT" app:multi)
+    run kiln build --progress=plain --platform linux/amd64,linux/arm64 -t app:multi "$ctx"
+    [ "$status" -eq 0 ]
+    [ "$(count_done "$output")" -eq 0 ]
+    [ "$(count_cached "$output")" -eq 6 ]
+    [ "$(tag_digest "$KILN_ROOT" app:multi)" = "$first" ]
+    # a second store from nothing: byte-identical index
+    export KILN_ROOT="$BATS_TEST_TMPDIR/store2"
+    build_base_index
+    kiln build -q --platform linux/amd64,linux/arm64 -t app:multi "$ctx" >/dev/null
+    [ "$(tag_digest "$KILN_ROOT" app:multi)" = "$first" ]
+    # one platform: that platform's image, not an index
+    kiln build -q --platform linux/arm64 -t app:arm "$ctx" >/dev/null
+    [ "$(kiln inspect -f .architecture app:arm)" = arm64 ]
+    [ "$(kiln inspect -f .mediaType app:arm)" = application/vnd.oci.image.manifest.v1+json ]
+}
+
+@test "bad platforms: one clear error each, before anything runs" {
+    ctx=$(app_context)
+    check() {
+        run kiln build --progress=plain --platform "$1" -t bad "$ctx"
+        [ "$status" -ne 0 ]
+        [[ "$output" == *"$2"* ]] || { echo "$1: $output"; false; }
+        [[ "$output" != *"DONE"* ]]
+    }
+    check linux/sparc "architecture sparc is not supported"
+    check windows/amd64 "Linux images only"
+    check linux/arm64/v9 "variant v9 of arm64 is not supported"
+    check "" "empty"
+    check linux/amd64,linux/amd64 "given twice"
+    check linux/arm64,linux/aarch64/v8 "given twice"
+    # a platform the base lacks: the image and the platforms it has
+    check linux/amd64,linux/riscv64 "index has no image for linux/riscv64 (it has linux/amd64, linux/arm64)"
+    [[ "$output" == *"FROM busybox:multi"* ]]
+    run kiln images bad
+    [ "${#lines[@]}" -eq 1 ]
+}
+
+@test "a failing foreign RUN names its platform and exit status" {
+    ctx="$BATS_TEST_TMPDIR/fail"
+    mkdir -p "$ctx"
+    printf 'FROM busybox:multi\nRUN [ "$(uname -m)" != aarch64 ] || exit 7\n' >"$ctx/Dockerfile"
+    run kiln build --platform linux/amd64,linux/arm64 -t f "$ctx"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"linux/arm64"* ]]
+    [[ "$output" == *"7"* ]]
+}
+
+@test "push to a registry: skopeo copy --all reads both; pull into an empty store and run arm64" {
+    ctx=$(app_context)
+    kiln build -q --platform linux/amd64,linux/arm64 -t "$REG/app:multi" "$ctx" >/dev/null
+    run kiln push "$REG/app:multi"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    skopeo copy -q --all --src-tls-verify=false "docker://$REG/app:multi" "oci:$BATS_TEST_TMPDIR/all:x"
+    [ "$(jq -r '.manifests | length' "$BATS_TEST_TMPDIR/all/index.json")" = 1 ]
+    idx=$(jq -r '.manifests[0].digest' "$BATS_TEST_TMPDIR/all/index.json")
+    [ "$(jq -r '[.manifests[].platform.architecture] | join(",")' "$BATS_TEST_TMPDIR/all/blobs/sha256/${idx#sha256:}")" = amd64,arm64 ]
+    export KILN_ROOT="$BATS_TEST_TMPDIR/empty"
+    run kiln pull -q --all-platforms "$REG/app:multi"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(kiln run --rm --platform linux/arm64 "$REG/app:multi" cat /arch /out)" = "aarch64
+arm64 x86_64" ]
+    [ "$(kiln run --rm "$REG/app:multi" cat /arch)" = x86_64 ]
+}
