@@ -241,9 +241,14 @@ int store_manifest_walk(struct store *s, const struct descriptor *manifest, int 
         descriptor_release(&c);
     }
     if (strict && children != NULL && json_array_size(children) > 0 && n_present == 0) {
+        struct strbuf sb = STRBUF_INIT;
+        for (size_t i = 0; i < json_array_size(children) && i < 4; i++)
+            strbuf_addf(&sb, "%s%s", i ? ", " : "",
+                        json_string_value(json_object_get(json_array_get(children, i), "digest")));
         if (err != NULL && *err == NULL)
-            kiln_error_set(err, KILN_E_NOTFOUND, "%s: none of the index's images is in the store",
-                           what);
+            kiln_error_set(err, KILN_E_NOTFOUND,
+                           "%s: none of the images it lists is in the store (%s)", what, sb.buf);
+        strbuf_release(&sb);
         return -1;
     }
     for (size_t i = 0; i < json_array_size(children); i++) {

@@ -50,8 +50,8 @@ static const struct {
 
 /* containerd's invalid inputs, and ours */
 static const char *const invalid[] = {
-    "",           "/linux/arm", "linux/arm/", "linux /arm", "linux/&arm",   "linux/arm/foo/bar",
-    "linux//arm", "plan10/amd64", "linux/pdp11", "hurd64", NULL,
+    "",           "/linux/arm",   "linux/arm/",  "linux /arm", "linux/&arm", "linux/arm/foo/bar",
+    "linux//arm", "plan10/amd64", "linux/pdp11", "hurd64",     NULL,
 };
 
 /* parse fine, but kiln does not build them: the error names the platform */
@@ -118,7 +118,7 @@ int main(void)
         kiln_error_free(err);
     }
     const char *good[] = {"linux/amd64", "linux/arm64", "linux/arm/v7", "linux/riscv64",
-                          "linux/386", "linux/s390x", "linux/ppc64le"};
+                          "linux/386",   "linux/s390x", "linux/ppc64le"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         struct platform p;
         ok(platform_parse(good[i], &p, NULL) == 0 && platform_check_buildable(&p, NULL) == 0,
@@ -160,8 +160,8 @@ int main(void)
     }
 
     /* OCI platform objects */
-    json_t *j = json_pack("{s:s, s:s, s:s}", "os", "linux", "architecture", "arm64", "variant",
-                          "v8");
+    json_t *j =
+        json_pack("{s:s, s:s, s:s}", "os", "linux", "architecture", "arm64", "variant", "v8");
     struct platform p;
     ok(platform_from_json(j, &p) == 0 && strcmp(platform_format(&p, b0), "linux/arm64") == 0,
        "an index entry arm64/v8 is linux/arm64");
