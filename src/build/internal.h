@@ -134,6 +134,11 @@ void build_cache_turn_give(struct build_ctx *b, const char *const *ids, size_t n
 /* st is at its instruction instr (its cache uses before it are past). */
 void build_stage_at(struct build_ctx *b, struct stage_state *st, size_t instr);
 
+/* inflight.c: one step per cache key at a time in this process (platforms
+ * built at once share steps): enter blocks while another thread holds key. */
+void build_inflight_enter(const struct digest *key);
+void build_inflight_leave(const struct digest *key);
+
 /* discard.c: removes scratch directories in the background. */
 void build_discard_start(struct build_ctx *b);
 void build_discard(struct build_ctx *b, const char *path);

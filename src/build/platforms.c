@@ -55,27 +55,6 @@ static void *plat_thread(void *arg)
     return NULL;
 }
 
-/* The index blob: manifests in the given order, each with its platform. */
-static int write_index(struct store *s, const struct plat_job *jobs, size_t n,
-                       struct descriptor *out, struct kiln_error **err)
-{
-    cleanup_json json_t *idx =
-        json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
-    json_t *arr = json_object_get(idx, "manifests");
-    for (size_t i = 0; i < n; i++) {
-        json_t *d = descriptor_to_json(&jobs[i].res.manifest);
-        json_object_set_new(d, "platform", platform_to_json(jobs[i].o.platform));
-        json_array_append_new(arr, d);
-    }
-    cleanup_free char *data = json_dump_canonical(idx);
-    memset(out, 0, sizeof(*out));
-    if (store_blob_put(s, data, strlen(data), NULL, &out->digest, err) < 0)
-        return -1;
-    out->size = strlen(data);
-    out->media_type = xstrdup(MT_OCI_INDEX);
-    return 0;
-}
-
 int build_run_platforms(const struct build_opts *o, const struct platform *plats, size_t n,
                         struct build_result *out, struct kiln_error **err)
 {
@@ -127,8 +106,13 @@ int build_run_platforms(const struct build_opts *o, const struct platform *plats
     for (size_t i = 0; i < n && rc == 0; i++)
         if (pj[i].rc < 0)
             rc = kiln_error_set(err, KILN_E_FAIL, "the build failed");
-    if (rc == 0)
-        rc = write_index(o->store, pj, n, &out->manifest, err);
+    if (rc == 0) {
+        struct descriptor *m = xcalloc(n, sizeof(*m));
+        for (size_t i = 0; i < n; i++)
+            m[i] = pj[i].res.manifest;
+        rc = store_image_index_write(o->store, m, plats, n, &out->manifest, err);
+        free(m);
+    }
     if (rc == 0) {
         out->config = out->manifest.digest; /* the id of a multi-platform image */
         for (size_t i = 0; i < n; i++)

@@ -718,7 +718,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     const struct df_instr *ins = step->ins;
     struct run_mounts rm = {0};
     size_t layers_before = st->n_layers;
-    int rc = -1;
+    int rc = -1, inflight = 0;
     cleanup_free char *stepdir = NULL;
     cleanup_free char *upper = NULL;
     char *turns[MAX_MOUNTS];
@@ -745,6 +745,9 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     }
     cache_key_adds(k, "network", net_none ? "none" : "host");
     cache_key_finish(k, key);
+    /* another platform running this very step: wait, then take its result */
+    build_inflight_enter(key);
+    inflight = 1;
     int hit = build_cache_hit(b, st, key, err);
     if (hit < 0)
         goto out;
@@ -801,6 +804,8 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     progress_step_done(b->o->progress, pid);
     rc = 0;
 out:
+    if (inflight)
+        build_inflight_leave(key);
     if (rc == 0)
         build_add_history(b, st, step->text, st->n_layers == layers_before);
     if (rc < 0)

@@ -376,3 +376,27 @@ int store_image_write(struct store *s, const json_t *config, const struct image_
         json_object_set_new(manifest, "annotations", json_deep_copy(annotations));
     return put_json(s, manifest, MT_OCI_MANIFEST, manifest_out, err);
 }
+
+int store_image_index_write(struct store *s, const struct descriptor *manifests,
+                            const struct platform *plats, size_t n, struct descriptor *out,
+                            struct kiln_error **err)
+{
+    memset(out, 0, sizeof(*out));
+    cleanup_json json_t *idx =
+        json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
+    json_t *arr = json_object_get(idx, "manifests");
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < i; k++) {
+            if (platform_equal(&plats[k], &plats[i])) {
+                char ps[PLATFORM_STR_MAX];
+                return kiln_error_set(err, KILN_E_INVALID,
+                                      "an index lists one image per platform: %s is there twice",
+                                      platform_format(&plats[i], ps));
+            }
+        }
+        json_t *d = descriptor_to_json(&manifests[i]);
+        json_object_set_new(d, "platform", platform_to_json(&plats[i]));
+        json_array_append_new(arr, d);
+    }
+    return put_json(s, idx, MT_OCI_INDEX, out, err);
+}

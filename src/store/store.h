@@ -188,6 +188,12 @@ int store_image_write(struct store *s, const json_t *config, const struct image_
                       size_t n_layers, const json_t *annotations, struct descriptor *manifest_out,
                       struct kiln_error **err);
 
+/* Writes an OCI image index listing manifests[i] for plats[i] (in that
+ * order, canonical JSON) and returns its descriptor. Two platforms the same:
+ * KILN_E_INVALID. Does not tag. */
+int store_image_index_write(struct store *s, const struct descriptor *manifests,
+                            const struct platform *plats, size_t n, struct descriptor *out,
+                            struct kiln_error **err);
 /* ---- tags (index.json) ------------------------------------------------- */
 
 /* Points ref (any form; stored in familiar form, ":latest" added) at the

@@ -116,3 +116,40 @@ setup() {
 arm64 x86_64" ]
     [ "$(kiln run --rm "$REG/app:multi" cat /arch)" = x86_64 ]
 }
+
+@test "a native stage without TARGET* args runs once for both platforms; with TARGETARCH once each" {
+    ctx="$BATS_TEST_TMPDIR/cross"
+    mkdir -p "$ctx"
+    printf 'FROM --platform=$BUILDPLATFORM busybox:multi AS build\nRUN echo built $(uname -m) > /out\nFROM busybox:multi\nCOPY --from=build /out /out\n' >"$ctx/Dockerfile"
+    run kiln build --progress=plain --platform linux/amd64,linux/arm64 -t cross:1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_done "$output")" -eq 3 ]
+    [ "$(count_cached "$output")" -eq 1 ]
+    [ "$(cat "$(unpack_platform cross:1 arm64)/out")" = "built x86_64" ]
+    # the TARGETARCH variant: the RUN's key differs per platform
+    run kiln build --progress=plain --platform linux/amd64,linux/arm64 -t app "$(app_context)"
+    [ "$status" -eq 0 ]
+    [ "$(grep -c 'build 1/1\] RUN' <<<"$output")" -eq 2 ]
+    [ "$(count_cached "$output")" -eq 0 ]
+}
+
+@test "import --platform makes a foreign image; index puts images under one tag" {
+    ctx=$(base_context)
+    run kiln import --platform linux/arm64 "$ctx/bb-arm64" -t bb:arm64
+    [ "$status" -eq 0 ]
+    [ "$(kiln inspect -f .architecture bb:arm64)" = arm64 ]
+    kiln import "$ctx/bb-amd64" -t bb:amd64 >/dev/null
+    amd=$(tag_digest "$KILN_ROOT" bb:amd64)
+    run kiln index bb:multi bb:amd64 bb:arm64
+    [ "$status" -eq 0 ]
+    [ "$(kiln images --format json bb:multi | jq -c '.[0].platforms')" = '["linux/amd64","linux/arm64"]' ]
+    # the index lists the very manifests (FROM bb:multi keeps the amd64 image's cache keys)
+    [ "$(kiln inspect -f .digest bb:multi)" = "$amd" ]
+    [ "$(kiln run --rm --platform linux/arm64 bb:multi uname -m)" = aarch64 ]
+    # bad input
+    run kiln import --platform linux/sparc "$ctx/bb-arm64" -t bad
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"architecture sparc is not supported"* ]]
+    run kiln images bad
+    [ "${#lines[@]}" -eq 1 ]
+}
