@@ -140,6 +140,12 @@ ML_IMAGE   := $(ML_NAME):latest
 ML_PROD    := $(ML_NAME):latest-prod
 ML_BASE    := $(shell sed -n 's/^BASE_IMAGE=//p' dataenv/config/versions.conf)
 ML_BASE_EPOCH := $(shell sed -n 's/^BASE_SOURCE_DATE_EPOCH=//p' dataenv/config/versions.conf)
+# PLATFORM: target platform(s) of ml-build-prod, ml-test and ml-api (e.g.
+# linux/arm64: built and run under QEMU). ML_BASE_PLATFORMS: the platforms
+# ml-base makes (an index); foreign ones need qemu-user-static and arch-test.
+PLATFORM   ?=
+ML_BASE_PLATFORMS ?= linux/amd64,linux/arm64
+ML_PLATFORM_FLAG = $(if $(PLATFORM),--platform $(PLATFORM))
 ML_BUILD   := KILN=$(KILN_BIN) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
 
@@ -160,6 +166,15 @@ ml-base: deps $(KILN)
 	  else \
 	    SOURCE_DATE_EPOCH=$${BASE_SOURCE_DATE_EPOCH:-$(ML_BASE_EPOCH)} $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "$$msg"; \
 	  fi; \
+	  host=linux/$$(dpkg --print-architecture); \
+	  for p in $$(echo "$(ML_BASE_PLATFORMS)" | tr ',' ' '); do \
+	    [ "$$p" = "$$host" ] && continue; a=$${p#linux/}; \
+	    tar=$$(scripts/ml-base.sh --arch $$a) && msg="mmdebstrap bookworm minbase ($${tar##*/})" || exit 1; \
+	    if [ "$$($(KILN_BIN) inspect --platform $$p $(ML_BASE) 2>/dev/null | jq -r '.[0].config.history[-1].comment')" = "$$msg" ]; then \
+	      echo "$(ML_BASE) $$p: up to date ($${tar##*/})"; continue; fi; \
+	    SOURCE_DATE_EPOCH=$${BASE_SOURCE_DATE_EPOCH:-$(ML_BASE_EPOCH)} $(KILN_BIN) import --platform $$p "$$tar" -t $(ML_BASE)-$$a -c 'CMD ["bash"]' -m "$$msg" && \
+	    $(KILN_BIN) index $(ML_BASE) $(ML_BASE) $(ML_BASE)-$$a >/dev/null || exit 1; \
+	  done; \
 	fi
 
 ml-build: deps $(KILN) ml-base
@@ -169,7 +184,7 @@ ml-build-slim: deps $(KILN) ml-base
 	$(ML_BUILD) --slim $(ML_FLAGS)
 
 ml-build-prod: deps $(KILN) ml-base
-	$(ML_BUILD) --target production $(ML_FLAGS)
+	$(ML_BUILD) --target production $(ML_PLATFORM_FLAG) $(ML_FLAGS)
 
 # apt.lock (package=version of every Debian package, per image, as dpkg-query lists
 # it in the built images) and requirements.lock (pip freeze in the development image).
@@ -191,9 +206,15 @@ ml-lock: $(KILN)
 	  mv $$out.tmp $$out; echo "wrote $$out ($$(wc -l < $$out) packages)"; \
 	fi
 
-# The development image's health check and the app's tests inside it.
+# The development image's health check and the app's tests inside it; with a
+# foreign PLATFORM (e.g. linux/arm64, under QEMU): the production image's imports
+# and its health check (the development image is linux/amd64 only).
 ml-test: $(KILN)
 	@$(call ML_KILN_HAS,run)
+	@if [ -n "$(PLATFORM)" ] && [ "$(PLATFORM)" != linux/$$(dpkg --print-architecture) ]; then \
+	  $(KILN_BIN) run --rm --platform $(PLATFORM) --entrypoint python3 $(ML_PROD) -c 'import fastapi, uvicorn, platform; print("imports ok on", platform.machine())' && \
+	  $(MAKE) --no-print-directory ml-api PLATFORM=$(PLATFORM) ML_API_PORT=$(ML_API_PORT); rc=$$?; \
+	  $(MAKE) --no-print-directory ml-stop >/dev/null; exit $$rc; fi
 	$(KILN_BIN) run --rm $(ML_IMAGE) python -c 'import fastapi, pandas, numpy, sqlalchemy; print("imports ok")'
 	$(KILN_BIN) run --rm $(ML_IMAGE) duckdb -c "SELECT region, count(*) AS orders FROM read_csv('app/data/sales.csv') GROUP BY region ORDER BY region"
 	$(KILN_BIN) run --rm $(ML_IMAGE) python -m pytest
@@ -219,7 +240,7 @@ ml-api: $(KILN)
 	@$(call ML_KILN_HAS,run)
 	@set -e; $(KILN_BIN) rm -f $(ML_NAME)-api >/dev/null 2>&1 || true; \
 	start=$$(date +%s.%N); \
-	$(KILN_BIN) run -d --name $(ML_NAME)-api -e UVICORN_PORT=$(ML_API_PORT) \
+	$(KILN_BIN) run -d $(ML_PLATFORM_FLAG) --name $(ML_NAME)-api -e UVICORN_PORT=$(ML_API_PORT) \
 	  -e HEALTHCHECK_URL=http://127.0.0.1:$(ML_API_PORT)/health $(ML_PROD) >/dev/null; \
 	for i in $$(seq 1500); do \
 	  st=$$($(KILN_BIN) ps | awk '$$NF == "$(ML_NAME)-api"'); \

@@ -58,7 +58,7 @@ if [ ! -s "$out" ]; then
     trap 'rm -f "$tmp"' EXIT
     set -f
     # shellcheck disable=SC2086
-    SOURCE_DATE_EPOCH=$epoch mmdebstrap --quiet $opts "$suite" "$tmp" "$sources" >&2
+    SOURCE_DATE_EPOCH=$epoch mmdebstrap ${MMDEBSTRAP_VERBOSE:---quiet} $opts "$suite" "$tmp" "$sources" >&2
     set +f
     mv "$tmp" "$out"
     trap - EXIT
