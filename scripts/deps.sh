@@ -9,7 +9,12 @@ libseccomp-dev libcap-dev
 bats busybox-static skopeo umoci crun python3-jsonschema
 golang-github-opencontainers-image-spec-dev jq uidmap iproute2 util-linux
 docker-registry apache2-utils openssl python3 git mmdebstrap curl attr libcap2-bin
-musl-tools file zstd podman catatonit openssh-client buildah runc"
+musl-tools file zstd podman catatonit openssh-client buildah runc
+qemu-user-static binfmt-support arch-test gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils"
+# ^ multi-platform builds (docs/build.md "Platforms"): QEMU user emulation through
+#   binfmt_misc, arch-test for mmdebstrap --architectures=arm64 (make ml-base), the
+#   arm64 cross compiler for the production image's healthcheck (ml-stage.sh),
+#   readelf for tests/e2e/platform.bats
 
 missing=""
 for p in $PKGS; do
