@@ -188,3 +188,20 @@ arm64 x86_64" ]
     done
     same_output_teardown
 }
+
+@test "save and load keep the index and each platform's image; fsck and prune know them" {
+    kiln build -q --platform linux/amd64,linux/arm64 -t app:multi "$(app_context)" >/dev/null
+    idx=$(tag_digest "$KILN_ROOT" app:multi)
+    kiln save -o "$BATS_TEST_TMPDIR/app.tar" app:multi
+    [ "$(skopeo inspect --raw "oci-archive:$BATS_TEST_TMPDIR/app.tar" | jq -c '[.manifests[].platform.architecture]')" = '["amd64","arm64"]' ]
+    run kiln fsck
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"0 problems"* ]]
+    kiln prune >/dev/null
+    [ "$(kiln run --rm --platform linux/arm64 app:multi cat /arch)" = aarch64 ]
+    export KILN_ROOT="$BATS_TEST_TMPDIR/other"
+    kiln load -i "$BATS_TEST_TMPDIR/app.tar" >/dev/null
+    [ "$(tag_digest "$KILN_ROOT" app:multi)" = "$idx" ]
+    [ "$(kiln run --rm --platform linux/arm64 app:multi cat /arch)" = aarch64 ]
+    [ "$(kiln run --rm app:multi cat /arch)" = x86_64 ]
+}
