@@ -199,6 +199,9 @@ arm64 x86_64" ]
     [[ "$output" == *"0 problems"* ]]
     kiln prune >/dev/null
     [ "$(kiln run --rm --platform linux/arm64 app:multi cat /arch)" = aarch64 ]
+    kiln export --platform linux/arm64 -o "$BATS_TEST_TMPDIR/arm.tar" app:multi
+    [ "$(tar -xOf "$BATS_TEST_TMPDIR/arm.tar" arch)" = aarch64 ]
+    [[ "$(kiln history --platform linux/arm64 app:multi)" == *"RUN uname -m > /arch"* ]]
     export KILN_ROOT="$BATS_TEST_TMPDIR/other"
     kiln load -i "$BATS_TEST_TMPDIR/app.tar" >/dev/null
     [ "$(tag_digest "$KILN_ROOT" app:multi)" = "$idx" ]
