@@ -208,3 +208,19 @@ arm64 x86_64" ]
     [ "$(kiln run --rm --platform linux/arm64 app:multi cat /arch)" = aarch64 ]
     [ "$(kiln run --rm app:multi cat /arch)" = x86_64 ]
 }
+
+@test "FROM an index in a registry: each platform's image is pulled, the index kept" {
+    kiln push busybox:multi "$REG/busybox:multi" >/dev/null
+    export KILN_ROOT="$BATS_TEST_TMPDIR/empty"
+    ctx="$BATS_TEST_TMPDIR/reg"
+    mkdir -p "$ctx"
+    printf 'FROM %s/busybox:multi\nRUN uname -m > /arch\n' "$REG" >"$ctx/Dockerfile"
+    run kiln build --progress=plain --tls-verify=false --platform linux/amd64,linux/arm64 -t fromreg "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(kiln run --rm --platform linux/arm64 fromreg cat /arch)" = aarch64 ]
+    [ "$(kiln images --format json "$REG/busybox:multi" | jq -c '.[0].platforms')" = '["linux/amd64","linux/arm64"]' ]
+    # a platform the registry's index lacks: named, with what it has
+    run kiln build --tls-verify=false --platform linux/riscv64 -t bad "$ctx"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"linux/riscv64"*"linux/amd64, linux/arm64"* ]] || { echo "$output"; false; }
+}
