@@ -392,8 +392,10 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
     cleanup_free struct platform *plats = NULL;
     size_t n_plats = 1;
     if (f.platform != NULL) {
-        if (platform_parse_list(f.platform, &plats, &n_plats, &err) < 0)
+        if (platform_parse_list(f.platform, &plats, &n_plats, &err) < 0) {
+            err->code = KILN_E_USAGE; /* bad --platform: exit status 2, as other flags */
             return cli_fail(err);
+        }
         if (n_plats > 1 && f.output != NULL)
             return cli_usage_error("build", "--output with several platforms is not supported: "
                                             "tag the index and use kiln save or push");
