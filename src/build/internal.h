@@ -138,6 +138,10 @@ void build_stage_at(struct build_ctx *b, struct stage_state *st, size_t instr);
  * built at once share steps): enter blocks while another thread holds key. */
 void build_inflight_enter(const struct digest *key);
 void build_inflight_leave(const struct digest *key);
+/* The shared cache mounts ids, for one step of all this process's builds at a
+ * time (all of them taken at once: no order to deadlock on). */
+void build_inflight_mounts_take(const char *const *ids, size_t n);
+void build_inflight_mounts_give(const char *const *ids, size_t n);
 
 /* discard.c: removes scratch directories in the background. */
 void build_discard_start(struct build_ctx *b);

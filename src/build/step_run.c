@@ -762,6 +762,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         n_turns = 0;
         goto out;
     }
+    build_inflight_mounts_take((const char *const *)turns, n_turns);
     for (size_t i = 0; i < n_mounts; i++)
         if (add_mount(b, st, mounts[i], pid, &rm, err) < 0)
             goto out;
@@ -774,6 +775,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     rc = execute(b, st, step, pid, &rm, net_none, stepdir, err);
     run_mounts_release(&rm); /* the caches are free for the next step */
     memset(&rm, 0, sizeof(rm));
+    build_inflight_mounts_give((const char *const *)turns, n_turns);
     build_cache_turn_give(b, (const char *const *)turns, n_turns);
     free_ids(turns, n_turns);
     n_turns = 0;
@@ -812,6 +814,7 @@ out:
         progress_step_error(b->o->progress, pid, *err ? (*err)->msg : "failed");
     if (stepdir != NULL)
         build_discard(b, stepdir);
+    build_inflight_mounts_give((const char *const *)turns, n_turns);
     build_cache_turn_give(b, (const char *const *)turns, n_turns);
     free_ids(turns, n_turns);
     run_mounts_release(&rm);

@@ -224,3 +224,16 @@ arm64 x86_64" ]
     [ "$status" -ne 0 ]
     [[ "$output" == *"linux/riscv64"*"linux/amd64, linux/arm64"* ]] || { echo "$output"; false; }
 }
+
+@test "a shared cache mount is used by one platform's step at a time" {
+    ctx="$BATS_TEST_TMPDIR/cachemount"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:multi
+ARG TARGETARCH
+RUN --mount=type=cache,target=/c sh -c 'test ! -e /c/busy && touch /c/busy && sleep 1 && rm /c/busy && echo $TARGETARCH >> /c/log'
+DF
+    run kiln build --progress=plain --platform linux/amd64,linux/arm64 -t cm "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_done "$output")" -eq 2 ]
+}
