@@ -232,6 +232,17 @@ ML_IMAGE   := $(ML_NAME):latest
 ML_PROD    := $(ML_NAME):latest-prod
 ML_BASE    := $(shell sed -n 's/^BASE_IMAGE=//p' dataenv/config/versions.conf)
 ML_BASE_EPOCH := $(shell sed -n 's/^BASE_SOURCE_DATE_EPOCH=//p' dataenv/config/versions.conf)
+# PLATFORM: target platform(s) of ml-build-prod, ml-test and ml-api (e.g.
+# linux/arm64: built and run under QEMU). ML_BASE_PLATFORMS: the platforms
+# ml-base makes (more than one: an index); default the host's and PLATFORM's, so
+# the main job never waits for an emulated base it does not use (an arm64
+# mmdebstrap under QEMU takes about 20 minutes here, once: it is cached).
+# Foreign ones need qemu-user-static and arch-test.
+comma := ,
+PLATFORM   ?=
+ML_HOST_PLATFORM := linux/$(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+ML_BASE_PLATFORMS ?= $(ML_HOST_PLATFORM)$(if $(PLATFORM),$(comma)$(PLATFORM))
+ML_PLATFORM_FLAG = $(if $(PLATFORM),--platform $(PLATFORM))
 ML_BASE_LOCK ?= $(ML_LOCK_DIR)/base.lock
 ML_BUILD   := KILN=$(KILN_BIN) DATAENV_BASE_LOCK=$(ML_BASE_LOCK) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
@@ -255,8 +266,17 @@ ml-base: $(KILN)
 	  else \
 	    SOURCE_DATE_EPOCH=$${BASE_SOURCE_DATE_EPOCH:-$(ML_BASE_EPOCH)} $(KILN_BIN) import "$$tar" -t $(ML_BASE) -c 'CMD ["bash"]' -m "$$msg"; \
 	  fi; \
+	  host=linux/$$(dpkg --print-architecture); \
+	  for p in $$(echo "$(ML_BASE_PLATFORMS)" | tr ',' ' '); do \
+	    [ "$$p" = "$$host" ] && continue; a=$${p#linux/}; \
+	    tar=$$(scripts/ml-base.sh --arch $$a) && msg="mmdebstrap bookworm minbase ($${tar##*/})" || exit 1; \
+	    if [ "$$($(KILN_BIN) inspect --platform $$p $(ML_BASE) 2>/dev/null | jq -r '.[0].config.history[-1].comment')" = "$$msg" ]; then \
+	      echo "$(ML_BASE) $$p: up to date ($${tar##*/})"; continue; fi; \
+	    SOURCE_DATE_EPOCH=$${BASE_SOURCE_DATE_EPOCH:-$(ML_BASE_EPOCH)} $(KILN_BIN) import --platform $$p "$$tar" -t $(ML_BASE)-$$a -c 'CMD ["bash"]' -m "$$msg" && \
+	    $(KILN_BIN) index $(ML_BASE) $(ML_BASE) $(ML_BASE)-$$a >/dev/null || exit 1; \
+	  done; \
 	fi
-	@set -e; d=$$($(KILN_BIN) inspect $(ML_BASE) | jq -r '.[0].digest'); lock=$(ML_BASE_LOCK); \
+	@set -e; d=$$($(KILN_BIN) inspect $(ML_BASE) | jq -r '.[0].indexDigest // .[0].digest'); lock=$(ML_BASE_LOCK); \
 	if ! grep -qx "BASE_DIGEST=$$d" $$lock 2>/dev/null || ! grep -qx "BASE_IMAGE=$(ML_BASE)" $$lock; then \
 	  mkdir -p $(dir $(ML_BASE_LOCK)); \
 	  { echo "# dataenv base image pin (make ml-base): the manifest digest of BASE_IMAGE in this"; \
@@ -272,7 +292,7 @@ ml-build-slim: $(KILN) ml-base
 	$(ML_BUILD) --slim $(ML_FLAGS)
 
 ml-build-prod: $(KILN) ml-base
-	$(ML_BUILD) --target production $(ML_FLAGS)
+	$(ML_BUILD) --target production $(ML_PLATFORM_FLAG) $(ML_FLAGS)
 
 # dataenv/deploy/generated: the Kubernetes manifests' image layer (image by digest,
 # probes from its HEALTHCHECK, versions ConfigMap) for the production image in the
@@ -302,13 +322,22 @@ ml-lock: $(KILN)
 	  mv $$out.tmp $$out; echo "wrote $$out ($$(wc -l < $$out) packages)"; \
 	fi
 
-# The development image's health check and the app's tests inside it.
+# The development image's health check and the app's tests inside it; with a
+# foreign PLATFORM (e.g. linux/arm64, under QEMU): the production image's imports
+# and its health check (the development image is linux/amd64 only).
+ML_FOREIGN = $(filter-out linux/$(shell dpkg --print-architecture 2>/dev/null),$(PLATFORM))
 ml-test: $(KILN)
 	@$(call ML_KILN_HAS,run)
+ifneq ($(ML_FOREIGN),)
+	$(KILN_BIN) run --rm --platform $(PLATFORM) --entrypoint python3 $(ML_PROD) -c 'import fastapi, uvicorn, platform; print("imports ok on", platform.machine())'
+	@rc=0; $(MAKE) --no-print-directory ml-api PLATFORM=$(PLATFORM) ML_API_PORT=$(ML_API_PORT) || rc=$$?; \
+	  $(MAKE) --no-print-directory ml-stop >/dev/null; exit $$rc
+else
 	$(KILN_BIN) run --rm $(ML_IMAGE) python -c 'import fastapi, pandas, numpy, sqlalchemy; print("imports ok")'
 	$(KILN_BIN) run --rm $(ML_IMAGE) duckdb -c "SELECT region, count(*) AS orders FROM read_csv('app/data/sales.csv') GROUP BY region ORDER BY region"
 	$(KILN_BIN) run --rm $(ML_IMAGE) python -m pytest
 	$(KILN_BIN) run --rm $(ML_IMAGE) sh -c 'flake8 app tests && mypy app'
+endif
 
 ml-shell: $(KILN)
 	@$(call ML_KILN_HAS,shell)
@@ -330,7 +359,7 @@ ml-api: $(KILN)
 	@$(call ML_KILN_HAS,run)
 	@set -e; $(KILN_BIN) rm -f $(ML_NAME)-api >/dev/null 2>&1 || true; \
 	start=$$(date +%s.%N); \
-	$(KILN_BIN) run -d --name $(ML_NAME)-api -e UVICORN_PORT=$(ML_API_PORT) \
+	$(KILN_BIN) run -d $(ML_PLATFORM_FLAG) --name $(ML_NAME)-api -e UVICORN_PORT=$(ML_API_PORT) \
 	  -e HEALTHCHECK_URL=http://127.0.0.1:$(ML_API_PORT)/health $(ML_PROD) >/dev/null; \
 	for i in $$(seq 1500); do \
 	  st=$$($(KILN_BIN) ps | awk '$$NF == "$(ML_NAME)-api"'); \

@@ -107,6 +107,15 @@ if [ $slim = 1 ] && [ $((with_ml + with_tf + with_airflow)) -gt 0 ]; then
     die "--slim builds without optional frameworks; drop --with-ml/--with-tensorflow/--with-airflow"
 fi
 [ -r "$CONF" ] || die "$CONF not found"
+# development carries libduckdb from npm's linux-x64 bindings: other platforms are
+# production-only for now
+if [ -n "$platform" ] && [ "$target" = development ]; then
+    for p in ${platform//,/ }; do
+        case $p in linux/amd64 | amd64 | x86_64 | linux/x86_64) ;;
+        *) die "--platform $p: the development image bundles linux/amd64 duckdb binaries; build --target production for $p" ;;
+        esac
+    done
+fi
 
 # versions.conf, with the environment overriding any key it names
 declare -A conf=()
@@ -257,6 +266,7 @@ cmd+=("$CONTEXT")
 
 stage_cmd=("$ROOT/scripts/ml-stage.sh")
 [ $locked = 1 ] && stage_cmd+=(--locked)
+[ -n "$platform" ] && stage_cmd+=(--platform "$platform")
 
 push_cmds=()
 if [ $push = 1 ]; then
@@ -329,7 +339,11 @@ else
             "$store/index.json" | head -n 1)
         if [ -n "$m" ] && [ -r "$store/blobs/sha256/${m#sha256:}" ]; then
             [ -n "$digest" ] || digest=$m
-            bytes=$(jq '[.layers[].size] | add' "$store/blobs/sha256/${m#sha256:}")
+            # an index (several platforms): the sum over its images
+            bytes=$(jq -r '.manifests[]?.digest' "$store/blobs/sha256/${m#sha256:}" |
+                while read -r d; do cat "$store/blobs/sha256/${d#sha256:}"; done |
+                jq -s --slurpfile top "$store/blobs/sha256/${m#sha256:}" \
+                    '[(if ($top[0].layers) then $top[0] else .[] end) | .layers[].size] | add')
             size=$(awk -v b="$bytes" 'BEGIN { printf "%.1f MB", b / 1e6 }')
         fi
     fi

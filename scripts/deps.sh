@@ -34,6 +34,8 @@ test:    libdpkg-dev                                               # dpkg's vers
 test:    npm|nodejs                                                # schemas from npm at test time
 test:    kubernetes-client|kubectl                                 # Kustomize (a Cloud SDK kubectl will do)
 test:    passt iptables                                            # --network private: pasta; UDP port NAT
+test:    qemu-user-static binfmt-support arch-test                 # other platforms under emulation
+test:    gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils      # the arm64 image's static healthcheck
 bench:   buildah podman crun runc skopeo umoci mmdebstrap docker-registry # peers (bench/run-all.sh)
 bench:   hyperfine time gnuplot-nox jq python3 catatonit
 bench:   iperf3                                                    # bench/net.sh: one TCP stream

@@ -4,7 +4,11 @@
 # cached outside the repo keyed by everything that goes into it. No /dev entries:
 # device nodes do not belong in a layer (runtimes make /dev).
 #
-#   scripts/ml-base.sh [--print-key] [--print-path]   prints the tar path on stdout
+#   scripts/ml-base.sh [--arch ARCH] [--print-key] [--print-path]   prints the tar path
+#
+# --arch ARCH (a Debian architecture: arm64, armhf, riscv64 ...; default the host's)
+# makes a foreign root file system: mmdebstrap --architectures=ARCH runs the
+# packages' maintainer scripts under QEMU through binfmt_misc (qemu-user-static).
 #
 # Environment: KILN_BASE_CACHE (default /var/tmp/kiln-base), KILN_BASE_TRIES (mmdebstrap
 # runs before giving up, default 3: mirrors have hiccups), BASE_SOURCE_DATE_EPOCH
@@ -22,7 +26,13 @@ epoch=${BASE_SOURCE_DATE_EPOCH:-$(confval BASE_SOURCE_DATE_EPOCH)}
 sources=${BASE_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 [ -r "$sources" ] || { echo "ml-base: apt sources $sources not readable; set BASE_SOURCES" >&2; exit 1; }
 
-set -- "$@"
+arch=""
+if [ "${1:-}" = "--arch" ]; then
+    [ -n "${2:-}" ] || { echo "ml-base: --arch needs a Debian architecture (e.g. arm64)" >&2; exit 2; }
+    arch=$2
+    shift 2
+    [ "$arch" = "$(dpkg --print-architecture)" ] && arch=""
+fi
 opts="--variant=minbase --mode=root --format=tar --skip=output/dev
 --dpkgopt=path-exclude=/usr/share/man/*
 --dpkgopt=path-exclude=/usr/share/doc/*
@@ -31,9 +41,12 @@ opts="--variant=minbase --mode=root --format=tar --skip=output/dev
 --dpkgopt=path-exclude=/usr/share/info/*
 --dpkgopt=path-exclude=/usr/share/lintian/*
 --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr"
+# the host's tar keeps its name (and cache key) from before --arch existed
+[ -n "$arch" ] && opts="$opts
+--architectures=$arch"
 
 key=$( { echo "$suite $epoch"; echo "$opts"; cat "$sources"; } | sha256sum | cut -c1-16)
-out="$cache/bookworm-slim-$key.tar"
+out="$cache/bookworm-slim-${arch:+$arch-}$key.tar"
 case "${1:-}" in
 --print-key) echo "$key"; exit 0 ;;
 --print-path) echo "$out"; exit 0 ;;
@@ -50,7 +63,7 @@ if [ ! -s "$out" ]; then
     n=1
     set -f
     # shellcheck disable=SC2086
-    until SOURCE_DATE_EPOCH=$epoch mmdebstrap --quiet $opts "$suite" "$tmp" "$sources" >&2; do
+    until SOURCE_DATE_EPOCH=$epoch mmdebstrap ${MMDEBSTRAP_VERBOSE:---quiet} $opts "$suite" "$tmp" "$sources" >&2; do
         rm -f "$tmp"
         if [ "$n" -ge "$tries" ]; then
             echo "ml-base: mmdebstrap failed $n times (its errors are above); check the mirror in $sources and run make ml-base again" >&2

@@ -5,10 +5,13 @@
 #   bin/duckdb             tools/duckdb/duckdb.c linked against it
 #   swagger-ui/            the API's /docs assets from npm's swagger-ui-dist (versions.conf),
 #                          integrity checked, so the page needs no CDN
+#   bin/ARCH/healthcheck   the production image's, per target platform (ARCH is
+#                          $TARGETARCH$TARGETVARIANT: amd64, arm64, armv7 ...): the
+#                          host's, or cross-compiled (gcc-aarch64-linux-gnu etc.)
 #   apt.lock               the apt lock with --locked (DATAENV_APT_LOCK, default
 #                          dataenv/locks/apt.lock), else empty
 # The npm tarball is cached in KILN_NPM_CACHE (default /var/tmp/kiln-npm).
-#   scripts/ml-stage.sh [--locked]
+#   scripts/ml-stage.sh [--locked] [--platform linux/amd64,linux/arm64]
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 conf="$root/dataenv/config/versions.conf"
@@ -16,8 +19,15 @@ stage="$root/dataenv/.stage"
 confval() { eval "v=\${$1:-}"; [ -n "$v" ] && { echo "$v"; return; }; sed -n "s/^$1=//p" "$conf" | tail -n 1; }
 die() { echo "ml-stage: $*" >&2; exit 1; }
 
-locked=0
-[ "${1:-}" = "--locked" ] && locked=1
+locked=0 platforms=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --locked) locked=1 ;;
+    --platform) platforms=${2:-}; shift ;;
+    *) die "unknown option $1" ;;
+    esac
+    shift
+done
 
 cache=${KILN_NPM_CACHE:-/var/tmp/kiln-npm}
 mkdir -p "$stage/bin" "$stage/lib/duckdb" "$cache"
@@ -47,6 +57,36 @@ case $build in /*) ;; *) build="$root/$build" ;; esac
 make -s -C "$root" BUILD="$build" healthcheck
 cp "$build/healthcheck" "$stage/bin/healthcheck.tmp" || die "no $build/healthcheck (make healthcheck failed?)"
 mv "$stage/bin/healthcheck.tmp" "$stage/bin/healthcheck"
+
+# The production image's healthcheck per target platform: the host's, else built
+# static with Debian's cross compiler for that architecture.
+host_arch=$(dpkg --print-architecture)
+for p in $(echo "${platforms:-linux/$host_arch}" | tr ',' ' '); do
+    a=${p#*/}
+    case $a in
+    amd64 | x86_64) dir=amd64 deb=amd64 ;;
+    arm64 | arm64/v8 | aarch64) dir=arm64 deb=arm64 ;;
+    arm | arm/v7 | armhf) dir=armv7 deb=armhf ;;
+    arm/v6 | armel) dir=armv6 deb=armel ;;
+    386 | i386) dir=386 deb=i386 ;;
+    ppc64le) dir=ppc64le deb=ppc64el ;;
+    s390x | riscv64) dir=$a deb=$a ;;
+    *) die "platform $p: no healthcheck build for it" ;;
+    esac
+    mkdir -p "$stage/bin/$dir"
+    out="$stage/bin/$dir/healthcheck"
+    if [ "$deb" = "$host_arch" ]; then
+        cp "$stage/bin/healthcheck" "$out.tmp" && mv "$out.tmp" "$out"
+        continue
+    fi
+    [ -x "$out" ] && [ "$out" -nt "$root/tools/healthcheck/healthcheck.c" ] && continue
+    cc="$(dpkg-architecture -a"$deb" -qDEB_HOST_GNU_TYPE 2>/dev/null)-gcc"
+    command -v "$cc" >/dev/null ||
+        die "platform $p: $cc is missing (apt-get install gcc-$(dpkg-architecture -a"$deb" -qDEB_HOST_GNU_TYPE | tr _ -))"
+    "$cc" -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Os -static -s -ffunction-sections \
+        -fdata-sections -fno-asynchronous-unwind-tables -Wl,--gc-sections -Wl,--build-id=none \
+        -o "$out.tmp" "$root/tools/healthcheck/healthcheck.c" && mv "$out.tmp" "$out"
+done
 
 tgz=$(npm_fetch "$(confval DUCKDB_NPM_PACKAGE)" "$(confval DUCKDB_NPM_VERSION)" "$(confval DUCKDB_NPM_INTEGRITY)")
 lib="$stage/lib/duckdb/libduckdb.so"

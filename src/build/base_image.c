@@ -48,19 +48,27 @@ static char *pullable(const char *ref)
     return n;
 }
 
-static int pulled_before(struct build_ctx *b, const char *name)
+static int pulled_before(struct build_ctx *b, const char *name, const struct platform *plat)
 {
+    char ps[PLATFORM_STR_MAX];
+    cleanup_free char *k = xasprintf("%s@%s", name, platform_format(plat, ps));
     for (size_t i = 0; i < b->n_pulled; i++)
-        if (strcmp(b->pulled[i], name) == 0)
+        if (strcmp(b->pulled[i], k) == 0)
             return 1;
     return 0;
 }
 
-static int pull(struct build_ctx *b, const char *ref, char *name, struct kiln_error **err)
+static int pull(struct build_ctx *b, const char *ref, char *name, const struct platform *plat,
+                struct kiln_error **err)
 {
     struct registry_opts ro = {0};
     if (b->o->registry != NULL)
         ro = *b->o->registry;
+    /* the index is kept (tagged), holding the platforms fetched so far */
+    char ps[PLATFORM_STR_MAX];
+    ro.platform = platform_format(plat, ps);
+    ro.keep_index = 1;
+    ro.all_platforms = 0;
     ro.progress = pull_progress;
     ro.progress_ctx = b;
     progress_message(b->o->progress, "=> pulling %s", ref);
@@ -70,21 +78,23 @@ static int pull(struct build_ctx *b, const char *ref, char *name, struct kiln_er
     progress_message(b->o->progress, "=> pulled %s %s", r.name, r.manifest_digest);
     registry_pull_result_release(&r);
     b->pulled = xrealloc(b->pulled, (b->n_pulled + 1) * sizeof(char *));
-    b->pulled[b->n_pulled++] = xstrdup(name);
+    b->pulled[b->n_pulled++] = xasprintf("%s@%s", name, ps);
     return 0;
 }
 
-static int load_locked(struct build_ctx *b, const char *ref, struct image **out,
-                       struct kiln_error **err)
+static int load_locked(struct build_ctx *b, const char *ref, const struct platform *plat,
+                       struct image **out, struct kiln_error **err)
 {
     cleanup_free char *name = pullable(ref);
     enum build_pull policy = b->o->pull;
-    if (name == NULL || pulled_before(b, name))
+    if (name == NULL || pulled_before(b, name, plat))
         policy = BUILD_PULL_NEVER;
-    if (policy == BUILD_PULL_ALWAYS && pull(b, ref, name, err) < 0)
+    if (policy == BUILD_PULL_ALWAYS && pull(b, ref, name, plat, err) < 0)
         return -1;
-    if (store_image_load(b->store, ref, out, err) == 0)
+    if (store_image_load_platform(b->store, ref, plat, out, err) == 0)
         return 0;
+    /* An image in the store without this platform is not missing: only
+     * --pull=always asks its registry again. */
     if ((*err)->code != KILN_E_NOTFOUND || policy == BUILD_PULL_ALWAYS)
         return -1;
     if (policy == BUILD_PULL_NEVER) {
@@ -97,16 +107,16 @@ static int load_locked(struct build_ctx *b, const char *ref, struct image **out,
                               ref);
     }
     kiln_error_freep(err);
-    if (pull(b, ref, name, err) < 0)
+    if (pull(b, ref, name, plat, err) < 0)
         return -1;
-    return store_image_load(b->store, ref, out, err);
+    return store_image_load_platform(b->store, ref, plat, out, err);
 }
 
-int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
-                     struct kiln_error **err)
+int build_load_image(struct build_ctx *b, const char *ref, const struct platform *plat,
+                     struct image **out, struct kiln_error **err)
 {
     pthread_mutex_lock(&b->mu);
-    int rc = load_locked(b, ref, out, err);
+    int rc = load_locked(b, ref, plat, out, err);
     pthread_mutex_unlock(&b->mu);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include "registry/registry.h"
 #include "store/store.h"
 #include "util/error.h"
+#include "util/platform.h"
 
 enum build_pull { BUILD_PULL_MISSING = 0, BUILD_PULL_NEVER, BUILD_PULL_ALWAYS };
 
@@ -49,6 +50,13 @@ struct build_opts {
     int network_none; /* default network of RUN steps: 0 host, 1 none, 2 private */
     int jobs;                             /* stages at once; <= 0: number of CPUs */
     int64_t epoch;
+    const struct platform *platform; /* the target platform; NULL: this machine's */
+    int label_platform;              /* progress names the platform ("[linux/arm64 app 2/5]") */
+    /* Called once the platforms and base images are checked (ok 1) or not
+     * (0), before any step; -1 stops this build (another failed its check).
+     * NULL: none. */
+    int (*checked)(void *ctx, int ok);
+    void *checked_ctx;
     struct progress *progress; /* required */
 };
 
@@ -59,6 +67,13 @@ struct build_result {
 };
 
 int build_run(const struct build_opts *o, struct build_result *out, struct kiln_error **err);
+/* The build for each of plats (o->platform is ignored): one platform gives
+ * that platform's image; several build at once (o->jobs shared among them,
+ * progress naming the platform) and give an OCI image index (out->manifest,
+ * out->config its digest too) listing each image with its platform. The
+ * first failure is returned, prefixed with its platform. */
+int build_run_platforms(const struct build_opts *o, const struct platform *plats, size_t n,
+                        struct build_result *out, struct kiln_error **err);
 void build_result_release(struct build_result *r);
 
 /* For `kiln prune`: adds every blob the build cache refers to. */

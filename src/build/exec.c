@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "build/internal.h"
+#include "runtime/binfmt.h"
 #include "store/layer.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -322,31 +323,18 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
     char epoch[24];
     snprintf(epoch, sizeof(epoch), "%lld", (long long)b->o->epoch);
     cache_key_adds(k, "epoch", epoch);
+    /* The stage's platform: FROM --platform, else its base stage's, else
+     * the target's. */
+    st->plat = b->target;
     if (gs->platform != NULL) {
-        struct df_platform want, host;
-        if (df_platform_parse(gs->platform, &want, err) < 0) {
+        if (platform_parse(gs->platform, &st->plat, err) < 0 ||
+            platform_check_buildable(&st->plat, err) < 0) {
             digester_free(k);
-            return -1;
-        }
-        df_platform_host(&host);
-        int same = strcmp(want.os, host.os) == 0 && strcmp(want.arch, host.arch) == 0;
-        df_platform_release(&want);
-        df_platform_release(&host);
-        if (!same) {
-            digester_free(k);
-            return kiln_error_set(err, KILN_E_USAGE,
-                                  "stage %s: FROM --platform=%s is not this machine's platform; "
-                                  "kiln builds for the host platform only",
-                                  st->label, gs->platform);
+            return kiln_error_prefix(err, "stage %s: FROM --platform", st->label);
         }
     }
     if (gs->base.kind == DF_REF_SCRATCH) {
-        st->config =
-            json_pack("{s:s, s:s, s:{}}", "architecture", "amd64", "os", "linux", "config");
-        struct df_platform host;
-        df_platform_host(&host);
-        json_object_set_new(st->config, "architecture", json_string(host.arch));
-        df_platform_release(&host);
+        st->config = json_pack("{s:{}}", "config");
         cache_key_adds(k, "base", "scratch");
     } else if (gs->base.kind == DF_REF_STAGE) {
         struct stage_state *src = &b->stages[gs->base.stage];
@@ -355,6 +343,8 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
             return -1;
         }
         st->config = json_deep_copy(src->config);
+        if (gs->platform == NULL)
+            st->plat = src->plat;
         for (size_t i = 0; i < src->n_layers; i++) {
             struct cache_entry e = {.has_layer = 1,
                                     .digest = src->layers[i].blob.digest,
@@ -366,7 +356,7 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
         cache_key_adds(k, "base-stage", src->key.hex);
     } else {
         cleanup_image struct image *img = NULL;
-        if (build_load_image(b, gs->base.image, &img, err) < 0) {
+        if (build_load_image(b, gs->base.image, &st->plat, &img, err) < 0) {
             digester_free(k);
             return kiln_error_prefix(err, "stage %s: FROM %s", st->label, gs->base.image);
         }
@@ -389,8 +379,18 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
         free(snaps);
         cache_key_adds(k, "base-image", img->manifest.digest.hex);
     }
+    /* The platform is one field of every step's key (through this chain):
+     * the same Dockerfile for two platforms is two sets of steps. */
+    char ps[PLATFORM_STR_MAX];
+    cache_key_adds(k, "platform", platform_format(&st->plat, ps));
     cache_key_finish(k, &st->key);
-    return 0;
+    json_object_set_new(st->config, "architecture", json_string(st->plat.arch));
+    json_object_set_new(st->config, "os", json_string(st->plat.os));
+    if (st->plat.variant[0] != '\0')
+        json_object_set_new(st->config, "variant", json_string(st->plat.variant));
+    else
+        json_object_del(st->config, "variant");
+    return binfmt_ensure(&st->plat, err);
 }
 
 /* As BuildKit does: a stage whose base sets no PATH gets the default one, in
@@ -600,6 +600,30 @@ static void warn_cb(void *ud, const struct df_warning *w)
     progress_message(b->o->progress, "warning: %s:%d: %s", b->df->file, w->pos.line, w->msg);
 }
 
+/* Before any step: every FROM platform is one kiln builds for, emulation is
+ * there for it, and every base image has it (loaded or pulled now; the
+ * stages find it again later). Stages FROM another stage are checked when
+ * they start (their platform is their base's). */
+static int check_platforms(struct build_ctx *b, struct kiln_error **err)
+{
+    for (size_t n = 0; n < b->g->n_order; n++) {
+        const struct df_graph_stage *gs = &b->g->stages[b->g->order[n]];
+        const char *label = b->stages[gs->index].label;
+        struct platform p = b->target;
+        if (gs->platform != NULL &&
+            (platform_parse(gs->platform, &p, err) < 0 || platform_check_buildable(&p, err) < 0))
+            return kiln_error_prefix(err, "stage %s: FROM --platform", label);
+        if (gs->platform != NULL && binfmt_ensure(&p, err) < 0)
+            return kiln_error_prefix(err, "stage %s", label);
+        if (gs->base.kind != DF_REF_IMAGE)
+            continue;
+        cleanup_image struct image *img = NULL;
+        if (build_load_image(b, gs->base.image, &p, &img, err) < 0)
+            return kiln_error_prefix(err, "stage %s: FROM %s", label, gs->base.image);
+    }
+    return 0;
+}
+
 static void cache_warn(void *ctx, const char *msg)
 {
     progress_message(ctx, "warning: %s", msg);
@@ -654,7 +678,7 @@ static int build_run_once(const struct build_opts *o, struct cache_import *ci,
     cleanup_free char *dfpath =
         o->dockerfile ? xstrdup(o->dockerfile) : path_join(o->context_dir, "Dockerfile");
     struct dockerignore *di = NULL;
-    int rc = -1;
+    int rc = -1, gate_passed = 0;
     cleanup_free char *scpath = xasprintf("%s/cache/statcache", b.root);
     cleanup_free char *cachedir = xasprintf("%s/cache", b.root);
     cleanup_free char *lockpath = xasprintf("%s/cache/lock", b.root);
@@ -665,7 +689,18 @@ static int build_run_once(const struct build_opts *o, struct cache_import *ci,
         goto out;
     for (size_t i = 0; i < b.df->n_warnings; i++)
         warn_cb(&b, &b.df->warnings[i]);
-    struct df_eval_opts eo = {.build_args = o->build_args, .n_build_args = o->n_build_args};
+    if (o->platform != NULL)
+        b.target = *o->platform;
+    else
+        platform_host(&b.target);
+    char target_str[PLATFORM_STR_MAX];
+    platform_format(&b.target, target_str);
+    /* a foreign target without emulation stops here, before any step */
+    if (binfmt_ensure(&b.target, err) < 0)
+        goto out;
+    struct df_eval_opts eo = {.build_args = o->build_args,
+                              .n_build_args = o->n_build_args,
+                              .target_platform = target_str};
     if (df_eval_new(b.df, &eo, &b.ev, err) < 0)
         goto out;
     df_eval_set_warn(b.ev, warn_cb, &b);
@@ -680,7 +715,18 @@ static int build_run_once(const struct build_opts *o, struct cache_import *ci,
         b.stages[i].pid = -1;
         b.stages[i].label =
             b.df->stages[i].name ? xstrdup(b.df->stages[i].name) : xasprintf("stage-%zu", i);
+        if (o->label_platform) {
+            char *l = xasprintf("%s %s", target_str, b.stages[i].label);
+            free(b.stages[i].label);
+            b.stages[i].label = l;
+        }
     }
+    int checked = check_platforms(&b, err);
+    gate_passed = 1;
+    if (o->checked != NULL && o->checked(o->checked_ctx, checked == 0) < 0 && checked == 0)
+        checked = kiln_error_set(err, KILN_E_FAIL, "cancelled: another platform failed");
+    if (checked < 0)
+        goto out;
     build_discard_start(&b);
     if (build_sched_run(&b, err) < 0)
         goto out;
@@ -708,6 +754,8 @@ static int build_run_once(const struct build_opts *o, struct cache_import *ci,
     export_caches(&b, to, n_to);
     rc = 0;
 out:
+    if (!gate_passed && o->checked != NULL)
+        o->checked(o->checked_ctx, 0); /* failed before its checks: the others stop too */
     build_discard_wait(&b);
     if (b.sc != NULL) {
         cleanup_error struct kiln_error *serr = NULL;

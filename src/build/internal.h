@@ -32,6 +32,7 @@ struct stage_state {
     int pid;           /* progress id of the step running, or -1 */
     struct df_scope *scope;
     size_t step_no, n_steps; /* for "[stage 2/5]" */
+    struct platform plat;    /* what its RUN steps run as (FROM --platform, else the target) */
 };
 
 struct sched;
@@ -52,6 +53,7 @@ struct build_ctx {
     size_t n_pulled;
     int cancel;              /* set when a stage failed: others stop */
     struct sched *sched;     /* while the stages run (sched.c) */
+    struct platform target;  /* o->platform or this machine's */
     struct discard *discard; /* background removal of scratch dirs (discard.c) */
     struct cache_import *ci; /* --cache-from records, or NULL */
     pthread_mutex_t lazy_mu; /* fetching layers of imported hits */
@@ -106,8 +108,8 @@ char *build_scratch_mkdtemp(struct build_ctx *b, const char *what, struct kiln_e
 
 /* base_image.c: the image FROM or COPY --from names, from the store or pulled
  * from its registry as o->pull says. Thread-safe (takes b->mu). */
-int build_load_image(struct build_ctx *b, const char *ref, struct image **out,
-                     struct kiln_error **err);
+int build_load_image(struct build_ctx *b, const char *ref, const struct platform *plat,
+                     struct image **out, struct kiln_error **err);
 void build_pulled_release(struct build_ctx *b);
 /* Every image reference the needed stages pin by digest (FROM and COPY
  * --from): refused, naming both digests, when the store has its name:tag as
@@ -154,6 +156,15 @@ int build_cache_turn_take(struct build_ctx *b, struct stage_state *st, const cha
 void build_cache_turn_give(struct build_ctx *b, const char *const *ids, size_t n);
 /* st is at its instruction instr (its cache uses before it are past). */
 void build_stage_at(struct build_ctx *b, struct stage_state *st, size_t instr);
+
+/* inflight.c: one step per cache key at a time in this process (platforms
+ * built at once share steps): enter blocks while another thread holds key. */
+void build_inflight_enter(const struct digest *key);
+void build_inflight_leave(const struct digest *key);
+/* The shared cache mounts ids, for one step of all this process's builds at a
+ * time (all of them taken at once: no order to deadlock on). */
+void build_inflight_mounts_take(const char *const *ids, size_t n);
+void build_inflight_mounts_give(const char *const *ids, size_t n);
 
 /* discard.c: removes scratch directories in the background. */
 void build_discard_start(struct build_ctx *b);

@@ -105,7 +105,7 @@ int build_from_view(struct build_ctx *b, struct stage_state *st, const char *fro
             rc = rootview_open(NULL, 0, view, err);
     } else {
         cleanup_image struct image *img = NULL;
-        rc = build_load_image(b, ref.image, &img, err);
+        rc = build_load_image(b, ref.image, &st->plat, &img, err);
         if (rc == 0) {
             *identity = img->manifest.digest;
             if (view != NULL)

@@ -722,7 +722,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     const struct df_instr *ins = step->ins;
     struct run_mounts rm = {0};
     size_t layers_before = st->n_layers;
-    int rc = -1;
+    int rc = -1, inflight = 0;
     cleanup_free char *stepdir = NULL;
     cleanup_free char *upper = NULL;
     char *turns[MAX_MOUNTS];
@@ -753,6 +753,9 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     /* A private namespace reaches out as the host does: the same key as host. */
     cache_key_adds(k, "network", net_none == 1 ? "none" : "host");
     cache_key_finish(k, key);
+    /* another platform running this very step: wait, then take its result */
+    build_inflight_enter(key);
+    inflight = 1;
     int hit = build_cache_hit(b, st, key, err);
     if (hit < 0)
         goto out;
@@ -770,6 +773,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         n_turns = 0;
         goto out;
     }
+    build_inflight_mounts_take((const char *const *)turns, n_turns);
     for (size_t i = 0; i < n_mounts; i++)
         if (add_mount(b, st, mounts[i], pid, &rm, err) < 0)
             goto out;
@@ -782,6 +786,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     rc = execute(b, st, step, pid, &rm, net_none, stepdir, err);
     run_mounts_release(&rm); /* the caches are free for the next step */
     memset(&rm, 0, sizeof(rm));
+    build_inflight_mounts_give((const char *const *)turns, n_turns);
     build_cache_turn_give(b, (const char *const *)turns, n_turns);
     free_ids(turns, n_turns);
     n_turns = 0;
@@ -812,12 +817,15 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     progress_step_done(b->o->progress, pid);
     rc = 0;
 out:
+    if (inflight)
+        build_inflight_leave(key);
     if (rc == 0)
         build_add_history(b, st, step->text, st->n_layers == layers_before);
     if (rc < 0)
         progress_step_error(b->o->progress, pid, *err ? (*err)->msg : "failed");
     if (stepdir != NULL)
         build_discard(b, stepdir);
+    build_inflight_mounts_give((const char *const *)turns, n_turns);
     build_cache_turn_give(b, (const char *const *)turns, n_turns);
     free_ids(turns, n_turns);
     run_mounts_release(&rm);

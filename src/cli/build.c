@@ -24,6 +24,7 @@
 #include "sbom/sbom.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/platform.h"
 #include "util/strbuf.h"
 
 #define MAX_LIST 256
@@ -415,22 +416,19 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
         return dry_run(&f, dockerfile);
     }
     struct kiln_error *err = NULL;
+    cleanup_free struct platform *plats = NULL;
+    size_t n_plats = 1;
     if (f.platform != NULL) {
-        struct df_platform want, host;
-        if (df_platform_parse(f.platform, &want, &err) < 0)
+        if (platform_parse_list(f.platform, &plats, &n_plats, &err) < 0) {
+            err->code = KILN_E_USAGE; /* bad --platform: exit status 2, as other flags */
             return cli_fail(err);
-        df_platform_host(&host);
-        int same = strcmp(want.os, host.os) == 0 && strcmp(want.arch, host.arch) == 0;
-        cleanup_free char *hs = df_platform_format(&host);
-        df_platform_release(&want);
-        df_platform_release(&host);
-        if (!same) {
-            fprintf(stderr,
-                    "kiln: --platform=%s: kiln builds for this machine's platform (%s) "
-                    "only\n",
-                    f.platform, hs);
-            return EXIT_USAGE;
         }
+        if (n_plats > 1 && f.output != NULL)
+            return cli_usage_error("build", "--output with several platforms is not supported: "
+                                            "tag the index and use kiln save or push");
+    } else {
+        plats = xcalloc(1, sizeof(*plats));
+        platform_host(plats);
     }
     int net_none = 0;
     if (f.network != NULL) {
@@ -552,7 +550,7 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
                            .epoch = epoch,
                            .progress = p};
     struct build_result res;
-    int rc = build_run(&o, &res, &err);
+    int rc = build_run_platforms(&o, plats, n_plats, &res, &err);
     if (rc == 0) {
         for (size_t i = 0; i < f.tags.n && rc == 0; i++)
             rc = store_tag(store, f.tags.v[i], &res.manifest, &err);
@@ -628,7 +626,9 @@ const struct cli_command cli_cmd_build = {
         "                          and a cold build; a layer whose bytes do not match: refused\n"
         "                          with a warning, its step runs\n"
         "      --pull[=POLICY]     base images: missing (default), always or never\n"
-        "      --platform P        only the host's platform is supported\n"
+        "      --platform P[,P..]  target platform(s), e.g. linux/arm64 or\n"
+        "                          linux/amd64,linux/arm64 (an image index); foreign ones\n"
+        "                          run under QEMU (qemu-user-static, binfmt_misc)\n"
         "      --progress MODE     auto, tty, plain, json or quiet\n"
         "  -o, --output SPEC       also write type=oci|oci-archive|docker-archive|tar|local,"
         "dest=PATH\n"

@@ -12,6 +12,7 @@
 #include "store/layer.h"
 #include "store/store.h"
 #include "util/cleanup.h"
+#include "util/platform.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
 
@@ -47,18 +48,23 @@ static const char usage[] = "Usage: kiln export IMAGE -o FILE\n"
                             "Writes the image's flattened file system (all layers applied,\n"
                             "whiteouts resolved) as one tar archive.\n"
                             "\n"
-                            "  -o, --output FILE   where to write the tar; - for stdout\n";
+                            "  -o, --output FILE   where to write the tar; - for stdout\n"
+                            "  --platform P        the image of an index (default: this "
+                            "machine's)\n";
 
 static int cmd_export(struct cli_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
+                                         {"platform", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *output = NULL;
+    const char *output = NULL, *platform = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
         if (c == 'o')
             output = optarg;
+        else if (c == 'P')
+            platform = optarg;
         else if (c == 'h')
             return fputs(usage, stdout), EXIT_OK;
         else
@@ -75,7 +81,11 @@ static int cmd_export(struct cli_global *g, int argc, char **argv)
     cleanup_free char *root = cli_store_root(g);
     cleanup_store struct store *s = NULL;
     cleanup_image struct image *img = NULL;
-    if (store_open(root, &s, &err) < 0 || store_image_load(s, argv[optind], &img, &err) < 0)
+    struct platform want;
+    if (platform != NULL && platform_parse(platform, &want, &err) < 0)
+        return cli_fail(err);
+    if (store_open(root, &s, &err) < 0 ||
+        store_image_load_platform(s, argv[optind], platform ? &want : NULL, &img, &err) < 0)
         return cli_fail(err);
     cleanup_free char *tmpl = xasprintf("%s/export.XXXXXX", store_scratch_dir(s));
     if (mkdtemp(tmpl) == NULL) {

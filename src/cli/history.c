@@ -9,6 +9,7 @@
 
 #include "cli/store_cmd.h"
 #include "util/cleanup.h"
+#include "util/platform.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 
@@ -104,10 +105,11 @@ static int cmd_history(struct cli_global *g, int argc, char **argv)
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"no-trunc", no_argument, NULL, 'T'},
+        {"platform", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *format = "table";
+    const char *format = "table", *platform = NULL;
     int no_trunc = 0, c;
     while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
         switch (c) {
@@ -116,6 +118,9 @@ static int cmd_history(struct cli_global *g, int argc, char **argv)
             break;
         case 'T':
             no_trunc = 1;
+            break;
+        case 'P':
+            platform = optarg;
             break;
         case 'h':
             return cli_print_help("history");
@@ -133,7 +138,10 @@ static int cmd_history(struct cli_global *g, int argc, char **argv)
         return rc;
     struct kiln_error *err = NULL;
     cleanup_image struct image *img = NULL;
-    if (store_image_load(s, argv[optind], &img, &err) < 0)
+    struct platform want;
+    if (platform != NULL && platform_parse(platform, &want, &err) < 0)
+        return cli_fail(err);
+    if (store_image_load_platform(s, argv[optind], platform ? &want : NULL, &img, &err) < 0)
         return cli_fail(err);
     size_t n = 0;
     cleanup_free struct hrow *rows = collect(img, &n);
@@ -153,5 +161,6 @@ const struct cli_command cli_cmd_history = {
              "SIZE COMMENT, SIZE being the bytes of the layer the step made.\n\n"
              "Options:\n"
              "  -f, --format FORMAT  table (default) or json\n"
-             "      --no-trunc       do not shorten CREATED BY or the image id\n",
+             "      --no-trunc       do not shorten CREATED BY or the image id\n"
+             "      --platform P     the image of an index (default: this machine's)\n",
 };

@@ -10,6 +10,7 @@
 #include "store/reference.h"
 #include "util/cleanup.h"
 #include "util/json.h"
+#include "util/platform.h"
 #include "util/strbuf.h"
 
 struct row {
@@ -19,6 +20,7 @@ struct row {
     char *created; /* as in the config, or NULL */
     long long created_t;
     uint64_t size;
+    char *platforms; /* "linux/amd64,linux/arm64": an index's entries, or the image's */
 };
 
 static int by_created_desc(const void *a, const void *b)
@@ -52,6 +54,29 @@ static void fill_row(struct store *s, const struct store_tag_entry *e, struct ro
     r->digest = e->manifest.digest;
     r->created_t = -1;
     struct image *img = NULL;
+    /* the platforms: every entry of an index, else the image's own */
+    struct strbuf pl = STRBUF_INIT;
+    cleanup_json json_t *doc = store_blob_read_json(s, &e->manifest.digest, NULL);
+    json_t *entries = json_object_get(doc, "manifests");
+    size_t k;
+    json_t *m;
+    json_array_foreach(entries, k, m)
+    {
+        struct platform p;
+        char ps[PLATFORM_STR_MAX];
+        if (platform_from_json(json_object_get(m, "platform"), &p) == 0)
+            strbuf_addf(&pl, "%s%s", pl.len ? "," : "", platform_format(&p, ps));
+    }
+    if (!json_is_array(entries) &&
+        store_image_load_manifest(s, &e->manifest.digest, &img, NULL) == 0) {
+        struct platform p;
+        char ps[PLATFORM_STR_MAX];
+        if (platform_from_json(img->config_json, &p) == 0)
+            strbuf_adds(&pl, platform_format(&p, ps));
+        image_free(img);
+        img = NULL;
+    }
+    r->platforms = strbuf_detach(&pl);
     if (store_image_load_manifest(s, &e->manifest.digest, &img, NULL) == 0) {
         r->id = img->config.digest;
         r->have_id = 1;
@@ -68,11 +93,19 @@ static void print_json(const struct row *rows, size_t n)
     cleanup_json json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
         char id[DIGEST_STR_LEN + 1], dg[DIGEST_STR_LEN + 1];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:I}", "repository",
-                                             rows[i].repository, "tag", rows[i].tag, "id",
-                                             rows[i].have_id ? digest_str(&rows[i].id, id) : NULL,
-                                             "digest", digest_str(&rows[i].digest, dg), "created",
-                                             rows[i].created, "size", (json_int_t)rows[i].size));
+        json_t *o =
+            json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:I}", "repository", rows[i].repository, "tag",
+                      rows[i].tag, "id", rows[i].have_id ? digest_str(&rows[i].id, id) : NULL,
+                      "digest", digest_str(&rows[i].digest, dg), "created", rows[i].created, "size",
+                      (json_int_t)rows[i].size);
+        json_t *pl = json_array();
+        for (const char *p = rows[i].platforms; p && *p;) {
+            size_t len = strcspn(p, ",");
+            json_array_append_new(pl, json_stringn(p, len));
+            p += len + (p[len] == ',');
+        }
+        json_object_set_new(o, "platforms", pl);
+        json_array_append_new(arr, o);
     }
     char *out = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("%s\n", out);
@@ -91,10 +124,10 @@ static void print_table(const struct row *rows, size_t n, int quiet, int no_trun
         return;
     }
     char ***cells = xcalloc(n + 1, sizeof(*cells));
-    static char *header[] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"};
+    static char *header[] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "PLATFORMS"};
     cells[0] = header;
     for (size_t i = 0; i < n; i++) {
-        char **c = xcalloc(5, sizeof(*c));
+        char **c = xcalloc(6, sizeof(*c));
         char buf[64];
         c[0] = rows[i].repository;
         c[1] = rows[i].tag;
@@ -104,9 +137,10 @@ static void print_table(const struct row *rows, size_t n, int quiet, int no_trun
         c[3] = xstrdup(rows[i].created_t >= 0 ? cli_human_ago(rows[i].created_t, buf, sizeof(buf))
                                               : "N/A");
         c[4] = xstrdup(cli_human_size(rows[i].size, buf, sizeof(buf)));
+        c[5] = rows[i].platforms;
         cells[i + 1] = c;
     }
-    cli_print_table(cells, n + 1, 5);
+    cli_print_table(cells, n + 1, 6);
     for (size_t i = 1; i <= n; i++) {
         free(cells[i][2]);
         free(cells[i][3]);
@@ -195,6 +229,7 @@ static int cmd_images(struct cli_global *g, int argc, char **argv)
         free(rows[i].repository);
         free(rows[i].tag);
         free(rows[i].created);
+        free(rows[i].platforms);
     }
     free(rows);
     store_tag_entries_free(e, n);
@@ -207,11 +242,14 @@ const struct cli_command cli_cmd_images = {
     .run = cmd_images,
     .summary = "list the images in the store",
     .usage = "Usage: kiln images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
-             "Lists tagged images: REPOSITORY TAG IMAGE ID CREATED SIZE, newest first.\n"
+             "Lists tagged images: REPOSITORY TAG IMAGE ID CREATED SIZE PLATFORMS, newest\n"
+             "first. A multi-platform image (an index) is one row; PLATFORMS lists its images'\n"
+             "platforms, IMAGE ID is this machine's image (or <missing>).\n"
              "SIZE counts the image's blobs in the store (manifest, config, layers).\n\n"
              "Options:\n"
              "  -f, --format FORMAT  table (default) or json: an array of objects with\n"
-             "                       repository, tag, id, digest, created and size (bytes)\n"
+             "                       repository, tag, id, digest, created, size (bytes) and\n"
+             "                       platforms (array of os/arch[/variant])\n"
              "  -q, --quiet          print image ids only\n"
              "      --no-trunc       print full image ids\n",
 };

@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/platform.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 
@@ -130,15 +131,21 @@ static const char usage[] =
     "  -c, --change INSTR     apply a Dockerfile config instruction: CMD, ENTRYPOINT,\n"
     "                         ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL\n"
     "  -m, --message M        history comment\n"
+    "  --platform P           the image's platform (default: this machine's), e.g.\n"
+    "                         linux/arm64 for a foreign root file system\n"
     "  --allow-devices        keep device nodes found in an archive (refused by\n"
     "                         default, as the archive is untrusted input)\n";
 
 static int cmd_import(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"tag", required_argument, NULL, 't'},     {"change", required_argument, NULL, 'c'},
-        {"message", required_argument, NULL, 'm'}, {"allow-devices", no_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"tag", required_argument, NULL, 't'},
+                                         {"change", required_argument, NULL, 'c'},
+                                         {"message", required_argument, NULL, 'm'},
+                                         {"allow-devices", no_argument, NULL, 'D'},
+                                         {"platform", required_argument, NULL, 'P'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *platform = NULL;
     const char *tag = NULL, *message = NULL;
     bool allow_devices = false;
     cleanup_free const char **changes = xcalloc((size_t)argc, sizeof(char *));
@@ -158,6 +165,9 @@ static int cmd_import(struct cli_global *g, int argc, char **argv)
         case 'D':
             allow_devices = true;
             break;
+        case 'P':
+            platform = optarg;
+            break;
         case 'h':
             fputs(usage, stdout);
             return EXIT_OK;
@@ -176,9 +186,18 @@ static int cmd_import(struct cli_global *g, int argc, char **argv)
     struct kiln_error *err = NULL;
     int64_t epoch;
     cleanup_json json_t *config = NULL;
+    struct platform plat;
+    if (platform == NULL)
+        platform_host(&plat);
+    else if (platform_parse(platform, &plat, &err) < 0 || platform_check_buildable(&plat, &err) < 0)
+        return cli_fail(err);
     if (epoch_from_env(&epoch, &err) < 0 ||
         make_config(changes, n_changes, message, epoch, &config, &err) < 0)
         return cli_fail(err);
+    json_object_set_new(config, "architecture", json_string(plat.arch));
+    json_object_set_new(config, "os", json_string(plat.os));
+    if (plat.variant[0] != '\0')
+        json_object_set_new(config, "variant", json_string(plat.variant));
 
     cleanup_close int fd = -1;
     int is_dir = 0;

@@ -16,6 +16,7 @@
 #include "util/cleanup.h"
 #include "store/referrers.h"
 #include "util/json.h"
+#include "util/platform.h"
 #include "util/strbuf.h"
 
 static json_t *repo_tags(struct store *s, const struct image *img)
@@ -152,15 +153,44 @@ static json_t *describe_container(const char *root, const char *what)
     return d;
 }
 
+/* A tag on an index: the index too, and the platforms it lists. */
+static void add_index(struct store *s, const char *name, json_t *d)
+{
+    struct descriptor td;
+    if (store_resolve_tag(s, name, &td, NULL) != 0)
+        return;
+    json_t *doc = store_blob_read_json(s, &td.digest, NULL);
+    json_t *entries = json_object_get(doc, "manifests");
+    if (json_is_array(entries)) {
+        char dg[DIGEST_STR_LEN + 1];
+        json_t *pl = json_array();
+        size_t k;
+        json_t *m;
+        json_array_foreach(entries, k, m)
+        {
+            struct platform p;
+            char ps[PLATFORM_STR_MAX];
+            if (platform_from_json(json_object_get(m, "platform"), &p) == 0)
+                json_array_append_new(pl, json_string(platform_format(&p, ps)));
+        }
+        json_object_set_new(d, "platforms", pl);
+        json_object_set_new(d, "indexDigest", json_string(digest_str(&td.digest, dg)));
+        json_object_set(d, "index", doc);
+    }
+    json_decref(doc);
+    descriptor_release(&td);
+}
+
 static int cmd_inspect(struct cli_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
         {"referrers", no_argument, NULL, 'r'},
+        {"platform", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *format = NULL;
+    const char *format = NULL, *platform = NULL;
     int c, want_referrers = 0;
     while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
         switch (c) {
@@ -170,6 +200,9 @@ static int cmd_inspect(struct cli_global *g, int argc, char **argv)
         case 'r':
             want_referrers = 1;
             break;
+        case 'P':
+            platform = optarg;
+            break;
         case 'h':
             return cli_print_help("inspect");
         default:
@@ -178,6 +211,10 @@ static int cmd_inspect(struct cli_global *g, int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage_error("inspect", "needs at least one IMAGE");
+    struct platform want;
+    struct kiln_error *perr = NULL;
+    if (platform != NULL && platform_parse(platform, &want, &perr) < 0)
+        return cli_fail(perr);
     cleanup_store struct store *s = NULL;
     int rc = cli_store_open(g, &s);
     if (rc != 0)
@@ -187,9 +224,9 @@ static int cmd_inspect(struct cli_global *g, int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         struct kiln_error *err = NULL;
         cleanup_image struct image *img = NULL;
-        json_t *d = want_referrers ? NULL : describe_container(store_root(s), argv[i]);
+        json_t *d = want_referrers || platform ? NULL : describe_container(store_root(s), argv[i]);
         if (d == NULL) {
-            if (store_image_load(s, argv[i], &img, &err) < 0) {
+            if (store_image_load_platform(s, argv[i], platform ? &want : NULL, &img, &err) < 0) {
                 cli_fail(err);
                 failed = 1;
                 continue;
@@ -197,6 +234,8 @@ static int cmd_inspect(struct cli_global *g, int argc, char **argv)
             d = want_referrers ? referrers_of(s, img, &err) : describe(s, img);
             if (d == NULL)
                 return cli_fail(err);
+            if (!want_referrers)
+                add_index(s, argv[i], d);
         }
         if (format == NULL) {
             json_array_append_new(all, d);
@@ -234,12 +273,15 @@ const struct cli_command cli_cmd_inspect = {
              "Prints a JSON array with one object per IMAGE (a name, an image id or prefix,\n"
              "or a manifest digest): id (config digest), digest (manifest digest),\n"
              "mediaType, repoTags, created, architecture, os, size (bytes of its blobs),\n"
-             "diffIds, manifest and config (the documents as stored).\n\n"
+             "diffIds, manifest and config (the documents as stored). For a name tagged\n"
+             "on an index (a multi-platform image): also index, indexDigest and platforms;\n"
+             "the image described is this machine's, or --platform's.\n\n"
              "Options:\n"
              "  -f, --format PATH  print one value per image instead, e.g.\n"
              "                     '{{.config.config.Env}}' or .digest (keys ignore case;\n"
              "                     strings raw, anything else as JSON)\n"
              "      --referrers    list the artifacts attached to the image instead (kiln\n"
              "                     build --sbom, kiln pull): digest, artifactType, size,\n"
-             "                     subject, created\n",
+             "                     subject, created\n"
+             "      --platform P   the image of an index to describe (e.g. linux/arm64)\n",
 };

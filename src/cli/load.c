@@ -181,7 +181,7 @@ static int check_host_image(struct loader *l, const struct descriptor *d, const 
     } else {
         cleanup_free char *child = xasprintf("blobs/sha256/%s", pe->d.digest.hex);
         if (loader_find(l, child) == NULL) {
-            cleanup_free char *host = platform_host();
+            cleanup_free char *host = manifest_host_platform();
             rc = kiln_error_set(err, KILN_E_NOTFOUND,
                                 "load: %s: the archive does not hold its image for %s (%s); "
                                 "nothing was tagged",

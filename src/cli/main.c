@@ -19,6 +19,7 @@ extern const struct cli_command cli_cmd_fsck;
 extern const struct cli_command cli_cmd_history;
 extern const struct cli_command cli_cmd_images;
 extern const struct cli_command cli_cmd_import;
+extern const struct cli_command cli_cmd_index;
 extern const struct cli_command cli_cmd_inspect;
 extern const struct cli_command cli_cmd_load;
 extern const struct cli_command cli_cmd_login;
@@ -48,13 +49,13 @@ extern const struct cli_command cli_cmd_pod;
 
 /* Keep sorted the way `kiln help` should list them. */
 static const struct cli_command *const commands[] = {
-    &cli_cmd_build,    &cli_cmd_pull,   &cli_cmd_push, &cli_cmd_login, &cli_cmd_logout,
-    &cli_cmd_import,   &cli_cmd_images, &cli_cmd_tag,  &cli_cmd_rmi,   &cli_cmd_inspect,
-    &cli_cmd_history,  &cli_cmd_export, &cli_cmd_save, &cli_cmd_load,  &cli_cmd_run,
-    &cli_cmd_shell,    &cli_cmd_exec,   &cli_cmd_ps,   &cli_cmd_logs,  &cli_cmd_stop,
-    &cli_cmd_rm,       &cli_cmd_health, &cli_cmd_port, &cli_cmd_pod,   &cli_cmd_compose,
-    &cli_cmd_kube,     &cli_cmd_prune,  &cli_cmd_fsck, &cli_cmd_lint,  &cli_cmd_version,
-    &cli_cmd_versions, &cli_cmd_scan,   &cli_cmd_sbom,
+    &cli_cmd_build,   &cli_cmd_pull,     &cli_cmd_push,   &cli_cmd_login, &cli_cmd_logout,
+    &cli_cmd_import,  &cli_cmd_index,    &cli_cmd_images, &cli_cmd_tag,   &cli_cmd_rmi,
+    &cli_cmd_inspect, &cli_cmd_history,  &cli_cmd_export, &cli_cmd_save,  &cli_cmd_load,
+    &cli_cmd_run,     &cli_cmd_shell,    &cli_cmd_exec,   &cli_cmd_ps,    &cli_cmd_logs,
+    &cli_cmd_stop,    &cli_cmd_rm,       &cli_cmd_health, &cli_cmd_port,  &cli_cmd_pod,
+    &cli_cmd_compose, &cli_cmd_kube,     &cli_cmd_prune,  &cli_cmd_fsck,  &cli_cmd_lint,
+    &cli_cmd_version, &cli_cmd_versions, &cli_cmd_scan,   &cli_cmd_sbom,
 };
 
 static const size_t n_commands = sizeof(commands) / sizeof(commands[0]);

@@ -14,7 +14,9 @@
 #include "runtime/container.h"
 #include "store/store.h"
 #include "util/cleanup.h"
+#include "runtime/binfmt.h"
 #include "util/fs.h"
+#include "util/platform.h"
 #include "util/strbuf.h"
 
 int run_fail(struct kiln_error *err, int status)
@@ -30,8 +32,16 @@ int run_image_open(const char *root, const char *name, struct run_image *ri, str
     memset(ri, 0, sizeof(*ri));
     if (store_open_reader(root, &ri->store, err) < 0)
         return -1;
-    if (store_image_load(ri->store, name, &ri->img, err) < 0)
+    struct platform want;
+    if (o->platform != NULL &&
+        (platform_parse(o->platform, &want, err) < 0 || platform_check_buildable(&want, err) < 0))
         return -1;
+    if (store_image_load_platform(ri->store, name, o->platform ? &want : NULL, &ri->img, err) < 0)
+        return -1;
+    /* a foreign image runs under QEMU: its binfmt_misc handler must be there */
+    struct platform have;
+    if (platform_from_json(ri->img->config_json, &have) == 0 && binfmt_ensure(&have, err) < 0)
+        return kiln_error_prefix(err, "image %s", name);
     size_t n = ri->img->n_layers;
     ri->lowerdirs = xcalloc(n + 1, sizeof(char *));
     ri->holds = xcalloc(n + 1, sizeof(int));
@@ -294,6 +304,7 @@ enum {
     OPT_ROOTFS,
     OPT_ULIMIT,
     OPT_POD,
+    OPT_PLATFORM,
 };
 
 static const char usage[] =
@@ -329,7 +340,9 @@ static const char usage[] =
     "  --init=false         run the command as PID 1 instead of under kiln's init\n"
     "  --userns keep-id     rootless: keep your uid inside (default maps you to root)\n"
     "  --ulimit NAME=SOFT[:HARD]  resource limit (never above kiln's own hard limit)\n"
-    "  --rootfs DIR         run from a plain root directory instead of an image\n\n"
+    "  --rootfs DIR         run from a plain root directory instead of an image\n"
+    "  --platform P         the image of an index to run (default: this machine's);\n"
+    "                       foreign ones run under QEMU through binfmt_misc\n\n"
     "Exit status: the command's, 128+N if it died of signal N; 125 if kiln failed,\n"
     "126 if the command cannot be executed, 127 if it was not found.\n";
 
@@ -361,6 +374,7 @@ static int cmd_run(struct cli_global *g, int argc, char **argv)
         {"publish", required_argument, NULL, 'p'},
         {"publish-all", no_argument, NULL, 'P'},
         {"pod", required_argument, NULL, OPT_POD},
+        {"platform", required_argument, NULL, OPT_PLATFORM},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -501,6 +515,9 @@ static int cmd_run(struct cli_global *g, int argc, char **argv)
             break;
         case OPT_ROOTFS:
             o.rootfs = optarg;
+            break;
+        case OPT_PLATFORM:
+            o.platform = optarg;
             break;
         case OPT_ULIMIT:
             if (n_limits == 16 || parse_ulimit(optarg, &limits[n_limits]) < 0) {

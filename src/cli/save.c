@@ -23,7 +23,49 @@
 struct saved {
     struct image *img;
     char *tag; /* familiar name:tag, or NULL when saved by id */
+    /* a tag on an index (oci-archive): the index and each of its images here */
+    struct descriptor index;
+    struct image **all;
+    size_t n_all;
 };
+
+/* When what is a tag on an index: the index and every image it lists that the
+ * store holds (a multi-platform image is saved whole). */
+static int load_index_images(struct store *s, const char *what, struct saved *v,
+                             struct kiln_error **err)
+{
+    struct descriptor td;
+    if (store_resolve_tag(s, what, &td, NULL) < 0)
+        return 0;
+    cleanup_json json_t *doc = store_blob_read_json(s, &td.digest, err);
+    json_t *entries = json_object_get(doc, "manifests");
+    if (doc == NULL || !json_is_array(entries)) {
+        descriptor_release(&td);
+        return doc == NULL ? -1 : 0;
+    }
+    v->index = td;
+    size_t i;
+    json_t *m;
+    json_array_foreach(entries, i, m)
+    {
+        struct descriptor d;
+        uint64_t size;
+        if (descriptor_from_json(m, &d, what, err) < 0)
+            return -1;
+        struct image *img = NULL;
+        int rc = 0;
+        if (store_blob_size(s, &d.digest, &size, NULL) == 0)
+            rc = store_image_load_manifest_platform(s, &d.digest, NULL, &img, err);
+        descriptor_release(&d);
+        if (rc < 0)
+            return -1;
+        if (img != NULL) {
+            v->all = xrealloc(v->all, (v->n_all + 1) * sizeof(*v->all));
+            v->all[v->n_all++] = img;
+        }
+    }
+    return 0;
+}
 
 static int put_bytes(struct tar_writer *w, const char *name, const void *data, size_t len,
                      struct kiln_error **err)
@@ -93,6 +135,9 @@ static int blob_seen(json_t *seen, const struct digest *d)
     return 0;
 }
 
+static int save_image_blobs(struct store *s, struct tar_writer *w, struct image *img, json_t *seen,
+                            struct kiln_error **err);
+
 static int save_oci(struct store *s, struct saved *v, size_t n, struct tar_writer *w,
                     struct kiln_error **err)
 {
@@ -100,7 +145,7 @@ static int save_oci(struct store *s, struct saved *v, size_t n, struct tar_write
         json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
     json_t *list = json_object_get(index, "manifests");
     for (size_t i = 0; i < n; i++) {
-        json_t *d = descriptor_to_json(&v[i].img->manifest);
+        json_t *d = descriptor_to_json(v[i].n_all ? &v[i].index : &v[i].img->manifest);
         if (v[i].tag != NULL)
             json_object_set_new(d, "annotations",
                                 json_pack("{s:s}", ANNOTATION_REF_NAME, v[i].tag));
@@ -112,7 +157,24 @@ static int save_oci(struct store *s, struct saved *v, size_t n, struct tar_write
         return -1;
     cleanup_json json_t *seen = json_object();
     for (size_t i = 0; i < n; i++) {
-        struct image *img = v[i].img;
+        if (v[i].n_all > 0 && !blob_seen(seen, &v[i].index.digest)) {
+            cleanup_free char *name = xasprintf("blobs/sha256/%s", v[i].index.digest.hex);
+            if (put_blob(s, w, name, &v[i].index, err) < 0)
+                return -1;
+        }
+        for (size_t j = 0; j < v[i].n_all; j++)
+            if (save_image_blobs(s, w, v[i].all[j], seen, err) < 0)
+                return -1;
+        if (save_image_blobs(s, w, v[i].img, seen, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int save_image_blobs(struct store *s, struct tar_writer *w, struct image *img, json_t *seen,
+                            struct kiln_error **err)
+{
+    {
         size_t nd = img->n_layers + 2;
         const struct descriptor **ds = xcalloc(nd, sizeof(*ds));
         ds[0] = &img->manifest;
@@ -247,6 +309,8 @@ static int cmd_save(struct cli_global *g, int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         if (store_image_load(s, argv[optind + (int)i], &v[i].img, &err) < 0)
             goto done;
+        if (!docker && load_index_images(s, argv[optind + (int)i], &v[i], &err) < 0)
+            goto done;
         v[i].tag = tag_of(s, argv[optind + (int)i]);
     }
     if (strcmp(output, "-") == 0) {
@@ -275,6 +339,10 @@ done:
     for (size_t i = 0; i < n; i++) {
         image_free(v[i].img);
         free(v[i].tag);
+        for (size_t j = 0; j < v[i].n_all; j++)
+            image_free(v[i].all[j]);
+        free(v[i].all);
+        descriptor_release(&v[i].index);
     }
     free(v);
     return rc < 0 ? cli_fail(err) : EXIT_OK;

@@ -9,6 +9,7 @@
 
 #include "cli/store_cmd.h"
 #include "report/versions.h"
+#include "util/platform.h"
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/strbuf.h"
@@ -37,15 +38,19 @@ static int cmd_versions(struct cli_global *g, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"format", required_argument, NULL, 'f'},
+        {"platform", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *format = "text";
+    const char *format = "text", *platform = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             format = optarg;
+            break;
+        case 'P':
+            platform = optarg;
             break;
         case 'h':
             return cli_print_help("versions");
@@ -64,7 +69,10 @@ static int cmd_versions(struct cli_global *g, int argc, char **argv)
         return rc;
     struct kiln_error *err = NULL;
     cleanup_json json_t *r = NULL;
-    if (versions_of_image(s, argv[optind], &r, &err) < 0)
+    struct platform want;
+    if (platform != NULL && platform_parse(platform, &want, &err) < 0)
+        return cli_fail(err);
+    if (versions_of_image(s, argv[optind], platform ? &want : NULL, &r, &err) < 0)
         return cli_fail(err);
 
     if (strcmp(format, "json") == 0) {
@@ -93,5 +101,6 @@ const struct cli_command cli_cmd_versions = {
              "wins, as for pip list in the image's venv) and the Debian packages\n"
              "installed according to /var/lib/dpkg/status.\n\n"
              "Options:\n"
-             "  -f, --format FORMAT  text (default) or json\n",
+             "  -f, --format FORMAT  text (default) or json\n"
+             "      --platform P     the image of an index (default: this machine's)\n",
 };

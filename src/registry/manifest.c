@@ -8,6 +8,7 @@
 
 #include "util/cleanup.h"
 #include "util/json.h"
+#include "util/platform.h"
 #include "util/strbuf.h"
 
 int manifest_media_type_known(const char *mt)
@@ -206,59 +207,42 @@ void manifest_release(struct manifest *m)
     memset(m, 0, sizeof(*m));
 }
 
-char *platform_host(void)
+char *manifest_host_platform(void)
 {
-    struct utsname u;
-    const char *arch = "amd64", *variant = NULL;
-    if (uname(&u) == 0) {
-        if (strcmp(u.machine, "x86_64") == 0)
-            arch = "amd64";
-        else if (strcmp(u.machine, "aarch64") == 0)
-            arch = "arm64";
-        else if (strncmp(u.machine, "armv7", 5) == 0)
-            arch = "arm", variant = "v7";
-        else if (strncmp(u.machine, "armv6", 5) == 0)
-            arch = "arm", variant = "v6";
-        else if (strcmp(u.machine, "i686") == 0 || strcmp(u.machine, "i386") == 0)
-            arch = "386";
-        else
-            arch = u.machine;
-    }
-    return variant ? xasprintf("linux/%s/%s", arch, variant) : xasprintf("linux/%s", arch);
-}
-
-static int str_eq(const char *a, const char *b)
-{
-    return a != NULL && b != NULL && strcmp(a, b) == 0;
+    struct platform p;
+    char buf[PLATFORM_STR_MAX];
+    platform_host(&p);
+    return xstrdup(platform_format(&p, buf));
 }
 
 const struct platform_entry *manifest_select_platform(const struct manifest *index,
                                                       const char *platform, struct kiln_error **err)
 {
-    cleanup_free char *want = platform ? xstrdup(platform) : platform_host();
-    cleanup_free char *label = xstrdup(want);
-    char *os = want, *arch = strchr(want, '/'), *variant = NULL;
-    if (arch == NULL || arch[1] == '\0') {
-        kiln_error_set(err, KILN_E_USAGE, "platform \"%s\" is not os/arch[/variant]", want);
+    struct platform want;
+    if (platform == NULL)
+        platform_host(&want);
+    else if (platform_parse(platform, &want, err) < 0)
         return NULL;
-    }
-    *arch++ = '\0';
-    variant = strchr(arch, '/');
-    if (variant != NULL)
-        *variant++ = '\0';
+    char label[PLATFORM_STR_MAX];
+    platform_format(&want, label);
+    /* the same platform (normalised: arm64/v8 is arm64); else, with no
+     * variant asked for, the same os and architecture */
     const struct platform_entry *found = NULL;
-    for (size_t i = 0; i < index->n_manifests && found == NULL; i++) {
-        const struct platform_entry *d = &index->manifests[i];
-        if (!manifest_media_type_known(d->d.media_type) || !str_eq(d->os, os) ||
-            !str_eq(d->arch, arch))
-            continue;
-        /* arm64 without a variant means v8. */
-        const char *dv = d->variant;
-        if (dv == NULL && strcmp(arch, "arm64") == 0)
-            dv = "v8";
-        if (variant != NULL && !str_eq(dv, variant))
-            continue;
-        found = d;
+    for (int pass = 0; pass < 2 && found == NULL; pass++) {
+        for (size_t i = 0; i < index->n_manifests && found == NULL; i++) {
+            const struct platform_entry *d = &index->manifests[i];
+            if (!manifest_media_type_known(d->d.media_type) || d->os == NULL || d->arch == NULL)
+                continue;
+            cleanup_json json_t *pj = json_pack("{s:s, s:s, s:s}", "os", d->os, "architecture",
+                                                d->arch, "variant", d->variant ? d->variant : "");
+            struct platform have;
+            if (pj == NULL || platform_from_json(pj, &have) < 0)
+                continue;
+            if (pass == 0 ? platform_equal(&have, &want)
+                          : want.variant[0] == '\0' && strcmp(have.os, want.os) == 0 &&
+                                strcmp(have.arch, want.arch) == 0)
+                found = d;
+        }
     }
     if (found != NULL)
         return found;

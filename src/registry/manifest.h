@@ -54,7 +54,7 @@ int manifest_media_type_is_index(const char *mt);
 int layer_media_type_compression(const char *mt);
 
 /* "os/arch[/variant]" of this machine (e.g. "linux/amd64"). Allocated. */
-char *platform_host(void);
+char *manifest_host_platform(void);
 /* The index entry for platform ("os/arch[/variant]"; NULL = the host's).
  * None: KILN_E_NOTFOUND listing what the index offers. */
 const struct platform_entry *manifest_select_platform(const struct manifest *index,

@@ -112,6 +112,7 @@ static int pull_one(struct reg_client *c, struct store *s, const struct referenc
         const struct platform_entry *pe = manifest_select_platform(&top.m, opts->platform, err);
         ret = pe == NULL ? kiln_error_prefix(err, "%s", what)
                          : fetch_child(c, ref, &pe->d, what, &imgs[0], err);
+        keep_index = opts->keep_index;
     }
     struct descriptor tagged = {0};
     cleanup_free char *mdigest = NULL;
@@ -152,7 +153,7 @@ static int pull_one(struct reg_client *c, struct store *s, const struct referenc
         res->manifest_digest = steal_pointer(&mdigest);
         if (top.m.kind == MANIFEST_INDEX)
             res->index_digest = digest_strdup(&top.dg);
-        if (!keep_index)
+        if (!keep_index || !opts->all_platforms)
             res->config_digest = digest_strdup(&imgs[0].m.config.digest);
     }
     free(want);

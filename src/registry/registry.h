@@ -38,6 +38,8 @@ typedef void (*registry_progress_fn)(void *ctx, const struct registry_progress *
 struct registry_opts {
     const char *platform;  /* "os/arch[/variant]" for indexes; NULL = the host's */
     int all_platforms;     /* pull: keep an index and every image it lists */
+    int keep_index;        /* pull: tag the index, fetching only platform's image (an index
+                              in the store may be partial; builds for several platforms) */
     int tls_no_verify;     /* 1 = --tls-verify=false: skip certificate checks and allow HTTP */
     const char *cert_dir;  /* directory of *.crt CAs (and client.cert/client.key); NULL = none */
     const char *auth_file; /* credentials file; NULL = $DOCKER_CONFIG/config.json or

@@ -289,10 +289,11 @@ int versions_from_layers(const char *const *dirs, size_t n, json_t *report, stru
     return 0;
 }
 
-int versions_of_image(struct store *s, const char *what, json_t **out, struct kiln_error **err)
+int versions_of_image(struct store *s, const char *what, const struct platform *want, json_t **out,
+                      struct kiln_error **err)
 {
     cleanup_image struct image *img = NULL;
-    if (store_image_load(s, what, &img, err) < 0)
+    if (store_image_load_platform(s, what, want, &img, err) < 0)
         return -1;
     char **dirs = xcalloc(img->n_layers + 1, sizeof(*dirs));
     int rc = 0;

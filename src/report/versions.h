@@ -15,7 +15,10 @@
 /* Report of the image `what` names (see store_image_load): a JSON object
  * {"image", "id", "labels": {}, "config": {}, "debian": {}, "python": {}}, each
  * map name -> version sorted by name. Unpacks missing snapshots. */
-int versions_of_image(struct store *s, const char *what, json_t **out, struct kiln_error **err);
+struct platform;
+/* want: the image of an index to read (NULL: this machine's). */
+int versions_of_image(struct store *s, const char *what, const struct platform *want, json_t **out,
+                      struct kiln_error **err);
 
 /* The same from layer directories in overlay-whiteout form (character device
  * 0/0 = deleted, trusted.overlay.opaque=y = opaque directory), bottom layer

@@ -17,7 +17,8 @@ struct launch_opts {
     const json_t *image_config;   /* the image config's "config" object, or NULL */
     const char *const *lowerdirs; /* layer snapshots, top first; or */
     size_t n_lowerdirs;
-    const char *rootfs; /* a plain root dir (--rootfs) */
+    const char *rootfs;   /* a plain root dir (--rootfs) */
+    const char *platform; /* --platform: which image of an index; NULL = this machine's */
 
     const char *name;
     int rm, detach, tty, interactive;

@@ -8,6 +8,7 @@
 #include "store/digest_set.h"
 #include "util/cleanup.h"
 #include "util/json.h"
+#include "util/platform.h"
 #include "util/strbuf.h"
 
 const char *store_host_arch(void)
@@ -53,27 +54,49 @@ static const char *manifest_kind(const json_t *doc, const struct descriptor *d)
 }
 
 const json_t *store_index_pick_platform(const json_t *index, const char *what,
-                                        struct kiln_error **err)
+                                        const struct platform *want, struct kiln_error **err)
 {
+    struct platform host;
+    if (want == NULL) {
+        platform_host(&host);
+        want = &host;
+    }
     json_t *manifests = json_object_get(index, "manifests");
     const json_t *best = NULL;
     size_t i;
     json_t *m;
-    json_array_foreach(manifests, i, m)
-    {
-        json_t *p = json_object_get(m, "platform");
-        const char *os = json_string_value(json_object_get(p, "os"));
-        const char *arch = json_string_value(json_object_get(p, "architecture"));
-        if (os && arch && strcmp(os, "linux") == 0 && strcmp(arch, store_host_arch()) == 0) {
-            best = m;
-            break;
+    /* the same platform; else (no variant wanted) the same os/architecture */
+    for (int pass = 0; pass < 2 && best == NULL; pass++) {
+        json_array_foreach(manifests, i, m)
+        {
+            struct platform p;
+            if (platform_from_json(json_object_get(m, "platform"), &p) < 0)
+                continue;
+            if (pass == 0 ? platform_equal(&p, want)
+                          : want->variant[0] == '\0' && strcmp(p.os, want->os) == 0 &&
+                                strcmp(p.arch, want->arch) == 0) {
+                best = m;
+                break;
+            }
         }
     }
-    if (best == NULL && json_array_size(manifests) == 1)
+    if (best == NULL && json_array_size(manifests) == 1 &&
+        (want == &host || json_object_get(json_array_get(manifests, 0), "platform") == NULL))
         best = json_array_get(manifests, 0);
-    if (best == NULL)
-        kiln_error_set(err, KILN_E_NOTFOUND, "%s: index has no image for linux/%s", what,
-                       store_host_arch());
+    if (best == NULL) {
+        char ws[PLATFORM_STR_MAX];
+        struct strbuf have = STRBUF_INIT;
+        json_array_foreach(manifests, i, m)
+        {
+            struct platform p;
+            char ps[PLATFORM_STR_MAX];
+            if (platform_from_json(json_object_get(m, "platform"), &p) == 0)
+                strbuf_addf(&have, "%s%s", have.len ? ", " : "", platform_format(&p, ps));
+        }
+        kiln_error_set(err, KILN_E_PLATFORM, "%s: index has no image for %s (it has %s)", what,
+                       platform_format(want, ws), have.len ? have.buf : "none");
+        strbuf_release(&have);
+    }
     return best;
 }
 
@@ -119,8 +142,8 @@ static int load_layers(struct image *img, const char *what, struct kiln_error **
     return 0;
 }
 
-static int load_manifest(struct store *s, const struct descriptor *d, int depth, struct image **out,
-                         struct kiln_error **err)
+static int load_manifest(struct store *s, const struct descriptor *d, int depth,
+                         const struct platform *want, struct image **out, struct kiln_error **err)
 {
     char what[DIGEST_STR_LEN + 16];
     snprintf(what, sizeof(what), "manifest sha256:%s", d->digest.hex);
@@ -131,11 +154,11 @@ static int load_manifest(struct store *s, const struct descriptor *d, int depth,
     if (is_index_type(kind)) {
         if (depth > 2)
             return kiln_error_set(err, KILN_E_INVALID, "%s: indexes nested too deep", what);
-        const json_t *m = store_index_pick_platform(doc, what, err);
+        const json_t *m = store_index_pick_platform(doc, what, want, err);
         struct descriptor child;
         if (m == NULL || descriptor_from_json(m, &child, what, err) < 0)
             return -1;
-        int rc = load_manifest(s, &child, depth + 1, out, err);
+        int rc = load_manifest(s, &child, depth + 1, want, out, err);
         descriptor_release(&child);
         return rc;
     }
@@ -154,6 +177,13 @@ static int load_manifest(struct store *s, const struct descriptor *d, int depth,
         return kiln_error_prefix(err, "%s: config", what);
     if (load_layers(img, what, err) < 0)
         return -1;
+    struct platform have;
+    if (want != NULL && platform_from_json(img->config_json, &have) == 0 &&
+        (strcmp(have.os, want->os) != 0 || strcmp(have.arch, want->arch) != 0)) {
+        char hs[PLATFORM_STR_MAX], ws[PLATFORM_STR_MAX];
+        return kiln_error_set(err, KILN_E_PLATFORM, "%s: the image is for %s only, not %s", what,
+                              platform_format(&have, hs), platform_format(want, ws));
+    }
     *out = steal_pointer(&img);
     return 0;
 }
@@ -161,11 +191,18 @@ static int load_manifest(struct store *s, const struct descriptor *d, int depth,
 int store_image_load_manifest(struct store *s, const struct digest *d, struct image **out,
                               struct kiln_error **err)
 {
+    return store_image_load_manifest_platform(s, d, NULL, out, err);
+}
+
+int store_image_load_manifest_platform(struct store *s, const struct digest *d,
+                                       const struct platform *want, struct image **out,
+                                       struct kiln_error **err)
+{
     struct descriptor desc = {.digest = *d};
     if (store_blob_size(s, d, &desc.size, NULL) < 0)
         return kiln_error_set(err, KILN_E_NOTFOUND, "manifest sha256:%s is not in the store %s",
                               d->hex, s->root);
-    return load_manifest(s, &desc, 0, out, err);
+    return load_manifest(s, &desc, 0, want, out, err);
 }
 
 int store_manifest_walk(struct store *s, const struct descriptor *manifest, int strict,
@@ -191,8 +228,29 @@ int store_manifest_walk(struct store *s, const struct descriptor *manifest, int 
     }
     const char *kind = manifest_kind(doc, manifest);
     json_t *children = is_index_type(kind) ? json_object_get(doc, "manifests") : NULL;
-    /* The entry this host would use; without one, every entry is required. */
-    const json_t *picked = children ? store_index_pick_platform(doc, what, NULL) : NULL;
+    /* An index may be partial (a pull or a build fetches the platforms it
+     * needs): every entry whose manifest is here must be complete, and at
+     * least one must be here. */
+    size_t n_present = 0;
+    for (size_t i = 0; i < json_array_size(children); i++) {
+        struct descriptor c = {0};
+        uint64_t size;
+        if (descriptor_from_json(json_array_get(children, i), &c, what, NULL) == 0 &&
+            store_blob_size(s, &c.digest, &size, NULL) == 0)
+            n_present++;
+        descriptor_release(&c);
+    }
+    if (strict && children != NULL && json_array_size(children) > 0 && n_present == 0) {
+        struct strbuf sb = STRBUF_INIT;
+        for (size_t i = 0; i < json_array_size(children) && i < 4; i++)
+            strbuf_addf(&sb, "%s%s", i ? ", " : "",
+                        json_string_value(json_object_get(json_array_get(children, i), "digest")));
+        if (err != NULL && *err == NULL)
+            kiln_error_set(err, KILN_E_NOTFOUND,
+                           "%s: none of the images it lists is in the store (%s)", what, sb.buf);
+        strbuf_release(&sb);
+        return -1;
+    }
     for (size_t i = 0; i < json_array_size(children); i++) {
         struct descriptor c;
         struct kiln_error *derr = NULL;
@@ -207,10 +265,8 @@ int store_manifest_walk(struct store *s, const struct descriptor *manifest, int 
             kiln_error_free(derr);
             continue;
         }
-        /* An index may be partial (a pull fetches one platform): only the
-         * entry this host would use must be there; others count if present. */
         uint64_t size;
-        int required = strict && (picked == NULL || json_array_get(children, i) == picked);
+        int required = strict && store_blob_size(s, &c.digest, &size, NULL) == 0;
         int rc = 0;
         if (required || store_blob_size(s, &c.digest, &size, NULL) == 0)
             rc = store_manifest_walk(s, &c, required, blobs, diffids, err);
@@ -319,4 +375,28 @@ int store_image_write(struct store *s, const json_t *config, const struct image_
     if (annotations != NULL && json_object_size(annotations) > 0)
         json_object_set_new(manifest, "annotations", json_deep_copy(annotations));
     return put_json(s, manifest, MT_OCI_MANIFEST, manifest_out, err);
+}
+
+int store_image_index_write(struct store *s, const struct descriptor *manifests,
+                            const struct platform *plats, size_t n, struct descriptor *out,
+                            struct kiln_error **err)
+{
+    memset(out, 0, sizeof(*out));
+    cleanup_json json_t *idx =
+        json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType", MT_OCI_INDEX, "manifests");
+    json_t *arr = json_object_get(idx, "manifests");
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < i; k++) {
+            if (platform_equal(&plats[k], &plats[i])) {
+                char ps[PLATFORM_STR_MAX];
+                return kiln_error_set(err, KILN_E_INVALID,
+                                      "an index lists one image per platform: %s is there twice",
+                                      platform_format(&plats[i], ps));
+            }
+        }
+        json_t *d = descriptor_to_json(&manifests[i]);
+        json_object_set_new(d, "platform", platform_to_json(&plats[i]));
+        json_array_append_new(arr, d);
+    }
+    return put_json(s, idx, MT_OCI_INDEX, out, err);
 }

@@ -25,8 +25,8 @@ static int hex_prefix(const char *s, size_t *len)
 
 /* Tagged manifests whose digest or image id starts with prefix. 0 found,
  * 1 found (*out filled), -1 ambiguous or error. */
-static int find_by_id(struct store *s, const char *prefix, const char *what, struct image **out,
-                      struct kiln_error **err)
+static int find_by_id(struct store *s, const char *prefix, const char *what,
+                      const struct platform *want, struct image **out, struct kiln_error **err)
 {
     struct store_tag_entry *e = NULL;
     size_t n = 0;
@@ -39,7 +39,7 @@ static int find_by_id(struct store *s, const char *prefix, const char *what, str
         struct image *img = NULL;
         int manifest_match =
             strncmp(e[i].manifest.digest.hex, prefix, plen) == 0 && plen == DIGEST_HEX_LEN;
-        if (store_image_load_manifest(s, &e[i].manifest.digest, &img, NULL) < 0)
+        if (store_image_load_manifest_platform(s, &e[i].manifest.digest, want, &img, NULL) < 0)
             continue;
         if (!manifest_match && strncmp(img->config.digest.hex, prefix, plen) != 0) {
             image_free(img);
@@ -67,6 +67,12 @@ static int find_by_id(struct store *s, const char *prefix, const char *what, str
 
 int store_image_load(struct store *s, const char *what, struct image **out, struct kiln_error **err)
 {
+    return store_image_load_platform(s, what, NULL, out, err);
+}
+
+int store_image_load_platform(struct store *s, const char *what, const struct platform *want,
+                              struct image **out, struct kiln_error **err)
+{
     *out = NULL;
     const char *hex = strncmp(what, "sha256:", 7) == 0 ? what + 7 : what;
     size_t hlen = 0;
@@ -74,11 +80,11 @@ int store_image_load(struct store *s, const char *what, struct image **out, stru
     /* A full digest may also name an untagged manifest that is present. */
     struct digest d;
     if (is_hex && hlen == DIGEST_HEX_LEN && digest_parse_hex(hex, &d) == 0) {
-        int rc = find_by_id(s, hex, what, out, err);
+        int rc = find_by_id(s, hex, what, want, out, err);
         if (rc != 0)
             return rc < 0 ? -1 : 0;
         if (store_blob_has(s, &d))
-            return store_image_load_manifest(s, &d, out, err);
+            return store_image_load_manifest_platform(s, &d, want, out, err);
         return kiln_error_set(err, KILN_E_NOTFOUND, "image \"%s\" not found in store %s", what,
                               s->root);
     }
@@ -91,19 +97,19 @@ int store_image_load(struct store *s, const char *what, struct image **out, stru
         if (store_resolve_tag(s, what, &desc, &terr) == 0) {
             reference_release(&r);
             kiln_error_free(rerr);
-            int rc = store_image_load_manifest(s, &desc.digest, out, err);
+            int rc = store_image_load_manifest_platform(s, &desc.digest, want, out, err);
             descriptor_release(&desc);
             return rc;
         }
         kiln_error_free(terr);
         if (r.has_digest && store_blob_has(s, &r.digest)) {
             reference_release(&r);
-            return store_image_load_manifest(s, &r.digest, out, err);
+            return store_image_load_manifest_platform(s, &r.digest, want, out, err);
         }
         reference_release(&r);
     }
     if (is_hex) {
-        int rc = find_by_id(s, hex, what, out, err);
+        int rc = find_by_id(s, hex, what, want, out, err);
         if (rc != 0) {
             kiln_error_free(rerr);
             return rc < 0 ? -1 : 0;

@@ -166,6 +166,15 @@ void cleanup_imagep(struct image **img);
  * KILN_E_NOTFOUND names `what`. */
 int store_image_load(struct store *s, const char *what, struct image **out,
                      struct kiln_error **err);
+/* The same for a platform (NULL: this machine's): from an index, its entry
+ * for want; an image manifest must be for want's os/architecture.
+ * KILN_E_NOTFOUND names the platforms an index has. */
+struct platform;
+int store_image_load_platform(struct store *s, const char *what, const struct platform *want,
+                              struct image **out, struct kiln_error **err);
+int store_image_load_manifest_platform(struct store *s, const struct digest *d,
+                                       const struct platform *want, struct image **out,
+                                       struct kiln_error **err);
 /* Loads the image whose manifest (or index) has digest d. */
 int store_image_load_manifest(struct store *s, const struct digest *d, struct image **out,
                               struct kiln_error **err);
@@ -179,6 +188,12 @@ int store_image_write(struct store *s, const json_t *config, const struct image_
                       size_t n_layers, const json_t *annotations, struct descriptor *manifest_out,
                       struct kiln_error **err);
 
+/* Writes an OCI image index listing manifests[i] for plats[i] (in that
+ * order, canonical JSON) and returns its descriptor. Two platforms the same:
+ * KILN_E_INVALID. Does not tag. */
+int store_image_index_write(struct store *s, const struct descriptor *manifests,
+                            const struct platform *plats, size_t n, struct descriptor *out,
+                            struct kiln_error **err);
 /* ---- tags (index.json) ------------------------------------------------- */
 
 /* Points ref (any form; stored in familiar form, ":latest" added) at the

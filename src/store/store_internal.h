@@ -55,8 +55,9 @@ int store_manifest_walk(struct store *s, const struct descriptor *manifest, int 
 
 /* The manifest entry an index should use on this host: linux/<host arch>,
  * or the only entry. NULL (with *err) when there is none. Borrowed. */
+struct platform;
 const json_t *store_index_pick_platform(const json_t *index, const char *what,
-                                        struct kiln_error **err);
+                                        const struct platform *want, struct kiln_error **err);
 /* The GOARCH name of this host ("amd64", "arm64", ...). */
 const char *store_host_arch(void);
 

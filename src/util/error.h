@@ -15,6 +15,7 @@ enum kiln_errc {
     KILN_E_EXISTS = 6,   /* name already taken */
     KILN_E_NET = 7,      /* network / registry failure */
     KILN_E_AUTH = 8,     /* authentication refused */
+    KILN_E_PLATFORM = 9, /* the image is there, but not for the platform asked for */
 };
 
 struct kiln_error {

@@ -222,9 +222,14 @@ setup() {
     [ "$status" -eq 0 ] || { echo "$output"; false; }
     [[ "$(cat "$BATS_TEST_TMPDIR/iid")" == sha256:* ]]
     [[ "$output" == *"$(cat "$BATS_TEST_TMPDIR/iid")"* ]]
-    run kiln build --platform linux/s390x "$ctx"
+    run kiln build --platform linux/sparc "$ctx"
     [ "$status" -eq 2 ]
-    [[ "$output" == *"platform"* ]]
+    [[ "$output" == *"platform linux/sparc: architecture sparc is not supported"* ]]
+    # a platform kiln builds but the base lacks: named before any step
+    run kiln build --progress=plain --platform linux/s390x "$ctx"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"is for linux/amd64 only, not linux/s390x"* ]]
+    [[ "$output" != *DONE* ]]
 }
 
 @test "build: RUN --mount cache, tmpfs, bind and secret" {

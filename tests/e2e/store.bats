@@ -20,7 +20,7 @@ blob_count() {
 @test "images on a fresh store: header only, json is an empty array" {
     run kiln images
     [ "$status" -eq 0 ]
-    [ "$output" = "REPOSITORY   TAG   IMAGE ID   CREATED   SIZE" ]
+    [ "$output" = "REPOSITORY   TAG   IMAGE ID   CREATED   SIZE   PLATFORMS" ]
     run kiln images --format json
     [ "$status" -eq 0 ]
     [ "$(echo "$output" | jq length)" -eq 0 ]
@@ -35,8 +35,8 @@ blob_count() {
     mkimage team/app:1.2 --created 2024-01-01T00:00:00Z
     run kiln images
     [ "$status" -eq 0 ]
-    [ "${lines[0]}" = "REPOSITORY   TAG      IMAGE ID       CREATED       SIZE" ]
-    [[ "${lines[1]}" =~ ^team/app\ +1\.2\ +[0-9a-f]{12}\ +[0-9]+\ years?\ ago\ +[0-9.]+kB$ ]]
+    [ "${lines[0]}" = "REPOSITORY   TAG      IMAGE ID       CREATED       SIZE     PLATFORMS" ]
+    [[ "${lines[1]}" =~ ^team/app\ +1\.2\ +[0-9a-f]{12}\ +[0-9]+\ years?\ ago\ +[0-9.]+kB\ +linux/amd64$ ]]
     [[ "${lines[2]}" =~ ^busybox\ +latest\ +[0-9a-f]{12}\  ]]
     # columns line up
     [ "$(echo "${lines[0]}" | grep -bo 'IMAGE ID' | cut -d: -f1)" = \

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# bench/platform.sh: two-platform builds (linux/amd64 + linux/arm64, arm64 under QEMU
+# through binfmt_misc for both tools) of bench/seedlike --target production, kiln vs
+# `buildah build --platform linux/amd64,linux/arm64 --manifest`, same Dockerfile,
+# context and base (an amd64+arm64 index of the mmdebstrap tars, scripts/ml-base.sh).
+# Scenarios, alternating kiln buildah kiln buildah ...:
+#   cold       --no-cache (apt cache mounts warm: one untimed warm-up build each)
+#   unchanged  the same build again
+# Also recorded: kiln's arm64 step times over its amd64 ones in a cold build (the
+# emulation cost, from --progress=plain's "DONE n.ns" lines).
+# Not run by make test. BENCH_QUICK=1: 2 runs per scenario.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+export BUILDAH_RUNTIME=${BUILDAH_RUNTIME:-$(buildah_runtime)}
+export KILN_ROOT=${KILN_ROOT:-$BENCH_TMP/kiln-store}
+mkdir -p "$KILN_ROOT"
+PLATFORMS=linux/amd64,linux/arm64
+MREF=${BASE_REF}-multi
+CTX=$BENCH_TMP/ctx/seedlike
+
+prepare() {
+    mkdir -p "$BENCH_TMP/ctx"
+    [ -d "$CTX" ] || cp -a "$BENCH_DIR/seedlike" "$CTX"
+    local amd arm
+    amd=$("$BENCH_ROOT/scripts/ml-base.sh")
+    arm=$("$BENCH_ROOT/scripts/ml-base.sh" --arch arm64)
+    # kiln: both imported, one index
+    SOURCE_DATE_EPOCH=$BENCH_EPOCH "$KILN" import "$amd" -t "$MREF-amd64" -c 'CMD ["bash"]' >/dev/null
+    SOURCE_DATE_EPOCH=$BENCH_EPOCH "$KILN" import --platform linux/arm64 "$arm" -t "$MREF-arm64" -c 'CMD ["bash"]' >/dev/null
+    "$KILN" index "$MREF" "$MREF-amd64" "$MREF-arm64" >/dev/null
+    # buildah: the same two images (copied from kiln's store), one manifest list
+    local a
+    for a in amd64 arm64; do
+        skopeo copy -q "oci:$KILN_ROOT:$MREF-$a" "containers-storage:$MREF-$a"
+    done
+    buildah manifest rm "$MREF" >/dev/null 2>&1 || true
+    buildah manifest create "$MREF" "$MREF-amd64" "$MREF-arm64" >/dev/null
+}
+
+cmd() {
+    local tool=$1 nocache=${2:-}
+    local args=(--target production --build-arg "BASE_IMAGE=$MREF" --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH")
+    [ -n "$nocache" ] && args+=(--no-cache)
+    if [ "$tool" = kiln ]; then
+        CMD=(env "SOURCE_DATE_EPOCH=$BENCH_EPOCH" "$KILN" build --progress=plain --platform "$PLATFORMS" -t "bench-platform:kiln" "${args[@]}" "$CTX")
+    else
+        buildah manifest rm localhost/bench-platform:buildah >/dev/null 2>&1 || true
+        CMD=(buildah build --layers --pull=never --network host --format oci --timestamp "$BENCH_EPOCH"
+            --platform "$PLATFORMS" --manifest localhost/bench-platform:buildah "${args[@]}" "$CTX")
+    fi
+}
+
+prepare
+for t in kiln buildah; do
+    bench_log "warm-up $t"
+    cmd $t
+    "${CMD[@]}" >>"$BENCH_TMP/cmd.log" 2>&1
+done
+for s in cold unchanged; do
+    n=$([ "$BENCH_QUICK" = 1 ] && echo 2 || echo 3)
+    for t in kiln buildah; do : >"$BENCH_TMP/$s.$t"; done
+    for ((i = 0; i < n; i++)); do
+        for t in kiln buildah; do
+            cmd $t $([ $s = cold ] && echo --no-cache)
+            bench_time "$BENCH_TMP/$s.$t" "${CMD[@]}" >"$BENCH_TMP/last.$t.log" 2>&1
+            [ $t = kiln ] && [ $s = cold ] && cp "$BENCH_TMP/last.kiln.log" "$BENCH_TMP/cold.kiln.progress"
+            bench_log "$s $t: $(tail -n 1 "$BENCH_TMP/$s.$t" | cut -d' ' -f1) s"
+        done
+    done
+    for t in kiln buildah; do
+        f=$BENCH_TMP/$s.$t
+        bench_record bench=platform case=seedlike-prod-2platforms scenario="$s" tool="$t" unit=s \
+            runs="$(awk '{ printf "%s ", $1 }' "$f")" rss_kb="$(awk '{ printf "%s ", $2 }' "$f")" \
+            cpu_s="$(awk '{ printf "%s ", $4 }' "$f")" load="$(cut -d' ' -f1 /proc/loadavg)"
+    done
+done
+# emulation cost: each step's "#N [linux/ARCH ...]" line, then its "#N DONE s"
+awk '/^#[0-9]+ \[linux\// { split($2, p, "/"); arch[$1] = p[2] }
+     /^#[0-9]+ DONE / { t[arch[$1]] += $3 }
+     END { if (t["amd64"] > 0) printf "bench: emulation cost: arm64 steps %.1f s, amd64 steps %.1f s: %.1fx\n", t["arm64"], t["amd64"], t["arm64"] / t["amd64"] }' \
+    "$BENCH_TMP/cold.kiln.progress" >&2
