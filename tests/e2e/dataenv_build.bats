@@ -398,7 +398,8 @@ layers() { kiln inspect "$1" | jq -r '.[0].manifest.layers[].digest'; }
     # the development image of the same file has it
     run kiln run --rm dataenv:latest rustc --version
     ok
-    [[ $output == "rustc $(sed -n 's/^RUST_VERSION=//p' "$ROOT/dataenv/config/versions.conf") "* ]]
+    v=$(sed -n 's/^RUST_VERSION=//p' "$ROOT/dataenv/config/versions.conf")
+    [[ $output == "rustc $v" || $output == "rustc $v "* ]]
 }
 
 # --------------------------------------------------------------- same output as buildah
