@@ -17,7 +17,8 @@ Builds dataenv/Dockerfile with kiln and tags NAME:latest (NAME:latest-prod for
 production) and NAME:<git short commit> (NAME:<commit>-prod).
 
   --target T        development (default) or production
-  --slim            no optional frameworks (no Jupyter, no --with-* extras)
+  --slim            no optional parts (no Jupyter, no Rust, no --with-* extras)
+  --without-rust    no Rust toolchain in the development image (it is 628 MB of it)
   --with-ml         add PyTorch and scikit-learn (Debian's python3-torch, python3-sklearn)
   --with-tensorflow add TensorFlow with pip from PIP_INDEX_URL (not packaged for Debian)
   --with-airflow    add Apache Airflow with pip from PIP_INDEX_URL (not packaged for Debian)
@@ -61,7 +62,7 @@ die() {
     exit 2
 }
 
-target=development slim=0 with_ml=0 with_tf=0 with_airflow=0 platform="" push=0
+target=development slim=0 no_rust=0 with_ml=0 with_tf=0 with_airflow=0 platform="" push=0
 registry="" extra_tags=() name="" no_cache=0 locked=0 verbose=0 dry_run=0 builder=kiln
 user_args=()
 cache_repo="" cache_from=() cache_to=()
@@ -72,6 +73,7 @@ while [ $# -gt 0 ]; do
     --target) need "$@"; target=$2; shift ;;
     --target=*) target=${1#*=} ;;
     --slim) slim=1 ;;
+    --without-rust) no_rust=1 ;;
     --with-ml) with_ml=1 ;;
     --with-tensorflow) with_tf=1 ;;
     --with-airflow) with_airflow=1 ;;
@@ -210,9 +212,10 @@ add_arg() { [[ $declared == *" ${1%%=*} "* ]] && args+=("$1"); return 0; }
 for k in "${conf_keys[@]}"; do
     [ -n "${conf[$k]+x}" ] && add_arg "$k=${conf[$k]}"
 done
-with_jupyter=1
-[ $slim = 1 ] && with_jupyter=0
-for a in "WITH_JUPYTER=$with_jupyter" "WITH_ML=$with_ml" "WITH_TENSORFLOW=$with_tf" \
+with_jupyter=1 with_rust=1
+[ $slim = 1 ] && with_jupyter=0 with_rust=0
+[ $no_rust = 1 ] && with_rust=0
+for a in "WITH_JUPYTER=$with_jupyter" "WITH_RUST=$with_rust" "WITH_ML=$with_ml" "WITH_TENSORFLOW=$with_tf" \
     "WITH_AIRFLOW=$with_airflow" "DATAENV_LOCKED=$locked" "VCS_REF=$git_ref" \
     "BUILD_DATE=$build_date" "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH"; do
     add_arg "$a"

@@ -15,10 +15,40 @@ fi
 
 alias data='. "$ML_VENV/bin/activate"'
 alias ml='. "$ML_VENV/bin/activate"'
-alias fastapi='uvicorn app.main:app --reload --host 0.0.0.0 --port 8000'
 alias test='python -m pytest'
 alias ml-versions='/usr/local/bin/ml-versions'
-alias health-check='/usr/local/bin/healthcheck http://127.0.0.1:8000/health && echo healthy'
+
+# fastapi: the app (app/main.py) with reload, from the current directory when it has
+# one, else from DATAENV_APP_DIR (/workspace). Host and port: UVICORN_HOST and
+# UVICORN_PORT (0.0.0.0:8000), as in the production image; more uvicorn options after.
+fastapi_dev() {
+    local dir=$PWD
+    if [ ! -f "$dir/app/main.py" ]; then
+        dir=${DATAENV_APP_DIR:-/workspace}
+        if [ ! -f "$dir/app/main.py" ]; then
+            echo "fastapi: no app/main.py in $PWD or in $dir (the app is expected at $dir/app/main.py)" >&2
+            return 1
+        fi
+    fi
+    (cd "$dir" && exec python -m uvicorn app.main:app --reload --reload-dir "$dir" \
+        --host "${UVICORN_HOST:-0.0.0.0}" --port "${UVICORN_PORT:-8000}" "$@")
+}
+alias fastapi=fastapi_dev
+
+# health-check: the app's /health (HEALTHCHECK_URL, else UVICORN_PORT's) answers 2xx.
+health_check() {
+    local url=${HEALTHCHECK_URL:-http://127.0.0.1:${UVICORN_PORT:-8000}/health} why
+    if why=$(/usr/local/bin/healthcheck -t "${HEALTHCHECK_TIMEOUT:-5}" "$url" 2>&1); then
+        echo "healthy: $url"
+    else
+        case $why in
+        *"Connection refused"*) echo "health-check: nothing listens at $url (start the API with fastapi)" >&2 ;;
+        *) echo "health-check: not healthy: ${why#healthcheck: }" >&2 ;;
+        esac
+        return 1
+    fi
+}
+alias health-check=health_check
 
 airflow_web() {
     if command -v airflow >/dev/null 2>&1; then

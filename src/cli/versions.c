@@ -83,6 +83,7 @@ static int cmd_versions(struct cli_global *g, int argc, char **argv)
     printf("image %s (%s)\n", json_string_value(json_object_get(r, "image")),
            json_string_value(json_object_get(r, "id")));
     print_section("config (/etc/dataenv/versions.conf)", json_object_get(r, "config"), 24);
+    print_section("toolchains (Debian packages)", json_object_get(r, "toolchains"), 24);
     print_section("labels", json_object_get(r, "labels"), 36);
     print_section("python packages", json_object_get(r, "python"), 32);
     print_section("debian packages", json_object_get(r, "debian"), 32);
@@ -95,11 +96,13 @@ const struct cli_command cli_cmd_versions = {
     .summary = "list the versions installed in an image, without running it",
     .usage = "Usage: kiln versions [OPTIONS] IMAGE\n\n"
              "Reads the image's layers (no container is started) and lists: the baked\n"
-             "/etc/dataenv/versions.conf, the image's labels, the Python distributions\n"
-             "(dist-info METADATA / egg-info PKG-INFO in /opt/*/lib/python3.*/site-packages,\n"
-             "/usr/local/lib/python3.*, /usr/lib/python3/dist-packages; the first of a name\n"
-             "wins, as for pip list in the image's venv) and the Debian packages\n"
-             "installed according to /var/lib/dpkg/status.\n\n"
+             "/etc/dataenv/versions.conf, the toolchains (the Debian versions of python3,\n"
+             "rustc, cargo, rustfmt, rust-clippy, when installed), the image's labels, the\n"
+             "Python distributions (dist-info METADATA / egg-info PKG-INFO in\n"
+             "/opt/*/lib/python3.*/site-packages, /usr/local/lib/python3.*,\n"
+             "/usr/lib/python3/dist-packages; the first of a name wins, as for pip list in\n"
+             "the image's venv) and the Debian packages installed according to\n"
+             "/var/lib/dpkg/status.\n\n"
              "Options:\n"
              "  -f, --format FORMAT  text (default) or json\n"
              "      --platform P     the image of an index (default: this machine's)\n",

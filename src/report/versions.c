@@ -268,6 +268,21 @@ static void scan_python(const struct view *v, json_t *python)
     json_decref(norm);
 }
 
+/* The Debian packages of the language toolchains, listed again on their own. */
+static const char *const toolchain_packages[] = {"python3", "rustc", "cargo", "rustfmt",
+                                                 "rust-clippy"};
+
+static json_t *toolchains_of(json_t *debian)
+{
+    json_t *tools = json_object();
+    for (size_t i = 0; i < sizeof(toolchain_packages) / sizeof(toolchain_packages[0]); i++) {
+        json_t *v = json_object_get(debian, toolchain_packages[i]);
+        if (v)
+            json_object_set(tools, toolchain_packages[i], v);
+    }
+    return tools;
+}
+
 int versions_from_layers(const char *const *dirs, size_t n, json_t *report, struct kiln_error **err)
 {
     (void)err;
@@ -284,6 +299,7 @@ int versions_from_layers(const char *const *dirs, size_t n, json_t *report, stru
     free(buf);
     scan_python(&v, python);
     json_object_set_new(report, "config", config);
+    json_object_set_new(report, "toolchains", toolchains_of(debian));
     json_object_set_new(report, "debian", debian);
     json_object_set_new(report, "python", python);
     return 0;

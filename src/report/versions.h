@@ -13,8 +13,10 @@
 #include "util/error.h"
 
 /* Report of the image `what` names (see store_image_load): a JSON object
- * {"image", "id", "labels": {}, "config": {}, "debian": {}, "python": {}}, each
- * map name -> version sorted by name. Unpacks missing snapshots. */
+ * {"image", "id", "labels": {}, "config": {}, "toolchains": {}, "debian": {},
+ * "python": {}}, each map name -> version sorted by name. "toolchains" repeats the
+ * Debian versions of the language toolchains installed (python3, rustc, cargo,
+ * rustfmt, rust-clippy). Unpacks missing snapshots. */
 struct platform;
 /* want: the image of an index to read (NULL: this machine's). */
 int versions_of_image(struct store *s, const char *what, const struct platform *want, json_t **out,
@@ -22,7 +24,7 @@ int versions_of_image(struct store *s, const char *what, const struct platform *
 
 /* The same from layer directories in overlay-whiteout form (character device
  * 0/0 = deleted, trusted.overlay.opaque=y = opaque directory), bottom layer
- * first. Fills "config", "debian" and "python" of report. */
+ * first. Fills "config", "toolchains", "debian" and "python" of report. */
 int versions_from_layers(const char *const *dirs, size_t n, json_t *report,
                          struct kiln_error **err);
 

@@ -21,7 +21,7 @@ dry() {
 @test "build script: --help names every flag" {
     run "$SCRIPT" --help
     [ "$status" -eq 0 ]
-    for f in --target --slim --with-ml --with-tensorflow --with-airflow --platform --push \
+    for f in --target --slim --without-rust --with-ml --with-tensorflow --with-airflow --platform --push \
         --registry --tag --no-cache --locked --verbose --help --dry-run; do
         [[ $output == *"$f"* ]] || { echo "missing $f"; return 1; }
     done
@@ -59,9 +59,11 @@ dry() {
 
 @test "build script: --slim and --with-ml set the framework build args" {
     dry --slim
-    [[ $output == *"WITH_JUPYTER=0"* && $output == *"WITH_ML=0"* ]]
+    [[ $output == *"WITH_JUPYTER=0"* && $output == *"WITH_RUST=0"* && $output == *"WITH_ML=0"* ]]
     dry --with-ml
-    [[ $output == *"WITH_JUPYTER=1"* && $output == *"WITH_ML=1"* ]]
+    [[ $output == *"WITH_JUPYTER=1"* && $output == *"WITH_RUST=1"* && $output == *"WITH_ML=1"* ]]
+    dry --without-rust
+    [[ $output == *"WITH_JUPYTER=1"* && $output == *"WITH_RUST=0"* ]]
     dry --slim --with-ml
     [ "$status" -eq 2 ]
 }
@@ -343,13 +345,13 @@ start_http() {
     for l in created revision version source title; do
         grep -q "org.opencontainers.image.$l=" <<<"$prod" || { echo "label $l"; return 1; }
     done
-    ! grep -qE 'build-essential|gcc|python3-dev' <<<"$prod"
+    ! grep -qE 'build-essential|gcc|python3-dev|rustc|cargo' <<<"$prod"
     grep -q 'mount=type=cache,target=/var/cache/apt' "$df"
 }
 
 @test "versions.conf: every build arg the Dockerfile pins comes from it" {
     conf=$ROOT/dataenv/config/versions.conf
-    for k in BASE_IMAGE PYTHON_VERSION FASTAPI_VERSION UVICORN_VERSION PANDAS_VERSION APP_VERSION DUCKDB_VERSION DUCKDB_NPM_INTEGRITY; do
+    for k in BASE_IMAGE PYTHON_VERSION FASTAPI_VERSION UVICORN_VERSION PANDAS_VERSION RUST_VERSION RUSTC_VERSION CARGO_VERSION APP_VERSION DUCKDB_VERSION DUCKDB_NPM_INTEGRITY; do
         grep -q "^$k=" "$conf" || { echo "missing $k"; return 1; }
     done
 }

@@ -98,7 +98,9 @@ static void test_layers(const char *tmp)
     /* layer 1: newer dpkg status, venv shadowing Foo (normalised name), a whiteout */
     put(l1, "var/lib/dpkg/status",
         "Package: a\nStatus: install ok installed\nVersion: 2\n\n"
-        "Package: b\nStatus: install ok installed\nVersion: 1\n");
+        "Package: b\nStatus: install ok installed\nVersion: 1\n\n"
+        "Package: rustc\nStatus: install ok installed\nVersion: 1.63.0+dfsg1-2\n\n"
+        "Package: cargo\nStatus: deinstall ok config-files\nVersion: 0.66.0+ds1-1\n");
     put(l1, "opt/venv/lib/python3.11/site-packages/foo-9.dist-info/METADATA",
         "Name: foo\nVersion: 9\n");
     int wh = whiteout(l1, "usr/lib/python3/dist-packages/gone-1.dist-info");
@@ -118,6 +120,10 @@ static void test_layers(const char *tmp)
     json_t *deb = json_object_get(r, "debian"), *py = json_object_get(r, "python");
     is_str(get(deb, "a"), "2", "the top layer's dpkg status wins");
     is_str(get(deb, "b"), "1", "packages of the top status file");
+    json_t *tc = json_object_get(r, "toolchains");
+    is_str(get(tc, "rustc"), "1.63.0+dfsg1-2", "toolchains: rustc's Debian version");
+    ok(json_object_get(tc, "cargo") == NULL, "toolchains: a removed package is not listed");
+    is_int((int)json_object_size(tc), 1, "toolchains: only the installed ones");
     is_str(get(json_object_get(r, "config"), "APP_VERSION"), "new", "versions.conf from the top");
     is_str(get(py, "foo"), "9", "the venv comes first on sys.path");
     ok(json_object_get(py, "Foo") == NULL, "same normalised name listed once");
