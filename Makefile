@@ -242,7 +242,7 @@ comma := ,
 PLATFORM   ?=
 ML_HOST_PLATFORM := linux/$(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 ML_BASE_PLATFORMS ?= $(ML_HOST_PLATFORM)$(if $(PLATFORM),$(comma)$(PLATFORM))
-ML_PLATFORM_FLAG = $(if $(PLATFORM),--platform $(PLATFORM))
+ML_PLATFORM_FLAG = $(if $(PLATFORM),--platform $(PLATFORM) )
 ML_BASE_LOCK ?= $(ML_LOCK_DIR)/base.lock
 ML_BUILD   := KILN=$(KILN_BIN) DATAENV_BASE_LOCK=$(ML_BASE_LOCK) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
@@ -292,7 +292,7 @@ ml-build-slim: $(KILN) ml-base
 	$(ML_BUILD) --slim $(ML_FLAGS)
 
 ml-build-prod: $(KILN) ml-base
-	$(ML_BUILD) --target production $(ML_PLATFORM_FLAG) $(ML_FLAGS)
+	$(ML_BUILD) --target production $(ML_PLATFORM_FLAG)$(ML_FLAGS)
 
 # dataenv/deploy/generated: the Kubernetes manifests' image layer (image by digest,
 # probes from its HEALTHCHECK, versions ConfigMap) for the production image in the
@@ -359,7 +359,7 @@ ml-api: $(KILN)
 	@$(call ML_KILN_HAS,run)
 	@set -e; $(KILN_BIN) rm -f $(ML_NAME)-api >/dev/null 2>&1 || true; \
 	start=$$(date +%s.%N); \
-	$(KILN_BIN) run -d $(ML_PLATFORM_FLAG) --name $(ML_NAME)-api -e UVICORN_PORT=$(ML_API_PORT) \
+	$(KILN_BIN) run -d $(ML_PLATFORM_FLAG)--name $(ML_NAME)-api -e UVICORN_PORT=$(ML_API_PORT) \
 	  -e HEALTHCHECK_URL=http://127.0.0.1:$(ML_API_PORT)/health $(ML_PROD) >/dev/null; \
 	for i in $$(seq 1500); do \
 	  st=$$($(KILN_BIN) ps | awk '$$NF == "$(ML_NAME)-api"'); \
