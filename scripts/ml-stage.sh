@@ -71,7 +71,7 @@ for p in $(echo "${platforms:-linux/$host_arch}" | tr ',' ' '); do
     386 | i386) dir=386 deb=i386 ;;
     ppc64le) dir=ppc64le deb=ppc64el ;;
     s390x | riscv64) dir=$a deb=$a ;;
-    *) die "platform $p: no healthcheck build for it" ;;
+    *) die "platform $p: architecture $a is not supported (no healthcheck build for it; the data environment builds for amd64, arm64, arm/v6, arm/v7, 386, ppc64le, s390x, riscv64)" ;;
     esac
     mkdir -p "$stage/bin/$dir"
     out="$stage/bin/$dir/healthcheck"
