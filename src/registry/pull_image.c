@@ -166,14 +166,14 @@ static int pull_one(struct reg_client *c, struct store *s, const struct referenc
 
 /* The image's referrers (attached SBOMs) come along; a registry that fails
  * to list them costs a warning, not the pull. */
-static void pull_referrers(struct store *s, const struct reference *ref,
+static void pull_referrers(struct reg_client *c, struct store *s, const struct reference *ref,
                            const struct registry_opts *opts, const char *manifest_digest)
 {
     struct digest d;
     struct kiln_error *e = NULL;
     size_t n = 0;
     if (digest_parse(manifest_digest, &d, NULL) < 0 ||
-        registry_pull_referrers(s, &d, ref, opts, &n, &e) == 0 || opts->progress == NULL) {
+        registry_pull_referrers(c, s, &d, ref, opts, &n, &e) == 0 || opts->progress == NULL) {
         kiln_error_free(e);
         return;
     }
@@ -210,7 +210,7 @@ int registry_pull(struct store *store, const char *refstr, const struct registry
         if (ret == 0)
             ret = pull_one(c, store, &ref, opts, result, &e);
         if (ret == 0 && result->config_digest != NULL)
-            pull_referrers(store, &ref, opts, result->manifest_digest);
+            pull_referrers(c, store, &ref, opts, result->manifest_digest);
         reg_client_free(c);
         if (ret == 0)
             break;

@@ -228,13 +228,13 @@ static int pull_one_artifact(struct reg_client *c, struct store *s, const char *
     return rc;
 }
 
-int registry_pull_referrers(struct store *s, const struct digest *subject,
+int registry_pull_referrers(struct reg_client *given, struct store *s, const struct digest *subject,
                             const struct reference *ref, const struct registry_opts *opts,
                             size_t *count, struct kiln_error **err)
 {
     *count = 0;
-    struct reg_client *c = NULL;
-    if (reg_client_new(reference_registry_host(ref), ref->domain, opts, &c, err) < 0)
+    struct reg_client *c = given;
+    if (c == NULL && reg_client_new(reference_registry_host(ref), ref->domain, opts, &c, err) < 0)
         return -1;
     int via_api = 0;
     json_t *list = remote_list(c, ref->path, subject, &via_api, err);
@@ -250,6 +250,7 @@ int registry_pull_referrers(struct store *s, const struct digest *subject,
             (*count)++;
     }
     json_decref(list);
-    reg_client_free(c);
+    if (given == NULL)
+        reg_client_free(c);
     return rc;
 }

@@ -19,8 +19,11 @@ int registry_push_referrers(struct store *s, const struct digest *local_subject,
                             const struct descriptor *pushed_subject, const struct reference *ref,
                             const struct registry_opts *opts, struct kiln_error **err);
 /* Pulls every artifact the registry lists for subject into the store as a
- * referrer; *count says how many. */
-int registry_pull_referrers(struct store *s, const struct digest *subject,
+ * referrer; *count says how many. c: the connection the image came through
+ * (its tokens serve again: one token per scope for a whole pull), or NULL
+ * for a new one to ref's registry. */
+struct reg_client;
+int registry_pull_referrers(struct reg_client *c, struct store *s, const struct digest *subject,
                             const struct reference *ref, const struct registry_opts *opts,
                             size_t *count, struct kiln_error **err);
 
