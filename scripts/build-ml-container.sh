@@ -305,7 +305,7 @@ fi
 # The pin against the store, before anything is staged or built (kiln refuses it
 # too, but cannot name the command that refreshes it).
 if [ "$builder" = kiln ] && [ -n "${conf[BASE_DIGEST]:-}" ]; then
-    have=$("$kiln" inspect "${conf[BASE_IMAGE]}" 2>/dev/null | jq -r '.[0].digest // empty' 2>/dev/null || true)
+    have=$("$kiln" inspect "${conf[BASE_IMAGE]}" 2>/dev/null | jq -r '.[0].indexDigest // .[0].digest // empty' 2>/dev/null || true)
     if [ -n "$have" ] && [ "$have" != "${conf[BASE_DIGEST]}" ]; then
         die "the base image is pinned to ${conf[BASE_DIGEST]} ($pin_from) but the store's ${conf[BASE_IMAGE]} is $have; run make ml-base to refresh the pin (or load the pinned image)"
     fi
