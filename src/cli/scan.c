@@ -454,6 +454,8 @@ static const struct cli_spec *const scan_subcommands[] = {&db_import_spec, &db_l
 
 static int cmd_scan(struct cli_global *g, int argc, char **argv)
 {
+    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+        return cli_print_help("scan"); /* with the db subcommands */
     if (argc >= 2 && strcmp(argv[1], "db") == 0) {
         cleanup_free char *root = cli_store_root(g);
         cleanup_free char *db_dir = scan_db_default_dir(root);
