@@ -31,6 +31,7 @@ static const struct cli_opt opts[] = {
     {'e', "env", CLI_OPT_LIST, &list, "K=V", "a list", NULL},
     {'p', "publish", CLI_OPT_FUNC, NULL, "PORT", "a function", fn},
     {0, "publish-all", CLI_OPT_FUNC, NULL, NULL, "a function without argument", fn},
+    {'T', "tls-verify", CLI_OPT_FUNC_OPTARG, NULL, "BOOL", "an optional argument", fn},
     CLI_OPT_END,
 };
 
