@@ -174,33 +174,34 @@ static const struct {
     "Example:\n"                                                                                   \
     "  kiln compose up -d --wait && kiln compose ps && kiln compose down -v\n"
 
+static struct cli_strv files, env_files, profiles;
+static const char *project, *dir;
+static const struct cli_opt opts[] = {
+    {'f', "file", CLI_OPT_LIST, &files, "FILE", "compose file (repeatable; later ones override)",
+     NULL},
+    {'p', "project-name", CLI_OPT_STRING, &project, "NAME",
+     "project name (default: name:, else the directory)", NULL},
+    {0, "project-directory", CLI_OPT_STRING, &dir, "DIR",
+     "where to look for the compose file (default .)", NULL},
+    {0, "env-file", CLI_OPT_LIST, &env_files, "FILE",
+     "variables for interpolation (repeatable; default PROJECT_DIR/.env)", NULL},
+    {0, "profile", CLI_OPT_LIST, &profiles, "NAME",
+     "enable a profile (repeatable; COMPOSE_PROFILES)", NULL},
+    CLI_OPT_END,
+};
+static const struct cli_spec spec = {
+    .name = "compose",
+    .args = "COMMAND [ARG...]",
+    .summary = "run a Compose Specification project (compose.yaml) as a pod",
+    .text = COMPOSE_TEXT,
+    .opts = opts,
+    .min_args = 1,
+    .max_args = -1,
+    .flags = CLI_SPEC_STOP_AT_OPERAND,
+};
+
 static int cmd_compose(struct cli_global *g, int argc, char **argv)
 {
-    static struct cli_strv files, env_files, profiles;
-    static const char *project, *dir;
-    static const struct cli_opt opts[] = {
-        {'f', "file", CLI_OPT_LIST, &files, "FILE",
-         "compose file (repeatable; later ones override)", NULL},
-        {'p', "project-name", CLI_OPT_STRING, &project, "NAME",
-         "project name (default: name:, else the directory)", NULL},
-        {0, "project-directory", CLI_OPT_STRING, &dir, "DIR",
-         "where to look for the compose file (default .)", NULL},
-        {0, "env-file", CLI_OPT_LIST, &env_files, "FILE",
-         "variables for interpolation (repeatable; default PROJECT_DIR/.env)", NULL},
-        {0, "profile", CLI_OPT_LIST, &profiles, "NAME",
-         "enable a profile (repeatable; COMPOSE_PROFILES)", NULL},
-        CLI_OPT_END,
-    };
-    static const struct cli_spec spec = {
-        .name = "compose",
-        .args = "COMMAND [ARG...]",
-        .summary = "run a Compose Specification project (compose.yaml) as a pod",
-        .text = COMPOSE_TEXT,
-        .opts = opts,
-        .min_args = 1,
-        .max_args = -1,
-        .flags = CLI_SPEC_STOP_AT_OPERAND,
-    };
     int first = cli_parse(&spec, argc, argv);
     if (first <= 0)
         return -first;
@@ -210,6 +211,12 @@ static int cmd_compose(struct cli_global *g, int argc, char **argv)
         k++;
     if (k == sizeof(subs) / sizeof(subs[0]))
         return cli_usage_error("compose", "unknown command \"%s\" (see kiln compose --help)", sub);
+    /* `kiln compose up --help` needs no project */
+    for (int i = first + 1; i < argc && argv[i][0] == '-'; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            struct compose_ctx_cli none = {0};
+            return subs[k].run(&none, argc - first, argv + first);
+        }
     struct compose_opts o = {
         .files = files.v,
         .n_files = files.n,
@@ -238,5 +245,5 @@ const struct cli_command cli_cmd_compose = {
     .name = "compose",
     .run = cmd_compose,
     .summary = "run a Compose Specification project (compose.yaml) as a pod",
-    .usage = "Usage: kiln compose [OPTIONS] COMMAND [ARG...]\n\n" COMPOSE_TEXT,
+    .spec = &spec,
 };
