@@ -110,11 +110,11 @@ int compose_ps_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     if (compose_list(cc->root, cc->p->name, &cs, &n, &err) < 0)
         return cli_fail(err);
     if (!quiet)
-        printf("%-28s %-16s %-24s %s\n", "NAME", "SERVICE", "STATUS", "PORTS");
+        printf("%-28s %-16s %-24s %-8s %s\n", "NAME", "SERVICE", "STATUS", "RESTARTS", "PORTS");
     for (size_t i = 0; i < n; i++) {
         const char *s = json_get_str(cs[i].state, "Status");
         if (!wanted((const char *const *)argv + first, (size_t)(argc - first), cs[i].service) ||
-            (!all && !(s && strcmp(s, "running") == 0)))
+            (!all && !(s && (strcmp(s, "running") == 0 || strcmp(s, "restarting") == 0))))
             continue;
         if (quiet) {
             printf("%s\n", cs[i].id);
@@ -124,7 +124,8 @@ int compose_ps_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
         strbuf_init(&st);
         status_text(&cs[i], cc->root, &st);
         cleanup_free char *ports = service_ports(cc->root, cc->p, cs[i].service);
-        printf("%-28s %-16s %-24s %s\n", cs[i].name, cs[i].service, st.buf, ports);
+        printf("%-28s %-16s %-24s %-8lld %s\n", cs[i].name, cs[i].service, st.buf,
+               (long long)json_get_int(cs[i].state, "RestartCount", 0), ports);
         strbuf_release(&st);
     }
     compose_list_free(cs, n);

@@ -62,11 +62,6 @@ static int check_service(const char *name, const json_t *svc, struct kiln_error 
                               "service %s: network_mode \"%s\" is not supported by kiln (host, "
                               "none, or the project's pod)",
                               name, nm);
-    const char *rs = json_get_str(svc, "restart");
-    if (rs != NULL && strcmp(rs, "no") != 0)
-        fprintf(stderr,
-                "warning: service %s: restart \"%s\": kiln does not restart containers yet\n", name,
-                rs);
     return 0;
 }
 

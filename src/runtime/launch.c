@@ -121,6 +121,13 @@ static json_t *record_config(const struct launch_opts *o, char **argv, json_t *e
         json_object_set_new(c, "Pod", json_string(o->pod));
     if (o->labels)
         json_object_set(c, "Labels", (json_t *)o->labels);
+    if (o->restart && strcmp(o->restart, "no") != 0) {
+        const char *colon = strchr(o->restart, ':');
+        size_t len = colon ? (size_t)(colon - o->restart) : strlen(o->restart);
+        json_object_set_new(c, "RestartPolicy",
+                            json_pack("{s:s%,s:I}", "Name", o->restart, len, "MaximumRetryCount",
+                                      (json_int_t)(colon ? atoll(colon + 1) : 0)));
+    }
     if (o->stop_timeout > 0)
         json_object_set_new(c, "StopTimeout", json_integer(o->stop_timeout));
     return c;

@@ -52,6 +52,8 @@ struct launch_opts {
     const json_t *healthcheck; /* the image config's Healthcheck form (ns durations) */
     const char *stop_signal;   /* "SIGINT" */
     long long stop_timeout;    /* seconds before SIGKILL at stop; 0: stop's default */
+    const char *restart;       /* "no", "always", "unless-stopped", "on-failure[:N]": the
+                                * supervisor starts the command again (RestartCount) */
 };
 
 /* Foreground: runs to completion, *status as runtime_run (and the record is

@@ -272,3 +272,48 @@ EOF
     nothing_left killed "$port" $pids
     [ -d "$KILN_ROOT/volumes/killed_data" ]
 }
+
+@test "compose up: restart policies: the supervisor restarts after kill -9, counted in inspect and ps; stop stays stopped" {
+    cat >compose.yaml <<'EOF2'
+name: rs
+services:
+  flaky:
+    image: bb
+    command: ["sleep", "1000"]
+    restart: on-failure:5
+    stop_grace_period: 1s
+  steady:
+    image: bb
+    command: ["sleep", "1000"]
+    restart: "no"
+    stop_grace_period: 1s
+  done:
+    image: bb
+    command: ["true"]
+    restart: on-failure
+EOF2
+    kiln compose up -d
+    local first i
+    first=$(state Pid rs-flaky-1)
+    kill -9 "$first" "$(state Pid rs-steady-1)"
+    for i in $(seq 1 50); do
+        [ "$(state Status rs-flaky-1)" = running ] && [ "$(state RestartCount rs-flaky-1)" = 1 ] && break
+        sleep 0.1
+    done
+    [ "$(state RestartCount rs-flaky-1)" = 1 ]
+    [ "$(state Pid rs-flaky-1)" != "$first" ]
+    run sh -c "$KILN inspect rs-flaky-1 | jq -r '.[0].RestartCount'"
+    [ "$output" = 1 ]
+    run kiln compose ps
+    [[ "$output" == *"rs-flaky-1"*"running"*" 1 "* ]]
+    # no policy: it stays dead; a clean exit under on-failure is not restarted
+    [ "$(state Status rs-steady-1)" = exited ]
+    [ "$(state RestartCount rs-done-1)" = 0 ]
+    [ "$(state Status rs-done-1)" = exited ]
+    # stop is not a failure to restart from
+    kiln compose stop flaky
+    sleep 0.5
+    [ "$(state Status rs-flaky-1)" = exited ]
+    kiln compose down
+    [ -z "$(ls "$KILN_ROOT/containers" | grep -v '^names$')" ]
+}
