@@ -388,6 +388,7 @@ int compose_start_service(const char *root, const struct compose_project *p, con
     o.cpus = json_is_number(cpus) ? json_number_value(cpus) : 0;
     o.stop_signal = json_get_str(svc, "stop_signal");
     o.stop_timeout = compose_stop_timeout(svc);
+    o.platform = json_get_str(svc, "platform");
     o.restart = how->rm ? NULL : json_get_str(svc, "restart");
 
     labels = json_object();

@@ -9,6 +9,7 @@
 #include "compose/stack.h"
 #include "net/net.h"
 #include "runtime/container.h"
+#include "runtime/runtime.h"
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/strbuf.h"
@@ -55,6 +56,11 @@ static int check_service(const char *name, const json_t *svc, struct kiln_error 
                                   "Docker's default capability set; ignoring it would change what "
                                   "runs)",
                                   name, refused[i]);
+    json_t *mem = json_object_get(svc, "mem_limit"), *cpus = json_object_get(svc, "cpus");
+    if ((mem || cpus) &&
+        runtime_limits_check(json_is_integer(mem) ? json_integer_value(mem) : 0,
+                             json_is_number(cpus) ? json_number_value(cpus) : 0, err) < 0)
+        return kiln_error_prefix(err, "service %s: %s", name, mem ? "mem_limit" : "cpus");
     const char *nm = json_get_str(svc, "network_mode");
     if (nm != NULL && strcmp(nm, "host") != 0 && strcmp(nm, "none") != 0 &&
         strcmp(nm, "bridge") != 0)
