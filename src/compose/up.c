@@ -216,6 +216,42 @@ static void roll_back(const char *root, const struct compose_project *p, struct 
 }
 
 /* The pod: reused when it runs, else made with the project's ports. */
+/* A running pod publishes what it was made with: an up after the file's
+ * ports changed would silently publish the old ones. */
+static int same_ports(const char *root, const struct compose_project *p, const char *pod,
+                      struct kiln_error **err)
+{
+    struct net_port *want = NULL, *have = NULL;
+    size_t nw = 0, nh = 0;
+    if (project_ports(p, &want, &nw, err) < 0) {
+        free(want);
+        return -1;
+    }
+    json_t *pj = pod_load(root, pod, NULL);
+    net_ports_from_json(pj ? json_object_get(pj, "Ports") : NULL, &have, &nh);
+    json_decref(pj);
+    int same = 1;
+    for (size_t i = 0; i < nw && same; i++) {
+        int found = 0;
+        for (size_t k = 0; k < nh && !found; k++)
+            found = have[k].ctr_port == want[i].ctr_port && have[k].proto == want[i].proto &&
+                    (want[i].host_port == 0 || have[k].host_port == want[i].host_port) &&
+                    strcmp(have[k].host_ip, want[i].host_ip) == 0;
+        same = found;
+    }
+    int r = 0;
+    if (!same || (nw == 0 && nh > 0)) {
+        cleanup_free char *h = net_ports_describe(have, nh);
+        r = kiln_error_set(err, KILN_E_INVALID,
+                           "project %s: its pod %s publishes %s, not the ports the compose file "
+                           "has now; run kiln compose down first",
+                           p->name, pod, nh ? h : "no ports");
+    }
+    free(want);
+    free(have);
+    return r;
+}
+
 int compose_ensure_pod(const char *root, const struct compose_project *p, int *made,
                        struct kiln_error **err)
 {
@@ -225,7 +261,7 @@ int compose_ensure_pod(const char *root, const struct compose_project *p, int *m
     struct kiln_error *e = NULL;
     if (pod_lookup(root, pod, &pi, &e) == 0) {
         free(pi.hosts_file);
-        return 0;
+        return same_ports(root, p, pod, err);
     }
     kiln_error_free(e);
     json_t *old = pod_load(root, pod, NULL);

@@ -177,6 +177,11 @@ EOF
     kiln compose up -d
     run kiln compose exec app cat /data/f
     [ "$status" -ne 0 ]
+    # the running pod cannot publish ports added to the file since: said so
+    sed -i 's|^    image: bb$|    image: bb\n    ports: ["127.0.0.1::80"]|' compose.yaml
+    run kiln compose up -d
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"pod pod_vol publishes no ports, not the ports the compose file has now"* ]]
     kiln compose down -v
 }
 
