@@ -142,7 +142,8 @@ static void print_overview(FILE *out)
                  "Build, store, run and share OCI container images without a daemon.\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < n_commands; i++)
-        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        fprintf(out, "  %-10s %s\n", commands[i]->name,
+                commands[i]->summary ? commands[i]->summary : commands[i]->spec->summary);
     fprintf(out,
             "\nGlobal options:\n"
             "  --root DIR   store location (default: $KILN_ROOT, else /var/lib/kiln for root,\n"
@@ -229,12 +230,14 @@ int main(int argc, char **argv)
     }
     const char *name = argv[optind];
     if (strcmp(name, "help") == 0) {
-        if (optind + 2 < argc) { /* kiln help pod create */
-            cleanup_free char *sub = xasprintf("%s %s", argv[optind + 1], argv[optind + 2]);
-            return cli_print_help(sub);
+        if (optind + 1 < argc) { /* kiln help pod create: the words joined */
+            struct strbuf sub = STRBUF_INIT;
+            for (int i = optind + 1; i < argc; i++)
+                strbuf_addf(&sub, "%s%s", i > optind + 1 ? " " : "", argv[i]);
+            int rc = cli_print_help(sub.buf);
+            strbuf_release(&sub);
+            return rc;
         }
-        if (optind + 1 < argc)
-            return cli_print_help(argv[optind + 1]);
         print_overview(stdout);
         return EXIT_OK;
     }

@@ -25,6 +25,25 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+/* The spec cli_parse is working on, for cli_opt_error. */
+static const struct cli_spec *parsing;
+
+int cli_opt_error(const struct cli_opt *opt, const char *fmt, ...)
+{
+    const char *cmd = parsing ? parsing->name : "";
+    fprintf(stderr, "kiln %s: ", cmd);
+    if (opt->long_name != NULL)
+        fprintf(stderr, "--%s: ", opt->long_name);
+    else
+        fprintf(stderr, "-%c: ", opt->short_name);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nRun 'kiln help %s' for usage.\n", cmd);
+    return EXIT_USAGE;
+}
+
 void cli_strv_free(struct cli_strv *s)
 {
     free(s->v);
@@ -52,6 +71,8 @@ static int takes_arg(const struct cli_opt *o)
         return 0;
     case CLI_OPT_FUNC:
         return o->arg_name != NULL;
+    case CLI_OPT_FUNC_OPTARG:
+        return 0;
     default:
         return 1;
     }
@@ -130,6 +151,7 @@ static int apply(const struct cli_spec *spec, const struct cli_opt *o, const cha
         return 0;
     }
     case CLI_OPT_FUNC:
+    case CLI_OPT_FUNC_OPTARG:
         return o->fn(o->dest, o, arg) != 0 ? EXIT_USAGE : 0;
     }
     return 0;
@@ -171,6 +193,8 @@ static int parse_option(const struct cli_spec *spec, int argc, char **argv, int 
         if (o == &help_opt)
             return eq ? cli_usage_error(spec->name, "option --help takes no argument") : 1;
         if (!takes_arg(o)) {
+            if (eq && o->kind == CLI_OPT_FUNC_OPTARG)
+                return apply(spec, o, shown, eq + 1);
             if (eq)
                 return cli_usage_error(spec->name, "option %s takes no argument", shown);
             return apply(spec, o, shown, NULL);
@@ -210,6 +234,7 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv)
     /* Operands collect here while options stay in argv's front part. */
     char **operands = xmalloc((size_t)(argc > 0 ? argc : 1) * sizeof(*operands));
     int n_ops = 0, out = 1, i = 1, ret = 0;
+    parsing = spec;
     for (; i < argc; i++) {
         char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -248,6 +273,7 @@ int cli_parse(const struct cli_spec *spec, int argc, char **argv)
     for (int k = 0; k < n_ops; k++)
         argv[out++] = operands[k];
 done:
+    parsing = NULL;
     free(operands);
     return ret;
 }
@@ -256,16 +282,40 @@ static void opt_left(const struct cli_spec *spec, const struct cli_opt *o, char 
 {
     int with_short = o->short_name != 0 && (o != &help_opt || !has_short(spec, 'h'));
     const char *arg = takes_arg(o) ? (o->arg_name ? o->arg_name : "VALUE") : NULL;
+    /* " ARG", or "[=ARG]" when the argument is optional (long form only). */
+    char tail[64] = "";
+    if (arg != NULL)
+        snprintf(tail, sizeof(tail), " %s", arg);
+    else if (o->kind == CLI_OPT_FUNC_OPTARG && o->long_name != NULL)
+        snprintf(tail, sizeof(tail), "[=%s]", o->arg_name ? o->arg_name : "VALUE");
     if (with_short && o->long_name)
-        snprintf(buf, n, "-%c, --%s%s%s", o->short_name, o->long_name, arg ? " " : "",
-                 arg ? arg : "");
+        snprintf(buf, n, "-%c, --%s%s", o->short_name, o->long_name, tail);
     else if (with_short)
-        snprintf(buf, n, "-%c%s%s", o->short_name, arg ? " " : "", arg ? arg : "");
+        snprintf(buf, n, "-%c%s", o->short_name, tail);
     else
-        snprintf(buf, n, "    --%s%s%s", o->long_name, arg ? " " : "", arg ? arg : "");
+        snprintf(buf, n, "    --%s%s", o->long_name, tail);
 }
 
-enum { HELP_COL_MAX = 28 };
+enum { HELP_COL_MAX = 25 };
+
+/* One option's line(s): the left column padded to width, then the help, whose
+ * further lines (after a '\n' in it) are indented to the same column. */
+static void print_opt(FILE *out, const char *left, int width, const char *help)
+{
+    if ((int)strlen(left) <= width)
+        fprintf(out, "  %-*s  ", width, left);
+    else
+        fprintf(out, "  %s\n  %*s  ", left, width, "");
+    for (const char *p = help ? help : ""; *p;) {
+        size_t n = strcspn(p, "\n");
+        fprintf(out, "%.*s\n", (int)n, p);
+        p += n;
+        if (*p == '\n' && *++p)
+            fprintf(out, "  %*s  ", width, "");
+    }
+    if (help == NULL || help[0] == '\0')
+        fputc('\n', out);
+}
 
 void cli_spec_help(const struct cli_spec *spec, FILE *out)
 {
@@ -278,26 +328,21 @@ void cli_spec_help(const struct cli_spec *spec, FILE *out)
     if (spec->text != NULL && spec->text[0] != '\0' && spec->text[strlen(spec->text) - 1] != '\n')
         fputc('\n', out);
     char left[160];
-    size_t width = 0;
-    const struct cli_opt *o;
-    for (int pass = 0; pass < 2; pass++) {
-        for (o = spec->opts; o && !is_end(o); o++) {
-            opt_left(spec, o, left, sizeof(left));
-            size_t l = strlen(left);
-            if (pass == 0 && l <= HELP_COL_MAX && l > width)
-                width = l;
-            if (pass == 1 && l <= width)
-                fprintf(out, "  %-*s  %s\n", (int)width, left, o->help ? o->help : "");
-            else if (pass == 1)
-                fprintf(out, "  %s\n  %*s  %s\n", left, (int)width, "", o->help ? o->help : "");
-        }
-        opt_left(spec, &help_opt, left, sizeof(left));
-        if (pass == 0) {
-            if (strlen(left) > width)
-                width = strlen(left);
-            fprintf(out, "\nOptions:\n");
-        } else {
-            fprintf(out, "  %-*s  %s\n", (int)width, left, help_opt.help);
-        }
+    int width = 0;
+    for (const struct cli_opt *o = spec->opts; o && !is_end(o); o++) {
+        opt_left(spec, o, left, sizeof(left));
+        int l = (int)strlen(left);
+        if (l <= HELP_COL_MAX && l > width)
+            width = l;
     }
+    opt_left(spec, &help_opt, left, sizeof(left));
+    if ((int)strlen(left) > width)
+        width = (int)strlen(left);
+    fprintf(out, "\nOptions:\n");
+    for (const struct cli_opt *o = spec->opts; o && !is_end(o); o++) {
+        opt_left(spec, o, left, sizeof(left));
+        print_opt(out, left, width, o->help);
+    }
+    opt_left(spec, &help_opt, left, sizeof(left));
+    print_opt(out, left, width, help_opt.help);
 }

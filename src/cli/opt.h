@@ -19,7 +19,8 @@
  * stores the argument (a pointer into argv, not copied); CLI_OPT_LONG parses a
  * decimal integer, naming the option when it is not one; CLI_OPT_LIST appends to a
  * struct cli_strv (repeatable: -e A -e B); CLI_OPT_FUNC calls fn(ctx, option, arg)
- * and a non-zero return is a usage error it has printed.
+ * and a non-zero return is a usage error it has printed (CLI_OPT_FUNC_OPTARG: the same,
+ * the argument optional).
  * `-h`/`--help` is added to every table and prints cli_spec_help() (`--help` only
  * when the table has its own -h). Long options may be abbreviated to a unique
  * prefix, as getopt_long allows. The command's `struct cli_command` points .spec
@@ -37,6 +38,9 @@ enum cli_opt_kind {
     CLI_OPT_LONG,
     CLI_OPT_LIST,
     CLI_OPT_FUNC,
+    /* FUNC with an optional argument, given only as --long=VALUE (getopt's
+     * optional_argument): fn gets NULL for a bare --long or -x. Help: --long[=ARG]. */
+    CLI_OPT_FUNC_OPTARG,
 };
 
 struct cli_strv {
@@ -86,6 +90,11 @@ struct cli_spec {
  * exit with -ret); on an unknown option, a missing or bad argument or a wrong operand
  * count prints one "kiln NAME: ..." line plus the help hint and returns -EXIT_USAGE. */
 int cli_parse(const struct cli_spec *spec, int argc, char **argv);
+
+/* For a CLI_OPT_FUNC's fn: prints "kiln NAME: --long: <message>" (NAME the command
+ * being parsed) plus the help hint, and returns EXIT_USAGE (non-zero, as fn must). */
+int cli_opt_error(const struct cli_opt *opt, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Frees what CLI_OPT_LIST appended (not the strings, which are argv's). */
 void cli_strv_free(struct cli_strv *s);

@@ -128,6 +128,5 @@ static int cmd_stop(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_stop = {
     .name = "stop",
     .run = cmd_stop,
-    .summary = "stop running containers",
     .spec = &stop_spec,
 };

@@ -21,10 +21,8 @@ static int on_port(void *ctx, const struct cli_opt *opt, const char *arg)
     fn_calls++;
     snprintf(fn_seen, sizeof(fn_seen), "%s:%s:%s", (const char *)ctx, opt->long_name,
              arg ? arg : "(none)");
-    if (arg && strcmp(arg, "bad") == 0) {
-        cli_usage_error("t", "bad port");
-        return 1;
-    }
+    if (arg && strcmp(arg, "bad") == 0)
+        return cli_opt_error(opt, "bad port %s", arg);
     return 0;
 }
 
@@ -37,7 +35,9 @@ static const struct cli_opt opts[] = {
     {'e', "env", CLI_OPT_LIST, &envs, "KEY=VAL", "set a variable (repeatable)", NULL},
     {'p', "publish", CLI_OPT_FUNC, "ctx", "PORT", "publish a port", on_port},
     {0, "publish-all", CLI_OPT_FUNC, "ctx", NULL, "publish every port", on_port},
-    {0, "a-very-long-option-name", CLI_OPT_STRING, &name, "SOMETHING", "a long one", NULL},
+    {0, "tls-verify", CLI_OPT_FUNC_OPTARG, "ctx", "BOOL", "check TLS (default true)", on_port},
+    {0, "a-very-long-option-name", CLI_OPT_STRING, &name, "SOMETHING",
+     "a long one\nwhose help goes on", NULL},
     CLI_OPT_END,
 };
 
@@ -144,8 +144,15 @@ int main(void)
     is_int(fn_calls, 3, "func called per occurrence");
     is_str(fn_seen, "ctx:publish-all:(none)",
            "func gets ctx, the option and NULL when it takes no argument");
+    r = parse(&spec, "t --tls-verify", argv, &argc);
+    is_str(fn_seen, "ctx:tls-verify:(none)", "optional argument: bare --tls-verify gives NULL");
+    r = parse(&spec, "t --tls-verify=false x", argv, &argc);
+    is_str(fn_seen, "ctx:tls-verify:false", "optional argument: --tls-verify=false");
+    is_str(join(argv, r, argc), "x", "optional argument never takes the next word");
     r = parse(&spec, "t -p bad", argv, &argc);
     is_int(r, -EXIT_USAGE, "func's non-zero return is a usage error");
+    is_str(errbuf, "kiln t: --publish: bad port bad\nRun 'kiln help t' for usage.\n",
+           "cli_opt_error names the command and the option");
 
     reset();
     r = parse(&spec, "t -a -- -v --name x", argv, &argc);
@@ -247,17 +254,19 @@ int main(void)
            "Some text.\n"
            "\n"
            "Options:\n"
-           "  -a, --all           everything\n"
-           "  -v, --verbose       say more (repeat for more)\n"
-           "  -n, --name NAME     a name\n"
-           "  -o FILE             write FILE\n"
-           "  -t, --time SECONDS  grace period\n"
-           "  -e, --env KEY=VAL   set a variable (repeatable)\n"
-           "  -p, --publish PORT  publish a port\n"
-           "      --publish-all   publish every port\n"
+           "  -a, --all                everything\n"
+           "  -v, --verbose            say more (repeat for more)\n"
+           "  -n, --name NAME          a name\n"
+           "  -o FILE                  write FILE\n"
+           "  -t, --time SECONDS       grace period\n"
+           "  -e, --env KEY=VAL        set a variable (repeatable)\n"
+           "  -p, --publish PORT       publish a port\n"
+           "      --publish-all        publish every port\n"
+           "      --tls-verify[=BOOL]  check TLS (default true)\n"
            "      --a-very-long-option-name SOMETHING\n"
-           "                      a long one\n"
-           "  -h, --help          print this help\n",
+           "                           a long one\n"
+           "                           whose help goes on\n"
+           "  -h, --help               print this help\n",
            "help: usage line, text, aligned options, long ones wrap");
     free(text);
 
