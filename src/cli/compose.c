@@ -16,39 +16,40 @@
 #include "util/cleanup.h"
 #include "util/strbuf.h"
 
+static const char *config_format = "yaml";
+static int config_services, config_quiet;
+static const struct cli_opt config_opts[] = {
+    {0, "format", CLI_OPT_STRING, &config_format, "FORMAT", "yaml (default) or json", NULL},
+    {0, "services", CLI_OPT_FLAG, &config_services, NULL, "list the services in start order", NULL},
+    {'q', "quiet", CLI_OPT_FLAG, &config_quiet, NULL, "only check the project", NULL},
+    CLI_OPT_END,
+};
+static const struct cli_spec config_spec = {
+    .name = "compose config",
+    .summary = "print the normalised model (docker compose config's normal form)",
+    .opts = config_opts,
+    .max_args = 0,
+};
+
 static int compose_config(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static const char *format = "yaml";
-    static int services, quiet;
-    static const struct cli_opt opts[] = {
-        {0, "format", CLI_OPT_STRING, &format, "FORMAT", "yaml (default) or json", NULL},
-        {0, "services", CLI_OPT_FLAG, &services, NULL, "list the services in start order", NULL},
-        {'q', "quiet", CLI_OPT_FLAG, &quiet, NULL, "only check the project", NULL},
-        CLI_OPT_END,
-    };
-    static const struct cli_spec spec = {
-        .name = "compose config",
-        .summary = "print the normalised model (docker compose config's normal form)",
-        .opts = opts,
-        .max_args = 0,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&config_spec, argc, argv);
     if (first <= 0)
         return -first;
-    if (strcmp(format, "yaml") != 0 && strcmp(format, "json") != 0)
+    if (strcmp(config_format, "yaml") != 0 && strcmp(config_format, "json") != 0)
         return cli_usage_error("compose config", "--format must be yaml or json, not \"%s\"",
-                               format);
+                               config_format);
     struct compose_project *p = cc->p;
-    if (quiet)
+    if (config_quiet)
         return EXIT_OK;
-    if (services) {
+    if (config_services) {
         size_t n;
         cleanup_free const char **order = compose_start_order(p, &n);
         for (size_t i = 0; i < n; i++)
             printf("%s\n", order[i]);
         return EXIT_OK;
     }
-    if (strcmp(format, "json") == 0) {
+    if (strcmp(config_format, "json") == 0) {
         cleanup_free char *out = json_dumps(p->model, JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("%s\n", out);
         return EXIT_OK;
@@ -69,44 +70,45 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
+static int up_detach, up_build, up_wait;
+static long up_timeout;
+static const struct cli_opt up_opts[] = {
+    {'d', "detach", CLI_OPT_FLAG, &up_detach, NULL, "start in the background and return", NULL},
+    {0, "build", CLI_OPT_FLAG, &up_build, NULL, "build images before starting", NULL},
+    {0, "wait", CLI_OPT_FLAG, &up_wait, NULL,
+     "return once every service runs (healthy when it has a check); implies -d", NULL},
+    {0, "wait-timeout", CLI_OPT_LONG, &up_timeout, "SECONDS",
+     "how long --wait and depends_on conditions wait (300)", NULL},
+    CLI_OPT_END,
+};
+static const struct cli_spec up_spec = {
+    .name = "compose up",
+    .args = "[SERVICE...]",
+    .summary = "create and start the project's containers",
+    .text = "Starts the services (and what they depend on) in dependency order, each\n"
+            "once its depends_on conditions hold. Without -d, follows their output until\n"
+            "interrupted, then stops them.\n",
+    .opts = up_opts,
+    .max_args = -1,
+};
+
 static int compose_up_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static int detach, build, wait;
-    static long timeout;
-    static const struct cli_opt opts[] = {
-        {'d', "detach", CLI_OPT_FLAG, &detach, NULL, "start in the background and return", NULL},
-        {0, "build", CLI_OPT_FLAG, &build, NULL, "build images before starting", NULL},
-        {0, "wait", CLI_OPT_FLAG, &wait, NULL,
-         "return once every service runs (healthy when it has a check); implies -d", NULL},
-        {0, "wait-timeout", CLI_OPT_LONG, &timeout, "SECONDS",
-         "how long --wait and depends_on conditions wait (300)", NULL},
-        CLI_OPT_END,
-    };
-    static const struct cli_spec spec = {
-        .name = "compose up",
-        .args = "[SERVICE...]",
-        .summary = "create and start the project's containers",
-        .text = "Starts the services (and what they depend on) in dependency order, each\n"
-                "once its depends_on conditions hold. Without -d, follows their output until\n"
-                "interrupted, then stops them.\n",
-        .opts = opts,
-        .max_args = -1,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&up_spec, argc, argv);
     if (first <= 0)
         return -first;
     struct compose_up_opts o = {
         .services = (const char *const *)argv + first,
         .n_services = (size_t)(argc - first),
-        .build = build,
-        .wait = wait,
-        .wait_timeout_s = timeout,
+        .build = up_build,
+        .wait = up_wait,
+        .wait_timeout_s = up_timeout,
         .kiln = cc->kiln,
     };
     struct kiln_error *err = NULL;
     if (compose_up(cc->root, cc->p, &o, &err) < 0)
         return cli_fail(err);
-    if (detach || wait)
+    if (up_detach || up_wait)
         return EXIT_OK;
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
@@ -116,26 +118,27 @@ static int compose_up_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     return compose_stop_services(cc, o.services, o.n_services, 0);
 }
 
+static int down_volumes, down_orphans;
+static const struct cli_opt down_opts[] = {
+    {'v', "volumes", CLI_OPT_FLAG, &down_volumes, NULL, "also remove the named volumes", NULL},
+    {0, "remove-orphans", CLI_OPT_FLAG, &down_orphans, NULL,
+     "also remove containers of services no longer in the file", NULL},
+    CLI_OPT_END,
+};
+static const struct cli_spec down_spec = {
+    .name = "compose down",
+    .summary = "stop and remove the project's containers and pod",
+    .opts = down_opts,
+    .max_args = 0,
+};
+
 static int compose_down_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static int volumes, orphans;
-    static const struct cli_opt opts[] = {
-        {'v', "volumes", CLI_OPT_FLAG, &volumes, NULL, "also remove the named volumes", NULL},
-        {0, "remove-orphans", CLI_OPT_FLAG, &orphans, NULL,
-         "also remove containers of services no longer in the file", NULL},
-        CLI_OPT_END,
-    };
-    static const struct cli_spec spec = {
-        .name = "compose down",
-        .summary = "stop and remove the project's containers and pod",
-        .opts = opts,
-        .max_args = 0,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&down_spec, argc, argv);
     if (first <= 0)
         return -first;
     struct kiln_error *err = NULL;
-    if (compose_down(cc->root, cc->p, volumes, orphans, &err) < 0)
+    if (compose_down(cc->root, cc->p, down_volumes, down_orphans, &err) < 0)
         return cli_fail(err);
     return EXIT_OK;
 }
@@ -151,6 +154,12 @@ static const struct {
     {"pull", compose_pull_cmd},   {"push", compose_push_cmd},
 };
 
+static const struct cli_spec *const compose_subcommands[] = {
+    &config_spec, &up_spec,    &down_spec,    &ps_spec,   &logs_spec,
+    &stop_spec,   &start_spec, &restart_spec, &exec_spec, &run_spec,
+    &images_spec, &build_spec, &pull_spec,    &push_spec, NULL,
+};
+
 #define COMPOSE_TEXT                                                                               \
     "Reads compose.yaml (else compose.yml, docker-compose.yml) in the current\n"                   \
     "directory, or the files given with -f, merged in order by the Compose\n"                      \
@@ -160,17 +169,6 @@ static const struct {
     "One project is one pod (pod_PROJECT): services reach each other on 127.0.0.1\n"               \
     "and by service name; published ports are the pod's. Containers are named\n"                   \
     "PROJECT-SERVICE-1 and labelled com.docker.compose.project/.service.\n\n"                      \
-    "Commands (kiln compose COMMAND --help for each):\n"                                           \
-    "  config [--format yaml|json] [--services] [-q]  the normalised model\n"                      \
-    "  up [-d] [--build] [--wait] [SERVICE...]        create and start\n"                          \
-    "  down [-v] [--remove-orphans]                   stop and remove (-v: volumes)\n"             \
-    "  ps [-a] [-q]                                   the project's containers\n"                  \
-    "  logs [-f] [--tail N] [SERVICE...]              their output, prefixed\n"                    \
-    "  stop | start | restart [SERVICE...]\n"                                                      \
-    "  exec [-u USER] [-w DIR] [-e K=V] SERVICE CMD...   run a command in a service\n"             \
-    "  run [--rm] [-d] [--name N] SERVICE [CMD...]       a one-off container\n"                    \
-    "  images                                         the images the containers run\n"             \
-    "  build | pull | push [SERVICE...]\n\n"                                                       \
     "Example:\n"                                                                                   \
     "  kiln compose up -d --wait && kiln compose ps && kiln compose down -v\n"
 
@@ -246,4 +244,5 @@ const struct cli_command cli_cmd_compose = {
     .run = cmd_compose,
     .summary = "run a Compose Specification project (compose.yaml) as a pod",
     .spec = &spec,
+    .subcommands = compose_subcommands,
 };

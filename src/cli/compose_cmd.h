@@ -26,6 +26,11 @@ int compose_build_cmd(struct compose_ctx_cli *cc, int argc, char **argv);
 int compose_pull_cmd(struct compose_ctx_cli *cc, int argc, char **argv);
 int compose_push_cmd(struct compose_ctx_cli *cc, int argc, char **argv);
 
+/* The subcommands' option tables, for kiln help compose SUB. */
+struct cli_spec;
+extern const struct cli_spec ps_spec, logs_spec, stop_spec, start_spec, restart_spec, exec_spec,
+    run_spec, images_spec, build_spec, pull_spec, push_spec;
+
 /* Stops the containers of services (all when n is 0), dependents first;
  * with remove also removes their records. Returns an exit code. */
 int compose_stop_services(struct compose_ctx_cli *cc, const char *const *services, size_t n,

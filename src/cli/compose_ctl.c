@@ -84,22 +84,23 @@ static char *service_ports(const char *root, const struct compose_project *p, co
     return s;
 }
 
+static int ps_all, ps_quiet;
+static const struct cli_opt ps_opts[] = {
+    {'a', "all", CLI_OPT_FLAG, &ps_all, NULL, "also stopped containers", NULL},
+    {'q', "quiet", CLI_OPT_FLAG, &ps_quiet, NULL, "only the ids", NULL},
+    CLI_OPT_END,
+};
+const struct cli_spec ps_spec = {
+    .name = "compose ps",
+    .args = "[SERVICE...]",
+    .summary = "list the project's containers",
+    .opts = ps_opts,
+    .max_args = -1,
+};
+
 int compose_ps_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static int all, quiet;
-    static const struct cli_opt opts[] = {
-        {'a', "all", CLI_OPT_FLAG, &all, NULL, "also stopped containers", NULL},
-        {'q', "quiet", CLI_OPT_FLAG, &quiet, NULL, "only the ids", NULL},
-        CLI_OPT_END,
-    };
-    static const struct cli_spec spec = {
-        .name = "compose ps",
-        .args = "[SERVICE...]",
-        .summary = "list the project's containers",
-        .opts = opts,
-        .max_args = -1,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&ps_spec, argc, argv);
     if (first <= 0)
         return -first;
     if (check_services(cc->p, "compose ps", argv + first, argc - first))
@@ -109,14 +110,14 @@ int compose_ps_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     struct kiln_error *err = NULL;
     if (compose_list(cc->root, cc->p->name, &cs, &n, &err) < 0)
         return cli_fail(err);
-    if (!quiet)
+    if (!ps_quiet)
         printf("%-28s %-16s %-24s %-8s %s\n", "NAME", "SERVICE", "STATUS", "RESTARTS", "PORTS");
     for (size_t i = 0; i < n; i++) {
         const char *s = json_get_str(cs[i].state, "Status");
         if (!wanted((const char *const *)argv + first, (size_t)(argc - first), cs[i].service) ||
-            (!all && !(s && (strcmp(s, "running") == 0 || strcmp(s, "restarting") == 0))))
+            (!ps_all && !(s && (strcmp(s, "running") == 0 || strcmp(s, "restarting") == 0))))
             continue;
-        if (quiet) {
+        if (ps_quiet) {
             printf("%s\n", cs[i].id);
             continue;
         }
@@ -132,31 +133,32 @@ int compose_ps_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     return EXIT_OK;
 }
 
+static int logs_follow;
+static long logs_tail = -1;
+static const struct cli_opt logs_opts[] = {
+    {'f', "follow", CLI_OPT_FLAG, &logs_follow, NULL, "keep following until every container exits",
+     NULL},
+    {'n', "tail", CLI_OPT_LONG, &logs_tail, "N", "only the last N lines of each container", NULL},
+    CLI_OPT_END,
+};
+const struct cli_spec logs_spec = {
+    .name = "compose logs",
+    .args = "[SERVICE...]",
+    .summary = "the output of the project's containers, each line prefixed SERVICE-1  |",
+    .opts = logs_opts,
+    .max_args = -1,
+};
+
 int compose_logs_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static int follow;
-    static long tail = -1;
-    static const struct cli_opt opts[] = {
-        {'f', "follow", CLI_OPT_FLAG, &follow, NULL, "keep following until every container exits",
-         NULL},
-        {'n', "tail", CLI_OPT_LONG, &tail, "N", "only the last N lines of each container", NULL},
-        CLI_OPT_END,
-    };
-    static const struct cli_spec spec = {
-        .name = "compose logs",
-        .args = "[SERVICE...]",
-        .summary = "the output of the project's containers, each line prefixed SERVICE-1  |",
-        .opts = opts,
-        .max_args = -1,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&logs_spec, argc, argv);
     if (first <= 0)
         return -first;
     if (check_services(cc->p, "compose logs", argv + first, argc - first))
         return EXIT_USAGE;
     struct kiln_error *err = NULL;
     if (compose_logs(cc->root, cc->p->name, (const char *const *)argv + first,
-                     (size_t)(argc - first), follow, tail, NULL, &err) < 0)
+                     (size_t)(argc - first), logs_follow, logs_tail, NULL, &err) < 0)
         return cli_fail(err);
     return EXIT_OK;
 }
@@ -190,15 +192,16 @@ int compose_stop_services(struct compose_ctx_cli *cc, const char *const *service
     return rc;
 }
 
+const struct cli_spec stop_spec = {
+    .name = "compose stop",
+    .args = "[SERVICE...]",
+    .summary = "stop the project's containers (each after its stop_grace_period)",
+    .max_args = -1,
+};
+
 int compose_stop_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static const struct cli_spec spec = {
-        .name = "compose stop",
-        .args = "[SERVICE...]",
-        .summary = "stop the project's containers (each after its stop_grace_period)",
-        .max_args = -1,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&stop_spec, argc, argv);
     if (first <= 0)
         return -first;
     if (check_services(cc->p, "compose stop", argv + first, argc - first))
@@ -239,15 +242,16 @@ static int start_services(struct compose_ctx_cli *cc, const char *const *service
     return EXIT_OK;
 }
 
+const struct cli_spec start_spec = {
+    .name = "compose start",
+    .args = "[SERVICE...]",
+    .summary = "start the project's stopped containers again",
+    .max_args = -1,
+};
+
 int compose_start_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static const struct cli_spec spec = {
-        .name = "compose start",
-        .args = "[SERVICE...]",
-        .summary = "start the project's stopped containers again",
-        .max_args = -1,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&start_spec, argc, argv);
     if (first <= 0)
         return -first;
     if (check_services(cc->p, "compose start", argv + first, argc - first))
@@ -255,15 +259,16 @@ int compose_start_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     return start_services(cc, (const char *const *)argv + first, (size_t)(argc - first));
 }
 
+const struct cli_spec restart_spec = {
+    .name = "compose restart",
+    .args = "[SERVICE...]",
+    .summary = "stop, then start the project's containers",
+    .max_args = -1,
+};
+
 int compose_restart_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static const struct cli_spec spec = {
-        .name = "compose restart",
-        .args = "[SERVICE...]",
-        .summary = "stop, then start the project's containers",
-        .max_args = -1,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&restart_spec, argc, argv);
     if (first <= 0)
         return -first;
     if (check_services(cc->p, "compose restart", argv + first, argc - first))
@@ -273,34 +278,35 @@ int compose_restart_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     return rc ? rc : start_services(cc, sv, (size_t)(argc - first));
 }
 
+static const char *exec_user, *exec_workdir;
+static int exec_no_tty;
+static struct cli_strv exec_env;
+static const struct cli_opt exec_opts[] = {
+    {'u', "user", CLI_OPT_STRING, &exec_user, "USER", "run as USER", NULL},
+    {'w', "workdir", CLI_OPT_STRING, &exec_workdir, "DIR", "working directory", NULL},
+    {'e', "env", CLI_OPT_LIST, &exec_env, "K=V", "set a variable (repeatable)", NULL},
+    {'T', "no-TTY", CLI_OPT_FLAG, &exec_no_tty, NULL, "no terminal even when stdin is one", NULL},
+    CLI_OPT_END,
+};
+const struct cli_spec exec_spec = {
+    .name = "compose exec",
+    .args = "SERVICE COMMAND [ARG...]",
+    .summary = "run a command in a service's running container",
+    .opts = exec_opts,
+    .min_args = 2,
+    .max_args = -1,
+    .flags = CLI_SPEC_STOP_AT_OPERAND,
+};
+
 int compose_exec_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static const char *user, *workdir;
-    static int no_tty;
-    static struct cli_strv env;
-    static const struct cli_opt opts[] = {
-        {'u', "user", CLI_OPT_STRING, &user, "USER", "run as USER", NULL},
-        {'w', "workdir", CLI_OPT_STRING, &workdir, "DIR", "working directory", NULL},
-        {'e', "env", CLI_OPT_LIST, &env, "K=V", "set a variable (repeatable)", NULL},
-        {'T', "no-TTY", CLI_OPT_FLAG, &no_tty, NULL, "no terminal even when stdin is one", NULL},
-        CLI_OPT_END,
-    };
-    static const struct cli_spec spec = {
-        .name = "compose exec",
-        .args = "SERVICE COMMAND [ARG...]",
-        .summary = "run a command in a service's running container",
-        .opts = opts,
-        .min_args = 2,
-        .max_args = -1,
-        .flags = CLI_SPEC_STOP_AT_OPERAND,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&exec_spec, argc, argv);
     if (first <= 0)
         return -first;
     if (check_services(cc->p, "compose exec", argv + first, 1))
         return EXIT_USAGE;
     cleanup_free char *name = compose_ctr_name(cc->p->name, argv[first]);
-    const char **a = xcalloc((size_t)argc + 16 + env.n * 2, sizeof(char *));
+    const char **a = xcalloc((size_t)argc + 16 + exec_env.n * 2, sizeof(char *));
     size_t n = 0;
     a[n++] = cc->kiln;
     a[n++] = "--root";
@@ -308,20 +314,20 @@ int compose_exec_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     a[n++] = "exec";
     if (isatty(0)) {
         a[n++] = "-i";
-        if (!no_tty)
+        if (!exec_no_tty)
             a[n++] = "-t";
     }
-    if (user) {
+    if (exec_user) {
         a[n++] = "-u";
-        a[n++] = user;
+        a[n++] = exec_user;
     }
-    if (workdir) {
+    if (exec_workdir) {
         a[n++] = "-w";
-        a[n++] = workdir;
+        a[n++] = exec_workdir;
     }
-    for (size_t i = 0; i < env.n; i++) {
+    for (size_t i = 0; i < exec_env.n; i++) {
         a[n++] = "-e";
-        a[n++] = env.v[i];
+        a[n++] = exec_env.v[i];
     }
     a[n++] = name;
     for (int i = first + 1; i < argc; i++)
@@ -333,28 +339,29 @@ int compose_exec_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     return EXIT_FAIL;
 }
 
+static int run_rm, run_detach, run_no_tty;
+static const char *run_name;
+static const struct cli_opt run_opts[] = {
+    {0, "rm", CLI_OPT_FLAG, &run_rm, NULL, "remove the container when it exits", NULL},
+    {'d', "detach", CLI_OPT_FLAG, &run_detach, NULL, "run in the background", NULL},
+    {0, "name", CLI_OPT_STRING, &run_name, "NAME",
+     "container name (default PROJECT-SERVICE-run-ID)", NULL},
+    {'T', "no-TTY", CLI_OPT_FLAG, &run_no_tty, NULL, "no terminal even when stdin is one", NULL},
+    CLI_OPT_END,
+};
+const struct cli_spec run_spec = {
+    .name = "compose run",
+    .args = "SERVICE [COMMAND [ARG...]]",
+    .summary = "a one-off container of a service (its dependencies started first)",
+    .opts = run_opts,
+    .min_args = 1,
+    .max_args = -1,
+    .flags = CLI_SPEC_STOP_AT_OPERAND,
+};
+
 int compose_run_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static int rm, detach, no_tty;
-    static const char *name;
-    static const struct cli_opt opts[] = {
-        {0, "rm", CLI_OPT_FLAG, &rm, NULL, "remove the container when it exits", NULL},
-        {'d', "detach", CLI_OPT_FLAG, &detach, NULL, "run in the background", NULL},
-        {0, "name", CLI_OPT_STRING, &name, "NAME",
-         "container name (default PROJECT-SERVICE-run-ID)", NULL},
-        {'T', "no-TTY", CLI_OPT_FLAG, &no_tty, NULL, "no terminal even when stdin is one", NULL},
-        CLI_OPT_END,
-    };
-    static const struct cli_spec spec = {
-        .name = "compose run",
-        .args = "SERVICE [COMMAND [ARG...]]",
-        .summary = "a one-off container of a service (its dependencies started first)",
-        .opts = opts,
-        .min_args = 1,
-        .max_args = -1,
-        .flags = CLI_SPEC_STOP_AT_OPERAND,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&run_spec, argc, argv);
     if (first <= 0)
         return -first;
     if (check_services(cc->p, "compose run", argv + first, 1))
@@ -383,13 +390,13 @@ int compose_run_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     cleanup_free char *gen = xasprintf("%s-%s-run-%02x%02x%02x%02x%02x%02x", cc->p->name, service,
                                        rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
     struct compose_start how = {
-        .name = name ? name : gen,
+        .name = run_name ? run_name : gen,
         .cmd = argc - first > 1 ? argv + first + 1 : NULL,
         .n_cmd = (size_t)(argc - first - 1),
-        .rm = rm,
-        .detach = detach,
-        .tty = !detach && !no_tty && isatty(0) && isatty(1),
-        .interactive = !detach,
+        .rm = run_rm,
+        .detach = run_detach,
+        .tty = !run_detach && !run_no_tty && isatty(0) && isatty(1),
+        .interactive = !run_detach,
     };
     int status = 0;
     char *id = NULL;
@@ -399,20 +406,21 @@ int compose_run_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
         kiln_error_free(err);
         return status >= 125 && status <= 127 ? status : 125;
     }
-    if (detach)
+    if (run_detach)
         printf("%s\n", how.name);
     free(id);
-    return detach ? EXIT_OK : status;
+    return run_detach ? EXIT_OK : status;
 }
+
+const struct cli_spec images_spec = {
+    .name = "compose images",
+    .summary = "the images the project's containers run",
+    .max_args = 0,
+};
 
 int compose_images_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    static const struct cli_spec spec = {
-        .name = "compose images",
-        .summary = "the images the project's containers run",
-        .max_args = 0,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    int first = cli_parse(&images_spec, argc, argv);
     if (first <= 0)
         return -first;
     struct compose_ctr *cs;
@@ -433,23 +441,34 @@ int compose_images_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 }
 
 /* build, pull, push: one kiln build/pull/push per selected service. */
+const struct cli_spec build_spec = {
+    .name = "compose build",
+    .args = "[SERVICE...]",
+    .summary = "build the images of services with build:",
+    .max_args = -1,
+};
+const struct cli_spec pull_spec = {
+    .name = "compose pull",
+    .args = "[SERVICE...]",
+    .summary = "pull the images of services without build:",
+    .max_args = -1,
+};
+const struct cli_spec push_spec = {
+    .name = "compose push",
+    .args = "[SERVICE...]",
+    .summary = "push the images of services with build: and image:",
+    .max_args = -1,
+};
+
 static int image_cmd(struct compose_ctx_cli *cc, int argc, char **argv, const char *verb)
 {
-    struct cli_spec spec = {
-        .name = strcmp(verb, "build") == 0  ? "compose build"
-                : strcmp(verb, "pull") == 0 ? "compose pull"
-                                            : "compose push",
-        .args = "[SERVICE...]",
-        .summary = strcmp(verb, "build") == 0 ? "build the images of services with build:"
-                   : strcmp(verb, "pull") == 0
-                       ? "pull the images of services without build:"
-                       : "push the images of services with build: and image:",
-        .max_args = -1,
-    };
-    int first = cli_parse(&spec, argc, argv);
+    const struct cli_spec *spec = strcmp(verb, "build") == 0  ? &build_spec
+                                  : strcmp(verb, "pull") == 0 ? &pull_spec
+                                                              : &push_spec;
+    int first = cli_parse(spec, argc, argv);
     if (first <= 0)
         return -first;
-    if (check_services(cc->p, spec.name, argv + first, argc - first))
+    if (check_services(cc->p, spec->name, argv + first, argc - first))
         return EXIT_USAGE;
     size_t n_order;
     cleanup_free const char **order = compose_start_order(cc->p, &n_order);
