@@ -1,5 +1,6 @@
 /* kiln stop: the image's STOPSIGNAL, then SIGKILL after a grace period. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,8 +46,25 @@ int cli_stop_container(const char *root, const char *id, long timeout_s, struct 
         return -1;
     const char *s = json_get_str(st, "Status");
     int running = s && strcmp(s, "running") == 0;
+    int restarting = s && strcmp(s, "restarting") == 0;
     pid_t pid = (pid_t)json_get_int(st, "Pid", 0);
     json_decref(st);
+    if ((running && pid > 0) || restarting) {
+        /* its supervisor does not restart what was stopped (restart policies) */
+        cleanup_free char *dir = ctr_dir(root, id);
+        cleanup_free char *f = xasprintf("%s/stopping", dir);
+        int fd = open(f, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
+    if (restarting) {
+        wait_exit(root, id, -1, 10000);
+        st = ctr_load_state(root, id, NULL);
+        s = st ? json_get_str(st, "Status") : NULL;
+        running = s && strcmp(s, "running") == 0;
+        pid = st ? (pid_t)json_get_int(st, "Pid", 0) : 0;
+        json_decref(st);
+    }
     if (!running || pid <= 0)
         return 0;
     json_t *cfg = ctr_load_config(root, id, NULL);
