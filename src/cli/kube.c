@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/kube_cli.h"
+#include "cli/opt.h"
 #include "cli/store_cmd.h"
 #include "kube/kube.h"
 #include "runtime/container.h"
@@ -146,9 +148,7 @@ static int kube_generate_cmd(struct cli_global *g, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* The uid an image's USER names: 0 for none or root, -1 for a name (which only
- * the image's /etc/passwd could resolve; the kubelet refuses those too). */
-static long long image_uid(const char *user)
+long long kube_cli_image_uid(const char *user)
 {
     if (user == NULL || *user == '\0' || strcmp(user, "root") == 0 ||
         strncmp(user, "root:", 5) == 0)
@@ -182,7 +182,7 @@ static int check_non_root(struct store *s, const char *file, const struct kube_o
             continue;
         const char *user =
             json_string_value(json_object_get(json_object_get(img->config_json, "config"), "User"));
-        long long iu = image_uid(user);
+        long long iu = kube_cli_image_uid(user);
         if (iu > 0)
             continue;
         return kiln_error_set(
@@ -231,17 +231,72 @@ static int kube_check_cmd(struct cli_global *g, int argc, char **argv)
     return EXIT_OK;
 }
 
+static int play_down;
+static const struct cli_opt play_opts[] = {
+    {.long_name = "down",
+     .kind = CLI_OPT_FLAG,
+     .dest = &play_down,
+     .help = "remove what kube play FILE made: containers, pods, volumes"},
+    CLI_OPT_END,
+};
+static const struct cli_spec play_spec = {
+    .name = "kube play",
+    .args = "FILE|-",
+    .summary = "run a manifest's Pods, Deployments and Services as kiln pods",
+    .opts = play_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
+
+/* The operands of play_spec; -h, --down, "--" (until cli_parse, src/cli/opt.c). */
+static int play_parse(int argc, char **argv, const char **file)
+{
+    int dashdash = 0;
+    *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!dashdash && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) {
+            cli_print_help("kube");
+            return -EXIT_OK;
+        } else if (!dashdash && strcmp(a, "--down") == 0) {
+            play_down = 1;
+        } else if (!dashdash && strcmp(a, "--") == 0) {
+            dashdash = 1;
+        } else if (!dashdash && a[0] == '-' && a[1] != '\0') {
+            return -cli_usage_error("kube", "play: unknown option %s", a);
+        } else if (*file == NULL) {
+            *file = a;
+        } else {
+            return -cli_usage_error("kube", "%s takes one %s", play_spec.name, play_spec.args);
+        }
+    }
+    if (*file == NULL)
+        return -cli_usage_error("kube", "%s takes one %s", play_spec.name, play_spec.args);
+    return 1;
+}
+
+static int kube_play_cmd(struct cli_global *g, int argc, char **argv)
+{
+    const char *file;
+    int r = play_parse(argc, argv, &file);
+    if (r <= 0)
+        return -r;
+    return kube_play(g, file, play_down);
+}
+
 static int cmd_kube(struct cli_global *g, int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error("kube", "give a subcommand: generate or check");
+        return cli_usage_error("kube", "give a subcommand: generate, check or play");
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
         return cli_print_help("kube");
     if (strcmp(argv[1], "generate") == 0)
         return kube_generate_cmd(g, argc - 1, argv + 1);
     if (strcmp(argv[1], "check") == 0)
         return kube_check_cmd(g, argc - 1, argv + 1);
-    return cli_usage_error("kube", "unknown subcommand \"%s\" (generate or check)", argv[1]);
+    if (strcmp(argv[1], "play") == 0)
+        return kube_play_cmd(g, argc - 1, argv + 1);
+    return cli_usage_error("kube", "unknown subcommand \"%s\" (generate, check or play)", argv[1]);
 }
 
 const struct cli_command cli_cmd_kube = {

@@ -157,6 +157,8 @@ struct kube_object {
     int replicas; /* Deployment: 1 when not given */
     struct kube_kv *selector;
     size_t n_selector;
+    struct kube_kv *pod_labels; /* a Pod's labels, a Deployment's template's */
+    size_t n_pod_labels;
     struct kube_pod_spec pod;
     /* Service */
     char *service_type;
