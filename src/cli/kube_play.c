@@ -97,7 +97,7 @@ static int check_non_root(const char *file, const struct kube_play_pod *pp,
     if (pc->run_as_user == 0)
         return kiln_error_set(err, KILN_E_INVALID,
                               "%s:%u:%u: %s/%s: container %s: runAsNonRoot with runAsUser 0", file,
-                              pc->line, pc->col, o->kind_name, o->name, pc->name);
+                              pc->line, pc->col, o->kind_name, o->name, pc->kname);
     const char *user = json_get_str(config, "User");
     long long iu = kube_cli_image_uid(user);
     if (iu > 0)
@@ -105,7 +105,7 @@ static int check_non_root(const char *file, const struct kube_play_pod *pp,
     return kiln_error_set(
         err, KILN_E_INVALID,
         "%s:%u:%u: %s/%s: container %s: runAsNonRoot, but image %s %s%s%s; set runAsUser", file,
-        pc->line, pc->col, o->kind_name, o->name, pc->name, pc->image,
+        pc->line, pc->col, o->kind_name, o->name, pc->kname, pc->image,
         iu == 0 ? "runs as root (USER " : "has a non-numeric USER (",
         user && *user ? user : "unset", iu == 0 ? ")" : ", so it cannot be verified non-root)");
 }
@@ -122,7 +122,7 @@ static int start_container(const char *root, const char *file, const struct kube
         run_image_close(&ri);
         return -1;
     }
-    int rc = check_non_root(file, pp, pc, o.image_config, err);
+    int rc = 0;
     /* the probes replace the image's HEALTHCHECK, as on a cluster */
     cleanup_json json_t *config = json_deep_copy(o.image_config ? o.image_config : json_object());
     json_object_set(config, "Healthcheck", pc->healthcheck);
@@ -208,6 +208,26 @@ static int play_pod(const char *root, const char *file, const struct kube_play_p
     return rc;
 }
 
+/* Before anything starts: every image in the store, runAsNonRoot against it. */
+static int check_images(const char *root, const char *file, const struct kube_play_plan *p,
+                        struct kiln_error **err)
+{
+    cleanup_store struct store *s = NULL;
+    if (store_open_reader(root, &s, err) < 0)
+        return -1;
+    for (size_t i = 0; i < p->n_pods; i++)
+        for (size_t k = 0; k < p->pods[i].n_containers; k++) {
+            const struct kube_play_container *pc = &p->pods[i].containers[k];
+            cleanup_image struct image *img = NULL;
+            if (store_image_load(s, pc->image, &img, err) < 0)
+                return kiln_error_prefix(err, "%s: container %s", file, pc->kname);
+            if (check_non_root(file, &p->pods[i], pc, json_object_get(img->config_json, "config"),
+                               err) < 0)
+                return -1;
+        }
+    return 0;
+}
+
 /* Nothing of the plan may exist yet: play does not adopt or replace. */
 static int check_free(const char *root, const struct kube_play_plan *p, struct kiln_error **err)
 {
@@ -274,7 +294,7 @@ int kube_play(struct cli_global *g, const char *file, int down)
     } else {
         for (size_t i = 0; i < p.n_warnings; i++)
             cli_warn("%s", p.warnings[i]);
-        if (check_free(root, &p, &err) < 0)
+        if (check_images(root, name, &p, &err) < 0 || check_free(root, &p, &err) < 0)
             rc = cli_fail(err);
         for (size_t i = 0; rc == 0 && i < p.n_pods; i++) {
             if (play_pod(root, name, &p.pods[i], &err) == 0)

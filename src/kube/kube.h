@@ -79,6 +79,13 @@ struct kube_env {
     int optional;
 };
 
+/* envFrom: every key of a ConfigMap or Secret, prefixed. */
+struct kube_env_source {
+    int secret;
+    char *name, *prefix;
+    int optional;
+};
+
 struct kube_port {
     char *name, *protocol; /* protocol TCP when not given */
     int container_port, host_port;
@@ -117,6 +124,8 @@ struct kube_container {
     size_t n_command, n_args;
     struct kube_env *env;
     size_t n_env;
+    struct kube_env_source *env_from;
+    size_t n_env_from;
     struct kube_port *ports;
     size_t n_ports;
     struct kube_probe liveness, readiness, startup;

@@ -67,6 +67,21 @@ static const char *kv_get(const struct kube_kv *kv, size_t n, const char *key)
 static int env_of(struct ctx *x, const struct kube_object *o, const struct kube_container *c,
                   struct kube_play_container *pc)
 {
+    /* envFrom first: env of the same name wins */
+    for (size_t i = 0; i < c->n_env_from; i++) {
+        const struct kube_env_source *s = &c->env_from[i];
+        const struct kube_object *d =
+            find_data(x->m, s->secret ? KUBE_KIND_SECRET : KUBE_KIND_CONFIGMAP, s->name);
+        if (d == NULL && s->optional)
+            continue;
+        if (d == NULL)
+            return bad(x, o, c->line, c->col, "container %s: envFrom: %s %s is not in the manifest",
+                       c->name, s->secret ? "Secret" : "ConfigMap", s->name);
+        pc->env = xrealloc(pc->env, (pc->n_env + d->n_data + 1) * sizeof(char *));
+        for (size_t k = 0; k < d->n_data; k++)
+            pc->env[pc->n_env++] =
+                xasprintf("%s%s=%s", s->prefix ? s->prefix : "", d->data[k].key, d->data[k].value);
+    }
     for (size_t i = 0; i < c->n_env; i++) {
         const struct kube_env *e = &c->env[i];
         const char *v = e->value ? e->value : "";
@@ -325,6 +340,7 @@ static int container_of(struct ctx *x, const struct kube_object *o, const struct
                         const struct kube_play_pod *pp, struct kube_play_container *pc)
 {
     pc->name = xasprintf("%s-%s", pp->name, c->name);
+    pc->kname = c->name;
     pc->image = c->image;
     pc->workdir = c->working_dir;
     pc->line = c->line;

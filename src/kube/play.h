@@ -33,6 +33,7 @@ struct kube_play_mount {
 
 struct kube_play_container {
     char *name;        /* NAME-pod-CONTAINER */
+    const char *kname; /* the manifest's name for it */
     const char *image; /* into the manifest */
     char **env;        /* "K=V", after the image's */
     size_t n_env;
