@@ -2,7 +2,6 @@
  * tags, --iidfile and --output the user asked for. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "build/build.h"
 #include "build/epoch.h"
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/registry_opts.h"
 #include "dockerfile/eval.h"
 #include "dockerfile/graph.h"
@@ -29,19 +29,6 @@
 
 #define MAX_LIST 256
 
-struct strv {
-    const char *v[MAX_LIST];
-    size_t n;
-};
-
-static int strv_push(struct strv *s, const char *x)
-{
-    if (s->n >= MAX_LIST)
-        return -1;
-    s->v[s->n++] = x;
-    return 0;
-}
-
 /* cleanup for an array of allocated strings (cleanup_free frees only the first) */
 static void free_list(char *(*v)[MAX_LIST])
 {
@@ -50,7 +37,7 @@ static void free_list(char *(*v)[MAX_LIST])
 }
 
 struct build_flags {
-    struct strv tags, args, labels, secrets, ssh, cache_from, cache_to;
+    struct cli_strv tags, args, labels, secrets, ssh, cache_from, cache_to;
     const char *file, *target, *platform, *progress, *output, *iidfile, *network;
     const char *sbom; /* --sbom[=FORMATS]: "" for the default formats */
     int no_cache, quiet, dry_run, print_args, jobs, push;
@@ -59,158 +46,116 @@ struct build_flags {
     const char *context;
 };
 
-enum {
-    OPT_TARGET = 256,
-    OPT_BUILD_ARG,
-    OPT_NO_CACHE,
-    OPT_PULL,
-    OPT_PLATFORM,
-    OPT_PROGRESS,
-    OPT_LABEL,
-    OPT_SECRET,
-    OPT_SSH,
-    OPT_NETWORK,
-    OPT_IIDFILE,
-    OPT_DRY_RUN,
-    OPT_PRINT_ARGS,
-    OPT_PUSH,
-    OPT_SBOM,
-    OPT_CACHE_FROM,
-    OPT_CACHE_TO,
-};
+static struct build_flags bf;
 
-static int parse_flags(int argc, char **argv, struct build_flags *f)
+static int parse_pull(void *ctx, const struct cli_opt *opt, const char *arg)
 {
-    static const struct option opts[] = {
-        {"tag", required_argument, NULL, 't'},
-        {"file", required_argument, NULL, 'f'},
-        {"target", required_argument, NULL, OPT_TARGET},
-        {"build-arg", required_argument, NULL, OPT_BUILD_ARG},
-        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
-        {"pull", optional_argument, NULL, OPT_PULL},
-        {"platform", required_argument, NULL, OPT_PLATFORM},
-        {"progress", required_argument, NULL, OPT_PROGRESS},
-        {"output", required_argument, NULL, 'o'},
-        {"label", required_argument, NULL, OPT_LABEL},
-        {"secret", required_argument, NULL, OPT_SECRET},
-        {"ssh", required_argument, NULL, OPT_SSH},
-        {"network", required_argument, NULL, OPT_NETWORK},
-        {"jobs", required_argument, NULL, 'j'},
-        {"iidfile", required_argument, NULL, OPT_IIDFILE},
-        {"quiet", no_argument, NULL, 'q'},
-        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-        {"print-args", no_argument, NULL, OPT_PRINT_ARGS},
-        {"push", no_argument, NULL, OPT_PUSH},
-        {"sbom", optional_argument, NULL, OPT_SBOM},
-        {"cache-from", required_argument, NULL, OPT_CACHE_FROM},
-        {"cache-to", required_argument, NULL, OPT_CACHE_TO},
-        {"tls-verify", optional_argument, NULL, CLI_OPT_TLS_VERIFY},
-        {"cert-dir", required_argument, NULL, CLI_OPT_CERT_DIR},
-        {"authfile", required_argument, NULL, CLI_OPT_AUTHFILE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    while ((c = getopt_long(argc, argv, "t:f:o:j:qh", opts, NULL)) != -1) {
-        int over = 0;
-        switch (c) {
-        case 't':
-            over = strv_push(&f->tags, optarg);
-            break;
-        case 'f':
-            f->file = optarg;
-            break;
-        case OPT_TARGET:
-            f->target = optarg;
-            break;
-        case OPT_BUILD_ARG:
-            over = strv_push(&f->args, optarg);
-            break;
-        case OPT_NO_CACHE:
-            f->no_cache = 1;
-            break;
-        case OPT_CACHE_FROM:
-            over = strv_push(&f->cache_from, optarg);
-            break;
-        case OPT_CACHE_TO:
-            over = strv_push(&f->cache_to, optarg);
-            break;
-        case OPT_PULL:
-            if (optarg == NULL || strcmp(optarg, "always") == 0 || strcmp(optarg, "true") == 0)
-                f->pull = BUILD_PULL_ALWAYS;
-            else if (strcmp(optarg, "missing") == 0)
-                f->pull = BUILD_PULL_MISSING;
-            else if (strcmp(optarg, "never") == 0 || strcmp(optarg, "false") == 0)
-                f->pull = BUILD_PULL_NEVER;
-            else
-                return cli_usage_error("build", "--pull=%s: use always, missing or never", optarg);
-            break;
-        case OPT_PLATFORM:
-            f->platform = optarg;
-            break;
-        case OPT_PROGRESS:
-            f->progress = optarg;
-            break;
-        case 'o':
-            f->output = optarg;
-            break;
-        case OPT_LABEL:
-            over = strv_push(&f->labels, optarg);
-            break;
-        case OPT_SECRET:
-            over = strv_push(&f->secrets, optarg);
-            break;
-        case OPT_SSH:
-            over = strv_push(&f->ssh, optarg);
-            break;
-        case OPT_NETWORK:
-            f->network = optarg;
-            break;
-        case 'j':
-            f->jobs = atoi(optarg);
-            if (f->jobs < 1)
-                return cli_usage_error("build", "--jobs=%s: give a number of at least 1", optarg);
-            break;
-        case OPT_IIDFILE:
-            f->iidfile = optarg;
-            break;
-        case 'q':
-            f->quiet = 1;
-            break;
-        case OPT_DRY_RUN:
-            f->dry_run = 1;
-            break;
-        case OPT_PRINT_ARGS:
-            f->print_args = 1;
-            break;
-        case OPT_PUSH:
-            f->push = 1;
-            break;
-        case OPT_SBOM:
-            f->sbom = optarg ? optarg : "";
-            break;
-        case CLI_OPT_TLS_VERIFY:
-        case CLI_OPT_CERT_DIR:
-        case CLI_OPT_AUTHFILE:
-            if (cli_registry_opt(c, optarg, &f->registry) < 0)
-                return cli_usage_error("build", "--tls-verify=%s: use true or false", optarg);
-            break;
-        case 'h':
-            cli_print_help("build");
-            return -1;
-        default:
-            return cli_usage_error("build", "unknown option");
-        }
-        if (over)
-            return cli_usage_error("build", "too many values for one option (at most %d)",
-                                   MAX_LIST);
-    }
-    if (optind + 1 != argc)
-        return cli_usage_error("build", "give exactly one CONTEXT (a directory, or - for a tar "
-                                        "on stdin)");
-    f->context = argv[optind];
+    enum build_pull *pull = ctx;
+    if (arg == NULL || strcmp(arg, "always") == 0 || strcmp(arg, "true") == 0)
+        *pull = BUILD_PULL_ALWAYS;
+    else if (strcmp(arg, "missing") == 0)
+        *pull = BUILD_PULL_MISSING;
+    else if (strcmp(arg, "never") == 0 || strcmp(arg, "false") == 0)
+        *pull = BUILD_PULL_NEVER;
+    else
+        return cli_opt_error(opt, "%s: use always, missing or never", arg);
     return 0;
 }
+
+static int parse_jobs(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    int *jobs = ctx;
+    *jobs = atoi(arg);
+    if (*jobs < 1)
+        return cli_opt_error(opt, "%s: give a number of at least 1", arg);
+    return 0;
+}
+
+static int parse_sbom(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)opt;
+    *(const char **)ctx = arg ? arg : "";
+    return 0;
+}
+
+static const struct cli_opt build_opts[] = {
+    {'t', "tag", CLI_OPT_LIST, &bf.tags, "NAME",
+     "name the image (repeatable); tags move only on success", NULL},
+    {'f', "file", CLI_OPT_STRING, &bf.file, "FILE", "the Dockerfile (default: CONTEXT/Dockerfile)",
+     NULL},
+    {0, "target", CLI_OPT_STRING, &bf.target, "STAGE", "build this stage (default: the last)",
+     NULL},
+    {0, "build-arg", CLI_OPT_LIST, &bf.args, "K=V", "set a build argument (repeatable)", NULL},
+    {0, "no-cache", CLI_OPT_FLAG, &bf.no_cache, NULL, "run every step, ignoring the build cache",
+     NULL},
+    {0, "cache-to", CLI_OPT_LIST, &bf.cache_to, "SPEC",
+     "export the steps' cache (repeatable):\n"
+     "type=registry,ref=REG/NAME:TAG[,mode=min|max],\n"
+     " type=local,dest=DIR (an OCI layout) or\n"
+     "type=inline (in the image: push it with --push)",
+     NULL},
+    {0, "cache-from", CLI_OPT_LIST, &bf.cache_from, "SPEC",
+     "steps found in another machine's cache (repeatable, tried in\n"
+     "order after this store's): type=registry,ref=REF,\n"
+     "type=local,src=DIR, or an image (store or registry) built with\n"
+     "--cache-to type=inline. Unreachable or missing: a warning\n"
+     "and a cold build; a layer whose bytes do not match: refused\n"
+     "with a warning, its step runs",
+     NULL},
+    {0, "pull", CLI_OPT_FUNC_OPTARG, &bf.pull, "POLICY",
+     "base images: missing (default), always or never", parse_pull},
+    {0, "platform", CLI_OPT_STRING, &bf.platform, "P[,P..]",
+     "target platform(s), e.g. linux/arm64 or\n"
+     "linux/amd64,linux/arm64 (an image index); foreign ones\n"
+     "run under QEMU (qemu-user-static, binfmt_misc)",
+     NULL},
+    {0, "progress", CLI_OPT_STRING, &bf.progress, "MODE", "auto, tty, plain, json or quiet", NULL},
+    {'o', "output", CLI_OPT_STRING, &bf.output, "SPEC",
+     "also write type=oci|oci-archive|docker-archive|tar|local,\ndest=PATH", NULL},
+    {0, "label", CLI_OPT_LIST, &bf.labels, "K=V", "add a label to the image (repeatable)", NULL},
+    {0, "secret", CLI_OPT_LIST, &bf.secrets, "id=ID,src=FILE",
+     "a secret for RUN --mount=type=secret (repeatable)", NULL},
+    {0, "ssh", CLI_OPT_LIST, &bf.ssh, "ID[=SOCKET]",
+     "an SSH agent for RUN --mount=type=ssh (default:\n$SSH_AUTH_SOCK; repeatable)", NULL},
+    {0, "network", CLI_OPT_STRING, &bf.network, "MODE",
+     "network of RUN steps: host (default), none, or private\n"
+     "(a namespace of its own reaching out through pasta)",
+     NULL},
+    {'j', "jobs", CLI_OPT_FUNC, &bf.jobs, "N", "steps run at once (default: number of CPUs)",
+     parse_jobs},
+    {0, "iidfile", CLI_OPT_STRING, &bf.iidfile, "FILE", "write the image id to FILE", NULL},
+    {'q', "quiet", CLI_OPT_FLAG, &bf.quiet, NULL, "print only the image id", NULL},
+    {0, "dry-run", CLI_OPT_FLAG, &bf.dry_run, NULL, "print the build plan and exit", NULL},
+    {0, "print-args", CLI_OPT_FLAG, &bf.print_args, NULL,
+     "print the ARGs the target's stages (and the global ARGs)\n"
+     "declare, one a line, and exit: the build args it uses",
+     NULL},
+    {0, "push", CLI_OPT_FLAG, &bf.push, NULL, "push every -t NAME to its registry after the build",
+     NULL},
+    {0, "sbom", CLI_OPT_FUNC_OPTARG, &bf.sbom, "FORMATS",
+     "attach the image's SBOM (kiln sbom) to it as an OCI\n"
+     "referrer: spdx-json,cyclonedx-json (default both);\n"
+     "kiln push sends it along, kiln sbom --attached reads it",
+     parse_sbom},
+    CLI_REGISTRY_OPTS(&bf.registry),
+    CLI_OPT_END,
+};
+
+static const struct cli_spec build_spec = {
+    .name = "build",
+    .args = "CONTEXT",
+    .summary = "Build an image from a Dockerfile",
+    .text =
+        "Build an image from the Dockerfile in CONTEXT (a directory, or - for a tar on stdin).\n"
+        "Steps whose inputs did not change are taken from the build cache.\n"
+        "The registry options apply to pulls of base images and to --push.\n"
+        "\n"
+        "The build's epoch (image created time, history, clamped file times) is\n"
+        "SOURCE_DATE_EPOCH, else the commit time of the context's git HEAD, else 0.\n",
+    .opts = build_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
 
 static int dry_run(const struct build_flags *f, const char *dockerfile)
 {
@@ -398,9 +343,17 @@ static double now_s(void)
 
 static int cmd_build(struct cli_global *g, int argc, char **argv)
 {
-    struct build_flags f = {0};
-    if (parse_flags(argc, argv, &f) != 0)
-        return optind > 0 && f.context == NULL ? EXIT_USAGE : EXIT_OK;
+    int first = cli_parse(&build_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    struct build_flags f = bf;
+    f.context = argv[first];
+    const struct cli_strv *lists[] = {&f.tags, &f.args,       &f.labels,  &f.secrets,
+                                      &f.ssh,  &f.cache_from, &f.cache_to};
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+        if (lists[i]->n > MAX_LIST)
+            return cli_usage_error("build", "too many values for one option (at most %d)",
+                                   MAX_LIST);
     if (f.push && f.tags.n == 0)
         return cli_usage_error("build", "--push needs a name to push to: give -t "
                                         "REGISTRY/NAME[:TAG]");
@@ -602,57 +555,5 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_build = {
     .name = "build",
     .run = cmd_build,
-    .summary = "Build an image from a Dockerfile",
-    .usage =
-        "Usage: kiln build [OPTIONS] CONTEXT\n"
-        "\n"
-        "Build an image from the Dockerfile in CONTEXT (a directory, or - for a tar on stdin).\n"
-        "Steps whose inputs did not change are taken from the build cache.\n"
-        "\n"
-        "Options:\n"
-        "  -t, --tag NAME          name the image (repeatable); tags move only on success\n"
-        "  -f, --file FILE         the Dockerfile (default: CONTEXT/Dockerfile)\n"
-        "      --target STAGE      build this stage (default: the last)\n"
-        "      --build-arg K=V     set a build argument (repeatable)\n"
-        "      --no-cache          run every step, ignoring the build cache\n"
-        "      --cache-to SPEC     export the steps' cache (repeatable): "
-        "type=registry,ref=REG/NAME:TAG\n"
-        "                          [,mode=min|max], type=local,dest=DIR (an OCI layout) or\n"
-        "                          type=inline (in the image: push it with --push)\n"
-        "      --cache-from SPEC   steps found in another machine's cache (repeatable, tried in\n"
-        "                          order after this store's): type=registry,ref=REF,\n"
-        "                          type=local,src=DIR, or an image (store or registry) built with\n"
-        "                          --cache-to type=inline. Unreachable or missing: a warning\n"
-        "                          and a cold build; a layer whose bytes do not match: refused\n"
-        "                          with a warning, its step runs\n"
-        "      --pull[=POLICY]     base images: missing (default), always or never\n"
-        "      --platform P[,P..]  target platform(s), e.g. linux/arm64 or\n"
-        "                          linux/amd64,linux/arm64 (an image index); foreign ones\n"
-        "                          run under QEMU (qemu-user-static, binfmt_misc)\n"
-        "      --progress MODE     auto, tty, plain, json or quiet\n"
-        "  -o, --output SPEC       also write type=oci|oci-archive|docker-archive|tar|local,"
-        "dest=PATH\n"
-        "      --label K=V         add a label to the image (repeatable)\n"
-        "      --secret id=ID,src=FILE  a secret for RUN --mount=type=secret (repeatable)\n"
-        "      --ssh ID[=SOCKET]        an SSH agent for RUN --mount=type=ssh (default:\n"
-        "                               $SSH_AUTH_SOCK; repeatable)\n"
-        "      --network MODE      network of RUN steps: host (default), none, or private\n"
-        "                          (a namespace of its own reaching out through pasta)\n"
-        "  -j, --jobs N            steps run at once (default: number of CPUs)\n"
-        "      --iidfile FILE      write the image id to FILE\n"
-        "  -q, --quiet             print only the image id\n"
-        "      --dry-run           print the build plan and exit\n"
-        "      --print-args        print the ARGs the target's stages (and the global ARGs)\n"
-        "                          declare, one a line, and exit: the build args it uses\n"
-        "      --push              push every -t NAME to its registry after the build\n"
-        "      --sbom[=FORMATS]    attach the image's SBOM (kiln sbom) to it as an OCI\n"
-        "                          referrer: spdx-json,cyclonedx-json (default both);\n"
-        "                          kiln push sends it along, kiln sbom --attached reads it\n"
-        "      --tls-verify=false  pulls and --push: skip TLS checks, allow plain HTTP\n"
-        "      --cert-dir DIR      pulls and --push: trust the CA certificates in DIR\n"
-        "      --authfile FILE     pulls and --push: credentials (default "
-        "~/.docker/config.json)\n"
-        "\n"
-        "The build's epoch (image created time, history, clamped file times) is\n"
-        "SOURCE_DATE_EPOCH, else the commit time of the context's git HEAD, else 0.\n",
+    .spec = &build_spec,
 };

@@ -2,13 +2,13 @@
  * scratch space, written out as one tar of the flattened file system. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "store/layer.h"
 #include "store/store.h"
 #include "util/cleanup.h"
@@ -43,35 +43,31 @@ static int flatten(struct store *s, const struct image *img, int dfd, struct kil
     return 0;
 }
 
-static const char usage[] = "Usage: kiln export IMAGE -o FILE\n"
-                            "\n"
-                            "Writes the image's flattened file system (all layers applied,\n"
-                            "whiteouts resolved) as one tar archive.\n"
-                            "\n"
-                            "  -o, --output FILE   where to write the tar; - for stdout\n"
-                            "  --platform P        the image of an index (default: this "
-                            "machine's)\n";
+static const char *output, *platform;
+
+static const struct cli_opt export_opts[] = {
+    {'o', "output", CLI_OPT_STRING, &output, "FILE", "where to write the tar; - for stdout", NULL},
+    {0, "platform", CLI_OPT_STRING, &platform, "P",
+     "the image of an index (default: this machine's)", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec export_spec = {
+    .name = "export",
+    .args = "IMAGE -o FILE",
+    .summary = "write an image's flattened file system as a tar",
+    .text = "Writes the image's flattened file system (all layers applied,\n"
+            "whiteouts resolved) as one tar archive.\n",
+    .opts = export_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
 
 static int cmd_export(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {"platform", required_argument, NULL, 'P'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *output = NULL, *platform = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        if (c == 'o')
-            output = optarg;
-        else if (c == 'P')
-            platform = optarg;
-        else if (c == 'h')
-            return fputs(usage, stdout), EXIT_OK;
-        else
-            return cli_usage_error("export", "unknown option");
-    }
-    if (optind + 1 != argc)
-        return cli_usage_error("export", "needs exactly one IMAGE");
+    int first = cli_parse(&export_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     if (output == NULL)
         return cli_usage_error("export", "needs -o FILE (or -o - for stdout)");
     if (strcmp(output, "-") == 0 && isatty(1))
@@ -85,7 +81,7 @@ static int cmd_export(struct cli_global *g, int argc, char **argv)
     if (platform != NULL && platform_parse(platform, &want, &err) < 0)
         return cli_fail(err);
     if (store_open(root, &s, &err) < 0 ||
-        store_image_load_platform(s, argv[optind], platform ? &want : NULL, &img, &err) < 0)
+        store_image_load_platform(s, argv[first], platform ? &want : NULL, &img, &err) < 0)
         return cli_fail(err);
     cleanup_free char *tmpl = xasprintf("%s/export.XXXXXX", store_scratch_dir(s));
     if (mkdtemp(tmpl) == NULL) {
@@ -126,6 +122,5 @@ done:
 const struct cli_command cli_cmd_export = {
     .name = "export",
     .run = cmd_export,
-    .summary = "write an image's flattened file system as a tar",
-    .usage = usage,
+    .spec = &export_spec,
 };

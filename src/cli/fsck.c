@@ -1,11 +1,11 @@
 /* kiln fsck [--repair]: checks every blob's digest and size and that every
  * tag's content is present; prints one line per finding; exit 1 while
  * problems remain. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/store_cmd.h"
+#include "cli/opt.h"
 #include "util/cleanup.h"
 
 static void report(void *ctx, const char *kind, const char *message)
@@ -17,27 +17,33 @@ static void report(void *ctx, const char *kind, const char *message)
         printf("%s: %s\n", kind, message);
 }
 
+static int repair;
+
+static const struct cli_opt fsck_opts[] = {
+    {0, "repair", CLI_OPT_FLAG, &repair, NULL,
+     "remove corrupt blobs, tags whose content is broken or missing,\n"
+     "and unreachable blobs and snapshots (the build cache's layers\n"
+     "count as reachable); says what it did",
+     NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec fsck_spec = {
+    .name = "fsck",
+    .summary = "check the store's blobs and tags (and repair them)",
+    .text = "Checks oci-layout and index.json, every blob's sha256 digest, and that each\n"
+            "tag's manifest, config and layers are present with the right sizes. Prints one\n"
+            "line per problem and exits 1 if any remain. Unreachable content is reported\n"
+            "but is not a problem.\n",
+    .opts = fsck_opts,
+    .max_args = 0,
+};
+
 static int cmd_fsck(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"repair", no_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int repair = 0, c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            repair = 1;
-            break;
-        case 'h':
-            return cli_print_help("fsck");
-        default:
-            return cli_usage_error("fsck", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("fsck", "takes no arguments");
+    int first = cli_parse(&fsck_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     cleanup_store struct store *s = NULL;
     int rc = cli_store_open(g, &s);
     if (rc != 0)
@@ -65,14 +71,5 @@ static int cmd_fsck(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_fsck = {
     .name = "fsck",
     .run = cmd_fsck,
-    .summary = "check the store's blobs and tags (and repair them)",
-    .usage = "Usage: kiln fsck [--repair]\n\n"
-             "Checks oci-layout and index.json, every blob's sha256 digest, and that each\n"
-             "tag's manifest, config and layers are present with the right sizes. Prints one\n"
-             "line per problem and exits 1 if any remain. Unreachable content is reported\n"
-             "but is not a problem.\n\n"
-             "Options:\n"
-             "  --repair  remove corrupt blobs, tags whose content is broken or missing,\n"
-             "            and unreachable blobs and snapshots (the build cache's layers\n"
-             "            count as reachable); says what it did\n",
+    .spec = &fsck_spec,
 };

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/run.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
@@ -82,14 +83,28 @@ out:
     return ret;
 }
 
+static const struct cli_spec health_spec = {
+    .name = "health",
+    .args = "NAME|ID|IMAGE",
+    .summary = "run a container's or image's HEALTHCHECK once",
+    .text = "Runs the HEALTHCHECK of a running container once and prints its output; exits\n"
+            "0 when healthy, 1 when not. Given an image, starts a throw-away container,\n"
+            "probes it until it passes or its start period and retries run out, then\n"
+            "removes it.\n",
+    .min_args = 1,
+    .max_args = 1,
+};
+
 static int cmd_health(struct cli_global *g, int argc, char **argv)
 {
-    if (argc != 2)
-        return cli_usage_error("health", "give one container or image");
+    int first = cli_parse(&health_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    const char *name = argv[first];
     cleanup_free char *root = cli_store_root(g);
     cleanup_free char *id = NULL;
     struct kiln_error *err = NULL;
-    if (ctr_find(root, argv[1], &id, NULL) == 0) {
+    if (ctr_find(root, name, &id, NULL) == 0) {
         int r = probe_container(root, id, 0, &err);
         return r < 0 ? cli_fail(err) : r;
     }
@@ -98,7 +113,7 @@ static int cmd_health(struct cli_global *g, int argc, char **argv)
     struct run_image ri;
     o.root = root;
     o.detach = 1;
-    if (run_image_open(root, argv[1], &ri, &o, &err) < 0) {
+    if (run_image_open(root, name, &ri, &o, &err) < 0) {
         run_image_close(&ri);
         return cli_fail(err);
     }
@@ -109,7 +124,7 @@ static int cmd_health(struct cli_global *g, int argc, char **argv)
     ctr_healthcheck_release(&hc);
     if (!has) {
         run_image_close(&ri);
-        fprintf(stderr, "kiln: image %s has no HEALTHCHECK\n", argv[1]);
+        fprintf(stderr, "kiln: image %s has no HEALTHCHECK\n", name);
         return EXIT_FAIL;
     }
     int status;
@@ -133,10 +148,5 @@ static int cmd_health(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_health = {
     .name = "health",
     .run = cmd_health,
-    .summary = "run a container's or image's HEALTHCHECK once",
-    .usage = "Usage: kiln health NAME|ID|IMAGE\n\n"
-             "Runs the HEALTHCHECK of a running container once and prints its output; exits\n"
-             "0 when healthy, 1 when not. Given an image, starts a throw-away container,\n"
-             "probes it until it passes or its start period and retries run out, then\n"
-             "removes it.\n",
+    .spec = &health_spec,
 };

@@ -1,13 +1,13 @@
 /* kiln history IMAGE: the image's history entries, newest first, with the
  * size of the layer each one made (docker's IMAGE CREATED CREATED BY SIZE
  * COMMENT table), or JSON with --format json. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/store_cmd.h"
+#include "cli/opt.h"
 #include "util/cleanup.h"
 #include "util/platform.h"
 #include "util/json.h"
@@ -100,38 +100,36 @@ static void print_table(const struct image *img, const struct hrow *rows, size_t
     free(cells);
 }
 
+static const char *format = "table", *platform;
+static int no_trunc;
+
+static const struct cli_opt history_opts[] = {
+    {'f', "format", CLI_OPT_STRING, &format, "FORMAT", "table (default) or json", NULL},
+    {0, "no-trunc", CLI_OPT_FLAG, &no_trunc, NULL, "do not shorten CREATED BY or the image id",
+     NULL},
+    {0, "platform", CLI_OPT_STRING, &platform, "P",
+     "the image of an index (default: this machine's)", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec history_spec = {
+    .name = "history",
+    .args = "IMAGE",
+    .summary = "show how an image was made, layer by layer",
+    .text = "Lists the image's history entries newest first: IMAGE CREATED CREATED BY\n"
+            "SIZE COMMENT, SIZE being the bytes of the layer the step made.\n",
+    .opts = history_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
+
 static int cmd_history(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"no-trunc", no_argument, NULL, 'T'},
-        {"platform", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *format = "table", *platform = NULL;
-    int no_trunc = 0, c;
-    while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            format = optarg;
-            break;
-        case 'T':
-            no_trunc = 1;
-            break;
-        case 'P':
-            platform = optarg;
-            break;
-        case 'h':
-            return cli_print_help("history");
-        default:
-            return cli_usage_error("history", "unknown option");
-        }
-    }
+    int first = cli_parse(&history_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0)
         return cli_usage_error("history", "--format must be table or json, not \"%s\"", format);
-    if (argc - optind != 1)
-        return cli_usage_error("history", "needs exactly one IMAGE");
     cleanup_store struct store *s = NULL;
     int rc = cli_store_open(g, &s);
     if (rc != 0)
@@ -141,7 +139,7 @@ static int cmd_history(struct cli_global *g, int argc, char **argv)
     struct platform want;
     if (platform != NULL && platform_parse(platform, &want, &err) < 0)
         return cli_fail(err);
-    if (store_image_load_platform(s, argv[optind], platform ? &want : NULL, &img, &err) < 0)
+    if (store_image_load_platform(s, argv[first], platform ? &want : NULL, &img, &err) < 0)
         return cli_fail(err);
     size_t n = 0;
     cleanup_free struct hrow *rows = collect(img, &n);
@@ -155,12 +153,5 @@ static int cmd_history(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_history = {
     .name = "history",
     .run = cmd_history,
-    .summary = "show how an image was made, layer by layer",
-    .usage = "Usage: kiln history [OPTIONS] IMAGE\n\n"
-             "Lists the image's history entries newest first: IMAGE CREATED CREATED BY\n"
-             "SIZE COMMENT, SIZE being the bytes of the layer the step made.\n\n"
-             "Options:\n"
-             "  -f, --format FORMAT  table (default) or json\n"
-             "      --no-trunc       do not shorten CREATED BY or the image id\n"
-             "      --platform P     the image of an index (default: this machine's)\n",
+    .spec = &history_spec,
 };

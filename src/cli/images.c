@@ -1,12 +1,12 @@
 /* kiln images: the tags in the store as docker prints them (REPOSITORY TAG
  * IMAGE ID CREATED SIZE), newest first, or as JSON with --format json. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/store_cmd.h"
+#include "cli/opt.h"
 #include "store/reference.h"
 #include "util/cleanup.h"
 #include "util/json.h"
@@ -150,43 +150,44 @@ static void print_table(const struct row *rows, size_t n, int quiet, int no_trun
     free(cells);
 }
 
+static const char *format = "table";
+static int quiet, no_trunc;
+
+static const struct cli_opt images_opts[] = {
+    {'f', "format", CLI_OPT_STRING, &format, "FORMAT",
+     "table (default) or json: an array of objects with\n"
+     "repository, tag, id, digest, created, size (bytes) and\n"
+     "platforms (array of os/arch[/variant])",
+     NULL},
+    {'q', "quiet", CLI_OPT_FLAG, &quiet, NULL, "print image ids only", NULL},
+    {0, "no-trunc", CLI_OPT_FLAG, &no_trunc, NULL, "print full image ids", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec images_spec = {
+    .name = "images",
+    .args = "[REPOSITORY[:TAG]]",
+    .summary = "list the images in the store",
+    .text = "Lists tagged images: REPOSITORY TAG IMAGE ID CREATED SIZE PLATFORMS, newest\n"
+            "first. A multi-platform image (an index) is one row; PLATFORMS lists its images'\n"
+            "platforms, IMAGE ID is this machine's image (or <missing>).\n"
+            "SIZE counts the image's blobs in the store (manifest, config, layers).\n",
+    .opts = images_opts,
+    .max_args = 1,
+};
+
 static int cmd_images(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"no-trunc", no_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *format = "table";
-    int quiet = 0, no_trunc = 0, c;
-    while ((c = getopt_long(argc, argv, "+f:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            format = optarg;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'T':
-            no_trunc = 1;
-            break;
-        case 'h':
-            return cli_print_help("images");
-        default:
-            return cli_usage_error("images", "unknown option");
-        }
-    }
+    int first = cli_parse(&images_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0)
         return cli_usage_error("images", "--format must be table or json, not \"%s\"", format);
-    if (argc - optind > 1)
-        return cli_usage_error("images", "takes at most one REPOSITORY[:TAG]");
     struct kiln_error *err = NULL;
     struct reference filter = {0};
-    int filter_tag = 0, have_filter = argc - optind == 1;
+    int filter_tag = 0, have_filter = argc - first == 1;
     if (have_filter) {
-        const char *f = argv[optind];
+        const char *f = argv[first];
         if (reference_parse(f, &filter, &err) < 0)
             return cli_fail(err);
         const char *slash = strrchr(f, '/');
@@ -240,16 +241,5 @@ static int cmd_images(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_images = {
     .name = "images",
     .run = cmd_images,
-    .summary = "list the images in the store",
-    .usage = "Usage: kiln images [OPTIONS] [REPOSITORY[:TAG]]\n\n"
-             "Lists tagged images: REPOSITORY TAG IMAGE ID CREATED SIZE PLATFORMS, newest\n"
-             "first. A multi-platform image (an index) is one row; PLATFORMS lists its images'\n"
-             "platforms, IMAGE ID is this machine's image (or <missing>).\n"
-             "SIZE counts the image's blobs in the store (manifest, config, layers).\n\n"
-             "Options:\n"
-             "  -f, --format FORMAT  table (default) or json: an array of objects with\n"
-             "                       repository, tag, id, digest, created, size (bytes) and\n"
-             "                       platforms (array of os/arch[/variant])\n"
-             "  -q, --quiet          print image ids only\n"
-             "      --no-trunc       print full image ids\n",
+    .spec = &images_spec,
 };

@@ -5,7 +5,6 @@
  * the same deterministic layer. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/config_change.h"
 #include "store/layer.h"
 #include "store/store.h"
@@ -119,69 +119,51 @@ static int make_config(const char *const *changes, size_t n_changes, const char 
     return 0;
 }
 
-static const char usage[] =
-    "Usage: kiln import SOURCE [-t NAME] [--change INSTRUCTION]... [--message M]\n"
-    "\n"
-    "Makes a one-layer image from SOURCE: a directory, a tar archive (plain, gzip\n"
-    "or zstd), or - for a tar on stdin. Archives are checked as hostile input.\n"
-    "The layer is deterministic: mtimes are clamped to SOURCE_DATE_EPOCH (else 0),\n"
-    "which is also the image's creation time. Prints the image id.\n"
-    "\n"
-    "  -t, --tag NAME         tag the image (NAME may also follow SOURCE)\n"
-    "  -c, --change INSTR     apply a Dockerfile config instruction: CMD, ENTRYPOINT,\n"
-    "                         ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL\n"
-    "  -m, --message M        history comment\n"
-    "  --platform P           the image's platform (default: this machine's), e.g.\n"
-    "                         linux/arm64 for a foreign root file system\n"
-    "  --allow-devices        keep device nodes found in an archive (refused by\n"
-    "                         default, as the archive is untrusted input)\n";
+static const char *platform, *tag, *message;
+static int allow_devices;
+static struct cli_strv changes;
+
+static const struct cli_opt import_opts[] = {
+    {'t', "tag", CLI_OPT_STRING, &tag, "NAME", "tag the image (NAME may also follow SOURCE)", NULL},
+    {'c', "change", CLI_OPT_LIST, &changes, "INSTR",
+     "apply a Dockerfile config instruction: CMD, ENTRYPOINT,\n"
+     "ENV, WORKDIR, USER, EXPOSE, LABEL, VOLUME, STOPSIGNAL",
+     NULL},
+    {'m', "message", CLI_OPT_STRING, &message, "M", "history comment", NULL},
+    {0, "platform", CLI_OPT_STRING, &platform, "P",
+     "the image's platform (default: this machine's), e.g.\n"
+     "linux/arm64 for a foreign root file system",
+     NULL},
+    {0, "allow-devices", CLI_OPT_FLAG, &allow_devices, NULL,
+     "keep device nodes found in an archive (refused by\n"
+     "default, as the archive is untrusted input)",
+     NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec import_spec = {
+    .name = "import",
+    .args = "SOURCE [NAME]",
+    .summary = "make a one-layer image from a directory or tar archive",
+    .text = "Makes a one-layer image from SOURCE: a directory, a tar archive (plain, gzip\n"
+            "or zstd), or - for a tar on stdin. Archives are checked as hostile input.\n"
+            "The layer is deterministic: mtimes are clamped to SOURCE_DATE_EPOCH (else 0),\n"
+            "which is also the image's creation time. Prints the image id.\n",
+    .opts = import_opts,
+    .min_args = 1,
+    .max_args = 2,
+};
 
 static int cmd_import(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"tag", required_argument, NULL, 't'},
-                                         {"change", required_argument, NULL, 'c'},
-                                         {"message", required_argument, NULL, 'm'},
-                                         {"allow-devices", no_argument, NULL, 'D'},
-                                         {"platform", required_argument, NULL, 'P'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *platform = NULL;
-    const char *tag = NULL, *message = NULL;
-    bool allow_devices = false;
-    cleanup_free const char **changes = xcalloc((size_t)argc, sizeof(char *));
-    size_t n_changes = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "t:c:m:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 't':
-            tag = optarg;
-            break;
-        case 'c':
-            changes[n_changes++] = optarg;
-            break;
-        case 'm':
-            message = optarg;
-            break;
-        case 'D':
-            allow_devices = true;
-            break;
-        case 'P':
-            platform = optarg;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return EXIT_OK;
-        default:
-            return cli_usage_error("import", "unknown option");
-        }
-    }
-    if (optind >= argc)
-        return cli_usage_error("import", "needs a SOURCE (directory, archive or -)");
-    const char *source = argv[optind++];
-    if (optind < argc && tag == NULL)
-        tag = argv[optind++];
-    if (optind < argc)
-        return cli_usage_error("import", "unexpected argument \"%s\"", argv[optind]);
+    int first = cli_parse(&import_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    const char *source = argv[first];
+    if (first + 1 < argc && tag != NULL)
+        return cli_usage_error("import", "unexpected argument \"%s\"", argv[first + 1]);
+    if (first + 1 < argc)
+        tag = argv[first + 1];
 
     struct kiln_error *err = NULL;
     int64_t epoch;
@@ -192,7 +174,7 @@ static int cmd_import(struct cli_global *g, int argc, char **argv)
     else if (platform_parse(platform, &plat, &err) < 0 || platform_check_buildable(&plat, &err) < 0)
         return cli_fail(err);
     if (epoch_from_env(&epoch, &err) < 0 ||
-        make_config(changes, n_changes, message, epoch, &config, &err) < 0)
+        make_config(changes.v, changes.n, message, epoch, &config, &err) < 0)
         return cli_fail(err);
     json_object_set_new(config, "architecture", json_string(plat.arch));
     json_object_set_new(config, "os", json_string(plat.os));
@@ -241,6 +223,5 @@ static int cmd_import(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_import = {
     .name = "import",
     .run = cmd_import,
-    .summary = "make a one-layer image from a directory or tar archive",
-    .usage = usage,
+    .spec = &import_spec,
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/store_cmd.h"
+#include "cli/opt.h"
 #include "util/cleanup.h"
 #include "util/json.h"
 #include "util/platform.h"
@@ -71,26 +72,40 @@ static int add_image(struct store *s, const char *what, struct entries *e, struc
     return 0;
 }
 
+static const struct cli_spec index_spec = {
+    .name = "index",
+    .args = "NAME IMAGE...",
+    .summary = "tag an image index (a multi-platform image) made of images",
+    .text = "Tags NAME at a new OCI image index listing each IMAGE under the platform its\n"
+            "config names. An IMAGE that is an index adds each of its images in the store;\n"
+            "a later IMAGE replaces an earlier one of the same platform. Prints the index\n"
+            "digest. Example:\n"
+            "  kiln import --platform linux/arm64 rootfs-arm64.tar -t base:arm64\n"
+            "  kiln import rootfs-amd64.tar -t base:amd64\n"
+            "  kiln index base:latest base:amd64 base:arm64\n",
+    .min_args = 2,
+    .max_args = -1,
+};
+
 static int cmd_index(struct cli_global *g, int argc, char **argv)
 {
-    if (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
-        return cli_print_help("index");
-    if (argc < 3)
-        return cli_usage_error("index", "needs NAME and at least one IMAGE");
+    int first = cli_parse(&index_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     cleanup_store struct store *s = NULL;
     int rc = cli_store_open(g, &s);
     if (rc != 0)
         return rc;
     struct kiln_error *err = NULL;
     struct entries e = {0};
-    for (int i = 2; i < argc && rc == 0; i++)
+    for (int i = first + 1; i < argc && rc == 0; i++)
         if (add_image(s, argv[i], &e, &err) < 0)
             rc = -1;
     struct descriptor idx = {0};
     if (rc == 0)
         rc = store_image_index_write(s, e.m, e.p, e.n, &idx, &err);
     if (rc == 0)
-        rc = store_tag(s, argv[1], &idx, &err);
+        rc = store_tag(s, argv[first], &idx, &err);
     if (rc == 0) {
         char dg[DIGEST_STR_LEN + 1];
         printf("%s\n", digest_str(&idx.digest, dg));
@@ -106,13 +121,5 @@ static int cmd_index(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_index = {
     .name = "index",
     .run = cmd_index,
-    .summary = "tag an image index (a multi-platform image) made of images",
-    .usage = "Usage: kiln index NAME IMAGE...\n\n"
-             "Tags NAME at a new OCI image index listing each IMAGE under the platform its\n"
-             "config names. An IMAGE that is an index adds each of its images in the store;\n"
-             "a later IMAGE replaces an earlier one of the same platform. Prints the index\n"
-             "digest. Example:\n"
-             "  kiln import --platform linux/arm64 rootfs-arm64.tar -t base:arm64\n"
-             "  kiln import rootfs-amd64.tar -t base:amd64\n"
-             "  kiln index base:latest base:amd64 base:arm64\n",
+    .spec = &index_spec,
 };

@@ -2,7 +2,6 @@
  * digest, tags, size, the manifest and the config. --format picks one value
  * by path, in docker's template spelling ("{{.config.config.Env}}") or bare
  * (".config.config.Env"); keys match without regard to case. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <strings.h>
 
 #include "cli/store_cmd.h"
+#include "cli/opt.h"
 #include "runtime/container.h"
 #include "store/store.h"
 #include "store/reference.h"
@@ -181,36 +181,47 @@ static void add_index(struct store *s, const char *name, json_t *d)
     descriptor_release(&td);
 }
 
+static const char *format, *platform;
+static int want_referrers;
+
+static const struct cli_opt inspect_opts[] = {
+    {'f', "format", CLI_OPT_STRING, &format, "PATH",
+     "print one value per image instead, e.g.\n"
+     "'{{.config.config.Env}}' or .digest (keys ignore case;\n"
+     "strings raw, anything else as JSON)",
+     NULL},
+    {0, "referrers", CLI_OPT_FLAG, &want_referrers, NULL,
+     "list the artifacts attached to the image instead (kiln\n"
+     "build --sbom, kiln pull): digest, artifactType, size,\n"
+     "subject, created",
+     NULL},
+    {0, "platform", CLI_OPT_STRING, &platform, "P",
+     "the image of an index to describe (e.g. linux/arm64)", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec inspect_spec = {
+    .name = "inspect",
+    .args = "IMAGE|CONTAINER...",
+    .summary = "show an image's id, digest, tags, manifest and config as JSON",
+    .text = "A container (name or id) is shown with Id, Name, Image, State, Config and\n"
+            "NetworkSettings (NetworkMode, Ports, Pod); anything else is taken as an image.\n"
+            "Prints a JSON array with one object per IMAGE (a name, an image id or prefix,\n"
+            "or a manifest digest): id (config digest), digest (manifest digest),\n"
+            "mediaType, repoTags, created, architecture, os, size (bytes of its blobs),\n"
+            "diffIds, manifest and config (the documents as stored). For a name tagged\n"
+            "on an index (a multi-platform image): also index, indexDigest and platforms;\n"
+            "the image described is this machine's, or --platform's.\n",
+    .opts = inspect_opts,
+    .min_args = 1,
+    .max_args = -1,
+};
+
 static int cmd_inspect(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"referrers", no_argument, NULL, 'r'},
-        {"platform", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *format = NULL, *platform = NULL;
-    int c, want_referrers = 0;
-    while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            format = optarg;
-            break;
-        case 'r':
-            want_referrers = 1;
-            break;
-        case 'P':
-            platform = optarg;
-            break;
-        case 'h':
-            return cli_print_help("inspect");
-        default:
-            return cli_usage_error("inspect", "unknown option");
-        }
-    }
-    if (optind >= argc)
-        return cli_usage_error("inspect", "needs at least one IMAGE");
+    int first = cli_parse(&inspect_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     struct platform want;
     struct kiln_error *perr = NULL;
     if (platform != NULL && platform_parse(platform, &want, &perr) < 0)
@@ -221,7 +232,7 @@ static int cmd_inspect(struct cli_global *g, int argc, char **argv)
         return rc;
     cleanup_json json_t *all = json_array();
     int failed = 0;
-    for (int i = optind; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         struct kiln_error *err = NULL;
         cleanup_image struct image *img = NULL;
         json_t *d = want_referrers || platform ? NULL : describe_container(store_root(s), argv[i]);
@@ -266,22 +277,5 @@ static int cmd_inspect(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_inspect = {
     .name = "inspect",
     .run = cmd_inspect,
-    .summary = "show an image's id, digest, tags, manifest and config as JSON",
-    .usage = "Usage: kiln inspect [OPTIONS] IMAGE|CONTAINER...\n\n"
-             "A container (name or id) is shown with Id, Name, Image, State, Config and\n"
-             "NetworkSettings (NetworkMode, Ports, Pod); anything else is taken as an image.\n"
-             "Prints a JSON array with one object per IMAGE (a name, an image id or prefix,\n"
-             "or a manifest digest): id (config digest), digest (manifest digest),\n"
-             "mediaType, repoTags, created, architecture, os, size (bytes of its blobs),\n"
-             "diffIds, manifest and config (the documents as stored). For a name tagged\n"
-             "on an index (a multi-platform image): also index, indexDigest and platforms;\n"
-             "the image described is this machine's, or --platform's.\n\n"
-             "Options:\n"
-             "  -f, --format PATH  print one value per image instead, e.g.\n"
-             "                     '{{.config.config.Env}}' or .digest (keys ignore case;\n"
-             "                     strings raw, anything else as JSON)\n"
-             "      --referrers    list the artifacts attached to the image instead (kiln\n"
-             "                     build --sbom, kiln pull): digest, artifactType, size,\n"
-             "                     subject, created\n"
-             "      --platform P   the image of an index to describe (e.g. linux/arm64)\n",
+    .spec = &inspect_spec,
 };

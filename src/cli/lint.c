@@ -1,7 +1,6 @@
 /* kiln lint: checks a Dockerfile the way `docker build --check` does,
  * without building: syntax errors, the build checks, the stage graph for
  * the target. Prints FILE:LINE:COL findings, or JSON with --format json. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "dockerfile/dockerfile.h"
 #include "dockerfile/dockerignore.h"
 #include "dockerfile/eval.h"
@@ -221,49 +221,60 @@ static void print_json(const struct findings *f)
     json_decref(root);
 }
 
+static struct lint_opts lint_o = {.format = "text"};
+
+/* --build-arg K=V, or NAME taking $NAME as docker does (left out when unset). */
+static int lint_build_arg(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    struct lint_opts *o = ctx;
+    if (o->n_build_args == MAX_ARGS)
+        return cli_opt_error(opt, "too many (at most %d)", MAX_ARGS);
+    if (strchr(arg, '=') == NULL) {
+        const char *v = getenv(arg);
+        if (v == NULL)
+            return 0;
+        arg = xasprintf("%s=%s", arg, v); /* lives until exit */
+    }
+    o->build_args[o->n_build_args++] = arg;
+    return 0;
+}
+
+static const struct cli_opt lint_opts[] = {
+    {'f', "file", CLI_OPT_STRING, &lint_o.file, "PATH",
+     "the Dockerfile (default CONTEXT/Dockerfile; - for stdin)", NULL},
+    {0, "target", CLI_OPT_STRING, &lint_o.target, "STAGE",
+     "check the stages STAGE needs (default: the last stage)", NULL},
+    {0, "build-arg", CLI_OPT_FUNC, &lint_o, "K=V", "a build arg, as for kiln build",
+     lint_build_arg},
+    {0, "format", CLI_OPT_STRING, &lint_o.format, "FORMAT", "text (default) or json", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec lint_spec = {
+    .name = "lint",
+    .args = "[CONTEXT | DOCKERFILE]",
+    .summary = "check a Dockerfile for errors and doubtful constructs without building",
+    .text = "Checks a Dockerfile like `docker build --check`: syntax errors stop the check\n"
+            "with FILE:LINE:COL and a reason; warnings name the rule they come from\n"
+            "(JSONArgsRecommended, MaintainerDeprecated, ...). The stages the target needs\n"
+            "are expanded as a build would, so missing required args and bad --from values\n"
+            "are found too. A \"# check=skip=Rule,...;error=true\" directive is honoured.\n"
+            "A file given in place of CONTEXT is the Dockerfile (its directory the context).\n"
+            "\n"
+            "Exit status: 0 no errors (warnings may be printed), 1 errors, 2 usage.\n",
+    .opts = lint_opts,
+    .max_args = 1,
+};
+
 static int cmd_lint(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"file", required_argument, NULL, 'f'},   {"format", required_argument, NULL, 'F'},
-        {"target", required_argument, NULL, 'T'}, {"build-arg", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
-    struct lint_opts o = {0};
-    o.format = "text";
-    int c;
-    while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            o.file = optarg;
-            break;
-        case 'F':
-            o.format = optarg;
-            break;
-        case 'T':
-            o.target = optarg;
-            break;
-        case 'b':
-            if (o.n_build_args == MAX_ARGS)
-                return cli_usage_error("lint", "too many --build-arg (at most %d)", MAX_ARGS);
-            if (strchr(optarg, '=') == NULL) {
-                const char *v = getenv(optarg); /* docker: --build-arg NAME takes $NAME */
-                if (v == NULL)
-                    continue;
-                optarg = xasprintf("%s=%s", optarg, v); /* lives until exit */
-            }
-            o.build_args[o.n_build_args++] = optarg;
-            break;
-        case 'h':
-            return cli_print_help("lint");
-        default:
-            return cli_usage_error("lint", "unknown option");
-        }
-    }
+    int first = cli_parse(&lint_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    struct lint_opts o = lint_o;
     if (strcmp(o.format, "text") != 0 && strcmp(o.format, "json") != 0)
         return cli_usage_error("lint", "--format must be text or json, not \"%s\"", o.format);
-    if (argc - optind > 1)
-        return cli_usage_error("lint", "give at most one CONTEXT directory (or Dockerfile)");
-    o.context = optind < argc ? argv[optind] : ".";
+    o.context = first < argc ? argv[first] : ".";
     /* `kiln lint path/to/Dockerfile`, as people type for hadolint: a file given
      * where the context goes is the Dockerfile, and its directory the context. */
     cleanup_free char *file_dir = NULL;
@@ -297,21 +308,5 @@ static int cmd_lint(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_lint = {
     .name = "lint",
     .run = cmd_lint,
-    .summary = "check a Dockerfile for errors and doubtful constructs without building",
-    .usage = "Usage: kiln lint [-f DOCKERFILE] [--target STAGE] [--build-arg K=V]... [--format "
-             "text|json] [CONTEXT | DOCKERFILE]\n"
-             "\n"
-             "Checks a Dockerfile like `docker build --check`: syntax errors stop the check\n"
-             "with FILE:LINE:COL and a reason; warnings name the rule they come from\n"
-             "(JSONArgsRecommended, MaintainerDeprecated, ...). The stages the target needs\n"
-             "are expanded as a build would, so missing required args and bad --from values\n"
-             "are found too. A \"# check=skip=Rule,...;error=true\" directive is honoured.\n"
-             "A file given in place of CONTEXT is the Dockerfile (its directory the context).\n"
-             "\n"
-             "  -f, --file PATH     the Dockerfile (default CONTEXT/Dockerfile; - for stdin)\n"
-             "  --target STAGE      check the stages STAGE needs (default: the last stage)\n"
-             "  --build-arg K=V     a build arg, as for kiln build\n"
-             "  --format FORMAT     text (default) or json\n"
-             "\n"
-             "Exit status: 0 no errors (warnings may be printed), 1 errors, 2 usage.\n",
+    .spec = &lint_spec,
 };

@@ -6,13 +6,13 @@
  * diff id the config lists. Tags move only after all blobs are in place. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/load_archive.h"
 #include "registry/manifest.h"
 #include "store/layer_read.h"
@@ -282,36 +282,34 @@ static int load_docker(struct loader *l, struct loaded **out, size_t *nout, stru
     return 0;
 }
 
-static const char usage[] =
-    "Usage: kiln load -i FILE\n"
-    "\n"
-    "Loads images from an oci-archive or docker-archive tar (detected; may be gzip\n"
-    "or zstd compressed), as written by `kiln save`, `docker save`, `podman save`\n"
-    "or `skopeo copy` (also `--all`: an image index is kept as it is, with every\n"
-    "platform the archive holds; this machine's must be there). Tags come from the\n"
-    "archive (io.containerd.image.name or org.opencontainers.image.ref.name\n"
-    "annotations, RepoTags). Every blob's digest and size and every layer's\n"
-    "content are verified before any tag moves.\n"
-    "\n"
-    "  -i, --input FILE   the archive; - for stdin (default)\n";
+static const char *input = "-";
+static int quiet; /* accepted as docker load does; load prints only what it tagged */
+
+static const struct cli_opt load_opts[] = {
+    {'i', "input", CLI_OPT_STRING, &input, "FILE", "the archive; - for stdin (default)", NULL},
+    {'q', NULL, CLI_OPT_FLAG, &quiet, NULL, "accepted for docker compatibility", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec load_spec = {
+    .name = "load",
+    .summary = "load images from an oci-archive or docker-archive tar",
+    .text = "Loads images from an oci-archive or docker-archive tar (detected; may be gzip\n"
+            "or zstd compressed), as written by `kiln save`, `docker save`, `podman save`\n"
+            "or `skopeo copy` (also `--all`: an image index is kept as it is, with every\n"
+            "platform the archive holds; this machine's must be there). Tags come from the\n"
+            "archive (io.containerd.image.name or org.opencontainers.image.ref.name\n"
+            "annotations, RepoTags). Every blob's digest and size and every layer's\n"
+            "content are verified before any tag moves.\n",
+    .opts = load_opts,
+    .max_args = 0,
+};
 
 static int cmd_load(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"input", required_argument, NULL, 'i'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *input = "-";
-    int c;
-    while ((c = getopt_long(argc, argv, "i:qh", opts, NULL)) != -1) {
-        if (c == 'i')
-            input = optarg;
-        else if (c == 'h')
-            return fputs(usage, stdout), EXIT_OK;
-        else if (c != 'q')
-            return cli_usage_error("load", "unknown option");
-    }
-    if (optind != argc)
-        return cli_usage_error("load", "unexpected argument \"%s\" (use -i FILE)", argv[optind]);
+    int first = cli_parse(&load_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     struct kiln_error *err = NULL;
     cleanup_close int fd =
         strcmp(input, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 0) : open(input, O_RDONLY | O_CLOEXEC);
@@ -358,6 +356,5 @@ static int cmd_load(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_load = {
     .name = "load",
     .run = cmd_load,
-    .summary = "load images from an oci-archive or docker-archive tar",
-    .usage = usage,
+    .spec = &load_spec,
 };

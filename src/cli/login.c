@@ -1,11 +1,11 @@
 /* kiln login / kiln logout: registry credentials in ~/.docker/config.json. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/registry_opts.h"
 #include "registry/registry.h"
 #include "util/cleanup.h"
@@ -37,39 +37,38 @@ static char *read_line(FILE *f, int echo_off)
     return line;
 }
 
+static struct registry_opts login_ro, logout_ro;
+static const char *user, *pass_arg;
+static int pass_stdin;
+
+static const struct cli_opt login_opts[] = {
+    {'u', "username", CLI_OPT_STRING, &user, "USER", "user name (asked for on a terminal)", NULL},
+    {0, "password-stdin", CLI_OPT_FLAG, &pass_stdin, NULL, "read the password from stdin", NULL},
+    {'p', "password", CLI_OPT_STRING, &pass_arg, "PASS",
+     "password on the command line (discouraged)", NULL},
+    CLI_REGISTRY_OPTS(&login_ro),
+    CLI_OPT_END,
+};
+
+static const struct cli_spec login_spec = {
+    .name = "login",
+    .args = "REGISTRY",
+    .summary = "log in to a registry (credentials kept in ~/.docker/config.json)",
+    .text = "Checks the credentials against REGISTRY (host[:port], docker.io for Docker Hub)\n"
+            "and stores them in $DOCKER_CONFIG/config.json (else ~/.docker/config.json),\n"
+            "file mode 0600, where docker, podman and skopeo find them too.\n",
+    .opts = login_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
+
 static int cmd_login(struct cli_global *g, int argc, char **argv)
 {
     (void)g;
-    static const struct option opts[] = {
-        {"username", required_argument, NULL, 'u'}, {"password", required_argument, NULL, 'p'},
-        {"password-stdin", no_argument, NULL, 'P'}, CLI_REGISTRY_LONGOPTS,
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
-    };
-    struct registry_opts ro = {0};
-    const char *user = NULL, *pass_arg = NULL;
-    int pass_stdin = 0, c;
-    while ((c = getopt_long(argc, argv, "u:p:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'u':
-            user = optarg;
-            break;
-        case 'p':
-            pass_arg = optarg;
-            break;
-        case 'P':
-            pass_stdin = 1;
-            break;
-        case 'h':
-            return cli_print_help("login");
-        default:
-            if (cli_registry_opt(c, optarg, &ro) == 0)
-                break;
-            return cli_usage_error("login", "unknown option");
-        }
-    }
-    if (optind + 1 != argc)
-        return cli_usage_error("login", "expects exactly one REGISTRY");
-    const char *registry = argv[optind];
+    int first = cli_parse(&login_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    const char *registry = argv[first];
     cleanup_free char *user_buf = NULL, *pass = NULL;
     if (user == NULL) {
         if (pass_stdin || !isatty(STDIN_FILENO))
@@ -96,7 +95,7 @@ static int cmd_login(struct cli_global *g, int argc, char **argv)
     if (pass == NULL || pass[0] == '\0')
         return cli_usage_error("login", "empty password");
     struct kiln_error *err = NULL;
-    int r = registry_login(registry, user, pass, &ro, &err);
+    int r = registry_login(registry, user, pass, &login_ro, &err);
     explicit_bzero(pass, strlen(pass));
     if (r < 0)
         return cli_fail(err);
@@ -104,55 +103,43 @@ static int cmd_login(struct cli_global *g, int argc, char **argv)
     return EXIT_OK;
 }
 
+static const struct cli_opt logout_opts[] = {
+    {0, "authfile", CLI_OPT_STRING, &logout_ro.auth_file, "FILE",
+     "credentials file (default ~/.docker/config.json)", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec logout_spec = {
+    .name = "logout",
+    .args = "REGISTRY",
+    .summary = "forget the credentials of a registry",
+    .text = "Removes REGISTRY's entry from the credentials file.\n",
+    .opts = logout_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
+
 static int cmd_logout(struct cli_global *g, int argc, char **argv)
 {
     (void)g;
-    static const struct option opts[] = {
-        {"authfile", required_argument, NULL, 'A'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct registry_opts ro = {0};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'A':
-            ro.auth_file = optarg;
-            break;
-        case 'h':
-            return cli_print_help("logout");
-        default:
-            return cli_usage_error("logout", "unknown option");
-        }
-    }
-    if (optind + 1 != argc)
-        return cli_usage_error("logout", "expects exactly one REGISTRY");
+    int first = cli_parse(&logout_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     struct kiln_error *err = NULL;
-    if (registry_logout(argv[optind], &ro, &err) < 0)
+    if (registry_logout(argv[first], &logout_ro, &err) < 0)
         return cli_fail(err);
-    printf("Removed login credentials for %s\n", argv[optind]);
+    printf("Removed login credentials for %s\n", argv[first]);
     return EXIT_OK;
 }
 
 const struct cli_command cli_cmd_login = {
     .name = "login",
     .run = cmd_login,
-    .summary = "log in to a registry (credentials kept in ~/.docker/config.json)",
-    .usage =
-        "Usage: kiln login [-u USER] [--password-stdin] [OPTIONS] REGISTRY\n\n"
-        "Checks the credentials against REGISTRY (host[:port], docker.io for Docker Hub)\n"
-        "and stores them in $DOCKER_CONFIG/config.json (else ~/.docker/config.json),\n"
-        "file mode 0600, where docker, podman and skopeo find them too.\n\n"
-        "Options:\n"
-        "  -u, --username USER   user name (asked for on a terminal)\n"
-        "  --password-stdin      read the password from stdin\n"
-        "  -p, --password PASS   password on the command line (discouraged)\n" CLI_REGISTRY_HELP,
+    .spec = &login_spec,
 };
 
 const struct cli_command cli_cmd_logout = {
     .name = "logout",
     .run = cmd_logout,
-    .summary = "forget the credentials of a registry",
-    .usage = "Usage: kiln logout [--authfile FILE] REGISTRY\n\n"
-             "Removes REGISTRY's entry from the credentials file.\n",
+    .spec = &logout_spec,
 };

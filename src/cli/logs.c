@@ -1,12 +1,12 @@
 /* kiln logs: what a detached container wrote to stdout and stderr. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -23,22 +23,33 @@ static int copy_available(int fd)
     return n < 0 && errno != EINTR ? -1 : 0;
 }
 
+static int follow;
+
+static const struct cli_opt logs_opts[] = {
+    {'f', "follow", CLI_OPT_FLAG, &follow, NULL, "keep following until the container exits", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec logs_spec = {
+    .name = "logs",
+    .args = "NAME|ID",
+    .summary = "print a detached container's output",
+    .text = "Prints what the container wrote to stdout and stderr; -f keeps following\n"
+            "until the container exits.\n",
+    .opts = logs_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
+
 static int cmd_logs(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"follow", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
-    int follow = 0, c;
-    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
-        if (c == 'f')
-            follow = 1;
-        else
-            return cli_usage_error("logs", "unknown option");
-    }
-    if (optind + 1 != argc)
-        return cli_usage_error("logs", "give one container name or id");
+    int first = cli_parse(&logs_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     cleanup_free char *root = cli_store_root(g);
     cleanup_free char *id = NULL;
     struct kiln_error *err = NULL;
-    if (ctr_find(root, argv[optind], &id, &err) < 0)
+    if (ctr_find(root, argv[first], &id, &err) < 0)
         return cli_fail(err);
     cleanup_free char *dir = ctr_dir(root, id);
     cleanup_free char *logp = xasprintf("%s/ctr.log", dir);
@@ -62,8 +73,5 @@ static int cmd_logs(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_logs = {
     .name = "logs",
     .run = cmd_logs,
-    .summary = "print a detached container's output",
-    .usage = "Usage: kiln logs [-f] NAME|ID\n\n"
-             "Prints what the container wrote to stdout and stderr; -f keeps following\n"
-             "until the container exits.\n",
+    .spec = &logs_spec,
 };

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
+#include "util/cleanup.h"
 #include "util/human.h"
 #include "util/strbuf.h"
 
@@ -82,17 +84,6 @@ int cli_fail(struct kiln_error *err)
     return code;
 }
 
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "kiln %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nRun 'kiln help %s' for usage.\n", cmd);
-    return EXIT_USAGE;
-}
-
 void cli_warn(const char *fmt, ...)
 {
     va_list ap;
@@ -151,7 +142,8 @@ static void print_overview(FILE *out)
                  "Build, store, run and share OCI container images without a daemon.\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < n_commands; i++)
-        fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+        fprintf(out, "  %-10s %s\n", commands[i]->name,
+                commands[i]->summary ? commands[i]->summary : commands[i]->spec->summary);
     fprintf(out,
             "\nGlobal options:\n"
             "  --root DIR   store location (default: $KILN_ROOT, else /var/lib/kiln for root,\n"
@@ -160,14 +152,44 @@ static void print_overview(FILE *out)
             "Run 'kiln help COMMAND' for a command's options.\n");
 }
 
+static void print_subcommands(const struct cli_command *c, FILE *out)
+{
+    size_t width = 0, skip = strlen(c->name) + 1;
+    for (const struct cli_spec *const *s = c->subcommands; *s; s++)
+        if (strlen((*s)->name) > skip && strlen((*s)->name) - skip > width)
+            width = strlen((*s)->name) - skip;
+    fprintf(out, "\nCommands:\n");
+    for (const struct cli_spec *const *s = c->subcommands; *s; s++)
+        fprintf(out, "  %-*s  %s\n", (int)width, strlen((*s)->name) > skip ? (*s)->name + skip : "",
+                (*s)->summary ? (*s)->summary : "");
+    fprintf(out, "\nRun 'kiln help %s COMMAND' for a command's options.\n", c->name);
+}
+
 int cli_print_help(const char *name)
 {
-    const struct cli_command *c = find_command(name);
+    size_t len = strcspn(name, " ");
+    cleanup_free char *first = xstrndup(name, len);
+    const struct cli_command *c = find_command(first);
     if (c == NULL) {
-        fprintf(stderr, "kiln: unknown command \"%s\"; run 'kiln help' for the list\n", name);
+        fprintf(stderr, "kiln: unknown command \"%s\"; run 'kiln help' for the list\n", first);
         return EXIT_USAGE;
     }
-    fputs(c->usage, stdout);
+    if (name[len] != '\0') {
+        for (const struct cli_spec *const *s = c->subcommands; s && *s; s++)
+            if (strcmp((*s)->name, name) == 0) {
+                cli_spec_help(*s, stdout);
+                return EXIT_OK;
+            }
+        fprintf(stderr, "kiln: \"%s\" has no subcommand \"%s\"; run 'kiln help %s'\n", first,
+                name + len + 1, first);
+        return EXIT_USAGE;
+    }
+    if (c->spec != NULL)
+        cli_spec_help(c->spec, stdout);
+    else
+        fputs(c->usage, stdout);
+    if (c->subcommands != NULL)
+        print_subcommands(c, stdout);
     return EXIT_OK;
 }
 
@@ -208,8 +230,14 @@ int main(int argc, char **argv)
     }
     const char *name = argv[optind];
     if (strcmp(name, "help") == 0) {
-        if (optind + 1 < argc)
-            return cli_print_help(argv[optind + 1]);
+        if (optind + 1 < argc) { /* kiln help pod create: the words joined */
+            struct strbuf sub = STRBUF_INIT;
+            for (int i = optind + 1; i < argc; i++)
+                strbuf_addf(&sub, "%s%s", i > optind + 1 ? " " : "", argv[i]);
+            int rc = cli_print_help(sub.buf);
+            strbuf_release(&sub);
+            return rc;
+        }
         print_overview(stdout);
         return EXIT_OK;
     }

@@ -1,49 +1,104 @@
 /* kiln pod: network namespaces several containers share (podman's pods):
  * create (with published ports), rm, ps. Containers join with
  * `kiln run --pod NAME`. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "net/net.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/json.h"
+#include "util/strbuf.h"
 
 int cli_stop_container(const char *root, const char *id, long timeout_s, struct kiln_error **err);
 
+static const char *create_name;
+static struct net_port *create_ports;
+static size_t n_create_ports;
+
+static int opt_publish(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    (void)opt;
+    struct kiln_error *err = NULL;
+    create_ports = xrealloc(create_ports, (n_create_ports + 1) * sizeof(*create_ports));
+    if (net_parse_publish(arg, &create_ports[n_create_ports], &err) < 0)
+        return cli_fail(err);
+    n_create_ports++;
+    return 0;
+}
+
+static const struct cli_opt create_opts[] = {
+    {'n', "name", CLI_OPT_STRING, &create_name, "NAME", "the pod's name (default: generated)",
+     NULL},
+    {'p', "publish", CLI_OPT_FUNC, NULL, "[IP:][HOSTPORT:]PORT[/PROTO]",
+     "publish a port of the pod's network on the host (repeatable)", opt_publish},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec create_spec = {
+    .name = "pod create",
+    .summary = "create a pod (its network namespace and published ports)",
+    .opts = create_opts,
+    .max_args = 0,
+};
+
+static int rm_force;
+
+static const struct cli_opt rm_opts[] = {
+    {'f', "force", CLI_OPT_FLAG, &rm_force, NULL, "stop and remove the pod's containers first",
+     NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec rm_spec = {
+    .name = "pod rm",
+    .args = "NAME...",
+    .summary = "stop and remove pods (-f: their containers too)",
+    .opts = rm_opts,
+    .min_args = 1,
+    .max_args = -1,
+};
+
+static const struct cli_spec ps_spec = {
+    .name = "pod ps",
+    .summary = "list pods (also: pod ls)",
+    .max_args = 0,
+};
+
+static const struct cli_spec *const pod_subcommands[] = {&create_spec, &rm_spec, &ps_spec, NULL};
+
+static const struct cli_spec pod_spec = {
+    .name = "pod",
+    .args = "COMMAND [ARGS...]",
+    .summary = "create, list and remove pods (containers sharing one network)",
+    .text = "A pod is a private network namespace (with pasta for outbound traffic and\n"
+            "the published ports) that containers join with `kiln run --pod NAME`: they\n"
+            "reach each other on 127.0.0.1 and by name (each container's /etc/hosts names\n"
+            "the pod's containers). pod rm stops the pod; -f stops and removes its\n"
+            "containers first (without -f a running one is an error).\n\n"
+            "Example:\n"
+            "  kiln pod create --name web -p 127.0.0.1:8080:8000\n"
+            "  kiln run -d --pod web --name api dataenv:latest-prod\n"
+            "  kiln run --rm --pod web dataenv:latest-prod curl -s api:8000/health\n"
+            "  kiln pod rm -f web\n",
+    .min_args = 1,
+    .max_args = -1,
+    .flags = CLI_SPEC_STOP_AT_OPERAND,
+};
+
 static int pod_create_cmd(const char *root, int argc, char **argv)
 {
-    static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
-                                         {"publish", required_argument, NULL, 'p'},
-                                         {NULL, 0, NULL, 0}};
-    const char *name = NULL;
-    struct net_port *ports = NULL;
-    size_t n = 0;
+    int first = cli_parse(&create_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    const char *name = create_name;
+    struct net_port *ports = create_ports;
+    size_t n = n_create_ports;
     struct kiln_error *err = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+n:p:", opts, NULL)) != -1) {
-        if (c == 'n') {
-            name = optarg;
-        } else if (c == 'p') {
-            ports = realloc(ports, (n + 1) * sizeof(*ports));
-            if (ports == NULL || net_parse_publish(optarg, &ports[n], &err) < 0) {
-                free(ports);
-                return cli_fail(err);
-            }
-            n++;
-        } else {
-            free(ports);
-            return cli_usage_error("pod", "create: unknown option");
-        }
-    }
-    if (optind < argc) {
-        free(ports);
-        return cli_usage_error("pod", "create takes no arguments (--name NAME)");
-    }
     char *made = NULL;
     if ((n > 0 && net_ports_reserve(&ports, &n, &err) < 0) ||
         pod_create(root, name, ports, n, runtime_map_ids, NULL, &made, &err) < 0) {
@@ -96,16 +151,11 @@ static int remove_members(const char *root, const char *pod, int force, struct k
 
 static int pod_rm_cmd(const char *root, int argc, char **argv)
 {
-    int force = 0, ret = EXIT_OK;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0)
-            force = 1;
-        else
-            return cli_usage_error("pod", "rm: unknown option %s", argv[i]);
-    }
-    if (i >= argc)
-        return cli_usage_error("pod", "rm: give at least one pod");
+    int first = cli_parse(&rm_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    int force = rm_force, ret = EXIT_OK;
+    int i = first;
     for (; i < argc; i++) {
         struct kiln_error *err = NULL;
         json_t *pod = pod_load(root, argv[i], &err);
@@ -149,33 +199,29 @@ static int pod_ps_cmd(const char *root)
 
 static int cmd_pod(struct cli_global *g, int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-        return argc < 2 ? cli_usage_error("pod", "give create, rm or ps") : cli_print_help("pod");
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+        return cli_print_help("pod"); /* with the list of subcommands */
+    int first = cli_parse(&pod_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     cleanup_free char *root = cli_store_root(g);
-    if (strcmp(argv[1], "create") == 0)
-        return pod_create_cmd(root, argc - 1, argv + 1);
-    if (strcmp(argv[1], "rm") == 0)
-        return pod_rm_cmd(root, argc - 1, argv + 1);
-    if (strcmp(argv[1], "ps") == 0 || strcmp(argv[1], "ls") == 0)
-        return pod_ps_cmd(root);
-    return cli_usage_error("pod", "unknown subcommand %s (create, rm, ps)", argv[1]);
+    const char *sub = argv[first];
+    argc -= first;
+    argv += first;
+    if (strcmp(sub, "create") == 0)
+        return pod_create_cmd(root, argc, argv);
+    if (strcmp(sub, "rm") == 0)
+        return pod_rm_cmd(root, argc, argv);
+    if (strcmp(sub, "ps") == 0 || strcmp(sub, "ls") == 0) {
+        int r = cli_parse(&ps_spec, argc, argv);
+        return r <= 0 ? -r : pod_ps_cmd(root);
+    }
+    return cli_usage_error("pod", "unknown subcommand %s (create, rm, ps)", sub);
 }
 
 const struct cli_command cli_cmd_pod = {
     .name = "pod",
     .run = cmd_pod,
-    .summary = "create, list and remove pods (containers sharing one network)",
-    .usage = "Usage: kiln pod create [--name NAME] [-p [IP:][HOSTPORT:]PORT[/PROTO]]...\n"
-             "       kiln pod rm [-f] NAME...\n"
-             "       kiln pod ps\n\n"
-             "A pod is a private network namespace (with pasta for outbound traffic and\n"
-             "the published ports) that containers join with `kiln run --pod NAME`: they\n"
-             "reach each other on 127.0.0.1 and by name (each container's /etc/hosts names\n"
-             "the pod's containers). pod rm stops the pod; -f stops and removes its\n"
-             "containers first (without -f a running one is an error).\n\n"
-             "Example:\n"
-             "  kiln pod create --name web -p 127.0.0.1:8080:8000\n"
-             "  kiln run -d --pod web --name api dataenv:latest-prod\n"
-             "  kiln run --rm --pod web dataenv:latest-prod curl -s api:8000/health\n"
-             "  kiln pod rm -f web\n",
+    .spec = &pod_spec,
+    .subcommands = pod_subcommands,
 };

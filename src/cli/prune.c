@@ -1,41 +1,42 @@
 /* kiln prune: deletes blobs and snapshots that no tag reaches and prints
  * what that freed. The build cache's layers are roots too, unless --cache
  * empties the build cache first. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "build/build.h"
 #include "build/cache.h"
 #include "cli/store_cmd.h"
+#include "cli/opt.h"
 #include "registry/records.h"
 #include "util/cleanup.h"
 
+static int dry_run, cache;
+
+static const struct cli_opt prune_opts[] = {
+    {'n', "dry-run", CLI_OPT_FLAG, &dry_run, NULL, "only report what would be deleted", NULL},
+    {0, "cache", CLI_OPT_FLAG, &cache, NULL, "empty the build cache first", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec prune_spec = {
+    .name = "prune",
+    .summary = "delete blobs and snapshots no image uses",
+    .text = "Deletes every blob and snapshot that no tag in the store reaches, and prints\n"
+            "the space freed. Content another running kiln process wrote since it started\n"
+            "is kept, and so are snapshots in use as a container's root.\n"
+            "Layers the build cache refers to are kept, unless --cache empties the build\n"
+            "cache (step entries, RUN --mount=type=cache directories not in use) first.\n"
+            "The gzip forms kiln push made of layers are kept while those layers are.\n",
+    .opts = prune_opts,
+    .max_args = 0,
+};
+
 static int cmd_prune(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dry-run", no_argument, NULL, 'n'},
-        {"cache", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int dry_run = 0, cache = 0, c;
-    while ((c = getopt_long(argc, argv, "+nh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            dry_run = 1;
-            break;
-        case 'c':
-            cache = 1;
-            break;
-        case 'h':
-            return cli_print_help("prune");
-        default:
-            return cli_usage_error("prune", "unknown option");
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("prune", "takes no arguments");
+    int first = cli_parse(&prune_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     cleanup_store struct store *s = NULL;
     int rc = cli_store_open(g, &s);
     if (rc != 0)
@@ -68,15 +69,5 @@ static int cmd_prune(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_prune = {
     .name = "prune",
     .run = cmd_prune,
-    .summary = "delete blobs and snapshots no image uses",
-    .usage = "Usage: kiln prune [OPTIONS]\n\n"
-             "Deletes every blob and snapshot that no tag in the store reaches, and prints\n"
-             "the space freed. Content another running kiln process wrote since it started\n"
-             "is kept, and so are snapshots in use as a container's root.\n"
-             "Layers the build cache refers to are kept, unless --cache empties the build\n"
-             "cache (step entries, RUN --mount=type=cache directories not in use) first.\n"
-             "The gzip forms kiln push made of layers are kept while those layers are.\n\n"
-             "Options:\n"
-             "  -n, --dry-run  only report what would be deleted\n"
-             "      --cache    empty the build cache first\n",
+    .spec = &prune_spec,
 };

@@ -1,11 +1,11 @@
 /* kiln ps: containers with their image, command, age, status (and health). */
-#include <getopt.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "net/net.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
@@ -82,25 +82,39 @@ static json_t *ps_json(const char *id, const json_t *cfg, const json_t *st, cons
     return o;
 }
 
+static int all, quiet, json;
+
+static int ps_format(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    if (strcmp(arg, "json") != 0)
+        return cli_opt_error(opt, "%s: kiln knows json", arg);
+    *(int *)ctx = 1;
+    return 0;
+}
+
+static const struct cli_opt ps_opts[] = {
+    {'a', "all", CLI_OPT_FLAG, &all, NULL, "all containers, not only running ones", NULL},
+    {'q', "quiet", CLI_OPT_FLAG, &quiet, NULL, "print short ids only", NULL},
+    {'f', "format", CLI_OPT_FUNC, &json, "json", "one JSON object per container", ps_format},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec ps_spec = {
+    .name = "ps",
+    .summary = "list containers",
+    .text = "Lists running containers (-a: all) with image, command, age, status (with\n"
+            "health when the image has a HEALTHCHECK), published ports and name. -q prints\n"
+            "short ids only; --format json one object per container (Id, Names, Image,\n"
+            "Command, State, Ports, PublishedPorts, NetworkMode, Pod, Created, Pid).\n",
+    .opts = ps_opts,
+    .max_args = 0,
+};
+
 static int cmd_ps(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {NULL, 0, NULL, 0}};
-    int all = 0, quiet = 0, json = 0, c;
-    while ((c = getopt_long(argc, argv, "aqf:", opts, NULL)) != -1) {
-        if (c == 'a')
-            all = 1;
-        else if (c == 'q')
-            quiet = 1;
-        else if (c == 'f' && strcmp(optarg, "json") == 0)
-            json = 1;
-        else if (c == 'f')
-            return cli_usage_error("ps", "--format %s: kiln knows json", optarg);
-        else
-            return cli_usage_error("ps", "unknown option");
-    }
+    int first = cli_parse(&ps_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     json_t *list = json ? json_array() : NULL;
     cleanup_free char *root = cli_store_root(g);
     char **ids;
@@ -162,10 +176,5 @@ static int cmd_ps(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_ps = {
     .name = "ps",
     .run = cmd_ps,
-    .summary = "list containers",
-    .usage = "Usage: kiln ps [-a] [-q] [--format json]\n\n"
-             "Lists running containers (-a: all) with image, command, age, status (with\n"
-             "health when the image has a HEALTHCHECK), published ports and name. -q prints\n"
-             "short ids only; --format json one object per container (Id, Names, Image,\n"
-             "Command, State, Ports, PublishedPorts, NetworkMode, Pod, Created, Pid).\n",
+    .spec = &ps_spec,
 };

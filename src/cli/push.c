@@ -1,9 +1,9 @@
 /* kiln push: an image from the store to a registry. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/registry_opts.h"
 #include "cli/registry_progress.h"
 #include "registry/registry.h"
@@ -11,37 +11,36 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
+static struct registry_opts ro;
+static const char *digestfile;
+static int quiet;
+
+static const struct cli_opt push_opts[] = {
+    {0, "digestfile", CLI_OPT_STRING, &digestfile, "FILE", "also write the digest to FILE", NULL},
+    {'q', "quiet", CLI_OPT_FLAG, &quiet, NULL, "no progress output", NULL},
+    CLI_REGISTRY_OPTS(&ro),
+    CLI_OPT_END,
+};
+
+static const struct cli_spec push_spec = {
+    .name = "push",
+    .args = "IMAGE [DESTINATION]",
+    .summary = "push an image to a registry",
+    .text = "Uploads IMAGE from the store to its registry, or to DESTINATION\n"
+            "(HOST[:PORT]/NAME[:TAG]). Uncompressed layers are sent gzip-compressed (computed\n"
+            "once and remembered). Blobs the registry has are skipped, blobs in another\n"
+            "repository of the same registry are mounted. Prints the pushed manifest digest.\n",
+    .opts = push_opts,
+    .min_args = 1,
+    .max_args = 2,
+};
+
 static int cmd_push(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        CLI_REGISTRY_LONGOPTS,
-        {"digestfile", required_argument, NULL, 'D'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct registry_opts ro = {0};
-    const char *digestfile = NULL;
-    int quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'q':
-            quiet = 1;
-            break;
-        case 'D':
-            digestfile = optarg;
-            break;
-        case 'h':
-            return cli_print_help("push");
-        default:
-            if (c != CLI_OPT_PLATFORM && cli_registry_opt(c, optarg, &ro) == 0)
-                break;
-            return cli_usage_error("push", "invalid option");
-        }
-    }
-    if (optind + 1 != argc && optind + 2 != argc)
-        return cli_usage_error("push", "expects IMAGE [DESTINATION]");
-    const char *src = argv[optind], *dest = optind + 1 < argc ? argv[optind + 1] : NULL;
+    int first = cli_parse(&push_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    const char *src = argv[first], *dest = first + 1 < argc ? argv[first + 1] : NULL;
     struct kiln_error *err = NULL;
     cleanup_free char *root = cli_store_root(g);
     cleanup_store struct store *s = NULL;
@@ -64,16 +63,5 @@ static int cmd_push(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_push = {
     .name = "push",
     .run = cmd_push,
-    .summary = "push an image to a registry",
-    .usage = "Usage: kiln push [OPTIONS] IMAGE [DESTINATION]\n\n"
-             "Uploads IMAGE from the store to its registry, or to DESTINATION\n"
-             "(HOST[:PORT]/NAME[:TAG]). Uncompressed layers are sent gzip-compressed (computed\n"
-             "once and remembered). Blobs the registry has are skipped, blobs in another\n"
-             "repository of the same registry are mounted. Prints the pushed manifest digest.\n\n"
-             "Options:\n"
-             "  --digestfile FILE     also write the digest to FILE\n"
-             "  -q, --quiet           no progress output\n"
-             "  --tls-verify=false    skip TLS certificate checks and allow plain HTTP\n"
-             "  --cert-dir DIR        trust the CA certificates (*.crt) in DIR\n"
-             "  --authfile FILE       credentials file (default ~/.docker/config.json)\n",
+    .spec = &push_spec,
 };

@@ -1,30 +1,41 @@
 /* kiln rm: removes container records (and their writable layer). */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/json.h"
 
 int cli_stop_container(const char *root, const char *id, long timeout_s, struct kiln_error **err);
 
+static int force;
+
+static const struct cli_opt rm_opts[] = {
+    {'f', "force", CLI_OPT_FLAG, &force, NULL, "stop running containers first (SIGKILL)", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec rm_spec = {
+    .name = "rm",
+    .args = "NAME|ID...",
+    .summary = "remove containers",
+    .text = "Removes stopped containers and their writable layer; -f stops running ones\n"
+            "first (SIGKILL).\n",
+    .opts = rm_opts,
+    .min_args = 1,
+    .max_args = -1,
+};
+
 static int cmd_rm(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {NULL, 0, NULL, 0}};
-    int force = 0, c;
-    while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
-        if (c == 'f')
-            force = 1;
-        else
-            return cli_usage_error("rm", "unknown option");
-    }
-    if (optind >= argc)
-        return cli_usage_error("rm", "give at least one container");
+    int first = cli_parse(&rm_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     cleanup_free char *root = cli_store_root(g);
     int ret = EXIT_OK;
-    for (int i = optind; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         cleanup_free char *id = NULL;
         struct kiln_error *err = NULL;
         if (ctr_find(root, argv[i], &id, &err) < 0) {
@@ -58,8 +69,5 @@ static int cmd_rm(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_rm = {
     .name = "rm",
     .run = cmd_rm,
-    .summary = "remove containers",
-    .usage = "Usage: kiln rm [-f] NAME|ID...\n\n"
-             "Removes stopped containers and their writable layer; -f stops running ones\n"
-             "first (SIGKILL).\n",
+    .spec = &rm_spec,
 };

@@ -1,12 +1,12 @@
 /* kiln rmi IMAGE...: removes tags; content no tag reaches any more is then
  * deleted (a prune of unreachable blobs and snapshots), as docker rmi does
  * when an image loses its last tag. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/store_cmd.h"
+#include "cli/opt.h"
 #include "registry/records.h"
 #include "store/reference.h"
 #include "util/cleanup.h"
@@ -56,44 +56,45 @@ static int tags_for(struct store *s, const char *arg, int force, struct strbuf *
     return 0;
 }
 
+static int force, no_prune;
+
+static const struct cli_opt rmi_opts[] = {
+    {'f', "force", CLI_OPT_FLAG, &force, NULL, "remove every tag of an image given by id", NULL},
+    {0, "no-prune", CLI_OPT_FLAG, &no_prune, NULL, "only remove the tags", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec rmi_spec = {
+    .name = "rmi",
+    .args = "IMAGE...",
+    .summary = "remove images (their tags, then content nothing else uses)",
+    .text = "Removes the tag IMAGE; given an image id or digest, removes the image's tag\n"
+            "(all its tags with -f). Then deletes blobs and snapshots that no tag\n"
+            "reaches any more (as 'kiln prune' does) and prints the deleted manifests.\n"
+            "Content another kiln process wrote since it started is kept.\n",
+    .opts = rmi_opts,
+    .min_args = 1,
+    .max_args = -1,
+};
+
 static int cmd_rmi(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"force", no_argument, NULL, 'f'},
-        {"no-prune", no_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int force = 0, no_prune = 0, c;
-    while ((c = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            force = 1;
-            break;
-        case 'P':
-            no_prune = 1;
-            break;
-        case 'h':
-            return cli_print_help("rmi");
-        default:
-            return cli_usage_error("rmi", "unknown option");
-        }
-    }
-    if (optind >= argc)
-        return cli_usage_error("rmi", "needs at least one IMAGE");
+    int first = cli_parse(&rmi_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     cleanup_store struct store *s = NULL;
     int rc = cli_store_open(g, &s);
     if (rc != 0)
         return rc;
     int failed = 0;
-    size_t n_args = (size_t)(argc - optind);
+    size_t n_args = (size_t)(argc - first);
     struct digest *manifests = xcalloc(n_args, sizeof(*manifests));
     int *removed = xcalloc(n_args, sizeof(*removed));
     for (size_t a = 0; a < n_args; a++) {
         struct kiln_error *err = NULL;
         struct strbuf names = STRBUF_INIT;
         size_t count = 0;
-        if (tags_for(s, argv[optind + a], force, &names, &count, &manifests[a], &err) < 0) {
+        if (tags_for(s, argv[first + a], force, &names, &count, &manifests[a], &err) < 0) {
             cli_fail(err);
             err = NULL;
             failed = 1;
@@ -133,13 +134,5 @@ static int cmd_rmi(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_rmi = {
     .name = "rmi",
     .run = cmd_rmi,
-    .summary = "remove images (their tags, then content nothing else uses)",
-    .usage = "Usage: kiln rmi [OPTIONS] IMAGE...\n\n"
-             "Removes the tag IMAGE; given an image id or digest, removes the image's tag\n"
-             "(all its tags with -f). Then deletes blobs and snapshots that no tag\n"
-             "reaches any more (as 'kiln prune' does) and prints the deleted manifests.\n"
-             "Content another kiln process wrote since it started is kept.\n\n"
-             "Options:\n"
-             "  -f, --force     remove every tag of an image given by id\n"
-             "      --no-prune  only remove the tags\n",
+    .spec = &rmi_spec,
 };

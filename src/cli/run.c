@@ -1,7 +1,6 @@
 /* kiln run: a container from an image, as `docker run` does it. Options stop
  * at the image name; everything after it is the command. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/run.h"
 #include "net/net.h"
 #include "runtime/container.h"
@@ -289,259 +289,253 @@ static int run_network(const char *root, struct launch_opts *o, int network_give
     return 0;
 }
 
-enum {
-    OPT_RM = 256,
-    OPT_NAME,
-    OPT_ENVFILE,
-    OPT_TMPFS,
-    OPT_ENTRYPOINT,
-    OPT_HOSTNAME,
-    OPT_NETWORK,
-    OPT_READONLY,
-    OPT_CPUS,
-    OPT_INIT,
-    OPT_USERNS,
-    OPT_ROOTFS,
-    OPT_ULIMIT,
-    OPT_POD,
-    OPT_PLATFORM,
+/* What run's options fill, parsed by cli_parse into this one static record. */
+static struct run_cli {
+    struct launch_opts o;
+    struct vec env, strings;
+    struct rt_mount mounts[64];
+    struct rt_rlimit limits[16];
+    size_t n_mounts, n_limits;
+    struct net_port *ports;
+    size_t n_ports;
+    int publish_all, network_given;
+    const char *net_container, *pod;
+    /* An option whose value failed (an --env-file that does not read, a bad -v or
+     * -p): the first error, reported after parsing as kiln's own failure (125). */
+    struct kiln_error *err;
+} rf;
+
+static int opt_env(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    if (opt->short_name == 'e')
+        vec_push(&rf.env, xstrdup(arg));
+    else if (rf.err == NULL)
+        read_env_file(arg, &rf.env, &rf.err);
+    return 0;
+}
+
+static int opt_mount(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    if (rf.n_mounts == 64)
+        return cli_usage_error("run", "too many mounts");
+    struct rt_mount *m = &rf.mounts[rf.n_mounts];
+    if (opt->short_name == 'v') {
+        if (rf.err != NULL || parse_volume(arg, m, &rf.err) < 0)
+            return 0;
+        vec_push(&rf.strings, (char *)m->source);
+        vec_push(&rf.strings, (char *)m->target);
+    } else {
+        char *t = xstrdup(arg);
+        char *colon = strchr(t, ':');
+        if (colon)
+            *colon++ = '\0';
+        memset(m, 0, sizeof(*m));
+        m->type = RT_MOUNT_TMPFS;
+        m->target = t;
+        m->options = colon;
+        vec_push(&rf.strings, t);
+    }
+    rf.n_mounts++;
+    return 0;
+}
+
+static int opt_network(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    (void)opt;
+    rf.network_given = 1;
+    if (strcmp(arg, "host") == 0)
+        rf.o.network = RT_NET_HOST;
+    else if (strcmp(arg, "none") == 0)
+        rf.o.network = RT_NET_NONE;
+    else if (strcmp(arg, "private") == 0 || strcmp(arg, "bridge") == 0)
+        rf.o.network = RT_NET_PRIVATE;
+    else if (strncmp(arg, "container:", 10) == 0 && arg[10]) {
+        rf.o.network = RT_NET_PRIVATE;
+        rf.net_container = arg + 10;
+    } else
+        return cli_usage_error(
+            "run", "--network %s: use host, none, private (bridge) or container:NAME", arg);
+    return 0;
+}
+
+static int opt_publish(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    (void)opt;
+    if (rf.err != NULL)
+        return 0;
+    rf.ports = xrealloc(rf.ports, (rf.n_ports + 1) * sizeof(*rf.ports));
+    if (net_parse_publish(arg, &rf.ports[rf.n_ports], &rf.err) == 0)
+        rf.n_ports++;
+    return 0;
+}
+
+static int opt_memory(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    (void)opt;
+    if ((rf.o.memory = parse_size(arg)) <= 0)
+        return cli_usage_error("run", "--memory %s: give a size like 512m or 2g", arg);
+    return 0;
+}
+
+static int opt_cpus(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    (void)opt;
+    rf.o.cpus = strtod(arg, NULL);
+    if (rf.o.cpus <= 0)
+        return cli_usage_error("run", "--cpus %s: give a positive number", arg);
+    return 0;
+}
+
+static int opt_init(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    (void)opt;
+    rf.o.no_init = arg && (strcmp(arg, "false") == 0 || strcmp(arg, "0") == 0);
+    return 0;
+}
+
+static int opt_userns(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    (void)opt;
+    if (strcmp(arg, "keep-id") == 0)
+        rf.o.userns = RT_USERNS_KEEP_ID;
+    else if (strcmp(arg, "host") == 0)
+        rf.o.userns = RT_USERNS_HOST;
+    else if (strcmp(arg, "auto") == 0 || strcmp(arg, "") == 0)
+        rf.o.userns = RT_USERNS_AUTO;
+    else
+        return cli_usage_error("run", "--userns %s: use keep-id, host or auto", arg);
+    return 0;
+}
+
+static int opt_ulimit(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    (void)opt;
+    if (rf.n_limits == 16 || parse_ulimit(arg, &rf.limits[rf.n_limits]) < 0)
+        return cli_usage_error("run", "--ulimit %s: use e.g. nofile=1024:2048", arg);
+    rf.n_limits++;
+    return 0;
+}
+
+const struct cli_opt cli_run_opts[] = {
+    {0, "rm", CLI_OPT_FLAG, &rf.o.rm, NULL, "remove the container when it exits", NULL},
+    {'d', "detach", CLI_OPT_FLAG, &rf.o.detach, NULL,
+     "run in the background under a supervisor; print the id", NULL},
+    {'i', "interactive", CLI_OPT_FLAG, &rf.o.interactive, NULL, "keep stdin open", NULL},
+    {'t', "tty", CLI_OPT_FLAG, &rf.o.tty, NULL, "allocate a terminal", NULL},
+    {0, "name", CLI_OPT_STRING, &rf.o.name, "NAME", "name the container", NULL},
+    {'e', "env", CLI_OPT_FUNC, NULL, "K=V", "set an environment variable (K alone copies kiln's)",
+     opt_env},
+    {0, "env-file", CLI_OPT_FUNC, NULL, "FILE", "read K=V lines from FILE", opt_env},
+    {'v', "volume", CLI_OPT_FUNC, NULL, "SRC:DST[:ro]", "bind-mount a host path", opt_mount},
+    {0, "tmpfs", CLI_OPT_FUNC, NULL, "DST[:OPTS]", "mount a tmpfs", opt_mount},
+    {'u', "user", CLI_OPT_STRING, &rf.o.user, "USER",
+     "user[:group] or uid[:gid] (resolved in the image)", NULL},
+    {'w', "workdir", CLI_OPT_STRING, &rf.o.workdir, "DIR", "working directory (created if missing)",
+     NULL},
+    {0, "entrypoint", CLI_OPT_STRING, &rf.o.entrypoint, "CMD",
+     "override the image's ENTRYPOINT (\"\" clears it)", NULL},
+    {0, "hostname", CLI_OPT_STRING, &rf.o.hostname, "NAME",
+     "container hostname (default: short id)", NULL},
+    {0, "network", CLI_OPT_FUNC, NULL, "MODE",
+     "host (default): the host's network; none: loopback only;\n"
+     "private (or bridge): a network namespace of its own that\n"
+     "reaches out as the host does (pasta); container:NAME: the\n"
+     "namespace of a running container",
+     opt_network},
+    {0, "net", CLI_OPT_FUNC, NULL, "MODE", "the same as --network", opt_network},
+    {'p', "publish", CLI_OPT_FUNC, NULL, "[IP:][HOSTPORT:]PORT[/tcp|/udp]",
+     "publish a container port (or range A-B) on the host; no\n"
+     "HOSTPORT: a random one (see kiln port); implies --network private",
+     opt_publish},
+    {'P', "publish-all", CLI_OPT_FLAG, &rf.publish_all, NULL,
+     "publish every EXPOSEd port on a random host port", NULL},
+    {0, "pod", CLI_OPT_STRING, &rf.pod, "NAME", "join pod NAME's network (kiln pod create)", NULL},
+    {0, "read-only", CLI_OPT_FLAG, &rf.o.read_only, NULL, "mount the root file system read-only",
+     NULL},
+    {'m', "memory", CLI_OPT_FUNC, NULL, "SIZE", "memory limit (cgroup v2)", opt_memory},
+    {0, "cpus", CLI_OPT_FUNC, NULL, "N", "CPU limit (cgroup v2)", opt_cpus},
+    {0, "init", CLI_OPT_FUNC_OPTARG, NULL, "false",
+     "run the command as PID 1 instead of under kiln's init", opt_init},
+    {0, "userns", CLI_OPT_FUNC, NULL, "keep-id",
+     "rootless: keep your uid inside (default maps you to root)", opt_userns},
+    {0, "ulimit", CLI_OPT_FUNC, NULL, "NAME=SOFT[:HARD]",
+     "resource limit (never above kiln's own hard limit)", opt_ulimit},
+    {0, "rootfs", CLI_OPT_STRING, &rf.o.rootfs, "DIR",
+     "run from a plain root directory instead of an image", NULL},
+    {0, "platform", CLI_OPT_STRING, &rf.o.platform, "P",
+     "the image of an index to run (default: this machine's);\n"
+     "foreign ones run under QEMU through binfmt_misc",
+     NULL},
+    CLI_OPT_END,
 };
 
-static const char usage[] =
-    "Usage: kiln run [OPTIONS] IMAGE [COMMAND [ARG...]]\n"
-    "       kiln run [OPTIONS] --rootfs DIR COMMAND [ARG...]\n\n"
-    "Runs a command in a new container from IMAGE (Docker's ENTRYPOINT/CMD rules).\n\n"
-    "Options:\n"
-    "  --rm                 remove the container when it exits\n"
-    "  -d, --detach         run in the background under a supervisor; print the id\n"
-    "  -i, --interactive    keep stdin open\n"
-    "  -t, --tty            allocate a terminal\n"
-    "  --name NAME          name the container\n"
-    "  -e, --env K=V        set an environment variable (K alone copies kiln's)\n"
-    "  --env-file FILE      read K=V lines from FILE\n"
-    "  -v, --volume SRC:DST[:ro]  bind-mount a host path\n"
-    "  --tmpfs DST[:OPTS]   mount a tmpfs\n"
-    "  -u, --user USER      user[:group] or uid[:gid] (resolved in the image)\n"
-    "  -w, --workdir DIR    working directory (created if missing)\n"
-    "  --entrypoint CMD     override the image's ENTRYPOINT (\"\" clears it)\n"
-    "  --hostname NAME      container hostname (default: short id)\n"
-    "  --network MODE       host (default): the host's network; none: loopback only;\n"
-    "                       private (or bridge): a network namespace of its own that\n"
-    "                       reaches out as the host does (pasta); container:NAME: the\n"
-    "                       namespace of a running container\n"
-    "  -p, --publish [IP:][HOSTPORT:]PORT[/tcp|/udp]  publish a container port (or\n"
-    "                       range A-B) on the host; no HOSTPORT: a random one\n"
-    "                       (see kiln port); implies --network private\n"
-    "  -P, --publish-all    publish every EXPOSEd port on a random host port\n"
-    "  --pod NAME           join pod NAME's network (kiln pod create)\n"
-    "  --read-only          mount the root file system read-only\n"
-    "  -m, --memory SIZE    memory limit (cgroup v2)\n"
-    "  --cpus N             CPU limit (cgroup v2)\n"
-    "  --init=false         run the command as PID 1 instead of under kiln's init\n"
-    "  --userns keep-id     rootless: keep your uid inside (default maps you to root)\n"
-    "  --ulimit NAME=SOFT[:HARD]  resource limit (never above kiln's own hard limit)\n"
-    "  --rootfs DIR         run from a plain root directory instead of an image\n"
-    "  --platform P         the image of an index to run (default: this machine's);\n"
-    "                       foreign ones run under QEMU through binfmt_misc\n\n"
-    "Exit status: the command's, 128+N if it died of signal N; 125 if kiln failed,\n"
-    "126 if the command cannot be executed, 127 if it was not found.\n";
+static const struct cli_spec run_spec = {
+    .name = "run",
+    .args = "IMAGE [COMMAND [ARG...]]",
+    .summary = "run a command in a new container",
+    .text =
+        "Runs a command in a new container from IMAGE (Docker's ENTRYPOINT/CMD rules).\n"
+        "With --rootfs DIR there is no IMAGE: kiln run [OPTIONS] --rootfs DIR COMMAND [ARG...]\n"
+        "\n"
+        "Exit status: the command's, 128+N if it died of signal N; 125 if kiln failed,\n"
+        "126 if the command cannot be executed, 127 if it was not found.\n",
+    .opts = cli_run_opts,
+    .min_args = 0,
+    .max_args = -1,
+    .flags = CLI_SPEC_STOP_AT_OPERAND,
+};
+
+void cli_run_as_shell(const char *entrypoint)
+{
+    rf.o.rm = 1;
+    rf.o.interactive = 1;
+    if (isatty(0))
+        rf.o.tty = 1;
+    rf.o.entrypoint = entrypoint;
+}
 
 static int cmd_run(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"rm", no_argument, NULL, OPT_RM},
-        {"detach", no_argument, NULL, 'd'},
-        {"interactive", no_argument, NULL, 'i'},
-        {"tty", no_argument, NULL, 't'},
-        {"name", required_argument, NULL, OPT_NAME},
-        {"env", required_argument, NULL, 'e'},
-        {"env-file", required_argument, NULL, OPT_ENVFILE},
-        {"volume", required_argument, NULL, 'v'},
-        {"tmpfs", required_argument, NULL, OPT_TMPFS},
-        {"user", required_argument, NULL, 'u'},
-        {"workdir", required_argument, NULL, 'w'},
-        {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
-        {"hostname", required_argument, NULL, OPT_HOSTNAME},
-        {"network", required_argument, NULL, OPT_NETWORK},
-        {"net", required_argument, NULL, OPT_NETWORK},
-        {"read-only", no_argument, NULL, OPT_READONLY},
-        {"memory", required_argument, NULL, 'm'},
-        {"cpus", required_argument, NULL, OPT_CPUS},
-        {"init", optional_argument, NULL, OPT_INIT},
-        {"userns", required_argument, NULL, OPT_USERNS},
-        {"rootfs", required_argument, NULL, OPT_ROOTFS},
-        {"ulimit", required_argument, NULL, OPT_ULIMIT},
-        {"publish", required_argument, NULL, 'p'},
-        {"publish-all", no_argument, NULL, 'P'},
-        {"pod", required_argument, NULL, OPT_POD},
-        {"platform", required_argument, NULL, OPT_PLATFORM},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct launch_opts o = {0};
-    struct vec env = {0}, strings = {0};
-    struct rt_mount mounts[64];
-    struct rt_rlimit limits[16];
-    size_t n_mounts = 0, n_limits = 0;
-    struct net_port *ports = NULL;
-    size_t n_ports = 0;
-    int publish_all = 0, network_given = 0;
-    const char *net_container = NULL, *pod = NULL;
+    int first = cli_parse(&run_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    return cli_run_parsed(g, argc, argv, first);
+}
+
+int cli_run_parsed(struct cli_global *g, int argc, char **argv, int first)
+{
+    struct launch_opts o = rf.o;
+    struct vec env = rf.env, strings = rf.strings;
+    struct rt_mount *mounts = rf.mounts;
+    struct rt_rlimit *limits = rf.limits;
+    size_t n_mounts = rf.n_mounts, n_limits = rf.n_limits;
+    struct net_port *ports = rf.ports;
+    size_t n_ports = rf.n_ports;
+    int publish_all = rf.publish_all, network_given = rf.network_given;
+    const char *net_container = rf.net_container, *pod = rf.pod;
     cleanup_free char *mode_text = NULL, *pod_hosts = NULL;
-    struct kiln_error *err = NULL;
-    int c, ret = RT_EXIT_SETUP;
+    struct kiln_error *err = rf.err;
+    int ret = RT_EXIT_SETUP;
     cleanup_free char *root = cli_store_root(g);
     o.root = root;
-    while ((c = getopt_long(argc, argv, "+dite:v:u:w:m:p:Ph", opts, NULL)) != -1) {
-        switch (c) {
-        case OPT_RM:
-            o.rm = 1;
-            break;
-        case 'd':
-            o.detach = 1;
-            break;
-        case 'i':
-            o.interactive = 1;
-            break;
-        case 't':
-            o.tty = 1;
-            break;
-        case OPT_NAME:
-            o.name = optarg;
-            break;
-        case 'e':
-            vec_push(&env, xstrdup(optarg));
-            break;
-        case OPT_ENVFILE:
-            if (read_env_file(optarg, &env, &err) < 0)
-                goto fail;
-            break;
-        case 'v':
-        case OPT_TMPFS:
-            if (n_mounts == 64) {
-                ret = cli_usage_error("run", "too many mounts");
-                goto out;
-            }
-            if (c == 'v') {
-                if (parse_volume(optarg, &mounts[n_mounts], &err) < 0)
-                    goto fail;
-                vec_push(&strings, (char *)mounts[n_mounts].source);
-                vec_push(&strings, (char *)mounts[n_mounts].target);
-            } else {
-                char *t = xstrdup(optarg);
-                char *colon = strchr(t, ':');
-                if (colon)
-                    *colon++ = '\0';
-                memset(&mounts[n_mounts], 0, sizeof(mounts[0]));
-                mounts[n_mounts].type = RT_MOUNT_TMPFS;
-                mounts[n_mounts].target = t;
-                mounts[n_mounts].options = colon;
-                vec_push(&strings, t);
-            }
-            n_mounts++;
-            break;
-        case 'u':
-            o.user = optarg;
-            break;
-        case 'w':
-            o.workdir = optarg;
-            break;
-        case OPT_ENTRYPOINT:
-            o.entrypoint = optarg;
-            break;
-        case OPT_HOSTNAME:
-            o.hostname = optarg;
-            break;
-        case OPT_NETWORK:
-            network_given = 1;
-            if (strcmp(optarg, "host") == 0)
-                o.network = RT_NET_HOST;
-            else if (strcmp(optarg, "none") == 0)
-                o.network = RT_NET_NONE;
-            else if (strcmp(optarg, "private") == 0 || strcmp(optarg, "bridge") == 0)
-                o.network = RT_NET_PRIVATE;
-            else if (strncmp(optarg, "container:", 10) == 0 && optarg[10]) {
-                o.network = RT_NET_PRIVATE;
-                net_container = optarg + 10;
-            } else {
-                ret = cli_usage_error(
-                    "run", "--network %s: use host, none, private (bridge) or container:NAME",
-                    optarg);
-                goto out;
-            }
-            break;
-        case 'p':
-            ports = xrealloc(ports, (n_ports + 1) * sizeof(*ports));
-            if (net_parse_publish(optarg, &ports[n_ports], &err) < 0)
-                goto fail;
-            n_ports++;
-            break;
-        case 'P':
-            publish_all = 1;
-            break;
-        case OPT_POD:
-            pod = optarg;
-            break;
-        case OPT_READONLY:
-            o.read_only = 1;
-            break;
-        case 'm':
-            if ((o.memory = parse_size(optarg)) <= 0) {
-                ret = cli_usage_error("run", "--memory %s: give a size like 512m or 2g", optarg);
-                goto out;
-            }
-            break;
-        case OPT_CPUS:
-            o.cpus = strtod(optarg, NULL);
-            if (o.cpus <= 0) {
-                ret = cli_usage_error("run", "--cpus %s: give a positive number", optarg);
-                goto out;
-            }
-            break;
-        case OPT_INIT:
-            o.no_init = optarg && (strcmp(optarg, "false") == 0 || strcmp(optarg, "0") == 0);
-            break;
-        case OPT_USERNS:
-            if (strcmp(optarg, "keep-id") == 0)
-                o.userns = RT_USERNS_KEEP_ID;
-            else if (strcmp(optarg, "host") == 0)
-                o.userns = RT_USERNS_HOST;
-            else if (strcmp(optarg, "auto") == 0 || strcmp(optarg, "") == 0)
-                o.userns = RT_USERNS_AUTO;
-            else {
-                ret = cli_usage_error("run", "--userns %s: use keep-id, host or auto", optarg);
-                goto out;
-            }
-            break;
-        case OPT_ROOTFS:
-            o.rootfs = optarg;
-            break;
-        case OPT_PLATFORM:
-            o.platform = optarg;
-            break;
-        case OPT_ULIMIT:
-            if (n_limits == 16 || parse_ulimit(optarg, &limits[n_limits]) < 0) {
-                ret = cli_usage_error("run", "--ulimit %s: use e.g. nofile=1024:2048", optarg);
-                goto out;
-            }
-            n_limits++;
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            ret = 0;
-            goto out;
-        default:
-            ret = cli_usage_error("run", "unknown option");
-            goto out;
-        }
-    }
+    if (err != NULL)
+        goto fail;
     struct run_image ri = {0};
     if (o.rootfs == NULL) {
-        if (optind >= argc) {
+        if (first >= argc) {
             ret = cli_usage_error("run", "an image name is required");
             goto out;
         }
-        const char *image = argv[optind++];
+        const char *image = argv[first++];
         if (run_image_open(root, image, &ri, &o, &err) < 0) {
             run_image_close(&ri);
             goto fail;
@@ -570,8 +564,8 @@ static int cmd_run(struct cli_global *g, int argc, char **argv)
     }
     o.ports = ports;
     o.n_ports = n_ports;
-    o.cmd = argv + optind;
-    o.n_cmd = (size_t)(argc - optind);
+    o.cmd = argv + first;
+    o.n_cmd = (size_t)(argc - first);
     o.env = (const char *const *)env.v;
     o.n_env = env.n;
     o.mounts = mounts;
@@ -607,6 +601,5 @@ out:
 const struct cli_command cli_cmd_run = {
     .name = "run",
     .run = cmd_run,
-    .summary = "run a command in a new container",
-    .usage = usage,
+    .spec = &run_spec,
 };

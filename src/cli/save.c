@@ -6,13 +6,13 @@
  * same archive. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "store/layer_tar.h"
 #include "store/reference.h"
 #include "store/store.h"
@@ -256,42 +256,37 @@ static int sink_to_fd(void *ctx, const void *buf, size_t len, struct kiln_error 
     return fdsink.write(fdsink.ctx, buf, len, err);
 }
 
-static const char usage[] =
-    "Usage: kiln save -o FILE [--format oci-archive|docker-archive] IMAGE...\n"
-    "\n"
-    "Writes the images (with their tags) into one tar archive that `kiln load`,\n"
-    "`podman load` (docker-archive) and `skopeo copy oci-archive:FILE` read.\n"
-    "Layers are written as stored, so digests survive a save/load round trip.\n"
-    "\n"
-    "  -o, --output FILE   where to write; - for stdout\n"
-    "  --format F          oci-archive (default) or docker-archive\n";
+static const char *output, *format = "oci-archive";
+
+static const struct cli_opt save_opts[] = {
+    {'o', "output", CLI_OPT_STRING, &output, "FILE", "where to write; - for stdout", NULL},
+    {'f', "format", CLI_OPT_STRING, &format, "F", "oci-archive (default) or docker-archive", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec save_spec = {
+    .name = "save",
+    .args = "-o FILE IMAGE...",
+    .summary = "write images to an oci-archive or docker-archive tar",
+    .text = "Writes the images (with their tags) into one tar archive that `kiln load`,\n"
+            "`podman load` (docker-archive) and `skopeo copy oci-archive:FILE` read.\n"
+            "Layers are written as stored, so digests survive a save/load round trip.\n",
+    .opts = save_opts,
+    .min_args = 1,
+    .max_args = -1,
+};
 
 static int cmd_save(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
-                                         {"format", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *output = NULL, *format = "oci-archive";
-    int c;
-    while ((c = getopt_long(argc, argv, "o:f:h", opts, NULL)) != -1) {
-        if (c == 'o')
-            output = optarg;
-        else if (c == 'f')
-            format = optarg;
-        else if (c == 'h')
-            return fputs(usage, stdout), EXIT_OK;
-        else
-            return cli_usage_error("save", "unknown option");
-    }
+    int first = cli_parse(&save_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     int docker = strcmp(format, "docker-archive") == 0;
     if (!docker && strcmp(format, "oci-archive") != 0)
         return cli_usage_error("save", "unknown --format \"%s\" (oci-archive or docker-archive)",
                                format);
     if (output == NULL)
         return cli_usage_error("save", "needs -o FILE (or -o - for stdout)");
-    if (optind >= argc)
-        return cli_usage_error("save", "needs at least one IMAGE");
     if (strcmp(output, "-") == 0 && isatty(1))
         return cli_usage_error("save", "refusing to write a tar to a terminal");
 
@@ -300,18 +295,18 @@ static int cmd_save(struct cli_global *g, int argc, char **argv)
     cleanup_store struct store *s = NULL;
     if (store_open(root, &s, &err) < 0)
         return cli_fail(err);
-    size_t n = (size_t)(argc - optind);
+    size_t n = (size_t)(argc - first);
     struct saved *v = xcalloc(n, sizeof(*v));
     int rc = -1;
     cleanup_free char *partial = NULL;
     cleanup_close int out = -1;
     struct tar_writer *w = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (store_image_load(s, argv[optind + (int)i], &v[i].img, &err) < 0)
+        if (store_image_load(s, argv[first + (int)i], &v[i].img, &err) < 0)
             goto done;
-        if (!docker && load_index_images(s, argv[optind + (int)i], &v[i], &err) < 0)
+        if (!docker && load_index_images(s, argv[first + (int)i], &v[i], &err) < 0)
             goto done;
-        v[i].tag = tag_of(s, argv[optind + (int)i]);
+        v[i].tag = tag_of(s, argv[first + (int)i]);
     }
     if (strcmp(output, "-") == 0) {
         out = fcntl(1, F_DUPFD_CLOEXEC, 0);
@@ -351,6 +346,5 @@ done:
 const struct cli_command cli_cmd_save = {
     .name = "save",
     .run = cmd_save,
-    .summary = "write images to an oci-archive or docker-archive tar",
-    .usage = usage,
+    .spec = &save_spec,
 };

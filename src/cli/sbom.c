@@ -4,13 +4,13 @@
  * OCI referrer (kiln build --sbom, kiln pull). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/store_cmd.h"
 #include "sbom/sbom.h"
 #include "store/referrers.h"
@@ -67,42 +67,52 @@ static int attached(struct store *s, const char *what, const char *format, const
     return rc;
 }
 
+static const char *format = "spdx-json", *out, *platform;
+static int want_attached;
+
+static const struct cli_opt sbom_opts[] = {
+    {'f', "format", CLI_OPT_STRING, &format, "FORMAT",
+     "spdx-json (default, SPDX 2.3), cyclonedx-json (1.5) or table", NULL},
+    {'o', "output", CLI_OPT_STRING, &out, "FILE", "write to FILE instead of stdout", NULL},
+    {0, "platform", CLI_OPT_STRING, &platform, "P",
+     "the image of platform P (os/arch) of a multi-platform tag", NULL},
+    {0, "attached", CLI_OPT_FLAG, &want_attached, NULL,
+     "print the SBOM attached to the image (kiln build --sbom,\n"
+     "kiln pull) instead of reading the layers",
+     NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec sbom_spec = {
+    .name = "sbom",
+    .args = "IMAGE",
+    .summary = "list what is in an image as an SBOM (SPDX, CycloneDX), without running it",
+    .text = "Reads the image's layers (no container is started) and writes its software bill\n"
+            "of materials: the OS (/etc/os-release), Debian packages (/var/lib/dpkg/status and\n"
+            "status.d/) with source package and licenses (machine-readable\n"
+            "/usr/share/doc/*/copyright), Python distributions (*.dist-info, *.egg-info),\n"
+            "npm packages (node_modules/**/package.json) and the executables and shared\n"
+            "libraries under /usr/local and /opt that no package owns, with their sha256.\n"
+            "The same image gives the same bytes: identifiers derive from the image id and\n"
+            "the time is the image's created time. Skipped entries are warned about on stderr.\n\n"
+            "Examples:\n"
+            "  kiln sbom dataenv:latest-prod -f cyclonedx-json -o sbom.cdx.json\n"
+            "  kiln sbom --attached registry.example:5000/dataenv:latest-prod\n",
+    .opts = sbom_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
+
 static int cmd_sbom(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'},   {"output", required_argument, NULL, 'o'},
-        {"platform", required_argument, NULL, 'p'}, {"attached", no_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
-    };
-    const char *format = "spdx-json", *out = NULL, *platform = NULL;
-    int want_attached = 0, c;
-    while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            format = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'p':
-            platform = optarg;
-            break;
-        case 'a':
-            want_attached = 1;
-            break;
-        case 'h':
-            return cli_print_help("sbom");
-        default:
-            return cli_usage_error("sbom", "unknown option");
-        }
-    }
+    int first = cli_parse(&sbom_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     if (strcmp(format, "spdx-json") != 0 && strcmp(format, "cyclonedx-json") != 0 &&
         strcmp(format, "table") != 0)
         return cli_usage_error(
             "sbom", "--format must be spdx-json, cyclonedx-json or table, not \"%s\"", format);
-    if (argc - optind != 1)
-        return cli_usage_error("sbom", "needs exactly one IMAGE");
-    const char *what = argv[optind];
+    const char *what = argv[first];
 
     cleanup_store struct store *s = NULL;
     int rc = cli_store_open(g, &s);
@@ -139,23 +149,5 @@ static int cmd_sbom(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_sbom = {
     .name = "sbom",
     .run = cmd_sbom,
-    .summary = "list what is in an image as an SBOM (SPDX, CycloneDX), without running it",
-    .usage = "Usage: kiln sbom [OPTIONS] IMAGE\n\n"
-             "Reads the image's layers (no container is started) and writes its software bill\n"
-             "of materials: the OS (/etc/os-release), Debian packages (/var/lib/dpkg/status and\n"
-             "status.d/) with source package and licenses (machine-readable\n"
-             "/usr/share/doc/*/copyright), Python distributions (*.dist-info, *.egg-info),\n"
-             "npm packages (node_modules/**/package.json) and the executables and shared\n"
-             "libraries under /usr/local and /opt that no package owns, with their sha256.\n"
-             "The same image gives the same bytes: identifiers derive from the image id and\n"
-             "the time is the image's created time. Skipped entries are warned about on stderr.\n\n"
-             "Options:\n"
-             "  -f, --format FORMAT  spdx-json (default, SPDX 2.3), cyclonedx-json (1.5) or table\n"
-             "  -o, --output FILE    write to FILE instead of stdout\n"
-             "      --platform P     the image of platform P (os/arch) of a multi-platform tag\n"
-             "      --attached       print the SBOM attached to the image (kiln build --sbom,\n"
-             "                       kiln pull) instead of reading the layers\n\n"
-             "Examples:\n"
-             "  kiln sbom dataenv:latest-prod -f cyclonedx-json -o sbom.cdx.json\n"
-             "  kiln sbom --attached registry.example:5000/dataenv:latest-prod\n",
+    .spec = &sbom_spec,
 };

@@ -2,7 +2,6 @@
  * file kiln wrote, or of an image; kiln scan db import|list: the advisory
  * databases indexed under the store. The network is used only for --db-url. */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "cli/store_cmd.h"
 #include "sbom/sbom.h"
 #include "sbom/scan.h"
@@ -87,35 +87,43 @@ static int import_one(const char *db_dir, const char *src, const char *name)
     return EXIT_OK;
 }
 
+static const char *import_name, *import_url;
+
+static const struct cli_opt db_import_opts[] = {
+    {'n', "name", CLI_OPT_STRING, &import_name, "NAME",
+     "the index's name (default: after the file)", NULL},
+    {'u', "url", CLI_OPT_STRING, &import_url, "URL", "download the database first (libcurl)", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec db_import_spec = {
+    .name = "scan db import",
+    .args = "FILE|DIR...",
+    .summary = "index an OSV export or Debian's security-tracker JSON",
+    .text = "Indexes, once, an OSV export (a directory of *.json or its zip) or Debian's\n"
+            "security-tracker JSON into the store's scan database; each source becomes one\n"
+            "index (NAME.idx, named after the file unless --name). With --url, the\n"
+            "database is downloaded first (then no FILE|DIR).\n",
+    .opts = db_import_opts,
+    .max_args = -1,
+};
+
+static const struct cli_spec db_list_spec = {
+    .name = "scan db list",
+    .summary = "list the imported vulnerability databases",
+    .max_args = 0,
+};
+
 static int cmd_db_import(const char *db_dir, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"name", required_argument, NULL, 'n'},
-        {"url", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *name = NULL, *url = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+n:u:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            name = optarg;
-            break;
-        case 'u':
-            url = optarg;
-            break;
-        case 'h':
-            return cli_print_help("scan");
-        default:
-            return cli_usage_error("scan", "unknown option");
-        }
-    }
+    int first = cli_parse(&db_import_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    const char *name = import_name, *url = import_url;
     if (name && (!*name || strchr(name, '/') || name[0] == '.'))
         return cli_usage_error("scan", "--name must be a plain file name, not \"%s\"", name);
     if (url) {
-        if (optind != argc)
+        if (first != argc)
             return cli_usage_error("scan", "db import takes --url or paths, not both");
         struct kiln_error *err = NULL;
         char *path = download_db(url, &err);
@@ -125,11 +133,11 @@ static int cmd_db_import(const char *db_dir, int argc, char **argv)
         remove_download(path);
         return rc;
     }
-    if (optind >= argc)
+    if (first >= argc)
         return cli_usage_error("scan", "db import needs FILE|DIR (or --url URL)");
-    if (name && argc - optind > 1)
+    if (name && argc - first > 1)
         return cli_usage_error("scan", "--name goes with one source");
-    for (int i = optind; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         int rc = import_one(db_dir, argv[i], name);
         if (rc != EXIT_OK)
             return rc;
@@ -162,11 +170,13 @@ struct scan_cli {
     const char *db, *db_url, *format, *ignore_file, *output;
     unsigned severities;
     int exit_code;
-    bool ignore_unfixed, fail_minor;
+    int ignore_unfixed, fail_minor;
 };
 
-static int parse_severities(const char *list, unsigned *out)
+static int parse_severities(void *ctx, const struct cli_opt *opt, const char *list)
 {
+    (void)opt;
+    unsigned *out = ctx;
     *out = 0;
     cleanup_free char *copy = xstrdup(list);
     char *save = NULL;
@@ -377,6 +387,71 @@ static int run_scan(struct cli_global *g, const struct scan_cli *o, const char *
     return rc;
 }
 
+static struct scan_cli scan_o = {.format = "table"};
+
+static int parse_exit_code(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)opt;
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (*end || end == arg || v < 0 || v > 255)
+        return cli_usage_error("scan", "--exit-code needs 0..255, not \"%s\"", arg);
+    *(int *)ctx = (int)v;
+    return 0;
+}
+
+static const struct cli_opt scan_opts[] = {
+    {0, "db", CLI_OPT_STRING, &scan_o.db, "DIR",
+     "use this database instead of the store's: an index\n"
+     "directory, or an OSV/tracker file, dir or zip\n"
+     "(indexed for this scan only)",
+     NULL},
+    {0, "db-url", CLI_OPT_STRING, &scan_o.db_url, "URL",
+     "download a database (libcurl) into the store first", NULL},
+    {'s', "severity", CLI_OPT_FUNC, &scan_o.severities, "LIST",
+     "report only these: LOW,MEDIUM,HIGH,CRITICAL,UNKNOWN", parse_severities},
+    {'e', "exit-code", CLI_OPT_FUNC, &scan_o.exit_code, "N",
+     "exit N when a reported vulnerability remains (Debian's\n"
+     "unimportant / no-dsa / end-of-life ones are shown but\n"
+     "do not count unless --fail-on-minor)",
+     parse_exit_code},
+    {'i', "ignore-file", CLI_OPT_STRING, &scan_o.ignore_file, "FILE",
+     "IDs (CVE, GHSA, ...) to leave out, one per line, # comments", NULL},
+    {'f', "format", CLI_OPT_STRING, &scan_o.format, "FORMAT",
+     "table (default), json or sarif (SARIF 2.1.0)", NULL},
+    {'o', "output", CLI_OPT_STRING, &scan_o.output, "FILE",
+     "write the json or sarif report to FILE", NULL},
+    {0, "ignore-unfixed", CLI_OPT_FLAG, &scan_o.ignore_unfixed, NULL,
+     "leave out vulnerabilities without a fixed version", NULL},
+    {0, "fail-on-minor", CLI_OPT_FLAG, &scan_o.fail_minor, NULL,
+     "count minor Debian issues for --exit-code too", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec scan_spec = {
+    .name = "scan",
+    .args = "IMAGE|SBOM-FILE",
+    .summary = "scan an image or SBOM for known vulnerabilities, offline",
+    .text = "Matches every package of an image (or of a CycloneDX / SPDX JSON SBOM that\n"
+            "kiln wrote: Debian, PyPI and npm package URLs) against the vulnerability\n"
+            "databases imported under the store (KILN_ROOT/scan-db). Versions compare by\n"
+            "each ecosystem's rules (dpkg, PEP 440, semver); Debian binary packages are\n"
+            "looked up by their source package. No network is used unless --db-url or\n"
+            "db import --url names one.\n\n"
+            "db import indexes, once, an OSV export (a directory of *.json or its zip,\n"
+            "e.g. osv.dev's Debian:12, PyPI and npm all.zip) or Debian's security-tracker\n"
+            "JSON; each source becomes one index (NAME.idx, named after the file unless\n"
+            "--name). A scan warns when a database is more than 7 days old.\n\n"
+            "Example (CI: fail on HIGH and CRITICAL):\n"
+            "  kiln scan db import debian-12.zip pypi.zip npm.zip tracker.json\n"
+            "  kiln scan --severity HIGH,CRITICAL --exit-code 1 dataenv:latest-prod\n",
+    .opts = scan_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
+
+static const struct cli_spec *const scan_subcommands[] = {&db_import_spec, &db_list_spec, NULL};
+
 static int cmd_scan(struct cli_global *g, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "db") == 0) {
@@ -384,109 +459,26 @@ static int cmd_scan(struct cli_global *g, int argc, char **argv)
         cleanup_free char *db_dir = scan_db_default_dir(root);
         if (argc >= 3 && strcmp(argv[2], "import") == 0)
             return cmd_db_import(db_dir, argc - 2, argv + 2);
-        if (argc == 3 && strcmp(argv[2], "list") == 0)
-            return cmd_db_list(db_dir);
+        if (argc >= 3 && strcmp(argv[2], "list") == 0) {
+            int first = cli_parse(&db_list_spec, argc - 2, argv + 2);
+            return first <= 0 ? -first : cmd_db_list(db_dir);
+        }
         return cli_usage_error("scan", "db needs import or list");
     }
-    static const struct option opts[] = {
-        {"db", required_argument, NULL, 'd'},
-        {"db-url", required_argument, NULL, 'U'},
-        {"severity", required_argument, NULL, 's'},
-        {"exit-code", required_argument, NULL, 'e'},
-        {"ignore-file", required_argument, NULL, 'i'},
-        {"format", required_argument, NULL, 'f'},
-        {"ignore-unfixed", no_argument, NULL, 'u'},
-        {"fail-on-minor", no_argument, NULL, 'm'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct scan_cli o = {.format = "table"};
-    int c;
-    while ((c = getopt_long(argc, argv, "+d:s:e:i:f:o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            o.db = optarg;
-            break;
-        case 'U':
-            o.db_url = optarg;
-            break;
-        case 's':
-            if (parse_severities(optarg, &o.severities) != 0)
-                return EXIT_USAGE;
-            break;
-        case 'e': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || end == optarg || v < 0 || v > 255)
-                return cli_usage_error("scan", "--exit-code needs 0..255, not \"%s\"", optarg);
-            o.exit_code = (int)v;
-            break;
-        }
-        case 'i':
-            o.ignore_file = optarg;
-            break;
-        case 'f':
-            o.format = optarg;
-            break;
-        case 'u':
-            o.ignore_unfixed = true;
-            break;
-        case 'm':
-            o.fail_minor = true;
-            break;
-        case 'o':
-            o.output = optarg;
-            break;
-        case 'h':
-            return cli_print_help("scan");
-        default:
-            return cli_usage_error("scan", "unknown option");
-        }
-    }
+    int first = cli_parse(&scan_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    struct scan_cli o = scan_o;
     if (strcmp(o.format, "table") != 0 && strcmp(o.format, "json") != 0 &&
         strcmp(o.format, "sarif") != 0)
         return cli_usage_error("scan", "--format must be table, json or sarif, not \"%s\"",
                                o.format);
-    if (argc - optind != 1)
-        return cli_usage_error("scan", "needs exactly one IMAGE or SBOM-FILE");
-    return run_scan(g, &o, argv[optind]);
+    return run_scan(g, &o, argv[first]);
 }
 
 const struct cli_command cli_cmd_scan = {
     .name = "scan",
     .run = cmd_scan,
-    .summary = "scan an image or SBOM for known vulnerabilities, offline",
-    .usage =
-        "Usage: kiln scan [OPTIONS] IMAGE|SBOM-FILE\n"
-        "       kiln scan db import [--name NAME] FILE|DIR...\n"
-        "       kiln scan db import --url URL [--name NAME]\n"
-        "       kiln scan db list\n\n"
-        "Matches every package of an image (or of a CycloneDX / SPDX JSON SBOM that\n"
-        "kiln wrote: Debian, PyPI and npm package URLs) against the vulnerability\n"
-        "databases imported under the store (KILN_ROOT/scan-db). Versions compare by\n"
-        "each ecosystem's rules (dpkg, PEP 440, semver); Debian binary packages are\n"
-        "looked up by their source package. No network is used unless --db-url or\n"
-        "db import --url names one.\n\n"
-        "db import indexes, once, an OSV export (a directory of *.json or its zip,\n"
-        "e.g. osv.dev's Debian:12, PyPI and npm all.zip) or Debian's security-tracker\n"
-        "JSON; each source becomes one index (NAME.idx, named after the file unless\n"
-        "--name). A scan warns when a database is more than 7 days old.\n\n"
-        "Options:\n"
-        "      --db DIR            use this database instead of the store's: an index\n"
-        "                          directory, or an OSV/tracker file, dir or zip\n"
-        "                          (indexed for this scan only)\n"
-        "      --db-url URL        download a database (libcurl) into the store first\n"
-        "  -s, --severity LIST     report only these: LOW,MEDIUM,HIGH,CRITICAL,UNKNOWN\n"
-        "  -e, --exit-code N       exit N when a reported vulnerability remains (Debian's\n"
-        "                          unimportant / no-dsa / end-of-life ones are shown but\n"
-        "                          do not count unless --fail-on-minor)\n"
-        "  -i, --ignore-file FILE  IDs (CVE, GHSA, ...) to leave out, one per line, # comments\n"
-        "  -f, --format FORMAT     table (default), json or sarif (SARIF 2.1.0)\n"
-        "  -o, --output FILE       write the json or sarif report to FILE\n"
-        "      --ignore-unfixed    leave out vulnerabilities without a fixed version\n"
-        "      --fail-on-minor     count minor Debian issues for --exit-code too\n\n"
-        "Example (CI: fail on HIGH and CRITICAL):\n"
-        "  kiln scan db import debian-12.zip pypi.zip npm.zip tracker.json\n"
-        "  kiln scan --severity HIGH,CRITICAL --exit-code 1 dataenv:latest-prod\n",
+    .spec = &scan_spec,
+    .subcommands = scan_subcommands,
 };

@@ -1,6 +1,5 @@
 /* kiln stop: the image's STOPSIGNAL, then SIGKILL after a grace period. */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/json.h"
@@ -69,27 +69,36 @@ int cli_stop_container(const char *root, const char *id, long timeout_s, struct 
     return 0;
 }
 
+static long stop_timeout = 10;
+
+static const struct cli_opt stop_opts[] = {
+    {'t', "time", CLI_OPT_LONG, &stop_timeout, "SECONDS", "grace period before SIGKILL (10)", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec stop_spec = {
+    .name = "stop",
+    .args = "NAME|ID...",
+    .summary = "stop running containers",
+    .text = "Sends the image's STOPSIGNAL (default SIGTERM) to the container, then SIGKILL\n"
+            "if it is still running after -t seconds (default 10).\n",
+    .opts = stop_opts,
+    .min_args = 1,
+    .max_args = -1,
+};
+
 static int cmd_stop(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"time", required_argument, NULL, 't'},
-                                         {NULL, 0, NULL, 0}};
-    long timeout = 10;
-    int c;
-    while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
-        if (c == 't')
-            timeout = atol(optarg);
-        else
-            return cli_usage_error("stop", "unknown option");
-    }
-    if (optind >= argc)
-        return cli_usage_error("stop", "give at least one container");
+    int first = cli_parse(&stop_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     cleanup_free char *root = cli_store_root(g);
     int ret = EXIT_OK;
-    for (int i = optind; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         cleanup_free char *id = NULL;
         struct kiln_error *err = NULL;
         if (ctr_find(root, argv[i], &id, &err) < 0 ||
-            cli_stop_container(root, id, timeout, &err) < 0) {
+            cli_stop_container(root, id, stop_timeout, &err) < 0) {
             ret = cli_fail(err);
             continue;
         }
@@ -101,8 +110,5 @@ static int cmd_stop(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_stop = {
     .name = "stop",
     .run = cmd_stop,
-    .summary = "stop running containers",
-    .usage = "Usage: kiln stop [-t SECONDS] NAME|ID...\n\n"
-             "Sends the image's STOPSIGNAL (default SIGTERM) to the container, then SIGKILL\n"
-             "if it is still running after -t seconds (default 10).\n",
+    .spec = &stop_spec,
 };

@@ -7,13 +7,21 @@
 #include <zstd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
+
+static const struct cli_spec version_spec = {
+    .name = "version",
+    .summary = "print kiln's version and the libraries it was built with",
+    .text = "Prints kiln's version and the versions of the libraries it uses.\n",
+    .max_args = 0,
+};
 
 static int cmd_version(struct cli_global *g, int argc, char **argv)
 {
     (void)g;
-    (void)argv;
-    if (argc > 1)
-        return cli_usage_error("version", "takes no arguments");
+    int first = cli_parse(&version_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     printf("kiln version %s\n", KILN_VERSION);
     /* The headers' versions, like jansson's and OpenSSL's: asking libcurl or
      * libarchive would load them (and their ~37 dependencies) for nothing. */
@@ -25,7 +33,5 @@ static int cmd_version(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_version = {
     .name = "version",
     .run = cmd_version,
-    .summary = "print kiln's version and the libraries it was built with",
-    .usage =
-        "Usage: kiln version\n\nPrints kiln's version and the versions of the libraries it uses.\n",
+    .spec = &version_spec,
 };

@@ -1,13 +1,13 @@
 /* kiln versions IMAGE: what is installed in an image, read from its layers
  * without starting it: the baked /etc/dataenv/versions.conf, the labels, Python
  * distributions and Debian packages (report/versions.h). Text or JSON. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/store_cmd.h"
+#include "cli/opt.h"
 #include "report/versions.h"
 #include "util/platform.h"
 #include "util/cleanup.h"
@@ -34,34 +34,39 @@ static void print_section(const char *title, json_t *map, int width)
     free(keys);
 }
 
+static const char *format = "text", *platform;
+
+static const struct cli_opt versions_opts[] = {
+    {'f', "format", CLI_OPT_STRING, &format, "FORMAT", "text (default) or json", NULL},
+    {0, "platform", CLI_OPT_STRING, &platform, "P",
+     "the image of an index (default: this machine's)", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec versions_spec = {
+    .name = "versions",
+    .args = "IMAGE",
+    .summary = "list the versions installed in an image, without running it",
+    .text = "Reads the image's layers (no container is started) and lists: the baked\n"
+            "/etc/dataenv/versions.conf, the toolchains (the Debian versions of python3,\n"
+            "rustc, cargo, rustfmt, rust-clippy, when installed), the image's labels, the\n"
+            "Python distributions (dist-info METADATA / egg-info PKG-INFO in\n"
+            "/opt/*/lib/python3.*/site-packages, /usr/local/lib/python3.*,\n"
+            "/usr/lib/python3/dist-packages; the first of a name wins, as for pip list in\n"
+            "the image's venv) and the Debian packages installed according to\n"
+            "/var/lib/dpkg/status.\n",
+    .opts = versions_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
+
 static int cmd_versions(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"platform", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *format = "text", *platform = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "+f:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            format = optarg;
-            break;
-        case 'P':
-            platform = optarg;
-            break;
-        case 'h':
-            return cli_print_help("versions");
-        default:
-            return cli_usage_error("versions", "unknown option");
-        }
-    }
+    int first = cli_parse(&versions_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0)
         return cli_usage_error("versions", "--format must be text or json, not \"%s\"", format);
-    if (argc - optind != 1)
-        return cli_usage_error("versions", "needs exactly one IMAGE");
 
     cleanup_store struct store *s = NULL;
     int rc = cli_store_open(g, &s);
@@ -72,7 +77,7 @@ static int cmd_versions(struct cli_global *g, int argc, char **argv)
     struct platform want;
     if (platform != NULL && platform_parse(platform, &want, &err) < 0)
         return cli_fail(err);
-    if (versions_of_image(s, argv[optind], platform ? &want : NULL, &r, &err) < 0)
+    if (versions_of_image(s, argv[first], platform ? &want : NULL, &r, &err) < 0)
         return cli_fail(err);
 
     if (strcmp(format, "json") == 0) {
@@ -93,17 +98,5 @@ static int cmd_versions(struct cli_global *g, int argc, char **argv)
 const struct cli_command cli_cmd_versions = {
     .name = "versions",
     .run = cmd_versions,
-    .summary = "list the versions installed in an image, without running it",
-    .usage = "Usage: kiln versions [OPTIONS] IMAGE\n\n"
-             "Reads the image's layers (no container is started) and lists: the baked\n"
-             "/etc/dataenv/versions.conf, the toolchains (the Debian versions of python3,\n"
-             "rustc, cargo, rustfmt, rust-clippy, when installed), the image's labels, the\n"
-             "Python distributions (dist-info METADATA / egg-info PKG-INFO in\n"
-             "/opt/*/lib/python3.*/site-packages, /usr/local/lib/python3.*,\n"
-             "/usr/lib/python3/dist-packages; the first of a name wins, as for pip list in\n"
-             "the image's venv) and the Debian packages installed according to\n"
-             "/var/lib/dpkg/status.\n\n"
-             "Options:\n"
-             "  -f, --format FORMAT  text (default) or json\n"
-             "      --platform P     the image of an index (default: this machine's)\n",
+    .spec = &versions_spec,
 };
