@@ -1,11 +1,12 @@
 /* kiln kube generate IMAGE|CONTAINER: a Deployment (and Service) for Kubernetes
  * from an image's config or a container's record, the image named by digest;
  * kiln kube check FILE: a manifest read and checked the way kiln reads it. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/kube_cli.h"
+#include "cli/opt.h"
 #include "cli/store_cmd.h"
 #include "kube/kube.h"
 #include "runtime/container.h"
@@ -49,43 +50,50 @@ static char *repository(const char *ref)
     return r;
 }
 
+static int gen_service;
+static const char *gen_name, *gen_image_name, *gen_file;
+static const struct cli_opt generate_opts[] = {
+    {'s', "service", CLI_OPT_FLAG, &gen_service, NULL,
+     "add a Service (ClusterIP) for the exposed ports", NULL},
+    {'n', "name", CLI_OPT_STRING, &gen_name, "NAME",
+     "object and container name (default: the image's repository or the container's name, "
+     "as a DNS label)",
+     NULL},
+    {'i', "image-name", CLI_OPT_STRING, &gen_image_name, "REF",
+     "the repository the cluster pulls (default: the image's name without its tag); the "
+     "digest is always the store's",
+     NULL},
+    {'f', "filename", CLI_OPT_STRING, &gen_file, "FILE", "write to FILE instead of standard output",
+     NULL},
+    CLI_OPT_END,
+};
+static const struct cli_spec generate_spec = {
+    .name = "kube generate",
+    .args = "IMAGE|CONTAINER",
+    .summary = "a Deployment (and Service) for an image or a container",
+    .text = "Writes a Deployment (one replica) for IMAGE or a container, as podman kube\n"
+            "generate does: the image by digest (NAME@sha256:...), ENTRYPOINT/CMD (a\n"
+            "container's command line) as command/args, WORKDIR, USER (numeric) as\n"
+            "runAsUser/runAsGroup, EXPOSEd ports, the env a container adds to the image's,\n"
+            "and the HEALTHCHECK as an exec livenessProbe (plus a startupProbe covering its\n"
+            "start period and retries). The output reads back with kiln kube check and runs\n"
+            "with kiln kube play.\n\n"
+            "Example:\n"
+            "  kiln kube generate --service dataenv:latest-prod > dataenv.yaml\n",
+    .opts = generate_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
+
 static int kube_generate_cmd(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"service", no_argument, NULL, 's'},
-        {"name", required_argument, NULL, 'n'},
-        {"image-name", required_argument, NULL, 'i'},
-        {"filename", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    int first = cli_parse(&generate_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     struct kube_generate_opts o = {0};
-    const char *name = NULL, *image_name = NULL, *file = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+sn:i:f:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            o.service = 1;
-            break;
-        case 'n':
-            name = optarg;
-            break;
-        case 'i':
-            image_name = optarg;
-            break;
-        case 'f':
-            file = optarg;
-            break;
-        case 'h':
-            return cli_print_help("kube");
-        default:
-            return cli_usage_error("kube", "unknown option to generate");
-        }
-    }
-    if (optind + 1 != argc)
-        return cli_usage_error("kube", "generate takes one IMAGE or CONTAINER");
-    const char *what = argv[optind];
+    o.service = gen_service;
+    const char *name = gen_name, *image_name = gen_image_name, *file = gen_file;
+    const char *what = argv[first];
     struct kiln_error *err = NULL;
     cleanup_free char *root = cli_store_root(g);
     cleanup_free char *id = NULL;
@@ -146,9 +154,7 @@ static int kube_generate_cmd(struct cli_global *g, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* The uid an image's USER names: 0 for none or root, -1 for a name (which only
- * the image's /etc/passwd could resolve; the kubelet refuses those too). */
-static long long image_uid(const char *user)
+long long kube_cli_image_uid(const char *user)
 {
     if (user == NULL || *user == '\0' || strcmp(user, "root") == 0 ||
         strncmp(user, "root:", 5) == 0)
@@ -182,7 +188,7 @@ static int check_non_root(struct store *s, const char *file, const struct kube_o
             continue;
         const char *user =
             json_string_value(json_object_get(json_object_get(img->config_json, "config"), "User"));
-        long long iu = image_uid(user);
+        long long iu = kube_cli_image_uid(user);
         if (iu > 0)
             continue;
         return kiln_error_set(
@@ -195,15 +201,36 @@ static int check_non_root(struct store *s, const char *file, const struct kube_o
     return 0;
 }
 
+static int check_no_images;
+static const struct cli_opt check_opts[] = {
+    {0, "no-images", CLI_OPT_FLAG, &check_no_images, NULL,
+     "do not check runAsNonRoot against the images in the store", NULL},
+    CLI_OPT_END,
+};
+static const struct cli_spec check_spec = {
+    .name = "kube check",
+    .args = "FILE...",
+    .summary = "read and check manifests the way kiln reads them",
+    .text = "Reads each FILE (every YAML document) into kiln's model and checks it whole:\n"
+            "YAML syntax (file:line:column), apiVersion and kind, the type of each field of\n"
+            "Pods, Deployments, Services, ConfigMaps and Secrets. It prints the objects; the\n"
+            "kinds kiln does not run (Ingress, HorizontalPodAutoscaler, ...) are marked. A\n"
+            "container with runAsNonRoot and no runAsUser whose image is in the store must\n"
+            "have a numeric non-root USER, as the kubelet requires.\n\n"
+            "Example:\n"
+            "  kubectl kustomize dataenv/deploy/overlays/prod > prod.yaml && kiln kube check "
+            "prod.yaml\n",
+    .opts = check_opts,
+    .min_args = 1,
+    .max_args = -1,
+};
+
 static int kube_check_cmd(struct cli_global *g, int argc, char **argv)
 {
-    int images = 1, first = 1;
-    if (argc > 1 && strcmp(argv[1], "--no-images") == 0) {
-        images = 0;
-        first = 2;
-    }
-    if (argc <= first)
-        return cli_usage_error("kube", "check takes one or more FILEs");
+    int first = cli_parse(&check_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    int images = !check_no_images;
     cleanup_store struct store *s = NULL;
     if (images) {
         int rc = cli_store_open(g, &s);
@@ -231,45 +258,95 @@ static int kube_check_cmd(struct cli_global *g, int argc, char **argv)
     return EXIT_OK;
 }
 
+static int play_down;
+static const struct cli_opt play_opts[] = {
+    {0, "down", CLI_OPT_FLAG, &play_down, NULL,
+     "remove what kube play FILE made: its containers, pods and volumes", NULL},
+    CLI_OPT_END,
+};
+static const struct cli_spec play_spec = {
+    .name = "kube play",
+    .args = "FILE|-",
+    .summary = "run a manifest's Pods, Deployments and Services as kiln pods",
+    .text = "Runs each Pod and Deployment (one replica) of FILE (\"-\": standard input; any\n"
+            "number of YAML documents, as kubectl kustomize prints them) as a kiln pod NAME-pod\n"
+            "with a container NAME-pod-CONTAINER each. The images must be in the store.\n"
+            "  ports     a containerPort is published on 127.0.0.1 at its hostPort, else at\n"
+            "            the port of each Service (of the file) selecting the pod and\n"
+            "            targeting it (by number or name); other ports are not published\n"
+            "  env       value, valueFrom configMapKeyRef/secretKeyRef, envFrom, from the\n"
+            "            ConfigMaps and Secrets of the same file\n"
+            "  volumes   emptyDir (a directory, shared by the pod's containers), configMap and\n"
+            "            secret (a read-only file per key); subPath; other types are an error\n"
+            "  probes    readinessProbe (else liveness, else startup) is the health check\n"
+            "            (kiln ps: healthy = ready); httpGet and tcpSocket connect to the pod's\n"
+            "            127.0.0.1 as the kubelet does, exec runs in the container; the\n"
+            "            startupProbe's window is the start period. A failing probe marks the\n"
+            "            container unhealthy; kiln does not restart it\n"
+            "  security  runAsNonRoot refuses an image whose USER is root (or unset or a name)\n"
+            "            unless runAsUser is non-zero; runAsUser/runAsGroup;\n"
+            "            readOnlyRootFilesystem; capabilities drop/add (ALL); no_new_privs\n"
+            "            and kiln's default seccomp profile always (RuntimeDefault); privileged\n"
+            "            is refused\n"
+            "Other kinds (Ingress, HorizontalPodAutoscaler, PodDisruptionBudget, ...) are named\n"
+            "in a warning. Bad input is one error (file:line:column) before anything starts;\n"
+            "a failure while starting removes what this run made. A second play of the same\n"
+            "file is refused while the first runs.\n\n"
+            "Example:\n"
+            "  kubectl kustomize dataenv/deploy/overlays/dev | kiln kube play -\n"
+            "  kiln ps                                  # dataenv-api-pod-api ... (healthy)\n"
+            "  kiln kube generate --service dataenv:latest-prod | kiln kube play -\n"
+            "  kiln kube play --down dev.yaml\n",
+    .opts = play_opts,
+    .min_args = 1,
+    .max_args = 1,
+};
+
+static int kube_play_cmd(struct cli_global *g, int argc, char **argv)
+{
+    int first = cli_parse(&play_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    return kube_play(g, argv[first], play_down);
+}
+
+static const struct cli_spec *const kube_subcommands[] = {&generate_spec, &check_spec, &play_spec,
+                                                          NULL};
+
+static const struct cli_spec kube_spec = {
+    .name = "kube",
+    .args = "COMMAND [ARGS...]",
+    .summary = "Kubernetes manifests: generate from an image or container, check, play",
+    .text = "kiln's side of dataenv/deploy (Kustomize; docs/kube.md): generate writes a\n"
+            "Deployment for an image, check reads a manifest as kiln does, play runs it\n"
+            "locally as kiln pods so its constraints are proven against the real image.\n",
+    .min_args = 1,
+    .max_args = -1,
+    .flags = CLI_SPEC_STOP_AT_OPERAND,
+};
+
 static int cmd_kube(struct cli_global *g, int argc, char **argv)
 {
-    if (argc < 2)
-        return cli_usage_error("kube", "give a subcommand: generate or check");
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-        return cli_print_help("kube");
-    if (strcmp(argv[1], "generate") == 0)
-        return kube_generate_cmd(g, argc - 1, argv + 1);
-    if (strcmp(argv[1], "check") == 0)
-        return kube_check_cmd(g, argc - 1, argv + 1);
-    return cli_usage_error("kube", "unknown subcommand \"%s\" (generate or check)", argv[1]);
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))
+        return cli_print_help("kube"); /* with the list of subcommands */
+    int first = cli_parse(&kube_spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    const char *sub = argv[first];
+    argc -= first;
+    argv += first;
+    if (strcmp(sub, "generate") == 0)
+        return kube_generate_cmd(g, argc, argv);
+    if (strcmp(sub, "check") == 0)
+        return kube_check_cmd(g, argc, argv);
+    if (strcmp(sub, "play") == 0)
+        return kube_play_cmd(g, argc, argv);
+    return cli_usage_error("kube", "unknown subcommand \"%s\" (generate, check or play)", sub);
 }
 
 const struct cli_command cli_cmd_kube = {
     .name = "kube",
     .run = cmd_kube,
-    .summary = "Kubernetes manifests: generate from an image or container, check",
-    .usage = "Usage: kiln kube generate [OPTIONS] IMAGE|CONTAINER\n"
-             "       kiln kube check [--no-images] FILE...\n\n"
-             "generate writes a Deployment (one replica) for IMAGE or a container, as podman\n"
-             "kube generate does: the image by digest (NAME@sha256:...), ENTRYPOINT/CMD (a\n"
-             "container's command line) as command/args, WORKDIR, USER (numeric) as\n"
-             "runAsUser/runAsGroup, EXPOSEd ports, the env a container adds to the image's,\n"
-             "and the HEALTHCHECK as an exec livenessProbe (plus a startupProbe covering its\n"
-             "start period and retries). The output reads back with kiln kube check.\n\n"
-             "  -s, --service          add a Service (ClusterIP) for the exposed ports\n"
-             "  -n, --name NAME        object and container name (default: the image's\n"
-             "                         repository or the container's name, as a DNS label)\n"
-             "  -i, --image-name REF   the repository the cluster pulls (default: the image's\n"
-             "                         name without its tag); the digest is always the store's\n"
-             "  -f, --filename FILE    write to FILE instead of standard output\n\n"
-             "check reads each FILE (every YAML document) into kiln's model and checks it whole:\n"
-             "YAML syntax (file:line:column), apiVersion and kind, the type of each field of\n"
-             "Pods, Deployments, Services, ConfigMaps and Secrets. It prints the objects; the\n"
-             "kinds kiln does not run (Ingress, HorizontalPodAutoscaler, ...) are marked. A\n"
-             "container with runAsNonRoot and no runAsUser whose image is in the store must\n"
-             "have a numeric non-root USER, as the kubelet requires (--no-images: skip).\n\n"
-             "Examples:\n"
-             "  kiln kube generate --service dataenv:latest-prod > dataenv.yaml\n"
-             "  kubectl kustomize dataenv/deploy/overlays/prod > prod.yaml && kiln kube check "
-             "prod.yaml\n",
+    .spec = &kube_spec,
+    .subcommands = kube_subcommands,
 };

@@ -79,6 +79,13 @@ struct kube_env {
     int optional;
 };
 
+/* envFrom: every key of a ConfigMap or Secret, prefixed. */
+struct kube_env_source {
+    int secret;
+    char *name, *prefix;
+    int optional;
+};
+
 struct kube_port {
     char *name, *protocol; /* protocol TCP when not given */
     int container_port, host_port;
@@ -117,6 +124,8 @@ struct kube_container {
     size_t n_command, n_args;
     struct kube_env *env;
     size_t n_env;
+    struct kube_env_source *env_from;
+    size_t n_env_from;
     struct kube_port *ports;
     size_t n_ports;
     struct kube_probe liveness, readiness, startup;
@@ -157,6 +166,8 @@ struct kube_object {
     int replicas; /* Deployment: 1 when not given */
     struct kube_kv *selector;
     size_t n_selector;
+    struct kube_kv *pod_labels; /* a Pod's labels, a Deployment's template's */
+    size_t n_pod_labels;
     struct kube_pod_spec pod;
     /* Service */
     char *service_type;

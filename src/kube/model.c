@@ -114,7 +114,8 @@ static int read_deployment(struct kube_rd *rd, const struct kube_node *doc, stru
                           "%s=%s does not match the template's labels", o->selector[i].key,
                           o->selector[i].value);
     }
-    kube_kv_free(labels, n_labels);
+    o->pod_labels = labels;
+    o->n_pod_labels = n_labels;
     if (rc < 0)
         return -1;
     return kube_read_pod_spec(rd, pspec, "spec.template.spec", &o->pod);
@@ -197,6 +198,7 @@ static void object_release(struct kube_object *o)
     free(o->namespace);
     kube_kv_free(o->labels, o->n_labels);
     kube_kv_free(o->selector, o->n_selector);
+    kube_kv_free(o->pod_labels, o->n_pod_labels);
     kube_pod_spec_release(&o->pod);
     free(o->service_type);
     for (size_t i = 0; i < o->n_service_ports; i++) {
@@ -241,6 +243,11 @@ static int read_object(struct kube_rd *rd, const struct kube_node *doc, struct k
         if (spec == NULL)
             return kube_bad(rd, doc, "spec", "is missing");
         o->replicas = 1;
+        for (size_t i = 0; i < o->n_labels; i++) {
+            o->pod_labels = xrealloc(o->pod_labels, (o->n_pod_labels + 1) * sizeof(struct kube_kv));
+            o->pod_labels[o->n_pod_labels].key = xstrdup(o->labels[i].key);
+            o->pod_labels[o->n_pod_labels++].value = xstrdup(o->labels[i].value);
+        }
         return kube_read_pod_spec(rd, spec, "spec", &o->pod);
     }
     case KUBE_KIND_DEPLOYMENT:

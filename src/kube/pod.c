@@ -137,6 +137,26 @@ static int read_env(struct kube_rd *rd, const struct kube_node *e, const char *p
     return 0;
 }
 
+static int read_env_from(struct kube_rd *rd, const struct kube_node *e, const char *p,
+                         struct kube_env_source *src)
+{
+    const struct kube_node *cm, *sec;
+    if (kube_rd_str(rd, e, "prefix", p, &src->prefix) < 0 ||
+        kube_rd_node(rd, e, "configMapRef", p, KUBE_MAP, &cm) < 0 ||
+        kube_rd_node(rd, e, "secretRef", p, KUBE_MAP, &sec) < 0)
+        return -1;
+    if ((cm != NULL) == (sec != NULL))
+        return kube_bad(rd, e, p, "give one of configMapRef, secretRef");
+    cleanup_free char *pr = kube_path(p, cm ? "configMapRef" : "secretRef");
+    src->secret = sec != NULL;
+    if (kube_rd_str(rd, cm ? cm : sec, "name", pr, &src->name) < 0 ||
+        kube_rd_bool(rd, cm ? cm : sec, "optional", pr, &src->optional) < 0)
+        return -1;
+    if (src->name == NULL)
+        return kube_bad(rd, cm ? cm : sec, pr, "name is missing");
+    return 0;
+}
+
 static int read_port(struct kube_rd *rd, const struct kube_node *m, const char *p,
                      struct kube_port *port)
 {
@@ -205,6 +225,7 @@ static int read_container(struct kube_rd *rd, const struct kube_node *m, const c
         kube_rd_strs(rd, m, "command", p, &c->command, &c->n_command) < 0 ||
         kube_rd_strs(rd, m, "args", p, &c->args, &c->n_args) < 0 ||
         READ_LIST(rd, m, "env", p, c->env, c->n_env, read_env) < 0 ||
+        READ_LIST(rd, m, "envFrom", p, c->env_from, c->n_env_from, read_env_from) < 0 ||
         READ_LIST(rd, m, "ports", p, c->ports, c->n_ports, read_port) < 0 ||
         READ_LIST(rd, m, "volumeMounts", p, c->mounts, c->n_mounts, read_mount) < 0 ||
         read_probe(rd, m, "livenessProbe", p, &c->liveness) < 0 ||
@@ -307,6 +328,11 @@ static void container_release(struct kube_container *c)
         free(c->env[i].ref_key);
     }
     free(c->env);
+    for (size_t i = 0; i < c->n_env_from; i++) {
+        free(c->env_from[i].name);
+        free(c->env_from[i].prefix);
+    }
+    free(c->env_from);
     for (size_t i = 0; i < c->n_ports; i++) {
         free(c->ports[i].name);
         free(c->ports[i].protocol);

@@ -60,6 +60,13 @@ struct ctr_healthcheck {
     long long interval, timeout, start_period;
     long long start_interval; /* between probes while starting, in the start period */
     int retries;
+    /* A network probe (Test ["KILN-HTTPGET", PORT, PATH] or ["KILN-TCP", PORT], what
+     * kiln kube play makes of Kubernetes' httpGet and tcpSocket probes): net_port > 0
+     * means connect to 127.0.0.1:net_port in the container's network namespace, as
+     * the kubelet probes a pod from outside it, and with http_path send an HTTP/1.0
+     * GET; 200-399 passes. argv then only describes the probe. */
+    int net_port;
+    char *http_path;
 };
 
 /* Reads config.Healthcheck; returns 0 with hc->argv NULL when there is none

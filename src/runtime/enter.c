@@ -66,8 +66,8 @@ static __attribute__((noreturn)) void command(const struct rt_spec *s, int errfd
         rt_resolve_user(s, keep_uid, keep_gid, &u, &err) < 0)
         fail(errfd, RT_EXIT_SETUP, err);
     char **env = rt_build_env(s, &u);
-    if (rt_enter_workdir(s->cwd, &err) < 0 || rt_drop_bounding(&err) < 0 ||
-        rt_become_user(&u, &err) < 0)
+    if (rt_enter_workdir(s->cwd, &err) < 0 || rt_drop_bounding(s, &err) < 0 ||
+        rt_become_user(s, &u, &err) < 0)
         fail(errfd, RT_EXIT_SETUP, err);
     setsid();
     if (tty_slave >= 0)

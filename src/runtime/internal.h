@@ -10,10 +10,10 @@ extern const int rt_default_caps[];
 extern const size_t rt_n_default_caps;
 
 /* Drops every capability outside Docker's default from the bounding set. */
-int rt_drop_bounding(struct kiln_error **err);
+int rt_drop_bounding(const struct rt_spec *s, struct kiln_error **err);
 /* Switches to u (groups, gid, uid) and leaves Docker's default set effective
  * for uid 0, nothing for others. */
-int rt_become_user(const struct rt_user *u, struct kiln_error **err);
+int rt_become_user(const struct rt_spec *s, const struct rt_user *u, struct kiln_error **err);
 /* no_new_privs and the default seccomp filter: the last step before exec. */
 int rt_lock_down(int no_sync, struct kiln_error **err);
 /* Applies the spec's rlimits clamped to the current hard limits. */

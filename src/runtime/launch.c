@@ -111,6 +111,8 @@ static json_t *record_config(const struct launch_opts *o, char **argv, json_t *e
     if (o->hostname)
         json_object_set_new(c, "Hostname", json_string(o->hostname));
     json_object_set_new(c, "Userns", json_integer(o->userns));
+    if (o->caps_set)
+        json_object_set_new(c, "CapMask", json_integer((json_int_t)o->caps));
     json_object_set_new(c, "Detached", json_boolean(o->detach));
     json_object_set_new(c, "AutoRemove", json_boolean(o->rm));
     static const char *const modes[] = {"host", "none", "private"};
@@ -141,6 +143,9 @@ void launch_exec_spec(const json_t *cfg, struct rt_spec *s, const char ***env_ou
     s->cwd = cfg_str(cfg, "WorkingDir");
     s->hostname = cfg_str(cfg, "Hostname");
     s->userns = (enum rt_userns)json_integer_value(json_object_get(cfg, "Userns"));
+    const json_t *caps = json_object_get(cfg, "CapMask");
+    s->caps_set = json_is_integer(caps);
+    s->caps = (unsigned long long)json_integer_value(caps);
 }
 
 /* Runs the supervisor; returns its status. Removes the record with --rm. */
@@ -234,6 +239,8 @@ static int start(const struct launch_opts *o, const char *id, char **argv, json_
         s.discard_upper = o->rm;
     }
     s.readonly_root = o->read_only;
+    s.caps_set = o->caps_set;
+    s.caps = o->caps;
     s.argv = (const char *const *)argv;
     s.env = envv;
     s.cwd = cfg_str(cfg, "WorkingDir");

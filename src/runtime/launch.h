@@ -43,6 +43,8 @@ struct launch_opts {
     const char *hosts_file; /* the pod's /etc/hosts, or NULL */
     enum rt_userns userns;
     int read_only, no_init;
+    int caps_set; /* 1: caps (rt_caps_mask) instead of the default set */
+    unsigned long long caps;
     long long memory;
     double cpus;
     const struct rt_rlimit *rlimits;

@@ -110,7 +110,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
     if (s->tty && fchown(0, u.uid, u.gid) < 0)
         errno = 0;
     if (rt_enter_workdir(s->cwd, &err) < 0 || rt_apply_rlimits(s, &err) < 0 ||
-        rt_drop_bounding(&err) < 0 || rt_become_user(&u, &err) < 0)
+        rt_drop_bounding(s, &err) < 0 || rt_become_user(s, &u, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     /* Only 0, 1, 2 survive the exec (the error pipe closes on it). */

@@ -95,6 +95,9 @@ struct rt_spec {
     enum rt_userns userns;
     const struct rt_mount *mounts; /* extra mounts, applied in order after /proc and /dev */
     size_t n_mounts;
+    int caps_set;                 /* 1: caps is the capability set (bounding, and effective
+                                   * for uid 0) instead of Docker's default */
+    unsigned long long caps;      /* bit N: capability N (rt_caps_mask) */
     int no_etc_files;             /* don't provide /etc/hosts, /etc/hostname, /etc/resolv.conf */
     pid_t net_holder;             /* RT_NET_PRIVATE: whose network namespace to join (see above) */
     const struct net_port *ports; /* RT_NET_PRIVATE: ports the supervisor publishes when it
@@ -165,5 +168,11 @@ int rt_resolve_argv(const char *const *image_entrypoint, const char *const *imag
                     const char *user_entrypoint, char *const *user_cmd, size_t n_user_cmd,
                     char ***out, struct kiln_error **err);
 void rt_argv_free(char **argv);
+
+/* Docker's default capability set with drop taken away ("ALL": all of it) and
+ * add put in, as a mask for rt_spec.caps. Names as "NET_RAW" or "CAP_NET_RAW",
+ * any case; an unknown one is KILN_E_USAGE naming it. */
+int rt_caps_mask(const char *const *add, size_t n_add, const char *const *drop, size_t n_drop,
+                 unsigned long long *mask, struct kiln_error **err);
 
 #endif

@@ -1,6 +1,7 @@
 /* Privilege shaping right before exec: capability bounding set as Docker's
  * default, user switch, rlimits, no_new_privs and the default seccomp filter
  * (precompiled at build time, see tools/seccomp/gen_filter.c). */
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -11,10 +12,13 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sched.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime/internal.h"
+#include "util/strbuf.h"
 
 const int rt_default_caps[] = {
     CAP_CHOWN,   CAP_DAC_OVERRIDE, CAP_FSETID,           CAP_FOWNER,
@@ -24,18 +28,65 @@ const int rt_default_caps[] = {
 };
 const size_t rt_n_default_caps = sizeof(rt_default_caps) / sizeof(rt_default_caps[0]);
 
-static int is_default_cap(int c)
+static unsigned long long default_mask(void)
 {
+    unsigned long long m = 0;
     for (size_t i = 0; i < rt_n_default_caps; i++)
-        if (rt_default_caps[i] == c)
-            return 1;
+        m |= 1ULL << rt_default_caps[i];
+    return m;
+}
+
+/* The set in effect for s: its own, or Docker's default. */
+static unsigned long long spec_mask(const struct rt_spec *s)
+{
+    return s->caps_set ? s->caps : default_mask();
+}
+
+static int cap_named(const char *name, int *out)
+{
+    struct strbuf sb = STRBUF_INIT;
+    if (strncasecmp(name, "CAP_", 4) != 0)
+        strbuf_adds(&sb, "cap_");
+    for (const char *p = name; *p; p++)
+        strbuf_addc(&sb, (char)tolower((unsigned char)*p));
+    cap_value_t v;
+    int r = cap_from_name(sb.buf, &v);
+    strbuf_release(&sb);
+    if (r < 0 || v < 0 || v > CAP_LAST_CAP)
+        return -1;
+    *out = v;
     return 0;
 }
 
-int rt_drop_bounding(struct kiln_error **err)
+int rt_caps_mask(const char *const *add, size_t n_add, const char *const *drop, size_t n_drop,
+                 unsigned long long *mask, struct kiln_error **err)
 {
+    unsigned long long all = CAP_LAST_CAP >= 63 ? ~0ULL : (1ULL << (CAP_LAST_CAP + 1)) - 1;
+    unsigned long long m = default_mask();
+    for (size_t i = 0; i < n_drop + n_add; i++) {
+        const char *name = i < n_drop ? drop[i] : add[i - n_drop];
+        int c;
+        unsigned long long bits;
+        if (strcasecmp(name, "ALL") == 0)
+            bits = all;
+        else if (cap_named(name, &c) == 0)
+            bits = 1ULL << c;
+        else
+            return kiln_error_set(err, KILN_E_USAGE, "unknown capability \"%s\"", name);
+        if (i < n_drop)
+            m &= ~bits;
+        else
+            m |= bits;
+    }
+    *mask = m;
+    return 0;
+}
+
+int rt_drop_bounding(const struct rt_spec *s, struct kiln_error **err)
+{
+    unsigned long long keep = spec_mask(s);
     for (int c = 0; c <= CAP_LAST_CAP; c++) {
-        if (is_default_cap(c))
+        if (keep & (1ULL << c))
             continue;
         if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
             return kiln_error_errno(err, errno, "dropping capability %d from the bounding set", c);
@@ -47,7 +98,7 @@ int rt_drop_bounding(struct kiln_error **err)
     return 0;
 }
 
-int rt_become_user(const struct rt_user *u, struct kiln_error **err)
+int rt_become_user(const struct rt_spec *s, const struct rt_user *u, struct kiln_error **err)
 {
     if (setgroups(u->n_groups, u->groups) < 0 && !(errno == EPERM && u->n_groups == 0))
         return kiln_error_errno(err, errno, "setting supplementary groups");
@@ -60,11 +111,16 @@ int rt_become_user(const struct rt_user *u, struct kiln_error **err)
     if (caps == NULL)
         return kiln_error_errno(err, errno, "cap_init");
     if (u->uid == 0) {
-        cap_value_t v[32];
-        for (size_t i = 0; i < rt_n_default_caps; i++)
-            v[i] = rt_default_caps[i];
-        cap_set_flag(caps, CAP_EFFECTIVE, (int)rt_n_default_caps, v, CAP_SET);
-        cap_set_flag(caps, CAP_PERMITTED, (int)rt_n_default_caps, v, CAP_SET);
+        unsigned long long m = spec_mask(s);
+        cap_value_t v[64];
+        int n = 0;
+        for (int c = 0; c <= CAP_LAST_CAP && c < 64; c++)
+            if (m & (1ULL << c))
+                v[n++] = c;
+        if (n > 0) {
+            cap_set_flag(caps, CAP_EFFECTIVE, n, v, CAP_SET);
+            cap_set_flag(caps, CAP_PERMITTED, n, v, CAP_SET);
+        }
     }
     int r = cap_set_proc(caps);
     int e = errno;

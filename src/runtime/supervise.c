@@ -1,7 +1,12 @@
 /* A container's supervisor (what conmon is to podman): the process that
  * clones PID 1, records its state and exit, and runs its health checks. It is
  * the parent of PID 1, so when it is killed the container dies with it. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -49,6 +54,20 @@ int ctr_healthcheck_from_json(const json_t *j, struct ctr_healthcheck *hc, struc
             const char *a = json_string_value(json_array_get(test, i));
             hc->argv[i - 1] = xstrdup(a ? a : "");
         }
+    } else if ((strcmp(kind, "KILN-HTTPGET") == 0 && n == 3) ||
+               (strcmp(kind, "KILN-TCP") == 0 && n == 2)) {
+        const char *port = json_string_value(json_array_get(test, 1));
+        const char *path = json_string_value(json_array_get(test, 2));
+        char *end;
+        long v = port ? strtol(port, &end, 10) : 0;
+        if (port == NULL || *end != '\0' || v < 1 || v > 65535 || (n == 3 && path == NULL))
+            return kiln_error_set(err, KILN_E_INVALID, "HEALTHCHECK %s: bad port or path", kind);
+        hc->net_port = (int)v;
+        hc->http_path = path ? xstrdup(path) : NULL;
+        hc->argv = xcalloc(3, sizeof(char *));
+        hc->argv[0] = xstrdup(path ? "http-get" : "tcp-connect");
+        hc->argv[1] =
+            path ? xasprintf("http://127.0.0.1:%ld%s", v, path) : xasprintf("127.0.0.1:%ld", v);
     } else {
         return kiln_error_set(err, KILN_E_INVALID, "HEALTHCHECK test \"%s\" not understood", kind);
     }
@@ -70,6 +89,56 @@ void ctr_healthcheck_release(struct ctr_healthcheck *hc)
 {
     rt_argv_free(hc->argv);
     hc->argv = NULL;
+    free(hc->http_path);
+    hc->http_path = NULL;
+}
+
+/* In a child: the network probe of hc from inside pid1's network namespace;
+ * prints what failed; returns the exit status (0 passed). */
+static int net_probe(pid_t pid1, const struct ctr_healthcheck *hc)
+{
+    int netfd, usernsfd;
+    struct kiln_error *err = NULL;
+    if (net_ns_open(pid1, &netfd, &usernsfd, &err) < 0) {
+        printf("%s\n", err->msg);
+        return 1;
+    }
+    if ((usernsfd >= 0 && setns(usernsfd, CLONE_NEWUSER) < 0) || setns(netfd, CLONE_NEWNET) < 0) {
+        printf("joining the network namespace: %s\n", strerror(errno));
+        return 1;
+    }
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)hc->net_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+        printf("connect 127.0.0.1:%d: %s\n", hc->net_port, strerror(errno));
+        return 1;
+    }
+    if (hc->http_path == NULL)
+        return 0;
+    struct strbuf req = STRBUF_INIT;
+    strbuf_addf(&req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\nUser-Agent: kiln-probe\r\n\r\n",
+                hc->http_path, hc->net_port);
+    int w = write_all(fd, req.buf, req.len);
+    strbuf_release(&req);
+    char buf[256];
+    size_t got = 0;
+    ssize_t r;
+    while (w == 0 && got < sizeof(buf) - 1 &&
+           (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0) {
+        got += (size_t)r;
+        if (memchr(buf, '\n', got) != NULL)
+            break;
+    }
+    buf[got] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    int code = 0;
+    if (w < 0 || sscanf(buf, "HTTP/%*d.%*d %d", &code) != 1) {
+        printf("GET %s: no HTTP answer\n", hc->http_path);
+        return 1;
+    }
+    printf("GET %s: %s\n", hc->http_path, buf);
+    return code >= 200 && code < 400 ? 0 : 1;
 }
 
 static long long now_ns(void)
@@ -92,6 +161,12 @@ int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healt
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         close(p[0]);
+        if (hc->net_port > 0) {
+            dup2(p[1], 1);
+            int code = net_probe(pid1, hc);
+            fflush(stdout);
+            _exit(code);
+        }
         struct rt_spec e = *s;
         e.argv = (const char *const *)hc->argv;
         e.stdio[0] = -1;
