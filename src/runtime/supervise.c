@@ -247,13 +247,15 @@ int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
     }
     struct sup_ctx c = {
         .root = root, .id = id, .s = s, .hc = hc, .ready_fd = ready_fd, .checker = -1};
-    /* The supervisor owns the container's network: made before it starts (so
-     * a taken port fails the start), released when it exits. */
+    /* The supervisor owns the container's network: started before the
+     * container, ready before its command runs (so a taken port fails the
+     * start), released when it exits. */
     struct net_ns net = {0};
     int r = 0;
     if (s->network == RT_NET_PRIVATE && s->net_holder <= 0) {
-        r = rt_net_create(s, &net, err);
+        r = rt_net_start(s, &net, err);
         s->net_holder = net.holder;
+        s->net_pending = &net;
         c.net = &net;
     }
     s->on_start = on_started;
