@@ -67,12 +67,17 @@ free_port() {
 
 # iperf_client PORT: bits per second of one stream to 127.0.0.1:PORT.
 iperf_client() {
-    local i
+    local i bps=0
+    # Until a run that measured something (a server not listening yet gives
+    # an error report, or a zero).
     for i in $(seq 50); do
-        iperf3 -c 127.0.0.1 -p "$1" -t "$secs" -J >"$work/iperf.json" 2>/dev/null && break
+        if iperf3 -c 127.0.0.1 -p "$1" -t "$secs" -J >"$work/iperf.json" 2>/dev/null; then
+            bps=$(jq -r '.end.sum_received.bits_per_second // 0' "$work/iperf.json")
+            awk -v b="$bps" 'BEGIN{exit !(b > 0)}' && break
+        fi
         sleep 0.1
     done
-    jq -r '.end.sum_received.bits_per_second' "$work/iperf.json"
+    echo "$bps"
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 gbit() { awk -v b="$1" 'BEGIN{printf "%.2f", b/1e9}'; }
