@@ -297,6 +297,8 @@ PY
         cmp "$BATS_TEST_TMPDIR/local-$p.spdx.json" "$BATS_TEST_TMPDIR/att-$p.spdx.json"
         grep -q "pkg:deb/debian/only-$p@1.0-1?arch=$p" "$BATS_TEST_TMPDIR/att-$p.spdx.json"
         kiln sbom --attached --format cyclonedx-json --platform "linux/$p" "$REG/multi:1" >"$BATS_TEST_TMPDIR/att-$p.cdx.json"
+        kiln inspect --referrers --platform "linux/$p" "$REG/multi:1" >"$BATS_TEST_TMPDIR/ref-$p.json"
+        [ "$(grep -c "\"subject\": \"${man[$p]}\"" "$BATS_TEST_TMPDIR/ref-$p.json")" -eq 2 ]
     done
     ! grep -q only-arm64 "$BATS_TEST_TMPDIR/att-amd64.spdx.json"
     # without --platform: this machine's (amd64) image's
