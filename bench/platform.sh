@@ -79,10 +79,16 @@ for s in cold unchanged; do
             cpu_s="$(awk '{ printf "%s ", $4 }' "$f")" own_rss_kb="$(awk '{ printf "%s ", $5 }' "$f")" load="$(cut -d' ' -f1 /proc/loadavg)"
     done
 done
-# emulation cost: each step's "#N [linux/ARCH ...]" line, then its "#N DONE s", summed
-# per platform over the steps that ran on both (the last cold kiln build)
-read -r arm amd <<<"$(awk '/^#[0-9]+ \[linux\// { split($2, p, "/"); arch[$1] = p[2] }
-     /^#[0-9]+ DONE / { t[arch[$1]] += $3 }
+# emulation cost: each step's "#N [linux/ARCH ...]" line gives its platform, its
+# "#N DONE s" its time. That time includes waits the progress does not always
+# announce (for a job, for its turn at a shared cache mount the other platform's step
+# holds), so a step with a log of its own (more than 5 "#N SECONDS text" lines: the
+# apt steps, which print within a second of starting) counts from its first line on.
+# Summed per platform over the last cold build.
+read -r arm amd <<<"$(awk '/^#[0-9]+ \[linux\// { split($2, p, "/"); arch[$1] = p[2]; next }
+     /^#[0-9]+ DONE / { d = $3 + 0; if (lines[$1] > 5 && first[$1] < d) d -= first[$1]
+                        t[arch[$1]] += d; next }
+     /^#[0-9]+ [0-9]+\.[0-9]+ / { if (!lines[$1]++) first[$1] = $2 + 0 }
      END { printf "%.1f %.1f\n", t["arm64"], t["amd64"] }' "$BENCH_TMP/cold.kiln.progress")"
 if awk -v a="$amd" 'BEGIN { exit !(a > 0) }'; then
     ratio=$(awk -v a="$arm" -v b="$amd" 'BEGIN { printf "%.2f", a / b }')
