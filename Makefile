@@ -245,14 +245,17 @@ ML_BASE    := $(shell sed -n 's/^BASE_IMAGE=//p' dataenv/config/versions.conf)
 ML_BASE_EPOCH := $(shell sed -n 's/^BASE_SOURCE_DATE_EPOCH=//p' dataenv/config/versions.conf)
 # PLATFORM: target platform(s) of ml-build-prod, ml-test and ml-api (e.g.
 # linux/arm64: built and run under QEMU). ML_BASE_PLATFORMS: the platforms
-# ml-base makes (more than one: an index); default the host's and PLATFORM's, so
-# the main job never waits for an emulated base it does not use (an arm64
-# mmdebstrap under QEMU takes about 20 minutes here, once: it is cached).
-# Foreign ones need qemu-user-static and arch-test.
+# ml-base makes, one index tag: linux/amd64 and linux/arm64 (issue 16), plus any
+# other of PLATFORM's. The foreign base is an mmdebstrap under QEMU (qemu-user-static,
+# binfmt-support, arch-test: scripts/deps.sh dataenv): about 20 minutes once on a
+# fresh 2-core machine, then cached in /var/tmp/kiln-base (later runs import the
+# tar in seconds, or nothing when the store has it). The host's entry is the image
+# imported as before, so the builds' cache keys do not move. ML_BASE_PLATFORMS=
+# linux/amd64 makes the host's base alone (no QEMU needed).
 comma := ,
 PLATFORM   ?=
 ML_HOST_PLATFORM := linux/$(shell dpkg --print-architecture 2>/dev/null || echo amd64)
-ML_BASE_PLATFORMS ?= $(ML_HOST_PLATFORM)$(if $(PLATFORM),$(comma)$(PLATFORM))
+ML_BASE_PLATFORMS ?= linux/amd64,linux/arm64$(foreach p,$(filter-out linux/amd64 linux/arm64 linux/arm64/v8,$(subst $(comma), ,$(PLATFORM))),$(comma)$(p))
 ML_PLATFORM_FLAG = $(if $(PLATFORM),--platform $(PLATFORM) )
 ML_BASE_LOCK ?= $(ML_LOCK_DIR)/base.lock
 ML_BUILD   := KILN=$(KILN_BIN) DATAENV_BASE_LOCK=$(ML_BASE_LOCK) scripts/build-ml-container.sh --name $(ML_NAME)
@@ -280,7 +283,8 @@ ml-base: $(KILN)
 	  host=linux/$$(dpkg --print-architecture); \
 	  for p in $$(echo "$(ML_BASE_PLATFORMS)" | tr ',' ' '); do \
 	    [ "$$p" = "$$host" ] && continue; a=$${p#linux/}; \
-	    tar=$$(scripts/ml-base.sh --arch $$a) && msg="mmdebstrap bookworm minbase ($${tar##*/})" || exit 1; \
+	    tar=$$(scripts/ml-base.sh --arch $$a) && msg="mmdebstrap bookworm minbase ($${tar##*/})" || { \
+	      echo "ml-base: the $$p base needs QEMU user emulation (scripts/deps.sh dataenv: qemu-user-static binfmt-support arch-test); ML_BASE_PLATFORMS=$(ML_HOST_PLATFORM) makes the host's alone" >&2; exit 1; }; \
 	    if [ "$$($(KILN_BIN) inspect --platform $$p $(ML_BASE) 2>/dev/null | jq -r '.[0].config.history[-1].comment')" = "$$msg" ]; then \
 	      echo "$(ML_BASE) $$p: up to date ($${tar##*/})"; continue; fi; \
 	    SOURCE_DATE_EPOCH=$${BASE_SOURCE_DATE_EPOCH:-$(ML_BASE_EPOCH)} $(KILN_BIN) import --platform $$p "$$tar" -t $(ML_BASE)-$$a -c 'CMD ["bash"]' -m "$$msg" && \

@@ -24,6 +24,7 @@ dataenv: mmdebstrap                                                # the base im
 dataenv: musl-tools                                                # the images' static healthcheck
 dataenv: npm|nodejs                                                # DuckDB's library (scripts/ml-stage.sh)
 dataenv: jq git curl openssl                                       # build script, ml-* targets
+dataenv: qemu-user-static binfmt-support arch-test                 # make ml-base's arm64 base (mmdebstrap under QEMU)
 test:    bats busybox-static jq python3 python3-jsonschema git curl file zstd attr libcap2-bin
 test:    uidmap iproute2 util-linux openssh-client apache2-utils openssl
 test:    skopeo umoci crun runc podman catatonit buildah           # peers the tests compare with
