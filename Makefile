@@ -112,6 +112,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkiln.a tests/unit/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/libkiln.a $(LDLIBS) $(TEST_LIBS)
 
+# test_opt also links the option parser, which lives in cli/ (not in libkiln.a).
+$(BUILD)/tests/test_opt: tests/unit/test_opt.c $(BUILD)/obj/src/cli/opt.o $(BUILD)/libkiln.a tests/unit/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(BUILD)/obj/src/cli/opt.o $(BUILD)/libkiln.a $(LDLIBS)
+
 # Everything a test needs is built first; prove runs unit binaries and bats files alike.
 test:
 	@$(MAKE) --no-print-directory check-clang
@@ -143,8 +148,9 @@ check-style:
 #   versions    kiln scan's version orders (dpkg, PEP 440, semver), CVSS, purls
 #   advisories  OSV and tracker JSON -> advisory index -> scan -> reports
 #   sbom        dpkg status, METADATA, package.json, copyright parsers; SPDX/CycloneDX writers
+#   opt         the command line's option tables (src/cli/opt.c)
 FUZZ_TIME  ?= 60
-FUZZERS    := dockerfile compose kube versions advisories sbom
+FUZZERS    := dockerfile compose kube versions advisories sbom opt
 FUZZ_SRCS  := $(sort $(wildcard src/dockerfile/*.c src/util/*.c))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CC     = clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS)
@@ -184,6 +190,11 @@ SBOM_FUZZ_SRCS := src/sbom/parse.c src/sbom/model.c src/sbom/license.c src/sbom/
 build-fuzz/fuzz_sbom: fuzz/fuzz_sbom.c $(SBOM_FUZZ_SRCS) $(wildcard src/sbom/*.h src/util/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -o $@ fuzz/fuzz_sbom.c $(SBOM_FUZZ_SRCS) $(PKG_LIBS) -lpthread -ldl
+
+# The command line's option-table parser (argv from the input split at NULs).
+build-fuzz/fuzz_opt: fuzz/fuzz_opt.c src/cli/opt.c src/cli/opt.h $(wildcard src/util/*.c src/util/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -o $@ fuzz/fuzz_opt.c src/cli/opt.c $(wildcard src/util/*.c) $(PKG_LIBS) -lpthread -ldl
 
 # Each fuzzer NAME reads fuzz/corpus_NAME (the Dockerfile's: fuzz/corpus) and
 # fuzz/NAME.dict when there is one.

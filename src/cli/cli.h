@@ -16,11 +16,18 @@ struct cli_global {
     int debug;        /* --debug */
 };
 
+struct cli_spec;
+
 struct cli_command {
     const char *name;
     int (*run)(struct cli_global *g, int argc, char **argv); /* argv[0] is the command name */
     const char *summary;                                     /* one line for `kiln help` */
-    const char *usage; /* full help text for `kiln help NAME` */
+    const char *usage; /* full help text for `kiln help NAME` when there is no spec */
+    /* The option table and help (cli/opt.h): `kiln help NAME` prints cli_spec_help(). */
+    const struct cli_spec *spec;
+    /* A command with subcommands: their specs (names "pod create", ...), NULL-terminated.
+     * `kiln help NAME` lists them after the spec's help; `kiln help NAME SUB` prints one. */
+    const struct cli_spec *const *subcommands;
 };
 
 /* Prints "kiln: <msg>" and returns the exit code for err (2 for usage). Frees err. */
@@ -29,7 +36,8 @@ int cli_fail(struct kiln_error *err);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "warning: ..." to stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints the usage text of the named command to stdout. */
+/* Prints the usage text of the named command ("pod", or "pod create" for a
+ * subcommand) to stdout. */
 int cli_print_help(const char *name);
 /* The store root in effect: --root, else KILN_ROOT, else the default of DESIGN.md. Allocated. */
 char *cli_store_root(const struct cli_global *g);

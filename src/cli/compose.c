@@ -1,61 +1,44 @@
 /* kiln compose: a Compose Specification project (src/compose/). The model is
- * read, merged and checked whole before any subcommand acts on it. */
-#include <getopt.h>
+ * read, merged and checked whole before any subcommand acts on it; the
+ * subcommands that act on containers are in compose_ctl.c. */
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/compose_cmd.h"
+#include "cli/opt.h"
 #include "compose/compose.h"
+#include "compose/stack.h"
 #include "util/cleanup.h"
 #include "util/strbuf.h"
 
-struct strlist {
-    const char **v;
-    size_t n;
-};
-
-static void strlist_add(struct strlist *l, const char *s)
+static int compose_config(struct compose_ctx_cli *cc, int argc, char **argv)
 {
-    l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
-    l->v[l->n++] = s;
-}
-
-static int compose_config(struct compose_project *p, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"format", required_argument, NULL, 'f'},
-        {"services", no_argument, NULL, 's'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const char *format = "yaml";
+    static int services, quiet;
+    static const struct cli_opt opts[] = {
+        {0, "format", CLI_OPT_STRING, &format, "FORMAT", "yaml (default) or json", NULL},
+        {0, "services", CLI_OPT_FLAG, &services, NULL, "list the services in start order", NULL},
+        {'q', "quiet", CLI_OPT_FLAG, &quiet, NULL, "only check the project", NULL},
+        CLI_OPT_END,
     };
-    const char *format = "yaml";
-    int services = 0, quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+f:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            format = optarg;
-            break;
-        case 's':
-            services = 1;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            return cli_print_help("compose");
-        default:
-            return cli_usage_error("compose config", "unknown option");
-        }
-    }
+    static const struct cli_spec spec = {
+        .name = "compose config",
+        .summary = "print the normalised model (docker compose config's normal form)",
+        .opts = opts,
+        .max_args = 0,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
     if (strcmp(format, "yaml") != 0 && strcmp(format, "json") != 0)
         return cli_usage_error("compose config", "--format must be yaml or json, not \"%s\"",
                                format);
-    if (optind != argc)
-        return cli_usage_error("compose config", "takes no arguments");
+    struct compose_project *p = cc->p;
     if (quiet)
         return EXIT_OK;
     if (services) {
@@ -78,96 +61,189 @@ static int compose_config(struct compose_project *p, int argc, char **argv)
     return EXIT_OK;
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static int compose_up_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    static int detach, build, wait;
+    static long timeout;
+    static const struct cli_opt opts[] = {
+        {'d', "detach", CLI_OPT_FLAG, &detach, NULL, "start in the background and return", NULL},
+        {0, "build", CLI_OPT_FLAG, &build, NULL, "build images before starting", NULL},
+        {0, "wait", CLI_OPT_FLAG, &wait, NULL,
+         "return once every service runs (healthy when it has a check); implies -d", NULL},
+        {0, "wait-timeout", CLI_OPT_LONG, &timeout, "SECONDS",
+         "how long --wait and depends_on conditions wait (300)", NULL},
+        CLI_OPT_END,
+    };
+    static const struct cli_spec spec = {
+        .name = "compose up",
+        .args = "[SERVICE...]",
+        .summary = "create and start the project's containers",
+        .text = "Starts the services (and what they depend on) in dependency order, each\n"
+                "once its depends_on conditions hold. Without -d, follows their output until\n"
+                "interrupted, then stops them.\n",
+        .opts = opts,
+        .max_args = -1,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    struct compose_up_opts o = {
+        .services = (const char *const *)argv + first,
+        .n_services = (size_t)(argc - first),
+        .build = build,
+        .wait = wait,
+        .wait_timeout_s = timeout,
+        .kiln = cc->kiln,
+    };
+    struct kiln_error *err = NULL;
+    if (compose_up(cc->root, cc->p, &o, &err) < 0)
+        return cli_fail(err);
+    if (detach || wait)
+        return EXIT_OK;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    compose_logs(cc->root, cc->p->name, o.services, o.n_services, 1, -1, &interrupted, NULL);
+    fprintf(stderr, "Gracefully stopping...\n");
+    return compose_stop_services(cc, o.services, o.n_services, 0);
+}
+
+static int compose_down_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    static int volumes, orphans;
+    static const struct cli_opt opts[] = {
+        {'v', "volumes", CLI_OPT_FLAG, &volumes, NULL, "also remove the named volumes", NULL},
+        {0, "remove-orphans", CLI_OPT_FLAG, &orphans, NULL,
+         "also remove containers of services no longer in the file", NULL},
+        CLI_OPT_END,
+    };
+    static const struct cli_spec spec = {
+        .name = "compose down",
+        .summary = "stop and remove the project's containers and pod",
+        .opts = opts,
+        .max_args = 0,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    struct kiln_error *err = NULL;
+    if (compose_down(cc->root, cc->p, volumes, orphans, &err) < 0)
+        return cli_fail(err);
+    return EXIT_OK;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(struct compose_ctx_cli *cc, int argc, char **argv);
+} subs[] = {
+    {"config", compose_config},   {"up", compose_up_cmd},           {"down", compose_down_cmd},
+    {"ps", compose_ps_cmd},       {"logs", compose_logs_cmd},       {"stop", compose_stop_cmd},
+    {"start", compose_start_cmd}, {"restart", compose_restart_cmd}, {"exec", compose_exec_cmd},
+    {"run", compose_run_cmd},     {"images", compose_images_cmd},   {"build", compose_build_cmd},
+    {"pull", compose_pull_cmd},   {"push", compose_push_cmd},
+};
+
+#define COMPOSE_TEXT                                                                               \
+    "Reads compose.yaml (else compose.yml, docker-compose.yml) in the current\n"                   \
+    "directory, or the files given with -f, merged in order by the Compose\n"                      \
+    "Specification's rules; interpolates ${VAR}, ${VAR:-default}, ${VAR:?message}\n"               \
+    "and $$ from the environment and the project's .env; checks the whole project\n"               \
+    "(types, references, dependency cycles, secret files) before anything runs.\n\n"               \
+    "One project is one pod (pod_PROJECT): services reach each other on 127.0.0.1\n"               \
+    "and by service name; published ports are the pod's. Containers are named\n"                   \
+    "PROJECT-SERVICE-1 and labelled com.docker.compose.project/.service.\n\n"                      \
+    "Commands (kiln compose COMMAND --help for each):\n"                                           \
+    "  config [--format yaml|json] [--services] [-q]  the normalised model\n"                      \
+    "  up [-d] [--build] [--wait] [SERVICE...]        create and start\n"                          \
+    "  down [-v] [--remove-orphans]                   stop and remove (-v: volumes)\n"             \
+    "  ps [-a] [-q]                                   the project's containers\n"                  \
+    "  logs [-f] [--tail N] [SERVICE...]              their output, prefixed\n"                    \
+    "  stop | start | restart [SERVICE...]\n"                                                      \
+    "  exec [-u USER] [-w DIR] [-e K=V] SERVICE CMD...   run a command in a service\n"             \
+    "  run [--rm] [-d] [--name N] SERVICE [CMD...]       a one-off container\n"                    \
+    "  images                                         the images the containers run\n"             \
+    "  build | pull | push [SERVICE...]\n\n"                                                       \
+    "Example:\n"                                                                                   \
+    "  kiln compose up -d --wait && kiln compose ps && kiln compose down -v\n"
+
+static struct cli_strv files, env_files, profiles;
+static const char *project, *dir;
+static const struct cli_opt opts[] = {
+    {'f', "file", CLI_OPT_LIST, &files, "FILE", "compose file (repeatable; later ones override)",
+     NULL},
+    {'p', "project-name", CLI_OPT_STRING, &project, "NAME",
+     "project name (default: name:, else the directory)", NULL},
+    {0, "project-directory", CLI_OPT_STRING, &dir, "DIR",
+     "where to look for the compose file (default .)", NULL},
+    {0, "env-file", CLI_OPT_LIST, &env_files, "FILE",
+     "variables for interpolation (repeatable; default PROJECT_DIR/.env)", NULL},
+    {0, "profile", CLI_OPT_LIST, &profiles, "NAME",
+     "enable a profile (repeatable; COMPOSE_PROFILES)", NULL},
+    CLI_OPT_END,
+};
+static const struct cli_spec spec = {
+    .name = "compose",
+    .args = "COMMAND [ARG...]",
+    .summary = "run a Compose Specification project (compose.yaml) as a pod",
+    .text = COMPOSE_TEXT,
+    .opts = opts,
+    .min_args = 1,
+    .max_args = -1,
+    .flags = CLI_SPEC_STOP_AT_OPERAND,
+};
+
 static int cmd_compose(struct cli_global *g, int argc, char **argv)
 {
-    (void)g;
-    static const struct option opts[] = {
-        {"file", required_argument, NULL, 'f'},
-        {"project-name", required_argument, NULL, 'p'},
-        {"project-directory", required_argument, NULL, 'd'},
-        {"env-file", required_argument, NULL, 'e'},
-        {"profile", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    struct strlist files = {0}, env_files = {0}, profiles = {0};
-    struct compose_opts o = {0};
-    int c;
-    while ((c = getopt_long(argc, argv, "+f:p:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            strlist_add(&files, optarg);
-            break;
-        case 'p':
-            o.project_name = optarg;
-            break;
-        case 'd':
-            o.dir = optarg;
-            break;
-        case 'e':
-            strlist_add(&env_files, optarg);
-            break;
-        case 'P':
-            strlist_add(&profiles, optarg);
-            break;
-        case 'h':
-            return cli_print_help("compose");
-        default:
-            return cli_usage_error("compose", "unknown option");
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    const char *sub = argv[first];
+    size_t k = 0;
+    while (k < sizeof(subs) / sizeof(subs[0]) && strcmp(subs[k].name, sub) != 0)
+        k++;
+    if (k == sizeof(subs) / sizeof(subs[0]))
+        return cli_usage_error("compose", "unknown command \"%s\" (see kiln compose --help)", sub);
+    /* `kiln compose up --help` needs no project */
+    for (int i = first + 1; i < argc && argv[i][0] == '-'; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            struct compose_ctx_cli none = {0};
+            return subs[k].run(&none, argc - first, argv + first);
         }
-    }
-    int rc;
-    if (optind >= argc) {
-        rc = cli_usage_error("compose", "needs a subcommand (config)");
-        goto out;
-    }
-    const char *sub = argv[optind];
-    if (strcmp(sub, "config") != 0) {
-        rc = cli_usage_error("compose", "unknown subcommand \"%s\" (this kiln has: config)", sub);
-        goto out;
-    }
-    o.files = files.v;
-    o.n_files = files.n;
-    o.env_files = env_files.v;
-    o.n_env_files = env_files.n;
-    o.profiles = profiles.v;
-    o.n_profiles = profiles.n;
+    struct compose_opts o = {
+        .files = files.v,
+        .n_files = files.n,
+        .dir = dir,
+        .project_name = project,
+        .env_files = env_files.v,
+        .n_env_files = env_files.n,
+        .profiles = profiles.v,
+        .n_profiles = profiles.n,
+    };
     struct kiln_error *err = NULL;
     struct compose_project *p = NULL;
-    if (compose_load(&o, &p, &err) < 0) {
-        rc = cli_fail(err);
-        goto out;
-    }
+    if (compose_load(&o, &p, &err) < 0)
+        return cli_fail(err);
     for (size_t i = 0; i < p->n_warnings; i++)
         cli_warn("%s", p->warnings[i]);
-    rc = compose_config(p, argc - optind, argv + optind);
+    cleanup_free char *root = cli_store_root(g);
+    cleanup_free char *self = realpath("/proc/self/exe", NULL);
+    struct compose_ctx_cli cc = {.root = root, .p = p, .kiln = self ? self : "kiln"};
+    int rc = subs[k].run(&cc, argc - first, argv + first);
     compose_project_free(p);
-out:
-    free(files.v);
-    free(env_files.v);
-    free(profiles.v);
     return rc;
 }
 
 const struct cli_command cli_cmd_compose = {
     .name = "compose",
     .run = cmd_compose,
-    .summary = "read a Compose Specification project (compose.yaml)",
-    .usage = "Usage: kiln compose [OPTIONS] COMMAND\n\n"
-             "Reads compose.yaml (else compose.yml, docker-compose.yml) in the current\n"
-             "directory, or the files given with -f, merged in order by the Compose\n"
-             "Specification's rules; interpolates ${VAR}, ${VAR:-default}, ${VAR:?message}\n"
-             "and $$ from the environment and the project's .env; checks the whole project\n"
-             "(types, references, dependency cycles, secret files) before anything runs.\n\n"
-             "Commands:\n"
-             "  config [--format yaml|json] [--services] [-q]\n"
-             "               print the normalised model (docker compose config's normal\n"
-             "               form); --services lists services in start order; -q only checks\n\n"
-             "Options:\n"
-             "  -f, --file FILE            compose file (repeatable; later files override)\n"
-             "  -p, --project-name NAME    project name (default: `name:`, else the directory)\n"
-             "      --project-directory D  where to look for the compose file (default .)\n"
-             "      --env-file FILE        variables for interpolation (repeatable; default\n"
-             "                             PROJECT_DIR/.env); the environment wins\n"
-             "      --profile NAME         enable a profile (repeatable; COMPOSE_PROFILES)\n",
+    .summary = "run a Compose Specification project (compose.yaml) as a pod",
+    .spec = &spec,
 };

@@ -147,6 +147,8 @@ static json_t *describe_container(const char *root, const char *what)
     json_object_set_new(d, "Id", json_string(id));
     json_object_set(d, "Name", json_object_get(cfg, "Name"));
     json_object_set(d, "Image", json_object_get(cfg, "Image"));
+    json_t *rc = json_object_get(st, "RestartCount");
+    json_object_set_new(d, "RestartCount", json_integer(rc ? json_integer_value(rc) : 0));
     json_object_set_new(d, "State", st);
     json_object_set_new(d, "NetworkSettings", net);
     json_object_set_new(d, "Config", cfg);

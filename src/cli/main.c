@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
+#include "util/cleanup.h"
 #include "util/human.h"
 #include "util/strbuf.h"
 
@@ -82,17 +84,6 @@ int cli_fail(struct kiln_error *err)
     return code;
 }
 
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "kiln %s: ", cmd);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nRun 'kiln help %s' for usage.\n", cmd);
-    return EXIT_USAGE;
-}
-
 void cli_warn(const char *fmt, ...)
 {
     va_list ap;
@@ -160,14 +151,44 @@ static void print_overview(FILE *out)
             "Run 'kiln help COMMAND' for a command's options.\n");
 }
 
+static void print_subcommands(const struct cli_command *c, FILE *out)
+{
+    size_t width = 0, skip = strlen(c->name) + 1;
+    for (const struct cli_spec *const *s = c->subcommands; *s; s++)
+        if (strlen((*s)->name) > skip && strlen((*s)->name) - skip > width)
+            width = strlen((*s)->name) - skip;
+    fprintf(out, "\nCommands:\n");
+    for (const struct cli_spec *const *s = c->subcommands; *s; s++)
+        fprintf(out, "  %-*s  %s\n", (int)width, strlen((*s)->name) > skip ? (*s)->name + skip : "",
+                (*s)->summary ? (*s)->summary : "");
+    fprintf(out, "\nRun 'kiln help %s COMMAND' for a command's options.\n", c->name);
+}
+
 int cli_print_help(const char *name)
 {
-    const struct cli_command *c = find_command(name);
+    size_t len = strcspn(name, " ");
+    cleanup_free char *first = xstrndup(name, len);
+    const struct cli_command *c = find_command(first);
     if (c == NULL) {
-        fprintf(stderr, "kiln: unknown command \"%s\"; run 'kiln help' for the list\n", name);
+        fprintf(stderr, "kiln: unknown command \"%s\"; run 'kiln help' for the list\n", first);
         return EXIT_USAGE;
     }
-    fputs(c->usage, stdout);
+    if (name[len] != '\0') {
+        for (const struct cli_spec *const *s = c->subcommands; s && *s; s++)
+            if (strcmp((*s)->name, name) == 0) {
+                cli_spec_help(*s, stdout);
+                return EXIT_OK;
+            }
+        fprintf(stderr, "kiln: \"%s\" has no subcommand \"%s\"; run 'kiln help %s'\n", first,
+                name + len + 1, first);
+        return EXIT_USAGE;
+    }
+    if (c->spec != NULL)
+        cli_spec_help(c->spec, stdout);
+    else
+        fputs(c->usage, stdout);
+    if (c->subcommands != NULL)
+        print_subcommands(c, stdout);
     return EXIT_OK;
 }
 
@@ -208,6 +229,10 @@ int main(int argc, char **argv)
     }
     const char *name = argv[optind];
     if (strcmp(name, "help") == 0) {
+        if (optind + 2 < argc) { /* kiln help pod create */
+            cleanup_free char *sub = xasprintf("%s %s", argv[optind + 1], argv[optind + 2]);
+            return cli_print_help(sub);
+        }
         if (optind + 1 < argc)
             return cli_print_help(argv[optind + 1]);
         print_overview(stdout);

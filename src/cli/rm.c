@@ -33,7 +33,7 @@ static int cmd_rm(struct cli_global *g, int argc, char **argv)
         }
         json_t *st = ctr_load_state(root, id, NULL);
         const char *s = st ? json_get_str(st, "Status") : NULL;
-        int running = s && strcmp(s, "running") == 0;
+        int running = s && (strcmp(s, "running") == 0 || strcmp(s, "restarting") == 0);
         json_decref(st);
         if (running && !force) {
             fprintf(stderr,

@@ -1,6 +1,6 @@
 /* kiln stop: the image's STOPSIGNAL, then SIGKILL after a grace period. */
 #include <errno.h>
-#include <getopt.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/opt.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/json.h"
@@ -45,8 +46,25 @@ int cli_stop_container(const char *root, const char *id, long timeout_s, struct 
         return -1;
     const char *s = json_get_str(st, "Status");
     int running = s && strcmp(s, "running") == 0;
+    int restarting = s && strcmp(s, "restarting") == 0;
     pid_t pid = (pid_t)json_get_int(st, "Pid", 0);
     json_decref(st);
+    if ((running && pid > 0) || restarting) {
+        /* its supervisor does not restart what was stopped (restart policies) */
+        cleanup_free char *dir = ctr_dir(root, id);
+        cleanup_free char *f = xasprintf("%s/stopping", dir);
+        int fd = open(f, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
+    if (restarting) {
+        wait_exit(root, id, -1, 10000);
+        st = ctr_load_state(root, id, NULL);
+        s = st ? json_get_str(st, "Status") : NULL;
+        running = s && strcmp(s, "running") == 0;
+        pid = st ? (pid_t)json_get_int(st, "Pid", 0) : 0;
+        json_decref(st);
+    }
     if (!running || pid <= 0)
         return 0;
     json_t *cfg = ctr_load_config(root, id, NULL);
@@ -69,27 +87,36 @@ int cli_stop_container(const char *root, const char *id, long timeout_s, struct 
     return 0;
 }
 
+static long stop_timeout = 10;
+
+static const struct cli_opt stop_opts[] = {
+    {'t', "time", CLI_OPT_LONG, &stop_timeout, "SECONDS", "grace period before SIGKILL (10)", NULL},
+    CLI_OPT_END,
+};
+
+static const struct cli_spec stop_spec = {
+    .name = "stop",
+    .args = "NAME|ID...",
+    .summary = "stop running containers",
+    .text = "Sends the image's STOPSIGNAL (default SIGTERM) to the container, then SIGKILL\n"
+            "if it is still running after -t seconds (default 10).\n",
+    .opts = stop_opts,
+    .min_args = 1,
+    .max_args = -1,
+};
+
 static int cmd_stop(struct cli_global *g, int argc, char **argv)
 {
-    static const struct option opts[] = {{"time", required_argument, NULL, 't'},
-                                         {NULL, 0, NULL, 0}};
-    long timeout = 10;
-    int c;
-    while ((c = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
-        if (c == 't')
-            timeout = atol(optarg);
-        else
-            return cli_usage_error("stop", "unknown option");
-    }
-    if (optind >= argc)
-        return cli_usage_error("stop", "give at least one container");
+    int first = cli_parse(&stop_spec, argc, argv);
+    if (first <= 0)
+        return -first;
     cleanup_free char *root = cli_store_root(g);
     int ret = EXIT_OK;
-    for (int i = optind; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         cleanup_free char *id = NULL;
         struct kiln_error *err = NULL;
         if (ctr_find(root, argv[i], &id, &err) < 0 ||
-            cli_stop_container(root, id, timeout, &err) < 0) {
+            cli_stop_container(root, id, stop_timeout, &err) < 0) {
             ret = cli_fail(err);
             continue;
         }
@@ -102,7 +129,5 @@ const struct cli_command cli_cmd_stop = {
     .name = "stop",
     .run = cmd_stop,
     .summary = "stop running containers",
-    .usage = "Usage: kiln stop [-t SECONDS] NAME|ID...\n\n"
-             "Sends the image's STOPSIGNAL (default SIGTERM) to the container, then SIGKILL\n"
-             "if it is still running after -t seconds (default 10).\n",
+    .spec = &stop_spec,
 };

@@ -137,3 +137,12 @@ void rt_cgroup_remove(const struct rt_spec *s, pid_t pid)
     if (leaf != NULL)
         rmdir(leaf);
 }
+
+int runtime_limits_check(long long memory_bytes, double cpus, struct kiln_error **err)
+{
+    struct rt_spec s;
+    rt_spec_init(&s);
+    s.memory_bytes = memory_bytes;
+    s.cpus = cpus;
+    return rt_cgroup_check(&s, err);
+}

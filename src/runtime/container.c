@@ -323,7 +323,8 @@ json_t *ctr_load_state(const char *root, const char *id, struct kiln_error **err
         return NULL;
     }
     const char *status = json_get_str(st, "Status");
-    if (status && strcmp(status, "running") == 0 && !ctr_supervisor_alive(root, id)) {
+    if (status && (strcmp(status, "running") == 0 || strcmp(status, "restarting") == 0) &&
+        !ctr_supervisor_alive(root, id)) {
         /* The supervisor was killed; PID 1 died with it (PDEATHSIG), and so
          * did its network's holder and pasta; make sure of those. */
         net_ns_reap_recorded((pid_t)json_get_int(st, "NetHolder", 0),

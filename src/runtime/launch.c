@@ -101,9 +101,11 @@ static json_t *record_config(const struct launch_opts *o, char **argv, json_t *e
         json_object_set_new(c, "User", json_string(user));
     if (wd)
         json_object_set_new(c, "WorkingDir", json_string(wd));
-    const char *ss = cfg_str(ic, "StopSignal");
+    const char *ss = o->stop_signal ? o->stop_signal : cfg_str(ic, "StopSignal");
     json_object_set_new(c, "StopSignal", json_string(ss ? ss : "SIGTERM"));
-    json_t *hc = ic ? json_object_get(ic, "Healthcheck") : NULL;
+    json_t *hc = o->healthcheck ? (json_t *)o->healthcheck
+                 : ic           ? json_object_get(ic, "Healthcheck")
+                                : NULL;
     if (hc)
         json_object_set(c, "Healthcheck", hc);
     if (o->hostname)
@@ -117,6 +119,17 @@ static json_t *record_config(const struct launch_opts *o, char **argv, json_t *e
     json_object_set_new(c, "Ports", net_ports_to_json(o->ports, o->n_ports));
     if (o->pod)
         json_object_set_new(c, "Pod", json_string(o->pod));
+    if (o->labels)
+        json_object_set(c, "Labels", (json_t *)o->labels);
+    if (o->restart && strcmp(o->restart, "no") != 0) {
+        const char *colon = strchr(o->restart, ':');
+        size_t len = colon ? (size_t)(colon - o->restart) : strlen(o->restart);
+        json_object_set_new(c, "RestartPolicy",
+                            json_pack("{s:s%,s:I}", "Name", o->restart, len, "MaximumRetryCount",
+                                      (json_int_t)(colon ? atoll(colon + 1) : 0)));
+    }
+    if (o->stop_timeout > 0)
+        json_object_set_new(c, "StopTimeout", json_integer(o->stop_timeout));
     return c;
 }
 

@@ -47,6 +47,13 @@ struct launch_opts {
     double cpus;
     const struct rt_rlimit *rlimits;
     size_t n_rlimits;
+    /* compose: recorded in config.json over the image's values, or NULL */
+    const json_t *labels;      /* {"key": "value"}, as "Labels" */
+    const json_t *healthcheck; /* the image config's Healthcheck form (ns durations) */
+    const char *stop_signal;   /* "SIGINT" */
+    long long stop_timeout;    /* seconds before SIGKILL at stop; 0: stop's default */
+    const char *restart;       /* "no", "always", "unless-stopped", "on-failure[:N]": the
+                                * supervisor starts the command again (RestartCount) */
 };
 
 /* Foreground: runs to completion, *status as runtime_run (and the record is

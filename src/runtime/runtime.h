@@ -132,6 +132,11 @@ struct rt_spec {
 /* Initialises a spec with defaults: host network, init on, stdio inherited. */
 void rt_spec_init(struct rt_spec *s);
 
+/* Whether memory_bytes / cpus limits can be applied on this machine (cgroup
+ * v2 with the controllers delegated); -1 with a message saying why not. The
+ * same check runtime_run makes, for callers that check before starting many. */
+int runtime_limits_check(long long memory_bytes, double cpus, struct kiln_error **err);
+
 /* Runs the container described by s and waits for it. On success returns 0 and
  * sets *status to the Docker-style exit status (the code, or 128+N if the command
  * died of signal N). On failure returns -1 with *err set and *status set to

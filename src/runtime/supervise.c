@@ -158,6 +158,7 @@ struct sup_ctx {
     int ready_fd;
     pid_t checker;
     const struct net_ns *net; /* the namespace this supervisor made, or NULL */
+    int restarts;             /* how often the restart policy started it again */
 };
 
 static void health_loop(struct sup_ctx *c, pid_t pid1)
@@ -201,8 +202,9 @@ static void health_loop(struct sup_ctx *c, pid_t pid1)
 static void on_started(void *ctx, pid_t pid1)
 {
     struct sup_ctx *c = ctx;
-    json_t *st = json_pack("{s:s,s:i,s:i,s:I}", "Status", "running", "Pid", (int)pid1, "Supervisor",
-                           (int)getpid(), "Started", (json_int_t)time(NULL));
+    json_t *st =
+        json_pack("{s:s,s:i,s:i,s:I,s:i}", "Status", "running", "Pid", (int)pid1, "Supervisor",
+                  (int)getpid(), "Started", (json_int_t)time(NULL), "RestartCount", c->restarts);
     if (c->net != NULL) {
         /* For `kiln rm` after this supervisor was SIGKILLed (net_ns_reap_recorded). */
         json_object_set_new(st, "NetHolder", json_integer(c->net->holder));
@@ -232,6 +234,46 @@ static void on_started(void *ctx, pid_t pid1)
     }
 }
 
+/* config.json's RestartPolicy: {"Name": "no"|"always"|"unless-stopped"|
+ * "on-failure", "MaximumRetryCount": N (on-failure; 0 = no limit)}. */
+struct restart_policy {
+    int mode; /* 0 no, 1 always / unless-stopped, 2 on-failure */
+    long long max;
+};
+
+static void restart_policy_load(const char *root, const char *id, struct restart_policy *rp)
+{
+    rp->mode = 0;
+    rp->max = 0;
+    json_t *cfg = ctr_load_config(root, id, NULL);
+    json_t *p = cfg ? json_object_get(cfg, "RestartPolicy") : NULL;
+    const char *name = p ? json_string_value(json_object_get(p, "Name")) : NULL;
+    if (name && (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0))
+        rp->mode = 1;
+    else if (name && strcmp(name, "on-failure") == 0)
+        rp->mode = 2;
+    if (p)
+        rp->max = json_integer_value(json_object_get(p, "MaximumRetryCount"));
+    json_decref(cfg);
+}
+
+static int restart_stop_requested(const char *root, const char *id)
+{
+    cleanup_free char *dir = ctr_dir(root, id);
+    cleanup_free char *f = xasprintf("%s/stopping", dir);
+    return access(f, F_OK) == 0;
+}
+
+static int restart_wanted(const char *root, const char *id, const struct restart_policy *rp,
+                          int status, int restarts)
+{
+    if (rp->mode == 0 || restart_stop_requested(root, id))
+        return 0;
+    if (rp->mode == 2 && (status == 0 || (rp->max > 0 && restarts >= rp->max)))
+        return 0;
+    return 1;
+}
+
 int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
                   const struct ctr_healthcheck *hc, int ready_fd, int auto_remove, int *status,
                   struct kiln_error **err)
@@ -247,6 +289,11 @@ int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
     }
     struct sup_ctx c = {
         .root = root, .id = id, .s = s, .hc = hc, .ready_fd = ready_fd, .checker = -1};
+    {
+        cleanup_free char *dir = ctr_dir(root, id);
+        cleanup_free char *f = xasprintf("%s/stopping", dir);
+        unlink(f); /* a stop asked of an earlier run */
+    }
     /* The supervisor owns the container's network: made before it starts (so
      * a taken port fails the start), released when it exits. */
     struct net_ns net = {0};
@@ -258,13 +305,46 @@ int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
     }
     s->on_start = on_started;
     s->on_start_ctx = &c;
-    if (r == 0)
-        r = runtime_run(s, status, err);
-    net_ns_release(&net);
-    if (c.checker > 0) {
-        kill(c.checker, SIGKILL);
-        waitpid(c.checker, NULL, 0);
+    struct restart_policy rp;
+    restart_policy_load(root, id, &rp);
+    for (;;) {
+        if (r == 0)
+            r = runtime_run(s, status, err);
+        if (c.checker > 0) {
+            kill(c.checker, SIGKILL);
+            waitpid(c.checker, NULL, 0);
+            c.checker = -1;
+        }
+        if (r < 0 || auto_remove || c.ready_fd >= 0 ||
+            !restart_wanted(root, id, &rp, *status, c.restarts))
+            break;
+        /* restarted by its policy: recorded, then after a pause that
+         * doubles (100 ms .. 5 s) as Docker's does */
+        c.restarts++;
+        json_t *st = ctr_load_state(root, id, NULL);
+        if (st != NULL) {
+            json_object_set_new(st, "Status", json_string("restarting"));
+            json_object_set_new(st, "ExitCode", json_integer(*status));
+            json_object_set_new(st, "RestartCount", json_integer(c.restarts));
+            json_object_del(st, "Pid");
+            ctr_save_state(root, id, st, NULL);
+            json_decref(st);
+        }
+        long long ms = 100LL << (c.restarts < 6 ? c.restarts - 1 : 5);
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        if (restart_stop_requested(root, id))
+            break;
+        /* The upper dir is whole (its mount went with the namespace, not with
+         * a crash of the machine), but a volatile overlay refuses a work dir
+         * it used before: the kernel makes that one again. */
+        if (s->workdir != NULL) {
+            cleanup_free char *w = xasprintf("%s/work", s->workdir);
+            rm_rf(w, NULL);
+        }
     }
+    net_ns_release(&net);
     if (auto_remove) {
         ctr_remove(root, id, NULL);
     } else {

@@ -1,0 +1,490 @@
+/* kiln compose's subcommands on a running project: ps, logs, stop, start,
+ * restart, exec, run, images, build, pull, push (up, down and config are in
+ * compose.c). Containers are found by their compose labels. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/compose_cmd.h"
+#include "cli/opt.h"
+#include "compose/compose.h"
+#include "compose/stack.h"
+#include "net/net.h"
+#include "runtime/container.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+static const json_t *service_of(const struct compose_project *p, const char *name)
+{
+    return json_object_get(json_object_get(p->model, "services"), name);
+}
+
+/* Every operand must name a service of the model. */
+static int check_services(const struct compose_project *p, const char *cmd, char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (service_of(p, names[i]) == NULL)
+            return cli_usage_error(cmd, "no such service: %s", names[i]);
+    return 0;
+}
+
+static int wanted(const char *const *services, size_t n, const char *name)
+{
+    if (n == 0)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(services[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void status_text(const struct compose_ctr *c, const char *root, struct strbuf *sb)
+{
+    const char *s = json_get_str(c->state, "Status");
+    if (s && strcmp(s, "exited") == 0) {
+        strbuf_addf(sb, "exited (%lld)", (long long)json_get_int(c->state, "ExitCode", 0));
+        return;
+    }
+    strbuf_adds(sb, s ? s : "unknown");
+    json_t *h = ctr_load_health(root, c->id);
+    if (h && s && strcmp(s, "running") == 0)
+        strbuf_addf(sb, " (%s)", json_get_str(h, "Status"));
+    json_decref(h);
+}
+
+/* The pod's published ports whose container port a service listens on. */
+static char *service_ports(const char *root, const struct compose_project *p, const char *service)
+{
+    cleanup_free char *pod = compose_pod_name(p->name);
+    json_t *pj = pod_load(root, pod, NULL);
+    struct net_port *ports = NULL;
+    size_t n = 0, k = 0;
+    net_ports_from_json(pj ? json_object_get(pj, "Ports") : NULL, &ports, &n);
+    json_decref(pj);
+    const json_t *svc = service_of(p, service);
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        json_t *pt;
+        int mine = 0;
+        json_array_foreach(json_object_get(svc, "ports"), j, pt)
+        {
+            long long t = json_get_int(pt, "target", 0);
+            mine |= t >= ports[i].ctr_port && t < ports[i].ctr_port + ports[i].count;
+        }
+        if (mine)
+            ports[k++] = ports[i];
+    }
+    char *s = net_ports_describe(ports, k);
+    free(ports);
+    return s;
+}
+
+int compose_ps_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    static int all, quiet;
+    static const struct cli_opt opts[] = {
+        {'a', "all", CLI_OPT_FLAG, &all, NULL, "also stopped containers", NULL},
+        {'q', "quiet", CLI_OPT_FLAG, &quiet, NULL, "only the ids", NULL},
+        CLI_OPT_END,
+    };
+    static const struct cli_spec spec = {
+        .name = "compose ps",
+        .args = "[SERVICE...]",
+        .summary = "list the project's containers",
+        .opts = opts,
+        .max_args = -1,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    if (check_services(cc->p, "compose ps", argv + first, argc - first))
+        return EXIT_USAGE;
+    struct compose_ctr *cs;
+    size_t n;
+    struct kiln_error *err = NULL;
+    if (compose_list(cc->root, cc->p->name, &cs, &n, &err) < 0)
+        return cli_fail(err);
+    if (!quiet)
+        printf("%-28s %-16s %-24s %-8s %s\n", "NAME", "SERVICE", "STATUS", "RESTARTS", "PORTS");
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_get_str(cs[i].state, "Status");
+        if (!wanted((const char *const *)argv + first, (size_t)(argc - first), cs[i].service) ||
+            (!all && !(s && (strcmp(s, "running") == 0 || strcmp(s, "restarting") == 0))))
+            continue;
+        if (quiet) {
+            printf("%s\n", cs[i].id);
+            continue;
+        }
+        struct strbuf st;
+        strbuf_init(&st);
+        status_text(&cs[i], cc->root, &st);
+        cleanup_free char *ports = service_ports(cc->root, cc->p, cs[i].service);
+        printf("%-28s %-16s %-24s %-8lld %s\n", cs[i].name, cs[i].service, st.buf,
+               (long long)json_get_int(cs[i].state, "RestartCount", 0), ports);
+        strbuf_release(&st);
+    }
+    compose_list_free(cs, n);
+    return EXIT_OK;
+}
+
+int compose_logs_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    static int follow;
+    static long tail = -1;
+    static const struct cli_opt opts[] = {
+        {'f', "follow", CLI_OPT_FLAG, &follow, NULL, "keep following until every container exits",
+         NULL},
+        {'n', "tail", CLI_OPT_LONG, &tail, "N", "only the last N lines of each container", NULL},
+        CLI_OPT_END,
+    };
+    static const struct cli_spec spec = {
+        .name = "compose logs",
+        .args = "[SERVICE...]",
+        .summary = "the output of the project's containers, each line prefixed SERVICE-1  |",
+        .opts = opts,
+        .max_args = -1,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    if (check_services(cc->p, "compose logs", argv + first, argc - first))
+        return EXIT_USAGE;
+    struct kiln_error *err = NULL;
+    if (compose_logs(cc->root, cc->p->name, (const char *const *)argv + first,
+                     (size_t)(argc - first), follow, tail, NULL, &err) < 0)
+        return cli_fail(err);
+    return EXIT_OK;
+}
+
+int compose_stop_services(struct compose_ctx_cli *cc, const char *const *services, size_t n,
+                          int remove)
+{
+    struct compose_ctr *cs;
+    size_t nc, n_order;
+    struct kiln_error *err = NULL;
+    if (compose_list(cc->root, cc->p->name, &cs, &nc, &err) < 0)
+        return cli_fail(err);
+    cleanup_free const char **order = compose_start_order(cc->p, &n_order);
+    int rc = EXIT_OK;
+    for (size_t k = n_order; k-- > 0;) {
+        if (!wanted(services, n, order[k]))
+            continue;
+        for (size_t i = 0; i < nc; i++) {
+            if (strcmp(cs[i].service, order[k]) != 0)
+                continue;
+            long t = compose_stop_timeout(service_of(cc->p, order[k]));
+            if (compose_stop_ctr(cc->root, &cs[i], t, remove, &err) < 0) {
+                rc = cli_fail(err);
+                err = NULL;
+                continue;
+            }
+            fprintf(stderr, " Container %s  Stopped\n", cs[i].name);
+        }
+    }
+    compose_list_free(cs, nc);
+    return rc;
+}
+
+int compose_stop_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    static const struct cli_spec spec = {
+        .name = "compose stop",
+        .args = "[SERVICE...]",
+        .summary = "stop the project's containers (each after its stop_grace_period)",
+        .max_args = -1,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    if (check_services(cc->p, "compose stop", argv + first, argc - first))
+        return EXIT_USAGE;
+    return compose_stop_services(cc, (const char *const *)argv + first, (size_t)(argc - first), 0);
+}
+
+/* Starts the stopped containers of services again (new processes from the
+ * same service definition), in dependency order. */
+static int start_services(struct compose_ctx_cli *cc, const char *const *services, size_t n)
+{
+    size_t n_order;
+    cleanup_free const char **order = compose_start_order(cc->p, &n_order);
+    struct kiln_error *err = NULL;
+    int made;
+    if (compose_ensure_pod(cc->root, cc->p, &made, &err) < 0)
+        return cli_fail(err);
+    for (size_t k = 0; k < n_order; k++) {
+        if (!wanted(services, n, order[k]))
+            continue;
+        cleanup_free char *name = compose_ctr_name(cc->p->name, order[k]);
+        cleanup_free char *id = NULL;
+        if (ctr_find(cc->root, name, &id, NULL) < 0)
+            continue; /* docker compose start: only existing containers */
+        json_t *st = ctr_load_state(cc->root, id, NULL);
+        const char *s = st ? json_get_str(st, "Status") : NULL;
+        int running = s && strcmp(s, "running") == 0;
+        json_decref(st);
+        if (running)
+            continue;
+        struct compose_start how = {.detach = 1};
+        int status;
+        if (ctr_remove(cc->root, id, &err) < 0 ||
+            compose_start_service(cc->root, cc->p, order[k], &how, &status, NULL, &err) < 0)
+            return cli_fail(err);
+        fprintf(stderr, " Container %s  Started\n", name);
+    }
+    return EXIT_OK;
+}
+
+int compose_start_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    static const struct cli_spec spec = {
+        .name = "compose start",
+        .args = "[SERVICE...]",
+        .summary = "start the project's stopped containers again",
+        .max_args = -1,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    if (check_services(cc->p, "compose start", argv + first, argc - first))
+        return EXIT_USAGE;
+    return start_services(cc, (const char *const *)argv + first, (size_t)(argc - first));
+}
+
+int compose_restart_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    static const struct cli_spec spec = {
+        .name = "compose restart",
+        .args = "[SERVICE...]",
+        .summary = "stop, then start the project's containers",
+        .max_args = -1,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    if (check_services(cc->p, "compose restart", argv + first, argc - first))
+        return EXIT_USAGE;
+    const char *const *sv = (const char *const *)argv + first;
+    int rc = compose_stop_services(cc, sv, (size_t)(argc - first), 0);
+    return rc ? rc : start_services(cc, sv, (size_t)(argc - first));
+}
+
+int compose_exec_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    static const char *user, *workdir;
+    static int no_tty;
+    static struct cli_strv env;
+    static const struct cli_opt opts[] = {
+        {'u', "user", CLI_OPT_STRING, &user, "USER", "run as USER", NULL},
+        {'w', "workdir", CLI_OPT_STRING, &workdir, "DIR", "working directory", NULL},
+        {'e', "env", CLI_OPT_LIST, &env, "K=V", "set a variable (repeatable)", NULL},
+        {'T', "no-TTY", CLI_OPT_FLAG, &no_tty, NULL, "no terminal even when stdin is one", NULL},
+        CLI_OPT_END,
+    };
+    static const struct cli_spec spec = {
+        .name = "compose exec",
+        .args = "SERVICE COMMAND [ARG...]",
+        .summary = "run a command in a service's running container",
+        .opts = opts,
+        .min_args = 2,
+        .max_args = -1,
+        .flags = CLI_SPEC_STOP_AT_OPERAND,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    if (check_services(cc->p, "compose exec", argv + first, 1))
+        return EXIT_USAGE;
+    cleanup_free char *name = compose_ctr_name(cc->p->name, argv[first]);
+    const char **a = xcalloc((size_t)argc + 16 + env.n * 2, sizeof(char *));
+    size_t n = 0;
+    a[n++] = cc->kiln;
+    a[n++] = "--root";
+    a[n++] = cc->root;
+    a[n++] = "exec";
+    if (isatty(0)) {
+        a[n++] = "-i";
+        if (!no_tty)
+            a[n++] = "-t";
+    }
+    if (user) {
+        a[n++] = "-u";
+        a[n++] = user;
+    }
+    if (workdir) {
+        a[n++] = "-w";
+        a[n++] = workdir;
+    }
+    for (size_t i = 0; i < env.n; i++) {
+        a[n++] = "-e";
+        a[n++] = env.v[i];
+    }
+    a[n++] = name;
+    for (int i = first + 1; i < argc; i++)
+        a[n++] = argv[i];
+    fflush(NULL);
+    execv(cc->kiln, (char *const *)a);
+    perror("kiln: exec");
+    free(a);
+    return EXIT_FAIL;
+}
+
+int compose_run_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    static int rm, detach, no_tty;
+    static const char *name;
+    static const struct cli_opt opts[] = {
+        {0, "rm", CLI_OPT_FLAG, &rm, NULL, "remove the container when it exits", NULL},
+        {'d', "detach", CLI_OPT_FLAG, &detach, NULL, "run in the background", NULL},
+        {0, "name", CLI_OPT_STRING, &name, "NAME",
+         "container name (default PROJECT-SERVICE-run-ID)", NULL},
+        {'T', "no-TTY", CLI_OPT_FLAG, &no_tty, NULL, "no terminal even when stdin is one", NULL},
+        CLI_OPT_END,
+    };
+    static const struct cli_spec spec = {
+        .name = "compose run",
+        .args = "SERVICE [COMMAND [ARG...]]",
+        .summary = "a one-off container of a service (its dependencies started first)",
+        .opts = opts,
+        .min_args = 1,
+        .max_args = -1,
+        .flags = CLI_SPEC_STOP_AT_OPERAND,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    if (check_services(cc->p, "compose run", argv + first, 1))
+        return EXIT_USAGE;
+    const char *service = argv[first];
+    struct kiln_error *err = NULL;
+    /* its dependencies, as up starts them */
+    const json_t *deps = json_object_get(service_of(cc->p, service), "depends_on");
+    const char **dn = xcalloc(json_object_size(deps) + 1, sizeof(char *));
+    size_t nd = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)deps, k, v) dn[nd++] = k;
+    struct compose_up_opts uo = {.services = dn, .n_services = nd, .kiln = cc->kiln};
+    int made, r;
+    if (nd > 0)
+        r = compose_up(cc->root, cc->p, &uo, &err);
+    else
+        r = compose_ensure_pod(cc->root, cc->p, &made, &err);
+    free(dn);
+    if (r < 0)
+        return cli_fail(err);
+    unsigned char rnd[6];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        memset(rnd, 0, sizeof(rnd));
+    cleanup_free char *gen = xasprintf("%s-%s-run-%02x%02x%02x%02x%02x%02x", cc->p->name, service,
+                                       rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+    struct compose_start how = {
+        .name = name ? name : gen,
+        .cmd = argc - first > 1 ? argv + first + 1 : NULL,
+        .n_cmd = (size_t)(argc - first - 1),
+        .rm = rm,
+        .detach = detach,
+        .tty = !detach && !no_tty && isatty(0) && isatty(1),
+        .interactive = !detach,
+    };
+    int status = 0;
+    char *id = NULL;
+    if (compose_start_service(cc->root, cc->p, service, &how, &status, &id, &err) < 0) {
+        free(id);
+        fprintf(stderr, "kiln: %s\n", err->msg);
+        kiln_error_free(err);
+        return status >= 125 && status <= 127 ? status : 125;
+    }
+    if (detach)
+        printf("%s\n", how.name);
+    free(id);
+    return detach ? EXIT_OK : status;
+}
+
+int compose_images_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    static const struct cli_spec spec = {
+        .name = "compose images",
+        .summary = "the images the project's containers run",
+        .max_args = 0,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    struct compose_ctr *cs;
+    size_t n;
+    struct kiln_error *err = NULL;
+    if (compose_list(cc->root, cc->p->name, &cs, &n, &err) < 0)
+        return cli_fail(err);
+    printf("%-28s %-40s %s\n", "CONTAINER", "IMAGE", "IMAGE ID");
+    for (size_t i = 0; i < n; i++) {
+        const char *img = json_get_str(cs[i].cfg, "Image");
+        const char *iid = json_get_str(cs[i].cfg, "ImageId");
+        if (iid && strncmp(iid, "sha256:", 7) == 0)
+            iid += 7;
+        printf("%-28s %-40s %.12s\n", cs[i].name, img ? img : "", iid ? iid : "");
+    }
+    compose_list_free(cs, n);
+    return EXIT_OK;
+}
+
+/* build, pull, push: one kiln build/pull/push per selected service. */
+static int image_cmd(struct compose_ctx_cli *cc, int argc, char **argv, const char *verb)
+{
+    struct cli_spec spec = {
+        .name = strcmp(verb, "build") == 0  ? "compose build"
+                : strcmp(verb, "pull") == 0 ? "compose pull"
+                                            : "compose push",
+        .args = "[SERVICE...]",
+        .summary = strcmp(verb, "build") == 0 ? "build the images of services with build:"
+                   : strcmp(verb, "pull") == 0
+                       ? "pull the images of services without build:"
+                       : "push the images of services with build: and image:",
+        .max_args = -1,
+    };
+    int first = cli_parse(&spec, argc, argv);
+    if (first <= 0)
+        return -first;
+    if (check_services(cc->p, spec.name, argv + first, argc - first))
+        return EXIT_USAGE;
+    size_t n_order;
+    cleanup_free const char **order = compose_start_order(cc->p, &n_order);
+    for (size_t k = 0; k < n_order; k++) {
+        if (!wanted((const char *const *)argv + first, (size_t)(argc - first), order[k]))
+            continue;
+        const json_t *svc = service_of(cc->p, order[k]);
+        int has_build = json_object_get(svc, "build") != NULL;
+        int has_image = json_object_get(svc, "image") != NULL;
+        struct kiln_error *err = NULL;
+        int r = 0;
+        if (strcmp(verb, "build") == 0) {
+            r = compose_build_service(cc->root, cc->p, order[k], cc->kiln, &err);
+        } else if (strcmp(verb, "pull") == 0 ? (has_image && !has_build)
+                                             : (has_image && has_build)) {
+            cleanup_free char *img = compose_service_image(cc->p, order[k]);
+            r = compose_pull_push(cc->root, img, verb, cc->kiln, &err);
+        }
+        if (r < 0)
+            return cli_fail(err);
+    }
+    return EXIT_OK;
+}
+
+int compose_build_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    return image_cmd(cc, argc, argv, "build");
+}
+
+int compose_pull_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    return image_cmd(cc, argc, argv, "pull");
+}
+
+int compose_push_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
+{
+    return image_cmd(cc, argc, argv, "push");
+}

@@ -1,0 +1,361 @@
+#!/usr/bin/env bats
+# kiln compose up/down and the runtime subcommands on the busybox fixture:
+# one project is one pod, ports on 127.0.0.1, volumes, secrets, depends_on
+# conditions, and nothing left behind after down (even when up was killed).
+# Traffic goes only to 127.0.0.1 or stays inside the pod.
+
+load helpers
+load run_lib
+load net_lib
+
+setup_file() {
+    run_fixture_file
+}
+
+setup() {
+    run_fixture_store
+    P=$BATS_TEST_TMPDIR/proj
+    mkdir -p "$P"
+    cd "$P"
+}
+
+teardown() {
+    cd "$BATS_TEST_TMPDIR"
+    [ -f "$P/compose.yaml" ] && kiln compose --project-directory "$P" down -v >/dev/null 2>&1
+    remove_containers
+    for p in $(kiln pod ps 2>/dev/null | awk 'NR>1{print $1}'); do kiln pod rm -f "$p" >/dev/null 2>&1 || true; done
+}
+
+# state FIELD CONTAINER: a field of the container's state.json
+state() {
+    local id
+    id=$(readlink "$KILN_ROOT/containers/names/$2")
+    jq -r ".$1" "$KILN_ROOT/containers/$id/state.json"
+}
+
+# nothing_left PROJECT PORT PIDS...: no container, pod, process, mount or port
+nothing_left() {
+    local proj=$1 port=$2 pid
+    shift 2
+    [ -z "$(ls "$KILN_ROOT/containers" | grep -v '^names$')" ]
+    [ -z "$(ls "$KILN_ROOT/containers/names")" ]
+    [ -z "$(ls "$KILN_ROOT/pods")" ]
+    [ ! -e "$KILN_ROOT/compose/$proj" ]
+    for pid in "$@"; do
+        ! alive "$pid"
+    done
+    ! grep -q "$KILN_ROOT" /proc/mounts
+    port_is_free "$port"
+}
+
+@test "compose up: ports answer on 127.0.0.1, names resolve in the pod, .env interpolation, service_healthy order, logs, ps, exec, run --rm" {
+    local port
+    port=$(free_port)
+    cat >compose.yaml <<EOF
+name: demo
+services:
+  web:
+    image: bb
+    command: ["sh", "-c", "test -f /shared/ready && echo saw-ready; mkdir -p /www && echo hello-\$\$GREETING >/www/index.html && exec httpd -f -p 8080 -h /www"]
+    environment:
+      GREETING: \${GREETING:-unset}
+      FROM_SHELL: \${FROM_SHELL:?must be set}
+    ports: ["127.0.0.1:\${WEB_PORT}:8080"]
+    volumes: ["shared:/shared"]
+    depends_on:
+      db: {condition: service_healthy}
+    labels: {tier: front}
+  db:
+    image: bb
+    command: ["sh", "-c", "rm -f /shared/ready; echo db starting; sleep 1; touch /shared/ready; exec sleep 1000"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/shared/ready"]
+      interval: 1s
+      start_period: 10s
+      start_interval: 200ms
+    volumes: ["shared:/shared"]
+    stop_grace_period: 1s
+volumes:
+  shared: {}
+EOF
+    printf 'GREETING=from-dotenv\nWEB_PORT=%s\n' "$port" >.env
+    export FROM_SHELL=yes
+    run kiln compose up -d
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Container demo-db-1  Waiting (service_healthy)"* ]]
+    run curl -fsS -m 5 "http://127.0.0.1:$port/"
+    [ "$output" = "hello-from-dotenv" ]
+    # web started after db was healthy: it saw the file, and later
+    [ "$(state Started demo-web-1)" -gt "$(state Started demo-db-1)" ]
+    run kiln compose logs web
+    [[ "$output" == *"web-1  | saw-ready"* ]]
+    run kiln compose logs --tail 1 db
+    [ "$output" = "db-1  | db starting" ]
+    # services by name on the pod's loopback
+    run kiln compose exec db wget -qO- http://web:8080/
+    [ "$output" = "hello-from-dotenv" ]
+    run kiln compose ps
+    [[ "$output" == *"demo-db-1"*"db"*"running (healthy)"* ]]
+    [[ "$output" == *"demo-web-1"*"web"*"running"*"127.0.0.1:$port->8080/tcp"* ]]
+    # labels and the image recorded
+    local id
+    id=$(readlink "$KILN_ROOT/containers/names/demo-web-1")
+    run jq -r '.Labels | [.tier, .["com.docker.compose.project"], .["com.docker.compose.service"]] | join(" ")' "$KILN_ROOT/containers/$id/config.json"
+    [ "$output" = "front demo web" ]
+    run kiln compose images
+    [[ "$output" == *"demo-web-1"*"bb"* ]]
+    # a one-off container in the pod, removed after
+    run kiln compose run --rm -T db wget -qO- http://127.0.0.1:8080/
+    [ "$status" -eq 0 ]
+    [ "$output" = "hello-from-dotenv" ]
+    [ "$(ls "$KILN_ROOT/containers" | grep -vc names)" -eq 2 ]
+    # stop / start
+    kiln compose stop web
+    ! curl -fsS -m 2 "http://127.0.0.1:$port/" >/dev/null 2>&1
+    kiln compose start web
+    wait_http "http://127.0.0.1:$port/"
+    # a required variable missing: one error naming it, nothing runs
+    run env -u FROM_SHELL "$KILN" compose config -q
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"must be set"* ]]
+    run kiln compose down
+    [ "$status" -eq 0 ]
+    nothing_left demo "$port"
+}
+
+@test "compose up: named volumes persist across down/up and go with down -v; secrets at their path with their mode, read-only" {
+    echo s3cret >token.txt
+    cat >compose.yaml <<'EOF'
+name: vol
+services:
+  app:
+    image: bb
+    command: ["sleep", "1000"]
+    volumes:
+      - data:/data
+      - ./host:/host:ro
+      - type: tmpfs
+        target: /scratch
+    secrets:
+      - token
+      - source: token
+        target: apptoken
+        uid: "1000"
+        gid: "1000"
+        mode: 0400
+    stop_grace_period: 1s
+volumes:
+  data: {}
+secrets:
+  token:
+    file: ./token.txt
+EOF
+    mkdir host
+    echo from-host >host/f
+    kiln compose up -d
+    kiln compose exec app sh -c 'echo kept >/data/f'
+    run kiln compose exec app cat /host/f
+    [ "$output" = from-host ]
+    run kiln compose exec app sh -c 'echo x >/host/g'
+    [ "$status" -ne 0 ]
+    run kiln compose exec app stat -c '%a %u %g' /run/secrets/token /run/secrets/apptoken
+    [ "${lines[0]}" = "444 0 0" ]
+    [ "${lines[1]}" = "400 1000 1000" ]
+    run kiln compose exec app cat /run/secrets/apptoken
+    [ "$output" = s3cret ]
+    run kiln compose exec app sh -c 'echo x >/run/secrets/token'
+    [ "$status" -ne 0 ]
+    run kiln compose exec app sh -c 'grep " /scratch " /proc/mounts'
+    [[ "$output" == *tmpfs* ]]
+    kiln compose down
+    [ -d "$KILN_ROOT/volumes/vol_data" ]
+    kiln compose up -d
+    run kiln compose exec app cat /data/f
+    [ "$output" = kept ]
+    kiln compose down -v
+    [ ! -e "$KILN_ROOT/volumes/vol_data" ]
+    kiln compose up -d
+    run kiln compose exec app cat /data/f
+    [ "$status" -ne 0 ]
+    kiln compose down -v
+}
+
+@test "compose up: bad input is refused before anything starts; a failure half-way stops what up started" {
+    local port
+    port=$(free_port)
+    # two services on one container port in one pod
+    cat >compose.yaml <<'EOF'
+services:
+  a: {image: bb, command: ["httpd", "-f", "-p", "80"], expose: ["80"], ports: ["80"]}
+  b: {image: bb, command: ["httpd", "-f", "-p", "80"], ports: ["80"]}
+EOF
+    run kiln compose up -d
+    [ "$status" -ne 0 ]
+    [[ "$output" == *a* && "$output" == *b* && "$output" == *80* ]]
+    [ -z "$(ls "$KILN_ROOT/pods" 2>/dev/null)" ]
+    # a host port taken
+    python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(); time.sleep(30)' "$port" &
+    local holder=$! i
+    for i in $(seq 1 50); do port_is_free "$port" || break; sleep 0.1; done
+    cat >compose.yaml <<EOF
+services:
+  a: {image: bb, command: ["sleep", "100"], ports: ["127.0.0.1:$port:80"]}
+EOF
+    run kiln compose up -d
+    kill "$holder"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"127.0.0.1:$port"*"in use"* ]]
+    [ -z "$(ls "$KILN_ROOT/pods")" ]
+    [ -z "$(ls "$KILN_ROOT/containers" 2>/dev/null | grep -v names)" ]
+    # cap_add would change what runs: refused
+    cat >compose.yaml <<'EOF'
+services:
+  a: {image: bb, command: ["true"], cap_add: [NET_ADMIN]}
+EOF
+    run kiln compose up -d
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"service a: cap_add is not supported"* ]]
+    # mem_limit where cgroup v2 does not delegate the memory controller: refused,
+    # naming the service and the key
+    if ! grep -qw memory /sys/fs/cgroup/cgroup.controllers /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; then
+        printf 'services:\n  a: {image: bb, command: ["true"], mem_limit: 64m}\n' >compose.yaml
+        run kiln compose up -d
+        [ "$status" -ne 0 ]
+        [[ "$output" == *"service a: mem_limit:"*"cgroup v2"* ]]
+        [ -z "$(ls "$KILN_ROOT/pods")" ]
+    fi
+    # half-way: init fails, so web (service_completed_successfully) never
+    # starts and db, already running, is stopped and removed again
+    cat >compose.yaml <<EOF
+services:
+  db: {image: bb, command: ["sleep", "100"], ports: ["127.0.0.1:$port:80"], stop_grace_period: 1s}
+  init: {image: bb, command: ["sh", "-c", "exit 3"], depends_on: [db]}
+  web:
+    image: bb
+    command: ["sleep", "100"]
+    depends_on: {init: {condition: service_completed_successfully}}
+EOF
+    run kiln compose up -d
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"service init exited with status 3"* ]]
+    nothing_left proj "$port"
+}
+
+@test "compose up: SIGKILL of kiln during up, then down: no container, process, mount or port left" {
+    local port
+    port=$(free_port)
+    cat >compose.yaml <<EOF
+name: killed
+services:
+  db:
+    image: bb
+    command: ["sh", "-c", "sleep 30; touch /tmp/ready; exec sleep 1000"]
+    healthcheck: {test: ["CMD", "test", "-f", "/tmp/ready"], interval: 1s}
+    ports: ["127.0.0.1:$port:80"]
+    volumes: ["data:/data"]
+    stop_grace_period: 1s
+  web:
+    image: bb
+    command: ["sleep", "1000"]
+    depends_on: {db: {condition: service_healthy}}
+volumes: {data: {}}
+EOF
+    "$KILN" compose up -d 2>"$BATS_TEST_TMPDIR/up.err" &
+    local up=$!
+    local i
+    for i in $(seq 1 100); do
+        grep -q "Waiting (service_healthy)" "$BATS_TEST_TMPDIR/up.err" && break
+        sleep 0.1
+    done
+    kill -9 "$up"
+    wait "$up" || true
+    # what runs now: db's supervisor and process, the pod's supervisor, holder and pasta
+    local pids
+    pids="$(state Supervisor killed-db-1) $(state Pid killed-db-1)"
+    pids="$pids $(jq -r '[.Supervisor, .NetHolder, .NetHelper] | map(tostring) | join(" ")' "$KILN_ROOT/pods/pod_killed/state.json")"
+    for i in $pids; do alive "$i"; done
+    ! port_is_free "$port"
+    run kiln compose down
+    [ "$status" -eq 0 ]
+    # shellcheck disable=SC2086
+    nothing_left killed "$port" $pids
+    [ -d "$KILN_ROOT/volumes/killed_data" ]
+}
+
+@test "compose up: restart policies: the supervisor restarts after kill -9, counted in inspect and ps; stop stays stopped" {
+    cat >compose.yaml <<'EOF2'
+name: rs
+services:
+  flaky:
+    image: bb
+    command: ["sleep", "1000"]
+    restart: on-failure:5
+    stop_grace_period: 1s
+  steady:
+    image: bb
+    command: ["sleep", "1000"]
+    restart: "no"
+    stop_grace_period: 1s
+  done:
+    image: bb
+    command: ["true"]
+    restart: on-failure
+EOF2
+    kiln compose up -d
+    local first i
+    first=$(state Pid rs-flaky-1)
+    kill -9 "$first" "$(state Pid rs-steady-1)"
+    for i in $(seq 1 50); do
+        [ "$(state Status rs-flaky-1)" = running ] && [ "$(state RestartCount rs-flaky-1)" = 1 ] && break
+        sleep 0.1
+    done
+    [ "$(state RestartCount rs-flaky-1)" = 1 ]
+    [ "$(state Pid rs-flaky-1)" != "$first" ]
+    run sh -c "$KILN inspect rs-flaky-1 | jq -r '.[0].RestartCount'"
+    [ "$output" = 1 ]
+    run kiln compose ps
+    [[ "$output" == *"rs-flaky-1"*"running"*" 1 "* ]]
+    # no policy: it stays dead; a clean exit under on-failure is not restarted
+    [ "$(state Status rs-steady-1)" = exited ]
+    [ "$(state RestartCount rs-done-1)" = 0 ]
+    [ "$(state Status rs-done-1)" = exited ]
+    # stop is not a failure to restart from
+    kiln compose stop flaky
+    sleep 0.5
+    [ "$(state Status rs-flaky-1)" = exited ]
+    kiln compose down
+    [ -z "$(ls "$KILN_ROOT/containers" | grep -v '^names$')" ]
+}
+
+@test "compose up --build: kiln build with context, target and args; up without -d follows the logs and stops on SIGINT" {
+    printf 'FROM bb AS base\nARG MSG=none\nRUN echo "built-$MSG" > /built\nFROM base AS final\nRUN echo final >> /built\n' >Dockerfile
+    cat >compose.yaml <<'EOF2'
+name: bld
+services:
+  app:
+    build:
+      context: .
+      target: base
+      args: {MSG: hello}
+    command: ["sh", "-c", "cat /built; exec sleep 1000"]
+    stop_grace_period: 1s
+EOF2
+    # timeout relays SIGINT to kiln, and ends a hang
+    timeout 60 "$KILN" compose up --build >"$BATS_TEST_TMPDIR/up.out" 2>&1 &
+    local up=$! i
+    for i in $(seq 1 100); do
+        grep -q "app-1  | built-hello" "$BATS_TEST_TMPDIR/up.out" && break
+        sleep 0.1
+    done
+    grep -q "app-1  | built-hello" "$BATS_TEST_TMPDIR/up.out"
+    run kiln images
+    [[ "$output" == *bld-app* ]]
+    kill -INT "$up"
+    wait "$up"
+    grep -q "Gracefully stopping" "$BATS_TEST_TMPDIR/up.out"
+    [ "$(state Status bld-app-1)" = exited ]
+    # compose build builds again (the cache answers)
+    run kiln compose build
+    [ "$status" -eq 0 ]
+    kiln compose down
+}
