@@ -160,12 +160,16 @@ listening() {
     [ -z "$output" ]
     run "$KILN" pod ps -q
     [ -z "$output" ] || [[ $output != *dataenv* ]]
-    local pid
+    local pid st
     while read -r pid; do
-        ! kill -0 "$pid" 2>/dev/null || {
-            echo "pid $pid ($(tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null)) still runs"
+        # gone, or a zombie waiting for this machine's init to reap it (its
+        # resources are freed; ps shows it <defunct>)
+        st=$(sed -E 's/^.*\) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
+        if [ -n "$st" ] && [ "$st" != Z ]; then
+            echo "pid $pid ($(tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null), state $st) still runs"
             return 1
-        }
+        fi
+        [ -z "$st" ] || echo "# pid $pid: a zombie (parent $(awk '/^PPid:/ { print $2 }' /proc/$pid/status))" >&3
     done <"$BATS_FILE_TMPDIR/pids"
     run grep -F "$KILN_ROOT" /proc/self/mountinfo
     [ "$status" -ne 0 ]
