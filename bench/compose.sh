@@ -12,7 +12,9 @@
 #          pasta; podman's conmon (the services' processes themselves are the same
 #          programs in both and are not counted)
 #
-# The images are already in both stores (kiln load and skopeo copy, untimed).
+# The images are already in both stores (kiln load and skopeo copy, untimed), and
+# one untimed up/down of each tool comes first (kiln's first start after a load
+# unpacks the images into its snapshots).
 # Runs alternate (kiln, podman, kiln, ...). Goal (issue 19): kiln's up and down at
 # most 0.3x podman-compose's. podman-compose runs inside a network namespace kiln
 # makes (tests/e2e/podman_compose.bash: podman's CNI bridge would route to
@@ -109,6 +111,15 @@ kiln_pids() {
         jq -r '[.Supervisor, .NetHolder, .NetHelper][] | select(. != null and . > 0)' | sort -u
 }
 podman_pids() { pgrep -f "conmon .*$PC_DIR/" || true; }
+
+# One untimed round first: kiln unpacks an image into its snapshot on the first
+# run after a load (podman did that at the skopeo copy); both then start warm.
+bench_log "compose: warm-up round (untimed)"
+"$KILN" compose -f "$file" -p "$kproj" up -d --wait >/dev/null 2>&1 || bench_log "compose: kiln warm-up up failed"
+"$KILN" compose -f "$file" -p "$kproj" down >/dev/null 2>&1 || true
+pc_compose -f "$file" -p "$proj" up -d >/dev/null 2>&1 &&
+    pc_wait_healthy 300 "${proj}_api_1" "${proj}_jupyter_1" "${proj}_prometheus_1" || bench_log "compose: podman warm-up failed"
+pc_compose -f "$file" -p "$proj" down >/dev/null 2>&1 || true
 
 runs=$(bench_runs 30)
 : >"$work/k_up" >"$work/k_down" >"$work/p_up" >"$work/p_down"
