@@ -31,6 +31,7 @@ test:    skopeo umoci crun runc podman catatonit buildah           # peers the t
 test:    golang-github-opencontainers-image-spec-dev               # OCI JSON schemas
 test:    docker-registry                                           # a registry on loopback
 test:    chromium                                                  # the API's /docs page, headless
+test:    podman-compose                                            # dataenv_stack.bats: the stack by the peer
 test:    libdpkg-dev                                               # dpkg's version order (kiln scan)
 test:    npm|nodejs                                                # schemas from npm at test time
 test:    kubernetes-client|kubectl                                 # Kustomize (a Cloud SDK kubectl will do)
@@ -40,6 +41,7 @@ test:    gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils      # the arm64 i
 bench:   buildah podman crun runc skopeo umoci mmdebstrap docker-registry # peers (bench/run-all.sh)
 bench:   hyperfine time gnuplot-nox jq python3 catatonit
 bench:   iperf3                                                    # bench/net.sh: one TCP stream
+bench:   podman-compose                                            # bench/compose.sh: the stack by the peer
 EOF
 }
 
