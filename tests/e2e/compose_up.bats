@@ -378,7 +378,7 @@ EOF2
     run kiln compose up -d --wait --wait-timeout 60
     [ "$status" -ne 0 ]
     [[ "$output" == *'service once exited (status 3) before it was healthy; its last output: "first-bye"'* ]]
-    sed -i 's/restart: no//; s/    image: bb/    image: bb\n    restart: unless-stopped/' compose.yaml
+    sed -i 's/    image: bb/    image: bb\n    restart: unless-stopped/' compose.yaml
     run kiln compose up -d --wait --wait-timeout 60
     [ "$status" -ne 0 ]
     [[ "$output" == *'service once keeps exiting (status 3, restarted 3 times while waiting); its last output: "first-bye"'* ]]
