@@ -134,8 +134,9 @@ DEV_IMAGE_BUDGET=1110000000
     # and the table of kiln images shows it
     run kiln images dataenv
     ok
-    shown=$(awk '$1 == "dataenv" && $2 == "latest" { print $5 }' <<<"$output")
-    [[ $shown == [0-9]*B ]]
+    # (SIZE is the column before PLATFORMS: CREATED has spaces)
+    shown=$(awk '$1 == "dataenv" && $2 == "latest" { print $(NF - 1) }' <<<"$output")
+    [[ $shown == [0-9]*[0-9][kMG]B ]] || { echo "kiln images shows $shown"; return 1; }
 }
 
 @test "rust: not in the production image" {
