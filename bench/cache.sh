@@ -30,7 +30,15 @@ if ! kiln_has build || ! command -v docker-registry >/dev/null; then
     exit 0
 fi
 registry_start plain >/dev/null
-trap 'registry_stop; rm -rf "$BENCH_TMP"' EXIT
+# buildah can leave its storage's overlay mounted (seen after a run): unmount what is
+# below BENCH_TMP, deepest first, before removing it
+bench_cleanup() {
+    registry_stop
+    local m
+    for m in $(findmnt -rn -o TARGET | grep "^$BENCH_TMP/" | sort -r); do umount "$m" 2>/dev/null || umount -l "$m" || true; done
+    rm -rf "$BENCH_TMP"
+}
+trap bench_cleanup EXIT
 
 prepare() {
     local c=$BENCH_TMP/ctx
