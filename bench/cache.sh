@@ -36,6 +36,8 @@ bench_cleanup() {
     registry_stop
     local m
     for m in $(findmnt -rn -o TARGET | grep "^$BENCH_TMP/" | sort -r); do umount "$m" 2>/dev/null || umount -l "$m" || true; done
+    # BENCH_CMD_LOG=FILE keeps the builds' output (a failed run says why there)
+    [ -z "${BENCH_CMD_LOG:-}" ] || cp "$BENCH_TMP/cmd.log" "$BENCH_CMD_LOG" 2>/dev/null || true
     rm -rf "$BENCH_TMP"
 }
 trap bench_cleanup EXIT
