@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# bench/cache.sh: builds on a fresh machine with a registry build cache.
+# bench/cache.sh: builds on a fresh machine with a registry build cache, and cold
+# builds, kiln against buildah side by side in one run (issue 20's benchmark rows).
 #   registry-cache  an empty store (the base image only) building with
 #                   --cache-from type=registry (exported by an earlier build with
-#                   mode=max) vs kiln's own cold build (--no-cache, apt caches warm);
-#                   and buildah --layers --cache-from/--cache-to on the same registry
-#                   with fresh storage each run (BENCH_BUILDAH=0 skips buildah)
+#                   mode=max) vs kiln's own cold build (--no-cache, apt caches warm),
+#                   goal >= 10x; and buildah --layers --cache-from/--cache-to on the
+#                   same registry with fresh storage each run (the base image loaded
+#                   with the same image ID every time), goal kiln <= 0.5x buildah
 #   cold            --no-cache, apt caches warm: kiln, buildah --timestamp (reproducible
-#                   output, as kiln's always is) and buildah without --timestamp
-# Cases: dataenv-prod (dataenv/Dockerfile, production), seedlike-dev
-# (bench/seedlike, development); BENCH_CASES picks. BENCH_QUICK=1: dataenv-prod only.
+#                   output, as kiln's always is) and buildah without --timestamp,
+#                   goal kiln <= 0.5x each
+# Cases: BENCH_CACHE_CASES (registry-cache; default dataenv-prod seedlike-dev) and
+# BENCH_COLD_CASES (cold vs buildah; default dataenv-prod seedlike-prod). A case
+# in the first list also gets kiln's cold build (the 10x baseline). dataenv-prod is
+# dataenv/Dockerfile's production target, seedlike-* bench/seedlike's targets.
+# BENCH_QUICK=1: dataenv-prod only, 2 runs. BENCH_RUNS=N: N runs of everything.
+# BENCH_BUILDAH=0 skips buildah. At the end a table of medians and ratios (stdout).
 # A docker-registry on 127.0.0.1 (tests/registry/registry.bash), stopped at the end.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +30,17 @@ if ! kiln_has build || ! command -v docker-registry >/dev/null; then
     exit 0
 fi
 registry_start plain >/dev/null
-trap 'registry_stop; rm -rf "$BENCH_TMP"' EXIT
+# buildah can leave its storage's overlay mounted (seen after a run): unmount what is
+# below BENCH_TMP, deepest first, before removing it
+bench_cleanup() {
+    registry_stop
+    local m
+    for m in $(findmnt -rn -o TARGET | grep "^$BENCH_TMP/" | sort -r); do umount "$m" 2>/dev/null || umount -l "$m" || true; done
+    # BENCH_CMD_LOG=FILE keeps the builds' output (a failed run says why there)
+    [ -z "${BENCH_CMD_LOG:-}" ] || cp "$BENCH_TMP/cmd.log" "$BENCH_CMD_LOG" 2>/dev/null || true
+    rm -rf "$BENCH_TMP"
+}
+trap bench_cleanup EXIT
 
 prepare() {
     local c=$BENCH_TMP/ctx
@@ -40,6 +57,7 @@ spec() {
     case "$1" in
     dataenv-prod) echo "$BENCH_TMP/ctx/dataenv production" ;;
     seedlike-dev) echo "$BENCH_TMP/ctx/seedlike development" ;;
+    seedlike-prod) echo "$BENCH_TMP/ctx/seedlike production" ;;
     esac
 }
 
@@ -71,10 +89,24 @@ kiln_base() { # STORE: the base image only
     SOURCE_DATE_EPOCH=$BENCH_EPOCH KILN_ROOT=$1 "$KILN" import "$(bench_base_tar)" -t "$BASE_REF" -c 'CMD ["bash"]' >/dev/null
 }
 
+# The base image for buildah: imported once into a docker archive, then loaded into
+# each fresh storage, so that every storage has the same image ID (a podman import
+# per storage stamps the time, a new ID each time, and buildah's cache keys start
+# from the base's ID: --cache-from could never hit).
 buildah_base() { # ROOT: fresh buildah storage holding the base image only
+    local arch=$BENCH_TMP/buildah-base.tar
     rm -rf "$1"
     mkdir -p "$1"
-    podman --root "$1/storage" --runroot "$1/run" import --quiet --change 'CMD ["bash"]' "$(bench_base_tar)" "$BASE_REF" >/dev/null
+    if [ ! -f "$arch" ]; then
+        local tmp=$BENCH_TMP/buildah-base-src
+        podman --root "$tmp/storage" --runroot "$tmp/run" import --quiet --change 'CMD ["bash"]' \
+            "$(bench_base_tar)" "$BASE_REF" >/dev/null &&
+            podman --root "$tmp/storage" --runroot "$tmp/run" save --quiet --format docker-archive \
+                -o "$arch" "$BASE_REF" || return 1
+        podman --root "$tmp/storage" --runroot "$tmp/run" rmi -a -f >/dev/null 2>&1 || true
+        rm -rf "$tmp"
+    fi
+    podman --root "$1/storage" --runroot "$1/run" load --quiet -i "$arch" >/dev/null
 }
 
 record() { # CASE SCENARIO TOOL FILE
@@ -88,54 +120,140 @@ record() { # CASE SCENARIO TOOL FILE
     bench_log "$1 $2 $3: $(awk '{ printf "%s ", $1 }' "$4")s"
 }
 
-measure() {
-    local case=$1 n=${BENCH_RUNS:-3} i
-    [ "$BENCH_QUICK" = 1 ] && n=2
-    local kref="$REG/bench/$case:kiln-cache" bref="$REG/bench/$case-buildah"
-    # warm-up: fills the apt cache mounts, exports every step
+median() { awk '$3 == 0 { print $1 }' "$1" | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+runs() {
+    local n=${BENCH_RUNS:-3}
+    [ "$BENCH_QUICK" = 1 ] && [ -z "${BENCH_RUNS:-}" ] && n=2
+    echo "$n"
+}
+
+# ratio CASE WHAT NUM_FILE DEN_FILE GOAL(le|ge) LIMIT: one summary line and a record
+ratio() {
+    local case=$1 what=$2 a b r met
+    a=$(median "$3")
+    b=$(median "$4")
+    if [ -z "$a" ] || [ -z "$b" ]; then
+        SUMMARY+=("$case | $what | - | - | - | $5 $6 | not measured")
+        return
+    fi
+    r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", a / b }')
+    if [ "$5" = le ]; then
+        met=$(awk -v r="$r" -v l="$6" 'BEGIN { print (r <= l) ? "yes" : "NO" }')
+    else
+        met=$(awk -v r="$r" -v l="$6" 'BEGIN { print (r >= l) ? "yes" : "NO" }')
+    fi
+    SUMMARY+=("$case | $what | $a | $b | ${r}x | $([ "$5" = le ] && echo '<=' || echo '>=') ${6}x | $met")
+    bench_record bench=cache case="$case" scenario=ratio tool="$what" unit=x value="$r" \
+        note="goal $5 $6: $met" load="$(cut -d' ' -f1 /proc/loadavg)"
+}
+
+# kiln_warm CASE: the warm store (base image, apt cache mounts filled), and the
+# registry cache exported from it with mode=max
+kiln_warm() {
+    local case=$1
     [ -f "$WARM/.bench-base" ] || { kiln_base "$WARM" && touch "$WARM/.bench-base"; }
     bench_log "$case: kiln warm-up with --cache-to"
-    kiln_cmd "$case" "$WARM" --cache-to "type=registry,ref=$kref,mode=max"
+    kiln_cmd "$case" "$WARM" --cache-to "type=registry,ref=$REG/bench/$case:kiln-cache,mode=max"
     "${CMD[@]}" >>"$BENCH_TMP/cmd.log" 2>&1 || { bench_log "$case: kiln warm-up failed"; return 1; }
+}
+
+buildah_warm() {
+    local case=$1 broot=$BENCH_TMP/buildah-warm
+    [ -d "$broot/storage" ] || buildah_base "$broot" || { bench_log "buildah base import failed"; return 1; }
+    bench_log "$case: buildah warm-up with --cache-to"
+    buildah_cmd "$case" "$broot" --timestamp "$BENCH_EPOCH" --tls-verify=false --cache-to "$REG/bench/$case-buildah"
+    "${CMD[@]}" >>"$BENCH_TMP/cmd.log" 2>&1 || { bench_log "$case: buildah warm-up failed"; return 1; }
+}
+
+# measure CASE: the rows the case is in (cache: kiln cold + registry cache, buildah
+# registry cache; cold: kiln cold, buildah cold in both modes), runs alternating
+measure() {
+    local case=$1 n i cache=0 cold=0 buildah=0
+    n=$(runs)
+    [[ " $CACHE_CASES " == *" $case "* ]] && cache=1
+    [[ " $COLD_CASES " == *" $case "* ]] && cold=1
+    [ "${BENCH_BUILDAH:-1}" = 1 ] && command -v buildah >/dev/null && buildah=1
+    local kref="$REG/bench/$case:kiln-cache" bref="$REG/bench/$case-buildah" broot=$BENCH_TMP/buildah-warm
+    kiln_warm "$case" || return 1
+    if [ "$buildah" = 1 ] && ! buildah_warm "$case"; then buildah=0; fi
     local f=$BENCH_TMP/$case
     : >"$f.cold.kiln"
     : >"$f.cache.kiln"
-    for ((i = 0; i < n; i++)); do
-        kiln_cmd "$case" "$WARM" --no-cache
-        bench_time "$f.cold.kiln" "${CMD[@]}" || true
-        kiln_base "$BENCH_TMP/fresh-store"
-        kiln_cmd "$case" "$BENCH_TMP/fresh-store" --cache-from "type=registry,ref=$kref"
-        bench_time "$f.cache.kiln" "${CMD[@]}" || true
-    done
-    record "$case" cold kiln "$f.cold.kiln"
-    record "$case" registry-cache kiln "$f.cache.kiln"
-    [ "${BENCH_BUILDAH:-1}" = 1 ] && command -v buildah >/dev/null || return 0
-    local broot=$BENCH_TMP/buildah-warm
-    bench_log "$case: buildah warm-up with --cache-to"
-    buildah_base "$broot" || { bench_log "buildah base import failed"; return 0; }
-    buildah_cmd "$case" "$broot" --timestamp "$BENCH_EPOCH" --tls-verify=false --cache-to "$bref"
-    "${CMD[@]}" >>"$BENCH_TMP/cmd.log" 2>&1 || { bench_log "$case: buildah warm-up failed"; return 0; }
     : >"$f.cold.buildah-ts"
     : >"$f.cold.buildah"
     : >"$f.cache.buildah"
     for ((i = 0; i < n; i++)); do
-        buildah_cmd "$case" "$broot" --no-cache --timestamp "$BENCH_EPOCH"
-        bench_time "$f.cold.buildah-ts" "${CMD[@]}" || true
-        buildah_cmd "$case" "$broot" --no-cache
-        bench_time "$f.cold.buildah" "${CMD[@]}" || true
-        buildah_base "$BENCH_TMP/buildah-fresh"
-        buildah_cmd "$case" "$BENCH_TMP/buildah-fresh" --timestamp "$BENCH_EPOCH" --tls-verify=false \
-            --cache-from "$bref" --cache-to "$bref"
-        bench_time "$f.cache.buildah" "${CMD[@]}" || true
-        rm -rf "$BENCH_TMP/buildah-fresh"
+        bench_log "$case: round $((i + 1))/$n"
+        kiln_cmd "$case" "$WARM" --no-cache
+        bench_time "$f.cold.kiln" "${CMD[@]}" || true
+        if [ "$cold" = 1 ] && [ "$buildah" = 1 ]; then
+            buildah_cmd "$case" "$broot" --no-cache --timestamp "$BENCH_EPOCH"
+            bench_time "$f.cold.buildah-ts" "${CMD[@]}" || true
+            buildah_cmd "$case" "$broot" --no-cache
+            bench_time "$f.cold.buildah" "${CMD[@]}" || true
+        fi
+        if [ "$cache" = 1 ]; then
+            kiln_base "$BENCH_TMP/fresh-store"
+            kiln_cmd "$case" "$BENCH_TMP/fresh-store" --cache-from "type=registry,ref=$kref"
+            bench_time "$f.cache.kiln" "${CMD[@]}" || true
+            rm -rf "$BENCH_TMP/fresh-store"
+            if [ "$buildah" = 1 ]; then
+                buildah_base "$BENCH_TMP/buildah-fresh"
+                buildah_cmd "$case" "$BENCH_TMP/buildah-fresh" --timestamp "$BENCH_EPOCH" --tls-verify=false \
+                    --cache-from "$bref" --cache-to "$bref"
+                bench_time "$f.cache.buildah" "${CMD[@]}" || true
+                buildah --root "$BENCH_TMP/buildah-fresh/storage" --runroot "$BENCH_TMP/buildah-fresh/run" \
+                    rmi -a -f >/dev/null 2>&1 || true
+                rm -rf "$BENCH_TMP/buildah-fresh"
+            fi
+        fi
     done
-    record "$case" cold buildah-timestamp "$f.cold.buildah-ts"
-    record "$case" cold buildah "$f.cold.buildah"
-    record "$case" registry-cache buildah "$f.cache.buildah"
+    record "$case" cold kiln "$f.cold.kiln"
+    if [ "$cache" = 1 ]; then
+        record "$case" registry-cache kiln "$f.cache.kiln"
+        ratio "$case" "kiln cold / kiln registry-cache" "$f.cold.kiln" "$f.cache.kiln" ge 10
+        if [ "$buildah" = 1 ]; then
+            record "$case" registry-cache buildah "$f.cache.buildah"
+            ratio "$case" "kiln registry-cache / buildah registry-cache" "$f.cache.kiln" "$f.cache.buildah" le 0.5
+        fi
+    fi
+    if [ "$cold" = 1 ] && [ "$buildah" = 1 ]; then
+        record "$case" cold buildah-timestamp "$f.cold.buildah-ts"
+        record "$case" cold buildah "$f.cold.buildah"
+        ratio "$case" "kiln cold / buildah --timestamp cold" "$f.cold.kiln" "$f.cold.buildah-ts" le 0.5
+        ratio "$case" "kiln cold / buildah cold" "$f.cold.kiln" "$f.cold.buildah" le 0.5
+    fi
+    # what the registry-cache build gave is what the cold build gives
+    if [ "$cache" = 1 ]; then
+        local d1 d2
+        kiln_cmd "$case" "$WARM" --iidfile "$BENCH_TMP/iid.warm"
+        "${CMD[@]}" >>"$BENCH_TMP/cmd.log" 2>&1 || true
+        kiln_base "$BENCH_TMP/fresh-store"
+        kiln_cmd "$case" "$BENCH_TMP/fresh-store" --cache-from "type=registry,ref=$kref" --iidfile "$BENCH_TMP/iid.fresh"
+        "${CMD[@]}" >>"$BENCH_TMP/cmd.log" 2>&1 || true
+        rm -rf "$BENCH_TMP/fresh-store"
+        d1=$(cat "$BENCH_TMP/iid.warm" 2>/dev/null || true)
+        d2=$(cat "$BENCH_TMP/iid.fresh" 2>/dev/null || true)
+        SUMMARY+=("$case | registry-cache image = cold build's | ${d1:0:19} | ${d2:0:19} | - | same digest | $([ -n "$d1" ] && [ "$d1" = "$d2" ] && echo yes || echo NO)")
+    fi
 }
 
 prepare
-cases=(dataenv-prod seedlike-dev)
-[ "$BENCH_QUICK" = 1 ] && cases=(dataenv-prod)
-[ -n "${BENCH_CASES:-}" ] && read -r -a cases <<<"$BENCH_CASES"
-for c in "${cases[@]}"; do measure "$c" || bench_log "$c: skipped after a failure"; done
+CACHE_CASES=${BENCH_CACHE_CASES-dataenv-prod seedlike-dev}
+COLD_CASES=${BENCH_COLD_CASES-dataenv-prod seedlike-prod}
+if [ "$BENCH_QUICK" = 1 ]; then
+    CACHE_CASES=${BENCH_CACHE_CASES-dataenv-prod}
+    COLD_CASES=${BENCH_COLD_CASES-dataenv-prod}
+fi
+SUMMARY=()
+declare -A seen=()
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+for c in $CACHE_CASES $COLD_CASES; do
+    [ -n "${seen[$c]:-}" ] && continue
+    seen[$c]=1
+    measure "$c" || bench_log "$c: skipped after a failure"
+done
+echo "bench/cache.sh: $(runs) runs each, medians in seconds; load average $load0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "case | ratio | a | b | a/b | goal | met?"
+printf '%s\n' "${SUMMARY[@]}"

@@ -360,11 +360,6 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
             digester_free(k);
             return kiln_error_prefix(err, "stage %s: FROM %s", st->label, gs->base.image);
         }
-        char **snaps = NULL;
-        if (build_image_snapshots(b, img, &snaps, err) < 0) {
-            digester_free(k);
-            return -1;
-        }
         st->config = json_deep_copy(img->config_json);
         json_object_del(st->config, "rootfs");
         for (size_t i = 0; i < img->n_layers; i++) {
@@ -373,10 +368,14 @@ static int stage_base(struct build_ctx *b, struct stage_state *st, struct kiln_e
                                     .diff_id = img->layers[i].diffid,
                                     .size = img->layers[i].blob.size};
             snprintf(e.media_type, sizeof(e.media_type), "%s", img->layers[i].blob.media_type);
-            build_add_layer(st, &e, snaps[i]);
-            free(snaps[i]);
+            /* Unpacked only when a step needs the tree (a RUN or COPY that
+             * misses): a build whose steps all hit never writes the base's
+             * files, as on an empty store with --cache-from. */
+            cleanup_free char *snap = store_snapshot_has(b->store, &e.diff_id)
+                                          ? store_snapshot_path(b->store, &e.diff_id)
+                                          : NULL;
+            build_add_layer(st, &e, snap);
         }
-        free(snaps);
         cache_key_adds(k, "base-image", img->manifest.digest.hex);
     }
     /* The platform is one field of every step's key (through this chain):
