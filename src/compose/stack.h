@@ -95,6 +95,12 @@ int compose_start_service(const char *root, const struct compose_project *p, con
                           const struct compose_start *how, int *status, char **id_out,
                           struct kiln_error **err);
 
+/* A service's cap_add/cap_drop as an rt_caps_mask mask (*set 0 when it has
+ * neither: the default set); an unknown name is KILN_E_USAGE naming the
+ * service. */
+int compose_service_caps(const char *service, const json_t *svc, int *set, unsigned long long *mask,
+                         struct kiln_error **err);
+
 /* 1 if the store has image. */
 int compose_image_present(const char *root, const char *image);
 /* Runs `kiln build` for a service with build: (context, dockerfile, args,

@@ -48,14 +48,10 @@ static int in_pod(const json_t *svc)
 /* What kiln cannot do for a service, refused before anything starts. */
 static int check_service(const char *name, const json_t *svc, struct kiln_error **err)
 {
-    static const char *const refused[] = {"cap_add", "cap_drop"};
-    for (size_t i = 0; i < 2; i++)
-        if (json_array_size(json_object_get(svc, refused[i])) > 0)
-            return kiln_error_set(err, KILN_E_USAGE,
-                                  "service %s: %s is not supported by kiln (containers run with "
-                                  "Docker's default capability set; ignoring it would change what "
-                                  "runs)",
-                                  name, refused[i]);
+    int caps_set;
+    unsigned long long caps;
+    if (compose_service_caps(name, svc, &caps_set, &caps, err) < 0)
+        return -1;
     json_t *mem = json_object_get(svc, "mem_limit"), *cpus = json_object_get(svc, "cpus");
     if ((mem || cpus) &&
         runtime_limits_check(json_is_integer(mem) ? json_integer_value(mem) : 0,

@@ -212,14 +212,15 @@ EOF
     [[ "$output" == *"127.0.0.1:$port"*"in use"* ]]
     [ -z "$(ls "$KILN_ROOT/pods")" ]
     [ -z "$(ls "$KILN_ROOT/containers" 2>/dev/null | grep -v names)" ]
-    # cap_add would change what runs: refused
+    # an unknown capability: one error naming the service and the name
     cat >compose.yaml <<'EOF'
 services:
-  a: {image: bb, command: ["true"], cap_add: [NET_ADMIN]}
+  a: {image: bb, command: ["true"], cap_add: [NET_ADMIN, NOT_A_CAP]}
 EOF
     run kiln compose up -d
     [ "$status" -ne 0 ]
-    [[ "$output" == *"service a: cap_add is not supported"* ]]
+    [[ "$output" == *"service a: cap_add/cap_drop: unknown capability \"NOT_A_CAP\""* ]]
+    [ -z "$(ls "$KILN_ROOT/pods")" ]
     # mem_limit where cgroup v2 does not delegate the memory controller: refused,
     # naming the service and the key
     if ! grep -qw memory /sys/fs/cgroup/cgroup.controllers /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; then
@@ -362,5 +363,68 @@ EOF2
     # compose build builds again (the cache answers)
     run kiln compose build
     [ "$status" -eq 0 ]
+    kiln compose down
+}
+
+@test "compose up: a new named volume gets the image's content with owners and modes (not a bind mount, not a volume with content)" {
+    printf 'FROM bb\nRUN mkdir -p /data/sub && echo seed >/data/sub/f && ln -s sub/f /data/link && chown -R 65534:65534 /data && chmod 0750 /data && chmod 0640 /data/sub/f\n' >Dockerfile
+    cat >compose.yaml <<'EOF2'
+name: pop
+services:
+  app:
+    build: .
+    user: "65534"
+    command: ["sh", "-c", "echo written >/data/new && exec sleep 1000"]
+    volumes: ["data:/data"]
+    stop_grace_period: 1s
+  bound:
+    image: pop-app
+    command: ["sleep", "1000"]
+    volumes: ["./host:/data"]
+    depends_on: [app]
+    stop_grace_period: 1s
+volumes: {data: {}}
+EOF2
+    mkdir host
+    kiln compose up -d
+    run kiln compose exec app stat -c '%a %u %g' /data /data/sub /data/sub/f
+    [ "${lines[0]}" = "750 65534 65534" ]
+    [ "${lines[1]}" = "755 65534 65534" ]
+    [ "${lines[2]}" = "640 65534 65534" ]
+    run kiln compose exec app cat /data/link /data/new
+    [ "$output" = "$(printf 'seed\nwritten')" ]
+    run kiln compose exec app readlink /data/link
+    [ "$output" = sub/f ]
+    # a bind mount shows the host directory only
+    [ -z "$(ls -A host)" ]
+    run kiln compose exec bound ls -A /data
+    [ "$output" = "" ]
+    # a volume with content is left as it is
+    kiln compose down
+    echo changed >"$KILN_ROOT/volumes/pop_data/sub/f"
+    rm "$KILN_ROOT/volumes/pop_data/link"
+    kiln compose up -d
+    run kiln compose exec app cat /data/sub/f
+    [ "$output" = changed ]
+    run kiln compose exec app ls /data
+    [ "$output" = "$(printf 'new\nsub')" ]
+    kiln compose down -v
+}
+
+@test "compose up: cap_add / cap_drop (with or without CAP_, ALL) give the container's capability set" {
+    cat >compose.yaml <<'EOF2'
+name: caps
+services:
+  few: {image: bb, command: ["sleep", "1000"], cap_drop: [ALL], cap_add: [CAP_NET_ADMIN, chown], stop_grace_period: 1s}
+  noraw: {image: bb, command: ["sleep", "1000"], cap_drop: [NET_RAW], stop_grace_period: 1s}
+  plain: {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s}
+EOF2
+    kiln compose up -d
+    run kiln compose exec few grep CapEff /proc/1/status
+    [[ "$output" == *"0000000000001001" ]]
+    run kiln compose exec noraw grep CapEff /proc/1/status
+    [[ "$output" == *"00000000a80405fb" ]]
+    run kiln compose exec plain grep CapEff /proc/1/status
+    [[ "$output" == *"00000000a80425fb" ]]
     kiln compose down
 }
