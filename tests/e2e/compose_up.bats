@@ -428,3 +428,100 @@ EOF2
     [[ "$output" == *"00000000a80425fb" ]]
     kiln compose down
 }
+
+@test "compose up: a changed service is recreated, unchanged ones keep running; --no-recreate, --force-recreate" {
+    cat >compose.yaml <<'EOF2'
+name: rc
+services:
+  a: {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s}
+  b: {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s, environment: {V: "1"}}
+EOF2
+    kiln compose up -d
+    local pa pb id
+    pa=$(state Pid rc-a-1)
+    pb=$(state Pid rc-b-1)
+    id=$(readlink "$KILN_ROOT/containers/names/rc-b-1")
+    run jq -r '.Labels["com.docker.compose.config-hash"]' "$KILN_ROOT/containers/$id/config.json"
+    [[ "$output" =~ ^[0-9a-f]{64}$ ]]
+    # unchanged: nothing happens
+    run kiln compose up -d
+    [[ "$output" == *"rc-a-1  Running"* && "$output" == *"rc-b-1  Running"* ]]
+    [ "$(state Pid rc-b-1)" = "$pb" ]
+    sed -i 's/V: "1"/V: "2"/' compose.yaml
+    run kiln compose up -d
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"rc-a-1  Running"* && "$output" == *"rc-b-1  Recreate"* ]]
+    [ "$(state Pid rc-a-1)" = "$pa" ]
+    [ "$(state Pid rc-b-1)" != "$pb" ]
+    run kiln compose exec b sh -c 'echo $V'
+    [ "$output" = 2 ]
+    pb=$(state Pid rc-b-1)
+    sed -i 's/V: "2"/V: "3"/' compose.yaml
+    kiln compose up -d --no-recreate
+    [ "$(state Pid rc-b-1)" = "$pb" ]
+    run kiln compose exec b sh -c 'echo $V'
+    [ "$output" = 2 ]
+    kiln compose up -d --force-recreate
+    [ "$(state Pid rc-a-1)" != "$pa" ]
+    [ "$(state Pid rc-b-1)" != "$pb" ]
+    run kiln compose exec b sh -c 'echo $V'
+    [ "$output" = 3 ]
+    [ "$(ls "$KILN_ROOT/containers" | grep -vc names)" -eq 2 ]
+    kiln compose down
+}
+
+@test "compose: configs at their target with their mode; restart; ps -q and -a; down --remove-orphans" {
+    printf 'k=v\n' >app.conf
+    cat >compose.yaml <<'EOF2'
+name: misc
+services:
+  app:
+    image: bb
+    command: ["sleep", "1000"]
+    configs:
+      - source: conf
+        target: /etc/app.conf
+        mode: 0440
+      - conf
+    stop_grace_period: 1s
+  once: {image: bb, command: ["true"]}
+  old: {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s}
+configs:
+  conf: {file: ./app.conf}
+EOF2
+    kiln compose up -d
+    run kiln compose exec app stat -c '%a %u' /etc/app.conf /conf
+    [ "${lines[0]}" = "440 0" ]
+    [ "${lines[1]}" = "444 0" ]
+    run kiln compose exec app cat /etc/app.conf
+    [ "$output" = k=v ]
+    run kiln compose exec app sh -c 'echo x >/etc/app.conf'
+    [ "$status" -ne 0 ]
+    # restart: a new process, still running
+    local pa
+    pa=$(state Pid misc-app-1)
+    kiln compose restart app
+    [ "$(state Status misc-app-1)" = running ]
+    [ "$(state Pid misc-app-1)" != "$pa" ]
+    # ps -q: the running ones' ids; -a: the exited one too
+    local ida ido
+    ida=$(readlink "$KILN_ROOT/containers/names/misc-app-1")
+    ido=$(readlink "$KILN_ROOT/containers/names/misc-once-1")
+    run kiln compose ps -q
+    [[ "$output" == *"$ida"* && "$output" != *"$ido"* ]]
+    [ "${#lines[@]}" -eq 2 ]
+    run kiln compose ps -a
+    [[ "$output" == *"misc-once-1"*"exited"* ]]
+    run kiln compose ps
+    [[ "$output" != *"misc-once-1"* ]]
+    # old leaves the file: an orphan, kept by down, removed with --remove-orphans
+    sed -i '/^  old:/d' compose.yaml
+    run kiln compose down
+    [[ "$output" == *"misc-old-1 is an orphan"* ]]
+    [ -L "$KILN_ROOT/containers/names/misc-old-1" ]
+    run kiln compose down --remove-orphans
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"misc-old-1  Removed"* ]]
+    [ -z "$(ls "$KILN_ROOT/containers" | grep -v '^names$')" ]
+    [ -z "$(ls "$KILN_ROOT/pods")" ]
+}
