@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/run.h"
 #include "compose/internal.h"
 #include "compose/stack.h"
 #include "net/net.h"
 #include "runtime/container.h"
+#include "runtime/image.h"
 #include "runtime/launch.h"
 #include "runtime/runtime.h"
 #include "util/cleanup.h"
