@@ -467,6 +467,7 @@ int compose_start_service(const char *root, const struct compose_project *p, con
         if (compose_volume_populate(mt->source, ri.lowerdirs, ri.n_lowerdirs, mt->target, err) <
             0) {
             kiln_error_prefix(err, "service %s: volume %s", service, mt->source);
+            rm_rf(mt->source, NULL); /* filled next time, not left half-filled */
             goto out;
         }
     }
