@@ -124,6 +124,27 @@ static int merge_dir(const char *src, const char *dst, struct kiln_error **err)
     return r;
 }
 
+/* 0 when every directory above target in the layer is a real directory: a
+ * symlink there (the image's /var/run -> /run) would resolve on the host;
+ * likewise a ".." component. */
+static int parents_plain(const char *lower, const char *target)
+{
+    for (const char *c = target; (c = strstr(c, "..")) != NULL; c += 2)
+        if ((c == target || c[-1] == '/') && (c[2] == '\0' || c[2] == '/'))
+            return -1; /* never outside the layer */
+    cleanup_free char *path = path_join(lower, target);
+    size_t base = strlen(lower);
+    for (char *p = path + base + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        struct stat st;
+        int ok = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        *p = '/';
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
 int compose_volume_populate(const char *voldir, char *const *lowerdirs, size_t n,
                             const char *target, struct kiln_error **err)
 {
@@ -132,7 +153,7 @@ int compose_volume_populate(const char *voldir, char *const *lowerdirs, size_t n
     for (size_t i = n; i-- > 0;) {
         cleanup_free char *src = path_join(lowerdirs[i], target);
         struct stat st;
-        if (lstat(src, &st) < 0)
+        if (parents_plain(lowerdirs[i], target) < 0 || lstat(src, &st) < 0)
             continue;
         if (!S_ISDIR(st.st_mode)) {
             /* a whiteout or a file over the path: nothing below counts */

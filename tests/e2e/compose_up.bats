@@ -367,7 +367,8 @@ EOF2
 }
 
 @test "compose up: a new named volume gets the image's content with owners and modes (not a bind mount, not a volume with content)" {
-    printf 'FROM bb\nRUN mkdir -p /data/sub && echo seed >/data/sub/f && ln -s sub/f /data/link && chown -R 65534:65534 /data && chmod 0750 /data && chmod 0640 /data/sub/f\n' >Dockerfile
+    # /lnk -> /etc: a volume at /lnk/... must not copy the host's /etc
+    printf 'FROM bb\nRUN mkdir -p /data/sub && echo seed >/data/sub/f && ln -s sub/f /data/link && chown -R 65534:65534 /data && chmod 0750 /data && chmod 0640 /data/sub/f && ln -s /etc /lnk\n' >Dockerfile
     cat >compose.yaml <<'EOF2'
 name: pop
 services:
@@ -375,7 +376,7 @@ services:
     build: .
     user: "65534"
     command: ["sh", "-c", "echo written >/data/new && exec sleep 1000"]
-    volumes: ["data:/data"]
+    volumes: ["data:/data", "odd:/lnk/ssl"]
     stop_grace_period: 1s
   bound:
     image: pop-app
@@ -383,7 +384,7 @@ services:
     volumes: ["./host:/data"]
     depends_on: [app]
     stop_grace_period: 1s
-volumes: {data: {}}
+volumes: {data: {}, odd: {}}
 EOF2
     mkdir host
     kiln compose up -d
@@ -395,6 +396,7 @@ EOF2
     [ "$output" = "$(printf 'seed\nwritten')" ]
     run kiln compose exec app readlink /data/link
     [ "$output" = sub/f ]
+    [ -z "$(ls -A "$KILN_ROOT/volumes/pop_odd")" ]
     # a bind mount shows the host directory only
     [ -z "$(ls -A host)" ]
     run kiln compose exec bound ls -A /data
