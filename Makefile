@@ -24,7 +24,7 @@ DEPS_asan := $(DEPS_test)
 DEPS_check-clang := build clang
 DEPS_fuzz := build clang
 DEPS_ML := ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
-  ml-api ml-versions ml-stop ml-scan ml-deploy-manifests
+  ml-api ml-versions ml-stop ml-scan ml-deploy-manifests ml-build-prometheus ml-up ml-down ml-ps ml-logs
 $(foreach g,$(DEPS_ML),$(eval DEPS_$(g) := build dataenv))
 DEPS_bench := build dataenv bench
 DEPS_bench-quick := $(DEPS_bench)
@@ -245,20 +245,23 @@ ML_BASE    := $(shell sed -n 's/^BASE_IMAGE=//p' dataenv/config/versions.conf)
 ML_BASE_EPOCH := $(shell sed -n 's/^BASE_SOURCE_DATE_EPOCH=//p' dataenv/config/versions.conf)
 # PLATFORM: target platform(s) of ml-build-prod, ml-test and ml-api (e.g.
 # linux/arm64: built and run under QEMU). ML_BASE_PLATFORMS: the platforms
-# ml-base makes (more than one: an index); default the host's and PLATFORM's, so
-# the main job never waits for an emulated base it does not use (an arm64
-# mmdebstrap under QEMU takes about 20 minutes here, once: it is cached).
-# Foreign ones need qemu-user-static and arch-test.
+# ml-base makes, one index tag: linux/amd64 and linux/arm64 (issue 16), plus any
+# other of PLATFORM's. The foreign base is an mmdebstrap under QEMU (qemu-user-static,
+# binfmt-support, arch-test: scripts/deps.sh dataenv): about 20 minutes once on a
+# fresh 2-core machine, then cached in /var/tmp/kiln-base (later runs import the
+# tar in seconds, or nothing when the store has it). The host's entry is the image
+# imported as before, so the builds' cache keys do not move. ML_BASE_PLATFORMS=
+# linux/amd64 makes the host's base alone (no QEMU needed).
 comma := ,
 PLATFORM   ?=
 ML_HOST_PLATFORM := linux/$(shell dpkg --print-architecture 2>/dev/null || echo amd64)
-ML_BASE_PLATFORMS ?= $(ML_HOST_PLATFORM)$(if $(PLATFORM),$(comma)$(PLATFORM))
+ML_BASE_PLATFORMS ?= linux/amd64,linux/arm64$(foreach p,$(filter-out linux/amd64 linux/arm64 linux/arm64/v8,$(subst $(comma), ,$(PLATFORM))),$(comma)$(p))
 ML_PLATFORM_FLAG = $(if $(PLATFORM),--platform $(PLATFORM) )
 ML_BASE_LOCK ?= $(ML_LOCK_DIR)/base.lock
 ML_BUILD   := KILN=$(KILN_BIN) DATAENV_BASE_LOCK=$(ML_BASE_LOCK) scripts/build-ml-container.sh --name $(ML_NAME)
 ML_KILN_HAS = $(KILN_BIN) help $(1) >/dev/null 2>&1 || { echo "kiln $(1) is not available yet in $(KILN_BIN)"; exit 1; }
 
-.PHONY: ml-base ml-build ml-build-slim ml-build-prod ml-lock ml-test ml-shell ml-jupyter \
+.PHONY: ml-base ml-build ml-build-slim ml-build-prod ml-build-prometheus ml-up ml-down ml-ps ml-logs ml-lock ml-test ml-shell ml-jupyter \
         ml-api ml-versions ml-stop ml-scan ml-sbom bench bench-quick
 
 # debian:bookworm-slim into the store: pulled when a registry is reachable
@@ -280,7 +283,8 @@ ml-base: $(KILN)
 	  host=linux/$$(dpkg --print-architecture); \
 	  for p in $$(echo "$(ML_BASE_PLATFORMS)" | tr ',' ' '); do \
 	    [ "$$p" = "$$host" ] && continue; a=$${p#linux/}; \
-	    tar=$$(scripts/ml-base.sh --arch $$a) && msg="mmdebstrap bookworm minbase ($${tar##*/})" || exit 1; \
+	    tar=$$(scripts/ml-base.sh --arch $$a) && msg="mmdebstrap bookworm minbase ($${tar##*/})" || { \
+	      echo "ml-base: the $$p base needs QEMU user emulation (scripts/deps.sh dataenv: qemu-user-static binfmt-support arch-test); ML_BASE_PLATFORMS=$(ML_HOST_PLATFORM) makes the host's alone" >&2; exit 1; }; \
 	    if [ "$$($(KILN_BIN) inspect --platform $$p $(ML_BASE) 2>/dev/null | jq -r '.[0].config.history[-1].comment')" = "$$msg" ]; then \
 	      echo "$(ML_BASE) $$p: up to date ($${tar##*/})"; continue; fi; \
 	    SOURCE_DATE_EPOCH=$${BASE_SOURCE_DATE_EPOCH:-$(ML_BASE_EPOCH)} $(KILN_BIN) import --platform $$p "$$tar" -t $(ML_BASE)-$$a -c 'CMD ["bash"]' -m "$$msg" && \
@@ -304,6 +308,60 @@ ml-build-slim: $(KILN) ml-base
 
 ml-build-prod: $(KILN) ml-base
 	$(ML_BUILD) --target production $(ML_PLATFORM_FLAG)$(ML_FLAGS)
+
+# The stack's monitoring image: Debian's prometheus on the same pinned base
+# (dataenv/prometheus/Dockerfile; PROMETHEUS_VERSION in versions.conf).
+ML_PROMETHEUS := $(ML_NAME)-prometheus:latest
+ML_PROMETHEUS_VERSION := $(shell sed -n 's/^PROMETHEUS_VERSION=//p' dataenv/config/versions.conf)
+ml-build-prometheus: $(KILN) $(HEALTHCHECK_BIN) ml-base
+	@set -e; st=dataenv/prometheus/.stage; mkdir -p $$st; \
+	cp dataenv/bin/apt-install $$st/apt-install; cp $(HEALTHCHECK_BIN) $$st/healthcheck; \
+	digest=$$(sed -n 's/^BASE_DIGEST=//p' $(ML_BASE_LOCK) | tail -n 1); \
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$(ML_BASE_EPOCH)} $(KILN_BIN) build -t $(ML_PROMETHEUS) \
+	  --build-arg BASE_IMAGE=$(ML_BASE) --build-arg BASE_DIGEST=$$digest \
+	  --build-arg PROMETHEUS_VERSION=$(ML_PROMETHEUS_VERSION) dataenv/prometheus
+
+# The stack, dataenv/compose.yaml (docs/dataenv.md): api (production image), jupyter
+# (development image, token from a compose secret), prometheus; one kiln pod, ports
+# on 127.0.0.1 (API_PORT, JUPYTER_PORT, PROMETHEUS_PORT from the environment or
+# dataenv/.env). ml-up builds the images that are missing, writes a random Jupyter
+# token when its secret file is absent (JUPYTER_TOKEN_FILE, default
+# dataenv/secrets/jupyter_token, mode 0600, git-ignored), starts the stack and
+# returns once every service is healthy, printing the URLs.
+ML_COMPOSE := $(KILN_BIN) compose -f dataenv/compose.yaml
+# the secret file as compose resolves it (environment, then dataenv/.env, then the default)
+ML_TOKEN = tok=$${JUPYTER_TOKEN_FILE:-$$(sed -n 's/^JUPYTER_TOKEN_FILE=//p' dataenv/.env 2>/dev/null | tail -n 1)}; \
+  tok=$${tok:-./secrets/jupyter_token}; case $$tok in /*) ;; *) tok=dataenv/$${tok\#./} ;; esac; \
+  if [ ! -s "$$tok" ]; then mkdir -p "$$(dirname "$$tok")"; (umask 077; openssl rand -hex 24 > "$$tok.tmp") && \
+    mv "$$tok.tmp" "$$tok" && echo "wrote a new Jupyter token to $$tok"; fi
+ml-up: $(KILN)
+	@$(call ML_KILN_HAS,compose)
+	@set -e; \
+	$(KILN_BIN) inspect $(ML_PROD) >/dev/null 2>&1 || $(MAKE) --no-print-directory ml-build-prod; \
+	$(KILN_BIN) inspect $(ML_IMAGE) >/dev/null 2>&1 || $(MAKE) --no-print-directory ml-build; \
+	$(KILN_BIN) inspect $(ML_PROMETHEUS) >/dev/null 2>&1 || $(MAKE) --no-print-directory ml-build-prometheus; \
+	$(ML_TOKEN); \
+	start=$$(date +%s.%N); \
+	$(ML_COMPOSE) up -d --wait; \
+	cfg=$$($(ML_COMPOSE) config --format json); \
+	url() { echo "$$cfg" | jq -r --arg s "$$1" '.services[$$s].ports[0] | "http://\(.host_ip // "127.0.0.1"):\(.published)"'; }; \
+	echo "stack healthy after $$(awk -v s=$$start -v e=$$(date +%s.%N) 'BEGIN{printf "%.1f", e-s}') s"; \
+	echo "  API:        $$(url api)/docs   (health: $$(url api)/health, metrics: $$(url api)/metrics)"; \
+	echo "  Jupyter:    $$(url jupyter)/?token=$$(cat "$$tok")"; \
+	echo "  Prometheus: $$(url prometheus)/targets"
+
+ml-down: $(KILN)
+	@$(call ML_KILN_HAS,compose)
+	@set -e; $(ML_TOKEN) >/dev/null; $(ML_COMPOSE) down $(ML_DOWN_FLAGS)
+
+ml-ps: $(KILN)
+	@$(call ML_KILN_HAS,compose)
+	@set -e; $(ML_TOKEN) >/dev/null; $(ML_COMPOSE) ps
+
+# ML_LOGS_FLAGS: e.g. "-f", "--tail 20", "api"
+ml-logs: $(KILN)
+	@$(call ML_KILN_HAS,compose)
+	@set -e; $(ML_TOKEN) >/dev/null; $(ML_COMPOSE) logs $(ML_LOGS_FLAGS)
 
 # dataenv/deploy/generated: the Kubernetes manifests' image layer (image by digest,
 # probes from its HEALTHCHECK, versions ConfigMap) for the production image in the

@@ -5,15 +5,18 @@
 #      127.0.0.1: kiln (--network private, pasta) vs podman -p rootful
 #      (slirp4netns, the user-mode network; podman's default bridge would route
 #      to a private-range address from the host's namespace, which this machine
-#      forbids) vs rootless podman when the user can run it, and the host's own
-#      loopback as the ceiling.
+#      forbids), and with BENCH_ROOTLESS_USER=NAME (a user with a subuid range)
+#      kiln and podman run by that user (podman 4.3's rootless default:
+#      slirp4netns with rootlessport), and the host's own loopback as the ceiling.
 #   2. Start latency, median of N: `kiln run --rm --network private IMAGE true`
-#      vs `--network host` vs `podman run --rm -p ...` (slirp4netns).
+#      vs `--network host` vs `podman run --rm -p ...` (slirp4netns); the
+#      rootless user's kiln too when BENCH_ROOTLESS_USER is set.
 #
 # Every connection goes to 127.0.0.1. The same root (busybox with the host's
 # /usr, /lib, /lib64 mounted read-only, for iperf3) serves every tool.
 #
 #   bench/net.sh              BENCH_QUICK=1 bench/net.sh
+#   BENCH_ROOTLESS_USER=kilnnet-e2e bench/net.sh   (tests/e2e/net.bats makes that user)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,6 +51,12 @@ cleanup() {
     for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done
     "$KILN" rm -f bench-iperf >/dev/null 2>&1 || true
     "${pod[@]}" rm -f bench-iperf >/dev/null 2>&1 || true
+    if [ -n "${rwork:-}" ]; then
+        su "$ruser" -s /bin/sh -c "$rk rm -f bench-iperf" >/dev/null 2>&1 || true
+        su "$ruser" -s /bin/sh -c "$rpod rm -f bench-iperf" >/dev/null 2>&1 || true
+        su "$ruser" -s /bin/sh -c "$rpod unshare rm -rf $rwork/podman-root $rwork/podman-run" >/dev/null 2>&1 || true
+        rm -rf "$rwork"
+    fi
     rm -rf "$BENCH_TMP"
 }
 trap cleanup EXIT
@@ -58,12 +67,17 @@ free_port() {
 
 # iperf_client PORT: bits per second of one stream to 127.0.0.1:PORT.
 iperf_client() {
-    local i
+    local i bps=0
+    # Until a run that measured something (a server not listening yet gives
+    # an error report, or a zero).
     for i in $(seq 50); do
-        iperf3 -c 127.0.0.1 -p "$1" -t "$secs" -J >"$work/iperf.json" 2>/dev/null && break
+        if iperf3 -c 127.0.0.1 -p "$1" -t "$secs" -J >"$work/iperf.json" 2>/dev/null; then
+            bps=$(jq -r '.end.sum_received.bits_per_second // 0' "$work/iperf.json")
+            awk -v b="$bps" 'BEGIN{exit !(b > 0)}' && break
+        fi
         sleep 0.1
     done
-    jq -r '.end.sum_received.bits_per_second' "$work/iperf.json"
+    echo "$bps"
 }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print (NR%2)? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 gbit() { awk -v b="$1" 'BEGIN{printf "%.2f", b/1e9}'; }
@@ -78,9 +92,28 @@ else
     bench_log "podman cannot start a container here: $("${pod[@]}" run --rm "${plim[@]}" --network slirp4netns --rootfs "$rootfs" /bin/true 2>&1 | tail -1)"
 fi
 ruser=${BENCH_ROOTLESS_USER:-}
-have_rootless=0
-if [ -n "$ruser" ] && su "$ruser" -s /bin/sh -c "podman run --rm --rootfs $rootfs /bin/true" >/dev/null 2>&1; then
-    have_rootless=1
+have_rootless=0 have_kiln_rootless=0
+if [ -n "$ruser" ]; then
+    # The user's own copy of the root and stores (it cannot read $BENCH_TMP).
+    rhome=$(getent passwd "$ruser" | cut -d: -f6)
+    rwork=$rhome/kiln-bench-net
+    rm -rf "$rwork"
+    mkdir -p "$rwork"
+    cp -a "$rootfs" "$rwork/rootfs"
+    chown -R "$ruser": "$rwork"
+    rk="cd && KILN_ROOT=$rwork/kr $KILN"
+    rpod="cd && podman --root $rwork/podman-root --runroot $rwork/podman-run"
+    if su "$ruser" -s /bin/sh -c "$rk import $rwork/rootfs -t bench-net" >/dev/null 2>&1 &&
+        su "$ruser" -s /bin/sh -c "$rk run --rm --network private bench-net true" >/dev/null 2>&1; then
+        have_kiln_rootless=1
+    else
+        bench_log "kiln cannot run a private container as $ruser"
+    fi
+    if su "$ruser" -s /bin/sh -c "$rpod run --rm --rootfs $rwork/rootfs /bin/true" >/dev/null 2>&1; then
+        have_rootless=1
+    else
+        bench_log "podman cannot run a container as $ruser: $(su "$ruser" -s /bin/sh -c "$rpod run --rm --rootfs $rwork/rootfs /bin/true" 2>&1 | tail -1)"
+    fi
 fi
 # Alternating rounds (loopback kiln podman ...), medians: the machine is shared.
 for r in $(seq "$rounds"); do
@@ -102,11 +135,17 @@ for r in $(seq "$rounds"); do
         tput[podman]+="$(iperf_client "$port") "
         "${pod[@]}" rm -f bench-iperf >/dev/null
     fi
+    if [ $have_kiln_rootless = 1 ]; then
+        port=$(free_port)
+        su "$ruser" -s /bin/sh -c "$rk run -d --name bench-iperf -p 127.0.0.1:$port:5201 ${mounts[*]} bench-net /usr/bin/iperf3 -s" >/dev/null
+        tput[kiln-rootless]+="$(iperf_client "$port") "
+        su "$ruser" -s /bin/sh -c "$rk rm -f bench-iperf" >/dev/null
+    fi
     if [ $have_rootless = 1 ]; then
         port=$(free_port)
-        su "$ruser" -s /bin/sh -c "podman run -d --name bench-iperf -p 127.0.0.1:$port:5201 -v /usr:/usr:ro -v /lib:/lib:ro -v /lib64:/lib64:ro --rootfs $rootfs /usr/bin/iperf3 -s" >/dev/null
+        su "$ruser" -s /bin/sh -c "$rpod run -d --name bench-iperf -p 127.0.0.1:$port:5201 ${mounts[*]} --rootfs $rwork/rootfs /usr/bin/iperf3 -s" >/dev/null
         tput[podman-rootless]+="$(iperf_client "$port") "
-        su "$ruser" -s /bin/sh -c "podman rm -f bench-iperf" >/dev/null
+        su "$ruser" -s /bin/sh -c "$rpod rm -f bench-iperf" >/dev/null
     fi
 done
 
@@ -124,6 +163,10 @@ for i in $(seq "$runs"); do
     lat[private]+="$(start_ms "$KILN" run --rm --network private bench-net true) "
     p=$(free_port)
     lat[private-p]+="$(start_ms "$KILN" run --rm -p "127.0.0.1:$p:80" bench-net true) "
+    if [ $have_kiln_rootless = 1 ]; then
+        lat[rootless-host]+="$(start_ms su "$ruser" -s /bin/sh -c "$rk run --rm --network host bench-net true") "
+        lat[rootless-private]+="$(start_ms su "$ruser" -s /bin/sh -c "$rk run --rm --network private bench-net true") "
+    fi
     if [ $have_podman = 1 ]; then
         p=$(free_port)
         lat[podman-p]+="$(start_ms "${pod[@]}" run --rm "${plim[@]}" --network slirp4netns -p "127.0.0.1:$p:80" --rootfs "$rootfs" /bin/true) "
@@ -132,7 +175,7 @@ done
 
 echo "== one TCP stream through a published 127.0.0.1 port (iperf3, ${secs}s) =="
 lo=$(echo "${tput[loopback]}" | median)
-for k in loopback kiln podman podman-rootless; do
+for k in loopback kiln podman kiln-rootless podman-rootless; do
     [ -n "${tput[$k]:-}" ] || continue
     m=$(echo "${tput[$k]}" | median)
     printf '%-16s %8s Gbit/s  (%s%% of loopback)  runs: %s\n' "$k" "$(gbit "$m")" \
@@ -142,10 +185,29 @@ for k in loopback kiln podman podman-rootless; do
         bits_per_second="$m"
 done
 echo "== start to exit, median of $runs (ms) =="
-for k in host private private-p podman-p; do
+for k in host private private-p podman-p rootless-host rootless-private; do
     [ -n "${lat[$k]:-}" ] || continue
     m=$(echo "${lat[$k]}" | median)
     printf '%-16s %6s ms   runs: %s\n' "$k" "$m" "${lat[$k]}"
     bench_record bench=net case=start scenario="$k" tool="$([ "$k" = podman-p ] && echo podman || echo kiln)" \
         runs="$(echo "${lat[$k]}" | awk '{for(i=1;i<=NF;i++) printf "%s ", $i/1000}')"
 done
+# The goals, as ratios: kiln's private start over its host start, and kiln's
+# throughput over podman's in each mode.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "n/a" }'; }
+echo "== goals =="
+if [ -n "${lat[private]:-}" ]; then
+    h=$(echo "${lat[host]}" | median)
+    p=$(echo "${lat[private]}" | median)
+    echo "private start - host start: $((${p%.*} - ${h%.*})) ms (goal: at most 30)"
+fi
+if [ -n "${lat[rootless-private]:-}" ]; then
+    h=$(echo "${lat[rootless-host]}" | median)
+    p=$(echo "${lat[rootless-private]}" | median)
+    echo "rootless private start - rootless host start: $((${p%.*} - ${h%.*})) ms"
+fi
+[ -n "${tput[podman]:-}" ] &&
+    echo "kiln / podman throughput, rootful: $(ratio "$(echo "${tput[kiln]}" | median)" "$(echo "${tput[podman]}" | median)") (goal: at least 1)"
+[ -n "${tput[podman-rootless]:-}" ] && [ -n "${tput[kiln-rootless]:-}" ] &&
+    echo "kiln / podman throughput, rootless: $(ratio "$(echo "${tput[kiln-rootless]}" | median)" "$(echo "${tput[podman-rootless]}" | median)") (goal: at least 1)"
+true

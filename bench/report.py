@@ -119,6 +119,20 @@ def _below(limit):
     return lambda k, p: None if headline(k) is None else headline(k) < limit
 
 
+MB100 = 100 * 1024
+
+
+def _below_rss(limit, rss_kb):
+    """under limit seconds (None: no time goal) and kiln's peak RSS under rss_kb"""
+    def check(k, p):
+        h = headline(k)
+        if h is None:
+            return None
+        rss = k.get("own_rss_kb_max") or k.get("rss_kb_max")
+        return (limit is None or h < limit) and (rss is None or rss < rss_kb)
+    return check
+
+
 def _value_is(want):
     return lambda k, p: None if not k or k.get("na") else k.get("value") == want
 
@@ -145,6 +159,13 @@ GOALS = [
     ("parse", r".*", r".*", None, "< 5 ms", _below(5)),
     # issue 7: kiln run -d of the production image to healthy under 2 s
     ("dataenv-api", r".*", "healthy", None, "< 2 s", _below(2)),
+    # issue 16: two-platform builds (arm64 under QEMU) vs buildah --platform --manifest
+    ("platform", r".*", "cold", "buildah", "<= 0.7x buildah", _at_least(1 / 0.7)),
+    ("platform", r".*", "unchanged", "buildah", ">= 20x faster", _at_least(20)),
+    # issue 17: SBOM under 1 s, scan of the development image under 2 s, RSS < 100 MB
+    ("sbom", r".*", r".*", None, "< 1 s, RSS < 100 MB", _below_rss(1, MB100)),
+    ("scan", r"dataenv-dev", r"scan-.*", None, "< 2 s, RSS < 100 MB", _below_rss(2, MB100)),
+    ("scan", r".*", r".*", None, "RSS < 100 MB", _below_rss(None, MB100)),
 ]
 
 
@@ -164,7 +185,8 @@ def goal_of(key, peer, k, p):
     return "-", "-"
 
 
-BENCH_ORDER = ["import", "build", "size", "run", "registry", "dataenv-api", "parse"]
+BENCH_ORDER = ["import", "build", "size", "run", "registry", "dataenv-api", "parse", "sbom", "scan",
+               "platform"]
 
 
 def rows_of(figs):

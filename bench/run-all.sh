@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run-all.sh: kiln against its peers, every measurement in one run.
 #
-#   bench/run-all.sh --full     everything (about 35 minutes on 2 cores); writes
+#   bench/run-all.sh --full     everything (about 35 minutes on 2 cores, plus the
+#                               two-platform builds: an hour or more); writes
 #                               bench/results/<date>-full/ (results.json, chart.png,
 #                               figures.jsonl) and the generated part of docs/benchmarks.md
 #   bench/run-all.sh --quick    every kind of measurement on less work, under 10 minutes
@@ -12,8 +13,9 @@
 #
 # Peers come from Debian's packages and are installed here when missing. The
 # measurement scripts (bench/*.sh, contract in bench/lib.sh) run in this order when
-# present: import build size run registry dataenv-api kube parse, then (full run only)
-# build-long and size-long: the four-stage cases (seedlike-dev, dataenv-dev).
+# present: import build size run registry dataenv-api compose kube parse sbom scan, then
+# (full run only) build-long and size-long: the four-stage cases (seedlike-dev,
+# dataenv-dev), and platform: two-platform builds, arm64 under QEMU (issue 16; the longest).
 # buildah and podman work in a storage of their own under the run's temporary
 # directory (CONTAINERS_STORAGE_CONF), removed at the end: every run starts as on a
 # fresh machine (no layer cached from an earlier run) and leaves the machine's
@@ -23,8 +25,8 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
 # NAME-long: the same script with BENCH_PASS=long (the full run's multi-minute build
 # cases and their sizes come last, so that everything else is in hand first)
-SCRIPTS=(import build size run registry dataenv-api kube parse build-long size-long)
-PEERS="buildah podman crun runc skopeo umoci mmdebstrap docker-registry hyperfine time gnuplot-nox jq"
+SCRIPTS=(import build size run registry dataenv-api compose kube parse sbom scan build-long size-long platform-long)
+PEERS="buildah podman podman-compose crun runc skopeo umoci mmdebstrap docker-registry hyperfine time gnuplot-nox jq"
 
 mode=full only=""
 while [ $# -gt 0 ]; do

@@ -24,12 +24,14 @@ dataenv: mmdebstrap                                                # the base im
 dataenv: musl-tools                                                # the images' static healthcheck
 dataenv: npm|nodejs                                                # DuckDB's library (scripts/ml-stage.sh)
 dataenv: jq git curl openssl                                       # build script, ml-* targets
+dataenv: qemu-user-static binfmt-support arch-test                 # make ml-base's arm64 base (mmdebstrap under QEMU)
 test:    bats busybox-static jq python3 python3-jsonschema git curl file zstd attr libcap2-bin
 test:    uidmap iproute2 util-linux openssh-client apache2-utils openssl
 test:    skopeo umoci crun runc podman catatonit buildah           # peers the tests compare with
 test:    golang-github-opencontainers-image-spec-dev               # OCI JSON schemas
 test:    docker-registry                                           # a registry on loopback
 test:    chromium                                                  # the API's /docs page, headless
+test:    podman-compose                                            # dataenv_stack.bats: the stack by the peer
 test:    libdpkg-dev                                               # dpkg's version order (kiln scan)
 test:    npm|nodejs                                                # schemas from npm at test time
 test:    kubernetes-client|kubectl                                 # Kustomize (a Cloud SDK kubectl will do)
@@ -39,6 +41,7 @@ test:    gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils      # the arm64 i
 bench:   buildah podman crun runc skopeo umoci mmdebstrap docker-registry # peers (bench/run-all.sh)
 bench:   hyperfine time gnuplot-nox jq python3 catatonit
 bench:   iperf3                                                    # bench/net.sh: one TCP stream
+bench:   podman-compose                                            # bench/compose.sh: the stack by the peer
 EOF
 }
 

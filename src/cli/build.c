@@ -135,7 +135,8 @@ static const struct cli_opt build_opts[] = {
     {0, "sbom", CLI_OPT_FUNC_OPTARG, &bf.sbom, "FORMATS",
      "attach the image's SBOM (kiln sbom) to it as an OCI\n"
      "referrer: spdx-json,cyclonedx-json (default both);\n"
-     "kiln push sends it along, kiln sbom --attached reads it",
+     "kiln push sends it along, kiln sbom --attached reads it;\n"
+     "with several --platform, one per platform's image",
      parse_sbom},
     CLI_REGISTRY_OPTS(&bf.registry),
     CLI_OPT_END,
@@ -521,7 +522,13 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
     if (rc == 0 && f.sbom != NULL) {
         char md[DIGEST_STR_LEN + 1];
         const char *what = f.tags.n > 0 ? f.tags.v[0] : digest_str(&res.manifest.digest, md);
-        rc = sbom_attach(store, what, f.sbom[0] ? f.sbom : NULL, &err);
+        const char *formats = f.sbom[0] ? f.sbom : NULL;
+        /* an index: one SBOM per platform, each attached to its image */
+        for (size_t i = 0; i < n_plats && rc == 0; i++) {
+            char pb[PLATFORM_STR_MAX];
+            rc = sbom_attach(store, what, n_plats > 1 ? platform_format(&plats[i], pb) : NULL,
+                             formats, &err);
+        }
     }
     if (rc == 0 && f.push)
         rc = push_tags(store, &f, p, &err);

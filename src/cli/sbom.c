@@ -17,6 +17,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/platform.h"
 #include "util/strbuf.h"
 
 /* Writes data to path (atomically: a temporary file renamed) or stdout. */
@@ -51,16 +52,22 @@ static int write_out(const char *path, const char *data, size_t len)
     return EXIT_OK;
 }
 
-static int attached(struct store *s, const char *what, const char *format, const char *out)
+/* The SBOM attached to what (of an index: to its image for platform, NULL:
+ * this machine's). */
+static int attached(struct store *s, const char *what, const char *platform, const char *format,
+                    const char *out)
 {
     if (strcmp(format, "table") == 0)
         return cli_usage_error("sbom", "--attached gives the stored document: --format "
                                        "spdx-json or cyclonedx-json");
     const char *mt = strcmp(format, "spdx-json") == 0 ? SBOM_MT_SPDX : SBOM_MT_CYCLONEDX;
     struct kiln_error *err = NULL;
+    struct platform want;
+    if (platform != NULL && platform_parse(platform, &want, &err) < 0)
+        return cli_fail(err);
     char *doc = NULL;
     size_t len = 0;
-    if (referrers_read_artifact(s, what, mt, &doc, &len, &err) < 0)
+    if (referrers_read_artifact(s, what, platform ? &want : NULL, mt, &doc, &len, &err) < 0)
         return cli_fail(err);
     int rc = write_out(out, doc, len);
     free(doc);
@@ -78,7 +85,9 @@ static const struct cli_opt sbom_opts[] = {
      "the image of platform P (os/arch) of a multi-platform tag", NULL},
     {0, "attached", CLI_OPT_FLAG, &want_attached, NULL,
      "print the SBOM attached to the image (kiln build --sbom,\n"
-     "kiln pull) instead of reading the layers",
+     "kiln pull) instead of reading the layers; of a\n"
+     "multi-platform tag, the one of --platform's image\n"
+     "(default: this machine's)",
      NULL},
     CLI_OPT_END,
 };
@@ -97,7 +106,8 @@ static const struct cli_spec sbom_spec = {
             "the time is the image's created time. Skipped entries are warned about on stderr.\n\n"
             "Examples:\n"
             "  kiln sbom dataenv:latest-prod -f cyclonedx-json -o sbom.cdx.json\n"
-            "  kiln sbom --attached registry.example:5000/dataenv:latest-prod\n",
+            "  kiln sbom --attached registry.example:5000/dataenv:latest-prod\n"
+            "  kiln sbom --attached --platform linux/arm64 dataenv:latest-prod\n",
     .opts = sbom_opts,
     .min_args = 1,
     .max_args = 1,
@@ -119,7 +129,7 @@ static int cmd_sbom(struct cli_global *g, int argc, char **argv)
     if (rc != 0)
         return rc;
     if (want_attached)
-        return attached(s, what, format, out);
+        return attached(s, what, platform, format, out);
 
     struct kiln_error *err = NULL;
     cleanup_sbom struct sbom *sb = NULL;

@@ -1,10 +1,12 @@
 /* compose up: checks, the pod, then the services in dependency order, each
  * after its depends_on conditions hold; a failure stops what this call
  * started. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "compose/stack.h"
 #include "net/net.h"
@@ -120,6 +122,37 @@ static void nap(void)
     nanosleep(&ts, NULL);
 }
 
+/* The last line the container wrote (ctr.log), for an error about its exit:
+ * up removes what it started when it fails, its log with it. Allocated; "" if
+ * there is none. */
+static char *last_output(const char *root, const char *id)
+{
+    cleanup_free char *dir = ctr_dir(root, id);
+    cleanup_free char *path = xasprintf("%s/ctr.log", dir);
+    char buf[4096];
+    ssize_t n = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        off_t end = lseek(fd, 0, SEEK_END);
+        off_t from = end > (off_t)sizeof(buf) - 1 ? end - (off_t)sizeof(buf) + 1 : 0;
+        n = pread(fd, buf, sizeof(buf) - 1, from);
+        close(fd);
+    }
+    if (n <= 0)
+        return xstrdup("");
+    buf[n] = 0;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
+    char *line = strrchr(buf, '\n');
+    line = line ? line + 1 : buf;
+    if (strlen(line) > 200)
+        line[200] = 0;
+    return *line ? xasprintf("; its last output: \"%s\"", line) : xstrdup("");
+}
+
+/* Restarts seen while waiting before a wait gives up on a service. */
+#define WAIT_MAX_RESTARTS 3
+
 /* Waits until container name reaches condition: service_started (running
  * or already done), service_healthy, service_completed_successfully, or
  * "running" (--wait: running, and healthy when it has a check). */
@@ -130,12 +163,26 @@ static int wait_condition(const char *root, const char *service, const char *nam
     if (ctr_find(root, name, &id, err) < 0)
         return kiln_error_prefix(err, "service %s", service);
     double t0 = now_s();
+    long long restarts0 = -1;
     for (;;) {
         json_t *st = ctr_load_state(root, id, err);
         if (st == NULL)
             return -1;
         const char *s = json_get_str(st, "Status");
         long long code = json_get_int(st, "ExitCode", 0);
+        long long restarts = json_get_int(st, "RestartCount", 0);
+        if (restarts0 < 0)
+            restarts0 = restarts;
+        /* A service that keeps dying at start under a restart policy is not
+         * going to become ready: say so instead of waiting out the timeout. */
+        if (restarts - restarts0 >= WAIT_MAX_RESTARTS) {
+            json_decref(st);
+            cleanup_free char *last = last_output(root, id);
+            return kiln_error_set(err, KILN_E_FAIL,
+                                  "service %s keeps exiting (status %lld, restarted %lld times "
+                                  "while waiting)%s",
+                                  service, code, restarts - restarts0, last);
+        }
         int running = s && strcmp(s, "running") == 0;
         int exited = s && strcmp(s, "exited") == 0;
         json_decref(st);
@@ -171,10 +218,12 @@ static int wait_condition(const char *root, const char *service, const char *nam
                 return 0;
             if (unhealthy)
                 return kiln_error_set(err, KILN_E_FAIL, "service %s is unhealthy", service);
-            if (exited)
-                return kiln_error_set(err, KILN_E_FAIL,
-                                      "service %s exited (status %lld) before it was %s", service,
-                                      code, healthy_cond || has_check ? "healthy" : "running");
+            if (exited) {
+                cleanup_free char *last = last_output(root, id);
+                return kiln_error_set(
+                    err, KILN_E_FAIL, "service %s exited (status %lld) before it was %s%s", service,
+                    code, healthy_cond || has_check ? "healthy" : "running", last);
+            }
         }
         if (now_s() - t0 > (double)timeout_s)
             return kiln_error_set(err, KILN_E_FAIL, "service %s: not %s after %ld s", service, cond,

@@ -59,6 +59,10 @@ struct net_ns {
     pid_t holder;   /* its /proc/PID/ns/net is the namespace */
     pid_t pasta;    /* the user-mode network process (0 if none) */
     int own_userns; /* the holder has a user namespace of its own (non-root) */
+    /* Between net_ns_start and net_ns_wait: pasta is still starting. */
+    int pending;
+    int ready_fd; /* read end of pasta's pid file: a line once it is ready */
+    int log_fd;   /* pasta's stderr (a memfd), for the error when it fails */
 };
 
 /* Writes the uid/gid maps of a new user namespace (the runtime's rootless
@@ -72,8 +76,18 @@ typedef int (*net_map_ids_fn)(pid_t pid, void *ctx, struct kiln_error **err);
  * fork of it. */
 int net_ns_create(const struct net_port *ports, size_t n_ports, net_map_ids_fn map_ids,
                   void *map_ctx, struct net_ns *ns, struct kiln_error **err);
+/* net_ns_create in two halves, so that a container's start overlaps pasta's
+ * (pasta takes 60-150 ms of CPU to start, mostly page faults on its buffers;
+ * the container's root is set up meanwhile). net_ns_start returns once the
+ * namespace exists (containers may join it at once) with pasta starting
+ * (ns->pending); net_ns_wait returns once pasta has configured the namespace
+ * and the ports listen, or fails with pasta's message (the caller then
+ * releases ns). Nothing may use the network before net_ns_wait succeeded. */
+int net_ns_start(const struct net_port *ports, size_t n_ports, net_map_ids_fn map_ids,
+                 void *map_ctx, struct net_ns *ns, struct kiln_error **err);
+int net_ns_wait(struct net_ns *ns, struct kiln_error **err);
 /* Kills pasta and the holder and waits for them (they are the caller's
- * children). Safe on a zeroed struct. */
+ * children), closing a pending start's fds. Safe on a zeroed struct. */
 void net_ns_release(struct net_ns *ns);
 /* For a supervisor that died: kills the recorded processes if they still
  * are a holder and pasta (checked through /proc/PID/comm), not reusing pids. */

@@ -199,9 +199,12 @@ static void pasta_error(int logfd, struct kiln_error **err)
                    best ? best : "no message");
 }
 
-static int start_pasta(pid_t holder, int rootless, const struct net_port *ports, size_t n,
-                       pid_t *out, struct kiln_error **err)
+/* Forks pasta on the holder's namespace; returns at once with ns->pasta and the
+ * fds net_ns_wait reads (ns->pending). */
+static int start_pasta(struct net_ns *ns, int rootless, const struct net_port *ports, size_t n,
+                       struct kiln_error **err)
 {
+    pid_t holder = ns->holder;
     struct argv_buf a = {0};
     arg(&a, xstrdup("pasta"));
     arg(&a, xstrdup("-f"));
@@ -284,6 +287,13 @@ static int start_pasta(pid_t holder, int rootless, const struct net_port *ports,
         dup2(logfd, 2);
         dup2(pidp[1], 3); /* no close-on-exec: pasta writes its pid here when ready */
         close_range(4, ~0U, 0);
+        /* pasta re-executes itself as pasta.avx2 where the CPU has AVX2
+         * (the faster build); going there at once saves one exec and
+         * dynamic load on the start's critical path. argv[0] stays "pasta"
+         * (its mode comes from that name). */
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx2"))
+            execvp("pasta.avx2", a.v);
         execvp("pasta", a.v);
         dprintf(2, "cannot run pasta: %s (install Debian's passt package)\n", strerror(errno));
         _exit(127);
@@ -291,16 +301,39 @@ static int start_pasta(pid_t holder, int rootless, const struct net_port *ports,
     close(pidp[1]);
     argv_free(&a);
     if (p < 0) {
+        int e = errno;
         close(pidp[0]);
         close(logfd);
-        return kiln_error_errno(err, errno, "fork");
+        return kiln_error_errno(err, e, "fork");
     }
+    ns->pasta = p;
+    ns->ready_fd = pidp[0];
+    ns->log_fd = logfd;
+    ns->pending = 1;
+    return 0;
+}
+
+static void close_pending(struct net_ns *ns)
+{
+    if (!ns->pending)
+        return;
+    close(ns->ready_fd);
+    close(ns->log_fd);
+    ns->ready_fd = ns->log_fd = -1;
+    ns->pending = 0;
+}
+
+int net_ns_wait(struct net_ns *ns, struct kiln_error **err)
+{
+    if (!ns->pending)
+        return 0;
     /* A line with pasta's pid once it is configured and listening; EOF if it
      * exited instead. */
     char buf[32];
     size_t got = 0;
     ssize_t r;
-    while (got < sizeof(buf) - 1 && (r = read(pidp[0], buf + got, sizeof(buf) - 1 - got)) != 0) {
+    while (got < sizeof(buf) - 1 &&
+           (r = read(ns->ready_fd, buf + got, sizeof(buf) - 1 - got)) != 0) {
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -309,16 +342,15 @@ static int start_pasta(pid_t holder, int rootless, const struct net_port *ports,
         if (memchr(buf, '\n', got))
             break;
     }
-    close(pidp[0]);
     if (got == 0) {
-        int st;
-        waitpid(p, &st, 0);
-        pasta_error(logfd, err);
-        close(logfd);
+        while (waitpid(ns->pasta, NULL, 0) < 0 && errno == EINTR)
+            ;
+        ns->pasta = 0;
+        pasta_error(ns->log_fd, err);
+        close_pending(ns);
         return -1;
     }
-    close(logfd);
-    *out = p;
+    close_pending(ns);
     return 0;
 }
 
@@ -392,16 +424,29 @@ static int udp_redirect(pid_t holder, const struct net_port *ports, size_t n,
     return 0;
 }
 
-int net_ns_create(const struct net_port *ports, size_t n_ports, net_map_ids_fn map_ids,
-                  void *map_ctx, struct net_ns *ns, struct kiln_error **err)
+int net_ns_start(const struct net_port *ports, size_t n_ports, net_map_ids_fn map_ids,
+                 void *map_ctx, struct net_ns *ns, struct kiln_error **err)
 {
     memset(ns, 0, sizeof(*ns));
+    ns->ready_fd = ns->log_fd = -1;
     int rootless = geteuid() != 0;
     if (start_holder(rootless, map_ids, map_ctx, &ns->holder, err) < 0)
         return -1;
     ns->own_userns = rootless;
     if (udp_redirect(ns->holder, ports, n_ports, err) < 0 ||
-        start_pasta(ns->holder, rootless, ports, n_ports, &ns->pasta, err) < 0) {
+        start_pasta(ns, rootless, ports, n_ports, err) < 0) {
+        net_ns_release(ns);
+        return -1;
+    }
+    return 0;
+}
+
+int net_ns_create(const struct net_port *ports, size_t n_ports, net_map_ids_fn map_ids,
+                  void *map_ctx, struct net_ns *ns, struct kiln_error **err)
+{
+    if (net_ns_start(ports, n_ports, map_ids, map_ctx, ns, err) < 0)
+        return -1;
+    if (net_ns_wait(ns, err) < 0) {
         net_ns_release(ns);
         return -1;
     }
@@ -420,6 +465,7 @@ static void kill_wait(pid_t *p)
 
 void net_ns_release(struct net_ns *ns)
 {
+    close_pending(ns);
     kill_wait(&ns->pasta);
     kill_wait(&ns->holder);
 }

@@ -13,6 +13,7 @@
 #include "store/reference.h"
 #include "store/store.h"
 #include "util/cleanup.h"
+#include "util/json.h"
 #include "util/strbuf.h"
 
 static int config_type_ok(const char *mt)
@@ -184,6 +185,27 @@ static void pull_referrers(struct reg_client *c, struct store *s, const struct r
     kiln_error_free(e);
 }
 
+/* An index kept whole (--all-platforms): the referrers of each of its images
+ * (kiln build --sbom attaches one SBOM per platform). */
+static void pull_index_referrers(struct reg_client *c, struct store *s, const struct reference *ref,
+                                 const struct registry_opts *opts, const char *index_digest)
+{
+    struct digest d;
+    struct kiln_error *e = NULL;
+    cleanup_json json_t *doc = NULL;
+    if (digest_parse(index_digest, &d, NULL) == 0)
+        doc = store_blob_read_json(s, &d, &e);
+    kiln_error_free(e);
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(doc, "manifests"), i, m)
+    {
+        const char *md = json_string_value(json_object_get(m, "digest"));
+        if (md != NULL)
+            pull_referrers(c, s, ref, opts, md);
+    }
+}
+
 int registry_pull(struct store *store, const char *refstr, const struct registry_opts *opts,
                   struct registry_pull_result *result, struct kiln_error **err)
 {
@@ -211,6 +233,8 @@ int registry_pull(struct store *store, const char *refstr, const struct registry
             ret = pull_one(c, store, &ref, opts, result, &e);
         if (ret == 0 && result->config_digest != NULL)
             pull_referrers(c, store, &ref, opts, result->manifest_digest);
+        else if (ret == 0 && result->index_digest != NULL)
+            pull_index_referrers(c, store, &ref, opts, result->index_digest);
         reg_client_free(c);
         if (ret == 0)
             break;

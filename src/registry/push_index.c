@@ -1,14 +1,15 @@
 /* push_index(): a multi-platform image. Every image the index lists goes up
- * by digest (blobs first, as push_image() does), then the index under the
- * tag. The index keeps its bytes, and so its digest, unless an image had to
- * be rewritten (uncompressed layers sent as gzip): then the index names the
- * new manifests and is written as canonical JSON. */
+ * by digest (blobs first, as push_image() does) with its referrers (the
+ * per-platform SBOMs of kiln build --sbom), then the index under the tag. The index keeps its
+ * bytes, and so its digest, unless an image had to be rewritten (uncompressed layers sent as gzip):
+ * then the index names the new manifests and is written as canonical JSON. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "registry/client.h"
 #include "registry/manifest.h"
 #include "registry/push.h"
+#include "registry/referrers.h"
 #include "registry/registry.h"
 #include "store/reference.h"
 #include "util/cleanup.h"
@@ -54,6 +55,9 @@ static int push_entry(struct store *s, const json_t *entry, json_t *out_entry, s
     struct descriptor pushed = {0};
     if (ret == 0)
         ret = push_image(s, img, ref, 1, opts, &pushed, err);
+    /* then what is attached to this platform's image (kiln build --sbom) */
+    if (ret == 0)
+        ret = registry_push_referrers(s, &d.digest, &pushed, ref, opts, err);
     if (ret == 0 && !digest_equal(&pushed.digest, &d.digest)) {
         char ps[DIGEST_STR_LEN + 1];
         json_object_set_new(out_entry, "mediaType", json_string(pushed.media_type));

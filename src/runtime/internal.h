@@ -52,9 +52,11 @@ int rt_exec_command(const char *const *argv, char *const *env, int *status,
 int rt_userns_map(pid_t pid, enum rt_userns mode, struct kiln_error **err);
 
 struct net_ns;
-/* Makes a private network namespace publishing s->ports, its holder mapped
- * like s->userns asks when the caller is not root (net_ns_create). */
-int rt_net_create(const struct rt_spec *s, struct net_ns *ns, struct kiln_error **err);
+/* Starts a private network namespace publishing s->ports, its holder mapped
+ * like s->userns asks when the caller is not root (net_ns_start: pasta is
+ * still starting; runtime_run waits for it before the command runs when
+ * s->net_pending points at ns). */
+int rt_net_start(const struct rt_spec *s, struct net_ns *ns, struct kiln_error **err);
 
 /* cgroup v2 limits (--memory, --cpus): check before clone, enter the child
  * before it runs, remove after it exits. */

@@ -25,9 +25,12 @@
 
 struct child_ctx {
     const struct rt_spec *s;
-    int errfd;  /* write end, close-on-exec */
-    int syncfd; /* read end: parent finished maps and cgroup; -1 if none */
-    int recfd;  /* write end: mount points created in the root, or -1 */
+    int errfd;          /* write end, close-on-exec */
+    int syncfd;         /* read end: parent finished maps and cgroup; -1 if none */
+    int netwait;        /* read end: a byte once the network is ready (net_pending); -1 if none */
+    int parent_ends[2]; /* the parent's write ends of those pipes, closed in the child
+                         * (or a failing parent's close would not be an EOF here) */
+    int recfd;          /* write end: mount points created in the root, or -1 */
     int in_userns;
     int ttysock; /* -t: where to send the pty master made in the container, or -1 */
     int netfd;   /* RT_NET_PRIVATE: the network namespace to join, or -1 */
@@ -66,6 +69,9 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    for (int i = 0; i < 2; i++)
+        if (c->parent_ends[i] >= 0)
+            close(c->parent_ends[i]);
     if (c->syncfd >= 0) {
         char b;
         if (read(c->syncfd, &b, 1) != 1)
@@ -112,6 +118,17 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
     if (rt_enter_workdir(s->cwd, &err) < 0 || rt_apply_rlimits(s, &err) < 0 ||
         rt_drop_bounding(s, &err) < 0 || rt_become_user(s, &u, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
+    if (c->netwait >= 0) {
+        /* The network's pasta started beside this setup; the command must
+         * find the network configured and its ports published. */
+        char b;
+        ssize_t r;
+        while ((r = read(c->netwait, &b, 1)) < 0 && errno == EINTR)
+            ;
+        if (r != 1)
+            _exit(RT_EXIT_SETUP); /* the parent has pasta's error */
+        close(c->netwait);
+    }
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     /* Only 0, 1, 2 survive the exec (the error pipe closes on it). */
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -157,17 +174,18 @@ static void forward_signal(int sig)
 static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 #define N_FORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
 
-static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns, uid_t keep_uid,
-                          gid_t keep_gid, int *status, struct kiln_error **err);
+static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
+                          struct net_ns *pending, uid_t keep_uid, gid_t keep_gid, int *status,
+                          struct kiln_error **err);
 
 int runtime_map_ids(pid_t pid, void *ctx, struct kiln_error **err)
 {
     return rt_userns_map(pid, ctx ? *(const enum rt_userns *)ctx : RT_USERNS_AUTO, err);
 }
 
-int rt_net_create(const struct rt_spec *s, struct net_ns *ns, struct kiln_error **err)
+int rt_net_start(const struct rt_spec *s, struct net_ns *ns, struct kiln_error **err)
 {
-    return net_ns_create(s->ports, s->n_ports, runtime_map_ids, (void *)&s->userns, ns, err);
+    return net_ns_start(s->ports, s->n_ports, runtime_map_ids, (void *)&s->userns, ns, err);
 }
 
 /* RT_NET_PRIVATE: opens the namespace to join (*netfd), making one for this
@@ -178,7 +196,7 @@ static int enter_network(const struct rt_spec *s, struct net_ns *own, int *netfd
 {
     pid_t holder = s->net_holder;
     if (holder <= 0) {
-        if (rt_net_create(s, own, err) < 0)
+        if (rt_net_start(s, own, err) < 0)
             return -1;
         holder = own->holder;
     }
@@ -213,13 +231,17 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err)
         net_ns_release(&own_net);
         return -1;
     }
-    int r = runtime_run_in(s, netfd, joined_userns, keep_uid, keep_gid, status, err);
+    struct net_ns *pending = s->net_pending;
+    if (own_net.pending)
+        pending = &own_net;
+    int r = runtime_run_in(s, netfd, joined_userns, pending, keep_uid, keep_gid, status, err);
     net_ns_release(&own_net);
     return r;
 }
 
-static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns, uid_t keep_uid,
-                          gid_t keep_gid, int *status, struct kiln_error **err)
+static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
+                          struct net_ns *pending, uid_t keep_uid, gid_t keep_gid, int *status,
+                          struct kiln_error **err)
 {
     int in_userns = joined_userns || s->userns == RT_USERNS_KEEP_ID ||
                     (s->userns == RT_USERNS_AUTO && geteuid() != 0);
@@ -247,15 +269,26 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         return kiln_error_errno(err, errno, "pipe");
     }
     int map_ids_needed = in_userns && !joined_userns;
-    if ((map_ids_needed || need_cgroup) && pipe2(syncp, O_CLOEXEC) < 0) {
+    int netp[2] = {-1, -1};
+    if (((map_ids_needed || need_cgroup) && pipe2(syncp, O_CLOEXEC) < 0) ||
+        (pending != NULL && pending->pending && pipe2(netp, O_CLOEXEC) < 0)) {
+        int e = errno;
         close(errp[0]);
         close(errp[1]);
-        return kiln_error_errno(err, errno, "pipe");
+        if (syncp[0] >= 0) {
+            close(syncp[0]);
+            close(syncp[1]);
+        }
+        if (rec_w >= 0)
+            close(rec_w);
+        return kiln_error_errno(err, e, "pipe");
     }
     struct child_ctx c = {
         .s = s,
         .errfd = errp[1],
         .syncfd = syncp[0],
+        .netwait = netp[0],
+        .parent_ends = {syncp[1], netp[1]},
         .recfd = rec_w,
         .in_userns = in_userns,
         .ttysock = ttysock[1],
@@ -278,12 +311,16 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         close(rec_w);
     if (syncp[0] >= 0)
         close(syncp[0]);
+    if (netp[0] >= 0)
+        close(netp[0]);
     if (ttysock[1] >= 0)
         close(ttysock[1]);
     if (pid < 0) {
         close(errp[0]);
         if (syncp[1] >= 0)
             close(syncp[1]);
+        if (netp[1] >= 0)
+            close(netp[1]);
         return kiln_error_errno(err, clone_errno, "creating the container's namespaces");
     }
 
@@ -297,6 +334,14 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         if (ret == 0)
             write_all(syncp[1], "g", 1);
         close(syncp[1]);
+    }
+    /* The child sets up its root meanwhile and waits for this before exec. */
+    if (netp[1] >= 0) {
+        if (ret == 0 && net_ns_wait(pending, &setup_err) < 0)
+            ret = -1;
+        if (ret == 0)
+            write_all(netp[1], "g", 1);
+        close(netp[1]);
     }
 
     struct sigaction old[N_FORWARDED];

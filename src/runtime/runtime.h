@@ -55,6 +55,7 @@ struct rt_mount {
 };
 
 struct net_port;
+struct net_ns;
 
 struct rt_rlimit {
     int resource; /* RLIMIT_* */
@@ -103,8 +104,12 @@ struct rt_spec {
     const struct net_port *ports; /* RT_NET_PRIVATE: ports the supervisor publishes when it
                                    * makes the namespace (ctr_supervise); else unused */
     size_t n_ports;
-    const char *hosts_file; /* a host file bound as /etc/hosts instead of the generated
-                             * one (a pod's, naming its containers); NULL for none */
+    struct net_ns *net_pending; /* RT_NET_PRIVATE: net_holder's pasta is still starting
+                                 * (net_ns_start): the container's root is set up
+                                 * meanwhile and its command runs only once
+                                 * runtime_run's net_ns_wait succeeded */
+    const char *hosts_file;     /* a host file bound as /etc/hosts instead of the generated
+                                 * one (a pod's, naming its containers); NULL for none */
 
     /* --- stdio --- */
     int stdio[3]; /* fds for the command's 0,1,2; -1 means /dev/null. Use

@@ -369,13 +369,15 @@ int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
         cleanup_free char *f = xasprintf("%s/stopping", dir);
         unlink(f); /* a stop asked of an earlier run */
     }
-    /* The supervisor owns the container's network: made before it starts (so
-     * a taken port fails the start), released when it exits. */
+    /* The supervisor owns the container's network: started before the
+     * container, ready before its command runs (so a taken port fails the
+     * start), released when it exits. */
     struct net_ns net = {0};
     int r = 0;
     if (s->network == RT_NET_PRIVATE && s->net_holder <= 0) {
-        r = rt_net_create(s, &net, err);
+        r = rt_net_start(s, &net, err);
         s->net_holder = net.holder;
+        s->net_pending = &net;
         c.net = &net;
     }
     s->on_start = on_started;

@@ -120,9 +120,12 @@ void sbom_write_table(const struct sbom *sb, FILE *out);
 
 /* Stores the SBOM of the image `what` names with it, as referrers (store/
  * referrers.h) of its manifest: formats is a comma-separated list of
- * spdx-json and cyclonedx-json (NULL: both). An SBOM attached earlier in the
- * same format is replaced. */
-int sbom_attach(struct store *s, const char *what, const char *formats, struct kiln_error **err);
+ * spdx-json and cyclonedx-json (NULL: both). platform ("linux/arm64", NULL:
+ * as store_image_load picks) chooses the image of an index: a multi-platform
+ * build attaches one SBOM per platform, each to that platform's manifest. An
+ * SBOM attached earlier in the same format is replaced. */
+int sbom_attach(struct store *s, const char *what, const char *platform, const char *formats,
+                struct kiln_error **err);
 
 /* Media types of the documents (OCI artifactType of an attached SBOM). */
 #define SBOM_MT_SPDX      "application/spdx+json"

@@ -189,11 +189,13 @@ int referrers_list(struct store *s, const struct digest *subject, struct referre
     return 0;
 }
 
-int referrers_read_artifact(struct store *s, const char *what, const char *artifact_type,
-                            char **doc, size_t *len, struct kiln_error **err)
+int referrers_read_artifact(struct store *s, const char *what, const struct platform *want,
+                            const char *artifact_type, char **doc, size_t *len,
+                            struct kiln_error **err)
 {
     cleanup_image struct image *img = NULL;
-    if (store_image_load(s, what, &img, err) < 0)
+    if ((want ? store_image_load_platform(s, what, want, &img, err)
+              : store_image_load(s, what, &img, err)) < 0)
         return -1;
     struct referrer *r = NULL;
     size_t n = 0;

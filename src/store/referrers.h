@@ -39,11 +39,14 @@ int referrers_record(struct store *s, const struct descriptor *manifest, struct 
  * index.json order. */
 int referrers_list(struct store *s, const struct digest *subject, struct referrer **out, size_t *n,
                    struct kiln_error **err);
-/* The document of type artifact_type attached to the image `what` names:
- * the artifact's first layer, allocated (NUL-terminated). KILN_E_NOTFOUND
- * when the image has none. */
-int referrers_read_artifact(struct store *s, const char *what, const char *artifact_type,
-                            char **doc, size_t *len, struct kiln_error **err);
+/* The document of type artifact_type attached to the image `what` names
+ * (of an index: its image for platform want; NULL: this machine's): the
+ * artifact's first layer, allocated (NUL-terminated). KILN_E_NOTFOUND when
+ * the image has none. */
+struct platform;
+int referrers_read_artifact(struct store *s, const char *what, const struct platform *want,
+                            const char *artifact_type, char **doc, size_t *len,
+                            struct kiln_error **err);
 /* Removes the referrers whose subject no other index.json entry reaches
  * any more (its image was removed): store_prune calls it first, so their
  * blobs go in the same prune. *dropped says how many (or would, dry_run). */

@@ -527,3 +527,25 @@ EOF2
     [ -z "$(ls "$KILN_ROOT/containers" | grep -v '^names$')" ]
     [ -z "$(ls "$KILN_ROOT/pods")" ]
 }
+
+@test "compose up --wait: a service that dies at start fails the wait at once, with its last output, also under a restart policy" {
+    cat >compose.yaml <<'EOF2'
+name: dies
+services:
+  once:
+    image: bb
+    command: ["sh", "-c", "echo first-bye; exit 3"]
+    healthcheck: {test: ["CMD", "true"], interval: 1s}
+EOF2
+    SECONDS=0
+    run kiln compose up -d --wait --wait-timeout 60
+    [ "$status" -ne 0 ]
+    [[ "$output" == *'service once exited (status 3) before it was healthy; its last output: "first-bye"'* ]]
+    sed -i 's/    image: bb/    image: bb\n    restart: unless-stopped/' compose.yaml
+    run kiln compose up -d --wait --wait-timeout 60
+    [ "$status" -ne 0 ]
+    [[ "$output" == *'service once keeps exiting (status 3, restarted 3 times while waiting); its last output: "first-bye"'* ]]
+    # both gave up long before the 60 s timeout, and up removed what it started
+    [ "$SECONDS" -lt 30 ]
+    [ -z "$(ls "$KILN_ROOT/containers/names")" ]
+}

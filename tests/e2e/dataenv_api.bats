@@ -6,6 +6,7 @@
 
 load helpers
 load dataenv_images
+load chromium
 load ../registry/registry
 
 setup_file() {
@@ -60,27 +61,11 @@ sample() {
 
 @test "/docs: Chromium renders the operation list with no outside network" {
     command -v chromium >/dev/null || skip "chromium missing (make deps)"
-    shots="${KILN_TEST_BUILD:-$BATS_TEST_DIRNAME/../../build}/screenshots"
-    mkdir -p "$shots"
-    # Every name but 127.0.0.1 fails to resolve: a CDN reference would leave the page blank.
-    chrome=(chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars
-        --user-data-dir="$BATS_TEST_TMPDIR/chromium" --no-first-run
-        --host-resolver-rules="MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
-        --window-size=1280,900 --virtual-time-budget=15000)
-    run timeout 90 "${chrome[@]}" --dump-dom "http://127.0.0.1:$PORT/docs"
+    run chromium_dom "http://127.0.0.1:$PORT/docs"
     [ "$status" -eq 0 ]
-    dom=$output
-    # The DOM after Swagger UI's scripts ran: one block per operation of the API.
-    for path in /health /sales/summary /sales/orders; do
-        [[ $dom == *"class=\"opblock-summary-path\" data-path=\"$path\""* ]] || {
-            echo "operation $path not rendered"
-            return 1
-        }
-    done
-    [[ $dom == *"opblock-summary-method"*GET* ]]
-    run timeout 90 "${chrome[@]}" --screenshot="$shots/docs.png" "http://127.0.0.1:$PORT/docs"
-    [ "$status" -eq 0 ]
-    [ -s "$shots/docs.png" ]
+    docs_operations_rendered "$output"
+    shots=$(screenshot_dir)
+    chromium_screenshot "http://127.0.0.1:$PORT/docs" "$shots/docs.png"
     echo "# screenshot: $shots/docs.png" >&3
 }
 

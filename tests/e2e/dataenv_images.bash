@@ -4,6 +4,7 @@
 #   load dataenv_images
 #   dataenv_image prod      # dataenv:latest-prod is now in $KILN_ROOT
 #   dataenv_image dev       # dataenv:latest
+#   dataenv_image prometheus  # dataenv-prometheus:latest (the stack's monitoring)
 #
 # The images are built by the Makefile's targets (make ml-build / ml-build-prod,
 # the way a user builds them, with the build script's own epoch, not the test's
@@ -31,8 +32,9 @@ dataenv_image() {
     case "$which" in
     dev) tag=dataenv:latest target=ml-build ;;
     prod) tag=dataenv:latest-prod target=ml-build-prod ;;
+    prometheus) tag=dataenv-prometheus:latest target=ml-build-prometheus ;;
     *)
-        echo "dataenv_image: dev or prod, not $which" >&2
+        echo "dataenv_image: dev, prod or prometheus, not $which" >&2
         return 2
         ;;
     esac

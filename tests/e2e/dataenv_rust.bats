@@ -108,6 +108,37 @@ EOF
     [[ $output == *"tiny.double(21) = 42"* ]]
 }
 
+# The development image's size budget (bytes, uncompressed): the size reached with the
+# trims of docs/dataenv.md "Sizes", a few MB over. Issue 22 asks for 1 GB, which is not
+# met (the docs say what it would cost); this keeps the trims from being lost.
+DEV_IMAGE_BUDGET=1110000000
+
+@test "size: the development image with Rust stays within its budget (kiln inspect and kiln images agree)" {
+    run kiln run --rm dataenv:latest rustc --version
+    ok
+    run kiln inspect dataenv:latest
+    ok
+    size=$(jq -r '.[0].size' <<<"$output")
+    # the uncompressed layers, plus the config and manifest: what the image takes in the store
+    layers=$(jq '[.[0].manifest.layers[].size] | add' <<<"$output")
+    [ "$size" -ge "$layers" ] && [ $((size - layers)) -lt 100000 ]
+    run kiln images --format json
+    ok
+    [ "$(jq -r '.[] | select(.repository == "dataenv" and .tag == "latest") | .size' <<<"$output")" -eq "$size" ]
+    echo "# dataenv:latest: $size bytes (budget $DEV_IMAGE_BUDGET)" >&3
+    [ "$size" -gt 500000000 ]
+    [ "$size" -le "$DEV_IMAGE_BUDGET" ] || {
+        echo "the development image is $size bytes, over its budget of $DEV_IMAGE_BUDGET (docs/dataenv.md, Sizes)"
+        return 1
+    }
+    # and the table of kiln images shows it
+    run kiln images dataenv
+    ok
+    # (SIZE is the column before PLATFORMS: CREATED has spaces)
+    shown=$(awk '$1 == "dataenv" && $2 == "latest" { print $(NF - 1) }' <<<"$output")
+    [[ $shown == [0-9]*[0-9][kMG]B ]] || { echo "kiln images shows $shown"; return 1; }
+}
+
 @test "rust: not in the production image" {
     run kiln run --rm --user 0 --entrypoint sh dataenv:latest-prod -c \
         'for c in rustc cargo cc; do command -v $c; done; ls -d /usr/lib/rustlib /usr/share/cargo 2>/dev/null; true'

@@ -152,6 +152,35 @@ for i in range(40):
     ! alive "$sup"
 }
 
+@test "net: the command starts with the network ready though pasta starts beside the root's setup; a failing pasta stops the start" {
+    # The command's first act finds the address and default route pasta
+    # configures (it takes a few hundred ms to start here: a missing wait
+    # before exec fails this).
+    run kiln run --rm --network private bb sh -c 'ip -4 addr show eth0 | grep -q "inet " && ip route | grep -q "^default" && echo ready'
+    [ "$status" -eq 0 ]
+    [ "$output" = ready ]
+    # The published port listens when `kiln run -d` returns.
+    local port
+    port=$(free_port)
+    kiln run -d --name early -p "127.0.0.1:$port:8000" bb sleep 30
+    ! port_is_free "$port"
+    kiln rm -f early >/dev/null
+    port_is_free "$port"
+    # pasta fails while the root is being set up: the command never runs and
+    # the error is pasta's.
+    local bin=$BATS_TEST_TMPDIR/bin mark=$BATS_TEST_TMPDIR/mark
+    mkdir -p "$bin" "$mark"
+    printf '#!/bin/sh\necho "injected pasta failure" >&2\nexit 1\n' >"$bin/pasta"
+    chmod +x "$bin/pasta"
+    ln -s pasta "$bin/pasta.avx2"
+    run env PATH="$bin:$PATH" "$KILN" run --rm --network private -v "$mark:/mark" bb touch /mark/ran
+    [ "$status" -eq 125 ]
+    [[ "$output" == *"injected pasta failure"* ]]
+    [ ! -e "$mark/ran" ]
+    run kiln ps -a -q
+    [ -z "$output" ]
+}
+
 @test "net: 1,000 connections (200 at once) through a published port; fds and threads come back; rm -f leaves nothing" {
     local port st sup pasta
     port=$(free_port)

@@ -271,3 +271,70 @@ PY
     [ "$status" -eq 1 ]
     [[ "$output" == *"has no attached application/spdx+json"* ]]
 }
+
+@test "sbom: build --sbom --platform a,b attaches one SBOM per platform's image; push/pull carry each; --attached --platform reads it" {
+    # FROM scratch and COPY only: nothing runs, so no emulator is needed
+    ctx="$BATS_TEST_TMPDIR/ctx"
+    mkdir -p "$ctx/etc"
+    printf 'ID=debian\nVERSION_ID="12"\n' >"$ctx/etc/os-release"
+    for a in amd64 arm64; do
+        printf 'Package: only-%s\nStatus: install ok installed\nArchitecture: %s\nVersion: 1.0-1\n\n' \
+            "$a" "$a" >"$ctx/status-$a"
+    done
+    printf 'FROM scratch\nARG TARGETARCH\nCOPY etc/os-release /etc/os-release\nCOPY status-$TARGETARCH /var/lib/dpkg/status\n' \
+        >"$ctx/Dockerfile"
+    run kiln build --progress=plain --sbom --platform linux/amd64,linux/arm64 -t "$REG/multi:1" "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    declare -A man
+    for p in amd64 arm64; do
+        man[$p]=$(jq -r ".manifests[] | select(.platform.architecture == \"$p\") | .digest" \
+            "$KILN_ROOT/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] // "" | endswith("multi:1")) | .digest' "$KILN_ROOT/index.json" | cut -c8-)")
+        [[ "${man[$p]}" == sha256:* ]]
+        # two artifacts (SPDX, CycloneDX), each with this platform's manifest as subject
+        [ "$(jq --arg d "${man[$p]}" '[.manifests[] | select(.artifactType and .annotations["io.kiln.subject"] == $d)] | length' "$KILN_ROOT/index.json")" -eq 2 ]
+        kiln sbom --platform "linux/$p" "$REG/multi:1" >"$BATS_TEST_TMPDIR/local-$p.spdx.json"
+        kiln sbom --attached --platform "linux/$p" "$REG/multi:1" >"$BATS_TEST_TMPDIR/att-$p.spdx.json"
+        cmp "$BATS_TEST_TMPDIR/local-$p.spdx.json" "$BATS_TEST_TMPDIR/att-$p.spdx.json"
+        grep -q "pkg:deb/debian/only-$p@1.0-1?arch=$p" "$BATS_TEST_TMPDIR/att-$p.spdx.json"
+        kiln sbom --attached --format cyclonedx-json --platform "linux/$p" "$REG/multi:1" >"$BATS_TEST_TMPDIR/att-$p.cdx.json"
+        kiln inspect --referrers --platform "linux/$p" "$REG/multi:1" >"$BATS_TEST_TMPDIR/ref-$p.json"
+        [ "$(grep -c "\"subject\": \"${man[$p]}\"" "$BATS_TEST_TMPDIR/ref-$p.json")" -eq 2 ]
+    done
+    ! grep -q only-arm64 "$BATS_TEST_TMPDIR/att-amd64.spdx.json"
+    # without --platform: this machine's (amd64) image's
+    kiln sbom --attached "$REG/multi:1" | cmp - "$BATS_TEST_TMPDIR/att-amd64.spdx.json"
+    run kiln sbom --attached --platform linux/s390x "$REG/multi:1"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"no image for linux/s390x (it has linux/amd64, linux/arm64)"* ]]
+
+    run kiln push "$REG/multi:1"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    # the registry's index names the images as pushed (layers gzip-compressed: new
+    # digests); each one's referrers tag holds its two artifacts, subject that image
+    skopeo inspect --raw --tls-verify=false "docker://$REG/multi:1" >"$BATS_TEST_TMPDIR/index.json"
+    run skopeo list-tags --tls-verify=false "docker://$REG/multi"
+    [ "$status" -eq 0 ]
+    for p in amd64 arm64; do
+        pushed=$(jq -r ".manifests[] | select(.platform.architecture == \"$p\") | .digest" "$BATS_TEST_TMPDIR/index.json")
+        [[ "$output" == *"\"sha256-${pushed#sha256:}\""* ]]
+        skopeo inspect --raw --tls-verify=false "docker://$REG/multi:sha256-${pushed#sha256:}" >"$BATS_TEST_TMPDIR/tag.json"
+        jq -e '[.manifests[].artifactType] | sort == ["application/spdx+json", "application/vnd.cyclonedx+json"]' "$BATS_TEST_TMPDIR/tag.json"
+        first=$(jq -r '.manifests[0].digest' "$BATS_TEST_TMPDIR/tag.json")
+        skopeo inspect --raw --tls-verify=false "docker://$REG/multi@$first" | jq -e ".subject.digest == \"$pushed\""
+    done
+
+    # the whole index into an empty store: each platform's SBOMs come along
+    export KILN_ROOT="$BATS_TEST_TMPDIR/store2"
+    run kiln pull --all-platforms "$REG/multi:1"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    for p in amd64 arm64; do
+        kiln sbom --attached --platform "linux/$p" "$REG/multi:1" | cmp - "$BATS_TEST_TMPDIR/att-$p.spdx.json"
+        kiln sbom --attached --format cyclonedx-json --platform "linux/$p" "$REG/multi:1" |
+            cmp - "$BATS_TEST_TMPDIR/att-$p.cdx.json"
+    done
+    kiln fsck
+    # one platform pulled: its own SBOM
+    export KILN_ROOT="$BATS_TEST_TMPDIR/store3"
+    kiln pull --platform linux/arm64 "$REG/multi:1" >/dev/null
+    kiln sbom --attached --platform linux/arm64 "$REG/multi:1" | cmp - "$BATS_TEST_TMPDIR/att-arm64.spdx.json"
+}
