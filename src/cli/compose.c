@@ -70,11 +70,15 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static int up_detach, up_build, up_wait;
+static int up_detach, up_build, up_wait, up_force, up_norecreate;
 static long up_timeout;
 static const struct cli_opt up_opts[] = {
     {'d', "detach", CLI_OPT_FLAG, &up_detach, NULL, "start in the background and return", NULL},
     {0, "build", CLI_OPT_FLAG, &up_build, NULL, "build images before starting", NULL},
+    {0, "force-recreate", CLI_OPT_FLAG, &up_force, NULL,
+     "recreate running containers even if their service is unchanged", NULL},
+    {0, "no-recreate", CLI_OPT_FLAG, &up_norecreate, NULL,
+     "leave running containers as they are even if their service changed", NULL},
     {0, "wait", CLI_OPT_FLAG, &up_wait, NULL,
      "return once every service runs (healthy when it has a check); implies -d", NULL},
     {0, "wait-timeout", CLI_OPT_LONG, &up_timeout, "SECONDS",
@@ -86,7 +90,9 @@ static const struct cli_spec up_spec = {
     .args = "[SERVICE...]",
     .summary = "create and start the project's containers",
     .text = "Starts the services (and what they depend on) in dependency order, each\n"
-            "once its depends_on conditions hold. Without -d, follows their output until\n"
+            "once its depends_on conditions hold. A running container whose service\n"
+            "changed in the file since (its com.docker.compose.config-hash label) is\n"
+            "recreated; unchanged ones keep running. Without -d, follows their output until\n"
             "interrupted, then stops them.\n",
     .opts = up_opts,
     .max_args = -1,
@@ -101,6 +107,8 @@ static int compose_up_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
         .services = (const char *const *)argv + first,
         .n_services = (size_t)(argc - first),
         .build = up_build,
+        .force_recreate = up_force,
+        .no_recreate = up_norecreate,
         .wait = up_wait,
         .wait_timeout_s = up_timeout,
         .kiln = cc->kiln,

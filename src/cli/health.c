@@ -16,8 +16,6 @@
 #include "util/json.h"
 #include "util/strbuf.h"
 
-int cli_stop_container(const char *root, const char *id, long timeout_s, struct kiln_error **err);
-
 #define SEC 1000000000LL
 
 static int probe_container(const char *root, const char *id, int repeat, struct kiln_error **err)
@@ -139,7 +137,7 @@ static int cmd_health(struct cli_global *g, int argc, char **argv)
         return cli_fail(err);
     }
     r = probe_container(root, cid, 1, &err);
-    cli_stop_container(root, cid, 2, NULL);
+    ctr_stop(root, cid, 2, NULL);
     ctr_remove(root, cid, NULL);
     free(cid);
     return r < 0 ? cli_fail(err) : r;

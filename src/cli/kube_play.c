@@ -20,8 +20,6 @@
 #include "util/json.h"
 #include "util/strbuf.h"
 
-int cli_stop_container(const char *root, const char *id, long timeout_s, struct kiln_error **err);
-
 /* KILN_ROOT/kube/POD[/VOLUME], allocated. */
 static char *volume_dir(const char *root, const char *pod, const char *vol)
 {
@@ -43,7 +41,7 @@ static int down_pod(const char *root, const struct kube_play_pod *pp, int quiet,
             continue; /* not ours */
         cleanup_json json_t *st = ctr_load_state(root, id, NULL);
         const char *s = st ? json_get_str(st, "Status") : NULL;
-        if (((s && strcmp(s, "running") == 0 && cli_stop_container(root, id, 10, err) < 0) ||
+        if (((s && strcmp(s, "running") == 0 && ctr_stop(root, id, 10, err) < 0) ||
              ctr_remove(root, id, err) < 0) &&
             rc == 0)
             rc = -1;

@@ -13,8 +13,6 @@
 #include "util/json.h"
 #include "util/strbuf.h"
 
-int cli_stop_container(const char *root, const char *id, long timeout_s, struct kiln_error **err);
-
 static const char *create_name;
 static struct net_port *create_ports;
 static size_t n_create_ports;
@@ -140,7 +138,7 @@ static int remove_members(const char *root, const char *pod, int force, struct k
                                          pod, ids[i]);
                 continue;
             }
-            if (running && cli_stop_container(root, ids[i], 0, err) < 0)
+            if (running && ctr_stop(root, ids[i], 0, err) < 0)
                 ret = -1;
             else if (ctr_remove(root, ids[i], err) < 0)
                 ret = -1;

@@ -8,8 +8,6 @@
 #include "util/cleanup.h"
 #include "util/json.h"
 
-int cli_stop_container(const char *root, const char *id, long timeout_s, struct kiln_error **err);
-
 static int force;
 
 static const struct cli_opt rm_opts[] = {
@@ -53,7 +51,7 @@ static int cmd_rm(struct cli_global *g, int argc, char **argv)
             ret = EXIT_FAIL;
             continue;
         }
-        if (running && cli_stop_container(root, id, 0, &err) < 0) {
+        if (running && ctr_stop(root, id, 0, &err) < 0) {
             ret = cli_fail(err);
             continue;
         }

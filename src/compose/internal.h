@@ -92,4 +92,11 @@ json_t *compose_volumes_value(struct compose_ctx *ctx, json_t *v, struct kiln_er
 long long compose_parse_duration_ns(const char *s);
 char *compose_format_duration(long long ns);
 
+/* Fills a new volume directory with the image's content at target: the
+ * layers' lower dirs (top first, as run_image_open gives them) merged with
+ * their whiteouts, owners and modes; the volume's own owner and mode become
+ * the image directory's. Nothing when the image has no directory there. */
+int compose_volume_populate(const char *voldir, char *const *lowerdirs, size_t n,
+                            const char *target, struct kiln_error **err);
+
 #endif

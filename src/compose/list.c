@@ -9,8 +9,6 @@
 #include "util/json.h"
 #include "util/strbuf.h"
 
-int cli_stop_container(const char *root, const char *id, long timeout_s, struct kiln_error **err);
-
 static int by_service(const void *a, const void *b)
 {
     const struct compose_ctr *x = a, *y = b;
@@ -74,10 +72,10 @@ int compose_stop_ctr(const char *root, const struct compose_ctr *c, long timeout
 {
     if (timeout_s < 0)
         timeout_s = json_get_int(c->cfg, "StopTimeout", 10);
-    if (cli_stop_container(root, c->id, timeout_s, err) < 0)
+    if (ctr_stop(root, c->id, timeout_s, err) < 0)
         return -1;
     /* a supervisor killed with kiln during `up` leaves a record that says
-     * running: ctr_load_state (through cli_stop_container) has repaired it */
+     * running: ctr_load_state (through ctr_stop) has repaired it */
     if (remove && ctr_remove(root, c->id, err) < 0)
         return -1;
     return 0;

@@ -21,12 +21,17 @@
 
 #define COMPOSE_LABEL_PROJECT "com.docker.compose.project"
 #define COMPOSE_LABEL_SERVICE "com.docker.compose.service"
+/* sha256 hex of the service's normalised model: up recreates a container
+ * whose label differs from the file's service now */
+#define COMPOSE_LABEL_CONFIG_HASH "com.docker.compose.config-hash"
 
 struct compose_up_opts {
     const char *const *services; /* only these (and what they depend on); none: all */
     size_t n_services;
-    int build; /* --build: build every service that has build:, even if its image exists */
-    int wait;  /* --wait: return once every service is running (healthy if it has a check) */
+    int build;          /* --build: build every service that has build:, even if its image exists */
+    int force_recreate; /* --force-recreate: recreate running containers even if unchanged */
+    int no_recreate;    /* --no-recreate: leave running containers even if changed */
+    int wait; /* --wait: return once every service is running (healthy if it has a check) */
     long wait_timeout_s; /* 0: 300 s */
     const char *kiln;    /* kiln's own executable, for build and pull */
 };
@@ -78,6 +83,8 @@ char *compose_ctr_name(const char *project, const char *service);
 char *compose_pod_name(const char *project);
 /* The image a service runs: image:, else PROJECT-SERVICE (what build: makes). */
 char *compose_service_image(const struct compose_project *p, const char *service);
+/* COMPOSE_LABEL_CONFIG_HASH's value for a service of the model, allocated. */
+char *compose_config_hash(const json_t *svc);
 /* Seconds of a service's stop_grace_period (10 when it has none). */
 long compose_stop_timeout(const json_t *svc);
 
@@ -94,6 +101,12 @@ struct compose_start {
 int compose_start_service(const char *root, const struct compose_project *p, const char *service,
                           const struct compose_start *how, int *status, char **id_out,
                           struct kiln_error **err);
+
+/* A service's cap_add/cap_drop as an rt_caps_mask mask (*set 0 when it has
+ * neither: the default set); an unknown name is KILN_E_USAGE naming the
+ * service. */
+int compose_service_caps(const char *service, const json_t *svc, int *set, unsigned long long *mask,
+                         struct kiln_error **err);
 
 /* 1 if the store has image. */
 int compose_image_present(const char *root, const char *image);

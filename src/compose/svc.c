@@ -10,13 +10,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/run.h"
 #include "compose/internal.h"
 #include "compose/stack.h"
 #include "net/net.h"
 #include "runtime/container.h"
+#include "runtime/image.h"
 #include "runtime/launch.h"
+#include "runtime/runtime.h"
 #include "util/cleanup.h"
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strbuf.h"
@@ -36,6 +38,15 @@ char *compose_service_image(const struct compose_project *p, const char *service
     json_t *svc = json_object_get(json_object_get(p->model, "services"), service);
     const char *img = json_string_value(json_object_get(svc, "image"));
     return img ? xstrdup(img) : xasprintf("%s-%s", p->name, service);
+}
+
+char *compose_config_hash(const json_t *svc)
+{
+    cleanup_free char *text = json_dumps(svc, JSON_SORT_KEYS | JSON_COMPACT);
+    struct digest d;
+    digest_bytes(text ? text : "", text ? strlen(text) : 0, &d);
+    cleanup_free char *full = digest_strdup(&d);
+    return xstrdup(full + 7); /* the hex, as docker compose has it */
 }
 
 long compose_stop_timeout(const json_t *svc)
@@ -70,6 +81,8 @@ static void svc_strs_free(struct svc_strs *s)
 struct mounts {
     struct rt_mount *v;
     size_t n;
+    size_t *fresh; /* indexes of new volumes to fill from the image */
+    size_t n_fresh;
 };
 
 static struct rt_mount *mount_add(struct mounts *m)
@@ -79,10 +92,11 @@ static struct rt_mount *mount_add(struct mounts *m)
     return &m->v[m->n++];
 }
 
-/* KILN_ROOT/volumes/NAME, made on first use. */
-static char *volume_dir(const char *root, const char *name, struct kiln_error **err)
+/* KILN_ROOT/volumes/NAME, made on first use (*made then 1). */
+static char *volume_dir(const char *root, const char *name, int *made, struct kiln_error **err)
 {
     char *d = xasprintf("%s/volumes/%s", root, name);
+    *made = !path_exists(d);
     if (mkdir_p(d, 0755, err) < 0) {
         free(d);
         return NULL;
@@ -130,9 +144,15 @@ static int volumes_mounts(const char *root, const struct compose_project *p, con
                 anon = xasprintf("%s_%s_anon%zu", p->name, service, i);
                 name = anon;
             }
-            char *d = volume_dir(root, name, err);
+            int made = 0;
+            char *d = volume_dir(root, name, &made, err);
             if (d == NULL)
                 return kiln_error_prefix(err, "service %s: volume %s", service, name);
+            json_t *nocopy = json_object_get(json_object_get(v, "volume"), "nocopy");
+            if (made && !json_is_true(nocopy)) {
+                m->fresh = xrealloc(m->fresh, (m->n_fresh + 1) * sizeof(size_t));
+                m->fresh[m->n_fresh++] = m->n - 1;
+            }
             mt->type = RT_MOUNT_BIND;
             mt->source = keep(keepv, d);
         } else if (strcmp(type, "tmpfs") == 0) {
@@ -272,6 +292,30 @@ static int file_mounts(const char *root, const struct compose_project *p, const 
     return 0;
 }
 
+int compose_service_caps(const char *service, const json_t *svc, int *set, unsigned long long *mask,
+                         struct kiln_error **err)
+{
+    json_t *add = json_object_get(svc, "cap_add"), *drop = json_object_get(svc, "cap_drop");
+    size_t na = json_array_size(add), nd = json_array_size(drop);
+    *set = na + nd > 0;
+    *mask = 0;
+    if (!*set)
+        return 0;
+    cleanup_free const char **a = xcalloc(na + 1, sizeof(char *));
+    cleanup_free const char **d = xcalloc(nd + 1, sizeof(char *));
+    for (size_t i = 0; i < na; i++)
+        a[i] = json_string_value(json_array_get(add, i));
+    for (size_t i = 0; i < nd; i++)
+        d[i] = json_string_value(json_array_get(drop, i));
+    for (size_t i = 0; i < na + nd; i++)
+        if ((i < na ? a[i] : d[i - na]) == NULL)
+            return kiln_error_set(err, KILN_E_USAGE, "service %s: %s: names must be strings",
+                                  service, i < na ? "cap_add" : "cap_drop");
+    if (rt_caps_mask(a, na, d, nd, mask, err) < 0)
+        return kiln_error_prefix(err, "service %s: cap_add/cap_drop", service);
+    return 0;
+}
+
 /* The compose healthcheck in the image config's form (nanoseconds). */
 static json_t *healthcheck_json(const json_t *hc)
 {
@@ -390,11 +434,15 @@ int compose_start_service(const char *root, const struct compose_project *p, con
     o.stop_timeout = compose_stop_timeout(svc);
     o.platform = json_get_str(svc, "platform");
     o.restart = how->rm ? NULL : json_get_str(svc, "restart");
+    if (compose_service_caps(service, svc, &o.caps_set, &o.caps, err) < 0)
+        goto out;
 
     labels = json_object();
     json_object_update(labels, json_object_get(svc, "labels"));
     json_object_set_new(labels, COMPOSE_LABEL_PROJECT, json_string(p->name));
     json_object_set_new(labels, COMPOSE_LABEL_SERVICE, json_string(service));
+    json_object_set_new(labels, COMPOSE_LABEL_CONFIG_HASH,
+                        json_string_nocheck(keep(&strs, compose_config_hash(svc))));
     if (how->rm || how->name)
         json_object_set_new(labels, "com.docker.compose.oneoff", json_string("True"));
     o.labels = labels;
@@ -414,6 +462,15 @@ int compose_start_service(const char *root, const struct compose_project *p, con
         kiln_error_prefix(err, "service %s", service);
         goto out;
     }
+    for (size_t i = 0; i < m.n_fresh; i++) {
+        const struct rt_mount *mt = &m.v[m.fresh[i]];
+        if (compose_volume_populate(mt->source, ri.lowerdirs, ri.n_lowerdirs, mt->target, err) <
+            0) {
+            kiln_error_prefix(err, "service %s: volume %s", service, mt->source);
+            rm_rf(mt->source, NULL); /* filled next time, not left half-filled */
+            goto out;
+        }
+    }
     r = launch_container(&o, status, id_out, err);
     if (r < 0)
         kiln_error_prefix(err, "service %s", service);
@@ -421,6 +478,7 @@ out:
     run_image_close(&ri);
     free(pi.hosts_file);
     free(m.v);
+    free(m.fresh);
     json_decref(labels);
     json_decref(hc);
     svc_strs_free(&strs);

@@ -50,14 +50,10 @@ static int in_pod(const json_t *svc)
 /* What kiln cannot do for a service, refused before anything starts. */
 static int check_service(const char *name, const json_t *svc, struct kiln_error **err)
 {
-    static const char *const refused[] = {"cap_add", "cap_drop"};
-    for (size_t i = 0; i < 2; i++)
-        if (json_array_size(json_object_get(svc, refused[i])) > 0)
-            return kiln_error_set(err, KILN_E_USAGE,
-                                  "service %s: %s is not supported by kiln (containers run with "
-                                  "Docker's default capability set; ignoring it would change what "
-                                  "runs)",
-                                  name, refused[i]);
+    int caps_set;
+    unsigned long long caps;
+    if (compose_service_caps(name, svc, &caps_set, &caps, err) < 0)
+        return -1;
     json_t *mem = json_object_get(svc, "mem_limit"), *cpus = json_object_get(svc, "cpus");
     if ((mem || cpus) &&
         runtime_limits_check(json_is_integer(mem) ? json_integer_value(mem) : 0,
@@ -236,6 +232,34 @@ static int wait_condition(const char *root, const char *service, const char *nam
     }
 }
 
+/* 1 when the container's recorded config hash is not the service's now. */
+static int recorded_hash_differs(const char *root, const char *id, const json_t *svc)
+{
+    cleanup_free char *path = xasprintf("%s/containers/%s/config.json", root, id);
+    json_t *cfg = json_load_file(path, 0, NULL);
+    const char *had = json_get_str(json_object_get(cfg, "Labels"), COMPOSE_LABEL_CONFIG_HASH);
+    cleanup_free char *now = compose_config_hash(svc);
+    int differs = had == NULL || strcmp(had, now) != 0;
+    json_decref(cfg);
+    return differs;
+}
+
+/* Stops and removes the running container of a service to recreate it. */
+static int recreate_stop(const char *root, const char *project, const char *cname,
+                         const json_t *svc, struct kiln_error **err)
+{
+    struct compose_ctr *cs;
+    size_t n;
+    if (compose_list(root, project, &cs, &n, err) < 0)
+        return -1;
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++)
+        if (strcmp(cs[i].name, cname) == 0)
+            r = compose_stop_ctr(root, &cs[i], compose_stop_timeout(svc), 1, err);
+    compose_list_free(cs, n);
+    return r;
+}
+
 struct started {
     char **names;
     size_t n;
@@ -395,12 +419,23 @@ int compose_up(const char *root, const struct compose_project *p, const struct c
             json_t *s = ctr_load_state(root, id, NULL);
             int running = s && strcmp(json_get_str(s, "Status"), "running") == 0;
             json_decref(s);
-            if (running) {
+            int changed = 0;
+            if (running && !o->no_recreate) {
+                changed = o->force_recreate;
+                if (!changed && (changed = recorded_hash_differs(root, id, svc)) < 0)
+                    goto fail;
+            }
+            if (running && !changed) {
                 fprintf(stderr, " Container %s  Running\n", cname);
                 continue;
             }
-            if (ctr_remove(root, id, err) < 0)
+            if (running) {
+                fprintf(stderr, " Container %s  Recreate\n", cname);
+                if (recreate_stop(root, p->name, cname, svc, err) < 0)
+                    goto fail;
+            } else if (ctr_remove(root, id, err) < 0) {
                 goto fail;
+            }
         }
         kiln_error_free(e);
         const char *dep;

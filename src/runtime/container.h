@@ -95,4 +95,10 @@ int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
 /* Signal number of "SIGTERM", "TERM", "15"; -1 if unknown. */
 int ctr_parse_signal(const char *s);
 
+/* Stops a running (or restarting) container: marks it stopping (its
+ * supervisor does not restart it), sends its StopSignal (SIGTERM when it has
+ * none), SIGKILL after timeout_s, and waits until the supervisor has recorded
+ * the exit. 0 too when it was not running. */
+int ctr_stop(const char *root, const char *id, long timeout_s, struct kiln_error **err);
+
 #endif

@@ -212,14 +212,15 @@ EOF
     [[ "$output" == *"127.0.0.1:$port"*"in use"* ]]
     [ -z "$(ls "$KILN_ROOT/pods")" ]
     [ -z "$(ls "$KILN_ROOT/containers" 2>/dev/null | grep -v names)" ]
-    # cap_add would change what runs: refused
+    # an unknown capability: one error naming the service and the name
     cat >compose.yaml <<'EOF'
 services:
-  a: {image: bb, command: ["true"], cap_add: [NET_ADMIN]}
+  a: {image: bb, command: ["true"], cap_add: [NET_ADMIN, NOT_A_CAP]}
 EOF
     run kiln compose up -d
     [ "$status" -ne 0 ]
-    [[ "$output" == *"service a: cap_add is not supported"* ]]
+    [[ "$output" == *"service a: cap_add/cap_drop: unknown capability \"NOT_A_CAP\""* ]]
+    [ -z "$(ls "$KILN_ROOT/pods")" ]
     # mem_limit where cgroup v2 does not delegate the memory controller: refused,
     # naming the service and the key
     if ! grep -qw memory /sys/fs/cgroup/cgroup.controllers /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null; then
@@ -363,6 +364,168 @@ EOF2
     run kiln compose build
     [ "$status" -eq 0 ]
     kiln compose down
+}
+
+@test "compose up: a new named volume gets the image's content with owners and modes (not a bind mount, not a volume with content)" {
+    # /lnk -> /etc: a volume at /lnk/... must not copy the host's /etc
+    printf 'FROM bb\nRUN mkdir -p /data/sub && echo seed >/data/sub/f && ln -s sub/f /data/link && chown -R 65534:65534 /data && chmod 0750 /data && chmod 0640 /data/sub/f && ln -s /etc /lnk\n' >Dockerfile
+    cat >compose.yaml <<'EOF2'
+name: pop
+services:
+  app:
+    build: .
+    user: "65534"
+    command: ["sh", "-c", "echo written >/data/new && exec sleep 1000"]
+    volumes: ["data:/data", "odd:/lnk/ssl"]
+    stop_grace_period: 1s
+  bound:
+    image: pop-app
+    command: ["sleep", "1000"]
+    volumes: ["./host:/data"]
+    depends_on: [app]
+    stop_grace_period: 1s
+volumes: {data: {}, odd: {}}
+EOF2
+    mkdir host
+    kiln compose up -d
+    run kiln compose exec app stat -c '%a %u %g' /data /data/sub /data/sub/f
+    [ "${lines[0]}" = "750 65534 65534" ]
+    [ "${lines[1]}" = "755 65534 65534" ]
+    [ "${lines[2]}" = "640 65534 65534" ]
+    run kiln compose exec app cat /data/link /data/new
+    [ "$output" = "$(printf 'seed\nwritten')" ]
+    run kiln compose exec app readlink /data/link
+    [ "$output" = sub/f ]
+    [ -z "$(ls -A "$KILN_ROOT/volumes/pop_odd")" ]
+    # a bind mount shows the host directory only
+    [ -z "$(ls -A host)" ]
+    run kiln compose exec bound ls -A /data
+    [ "$output" = "" ]
+    # a volume with content is left as it is
+    kiln compose down
+    echo changed >"$KILN_ROOT/volumes/pop_data/sub/f"
+    rm "$KILN_ROOT/volumes/pop_data/link"
+    kiln compose up -d
+    run kiln compose exec app cat /data/sub/f
+    [ "$output" = changed ]
+    run kiln compose exec app ls /data
+    [ "$output" = "$(printf 'new\nsub')" ]
+    kiln compose down -v
+}
+
+@test "compose up: cap_add / cap_drop (with or without CAP_, ALL) give the container's capability set" {
+    cat >compose.yaml <<'EOF2'
+name: caps
+services:
+  few: {image: bb, command: ["sleep", "1000"], cap_drop: [ALL], cap_add: [CAP_NET_ADMIN, chown], stop_grace_period: 1s}
+  noraw: {image: bb, command: ["sleep", "1000"], cap_drop: [NET_RAW], stop_grace_period: 1s}
+  plain: {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s}
+EOF2
+    kiln compose up -d
+    run kiln compose exec few grep CapEff /proc/1/status
+    [[ "$output" == *"0000000000001001" ]]
+    run kiln compose exec noraw grep CapEff /proc/1/status
+    [[ "$output" == *"00000000a80405fb" ]]
+    run kiln compose exec plain grep CapEff /proc/1/status
+    [[ "$output" == *"00000000a80425fb" ]]
+    kiln compose down
+}
+
+@test "compose up: a changed service is recreated, unchanged ones keep running; --no-recreate, --force-recreate" {
+    cat >compose.yaml <<'EOF2'
+name: rc
+services:
+  a: {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s}
+  b: {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s, environment: {V: "1"}}
+EOF2
+    kiln compose up -d
+    local pa pb id
+    pa=$(state Pid rc-a-1)
+    pb=$(state Pid rc-b-1)
+    id=$(readlink "$KILN_ROOT/containers/names/rc-b-1")
+    run jq -r '.Labels["com.docker.compose.config-hash"]' "$KILN_ROOT/containers/$id/config.json"
+    [[ "$output" =~ ^[0-9a-f]{64}$ ]]
+    # unchanged: nothing happens
+    run kiln compose up -d
+    [[ "$output" == *"rc-a-1  Running"* && "$output" == *"rc-b-1  Running"* ]]
+    [ "$(state Pid rc-b-1)" = "$pb" ]
+    sed -i 's/V: "1"/V: "2"/' compose.yaml
+    run kiln compose up -d
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"rc-a-1  Running"* && "$output" == *"rc-b-1  Recreate"* ]]
+    [ "$(state Pid rc-a-1)" = "$pa" ]
+    [ "$(state Pid rc-b-1)" != "$pb" ]
+    run kiln compose exec b sh -c 'echo $V'
+    [ "$output" = 2 ]
+    pb=$(state Pid rc-b-1)
+    sed -i 's/V: "2"/V: "3"/' compose.yaml
+    kiln compose up -d --no-recreate
+    [ "$(state Pid rc-b-1)" = "$pb" ]
+    run kiln compose exec b sh -c 'echo $V'
+    [ "$output" = 2 ]
+    kiln compose up -d --force-recreate
+    [ "$(state Pid rc-a-1)" != "$pa" ]
+    [ "$(state Pid rc-b-1)" != "$pb" ]
+    run kiln compose exec b sh -c 'echo $V'
+    [ "$output" = 3 ]
+    [ "$(ls "$KILN_ROOT/containers" | grep -vc names)" -eq 2 ]
+    kiln compose down
+}
+
+@test "compose: configs at their target with their mode; restart; ps -q and -a; down --remove-orphans" {
+    printf 'k=v\n' >app.conf
+    cat >compose.yaml <<'EOF2'
+name: misc
+services:
+  app:
+    image: bb
+    command: ["sleep", "1000"]
+    configs:
+      - source: conf
+        target: /etc/app.conf
+        mode: 0440
+      - conf
+    stop_grace_period: 1s
+  once: {image: bb, command: ["true"]}
+  old: {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s}
+configs:
+  conf: {file: ./app.conf}
+EOF2
+    kiln compose up -d
+    run kiln compose exec app stat -c '%a %u' /etc/app.conf /conf
+    [ "${lines[0]}" = "440 0" ]
+    [ "${lines[1]}" = "444 0" ]
+    run kiln compose exec app cat /etc/app.conf
+    [ "$output" = k=v ]
+    run kiln compose exec app sh -c 'echo x >/etc/app.conf'
+    [ "$status" -ne 0 ]
+    # restart: a new process, still running
+    local pa
+    pa=$(state Pid misc-app-1)
+    kiln compose restart app
+    [ "$(state Status misc-app-1)" = running ]
+    [ "$(state Pid misc-app-1)" != "$pa" ]
+    # ps -q: the running ones' ids; -a: the exited one too
+    local ida ido
+    ida=$(readlink "$KILN_ROOT/containers/names/misc-app-1")
+    ido=$(readlink "$KILN_ROOT/containers/names/misc-once-1")
+    run kiln compose ps -q
+    [[ "$output" == *"$ida"* && "$output" != *"$ido"* ]]
+    [ "${#lines[@]}" -eq 2 ]
+    run kiln compose ps -a
+    [[ "$output" == *"misc-once-1"*"exited"* ]]
+    run kiln compose ps
+    [[ "$output" != *"misc-once-1"* ]]
+    # old leaves the file: an orphan, kept by down, removed with --remove-orphans
+    sed -i '/^  old:/d' compose.yaml
+    run kiln compose down
+    [[ "$output" == *"misc-old-1 is an orphan"* ]]
+    [ -L "$KILN_ROOT/containers/names/misc-old-1" ]
+    run kiln compose down --remove-orphans
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"misc-old-1  Removed"* ]]
+    [ -z "$(ls "$KILN_ROOT/containers" | grep -v '^names$')" ]
+    [ -z "$(ls "$KILN_ROOT/pods")" ]
 }
 
 @test "compose up --wait: a service that dies at start fails the wait at once, with its last output, also under a restart policy" {
