@@ -210,3 +210,22 @@ char *path_join(const char *a, const char *b)
         return xstrndup(a, la);
     return xasprintf("%.*s/%s", (int)la, a, b);
 }
+
+void fd_close_all_except(const int *keep, size_t n)
+{
+    unsigned lo = 3;
+    for (;;) {
+        /* the lowest kept fd at or above lo */
+        unsigned next = ~0U;
+        for (size_t i = 0; i < n; i++)
+            if (keep[i] >= (int)lo && (unsigned)keep[i] < next)
+                next = (unsigned)keep[i];
+        if (next == ~0U) {
+            close_range(lo, ~0U, 0);
+            return;
+        }
+        if (next > lo)
+            close_range(lo, next - 1, 0);
+        lo = next + 1;
+    }
+}

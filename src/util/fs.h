@@ -33,6 +33,10 @@ int path_exists(const char *path);
  * start). Nothing is looked up on disk. */
 struct strbuf;
 void path_push_clean(struct strbuf *sb, const char *path);
+/* Closes every descriptor from 3 up except the n in keep: what a process that
+ * outlives its caller (a supervisor) must do, or it holds the caller's pipes
+ * open (a test harness waiting for EOF on them waits for ever). */
+void fd_close_all_except(const int *keep, size_t n);
 /* Joins a and b with exactly one '/'. Allocated. */
 char *path_join(const char *a, const char *b);
 

@@ -176,3 +176,20 @@ is_healthy() { kiln ps | grep -q '(healthy)'; }
     kiln run -d --name quick quick >/dev/null
     wait_for 5 is_healthy
 }
+
+@test "detached: the supervisors of a container and of a pod keep none of the caller's descriptors (a harness waiting for EOF on its pipe does not hang)" {
+    local marker=$BATS_TEST_TMPDIR/caller-fd id sup pod_sup fds
+    exec 8>"$marker"
+    id=$(kiln run -d bb sleep 1000)
+    kiln pod create --name fdpod >/dev/null
+    exec 8>&-
+    sup=$(jq -r .Supervisor "$KILN_ROOT/containers/$id/state.json")
+    pod_sup=$(jq -r .Supervisor "$KILN_ROOT/pods/fdpod/state.json")
+    [ -d "/proc/$sup/fd" ] && [ -d "/proc/$pod_sup/fd" ]
+    fds=$(ls -l "/proc/$sup/fd" "/proc/$pod_sup/fd")
+    # both go before the check: a supervisor left holding bats' fd 3 would hang the file
+    kiln rm -f "$id" >/dev/null
+    kiln pod rm -f fdpod >/dev/null
+    echo "$fds"
+    [[ "$fds" != *caller-fd* ]]
+}
