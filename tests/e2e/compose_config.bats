@@ -349,3 +349,53 @@ EOF
     [ "$status" -ne 0 ] && [ "$status" -ne 124 ]
     [[ $output == *"too many values once aliases are expanded"* ]]
 }
+
+# Debian's podman-compose (1.0.3) has no `config`: its model is read from the
+# `podman run` lines of `--dry-run up`, with a podman that does nothing (no
+# network, volume or container is made). tests/e2e/compose_cmp.py compares.
+@test "compose config: the same model as podman-compose's (its --dry-run up), interpolation, env_file and ranges included" {
+    mkdir -p src bin
+    printf '#!/bin/sh\nexit 0\n' >bin/podman
+    chmod +x bin/podman
+    printf 'E=from-file\nF=2\n' >web.env
+    echo "B_VAL=from-dotenv" >.env
+    cat >compose.yaml <<'EOF2'
+services:
+  web:
+    image: busybox
+    command: httpd -f -p ${PORT:-8080}
+    env_file: [web.env]
+    environment:
+      B: ${B_VAL:-two}
+      C:
+    ports: ["127.0.0.1:18080:8080", "9000-9001:9000-9001/udp", "8443"]
+    volumes: [data:/data, ./src:/src:ro, /tmp:/hosttmp]
+    labels: {x: y, tier: front}
+    restart: on-failure:3
+  worker:
+    image: busybox
+    command: ["sleep", "1000"]
+    environment:
+      - A=1
+      - D=${UNSET_VAR:-dflt}
+    volumes:
+      - type: volume
+        source: data
+        target: /w
+        read_only: true
+    restart: unless-stopped
+volumes:
+  data: {}
+EOF2
+    kiln compose -p cmp config --format json >kiln.json
+    podman-compose --podman-path "$P/bin/podman" -p cmp --dry-run up -d >pc.txt 2>&1
+    run python3 "$BATS_TEST_DIRNAME/compose_cmp.py" kiln.json pc.txt
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"compared 2 services, 0 differences"* ]]
+    # the comparison can fail: one value changed on kiln's side is a difference
+    jq '.services.web.environment.B = "other"' kiln.json >changed.json
+    run python3 "$BATS_TEST_DIRNAME/compose_cmp.py" changed.json pc.txt
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"service web: env: kiln"* ]]
+}
