@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/opt.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/human.h"
 #include "util/strbuf.h"
 
@@ -195,6 +196,7 @@ int cli_print_help(const char *name)
 
 int main(int argc, char **argv)
 {
+    fd_note_inherited(); /* what a supervisor must not keep (util/fs.h) */
     struct cli_global g = {0};
     static const struct option opts[] = {
         {"root", required_argument, NULL, 'r'},

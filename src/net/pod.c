@@ -168,7 +168,7 @@ int pod_create(const char *root, const char *name, const struct net_port *ports,
         dup2(devnull, 0);
         dup2(devnull, 1);
         dup2(devnull, 2);
-        fd_close_all_except(&p[1], 1);
+        fd_close_inherited(&p[1], 1);
         if (chdir("/") < 0)
             _exit(1);
         supervise(root, name, ports, n_ports, map_ids, map_ctx, p[1]);

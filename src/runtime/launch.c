@@ -187,7 +187,7 @@ static int detach(const struct launch_opts *o, const char *id, struct rt_spec *s
         dup2(devnull, 1);
         dup2(devnull, 2);
         int keep[] = {p[1], logfd};
-        fd_close_all_except(keep, 2);
+        fd_close_inherited(keep, 2);
         if (chdir("/") < 0)
             _exit(1);
         s->stdio[0] = -1;

@@ -211,21 +211,39 @@ char *path_join(const char *a, const char *b)
     return xasprintf("%.*s/%s", (int)la, a, b);
 }
 
-void fd_close_all_except(const int *keep, size_t n)
+static struct inherited_fd {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+} inherited[64];
+static size_t n_inherited;
+
+void fd_note_inherited(void)
 {
-    unsigned lo = 3;
-    for (;;) {
-        /* the lowest kept fd at or above lo */
-        unsigned next = ~0U;
-        for (size_t i = 0; i < n; i++)
-            if (keep[i] >= (int)lo && (unsigned)keep[i] < next)
-                next = (unsigned)keep[i];
-        if (next == ~0U) {
-            close_range(lo, ~0U, 0);
-            return;
-        }
-        if (next > lo)
-            close_range(lo, next - 1, 0);
-        lo = next + 1;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n_inherited < sizeof(inherited) / sizeof(inherited[0])) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        struct stat st;
+        if (*end != '\0' || end == e->d_name || fd < 3 || fd == dirfd(d) || fstat((int)fd, &st) < 0)
+            continue;
+        inherited[n_inherited++] = (struct inherited_fd){(int)fd, st.st_dev, st.st_ino};
+    }
+    closedir(d);
+}
+
+void fd_close_inherited(const int *keep, size_t n)
+{
+    for (size_t i = 0; i < n_inherited; i++) {
+        int kept = 0;
+        for (size_t k = 0; k < n; k++)
+            kept |= keep[k] == inherited[i].fd;
+        struct stat st;
+        if (!kept && fstat(inherited[i].fd, &st) == 0 && st.st_dev == inherited[i].dev &&
+            st.st_ino == inherited[i].ino)
+            close(inherited[i].fd);
     }
 }

@@ -33,10 +33,14 @@ int path_exists(const char *path);
  * start). Nothing is looked up on disk. */
 struct strbuf;
 void path_push_clean(struct strbuf *sb, const char *path);
-/* Closes every descriptor from 3 up except the n in keep: what a process that
- * outlives its caller (a supervisor) must do, or it holds the caller's pipes
- * open (a test harness waiting for EOF on them waits for ever). */
-void fd_close_all_except(const int *keep, size_t n);
+/* The descriptors kiln was started with (3 and up: a harness's pipes, a
+ * caller's files), noted once at startup by main(). A process that outlives
+ * its caller (a supervisor) closes them, but for the n in keep, with
+ * fd_close_inherited, or it holds the caller's pipes open (a harness waiting for
+ * EOF on them waits for ever); what kiln opened itself (snapshot holds, locks)
+ * stays. A descriptor is closed only if it is still the file noted. */
+void fd_note_inherited(void);
+void fd_close_inherited(const int *keep, size_t n);
 /* Joins a and b with exactly one '/'. Allocated. */
 char *path_join(const char *a, const char *b);
 
