@@ -32,8 +32,10 @@ struct compose_up_opts {
     int force_recreate; /* --force-recreate: recreate running containers even if unchanged */
     int no_recreate;    /* --no-recreate: leave running containers even if changed */
     int wait; /* --wait: return once every service is running (healthy if it has a check) */
-    long wait_timeout_s; /* 0: 300 s */
-    const char *kiln;    /* kiln's own executable, for build and pull */
+    long wait_timeout_s;      /* 0: 300 s */
+    const char *kiln;         /* kiln's own executable, for build and pull */
+    const char *const *scale; /* --scale SERVICE=N, overriding scale / deploy.replicas */
+    size_t n_scale;
 };
 
 /* Checks everything that can be checked (images, ports free, keys kiln cannot
@@ -83,8 +85,12 @@ char *compose_ctr_name(const char *project, const char *service);
 char *compose_pod_name(const char *project);
 /* The image a service runs: image:, else PROJECT-SERVICE (what build: makes). */
 char *compose_service_image(const struct compose_project *p, const char *service);
-/* COMPOSE_LABEL_CONFIG_HASH's value for a service of the model, allocated. */
-char *compose_config_hash(const json_t *svc);
+/* COMPOSE_LABEL_CONFIG_HASH's value for a service of the model, allocated:
+ * the sha256 hex of its normalised model (env_file contents are in its
+ * environment) and of the definitions and content digests of the secrets and
+ * configs it mounts (file bytes, environment variable values); scale and
+ * deploy.replicas left out. */
+char *compose_config_hash(const struct compose_project *p, const char *service);
 /* Seconds of a service's stop_grace_period (10 when it has none). */
 long compose_stop_timeout(const json_t *svc);
 
@@ -117,6 +123,20 @@ int compose_build_service(const char *root, const struct compose_project *p, con
 /* Runs `kiln pull IMAGE` or `kiln push IMAGE` (verb "pull" / "push"). */
 int compose_pull_push(const char *root, const char *image, const char *verb, const char *kiln,
                       struct kiln_error **err);
+
+/* recreate.c: which of the selected services' running containers up
+ * replaces: {SERVICE: "Recreate"} for a changed one (config hash, or force),
+ * {SERVICE: "Restart"} for one whose depends_on entry with restart: true
+ * names a replaced service (cascading); empty with never (--no-recreate).
+ * order is the start order, sel the selected services. New reference. */
+json_t *compose_recreate_plan(const char *root, const struct compose_project *p,
+                              const char *const *order, size_t n, const json_t *sel, int force,
+                              int never);
+/* Stops and removes the plan's containers, last in start order first, each
+ * announced on stderr; up's start loop then starts them in order. */
+int compose_recreate_stop(const char *root, const struct compose_project *p,
+                          const char *const *order, size_t n, const json_t *plan,
+                          struct kiln_error **err);
 
 /* Stops one container (its service's stop_grace_period) and, with remove,
  * removes its record. */

@@ -18,7 +18,6 @@
 #include "runtime/launch.h"
 #include "runtime/runtime.h"
 #include "util/cleanup.h"
-#include "util/digest.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strbuf.h"
@@ -38,15 +37,6 @@ char *compose_service_image(const struct compose_project *p, const char *service
     json_t *svc = json_object_get(json_object_get(p->model, "services"), service);
     const char *img = json_string_value(json_object_get(svc, "image"));
     return img ? xstrdup(img) : xasprintf("%s-%s", p->name, service);
-}
-
-char *compose_config_hash(const json_t *svc)
-{
-    cleanup_free char *text = json_dumps(svc, JSON_SORT_KEYS | JSON_COMPACT);
-    struct digest d;
-    digest_bytes(text ? text : "", text ? strlen(text) : 0, &d);
-    cleanup_free char *full = digest_strdup(&d);
-    return xstrdup(full + 7); /* the hex, as docker compose has it */
 }
 
 long compose_stop_timeout(const json_t *svc)
@@ -442,7 +432,7 @@ int compose_start_service(const char *root, const struct compose_project *p, con
     json_object_set_new(labels, COMPOSE_LABEL_PROJECT, json_string(p->name));
     json_object_set_new(labels, COMPOSE_LABEL_SERVICE, json_string(service));
     json_object_set_new(labels, COMPOSE_LABEL_CONFIG_HASH,
-                        json_string_nocheck(keep(&strs, compose_config_hash(svc))));
+                        json_string_nocheck(keep(&strs, compose_config_hash(p, service))));
     if (how->rm || how->name)
         json_object_set_new(labels, "com.docker.compose.oneoff", json_string("True"));
     o.labels = labels;

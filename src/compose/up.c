@@ -69,6 +69,65 @@ static int check_service(const char *name, const json_t *svc, struct kiln_error 
     return 0;
 }
 
+/* How many containers a service asks for: --scale SERVICE=N, else scale,
+ * else deploy.replicas, else 1; *from names where it came from. -1 for a bad
+ * --scale. */
+static long long replicas_of(const struct compose_project *p, const struct compose_up_opts *o,
+                             const char *name, const json_t *svc, const char **from,
+                             struct kiln_error **err)
+{
+    for (size_t i = 0; i < o->n_scale; i++) {
+        const char *eq = strchr(o->scale[i], '=');
+        size_t len = eq ? (size_t)(eq - o->scale[i]) : 0;
+        if (eq == NULL || len == 0)
+            return kiln_error_set(err, KILN_E_USAGE, "--scale %s: expected SERVICE=N", o->scale[i]);
+        cleanup_free char *svc_name = xstrndup(o->scale[i], len);
+        if (!json_object_get(json_object_get(p->model, "services"), svc_name))
+            return kiln_error_set(err, KILN_E_USAGE, "--scale %s: no such service: %s", o->scale[i],
+                                  svc_name);
+        char *end;
+        long long n = strtoll(eq + 1, &end, 10);
+        if (eq[1] == '\0' || *end || n < 0)
+            return kiln_error_set(err, KILN_E_USAGE, "--scale %s: N must be a number", o->scale[i]);
+        if (strcmp(svc_name, name) == 0) {
+            *from = "--scale";
+            return n;
+        }
+    }
+    json_t *sc = json_object_get(svc, "scale");
+    json_t *rep = json_object_get(json_object_get(svc, "deploy"), "replicas");
+    if (json_is_integer(sc) && json_is_integer(rep) &&
+        json_integer_value(sc) != json_integer_value(rep))
+        return kiln_error_set(
+            err, KILN_E_USAGE, "service %s: scale (%lld) and deploy.replicas (%lld) differ", name,
+            (long long)json_integer_value(sc), (long long)json_integer_value(rep));
+    *from = json_is_integer(sc) ? "scale" : json_is_integer(rep) ? "deploy.replicas" : NULL;
+    return json_is_integer(sc)    ? json_integer_value(sc)
+           : json_is_integer(rep) ? json_integer_value(rep)
+                                  : 1;
+}
+
+/* kiln runs one container per service: more (or none) is refused, never
+ * silently run as one. */
+static int check_replicas(const struct compose_project *p, const struct compose_up_opts *o,
+                          const char *name, const json_t *svc, struct kiln_error **err)
+{
+    const char *from = NULL;
+    long long n = replicas_of(p, o, name, svc, &from, err);
+    if (n < 0)
+        return -1;
+    if (n == 1)
+        return 0;
+    return kiln_error_set(
+        err, KILN_E_USAGE,
+        "service %s: %s %lld: kiln runs exactly one container per service. A project is one "
+        "pod: its containers share one network namespace, so replicas could not each listen on "
+        "the service's port or be told apart by name as compose's replicas are; give each copy "
+        "a service of its own%s",
+        name, from, n,
+        n == 0 ? " (or leave the service out: name the others on up's command line)" : "");
+}
+
 /* The pod's ports: every service's in the pod. */
 static int project_ports(const struct compose_project *p, struct net_port **out, size_t *n,
                          struct kiln_error **err)
@@ -232,34 +291,6 @@ static int wait_condition(const char *root, const char *service, const char *nam
     }
 }
 
-/* 1 when the container's recorded config hash is not the service's now. */
-static int recorded_hash_differs(const char *root, const char *id, const json_t *svc)
-{
-    cleanup_free char *path = xasprintf("%s/containers/%s/config.json", root, id);
-    json_t *cfg = json_load_file(path, 0, NULL);
-    const char *had = json_get_str(json_object_get(cfg, "Labels"), COMPOSE_LABEL_CONFIG_HASH);
-    cleanup_free char *now = compose_config_hash(svc);
-    int differs = had == NULL || strcmp(had, now) != 0;
-    json_decref(cfg);
-    return differs;
-}
-
-/* Stops and removes the running container of a service to recreate it. */
-static int recreate_stop(const char *root, const char *project, const char *cname,
-                         const json_t *svc, struct kiln_error **err)
-{
-    struct compose_ctr *cs;
-    size_t n;
-    if (compose_list(root, project, &cs, &n, err) < 0)
-        return -1;
-    int r = 0;
-    for (size_t i = 0; i < n && r == 0; i++)
-        if (strcmp(cs[i].name, cname) == 0)
-            r = compose_stop_ctr(root, &cs[i], compose_stop_timeout(svc), 1, err);
-    compose_list_free(cs, n);
-    return r;
-}
-
 struct started {
     char **names;
     size_t n;
@@ -362,7 +393,7 @@ int compose_up(const char *root, const struct compose_project *p, const struct c
                struct kiln_error **err)
 {
     long timeout = o->wait_timeout_s > 0 ? o->wait_timeout_s : 300;
-    json_t *sel = json_object();
+    json_t *sel = json_object(), *plan = NULL;
     size_t n_order;
     cleanup_free const char **order = compose_start_order(p, &n_order);
     struct started st = {0};
@@ -382,7 +413,7 @@ int compose_up(const char *root, const struct compose_project *p, const struct c
         const json_t *svc = service_of(p, name);
         if (!json_object_get(sel, name))
             continue;
-        if (check_service(name, svc, err) < 0)
+        if (check_service(name, svc, err) < 0 || check_replicas(p, o, name, svc, err) < 0)
             goto out;
         need_pod |= in_pod(svc);
     }
@@ -406,6 +437,9 @@ int compose_up(const char *root, const struct compose_project *p, const struct c
     }
     if (need_pod && compose_ensure_pod(root, p, &pod_made, err) < 0)
         goto out;
+    plan = compose_recreate_plan(root, p, order, n_order, sel, o->force_recreate, o->no_recreate);
+    if (compose_recreate_stop(root, p, order, n_order, plan, err) < 0)
+        goto fail;
 
     for (size_t i = 0; i < n_order; i++) {
         const char *name = order[i];
@@ -416,26 +450,16 @@ int compose_up(const char *root, const struct compose_project *p, const struct c
         cleanup_free char *id = NULL;
         struct kiln_error *e = NULL;
         if (ctr_find(root, cname, &id, &e) == 0) {
+            /* what the plan replaces is gone by now */
             json_t *s = ctr_load_state(root, id, NULL);
             int running = s && strcmp(json_get_str(s, "Status"), "running") == 0;
             json_decref(s);
-            int changed = 0;
-            if (running && !o->no_recreate) {
-                changed = o->force_recreate;
-                if (!changed && (changed = recorded_hash_differs(root, id, svc)) < 0)
-                    goto fail;
-            }
-            if (running && !changed) {
+            if (running) {
                 fprintf(stderr, " Container %s  Running\n", cname);
                 continue;
             }
-            if (running) {
-                fprintf(stderr, " Container %s  Recreate\n", cname);
-                if (recreate_stop(root, p->name, cname, svc, err) < 0)
-                    goto fail;
-            } else if (ctr_remove(root, id, err) < 0) {
+            if (ctr_remove(root, id, err) < 0)
                 goto fail;
-            }
         }
         kiln_error_free(e);
         const char *dep;
@@ -476,5 +500,6 @@ out:
         free(st.names[i]);
     free(st.names);
     json_decref(sel);
+    json_decref(plan);
     return r;
 }

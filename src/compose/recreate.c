@@ -1,0 +1,114 @@
+/* Which running containers `up` replaces, and stopping them before anything
+ * starts again. A container is recreated when its service changed (its
+ * com.docker.compose.config-hash label differs from the file's, see hash.c)
+ * or with --force-recreate. A dependent whose depends_on entry for a
+ * replaced service says `restart: true` is restarted with it, as Docker
+ * Compose does: the dependents are stopped first (last in start order
+ * first), the dependency replaced, and everything started again in
+ * dependency order by up's start loop. Restarts cascade: a restarted
+ * service's own `restart: true` dependents are restarted too. */
+#include <stdio.h>
+#include <string.h>
+
+#include "compose/stack.h"
+#include "runtime/container.h"
+#include "util/cleanup.h"
+#include "util/json.h"
+#include "util/strbuf.h"
+
+/* 1 when the container's recorded config hash is not the service's now. */
+static int recorded_hash_differs(const char *root, const char *id, const struct compose_project *p,
+                                 const char *service)
+{
+    json_t *cfg = ctr_load_config(root, id, NULL);
+    const char *had = json_get_str(json_object_get(cfg, "Labels"), COMPOSE_LABEL_CONFIG_HASH);
+    cleanup_free char *now = compose_config_hash(p, service);
+    int differs = had == NULL || strcmp(had, now) != 0;
+    json_decref(cfg);
+    return differs;
+}
+
+/* 1 when one of svc's depends_on entries with restart: true names a service
+ * in replaced. */
+static int restarts_with(const json_t *svc, const json_t *replaced)
+{
+    const char *dep;
+    json_t *dv;
+    json_object_foreach((json_t *)json_object_get(svc, "depends_on"), dep, dv)
+    {
+        if (json_is_true(json_object_get(dv, "restart")) && json_object_get(replaced, dep))
+            return 1;
+    }
+    return 0;
+}
+
+json_t *compose_recreate_plan(const char *root, const struct compose_project *p,
+                              const char *const *order, size_t n, const json_t *sel, int force,
+                              int never)
+{
+    json_t *plan = json_object();
+    if (never)
+        return plan;
+    json_t *replaced = json_object();
+    const json_t *services = json_object_get(p->model, "services");
+    for (size_t i = 0; i < n; i++) {
+        const char *name = order[i];
+        if (!json_object_get(sel, name))
+            continue;
+        cleanup_free char *cname = compose_ctr_name(p->name, name);
+        cleanup_free char *id = NULL;
+        if (ctr_find(root, cname, &id, NULL) < 0)
+            continue; /* created, not replaced */
+        json_t *s = ctr_load_state(root, id, NULL);
+        const char *status = s ? json_get_str(s, "Status") : NULL;
+        int running = status && strcmp(status, "running") == 0;
+        json_decref(s);
+        int changed = force || recorded_hash_differs(root, id, p, name);
+        if (!running) {
+            /* up removes and starts it again anyway; a changed one counts
+             * as replaced for its dependents */
+            if (changed)
+                json_object_set_new(replaced, name, json_true());
+            continue;
+        }
+        const char *why = NULL;
+        if (changed)
+            why = "Recreate";
+        else if (restarts_with(json_object_get(services, name), replaced))
+            why = "Restart";
+        if (why != NULL) {
+            json_object_set_new(plan, name, json_string(why));
+            json_object_set_new(replaced, name, json_true());
+        }
+    }
+    json_decref(replaced);
+    return plan;
+}
+
+int compose_recreate_stop(const char *root, const struct compose_project *p,
+                          const char *const *order, size_t n, const json_t *plan,
+                          struct kiln_error **err)
+{
+    if (json_object_size(plan) == 0)
+        return 0;
+    struct compose_ctr *cs;
+    size_t nc;
+    if (compose_list(root, p->name, &cs, &nc, err) < 0)
+        return -1;
+    const json_t *services = json_object_get(p->model, "services");
+    int r = 0;
+    for (size_t i = n; i-- > 0 && r == 0;) {
+        const char *why = json_get_str(plan, order[i]);
+        if (why == NULL)
+            continue;
+        cleanup_free char *cname = compose_ctr_name(p->name, order[i]);
+        fprintf(stderr, " Container %s  %s\n", cname, why);
+        for (size_t k = 0; k < nc && r == 0; k++)
+            if (strcmp(cs[k].name, cname) == 0)
+                r = compose_stop_ctr(root, &cs[k],
+                                     compose_stop_timeout(json_object_get(services, order[i])), 1,
+                                     err);
+    }
+    compose_list_free(cs, nc);
+    return r;
+}
