@@ -266,9 +266,20 @@ int compose_volume_populate(const char *voldir, char *const *lowerdirs, size_t n
     if (resolved == NULL)
         return 0; /* a loop or a file on the way: the runtime's mount fails too */
     target = resolved;
+    /* the layers below one with an opaque directory (or a non-directory)
+     * above target are hidden: start from the lowest visible one */
+    size_t visible = n;
+    for (size_t i = 0; i < n && visible == n; i++) {
+        int opaque = 0;
+        int ps = parents_state(lowerdirs[i], target, &opaque);
+        if (ps < 0)
+            visible = i;
+        else if (opaque)
+            visible = i + 1;
+    }
     int found = 0;
     struct stat top = {0};
-    for (size_t i = n; i-- > 0;) {
+    for (size_t i = visible; i-- > 0;) {
         cleanup_free char *src = path_join(lowerdirs[i], target);
         struct stat st;
         if (parents_plain(lowerdirs[i], target) < 0 || lstat(src, &st) < 0)
