@@ -95,11 +95,11 @@ static const struct cli_spec up_spec = {
     .text = "Starts the services (and what they depend on) in dependency order, each\n"
             "once its depends_on conditions hold. A running container whose service\n"
             "changed in the file since (its com.docker.compose.config-hash label) is\n"
-            "recreated (with the contents of its secret, config and env_file files), and so\n"
-            "are the dependents whose depends_on entry says restart: true; unchanged ones\n"
-            "keep running. One container per service: scale, deploy.replicas or --scale\n"
-            "other than 1 is refused (a project is one pod, one network namespace). Without\n"
-            "-d, follows their output until interrupted, then stops them.\n",
+            "recreated (the contents of its secret, config and env_file files count), and\n"
+            "the services that depend on it are restarted with it; unchanged ones keep\n"
+            "running. One container per service: scale, deploy.replicas or --scale other\n"
+            "than 1 is refused (a project is one pod, one network namespace). Without -d,\n"
+            "follows their output until interrupted, then stops them.\n",
     .opts = up_opts,
     .max_args = -1,
 };

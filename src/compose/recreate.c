@@ -1,12 +1,15 @@
 /* Which running containers `up` replaces, and stopping them before anything
  * starts again. A container is recreated when its service changed (its
  * com.docker.compose.config-hash label differs from the file's, see hash.c)
- * or with --force-recreate. A dependent whose depends_on entry for a
- * replaced service says `restart: true` is restarted with it, as Docker
- * Compose does: the dependents are stopped first (last in start order
- * first), the dependency replaced, and everything started again in
- * dependency order by up's start loop. Restarts cascade: a restarted
- * service's own `restart: true` dependents are restarted too. */
+ * or with --force-recreate. The services that depend on a recreated one
+ * (any depends_on entry naming it) are restarted with it, as Docker Compose
+ * v2 does (docker/compose#12122: it stops a diverged service's dependents
+ * before recreating it, whatever their entry's `restart:` says, and starts
+ * them again; `restart: true` is for `compose restart`): the dependents are
+ * stopped first (last in start order first), the dependency replaced, and
+ * everything started again in dependency order by up's start loop, each
+ * waiting for its conditions. A restart does not cascade: a restarted
+ * service is unchanged, its own dependents keep running. */
 #include <stdio.h>
 #include <string.h>
 
@@ -28,15 +31,14 @@ static int recorded_hash_differs(const char *root, const char *id, const struct 
     return differs;
 }
 
-/* 1 when one of svc's depends_on entries with restart: true names a service
- * in replaced. */
+/* 1 when one of svc's depends_on entries names a service in replaced. */
 static int restarts_with(const json_t *svc, const json_t *replaced)
 {
     const char *dep;
     json_t *dv;
     json_object_foreach((json_t *)json_object_get(svc, "depends_on"), dep, dv)
     {
-        if (json_is_true(json_object_get(dv, "restart")) && json_object_get(replaced, dep))
+        if (json_object_get(replaced, dep))
             return 1;
     }
     return 0;
@@ -71,14 +73,11 @@ json_t *compose_recreate_plan(const char *root, const struct compose_project *p,
                 json_object_set_new(replaced, name, json_true());
             continue;
         }
-        const char *why = NULL;
-        if (changed)
-            why = "Recreate";
-        else if (restarts_with(json_object_get(services, name), replaced))
-            why = "Restart";
-        if (why != NULL) {
-            json_object_set_new(plan, name, json_string(why));
+        if (changed) {
+            json_object_set_new(plan, name, json_string("Recreate"));
             json_object_set_new(replaced, name, json_true());
+        } else if (restarts_with(json_object_get(services, name), replaced)) {
+            json_object_set_new(plan, name, json_string("Restart"));
         }
     }
     json_decref(replaced);

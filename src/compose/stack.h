@@ -126,8 +126,8 @@ int compose_pull_push(const char *root, const char *image, const char *verb, con
 
 /* recreate.c: which of the selected services' running containers up
  * replaces: {SERVICE: "Recreate"} for a changed one (config hash, or force),
- * {SERVICE: "Restart"} for one whose depends_on entry with restart: true
- * names a replaced service (cascading); empty with never (--no-recreate).
+ * {SERVICE: "Restart"} for one with a depends_on entry naming a recreated
+ * service (not cascading); empty with never (--no-recreate).
  * order is the start order, sel the selected services. New reference. */
 json_t *compose_recreate_plan(const char *root, const struct compose_project *p,
                               const char *const *order, size_t n, const json_t *sel, int force,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # kiln compose up on a running project: which containers it replaces
-# (dependents with depends_on restart: true, the content of secret, config and
+# (a recreated service's dependents, the content of secret, config and
 # env_file files), how it refuses replicas, and volumes filled through the
 # image's symlinks. Busybox fixture; nothing leaves the pod.
 
@@ -37,15 +37,15 @@ line_of() {
     printf '%s\n' "$output" | grep -n -F -- "$1" | head -1 | cut -d: -f1
 }
 
-@test "compose up: a recreated service's dependents with restart: true are stopped first and started after it, cascading; others keep running" {
+@test "compose up: a recreated service's dependents are stopped first and started after it (restart: false too, as compose); theirs keep running" {
     cat >compose.yaml <<'EOF2'
 name: dep
 x-svc: &svc {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s}
 services:
   db: {<<: *svc, environment: {V: "1"}}
-  api: {<<: *svc, depends_on: {db: {condition: service_started, restart: true}}}
-  ui: {<<: *svc, depends_on: {api: {condition: service_started, restart: true}}}
+  api: {<<: *svc, depends_on: {db: {condition: service_started, restart: false}}}
   plain: {<<: *svc, depends_on: [db]}
+  ui: {<<: *svc, depends_on: [api]}
   other: {<<: *svc}
 EOF2
     kiln compose up -d
@@ -56,18 +56,19 @@ EOF2
     run kiln compose up -d
     [ "$status" -eq 0 ]
     [[ "$output" == *"dep-db-1  Recreate"* ]]
-    [[ "$output" == *"dep-api-1  Restart"* && "$output" == *"dep-ui-1  Restart"* ]]
-    [[ "$output" == *"dep-plain-1  Running"* && "$output" == *"dep-other-1  Running"* ]]
-    # stopped dependents first, started in dependency order
-    [ "$(line_of 'dep-ui-1  Restart')" -lt "$(line_of 'dep-api-1  Restart')" ]
+    [[ "$output" == *"dep-api-1  Restart"* && "$output" == *"dep-plain-1  Restart"* ]]
+    [[ "$output" == *"dep-ui-1  Running"* && "$output" == *"dep-other-1  Running"* ]]
+    # dependents stopped first, everything started in dependency order
     [ "$(line_of 'dep-api-1  Restart')" -lt "$(line_of 'dep-db-1  Recreate')" ]
+    [ "$(line_of 'dep-plain-1  Restart')" -lt "$(line_of 'dep-db-1  Recreate')" ]
     [ "$(line_of 'dep-db-1  Started')" -lt "$(line_of 'dep-api-1  Started')" ]
-    [ "$(line_of 'dep-api-1  Started')" -lt "$(line_of 'dep-ui-1  Started')" ]
-    for s in db api ui; do
+    [ "$(line_of 'dep-db-1  Started')" -lt "$(line_of 'dep-plain-1  Started')" ]
+    for s in db api plain; do
         [ "$(state Status dep-$s-1)" = running ]
         [ "$(state Pid dep-$s-1)" != "${before[$s]}" ]
     done
-    for s in plain other; do [ "$(state Pid dep-$s-1)" = "${before[$s]}" ]; done
+    # a restart does not cascade: api is unchanged, ui keeps running
+    for s in ui other; do [ "$(state Pid dep-$s-1)" = "${before[$s]}" ]; done
     run kiln compose exec db sh -c 'echo $V'
     [ "$output" = 2 ]
     # nothing changed: nothing restarts
