@@ -45,7 +45,7 @@ static int restarts_with(const json_t *svc, const json_t *replaced)
 }
 
 json_t *compose_recreate_plan(const char *root, const struct compose_project *p,
-                              const char *const *order, size_t n, const json_t *sel, int force,
+                              const char *const *order, size_t n, const json_t *counts, int force,
                               int never)
 {
     json_t *plan = json_object();
@@ -55,29 +55,24 @@ json_t *compose_recreate_plan(const char *root, const struct compose_project *p,
     const json_t *services = json_object_get(p->model, "services");
     for (size_t i = 0; i < n; i++) {
         const char *name = order[i];
-        if (!json_object_get(sel, name))
-            continue;
-        cleanup_free char *cname = compose_ctr_name(p->name, name);
-        cleanup_free char *id = NULL;
-        if (ctr_find(root, cname, &id, NULL) < 0)
-            continue; /* created, not replaced */
-        json_t *s = ctr_load_state(root, id, NULL);
-        const char *status = s ? json_get_str(s, "Status") : NULL;
-        int running = status && strcmp(status, "running") == 0;
-        json_decref(s);
-        int changed = force || recorded_hash_differs(root, id, p, name);
-        if (!running) {
-            /* up removes and starts it again anyway; a changed one counts
-             * as replaced for its dependents */
-            if (changed)
+        json_t *cnt = json_object_get(counts, name);
+        if (!json_is_integer(cnt))
+            continue; /* not selected */
+        int restart = restarts_with(json_object_get(services, name), replaced);
+        for (long k = 1; k <= (long)json_integer_value(cnt); k++) {
+            cleanup_free char *cname = compose_ctr_name_n(p->name, name, k);
+            cleanup_free char *id = NULL;
+            if (ctr_find(root, cname, &id, NULL) < 0)
+                continue; /* created, not replaced */
+            json_t *s = ctr_load_state(root, id, NULL);
+            const char *status = s ? json_get_str(s, "Status") : NULL;
+            int running = status && strcmp(status, "running") == 0;
+            json_decref(s);
+            int changed = force || recorded_hash_differs(root, id, p, name);
+            if (changed) /* a stopped one: up removes and starts it again anyway */
                 json_object_set_new(replaced, name, json_true());
-            continue;
-        }
-        if (changed) {
-            json_object_set_new(plan, name, json_string("Recreate"));
-            json_object_set_new(replaced, name, json_true());
-        } else if (restarts_with(json_object_get(services, name), replaced)) {
-            json_object_set_new(plan, name, json_string("Restart"));
+            if (running && (changed || restart))
+                json_object_set_new(plan, cname, json_string(changed ? "Recreate" : "Restart"));
         }
     }
     json_decref(replaced);
@@ -97,16 +92,14 @@ int compose_recreate_stop(const char *root, const struct compose_project *p,
     const json_t *services = json_object_get(p->model, "services");
     int r = 0;
     for (size_t i = n; i-- > 0 && r == 0;) {
-        const char *why = json_get_str(plan, order[i]);
-        if (why == NULL)
-            continue;
-        cleanup_free char *cname = compose_ctr_name(p->name, order[i]);
-        fprintf(stderr, " Container %s  %s\n", cname, why);
-        for (size_t k = 0; k < nc && r == 0; k++)
-            if (strcmp(cs[k].name, cname) == 0)
-                r = compose_stop_ctr(root, &cs[k],
-                                     compose_stop_timeout(json_object_get(services, order[i])), 1,
-                                     err);
+        long t = compose_stop_timeout(json_object_get(services, order[i]));
+        for (size_t k = 0; k < nc && r == 0; k++) {
+            const char *why = json_get_str(plan, cs[k].name);
+            if (why == NULL || strcmp(cs[k].service, order[i]) != 0)
+                continue;
+            fprintf(stderr, " Container %s  %s\n", cs[k].name, why);
+            r = compose_stop_ctr(root, &cs[k], t, 1, err);
+        }
     }
     compose_list_free(cs, nc);
     return r;

@@ -21,6 +21,8 @@
 
 #define COMPOSE_LABEL_PROJECT "com.docker.compose.project"
 #define COMPOSE_LABEL_SERVICE "com.docker.compose.service"
+/* the replica's number, N of PROJECT-SERVICE-N */
+#define COMPOSE_LABEL_NUMBER "com.docker.compose.container-number"
 /* sha256 hex of the service's normalised model: up recreates a container
  * whose label differs from the file's service now */
 #define COMPOSE_LABEL_CONFIG_HASH "com.docker.compose.config-hash"
@@ -81,6 +83,10 @@ void compose_list_free(struct compose_ctr *v, size_t n);
 
 /* "PROJECT-SERVICE-1", allocated. */
 char *compose_ctr_name(const char *project, const char *service);
+/* "PROJECT-SERVICE-N" (replica N, from 1), allocated. */
+char *compose_ctr_name_n(const char *project, const char *service, long number);
+/* N when name is "PROJECT-SERVICE-N", else 0 (a one-off, another service). */
+long compose_ctr_number(const char *project, const char *service, const char *name);
 /* "pod_PROJECT", allocated. */
 char *compose_pod_name(const char *project);
 /* The image a service runs: image:, else PROJECT-SERVICE (what build: makes). */
@@ -103,6 +109,7 @@ struct compose_start {
     char *const *cmd;
     size_t n_cmd;
     int rm, detach, tty, interactive;
+    long number; /* the replica, PROJECT-SERVICE-N (0: 1); not with name */
 };
 int compose_start_service(const char *root, const struct compose_project *p, const char *service,
                           const struct compose_start *how, int *status, char **id_out,
@@ -124,13 +131,24 @@ int compose_build_service(const char *root, const struct compose_project *p, con
 int compose_pull_push(const char *root, const char *image, const char *verb, const char *kiln,
                       struct kiln_error **err);
 
+/* Replicas of a service up runs at most (a typo such as 1000 is refused). */
+#define COMPOSE_MAX_REPLICAS 64
+/* scale.c: how many containers of service up runs (*n): --scale SERVICE=N
+ * (scale/n_scale, "SERVICE=N" each), else scale:, else deploy.replicas,
+ * else 1. KILN_E_USAGE naming the service and the key for 0, for scale and
+ * deploy.replicas that differ, and for more than one of a service with
+ * ports: or expose: (replicas share the pod's network namespace). */
+int compose_replicas(const struct compose_project *p, const char *const *scale, size_t n_scale,
+                     const char *service, long *n, struct kiln_error **err);
+
 /* recreate.c: which of the selected services' running containers up
- * replaces: {SERVICE: "Recreate"} for a changed one (config hash, or force),
- * {SERVICE: "Restart"} for one with a depends_on entry naming a recreated
- * service (not cascading); empty with never (--no-recreate).
- * order is the start order, sel the selected services. New reference. */
+ * replaces: {CONTAINER: "Recreate"} for a changed one (config hash, or
+ * force), {CONTAINER: "Restart"} for the replicas of a service with a
+ * depends_on entry naming a recreated service (not cascading); empty with
+ * never (--no-recreate). order is the start order, counts {SERVICE:
+ * replicas} of the selected services. New reference. */
 json_t *compose_recreate_plan(const char *root, const struct compose_project *p,
-                              const char *const *order, size_t n, const json_t *sel, int force,
+                              const char *const *order, size_t n, const json_t *counts, int force,
                               int never);
 /* Stops and removes the plan's containers, last in start order first, each
  * announced on stderr; up's start loop then starts them in order. */

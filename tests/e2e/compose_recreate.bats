@@ -140,14 +140,21 @@ EOF2
     kiln compose down
 }
 
-@test "compose up: scale, deploy.replicas and --scale other than 1 are refused naming the key, before anything starts" {
+@test "compose up: scale / deploy.replicas / --scale run N replicas of a service that does not listen, scale down and up; one that listens, or 0, is refused naming the key" {
     cat >compose.yaml <<'EOF2'
 name: sc
 services:
-  w: {image: bb, command: ["sleep", "1000"], scale: 3, stop_grace_period: 1s}
-  r:
+  w:
+    image: bb
+    command: ["sh", "-c", "echo worker-$$(hostname) >/scratch/me; echo started; exec sleep 1000"]
+    scale: 3
+    volumes: ["/scratch"]
+    stop_grace_period: 1s
+  after: {image: bb, command: ["sleep", "1000"], depends_on: [w], stop_grace_period: 1s}
+  web:
     image: bb
     command: ["sleep", "1000"]
+    expose: ["8080"]
     stop_grace_period: 1s
     deploy: {replicas: 2, resources: {limits: {cpus: "0.5"}}}
 EOF2
@@ -155,27 +162,54 @@ EOF2
     [ "$status" -eq 0 ]
     [[ "$output" == *"scale: 3"* && "$output" == *"replicas: 2"* ]]
     [[ "$output" == *'service key "deploy.resources" is ignored by kiln'* ]]
-    run kiln compose up -d w
+    sed -i 's/, resources: {limits: {cpus: "0.5"}}//' compose.yaml
+    # a service that listens cannot have replicas in one network namespace
+    run kiln compose up -d
     [ "$status" -ne 0 ]
-    [[ "$output" == *"service w: scale 3: kiln runs exactly one container per service"* ]]
-    run kiln compose up -d r
-    [ "$status" -ne 0 ]
-    [[ "$output" == *"service r: deploy.replicas 2: kiln runs exactly one container per service"* ]]
+    [[ "$output" == *"service web: deploy.replicas 2 with expose: kiln runs a project as one pod"* ]]
     [ -z "$(ls "$KILN_ROOT/containers/names")" ]
     [ -z "$(ls "$KILN_ROOT/pods")" ]
-    run kiln compose up -d --scale w=1 --scale r=0
+    run kiln compose up -d --scale w=0 w
     [ "$status" -ne 0 ]
-    [[ "$output" == *"service r: --scale 0: kiln runs exactly one"* ]]
+    [[ "$output" == *"service w: --scale 0: kiln runs at least one container"* ]]
     run kiln compose up -d --scale nope=1
     [ "$status" -ne 0 ]
     [[ "$output" == *"--scale nope=1: no such service: nope"* ]]
-    # one is one: --scale overrides the file
-    run kiln compose up -d --scale w=1 --scale r=1
+    [ -z "$(ls "$KILN_ROOT/containers/names")" ]
+    # three workers, each its own anonymous volume; after waits for all three
+    run kiln compose up -d --scale web=1
     [ "$status" -eq 0 ]
-    [ "$(state Status sc-w-1)" = running ]
-    [ "$(state Status sc-r-1)" = running ]
-    [ "$(ls "$KILN_ROOT/containers/names" | wc -l)" -eq 2 ]
-    kiln compose down
+    local k
+    for k in 1 2 3; do
+        [ "$(state Status sc-w-$k)" = running ]
+        [[ "$output" == *"sc-w-$k  Waiting"* ]]
+        [ "$(cat "$KILN_ROOT/volumes/sc_w_anon0$([ $k = 1 ] || echo _$k)/me")" = worker-w ]
+    done
+    [ "$(line_of 'sc-w-3  Started')" -lt "$(line_of 'sc-after-1  Started')" ]
+    run kiln compose ps
+    [ "$(printf '%s\n' "$output" | grep -c ' w ')" -eq 3 ]
+    run kiln compose exec --index 2 w cat /scratch/me
+    [ "$output" = worker-w ]
+    run kiln compose logs w
+    [[ "$output" == *"w-2  | started"* && "$output" == *"w-3  | started"* ]]
+    # scale down: the highest numbers go; up again: new ones, the rest keep running
+    local p1
+    p1=$(state Pid sc-w-1)
+    run kiln compose up -d --scale web=1 --scale w=1
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"sc-w-2  Removed"* && "$output" == *"sc-w-3  Removed"* ]]
+    [ ! -e "$KILN_ROOT/containers/names/sc-w-2" ]
+    [ "$(state Pid sc-w-1)" = "$p1" ]
+    run kiln compose up -d --scale web=1 --scale w=2
+    [[ "$output" == *"sc-w-1  Running"* && "$output" == *"sc-w-2  Started"* ]]
+    # a changed worker is recreated replica by replica, its dependent restarted
+    sed -i 's/echo started/echo started again/' compose.yaml
+    run kiln compose up -d --scale web=1 --scale w=2
+    [[ "$output" == *"sc-w-1  Recreate"* && "$output" == *"sc-w-2  Recreate"* ]]
+    [[ "$output" == *"sc-after-1  Restart"* ]]
+    kiln compose down -v
+    [ -z "$(ls "$KILN_ROOT/containers/names")" ]
+    [ -z "$(ls "$KILN_ROOT/volumes" | grep sc_w_anon)" ]
 }
 
 @test "compose up: a new volume at a path through a symlink in the image is filled from the resolved path, inside the image's root" {
