@@ -85,7 +85,7 @@ static const struct cli_opt up_opts[] = {
     {0, "wait-timeout", CLI_OPT_LONG, &up_timeout, "SECONDS",
      "how long --wait and depends_on conditions wait (300)", NULL},
     {0, "scale", CLI_OPT_LIST, &up_scale, "SERVICE=N",
-     "containers of SERVICE (kiln runs one per service: only 1 is accepted)", NULL},
+     "run N replicas of SERVICE (one that listens: 1; repeatable)", NULL},
     CLI_OPT_END,
 };
 static const struct cli_spec up_spec = {
@@ -97,9 +97,10 @@ static const struct cli_spec up_spec = {
             "changed in the file since (its com.docker.compose.config-hash label) is\n"
             "recreated (the contents of its secret, config and env_file files count), and\n"
             "the services that depend on it are restarted with it; unchanged ones keep\n"
-            "running. One container per service: scale, deploy.replicas or --scale other\n"
-            "than 1 is refused (a project is one pod, one network namespace). Without -d,\n"
-            "follows their output until interrupted, then stops them.\n",
+            "running. scale, deploy.replicas or --scale N run PROJECT-SERVICE-1..N in the\n"
+            "project's pod: they share its network namespace, so N > 1 is refused for a\n"
+            "service with ports or expose. Without -d, follows their output until\n"
+            "interrupted, then stops them.\n",
     .opts = up_opts,
     .max_args = -1,
 };
