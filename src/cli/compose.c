@@ -72,6 +72,7 @@ static void on_signal(int sig)
 
 static int up_detach, up_build, up_wait, up_force, up_norecreate;
 static long up_timeout;
+static struct cli_strv up_scale;
 static const struct cli_opt up_opts[] = {
     {'d', "detach", CLI_OPT_FLAG, &up_detach, NULL, "start in the background and return", NULL},
     {0, "build", CLI_OPT_FLAG, &up_build, NULL, "build images before starting", NULL},
@@ -83,6 +84,8 @@ static const struct cli_opt up_opts[] = {
      "return once every service runs (healthy when it has a check); implies -d", NULL},
     {0, "wait-timeout", CLI_OPT_LONG, &up_timeout, "SECONDS",
      "how long --wait and depends_on conditions wait (300)", NULL},
+    {0, "scale", CLI_OPT_LIST, &up_scale, "SERVICE=N",
+     "run N replicas of SERVICE (one that listens: 1; repeatable)", NULL},
     CLI_OPT_END,
 };
 static const struct cli_spec up_spec = {
@@ -92,7 +95,11 @@ static const struct cli_spec up_spec = {
     .text = "Starts the services (and what they depend on) in dependency order, each\n"
             "once its depends_on conditions hold. A running container whose service\n"
             "changed in the file since (its com.docker.compose.config-hash label) is\n"
-            "recreated; unchanged ones keep running. Without -d, follows their output until\n"
+            "recreated (the contents of its secret, config and env_file files count), and\n"
+            "the services that depend on it are restarted with it; unchanged ones keep\n"
+            "running. scale, deploy.replicas or --scale N run PROJECT-SERVICE-1..N in the\n"
+            "project's pod: they share its network namespace, so N > 1 is refused for a\n"
+            "service with ports or expose. Without -d, follows their output until\n"
             "interrupted, then stops them.\n",
     .opts = up_opts,
     .max_args = -1,
@@ -112,6 +119,8 @@ static int compose_up_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
         .wait = up_wait,
         .wait_timeout_s = up_timeout,
         .kiln = cc->kiln,
+        .scale = up_scale.v,
+        .n_scale = up_scale.n,
     };
     struct kiln_error *err = NULL;
     if (compose_up(cc->root, cc->p, &o, &err) < 0)

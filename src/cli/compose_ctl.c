@@ -219,27 +219,33 @@ static int start_services(struct compose_ctx_cli *cc, const char *const *service
     int made;
     if (compose_ensure_pod(cc->root, cc->p, &made, &err) < 0)
         return cli_fail(err);
-    for (size_t k = 0; k < n_order; k++) {
+    struct compose_ctr *cs;
+    size_t nc;
+    if (compose_list(cc->root, cc->p->name, &cs, &nc, &err) < 0)
+        return cli_fail(err);
+    int rc = EXIT_OK;
+    for (size_t k = 0; k < n_order && rc == EXIT_OK; k++) {
         if (!wanted(services, n, order[k]))
             continue;
-        cleanup_free char *name = compose_ctr_name(cc->p->name, order[k]);
-        cleanup_free char *id = NULL;
-        if (ctr_find(cc->root, name, &id, NULL) < 0)
-            continue; /* docker compose start: only existing containers */
-        json_t *st = ctr_load_state(cc->root, id, NULL);
-        const char *s = st ? json_get_str(st, "Status") : NULL;
-        int running = s && strcmp(s, "running") == 0;
-        json_decref(st);
-        if (running)
-            continue;
-        struct compose_start how = {.detach = 1};
-        int status;
-        if (ctr_remove(cc->root, id, &err) < 0 ||
-            compose_start_service(cc->root, cc->p, order[k], &how, &status, NULL, &err) < 0)
-            return cli_fail(err);
-        fprintf(stderr, " Container %s  Started\n", name);
+        /* docker compose start: only existing containers, each replica */
+        for (size_t i = 0; i < nc && rc == EXIT_OK; i++) {
+            long number = compose_ctr_number(cc->p->name, order[k], cs[i].name);
+            const char *s = json_get_str(cs[i].state, "Status");
+            if (strcmp(cs[i].service, order[k]) != 0 || number == 0 ||
+                (s && strcmp(s, "running") == 0))
+                continue;
+            struct compose_start how = {.detach = 1, .number = number};
+            int status;
+            if (ctr_remove(cc->root, cs[i].id, &err) < 0 ||
+                compose_start_service(cc->root, cc->p, order[k], &how, &status, NULL, &err) < 0) {
+                rc = cli_fail(err);
+                break;
+            }
+            fprintf(stderr, " Container %s  Started\n", cs[i].name);
+        }
     }
-    return EXIT_OK;
+    compose_list_free(cs, nc);
+    return rc;
 }
 
 const struct cli_spec start_spec = {
@@ -280,12 +286,14 @@ int compose_restart_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 
 static const char *exec_user, *exec_workdir;
 static int exec_no_tty;
+static long exec_index;
 static struct cli_strv exec_env;
 static const struct cli_opt exec_opts[] = {
     {'u', "user", CLI_OPT_STRING, &exec_user, "USER", "run as USER", NULL},
     {'w', "workdir", CLI_OPT_STRING, &exec_workdir, "DIR", "working directory", NULL},
     {'e', "env", CLI_OPT_LIST, &exec_env, "K=V", "set a variable (repeatable)", NULL},
     {'T', "no-TTY", CLI_OPT_FLAG, &exec_no_tty, NULL, "no terminal even when stdin is one", NULL},
+    {0, "index", CLI_OPT_LONG, &exec_index, "N", "the service's replica N (1)", NULL},
     CLI_OPT_END,
 };
 const struct cli_spec exec_spec = {
@@ -305,7 +313,11 @@ int compose_exec_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
         return -first;
     if (check_services(cc->p, "compose exec", argv + first, 1))
         return EXIT_USAGE;
-    cleanup_free char *name = compose_ctr_name(cc->p->name, argv[first]);
+    if (exec_index < 0 || exec_index > COMPOSE_MAX_REPLICAS)
+        return cli_usage_error("compose exec", "--index must be from 1 to %d",
+                               COMPOSE_MAX_REPLICAS);
+    cleanup_free char *name =
+        compose_ctr_name_n(cc->p->name, argv[first], exec_index > 0 ? exec_index : 1);
     const char **a = xcalloc((size_t)argc + 16 + exec_env.n * 2, sizeof(char *));
     size_t n = 0;
     a[n++] = cc->kiln;

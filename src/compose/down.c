@@ -91,7 +91,7 @@ int compose_down(const char *root, const struct compose_project *p, int volumes,
                 fprintf(stderr, " Volume %s  Removed\n", name ? name : k);
             }
         }
-        /* anonymous volumes: PROJECT_SERVICE_anonN */
+        /* anonymous volumes: PROJECT_SERVICE_anonI, replicas' PROJECT_SERVICE_anonI_N */
         json_object_foreach((json_t *)services, k, v)
         {
             size_t i;
@@ -105,6 +105,11 @@ int compose_down(const char *root, const struct compose_project *p, int volumes,
                 cleanup_free char *dir = xasprintf("%s/volumes/%s_%s_anon%zu", root, p->name, k, i);
                 if (rm_rf(dir, err) < 0)
                     return -1;
+                for (long n = 2; n <= COMPOSE_MAX_REPLICAS; n++) {
+                    cleanup_free char *rd = xasprintf("%s_%ld", dir, n);
+                    if (rm_rf(rd, err) < 0)
+                        return -1;
+                }
             }
         }
     }

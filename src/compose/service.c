@@ -44,7 +44,6 @@ static const char *const refused_keys[] = {
 /* Ignoring these leaves the containers doing the same work: a warning. */
 static const char *const ignored_keys[] = {
     "container_name",
-    "deploy",
     "develop",
     "dns",
     "dns_opt",
@@ -72,7 +71,6 @@ static const char *const ignored_keys[] = {
     "cpuset",
     "cpu_count",
     "cpu_percent",
-    "scale",
     "attach",
     "annotations",
     "post_start",
@@ -386,6 +384,28 @@ static int bytes_value(struct compose_ctx *ctx, json_t *svc, const char *key, js
     return 0;
 }
 
+/* deploy: replicas is kept (up refuses more than one, see replicas_of in
+ * up.c); the rest is swarm's and ignored with a warning naming each key. */
+static int deploy_value(struct compose_ctx *ctx, json_t *svc, json_t *v, struct kiln_error **err)
+{
+    if (!json_is_object(v))
+        return compose_error_at(ctx, v, err, "deploy must be a mapping");
+    const char *k;
+    json_t *val;
+    json_object_foreach(v, k, val)
+    {
+        if (strcmp(k, "replicas") == 0) {
+            if (!json_is_integer(val) || json_integer_value(val) < 0)
+                return compose_error_key(ctx, v, k, err,
+                                         "deploy.replicas must be a number of containers");
+            json_object_set_new(svc, "deploy", json_pack("{s:O}", "replicas", val));
+        } else if (strncmp(k, "x-", 2) != 0) {
+            compose_warn_key(ctx, v, k, "service key \"deploy.%s\" is ignored by kiln", k);
+        }
+    }
+    return 0;
+}
+
 static int normalize_key(struct compose_ctx *ctx, const json_t *in, json_t *svc, const char *k,
                          json_t *v, struct kiln_error **err)
 {
@@ -429,7 +449,14 @@ static int normalize_key(struct compose_ctx *ctx, const json_t *in, json_t *svc,
         return duration_value(ctx, svc, k, v, err);
     else if (strcmp(k, "mem_limit") == 0)
         return bytes_value(ctx, svc, k, v, err);
-    else if (strcmp(k, "restart") == 0) {
+    else if (strcmp(k, "deploy") == 0)
+        return deploy_value(ctx, svc, v, err);
+    else if (strcmp(k, "scale") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return compose_error_key(ctx, in, k, err, "scale must be a number of containers");
+        json_object_set(svc, k, v);
+        return 0;
+    } else if (strcmp(k, "restart") == 0) {
         if (restart_value(ctx, v, err) < 0)
             return -1;
         json_object_set(svc, k, v);

@@ -21,6 +21,8 @@
 
 #define COMPOSE_LABEL_PROJECT "com.docker.compose.project"
 #define COMPOSE_LABEL_SERVICE "com.docker.compose.service"
+/* the replica's number, N of PROJECT-SERVICE-N */
+#define COMPOSE_LABEL_NUMBER "com.docker.compose.container-number"
 /* sha256 hex of the service's normalised model: up recreates a container
  * whose label differs from the file's service now */
 #define COMPOSE_LABEL_CONFIG_HASH "com.docker.compose.config-hash"
@@ -32,8 +34,10 @@ struct compose_up_opts {
     int force_recreate; /* --force-recreate: recreate running containers even if unchanged */
     int no_recreate;    /* --no-recreate: leave running containers even if changed */
     int wait; /* --wait: return once every service is running (healthy if it has a check) */
-    long wait_timeout_s; /* 0: 300 s */
-    const char *kiln;    /* kiln's own executable, for build and pull */
+    long wait_timeout_s;      /* 0: 300 s */
+    const char *kiln;         /* kiln's own executable, for build and pull */
+    const char *const *scale; /* --scale SERVICE=N, overriding scale / deploy.replicas */
+    size_t n_scale;
 };
 
 /* Checks everything that can be checked (images, ports free, keys kiln cannot
@@ -79,12 +83,20 @@ void compose_list_free(struct compose_ctr *v, size_t n);
 
 /* "PROJECT-SERVICE-1", allocated. */
 char *compose_ctr_name(const char *project, const char *service);
+/* "PROJECT-SERVICE-N" (replica N, from 1), allocated. */
+char *compose_ctr_name_n(const char *project, const char *service, long number);
+/* N when name is "PROJECT-SERVICE-N", else 0 (a one-off, another service). */
+long compose_ctr_number(const char *project, const char *service, const char *name);
 /* "pod_PROJECT", allocated. */
 char *compose_pod_name(const char *project);
 /* The image a service runs: image:, else PROJECT-SERVICE (what build: makes). */
 char *compose_service_image(const struct compose_project *p, const char *service);
-/* COMPOSE_LABEL_CONFIG_HASH's value for a service of the model, allocated. */
-char *compose_config_hash(const json_t *svc);
+/* COMPOSE_LABEL_CONFIG_HASH's value for a service of the model, allocated:
+ * the sha256 hex of its normalised model (env_file contents are in its
+ * environment) and of the definitions and content digests of the secrets and
+ * configs it mounts (file bytes, environment variable values); scale and
+ * deploy.replicas left out. */
+char *compose_config_hash(const struct compose_project *p, const char *service);
 /* Seconds of a service's stop_grace_period (10 when it has none). */
 long compose_stop_timeout(const json_t *svc);
 
@@ -97,6 +109,7 @@ struct compose_start {
     char *const *cmd;
     size_t n_cmd;
     int rm, detach, tty, interactive;
+    long number; /* the replica, PROJECT-SERVICE-N (0: 1); not with name */
 };
 int compose_start_service(const char *root, const struct compose_project *p, const char *service,
                           const struct compose_start *how, int *status, char **id_out,
@@ -117,6 +130,31 @@ int compose_build_service(const char *root, const struct compose_project *p, con
 /* Runs `kiln pull IMAGE` or `kiln push IMAGE` (verb "pull" / "push"). */
 int compose_pull_push(const char *root, const char *image, const char *verb, const char *kiln,
                       struct kiln_error **err);
+
+/* Replicas of a service up runs at most (a typo such as 1000 is refused). */
+#define COMPOSE_MAX_REPLICAS 64
+/* scale.c: how many containers of service up runs (*n): --scale SERVICE=N
+ * (scale/n_scale, "SERVICE=N" each), else scale:, else deploy.replicas,
+ * else 1. KILN_E_USAGE naming the service and the key for 0, for scale and
+ * deploy.replicas that differ, and for more than one of a service with
+ * ports: or expose: (replicas share the pod's network namespace). */
+int compose_replicas(const struct compose_project *p, const char *const *scale, size_t n_scale,
+                     const char *service, long *n, struct kiln_error **err);
+
+/* recreate.c: which of the selected services' running containers up
+ * replaces: {CONTAINER: "Recreate"} for a changed one (config hash, or
+ * force), {CONTAINER: "Restart"} for the replicas of a service with a
+ * depends_on entry naming a recreated service (not cascading); empty with
+ * never (--no-recreate). order is the start order, counts {SERVICE:
+ * replicas} of the selected services. New reference. */
+json_t *compose_recreate_plan(const char *root, const struct compose_project *p,
+                              const char *const *order, size_t n, const json_t *counts, int force,
+                              int never);
+/* Stops and removes the plan's containers, last in start order first, each
+ * announced on stderr; up's start loop then starts them in order. */
+int compose_recreate_stop(const char *root, const struct compose_project *p,
+                          const char *const *order, size_t n, const json_t *plan,
+                          struct kiln_error **err);
 
 /* Stops one container (its service's stop_grace_period) and, with remove,
  * removes its record. */

@@ -18,14 +18,30 @@
 #include "runtime/launch.h"
 #include "runtime/runtime.h"
 #include "util/cleanup.h"
-#include "util/digest.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 
 char *compose_ctr_name(const char *project, const char *service)
 {
-    return xasprintf("%s-%s-1", project, service);
+    return compose_ctr_name_n(project, service, 1);
+}
+
+char *compose_ctr_name_n(const char *project, const char *service, long number)
+{
+    return xasprintf("%s-%s-%ld", project, service, number);
+}
+
+long compose_ctr_number(const char *project, const char *service, const char *name)
+{
+    size_t lp = strlen(project), ls = strlen(service);
+    if (strncmp(name, project, lp) != 0 || name[lp] != '-' ||
+        strncmp(name + lp + 1, service, ls) != 0 || name[lp + 1 + ls] != '-')
+        return 0;
+    const char *num = name + lp + ls + 2;
+    char *end;
+    long n = strtol(num, &end, 10);
+    return num[0] >= '1' && num[0] <= '9' && *end == '\0' && n > 0 ? n : 0;
 }
 
 char *compose_pod_name(const char *project)
@@ -38,15 +54,6 @@ char *compose_service_image(const struct compose_project *p, const char *service
     json_t *svc = json_object_get(json_object_get(p->model, "services"), service);
     const char *img = json_string_value(json_object_get(svc, "image"));
     return img ? xstrdup(img) : xasprintf("%s-%s", p->name, service);
-}
-
-char *compose_config_hash(const json_t *svc)
-{
-    cleanup_free char *text = json_dumps(svc, JSON_SORT_KEYS | JSON_COMPACT);
-    struct digest d;
-    digest_bytes(text ? text : "", text ? strlen(text) : 0, &d);
-    cleanup_free char *full = digest_strdup(&d);
-    return xstrdup(full + 7); /* the hex, as docker compose has it */
 }
 
 long compose_stop_timeout(const json_t *svc)
@@ -105,7 +112,7 @@ static char *volume_dir(const char *root, const char *name, int *made, struct ki
 }
 
 static int volumes_mounts(const char *root, const struct compose_project *p, const char *service,
-                          const json_t *svc, struct mounts *m, struct svc_strs *keepv,
+                          long number, const json_t *svc, struct mounts *m, struct svc_strs *keepv,
                           struct kiln_error **err)
 {
     size_t i;
@@ -141,7 +148,9 @@ static int volumes_mounts(const char *root, const struct compose_project *p, con
                 if (name == NULL)
                     name = src;
             } else {
-                anon = xasprintf("%s_%s_anon%zu", p->name, service, i);
+                /* each replica its own: PROJECT_SERVICE_anonI, then _anonI_N */
+                anon = number > 1 ? xasprintf("%s_%s_anon%zu_%ld", p->name, service, i, number)
+                                  : xasprintf("%s_%s_anon%zu", p->name, service, i);
                 name = anon;
             }
             int made = 0;
@@ -360,7 +369,9 @@ int compose_start_service(const char *root, const struct compose_project *p, con
     json_t *labels = NULL, *hc = NULL;
     cleanup_free const char **env = NULL, **cmdv = NULL;
     cleanup_free char *image = compose_service_image(p, service);
-    cleanup_free char *name = how->name ? xstrdup(how->name) : compose_ctr_name(p->name, service);
+    long number = how->number > 0 ? how->number : 1;
+    cleanup_free char *name =
+        how->name ? xstrdup(how->name) : compose_ctr_name_n(p->name, service, number);
     cleanup_free char *pod = compose_pod_name(p->name);
     cleanup_free char *mode_text = NULL;
     struct pod_info pi = {0};
@@ -442,14 +453,17 @@ int compose_start_service(const char *root, const struct compose_project *p, con
     json_object_set_new(labels, COMPOSE_LABEL_PROJECT, json_string(p->name));
     json_object_set_new(labels, COMPOSE_LABEL_SERVICE, json_string(service));
     json_object_set_new(labels, COMPOSE_LABEL_CONFIG_HASH,
-                        json_string_nocheck(keep(&strs, compose_config_hash(svc))));
+                        json_string_nocheck(keep(&strs, compose_config_hash(p, service))));
     if (how->rm || how->name)
         json_object_set_new(labels, "com.docker.compose.oneoff", json_string("True"));
+    else
+        json_object_set_new(labels, COMPOSE_LABEL_NUMBER,
+                            json_string_nocheck(keep(&strs, xasprintf("%ld", number))));
     o.labels = labels;
     hc = healthcheck_json(json_object_get(svc, "healthcheck"));
     o.healthcheck = hc;
 
-    if (volumes_mounts(root, p, service, svc, &m, &strs, err) < 0 ||
+    if (volumes_mounts(root, p, service, number, svc, &m, &strs, err) < 0 ||
         file_mounts(root, p, service, svc, "secrets", &m, &strs, err) < 0 ||
         file_mounts(root, p, service, svc, "configs", &m, &strs, err) < 0)
         goto out;

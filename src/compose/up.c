@@ -232,32 +232,54 @@ static int wait_condition(const char *root, const char *service, const char *nam
     }
 }
 
-/* 1 when the container's recorded config hash is not the service's now. */
-static int recorded_hash_differs(const char *root, const char *id, const json_t *svc)
+/* Replicas up runs of a service: counts as compose_up made it. */
+static long count_of(const json_t *counts, const char *service)
 {
-    cleanup_free char *path = xasprintf("%s/containers/%s/config.json", root, id);
-    json_t *cfg = json_load_file(path, 0, NULL);
-    const char *had = json_get_str(json_object_get(cfg, "Labels"), COMPOSE_LABEL_CONFIG_HASH);
-    cleanup_free char *now = compose_config_hash(svc);
-    int differs = had == NULL || strcmp(had, now) != 0;
-    json_decref(cfg);
-    return differs;
+    json_t *c = json_object_get(counts, service);
+    return json_is_integer(c) ? (long)json_integer_value(c) : 1;
 }
 
-/* Stops and removes the running container of a service to recreate it. */
-static int recreate_stop(const char *root, const char *project, const char *cname,
-                         const json_t *svc, struct kiln_error **err)
+/* Stops and removes a service's replicas numbered above n (scaled down). */
+static int scale_down(const char *root, const struct compose_project *p, const char *service,
+                      long n, struct kiln_error **err)
 {
     struct compose_ctr *cs;
-    size_t n;
-    if (compose_list(root, project, &cs, &n, err) < 0)
+    size_t nc;
+    if (compose_list(root, p->name, &cs, &nc, err) < 0)
         return -1;
     int r = 0;
-    for (size_t i = 0; i < n && r == 0; i++)
-        if (strcmp(cs[i].name, cname) == 0)
-            r = compose_stop_ctr(root, &cs[i], compose_stop_timeout(svc), 1, err);
-    compose_list_free(cs, n);
+    long t = compose_stop_timeout(service_of(p, service));
+    for (size_t i = 0; i < nc && r == 0; i++) {
+        if (strcmp(cs[i].service, service) != 0 ||
+            compose_ctr_number(p->name, service, cs[i].name) <= n)
+            continue; /* another service's, a one-off (0), or one to keep */
+        r = compose_stop_ctr(root, &cs[i], t, 1, err);
+        if (r == 0)
+            fprintf(stderr, " Container %s  Removed\n", cs[i].name);
+    }
+    compose_list_free(cs, nc);
     return r;
+}
+
+/* Waits for every replica of each of svc's dependencies to meet its
+ * depends_on condition. */
+static int wait_deps(const char *root, const struct compose_project *p, const json_t *svc,
+                     const json_t *counts, long timeout, struct kiln_error **err)
+{
+    const char *dep;
+    json_t *dv;
+    json_object_foreach((json_t *)json_object_get(svc, "depends_on"), dep, dv)
+    {
+        const char *cond = json_get_str(dv, "condition");
+        cond = cond ? cond : "service_started";
+        for (long k = 1; k <= count_of(counts, dep); k++) {
+            cleanup_free char *dname = compose_ctr_name_n(p->name, dep, k);
+            fprintf(stderr, " Container %s  Waiting (%s)\n", dname, cond);
+            if (wait_condition(root, dep, dname, cond, timeout, err) < 0)
+                return -1;
+        }
+    }
+    return 0;
 }
 
 struct started {
@@ -362,7 +384,7 @@ int compose_up(const char *root, const struct compose_project *p, const struct c
                struct kiln_error **err)
 {
     long timeout = o->wait_timeout_s > 0 ? o->wait_timeout_s : 300;
-    json_t *sel = json_object();
+    json_t *sel = json_object(), *plan = NULL, *counts = json_object();
     size_t n_order;
     cleanup_free const char **order = compose_start_order(p, &n_order);
     struct started st = {0};
@@ -382,8 +404,11 @@ int compose_up(const char *root, const struct compose_project *p, const struct c
         const json_t *svc = service_of(p, name);
         if (!json_object_get(sel, name))
             continue;
-        if (check_service(name, svc, err) < 0)
+        long nrep;
+        if (check_service(name, svc, err) < 0 ||
+            compose_replicas(p, o->scale, o->n_scale, name, &nrep, err) < 0)
             goto out;
+        json_object_set_new(counts, name, json_integer(nrep));
         need_pod |= in_pod(svc);
     }
     for (size_t i = 0; i < n_order; i++) {
@@ -406,65 +431,57 @@ int compose_up(const char *root, const struct compose_project *p, const struct c
     }
     if (need_pod && compose_ensure_pod(root, p, &pod_made, err) < 0)
         goto out;
+    plan =
+        compose_recreate_plan(root, p, order, n_order, counts, o->force_recreate, o->no_recreate);
+    if (compose_recreate_stop(root, p, order, n_order, plan, err) < 0)
+        goto fail;
 
     for (size_t i = 0; i < n_order; i++) {
         const char *name = order[i];
         const json_t *svc = service_of(p, name);
         if (!json_object_get(sel, name))
             continue;
-        cleanup_free char *cname = compose_ctr_name(p->name, name);
-        cleanup_free char *id = NULL;
-        struct kiln_error *e = NULL;
-        if (ctr_find(root, cname, &id, &e) == 0) {
-            json_t *s = ctr_load_state(root, id, NULL);
-            int running = s && strcmp(json_get_str(s, "Status"), "running") == 0;
-            json_decref(s);
-            int changed = 0;
-            if (running && !o->no_recreate) {
-                changed = o->force_recreate;
-                if (!changed && (changed = recorded_hash_differs(root, id, svc)) < 0)
-                    goto fail;
-            }
-            if (running && !changed) {
-                fprintf(stderr, " Container %s  Running\n", cname);
-                continue;
-            }
-            if (running) {
-                fprintf(stderr, " Container %s  Recreate\n", cname);
-                if (recreate_stop(root, p->name, cname, svc, err) < 0)
-                    goto fail;
-            } else if (ctr_remove(root, id, err) < 0) {
-                goto fail;
-            }
-        }
-        kiln_error_free(e);
-        const char *dep;
-        json_t *dv;
-        json_object_foreach((json_t *)json_object_get(svc, "depends_on"), dep, dv)
-        {
-            const char *cond = json_get_str(dv, "condition");
-            cleanup_free char *dname = compose_ctr_name(p->name, dep);
-            fprintf(stderr, " Container %s  Waiting (%s)\n", dname,
-                    cond ? cond : "service_started");
-            if (wait_condition(root, dep, dname, cond ? cond : "service_started", timeout, err) < 0)
-                goto fail;
-        }
-        struct compose_start how = {.detach = 1};
-        int status;
-        st.names = xrealloc(st.names, (st.n + 1) * sizeof(char *));
-        st.names[st.n++] = xstrdup(cname);
-        if (compose_start_service(root, p, name, &how, &status, NULL, err) < 0)
+        long nrep = count_of(counts, name);
+        if (scale_down(root, p, name, nrep, err) < 0)
             goto fail;
-        fprintf(stderr, " Container %s  Started\n", cname);
+        int waited = 0;
+        for (long k = 1; k <= nrep; k++) {
+            cleanup_free char *cname = compose_ctr_name_n(p->name, name, k);
+            cleanup_free char *id = NULL;
+            if (ctr_find(root, cname, &id, NULL) == 0) {
+                /* what the plan replaces is gone by now */
+                json_t *s = ctr_load_state(root, id, NULL);
+                int running = s && strcmp(json_get_str(s, "Status"), "running") == 0;
+                json_decref(s);
+                if (running) {
+                    fprintf(stderr, " Container %s  Running\n", cname);
+                    continue;
+                }
+                if (ctr_remove(root, id, err) < 0)
+                    goto fail;
+            }
+            if (!waited && wait_deps(root, p, svc, counts, timeout, err) < 0)
+                goto fail;
+            waited = 1;
+            struct compose_start how = {.detach = 1, .number = k};
+            int status;
+            st.names = xrealloc(st.names, (st.n + 1) * sizeof(char *));
+            st.names[st.n++] = xstrdup(cname);
+            if (compose_start_service(root, p, name, &how, &status, NULL, err) < 0)
+                goto fail;
+            fprintf(stderr, " Container %s  Started\n", cname);
+        }
     }
     if (o->wait) {
         for (size_t i = 0; i < n_order; i++) {
             if (!json_object_get(sel, order[i]))
                 continue;
-            cleanup_free char *cname = compose_ctr_name(p->name, order[i]);
-            if (wait_condition(root, order[i], cname, "running", timeout, err) < 0)
-                goto fail;
-            fprintf(stderr, " Container %s  Healthy\n", cname);
+            for (long k = 1; k <= count_of(counts, order[i]); k++) {
+                cleanup_free char *cname = compose_ctr_name_n(p->name, order[i], k);
+                if (wait_condition(root, order[i], cname, "running", timeout, err) < 0)
+                    goto fail;
+                fprintf(stderr, " Container %s  Healthy\n", cname);
+            }
         }
     }
     r = 0;
@@ -476,5 +493,7 @@ out:
         free(st.names[i]);
     free(st.names);
     json_decref(sel);
+    json_decref(plan);
+    json_decref(counts);
     return r;
 }

@@ -17,6 +17,7 @@
 #include "compose/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/strbuf.h"
 
 static int is_whiteout(const struct stat *st)
 {
@@ -145,12 +146,140 @@ static int parents_plain(const char *lower, const char *target)
     return 0;
 }
 
+/* Where an image path's parents stand in one layer: 0 every parent is a
+ * directory there, 1 one is missing (the layer has nothing at path), -1 one
+ * is a file, symlink or whiteout (path and the layers below are hidden: the
+ * merged parents are directories, so a higher layer replaced it). *opaque is
+ * set when a parent there is an opaque directory (the layers below are
+ * hidden from then on). */
+static int parents_state(const char *lower, const char *path, int *opaque)
+{
+    cleanup_free char *full = path_join(lower, path);
+    size_t base = strlen(lower);
+    for (char *p = full + base + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        struct stat st;
+        int r = lstat(full, &st);
+        if (r == 0 && S_ISDIR(st.st_mode) && is_opaque(full))
+            *opaque = 1;
+        *p = '/';
+        if (r < 0)
+            return 1;
+        if (!S_ISDIR(st.st_mode))
+            return -1;
+    }
+    return 0;
+}
+
+/* The merged image's entry at path (absolute, its parents directories of the
+ * merged image): the index of the topmost layer that has it, *st its lstat;
+ * -1 when the image has nothing there (none, or a whiteout on top). */
+static int entry_of(char *const *lowerdirs, size_t n, const char *path, struct stat *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        int opaque = 0;
+        int ps = parents_state(lowerdirs[i], path, &opaque);
+        if (ps < 0)
+            return -1;
+        cleanup_free char *full = path_join(lowerdirs[i], path);
+        if (ps == 0 && lstat(full, st) == 0)
+            return is_whiteout(st) ? -1 : (int)i;
+        if (opaque)
+            return -1;
+    }
+    return -1;
+}
+
+/* Symlinks followed on the way to a mount path before giving up (as the
+ * kernel's ELOOP). */
+#define RESOLVE_MAX_LINKS 40
+
+/* target as the container sees it in the merged image: symlinks on the way
+ * (the image's /data -> /srv/data, /var/run -> /run) followed inside the
+ * image's root, as openat2's RESOLVE_IN_ROOT does when the runtime mounts
+ * there: an absolute link starts again at the image's root, ".." stops at
+ * it, so nothing outside the image is ever named. Allocated, "/..." with no
+ * symlink left; NULL when it cannot resolve (a loop, a file on the way). */
+static char *resolve_in_image(char *const *lowerdirs, size_t n, const char *target)
+{
+    struct strbuf done; /* the resolved prefix; "" is the root */
+    strbuf_init(&done);
+    char *todo = xstrdup(target);
+    char *rest = todo;
+    int links = 0;
+    for (;;) {
+        while (*rest == '/')
+            rest++;
+        if (*rest == '\0')
+            break;
+        char *end = strchrnul(rest, '/');
+        size_t len = (size_t)(end - rest);
+        if (len == 1 && rest[0] == '.') {
+            rest = end;
+            continue;
+        }
+        if (len == 2 && rest[0] == '.' && rest[1] == '.') {
+            char *slash = strrchr(done.buf, '/');
+            strbuf_setlen(&done, slash ? (size_t)(slash - done.buf) : 0);
+            rest = end;
+            continue;
+        }
+        size_t keep_len = done.len;
+        strbuf_addf(&done, "/%.*s", (int)len, rest);
+        rest = end;
+        struct stat st;
+        int layer = entry_of(lowerdirs, n, done.buf, &st);
+        if (layer < 0 || S_ISDIR(st.st_mode))
+            continue; /* nothing there (the rest is new), or a directory */
+        if (!S_ISLNK(st.st_mode)) {
+            if (strspn(rest, "/") == strlen(rest))
+                continue; /* the mount path itself is a file */
+            goto fail;
+        }
+        if (++links > RESOLVE_MAX_LINKS)
+            goto fail;
+        cleanup_free char *lpath = path_join(lowerdirs[layer], done.buf);
+        char lk[4096];
+        ssize_t ln = readlink(lpath, lk, sizeof(lk) - 1);
+        if (ln <= 0)
+            goto fail;
+        lk[ln] = '\0';
+        strbuf_setlen(&done, lk[0] == '/' ? 0 : keep_len);
+        char *next = xasprintf("%s/%s", lk, rest);
+        free(todo);
+        todo = rest = next;
+    }
+    free(todo);
+    if (done.len == 0)
+        strbuf_adds(&done, "/");
+    return strbuf_detach(&done);
+fail:
+    free(todo);
+    strbuf_release(&done);
+    return NULL;
+}
+
 int compose_volume_populate(const char *voldir, char *const *lowerdirs, size_t n,
                             const char *target, struct kiln_error **err)
 {
+    cleanup_free char *resolved = resolve_in_image(lowerdirs, n, target);
+    if (resolved == NULL)
+        return 0; /* a loop or a file on the way: the runtime's mount fails too */
+    target = resolved;
+    /* the layers below one with an opaque directory (or a non-directory)
+     * above target are hidden: start from the lowest visible one */
+    size_t visible = n;
+    for (size_t i = 0; i < n && visible == n; i++) {
+        int opaque = 0;
+        int ps = parents_state(lowerdirs[i], target, &opaque);
+        if (ps < 0)
+            visible = i;
+        else if (opaque)
+            visible = i + 1;
+    }
     int found = 0;
     struct stat top = {0};
-    for (size_t i = n; i-- > 0;) {
+    for (size_t i = visible; i-- > 0;) {
         cleanup_free char *src = path_join(lowerdirs[i], target);
         struct stat st;
         if (parents_plain(lowerdirs[i], target) < 0 || lstat(src, &st) < 0)
