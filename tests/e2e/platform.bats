@@ -239,3 +239,50 @@ DF
     [ "$status" -eq 0 ] || { echo "$output"; false; }
     [ "$(count_done "$output")" -eq 2 ]
 }
+
+@test "rmi of an index: the tag, the index and its images no other tag holds; prune and fsck after" {
+    kiln build -q --platform linux/amd64,linux/arm64 -t app:multi "$(app_context)" >/dev/null
+    idx=$(tag_digest "$KILN_ROOT" app:multi)
+    amd=$(kiln inspect --platform linux/amd64 -f .digest app:multi)
+    arm=$(kiln inspect --platform linux/arm64 -f .digest app:multi)
+    [ "$amd" != "$arm" ]
+    kiln tag "$arm" arm:only
+    run kiln rmi app:multi
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [[ "$output" == *"Untagged: app:multi"* ]]
+    run kiln images app
+    [ "${#lines[@]}" -eq 1 ]
+    # the index and the amd64 image gone; the arm64 image, tagged, kept
+    [ ! -e "$KILN_ROOT/blobs/sha256/${idx#sha256:}" ]
+    run kiln inspect "$amd"
+    [ "$status" -ne 0 ]
+    [ "$(kiln inspect -f .digest arm:only)" = "$arm" ]
+    [ "$(kiln run --rm arm:only cat /arch)" = aarch64 ]
+    kiln prune >/dev/null
+    [ ! -e "$KILN_ROOT/blobs/sha256/${amd#sha256:}" ]
+    [ "$(kiln run --rm arm:only cat /arch)" = aarch64 ]
+    # the base index FROM named: untouched
+    [ "$(kiln images --format json busybox:multi | jq -c '.[0].platforms')" = '["linux/amd64","linux/arm64"]' ]
+    [ "$(kiln run --rm --platform linux/arm64 busybox:multi uname -m)" = aarch64 ]
+    kiln rmi arm:only >/dev/null
+    kiln prune >/dev/null
+    [ ! -e "$KILN_ROOT/blobs/sha256/${arm#sha256:}" ]
+    run kiln fsck
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"0 problems"* ]] || { echo "$output"; false; }
+    # an index of tagged images (kiln index): rmi of it leaves them and their tags
+    bamd=$(kiln inspect --platform linux/amd64 -f .digest busybox:multi)
+    barm=$(kiln inspect --platform linux/arm64 -f .digest busybox:multi)
+    kiln tag "$bamd" b:amd64
+    kiln tag "$barm" b:arm64
+    kiln rmi busybox:multi >/dev/null
+    kiln index b:multi b:amd64 b:arm64 >/dev/null
+    kiln rmi b:multi >/dev/null
+    kiln prune >/dev/null
+    run kiln images --format json
+    [ "$(jq -c '[.[] | .repository + ":" + .tag] | sort' <<<"$output")" = '["b:amd64","b:arm64"]' ] || { echo "$output"; false; }
+    [ "$(kiln inspect -f .digest b:amd64)" = "$bamd" ]
+    [ "$(kiln run --rm b:arm64 uname -m)" = aarch64 ]
+    run kiln fsck
+    [[ "$output" == *"0 problems"* ]] || { echo "$output"; false; }
+}
