@@ -118,13 +118,16 @@ in_empty_binfmt() {
     a64=$(arm64_busybox) || skip "could not fetch busybox-static:arm64"
     a32=$(deb_busybox armhf) || skip "could not fetch busybox-static:armhf"
     before=$(ls /proc/sys/fs/binfmt_misc)
+    mkdir "$T/argctx"
+    printf 'FROM scratch\nARG TARGETPLATFORM TARGETARCH TARGETVARIANT\nLABEL p=$TARGETPLATFORM a=$TARGETARCH v=$TARGETVARIANT\n' \
+        >"$T/argctx/Dockerfile"
     chown -R 0:0 "$T"
     B=/proc/sys/fs/binfmt_misc
     run in_own_binfmt sh -c '
         "$1" build -q --platform linux/arm64 -t r:arm64 "$2" >/dev/null || exit 1
         echo "== aarch64"; cat '$B'/qemu-aarch64; "$3" uname -m
-        "$1" build -q --platform linux/amd64,armhf -t r:multi "$2" >/dev/null || exit 1
-        echo "== arm"; cat '$B'/qemu-arm; "$4" uname -m' sh "$KILN" "$T/ctx" "$a64" "$a32"
+        "$1" build -q --platform linux/amd64,armhf -t r:multi "$5" >/dev/null || exit 1
+        echo "== arm"; cat '$B'/qemu-arm; "$4" uname -m' sh "$KILN" "$T/ctx" "$a64" "$a32" "$T/argctx"
     [ "$status" -eq 0 ] || { echo "$output"; false; }
     [[ "$output" != *"QEMU"* ]]
     # registered, with F (the emulator opened at registration: it works in a
@@ -141,6 +144,8 @@ in_empty_binfmt() {
     [ "$(jq -c '.manifests[1].platform' <<<"$raw")" = '{"architecture":"arm","os":"linux","variant":"v7"}' ]
     [ "$(kiln inspect --platform linux/arm/v7 -f .architecture r:multi)" = arm ]
     [ "$(kiln inspect --platform linux/arm/v7 r:multi | jq -r '.[0].variant')" = v7 ]
+    [ "$(kiln inspect --platform linux/arm/v7 r:multi | jq -c '.[0].config.config.Labels')" = '{"a":"arm","p":"linux/arm/v7","v":"v7"}' ]
+    [ "$(kiln inspect --platform linux/amd64 r:multi | jq -c '.[0].config.config.Labels')" = '{"a":"amd64","p":"linux/amd64","v":""}' ]
     # the machine's handlers: as they were
     [ "$(ls /proc/sys/fs/binfmt_misc)" = "$before" ]
 }
