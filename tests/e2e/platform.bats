@@ -88,6 +88,16 @@ setup() {
     [[ "$output" == *"FROM busybox:multi"* ]]
     run kiln images bad
     [ "${#lines[@]}" -eq 1 ]
+    # run, inspect, history of a platform an index lacks: named by the name given
+    for c in "run --rm --platform linux/riscv64 busybox:multi true" "inspect --platform linux/riscv64 busybox:multi" \
+        "history --platform linux/riscv64 busybox:multi"; do
+        # shellcheck disable=SC2086
+        run kiln $c
+        [ "$status" -ne 0 ]
+        [[ "$output" == *'image "busybox:multi": '*"index has no image for linux/riscv64 (it has linux/amd64, linux/arm64)"* ]] ||
+            { echo "$c: $output"; false; }
+    done
+    [ -z "$(kiln ps -a -q)" ]
 }
 
 @test "a failing foreign RUN names its platform and exit status" {
@@ -137,6 +147,17 @@ DF
     [ "$(kiln run --rm --platform linux/arm64 "$REG/app:multi" cat /arch /out)" = "aarch64
 arm64 x86_64" ]
     [ "$(kiln run --rm "$REG/app:multi" cat /arch)" = x86_64 ]
+    # a plain pull keeps this machine's image alone: another platform is one error
+    # naming it and what the store has; pull --platform fetches that one
+    export KILN_ROOT="$BATS_TEST_TMPDIR/plain"
+    kiln pull -q "$REG/app:multi" >/dev/null
+    [ "$(kiln images --format json "$REG/app:multi" | jq -c '.[0].platforms')" = '["linux/amd64"]' ]
+    run kiln run --rm --platform linux/arm64 "$REG/app:multi" cat /arch
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"image \"$REG/app:multi\": "*"the image is for linux/amd64 only, not linux/arm64"* ]] || { echo "$output"; false; }
+    [ -z "$(kiln ps -a -q)" ]
+    kiln pull -q --platform linux/arm64 "$REG/app:multi" >/dev/null
+    [ "$(kiln run --rm --platform linux/arm64 "$REG/app:multi" cat /arch)" = aarch64 ]
 }
 
 @test "a native stage without TARGET* args runs once for both platforms; with TARGETARCH once each" {
@@ -244,9 +265,12 @@ arm64 x86_64" ]
     [ "$(kiln run --rm --platform linux/arm64 fromreg cat /arch)" = aarch64 ]
     [ "$(kiln images --format json "$REG/busybox:multi" | jq -c '.[0].platforms')" = '["linux/amd64","linux/arm64"]' ]
     # a platform the registry's index lacks: named, with what it has
-    run kiln build --tls-verify=false --platform linux/riscv64 -t bad "$ctx"
+    run kiln build --progress=plain --tls-verify=false --platform linux/amd64,linux/riscv64 -t bad "$ctx"
     [ "$status" -ne 0 ]
     [[ "$output" == *"linux/riscv64"*"linux/amd64, linux/arm64"* ]] || { echo "$output"; false; }
+    [[ "$output" == *"$REG/busybox:multi"* ]]
+    # before any step (the amd64 platform's too)
+    ! grep -Eq '^#[0-9]+ (DONE|CACHED)' <<<"$output"
 }
 
 @test "a shared cache mount is used by one platform's step at a time" {
