@@ -332,3 +332,23 @@ DF
     run kiln fsck
     [[ "$output" == *"0 problems"* ]] || { echo "$output"; false; }
 }
+
+@test "the platform is part of every step's key: steps that read nothing of it still run per platform" {
+    ctx="$BATS_TEST_TMPDIR/plain"
+    mkdir -p "$ctx"
+    echo x >"$ctx/f"
+    printf 'FROM scratch\nCOPY f /f\nENV A=1\n' >"$ctx/Dockerfile"
+    run kiln build --progress=plain --platform linux/amd64,linux/arm64 -t plain "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_cached "$output")" -eq 0 ]
+    [ "$(grep -c 'COPY f /f' <<<"$output")" -eq 2 ]
+    [ "$(kiln inspect --platform linux/arm64 -f .architecture plain)" = arm64 ]
+    [ "$(kiln inspect --platform linux/amd64 -f .architecture plain)" = amd64 ]
+    # each platform alone: all from the cache, the same images as in the index
+    for p in amd64 arm64; do
+        run kiln build --progress=plain --platform linux/$p -t plain:$p "$ctx"
+        [ "$status" -eq 0 ]
+        [ "$(count_done "$output")" -eq 0 ]
+        [ "$(kiln inspect -f .digest plain:$p)" = "$(kiln inspect --platform linux/$p -f .digest plain)" ]
+    done
+}
