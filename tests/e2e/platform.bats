@@ -244,6 +244,8 @@ arm64 x86_64" ]
     [ "$(kiln run --rm --platform linux/arm64 app:multi cat /arch)" = aarch64 ]
     kiln export --platform linux/arm64 -o "$BATS_TEST_TMPDIR/arm.tar" app:multi
     [ "$(tar -xOf "$BATS_TEST_TMPDIR/arm.tar" arch)" = aarch64 ]
+    kiln export -o "$BATS_TEST_TMPDIR/host.tar" app:multi
+    [ "$(tar -xOf "$BATS_TEST_TMPDIR/host.tar" arch)" = x86_64 ]
     [[ "$(kiln history --platform linux/arm64 app:multi)" == *"RUN uname -m > /arch"* ]]
     arm_id=$(kiln inspect --platform linux/arm64 -f .id app:multi)
     [ "$(kiln versions --format json --platform linux/arm64 app:multi | jq -r .id)" = "$arm_id" ]
