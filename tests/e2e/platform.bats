@@ -90,7 +90,8 @@ setup() {
     [ "${#lines[@]}" -eq 1 ]
     # run, inspect, history of a platform an index lacks: named by the name given
     for c in "run --rm --platform linux/riscv64 busybox:multi true" "inspect --platform linux/riscv64 busybox:multi" \
-        "history --platform linux/riscv64 busybox:multi"; do
+        "history --platform linux/riscv64 busybox:multi" \
+        "export --platform linux/riscv64 -o $BATS_TEST_TMPDIR/x.tar busybox:multi"; do
         # shellcheck disable=SC2086
         run kiln $c
         [ "$status" -ne 0 ]
@@ -98,6 +99,7 @@ setup() {
             { echo "$c: $output"; false; }
     done
     [ -z "$(kiln ps -a -q)" ]
+    [ ! -e "$BATS_TEST_TMPDIR/x.tar" ]
 }
 
 @test "a failing foreign RUN names its platform and exit status" {
