@@ -150,7 +150,7 @@ in_empty_binfmt() {
     [ "$(ls /proc/sys/fs/binfmt_misc)" = "$before" ]
 }
 
-@test "binfmt: root with a handler kiln cannot use (no F flag, disabled): one message, no step, nothing started" {
+@test "binfmt: root with a handler kiln cannot use (no F flag, disabled) or none to register: one message, no step, nothing started" {
     own_binfmt_or_skip
     [ -r /usr/lib/binfmt.d/qemu-aarch64.conf ] || skip "qemu-user-static not installed"
     arm64_image
@@ -178,6 +178,20 @@ in_empty_binfmt() {
         [[ "$output" == *"binfmt_misc handler qemu-aarch64 $want"* ]] || { echo "$output"; false; }
         [ -z "$(kiln ps -a -q)" ]
     done
+    # no handler and nothing to register it from (qemu-user-static not installed:
+    # an empty /usr/lib/binfmt.d in the namespace): the message, no step, no container
+    mkdir "$T/nobinfmtd"
+    for c in "build --progress=plain --platform linux/arm64 -t nf $T/ctx" "run --rm --platform linux/arm64 bb:arm64 uname -m"; do
+        # shellcheck disable=SC2086
+        run in_own_binfmt sh -c 'mount --bind "$1" /usr/lib/binfmt.d && shift && exec "$@"' sh "$T/nobinfmtd" "$KILN" $c
+        [ "$status" -ne 0 ]
+        [[ "$output" == *"platform linux/arm64 needs QEMU user emulation: binfmt_misc handler qemu-aarch64 is not registered"* ]] ||
+            { echo "$c: $output"; false; }
+        [[ "$output" == *'`apt-get install qemu-user-static binfmt-support`'*'`update-binfmts --enable qemu-aarch64`'* ]]
+        ! grep -Eq '^#[0-9]+ ' <<<"$output"
+        ! grep -qx aarch64 <<<"$output"
+    done
+    [ -z "$(kiln ps -a -q)" ]
     run kiln images nf
     [ "${#lines[@]}" -eq 1 ]
 }
