@@ -50,11 +50,12 @@ static json_t *describe(struct store *s, const struct image *img)
         json_array_append_new(layers, json_string(digest_str(&img->layers[i].diffid, d)));
     }
     return json_pack(
-        "{s:s, s:s, s:s, s:o, s:s?, s:s?, s:s?, s:I, s:o, s:O, s:O}", "id",
+        "{s:s, s:s, s:s, s:o, s:s?, s:s?, s:s*, s:s?, s:I, s:o, s:O, s:O}", "id",
         digest_str(&img->config.digest, id), "digest", digest_str(&img->manifest.digest, dg),
         "mediaType", img->manifest.media_type, "repoTags", repo_tags(s, img), "created",
         json_string_value(json_object_get(img->config_json, "created")), "architecture",
-        json_string_value(json_object_get(img->config_json, "architecture")), "os",
+        json_string_value(json_object_get(img->config_json, "architecture")), "variant",
+        json_string_value(json_object_get(img->config_json, "variant")), "os",
         json_string_value(json_object_get(img->config_json, "os")), "size",
         (json_int_t)cli_image_size(img), "diffIds", layers, "manifest", img->manifest_json,
         "config", img->config_json);
@@ -210,7 +211,8 @@ static const struct cli_spec inspect_spec = {
             "NetworkSettings (NetworkMode, Ports, Pod); anything else is taken as an image.\n"
             "Prints a JSON array with one object per IMAGE (a name, an image id or prefix,\n"
             "or a manifest digest): id (config digest), digest (manifest digest),\n"
-            "mediaType, repoTags, created, architecture, os, size (bytes of its blobs),\n"
+            "mediaType, repoTags, created, architecture, variant (where the config has\n"
+            "one: v7 of linux/arm/v7), os, size (bytes of its blobs),\n"
             "diffIds, manifest and config (the documents as stored). For a name tagged\n"
             "on an index (a multi-platform image): also index, indexDigest and platforms;\n"
             "the image described is this machine's, or --platform's.\n",

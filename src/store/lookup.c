@@ -70,6 +70,18 @@ int store_image_load(struct store *s, const char *what, struct image **out, stru
     return store_image_load_platform(s, what, NULL, out, err);
 }
 
+/* A manifest found by the name the user gave: an image or index without the
+ * platform wanted is named by it too (not by its digest alone). */
+static int load_named(struct store *s, const char *what, const struct digest *d,
+                      const struct platform *want, struct image **out, struct kiln_error **err)
+{
+    if (store_image_load_manifest_platform(s, d, want, out, err) == 0)
+        return 0;
+    if (err != NULL && *err != NULL && (*err)->code == KILN_E_PLATFORM)
+        kiln_error_prefix(err, "image \"%s\"", what);
+    return -1;
+}
+
 int store_image_load_platform(struct store *s, const char *what, const struct platform *want,
                               struct image **out, struct kiln_error **err)
 {
@@ -97,14 +109,14 @@ int store_image_load_platform(struct store *s, const char *what, const struct pl
         if (store_resolve_tag(s, what, &desc, &terr) == 0) {
             reference_release(&r);
             kiln_error_free(rerr);
-            int rc = store_image_load_manifest_platform(s, &desc.digest, want, out, err);
+            int rc = load_named(s, what, &desc.digest, want, out, err);
             descriptor_release(&desc);
             return rc;
         }
         kiln_error_free(terr);
         if (r.has_digest && store_blob_has(s, &r.digest)) {
             reference_release(&r);
-            return store_image_load_manifest_platform(s, &r.digest, want, out, err);
+            return load_named(s, what, &r.digest, want, out, err);
         }
         reference_release(&r);
     }

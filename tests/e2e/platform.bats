@@ -88,6 +88,18 @@ setup() {
     [[ "$output" == *"FROM busybox:multi"* ]]
     run kiln images bad
     [ "${#lines[@]}" -eq 1 ]
+    # run, inspect, history of a platform an index lacks: named by the name given
+    for c in "run --rm --platform linux/riscv64 busybox:multi true" "inspect --platform linux/riscv64 busybox:multi" \
+        "history --platform linux/riscv64 busybox:multi" \
+        "export --platform linux/riscv64 -o $BATS_TEST_TMPDIR/x.tar busybox:multi"; do
+        # shellcheck disable=SC2086
+        run kiln $c
+        [ "$status" -ne 0 ]
+        [[ "$output" == *'image "busybox:multi": '*"index has no image for linux/riscv64 (it has linux/amd64, linux/arm64)"* ]] ||
+            { echo "$c: $output"; false; }
+    done
+    [ -z "$(kiln ps -a -q)" ]
+    [ ! -e "$BATS_TEST_TMPDIR/x.tar" ]
 }
 
 @test "a failing foreign RUN names its platform and exit status" {
@@ -96,8 +108,30 @@ setup() {
     printf 'FROM busybox:multi\nRUN [ "$(uname -m)" != aarch64 ] || exit 7\n' >"$ctx/Dockerfile"
     run kiln build --platform linux/amd64,linux/arm64 -t f "$ctx"
     [ "$status" -ne 0 ]
-    [[ "$output" == *"linux/arm64"* ]]
-    [[ "$output" == *"7"* ]]
+    [[ "$output" == *"kiln: linux/arm64: Dockerfile:2: RUN "*": the command exited with status 7"* ]] ||
+        { echo "$output"; false; }
+    run kiln images f
+    [ "${#lines[@]}" -eq 1 ]
+}
+
+@test "BuildKit's platform args: TARGET* and BUILD* per platform, in RUN and LABEL" {
+    ctx="$BATS_TEST_TMPDIR/args"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:multi
+ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT BUILDPLATFORM BUILDOS BUILDARCH BUILDVARIANT
+RUN sleep 2 && echo "$TARGETPLATFORM $TARGETOS $TARGETARCH [$TARGETVARIANT] $BUILDPLATFORM $BUILDOS $BUILDARCH [$BUILDVARIANT]" > /args
+LABEL target=$TARGETPLATFORM build=$BUILDPLATFORM
+DF
+    run kiln build --progress=plain --platform linux/amd64,linux/arm64/v8 -t args "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    # the platforms build at once: both RUNs (2 s each) start before either is done
+    [ "$(grep -E '^#[0-9]+ (\[linux/|DONE)' <<<"$output" | head -n 2 | grep -c 'RUN sleep 2')" -eq 2 ] ||
+        { echo "$output"; false; }
+    [ "$(kiln run --rm --platform linux/amd64 args cat /args)" = "linux/amd64 linux amd64 [] linux/amd64 linux amd64 []" ]
+    [ "$(kiln run --rm --platform linux/arm64 args cat /args)" = "linux/arm64 linux arm64 [] linux/amd64 linux amd64 []" ]
+    [ "$(kiln inspect --platform linux/arm64 -f .config.config.Labels.target args)" = linux/arm64 ]
+    [ "$(kiln inspect --platform linux/arm64 -f .config.config.Labels.build args)" = linux/amd64 ]
 }
 
 @test "push to a registry: skopeo copy --all reads both; pull into an empty store and run arm64" {
@@ -115,6 +149,17 @@ setup() {
     [ "$(kiln run --rm --platform linux/arm64 "$REG/app:multi" cat /arch /out)" = "aarch64
 arm64 x86_64" ]
     [ "$(kiln run --rm "$REG/app:multi" cat /arch)" = x86_64 ]
+    # a plain pull keeps this machine's image alone: another platform is one error
+    # naming it and what the store has; pull --platform fetches that one
+    export KILN_ROOT="$BATS_TEST_TMPDIR/plain"
+    kiln pull -q "$REG/app:multi" >/dev/null
+    [ "$(kiln images --format json "$REG/app:multi" | jq -c '.[0].platforms')" = '["linux/amd64"]' ]
+    run kiln run --rm --platform linux/arm64 "$REG/app:multi" cat /arch
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"image \"$REG/app:multi\": "*"the image is for linux/amd64 only, not linux/arm64"* ]] || { echo "$output"; false; }
+    [ -z "$(kiln ps -a -q)" ]
+    kiln pull -q --platform linux/arm64 "$REG/app:multi" >/dev/null
+    [ "$(kiln run --rm --platform linux/arm64 "$REG/app:multi" cat /arch)" = aarch64 ]
 }
 
 @test "a native stage without TARGET* args runs once for both platforms; with TARGETARCH once each" {
@@ -201,6 +246,8 @@ arm64 x86_64" ]
     [ "$(kiln run --rm --platform linux/arm64 app:multi cat /arch)" = aarch64 ]
     kiln export --platform linux/arm64 -o "$BATS_TEST_TMPDIR/arm.tar" app:multi
     [ "$(tar -xOf "$BATS_TEST_TMPDIR/arm.tar" arch)" = aarch64 ]
+    kiln export -o "$BATS_TEST_TMPDIR/host.tar" app:multi
+    [ "$(tar -xOf "$BATS_TEST_TMPDIR/host.tar" arch)" = x86_64 ]
     [[ "$(kiln history --platform linux/arm64 app:multi)" == *"RUN uname -m > /arch"* ]]
     arm_id=$(kiln inspect --platform linux/arm64 -f .id app:multi)
     [ "$(kiln versions --format json --platform linux/arm64 app:multi | jq -r .id)" = "$arm_id" ]
@@ -222,9 +269,12 @@ arm64 x86_64" ]
     [ "$(kiln run --rm --platform linux/arm64 fromreg cat /arch)" = aarch64 ]
     [ "$(kiln images --format json "$REG/busybox:multi" | jq -c '.[0].platforms')" = '["linux/amd64","linux/arm64"]' ]
     # a platform the registry's index lacks: named, with what it has
-    run kiln build --tls-verify=false --platform linux/riscv64 -t bad "$ctx"
+    run kiln build --progress=plain --tls-verify=false --platform linux/amd64,linux/riscv64 -t bad "$ctx"
     [ "$status" -ne 0 ]
     [[ "$output" == *"linux/riscv64"*"linux/amd64, linux/arm64"* ]] || { echo "$output"; false; }
+    [[ "$output" == *"$REG/busybox:multi"* ]]
+    # before any step (the amd64 platform's too)
+    ! grep -Eq '^#[0-9]+ (DONE|CACHED)' <<<"$output"
 }
 
 @test "a shared cache mount is used by one platform's step at a time" {
@@ -238,4 +288,71 @@ DF
     run kiln build --progress=plain --platform linux/amd64,linux/arm64 -t cm "$ctx"
     [ "$status" -eq 0 ] || { echo "$output"; false; }
     [ "$(count_done "$output")" -eq 2 ]
+}
+
+@test "rmi of an index: the tag, the index and its images no other tag holds; prune and fsck after" {
+    kiln build -q --platform linux/amd64,linux/arm64 -t app:multi "$(app_context)" >/dev/null
+    idx=$(tag_digest "$KILN_ROOT" app:multi)
+    amd=$(kiln inspect --platform linux/amd64 -f .digest app:multi)
+    arm=$(kiln inspect --platform linux/arm64 -f .digest app:multi)
+    [ "$amd" != "$arm" ]
+    kiln tag "$arm" arm:only
+    run kiln rmi app:multi
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [[ "$output" == *"Untagged: app:multi"* ]]
+    run kiln images app
+    [ "${#lines[@]}" -eq 1 ]
+    # the index and the amd64 image gone; the arm64 image, tagged, kept
+    [ ! -e "$KILN_ROOT/blobs/sha256/${idx#sha256:}" ]
+    run kiln inspect "$amd"
+    [ "$status" -ne 0 ]
+    [ "$(kiln inspect -f .digest arm:only)" = "$arm" ]
+    [ "$(kiln run --rm arm:only cat /arch)" = aarch64 ]
+    kiln prune >/dev/null
+    [ ! -e "$KILN_ROOT/blobs/sha256/${amd#sha256:}" ]
+    [ "$(kiln run --rm arm:only cat /arch)" = aarch64 ]
+    # the base index FROM named: untouched
+    [ "$(kiln images --format json busybox:multi | jq -c '.[0].platforms')" = '["linux/amd64","linux/arm64"]' ]
+    [ "$(kiln run --rm --platform linux/arm64 busybox:multi uname -m)" = aarch64 ]
+    kiln rmi arm:only >/dev/null
+    kiln prune >/dev/null
+    [ ! -e "$KILN_ROOT/blobs/sha256/${arm#sha256:}" ]
+    run kiln fsck
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"0 problems"* ]] || { echo "$output"; false; }
+    # an index of tagged images (kiln index): rmi of it leaves them and their tags
+    bamd=$(kiln inspect --platform linux/amd64 -f .digest busybox:multi)
+    barm=$(kiln inspect --platform linux/arm64 -f .digest busybox:multi)
+    kiln tag "$bamd" b:amd64
+    kiln tag "$barm" b:arm64
+    kiln rmi busybox:multi >/dev/null
+    kiln index b:multi b:amd64 b:arm64 >/dev/null
+    kiln rmi b:multi >/dev/null
+    kiln prune >/dev/null
+    run kiln images --format json
+    [ "$(jq -c '[.[] | .repository + ":" + .tag] | sort' <<<"$output")" = '["b:amd64","b:arm64"]' ] || { echo "$output"; false; }
+    [ "$(kiln inspect -f .digest b:amd64)" = "$bamd" ]
+    [ "$(kiln run --rm b:arm64 uname -m)" = aarch64 ]
+    run kiln fsck
+    [[ "$output" == *"0 problems"* ]] || { echo "$output"; false; }
+}
+
+@test "the platform is part of every step's key: steps that read nothing of it still run per platform" {
+    ctx="$BATS_TEST_TMPDIR/plain"
+    mkdir -p "$ctx"
+    echo x >"$ctx/f"
+    printf 'FROM scratch\nCOPY f /f\nENV A=1\n' >"$ctx/Dockerfile"
+    run kiln build --progress=plain --platform linux/amd64,linux/arm64 -t plain "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    [ "$(count_cached "$output")" -eq 0 ]
+    [ "$(grep -c 'COPY f /f' <<<"$output")" -eq 2 ]
+    [ "$(kiln inspect --platform linux/arm64 -f .architecture plain)" = arm64 ]
+    [ "$(kiln inspect --platform linux/amd64 -f .architecture plain)" = amd64 ]
+    # each platform alone: all from the cache, the same images as in the index
+    for p in amd64 arm64; do
+        run kiln build --progress=plain --platform linux/$p -t plain:$p "$ctx"
+        [ "$status" -eq 0 ]
+        [ "$(count_done "$output")" -eq 0 ]
+        [ "$(kiln inspect -f .digest plain:$p)" = "$(kiln inspect --platform linux/$p -f .digest plain)" ]
+    done
 }

@@ -6,22 +6,32 @@ load build_helpers
 
 ARM64_BUSYBOX_CACHE=${KILN_TEST_ARM64_BUSYBOX:-/var/tmp/kiln-test-busybox-arm64}
 
-# Prints the path of an aarch64 busybox binary (fetching it the first time).
-arm64_busybox() {
-    local c="$ARM64_BUSYBOX_CACHE"
+# deb_busybox ARCH: prints the path of Debian's busybox-static binary for the
+# Debian architecture ARCH (arm64, armhf, ...), fetched the first time into
+# /var/tmp/kiln-test-busybox-ARCH with a throwaway apt configuration.
+deb_busybox() {
+    local arch="$1" c="/var/tmp/kiln-test-busybox-$1"
+    [ "$arch" = arm64 ] && c="$ARM64_BUSYBOX_CACHE"
     if [ ! -x "$c/busybox" ]; then
         local t
         t=$(mktemp -d)
         mkdir -p "$t/lists/partial" "$t/cache/archives/partial"
         local o=(-o "Dir::State::Lists=$t/lists" -o "Dir::Cache=$t/cache" -o "Dir::State::Status=/dev/null"
-            -o "APT::Architecture=arm64" -o "APT::Architectures::=arm64" -qq)
-        apt-get "${o[@]}" update >/dev/null 2>&1 &&
-            (cd "$t" && apt-get "${o[@]}" download busybox-static:arm64 >/dev/null 2>&1) &&
-            dpkg-deb -x "$t"/busybox-static_*_arm64.deb "$t/x" &&
+            -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch" -qq)
+        # update's status aside: one list out of sync on the mirror (security's,
+        # say) fails it while the main archive's list, which has busybox, is there
+        apt-get "${o[@]}" update >/dev/null 2>&1
+        (cd "$t" && apt-get "${o[@]}" download "busybox-static:$arch" >/dev/null 2>&1) &&
+            dpkg-deb -x "$t"/busybox-static_*_"$arch".deb "$t/x" &&
             mkdir -p "$c" && cp "$t/x/bin/busybox" "$c/busybox.tmp" && mv "$c/busybox.tmp" "$c/busybox"
         rm -rf "$t"
     fi
     [ -x "$c/busybox" ] && echo "$c/busybox"
+}
+
+# Prints the path of an aarch64 busybox binary (fetching it the first time).
+arm64_busybox() {
+    deb_busybox arm64
 }
 
 # A root file system like make_busybox_rootfs's with the given busybox binary.
