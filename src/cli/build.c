@@ -513,7 +513,7 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
     if (rc == 0) {
         digest_str(&res.config, id);
         if (f.iidfile != NULL)
-            rc = write_file_atomic(f.iidfile, id, strlen(id), 0644, &err);
+            rc = write_output_file(f.iidfile, id, strlen(id), 0644, &err);
     }
     if (rc == 0 && f.output != NULL) {
         char md[DIGEST_STR_LEN + 1];

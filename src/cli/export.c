@@ -97,24 +97,19 @@ static int cmd_export(struct cli_global *g, int argc, char **argv)
     if (strcmp(output, "-") == 0) {
         out = fcntl(1, F_DUPFD_CLOEXEC, 0);
     } else {
-        partial = xasprintf("%s.partial", output);
-        out = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (out < 0) {
-            kiln_error_errno(&err, errno, "export: cannot create %s", partial);
+        out = output_open(output, 0644, &partial, &err);
+        if (out < 0)
             goto done;
-        }
     }
     struct layer_write_opts wo = {.epoch = -1};
     if (layer_write_from_dir(dfd, &wo, byte_sink_fd(out), NULL, NULL, &err) < 0)
         goto done;
-    if (partial != NULL && (fsync(out) < 0 || rename(partial, output) < 0)) {
-        kiln_error_errno(&err, errno, "export: cannot write %s", output);
+    if (strcmp(output, "-") != 0 && output_commit(out, partial, output, &err) < 0)
         goto done;
-    }
     rc = 0;
 done:
-    if (rc < 0 && partial != NULL)
-        unlink(partial);
+    if (rc < 0)
+        output_abort(partial);
     rm_rf(tmpl, NULL);
     return rc < 0 ? cli_fail(err) : EXIT_OK;
 }

@@ -146,7 +146,7 @@ static int kube_generate_cmd(struct cli_global *g, int argc, char **argv)
     else if (rc == 0)
         rc = kiln_error_prefix(&err, "internal: the generated manifest does not read back");
     if (rc == 0 && file != NULL)
-        rc = write_file_atomic(file, out.buf, out.len, 0644, &err);
+        rc = write_output_file(file, out.buf, out.len, 0644, &err);
     if (rc < 0)
         return cli_fail(err);
     if (file == NULL)

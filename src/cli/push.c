@@ -54,7 +54,7 @@ static int cmd_push(struct cli_global *g, int argc, char **argv)
     cli_progress_free(p);
     if (r < 0)
         return cli_fail(err);
-    if (digestfile != NULL && write_file_atomic(digestfile, digest, strlen(digest), 0644, &err) < 0)
+    if (digestfile != NULL && write_output_file(digestfile, digest, strlen(digest), 0644, &err) < 0)
         return cli_fail(err);
     printf("%s\n", digest);
     return EXIT_OK;

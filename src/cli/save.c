@@ -17,6 +17,7 @@
 #include "store/reference.h"
 #include "store/store.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/json.h"
 #include "util/strbuf.h"
 
@@ -311,26 +312,21 @@ static int cmd_save(struct cli_global *g, int argc, char **argv)
     if (strcmp(output, "-") == 0) {
         out = fcntl(1, F_DUPFD_CLOEXEC, 0);
     } else {
-        partial = xasprintf("%s.partial", output);
-        out = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (out < 0) {
-            kiln_error_errno(&err, errno, "save: cannot create %s", partial);
+        out = output_open(output, 0644, &partial, &err);
+        if (out < 0)
             goto done;
-        }
     }
     w = tar_writer_new((struct byte_sink){sink_to_fd, &out});
     if ((docker ? save_docker(s, v, n, w, &err) : save_oci(s, v, n, w, &err)) < 0 ||
         tar_writer_finish(w, NULL, NULL, &err) < 0)
         goto done;
-    if (partial != NULL && (fsync(out) < 0 || rename(partial, output) < 0)) {
-        kiln_error_errno(&err, errno, "save: cannot write %s", output);
+    if (strcmp(output, "-") != 0 && output_commit(out, partial, output, &err) < 0)
         goto done;
-    }
     rc = 0;
 done:
     tar_writer_free(w);
-    if (rc < 0 && partial != NULL)
-        unlink(partial);
+    if (rc < 0)
+        output_abort(partial);
     for (size_t i = 0; i < n; i++) {
         image_free(v[i].img);
         free(v[i].tag);

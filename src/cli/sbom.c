@@ -20,7 +20,8 @@
 #include "util/platform.h"
 #include "util/strbuf.h"
 
-/* Writes data to path (atomically: a temporary file renamed) or stdout. */
+/* Writes data to path (write_output_file: a regular file atomically, a device
+ * or a FIFO in place) or stdout. */
 static int write_out(const char *path, const char *data, size_t len)
 {
     if (path == NULL || strcmp(path, "-") == 0) {
@@ -30,25 +31,9 @@ static int write_out(const char *path, const char *data, size_t len)
         }
         return EXIT_OK;
     }
-    cleanup_free char *tmp = xasprintf("%s.kiln-tmp.%d", path, (int)getpid());
-    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int ok = fd >= 0;
-    for (size_t off = 0; ok && off < len;) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        ok = w > 0;
-        off += w > 0 ? (size_t)w : 0;
-    }
-    int e = errno;
-    if (ok && (fsync(fd) < 0 || rename(tmp, path) < 0))
-        ok = 0, e = errno;
-    if (!ok) {
-        if (fd >= 0)
-            unlink(tmp);
-        fprintf(stderr, "kiln: write %s: %s\n", path, strerror(e));
-        return EXIT_FAIL;
-    }
+    struct kiln_error *err = NULL;
+    if (write_output_file(path, data, len, 0644, &err) < 0)
+        return cli_fail(err);
     return EXIT_OK;
 }
 

@@ -366,7 +366,7 @@ static int run_scan(struct cli_global *g, const struct scan_cli *o, const char *
                 cleanup_free char *s = json_dumps(doc, JSON_INDENT(2));
                 if (!o->output)
                     printf("%s\n", s);
-                else if (write_file_atomic(o->output, s, strlen(s), 0644, &err) < 0)
+                else if (write_output_file(o->output, s, strlen(s), 0644, &err) < 0)
                     rc = cli_fail(err);
             }
             size_t failing = o->fail_minor ? res.n : scan_result_failing(&res);

@@ -107,6 +107,60 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
     return fsync_parent_dir(path, err);
 }
 
+int output_open(const char *path, mode_t mode, char **partial, struct kiln_error **err)
+{
+    struct stat st;
+    *partial = NULL;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        if (fd < 0)
+            return kiln_error_errno(err, errno, "cannot write %s", path);
+        return fd;
+    }
+    char *tmp = xasprintf("%s.kiln-partial.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return kiln_error_errno(err, e, "cannot create a file beside %s", path);
+    }
+    *partial = tmp;
+    return fd;
+}
+
+int output_commit(int fd, const char *partial, const char *path, struct kiln_error **err)
+{
+    if (partial == NULL)
+        return 0;
+    if (fsync(fd) < 0 || rename(partial, path) < 0) {
+        int e = errno;
+        unlink(partial);
+        return kiln_error_errno(err, e, "cannot write %s", path);
+    }
+    return fsync_parent_dir(path, err);
+}
+
+void output_abort(const char *partial)
+{
+    if (partial != NULL)
+        unlink(partial);
+}
+
+int write_output_file(const char *path, const void *data, size_t len, mode_t mode,
+                      struct kiln_error **err)
+{
+    cleanup_free char *partial = NULL;
+    cleanup_close int fd = output_open(path, mode, &partial, err);
+    if (fd < 0)
+        return -1;
+    if (write_all(fd, data, len) < 0) {
+        int e = errno;
+        output_abort(partial);
+        return kiln_error_errno(err, e, "write %s", path);
+    }
+    return output_commit(fd, partial, path, err);
+}
+
 int mkdir_p(const char *path, mode_t mode, struct kiln_error **err)
 {
     cleanup_free char *p = xstrdup(path);

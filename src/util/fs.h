@@ -17,6 +17,20 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
  * rename, fsync of the directory. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                       struct kiln_error **err);
+/* Files a user names on the command line (-o, --iidfile, --digestfile ...).
+ * A regular file, or none yet, is replaced atomically (a temporary file in
+ * its directory, renamed over it at the end); anything else that exists there
+ * (a device such as /dev/null or /dev/stdout, a FIFO, a symlink) is opened and
+ * written in place, as a shell's redirection does: renaming over it would
+ * replace the device or the link itself.
+ * output_open returns the fd to write to and sets *partial to the temporary
+ * path (NULL when writing in place); output_commit fsyncs and renames it;
+ * output_abort removes it. write_output_file does all three for a buffer. */
+int output_open(const char *path, mode_t mode, char **partial, struct kiln_error **err);
+int output_commit(int fd, const char *partial, const char *path, struct kiln_error **err);
+void output_abort(const char *partial);
+int write_output_file(const char *path, const void *data, size_t len, mode_t mode,
+                      struct kiln_error **err);
 /* Writes all of buf to fd, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
 int fsync_dir(const char *path, struct kiln_error **err);

@@ -1,9 +1,11 @@
 /* util/: strbuf, arena, digest, error chaining, fs helpers. */
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -181,6 +183,76 @@ static void test_human(void)
            "the largest size still fits 16 bytes");
 }
 
+/* write_output_file: a regular file is replaced atomically, a device, a FIFO or
+ * a symlink is written in place (kiln sbom -o /dev/null once renamed a file over
+ * the host's /dev/null). */
+static void test_output_file(void)
+{
+    char dir[] = "/tmp/kiln-test-out.XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        ok(0, "mkdtemp");
+        return;
+    }
+    struct kiln_error *err = NULL;
+    char path[256], target[256];
+    cleanup_free char *got = NULL;
+    struct stat st;
+
+    snprintf(path, sizeof path, "%s/new", dir);
+    ok(write_output_file(path, "one\n", 4, 0644, &err) == 0, "a new file is written");
+    ok(read_file(path, 100, &got, NULL, NULL) == 0 && strcmp(got, "one\n") == 0,
+       "with its content");
+    free(got), got = NULL;
+    ino_t before = stat(path, &st) == 0 ? st.st_ino : 0;
+    ok(write_output_file(path, "two\n", 4, 0644, &err) == 0, "a regular file is replaced");
+    ok(stat(path, &st) == 0 && st.st_ino != before, "by a new inode (renamed over: atomic)");
+
+    snprintf(path, sizeof path, "%s/null", dir);
+    int dev = mknod(path, S_IFCHR | 0666, makedev(1, 3)) == 0;
+    if (dev) {
+        ok(write_output_file(path, "x", 1, 0644, &err) == 0, "a character device is written to");
+        ok(stat(path, &st) == 0 && S_ISCHR(st.st_mode), "and is still the device");
+    } else {
+        ok(errno == EPERM, "# SKIP mknod needs root");
+        ok(errno == EPERM, "# SKIP mknod needs root");
+    }
+
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    ok(mkfifo(path, 0600) == 0, "mkfifo");
+    pid_t pid = fork();
+    if (pid == 0) {
+        char buf[16] = {0};
+        int fd = open(path, O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        _exit(n == 5 && strcmp(buf, "fifo\n") == 0 ? 0 : 1);
+    }
+    ok(write_output_file(path, "fifo\n", 5, 0644, &err) == 0, "a FIFO is written to");
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "its reader gets the bytes");
+    ok(stat(path, &st) == 0 && S_ISFIFO(st.st_mode), "and it is still a FIFO");
+
+    snprintf(target, sizeof target, "%s/real", dir);
+    snprintf(path, sizeof path, "%s/link", dir);
+    ok(write_output_file(target, "old old old\n", 12, 0644, &err) == 0 &&
+           symlink("real", path) == 0,
+       "a symlink to a file");
+    ok(write_output_file(path, "new\n", 4, 0644, &err) == 0, "writing through the symlink");
+    ok(lstat(path, &st) == 0 && S_ISLNK(st.st_mode), "leaves the link a link");
+    ok(read_file(target, 100, &got, NULL, NULL) == 0 && strcmp(got, "new\n") == 0,
+       "and its target holds the new bytes, truncated");
+    free(got), got = NULL;
+
+    snprintf(path, sizeof path, "%s/no/such/dir/f", dir);
+    ok(write_output_file(path, "x", 1, 0644, &err) < 0 && err != NULL, "a missing directory fails");
+    kiln_error_free(err), err = NULL;
+    snprintf(path, sizeof path, "%s/ro", dir);
+    mkdir(path, 0755);
+    ok(write_output_file(path, "x", 1, 0644, &err) < 0, "a directory fails");
+    kiln_error_free(err), err = NULL;
+    rm_rf(dir, NULL);
+}
+
 int main(void)
 {
     test_human();
@@ -189,5 +261,6 @@ int main(void)
     test_digest();
     test_error();
     test_fs();
+    test_output_file();
     return done_testing();
 }
