@@ -14,6 +14,7 @@
 #            is the same image and interpreter for both tools; the ratio's
 #            floor, were a tool's own part zero, is app / podman's ready
 # then the pods go (kiln kube play --down / podman kube down, timed apart as "down").
+# One untimed play of each comes first (warm-up).
 # The YAML is the overlay as kubectl kustomize renders it, with three edits podman
 # needs: the image by a tag both stores have (podman's copy of the image has another
 # manifest digest), a hostPort on the container port (podman 4.3 publishes hostPorts
@@ -110,6 +111,16 @@ wait_ready() {
     done
     return 1
 }
+
+# one untimed play of each first, so that both start warm: kiln's snapshot of the
+# image unpacked, podman's pause image built (its first pod builds it: 1-3 s more)
+"$kiln" kube play "$work/dev.yaml" >/dev/null 2>"$work/kiln.err" || { cat "$work/kiln.err" >&2; exit 1; }
+wait_ready || { echo "kube: kiln: /health did not answer" >&2; exit 1; }
+"$kiln" kube play --down "$work/dev.yaml" >/dev/null
+"${pod[@]}" kube play --network slirp4netns "$work/dev.yaml" >/dev/null 2>"$work/podman.err" ||
+    { cat "$work/podman.err" >&2; exit 1; }
+wait_ready || { echo "kube: podman: /health did not answer" >&2; exit 1; }
+"${pod[@]}" kube down "$work/dev.yaml" >/dev/null 2>&1
 
 echo "# kube play of the dev overlay ($image) -> /health answers on 127.0.0.1:$port ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 k_ready=() k_healthy=() k_down=() p_ready=() p_down=() k_cmd=() p_cmd=() k_app=() p_app=()
