@@ -9,7 +9,12 @@
 #   play     until the play command returned (pods started; the app still starting)
 #   healthy  kiln only: until `kiln ps` shows the container (healthy), i.e. its
 #            readiness probe passed
+#   app      from the app's process start (its /proc start time) until that
+#            same 200: the app's own start (uvicorn importing the app), which
+#            is the same image and interpreter for both tools; the ratio's
+#            floor, were a tool's own part zero, is app / podman's ready
 # then the pods go (kiln kube play --down / podman kube down, timed apart as "down").
+# One untimed play of each comes first (warm-up).
 # The YAML is the overlay as kubectl kustomize renders it, with three edits podman
 # needs: the image by a tag both stores have (podman's copy of the image has another
 # manifest digest), a hostPort on the container port (podman 4.3 publishes hostPorts
@@ -86,6 +91,17 @@ grep -q "hostPort: $port" "$work/dev.yaml" && grep -q 'image: localhost/kube-ben
 "${pod[@]}" image exists localhost/kube-bench:1
 rm -f "$work/image.tar"
 
+# app_start PID: the process's start, seconds since boot (as /proc/uptime)
+app_start() {
+    sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", $20 / hz }'
+}
+# app_secs READY_UPTIME PID: from the app's start to ready
+app_secs() {
+    local s
+    [ -n "$2" ] && s=$(app_start "$2" 2>/dev/null) || { echo "-"; return; }
+    awk -v r="$1" -v s="$s" 'BEGIN { printf "%.2f", r - s }'
+}
+
 # wait_ready: until /health answers (60 s at most); prints nothing, fails on timeout.
 wait_ready() {
     local i
@@ -96,14 +112,28 @@ wait_ready() {
     return 1
 }
 
+# one untimed play of each first, so that both start warm: kiln's snapshot of the
+# image unpacked, podman's pause image built (its first pod builds it: 1-3 s more)
+"$kiln" kube play "$work/dev.yaml" >/dev/null 2>"$work/kiln.err" || { cat "$work/kiln.err" >&2; exit 1; }
+wait_ready || { echo "kube: kiln: /health did not answer" >&2; exit 1; }
+"$kiln" kube play --down "$work/dev.yaml" >/dev/null
+"${pod[@]}" kube play --network slirp4netns "$work/dev.yaml" >/dev/null 2>"$work/podman.err" ||
+    { cat "$work/podman.err" >&2; exit 1; }
+wait_ready || { echo "kube: podman: /health did not answer" >&2; exit 1; }
+"${pod[@]}" kube down "$work/dev.yaml" >/dev/null 2>&1
+
 echo "# kube play of the dev overlay ($image) -> /health answers on 127.0.0.1:$port ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-k_ready=() k_healthy=() k_down=() p_ready=() p_down=() k_cmd=() p_cmd=()
+k_ready=() k_healthy=() k_down=() p_ready=() p_down=() k_cmd=() p_cmd=() k_app=() p_app=()
 for i in $(seq "$runs"); do
     t0=$(now)
     "$kiln" kube play "$work/dev.yaml" >/dev/null 2>"$work/kiln.err" || { cat "$work/kiln.err" >&2; exit 1; }
     k_cmd+=("$(since "$t0")")
     wait_ready || { echo "kube: kiln: /health did not answer" >&2; exit 1; }
     k_ready+=("$(since "$t0")")
+    up=$(cut -d' ' -f1 /proc/uptime)
+    # the app is the child of the container's init (kiln inspect's Pid)
+    ipid=$("$kiln" inspect dataenv-api-pod-api | sed -n 's/.*"Pid": \([0-9]*\).*/\1/p' | head -1)
+    k_app+=("$(app_secs "$up" "$(cut -d' ' -f1 "/proc/$ipid/task/$ipid/children" 2>/dev/null)")")
     until "$kiln" ps | grep -q '(healthy).*dataenv-api-pod-api$'; do sleep 0.02; done
     k_healthy+=("$(since "$t0")")
     t0=$(now)
@@ -116,15 +146,20 @@ for i in $(seq "$runs"); do
     p_cmd+=("$(since "$t0")")
     wait_ready || { echo "kube: podman: /health did not answer" >&2; "${pod[@]}" pod ps >&2; exit 1; }
     p_ready+=("$(since "$t0")")
+    up=$(cut -d' ' -f1 /proc/uptime)
+    p_app+=("$(app_secs "$up" "$("${pod[@]}" ps --format '{{.Pid}} {{.IsInfra}}' | awk '$2 == "false" { print $1; exit }')")")
     t0=$(now)
     "${pod[@]}" kube down "$work/dev.yaml" >/dev/null
     p_down+=("$(since "$t0")")
-    echo "run $i: kiln play ${k_cmd[-1]} s, ready ${k_ready[-1]} s (healthy ${k_healthy[-1]} s, down ${k_down[-1]} s); podman play ${p_cmd[-1]} s, ready ${p_ready[-1]} s (down ${p_down[-1]} s)"
+    echo "run $i: kiln play ${k_cmd[-1]} s, ready ${k_ready[-1]} s (app ${k_app[-1]} s, healthy ${k_healthy[-1]} s, down ${k_down[-1]} s); podman play ${p_cmd[-1]} s, ready ${p_ready[-1]} s (app ${p_app[-1]} s, down ${p_down[-1]} s); load $(cut -d' ' -f1 /proc/loadavg)"
 done
 km=$(echo "${k_ready[*]}" | median)
 pm=$(echo "${p_ready[*]}" | median)
 ratio=$(awk -v k="$km" -v p="$pm" 'BEGIN { printf "%.2f", k / p }')
 echo "median ready: kiln $km s, podman $pm s, kiln/podman $ratio (goal <= 0.3); kiln healthy $(echo "${k_healthy[*]}" | median) s"
+ka=$(echo "${k_app[*]}" | tr ' ' '\n' | grep -v '^-$' | median)
+pa=$(echo "${p_app[*]}" | tr ' ' '\n' | grep -v '^-$' | median)
+echo "median app start (process start to 200): kiln $ka s, podman $pa s; floor of the ratio (app / podman ready): $(awk -v a="$ka" -v p="$pm" 'BEGIN { printf "%.2f", a / p }')"
 echo "median play command: kiln $(echo "${k_cmd[*]}" | median) s, podman $(echo "${p_cmd[*]}" | median) s; down: kiln $(echo "${k_down[*]}" | median) s, podman $(echo "${p_down[*]}" | median) s"
 if [ $harness = 1 ]; then
     load=$(cut -d' ' -f1 /proc/loadavg)
