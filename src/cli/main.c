@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -197,6 +198,11 @@ int cli_print_help(const char *name)
 int main(int argc, char **argv)
 {
     fd_note_inherited(); /* what a supervisor must not keep (util/fs.h) */
+    /* The store, snapshots and containers' upper directories are made with
+     * the modes an image needs, not the caller's umask: under umask 077 a
+     * container's / (its upper directory) was 0700 and a non-root USER could
+     * exec nothing. Files the user names (-o ...) keep the user's umask. */
+    output_umask(umask(022));
     struct cli_global g = {0};
     static const struct option opts[] = {
         {"root", required_argument, NULL, 'r'},

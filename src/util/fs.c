@@ -107,6 +107,13 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
     return fsync_parent_dir(path, err);
 }
 
+static mode_t output_mask = 022;
+
+void output_umask(mode_t mask)
+{
+    output_mask = mask;
+}
+
 int output_open(const char *path, mode_t mode, char **partial, struct kiln_error **err)
 {
     struct stat st;
@@ -124,6 +131,7 @@ int output_open(const char *path, mode_t mode, char **partial, struct kiln_error
         free(tmp);
         return kiln_error_errno(err, e, "cannot create a file beside %s", path);
     }
+    fchmod(fd, mode & ~output_mask);
     *partial = tmp;
     return fd;
 }

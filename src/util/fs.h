@@ -27,6 +27,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
  * path (NULL when writing in place); output_commit fsyncs and renames it;
  * output_abort removes it. write_output_file does all three for a buffer. */
 int output_open(const char *path, mode_t mode, char **partial, struct kiln_error **err);
+/* The umask output_open applies to the files it creates (main sets kiln's own
+ * umask to 022 and hands the caller's here). */
+void output_umask(mode_t mask);
 int output_commit(int fd, const char *partial, const char *path, struct kiln_error **err);
 void output_abort(const char *partial);
 int write_output_file(const char *path, const void *data, size_t len, mode_t mode,

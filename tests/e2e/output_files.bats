@@ -81,3 +81,16 @@ still_null() {
     [ "$status" -ne 0 ]
     [[ $output == *"no/such/dir/x.tar"* ]]
 }
+
+@test "umask 077: a non-root USER still runs (the container's / is not 0700); -o files keep the user's umask" {
+    load run_lib
+    make_busybox_rootfs "$BATS_TEST_TMPDIR/bb"
+    export KILN_ROOT="$BATS_TEST_TMPDIR/store077"
+    run bash -c "umask 077 && '$KILN' import '$BATS_TEST_TMPDIR/bb' -t bb -c 'CMD [\"sh\"]' >/dev/null &&
+        '$KILN' run --rm -u 1000 bb sh -c 'id -u; stat -c %a /' &&
+        '$KILN' save -o '$BATS_TEST_TMPDIR/bb.tar' bb"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = 1000 ]
+    [ "${lines[1]}" = 755 ]
+    [ "$(stat -c %a "$BATS_TEST_TMPDIR/bb.tar")" = 600 ]
+}
