@@ -361,8 +361,11 @@ static void kill_wait(pid_t *p)
 void net_ns_release(struct net_ns *ns)
 {
     close_pending(ns);
-    kill_wait(&ns->slirp);
+    /* Both signalled before either is waited for: they exit side by side. */
+    if (ns->slirp > 0)
+        kill(ns->slirp, SIGKILL);
     kill_wait(&ns->holder);
+    kill_wait(&ns->slirp);
 }
 
 /* 1 if /proc/pid/comm starts with prefix. */
