@@ -101,6 +101,11 @@ static __attribute__((noreturn)) void holder_main(pid_t parent, int rootless, in
     }
     int flags = CLONE_NEWNET | (rootless ? CLONE_NEWUSER : 0);
     int e = unshare(flags) < 0 ? errno : 0;
+    /* Before the namespace is announced: a container's command may run as
+     * soon as slirp4netns is ready, and must find 127.0.0.1 up. (A new user
+     * namespace's creator has its capabilities before any mapping.) */
+    if (e == 0)
+        loopback_up();
     write_all(ready_w, &e, sizeof(e));
     close(ready_w);
     if (e)
@@ -111,7 +116,6 @@ static __attribute__((noreturn)) void holder_main(pid_t parent, int rootless, in
             _exit(1);
     }
     close_all_but(fwd, n_fwd);
-    loopback_up();
     /* The forwarder needs no capability (its host sockets are bound). */
     if (!rootless)
         drop_all_caps();
