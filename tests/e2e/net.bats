@@ -120,14 +120,16 @@ for i in range(40):
 @test "net: the container's own exit and a SIGKILLed supervisor release namespace, slirp4netns and port" {
     local p1 p2
     p1=$(free_port)
-    kiln run -d --name short -p "127.0.0.1:$p1:8000" bb sh -c 'sleep 1'
+    # 3 s: at this machine's load (12+) a second can pass between run -d's
+    # return and the checks below.
+    kiln run -d --name short -p "127.0.0.1:$p1:8000" bb sh -c 'sleep 3'
     local holder slirp
     holder=$(jq -r .NetHolder "$KILN_ROOT/containers/$(readlink "$KILN_ROOT/containers/names/short")/state.json")
     slirp=$(jq -r .NetHelper "$KILN_ROOT/containers/$(readlink "$KILN_ROOT/containers/names/short")/state.json")
     alive "$holder"
     alive "$slirp"
     ! port_is_free "$p1"
-    for i in $(seq 50); do kiln ps | grep -q short || break; sleep 0.1; done
+    for i in $(seq 100); do kiln ps | grep -q short || break; sleep 0.1; done
     run kiln ps -a
     [[ "$output" == *"Exited (0)"* ]]
     port_is_free "$p1"
