@@ -9,7 +9,7 @@
 #   down   `kiln compose down` vs `podman-compose down`
 #   rss    the runtime's own processes while the stack runs, peak of their summed
 #          RSS over 3 s after healthy: kiln's supervisors, namespace holder and
-#          pasta; podman's conmon (the services' processes themselves are the same
+#          slirp4netns; podman's conmon (the services' processes themselves are the same
 #          programs in both and are not counted)
 #
 # The images are already in both stores (kiln load and skopeo copy, untimed), and
@@ -155,7 +155,7 @@ for s in up down; do
 done
 max() { tr ' ' '\n' <<<"$1" | sort -n | tail -n 1; }
 bench_record bench=compose case=dataenv scenario=runtime-rss tool=kiln unit=kB value="$(max "$k_rss")" \
-    note="supervisors, holder, pasta: $k_n processes"
+    note="supervisors, holder, slirp4netns: $k_n processes"
 bench_record bench=compose case=dataenv scenario=runtime-rss tool=podman-compose unit=kB value="$(max "$p_rss")" \
     note="conmon: $p_n processes"
 
@@ -165,5 +165,5 @@ for s in up down; do
     k=$(med "$(col "$work/k_$s" 1)") p=$(med "$(col "$work/p_$s" 1)")
     awk -v s="$s" -v k="$k" -v p="$p" 'BEGIN { r = k / p; printf "  %-5s kiln %6.2f s   podman-compose %6.2f s   ratio %.2fx  (goal <= 0.3x: %s)\n", s, k, p, r, (r <= 0.3 ? "met" : "NOT met") }'
 done
-echo "  runtime RSS while the stack runs: kiln $(($(max "$k_rss") / 1024)) MB ($k_n processes: supervisors, holder, pasta)" \
+echo "  runtime RSS while the stack runs: kiln $(($(max "$k_rss") / 1024)) MB ($k_n processes: supervisors, holder, slirp4netns)" \
     "  podman $(($(max "$p_rss") / 1024)) MB ($p_n conmon)"

@@ -2,7 +2,7 @@
 # bench/net.sh: container networking, side by side in one run (not run by make test).
 #
 #   1. Throughput of one TCP stream (iperf3, 5 s) through a port published on
-#      127.0.0.1: kiln (--network private, pasta) vs podman -p rootful
+#      127.0.0.1: kiln (--network private: slirp4netns, its own forwarder) vs podman -p rootful
 #      (slirp4netns, the user-mode network; podman's default bridge would route
 #      to a private-range address from the host's namespace, which this machine
 #      forbids), and with BENCH_ROOTLESS_USER=NAME (a user with a subuid range)
@@ -116,6 +116,7 @@ if [ -n "$ruser" ]; then
     fi
 fi
 # Alternating rounds (loopback kiln podman ...), medians: the machine is shared.
+load_tput=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$rounds"); do
     port=$(free_port)
     iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
@@ -149,31 +150,47 @@ for r in $(seq "$rounds"); do
     fi
 done
 
-# Start latency: alternating runs, medians.
+# Start latency: alternating runs, medians; with the CPU time the start used
+# (kiln and every process it started: perf stat's task-clock where perf is
+# installed, else /usr/bin/time's user+sys at 10 ms resolution), which a loaded
+# machine changes far less than the wall time.
 declare -A lat
+have_perf=0
+perf stat -x, -e task-clock -o /dev/null true >/dev/null 2>&1 && have_perf=1
+# start_ms KEY CMD...: prints the wall ms; appends the CPU ms to $work/cpu.KEY
 start_ms() {
-    local t0 t1
+    local key=$1 t0 t1
+    shift
     t0=$(date +%s%N)
-    "$@" >/dev/null 2>&1 || return 1
-    t1=$(date +%s%N)
+    if [ $have_perf = 1 ]; then
+        perf stat -x, -e task-clock -o "$work/cpu.out" "$@" >/dev/null 2>&1 || return 1
+        t1=$(date +%s%N)
+        awk -F, '/task-clock/{printf "%.1f ", $1}' "$work/cpu.out" >>"$work/cpu.$key"
+    else
+        /usr/bin/time -f '%U %S' -o "$work/cpu.out" "$@" >/dev/null 2>&1 || return 1
+        t1=$(date +%s%N)
+        awk 'END{printf "%.0f ", ($1 + $2) * 1000}' "$work/cpu.out" >>"$work/cpu.$key"
+    fi
     echo $(((t1 - t0) / 1000000))
 }
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for i in $(seq "$runs"); do
-    lat[host]+="$(start_ms "$KILN" run --rm --network host bench-net true) "
-    lat[private]+="$(start_ms "$KILN" run --rm --network private bench-net true) "
+    lat[host]+="$(start_ms host "$KILN" run --rm --network host bench-net true) "
+    lat[private]+="$(start_ms private "$KILN" run --rm --network private bench-net true) "
     p=$(free_port)
-    lat[private-p]+="$(start_ms "$KILN" run --rm -p "127.0.0.1:$p:80" bench-net true) "
+    lat[private-p]+="$(start_ms private-p "$KILN" run --rm -p "127.0.0.1:$p:80" bench-net true) "
     if [ $have_kiln_rootless = 1 ]; then
-        lat[rootless-host]+="$(start_ms su "$ruser" -s /bin/sh -c "$rk run --rm --network host bench-net true") "
-        lat[rootless-private]+="$(start_ms su "$ruser" -s /bin/sh -c "$rk run --rm --network private bench-net true") "
+        lat[rootless-host]+="$(start_ms rootless-host su "$ruser" -s /bin/sh -c "$rk run --rm --network host bench-net true") "
+        lat[rootless-private]+="$(start_ms rootless-private su "$ruser" -s /bin/sh -c "$rk run --rm --network private bench-net true") "
     fi
     if [ $have_podman = 1 ]; then
         p=$(free_port)
-        lat[podman-p]+="$(start_ms "${pod[@]}" run --rm "${plim[@]}" --network slirp4netns -p "127.0.0.1:$p:80" --rootfs "$rootfs" /bin/true) "
+        lat[podman-p]+="$(start_ms podman-p "${pod[@]}" run --rm "${plim[@]}" --network slirp4netns -p "127.0.0.1:$p:80" --rootfs "$rootfs" /bin/true) "
     fi
 done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo "== one TCP stream through a published 127.0.0.1 port (iperf3, ${secs}s) =="
+echo "== one TCP stream through a published 127.0.0.1 port (iperf3, ${secs}s; load average $load_tput at the start) =="
 lo=$(echo "${tput[loopback]}" | median)
 for k in loopback kiln podman kiln-rootless podman-rootless; do
     [ -n "${tput[$k]:-}" ] || continue
@@ -184,11 +201,12 @@ for k in loopback kiln podman kiln-rootless podman-rootless; do
     bench_record bench=net case=throughput scenario=one-tcp-stream tool="$k" \
         bits_per_second="$m"
 done
-echo "== start to exit, median of $runs (ms) =="
+echo "== start to exit, median of $runs (ms; load average $load_before before, $load_after after) =="
 for k in host private private-p podman-p rootless-host rootless-private; do
     [ -n "${lat[$k]:-}" ] || continue
     m=$(echo "${lat[$k]}" | median)
-    printf '%-16s %6s ms   runs: %s\n' "$k" "$m" "${lat[$k]}"
+    c=$(median <"$work/cpu.$k")
+    printf '%-16s %6s ms wall  %6s ms CPU   runs: %s\n' "$k" "$m" "$c" "${lat[$k]}"
     bench_record bench=net case=start scenario="$k" tool="$([ "$k" = podman-p ] && echo podman || echo kiln)" \
         runs="$(echo "${lat[$k]}" | awk '{for(i=1;i<=NF;i++) printf "%s ", $i/1000}')"
 done
@@ -199,12 +217,14 @@ echo "== goals =="
 if [ -n "${lat[private]:-}" ]; then
     h=$(echo "${lat[host]}" | median)
     p=$(echo "${lat[private]}" | median)
-    echo "private start - host start: $((${p%.*} - ${h%.*})) ms (goal: at most 30)"
+    echo "private start - host start: $((${p%.*} - ${h%.*})) ms wall (goal: at most 30)," \
+        "$(awk -v a="$(median <"$work/cpu.private")" -v b="$(median <"$work/cpu.host")" 'BEGIN{printf "%.1f", a - b}') ms CPU"
 fi
 if [ -n "${lat[rootless-private]:-}" ]; then
     h=$(echo "${lat[rootless-host]}" | median)
     p=$(echo "${lat[rootless-private]}" | median)
-    echo "rootless private start - rootless host start: $((${p%.*} - ${h%.*})) ms"
+    echo "rootless private start - rootless host start: $((${p%.*} - ${h%.*})) ms wall," \
+        "$(awk -v a="$(median <"$work/cpu.rootless-private")" -v b="$(median <"$work/cpu.rootless-host")" 'BEGIN{printf "%.1f", a - b}') ms CPU"
 fi
 [ -n "${tput[podman]:-}" ] &&
     echo "kiln / podman throughput, rootful: $(ratio "$(echo "${tput[kiln]}" | median)" "$(echo "${tput[podman]}" | median)") (goal: at least 1)"

@@ -35,7 +35,7 @@ test:    podman-compose                                            # dataenv_sta
 test:    libdpkg-dev                                               # dpkg's version order (kiln scan)
 test:    npm|nodejs                                                # schemas from npm at test time
 test:    kubernetes-client|kubectl                                 # Kustomize (a Cloud SDK kubectl will do)
-test:    passt iptables                                            # --network private: pasta; UDP port NAT
+test:    slirp4netns                                               # --network private, -p, pods: the namespace's outbound traffic and DNS
 test:    qemu-user-static binfmt-support arch-test                 # other platforms under emulation
 test:    gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils      # the arm64 image's static healthcheck
 bench:   buildah podman crun runc skopeo umoci mmdebstrap docker-registry # peers (bench/run-all.sh)

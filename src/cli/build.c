@@ -119,7 +119,7 @@ static const struct cli_opt build_opts[] = {
      "an SSH agent for RUN --mount=type=ssh (default:\n$SSH_AUTH_SOCK; repeatable)", NULL},
     {0, "network", CLI_OPT_STRING, &bf.network, "MODE",
      "network of RUN steps: host (default), none, or private\n"
-     "(a namespace of its own reaching out through pasta)",
+     "(a namespace of its own reaching out through slirp4netns)",
      NULL},
     {'j', "jobs", CLI_OPT_FUNC, &bf.jobs, "N", "steps run at once (default: number of CPUs)",
      parse_jobs},

@@ -1,6 +1,6 @@
 /* kiln kube play FILE [--down]: a manifest's Pods and Deployments run as kiln
  * pods (src/kube/play.h makes the plan), and --down removes what play made:
- * the containers, the pods (their namespaces, pasta, ports) and the volume
+ * the containers, the pods (their namespaces, slirp4netns, ports) and the volume
  * directories under KILN_ROOT/kube/POD/. */
 #include <errno.h>
 #include <fcntl.h>

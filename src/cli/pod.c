@@ -73,8 +73,8 @@ static const struct cli_spec pod_spec = {
     .name = "pod",
     .args = "COMMAND [ARGS...]",
     .summary = "create, list and remove pods (containers sharing one network)",
-    .text = "A pod is a private network namespace (with pasta for outbound traffic and\n"
-            "the published ports) that containers join with `kiln run --pod NAME`: they\n"
+    .text = "A pod is a private network namespace (with slirp4netns for outbound traffic,\n"
+            "kiln's forwarder for its ports) that containers join with `kiln run --pod NAME`: they\n"
             "reach each other on 127.0.0.1 and by name (each container's /etc/hosts names\n"
             "the pod's containers). pod rm stops the pod; -f stops and removes its\n"
             "containers first (without -f a running one is an error).\n\n"

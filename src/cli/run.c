@@ -377,7 +377,7 @@ const struct cli_opt cli_run_opts[] = {
     {0, "network", CLI_OPT_FUNC, NULL, "MODE",
      "host (default): the host's network; none: loopback only;\n"
      "private (or bridge): a network namespace of its own that\n"
-     "reaches out as the host does (pasta); container:NAME: the\n"
+     "reaches out through slirp4netns; container:NAME: the\n"
      "namespace of a running container",
      opt_network},
     {0, "net", CLI_OPT_FUNC, NULL, "MODE", "the same as --network", opt_network},

@@ -1,16 +1,18 @@
 /* kiln's container networks: a private network namespace for a container or a
- * pod, the user-mode network process that connects it to the outside (pasta,
- * from Debian's passt), and the ports published from the host into it.
+ * pod, the user-mode network process that connects it to the outside
+ * (slirp4netns), and the ports published from the host into it.
  *
  * The model: a namespace is held by a small holder process (a child of the
  * container's or pod's supervisor, dying with it through PDEATHSIG) that owns
  * a new network namespace and, for a non-root caller, the user namespace that
- * owns it (mapped like a rootless container's). pasta is attached to the
- * holder; it copies the host's addresses and routes into the namespace, does
- * its outbound traffic through ordinary host sockets, and listens on the
- * published host ports, forwarding them in. Containers join the holder's
- * namespaces (runtime.h: RT_NET_PRIVATE). Releasing the namespace kills pasta
- * and the holder, which frees the host ports at once. */
+ * owns it (mapped like a rootless container's). slirp4netns is attached to
+ * the holder: it gives the namespace eth0 (10.0.2.100/24, gateway 10.0.2.2,
+ * DNS 10.0.2.3) and does its outbound traffic through ordinary host sockets.
+ * The published ports are host sockets the supervisor binds before anything
+ * starts; the holder inherits them and forwards them into the namespace
+ * (forward.c). Containers join the holder's namespaces (runtime.h:
+ * RT_NET_PRIVATE). Releasing the namespace kills slirp4netns and the holder,
+ * which frees the host ports at once. */
 #ifndef KILN_NET_NET_H
 #define KILN_NET_NET_H
 
@@ -54,44 +56,71 @@ json_t *net_ports_to_json(const struct net_port *p, size_t n);
 /* The reverse; entries it cannot read are skipped. *out allocated. */
 void net_ports_from_json(const json_t *a, struct net_port **out, size_t *n);
 
-/* A held network namespace with pasta attached. */
+/* ---- the port forwarder (forward.c) ----
+ * One host socket per published port (a range is one per port), bound in the
+ * host's namespace before the container starts. net_fwd_run serves them from
+ * a process inside the container's network namespace: every TCP connection
+ * and every UDP client gets a socket of its own created there and connected
+ * to 127.0.0.1:ctr_port, bytes moved by splice(2). */
+struct net_fwd {
+    int fd; /* listening TCP or bound UDP socket, non-blocking */
+    enum net_proto proto;
+    unsigned ctr_port;
+};
+
+/* Binds every port (reserved already, host_port set); a taken one is
+ * KILN_E_EXISTS naming it, and nothing stays bound. *out allocated. */
+int net_fwd_bind(const struct net_port *ports, size_t n, struct net_fwd **out, size_t *n_out,
+                 struct kiln_error **err);
+/* Closes the sockets and frees the array. */
+void net_fwd_close(struct net_fwd *f, size_t n);
+/* Forwards until stop_fd (if >= 0) is readable, then closes every
+ * connection it made and returns 0; -1 if epoll fails. Must run in the
+ * container's network namespace. UDP flows idle for udp_idle_ms close. It
+ * ignores SIGPIPE and raises its descriptor limit to the hard one. */
+int net_fwd_run(const struct net_fwd *f, size_t n, int udp_idle_ms, int stop_fd);
+#define NET_UDP_IDLE_MS 60000
+
+/* A held network namespace with slirp4netns attached. */
 struct net_ns {
-    pid_t holder;   /* its /proc/PID/ns/net is the namespace */
-    pid_t pasta;    /* the user-mode network process (0 if none) */
+    pid_t holder;   /* its /proc/PID/ns/net is the namespace; it forwards the ports */
+    pid_t slirp;    /* the user-mode network process (0 if none) */
     int own_userns; /* the holder has a user namespace of its own (non-root) */
-    /* Between net_ns_start and net_ns_wait: pasta is still starting. */
+    /* Between net_ns_start and net_ns_wait: slirp4netns is still starting. */
     int pending;
-    int ready_fd; /* read end of pasta's pid file: a line once it is ready */
-    int log_fd;   /* pasta's stderr (a memfd), for the error when it fails */
+    int ready_fd; /* read end of slirp4netns's --ready-fd: a byte once it is ready */
+    int log_fd;   /* its stderr (a memfd), for the error when it fails */
 };
 
 /* Writes the uid/gid maps of a new user namespace (the runtime's rootless
  * mapping); net/ calls it for a non-root caller's holder. */
 typedef int (*net_map_ids_fn)(pid_t pid, void *ctx, struct kiln_error **err);
 
-/* Creates the holder and its namespace, starts pasta on it publishing ports,
- * and returns once the namespace is configured (addresses, routes, loopback)
- * and the ports listen. Non-root callers need map_ids. On failure nothing is
+/* Binds the published ports (a taken one fails here, naming it), creates the
+ * holder and its namespace (the holder forwards the ports), starts
+ * slirp4netns on it, and returns once the namespace is configured (eth0,
+ * routes, loopback). Non-root callers need map_ids. On failure nothing is
  * left. The caller must be single-threaded or not care that the holder is a
  * fork of it. */
 int net_ns_create(const struct net_port *ports, size_t n_ports, net_map_ids_fn map_ids,
                   void *map_ctx, struct net_ns *ns, struct kiln_error **err);
-/* net_ns_create in two halves, so that a container's start overlaps pasta's
- * (pasta takes 60-150 ms of CPU to start, mostly page faults on its buffers;
- * the container's root is set up meanwhile). net_ns_start returns once the
- * namespace exists (containers may join it at once) with pasta starting
- * (ns->pending); net_ns_wait returns once pasta has configured the namespace
- * and the ports listen, or fails with pasta's message (the caller then
- * releases ns). Nothing may use the network before net_ns_wait succeeded. */
+/* net_ns_create in two halves, so that a container's start overlaps
+ * slirp4netns's (the container's root is set up meanwhile). net_ns_start
+ * returns once the namespace exists and the ports listen (containers may
+ * join it at once) with slirp4netns starting (ns->pending); net_ns_wait
+ * returns once it has configured the namespace, or fails with its message
+ * (the caller then releases ns). Nothing may use the network before
+ * net_ns_wait succeeded. */
 int net_ns_start(const struct net_port *ports, size_t n_ports, net_map_ids_fn map_ids,
                  void *map_ctx, struct net_ns *ns, struct kiln_error **err);
 int net_ns_wait(struct net_ns *ns, struct kiln_error **err);
-/* Kills pasta and the holder and waits for them (they are the caller's
+/* Kills slirp4netns and the holder and waits for them (they are the caller's
  * children), closing a pending start's fds. Safe on a zeroed struct. */
 void net_ns_release(struct net_ns *ns);
 /* For a supervisor that died: kills the recorded processes if they still
- * are a holder and pasta (checked through /proc/PID/comm), not reusing pids. */
-void net_ns_reap_recorded(pid_t holder, pid_t pasta);
+ * are a holder and slirp4netns (checked through /proc/PID/comm), not reusing
+ * pids. */
+void net_ns_reap_recorded(pid_t holder, pid_t slirp);
 
 /* Joins the namespace of a holder (or of any process, for --network
  * container:NAME): opens its /proc/PID/ns/net, and *userns_fd its user
@@ -100,17 +129,17 @@ int net_ns_open(pid_t pid, int *netns_fd, int *userns_fd, struct kiln_error **er
 
 /* /etc/resolv.conf for a private namespace: the host's resolver
  * configuration, with loopback name servers (a local stub resolver the
- * namespace cannot reach) replaced by NET_DNS_FORWARD, which pasta maps to
- * the host's first resolver. Allocated. */
+ * namespace cannot reach) replaced by NET_DNS_FORWARD, slirp4netns's DNS
+ * address, which it forwards to the host's resolver. Allocated. */
 char *net_resolv_conf(void);
-#define NET_DNS_FORWARD "169.254.1.1"
+#define NET_DNS_FORWARD "10.0.2.3"
 
 /* The process name the holder gives itself (in ps and /proc/PID/comm). */
 #define NET_HOLDER_COMM "kiln-netns"
 
 /* ---- pods: a named namespace several containers join ----
  * KILN_ROOT/pods/<name>/ holds pod.json (name, ports, created), state.json
- * (supervisor, holder and pasta pids), hosts (the /etc/hosts every container
+ * (supervisor, holder and slirp4netns pids), hosts (the /etc/hosts every container
  * of the pod binds, one line per container added as it joins), and is
  * flocked by the pod's supervisor while it lives. */
 struct pod_info {
@@ -130,7 +159,7 @@ int pod_lookup(const char *root, const char *name, struct pod_info *pi, struct k
 int pod_list(const char *root, char ***names, size_t *n, struct kiln_error **err);
 /* pod.json plus "Status" and "Pid" fields from the state, or NULL. */
 json_t *pod_load(const char *root, const char *name, struct kiln_error **err);
-/* Stops the pod's supervisor (its namespace, pasta and ports go with it) and
+/* Stops the pod's supervisor (its namespace, slirp4netns and ports go with it) and
  * removes the record. The caller has dealt with the pod's containers. */
 int pod_remove(const char *root, const char *name, struct kiln_error **err);
 /* Appends "127.0.0.1 NAMES" to the pod's hosts file. */

@@ -1,7 +1,7 @@
 /* Pods: a network namespace with its own detached supervisor (what podman's
  * infra container is), published ports on it, and containers that join it
  * (kiln run --pod). The supervisor holds the pod directory's flock while it
- * lives; a SIGKILLed supervisor takes the holder and pasta with it
+ * lives; a SIGKILLed supervisor takes the holder and slirp4netns with it
  * (PDEATHSIG). */
 #include <dirent.h>
 #include <errno.h>
@@ -63,7 +63,7 @@ static int locked(const char *dir)
 }
 
 /* The pod's supervisor: holds the namespace until SIGTERM/SIGINT, or until
- * the holder or pasta dies. */
+ * the holder or slirp4netns dies. */
 static __attribute__((noreturn)) void supervise(const char *root, const char *name,
                                                 const struct net_port *ports, size_t n_ports,
                                                 net_map_ids_fn map_ids, void *map_ctx, int ready)
@@ -87,7 +87,7 @@ static __attribute__((noreturn)) void supervise(const char *root, const char *na
         _exit(1);
     }
     json_t *st = json_pack("{s:s,s:i,s:i,s:i,s:I}", "Status", "running", "Supervisor",
-                           (int)getpid(), "NetHolder", (int)ns.holder, "NetHelper", (int)ns.pasta,
+                           (int)getpid(), "NetHolder", (int)ns.holder, "NetHelper", (int)ns.slirp,
                            "Started", (json_int_t)time(NULL));
     save(root, name, "state.json", st, NULL);
     json_decref(st);
@@ -99,11 +99,11 @@ static __attribute__((noreturn)) void supervise(const char *root, const char *na
             int died = 0;
             pid_t p;
             while ((p = waitpid(-1, NULL, WNOHANG)) > 0)
-                if (p == ns.holder || p == ns.pasta) {
+                if (p == ns.holder || p == ns.slirp) {
                     if (p == ns.holder)
                         ns.holder = 0;
                     else
-                        ns.pasta = 0;
+                        ns.slirp = 0;
                     died = 1;
                 }
             if (!died)
@@ -260,7 +260,7 @@ int pod_remove(const char *root, const char *name, struct kiln_error **err)
     json_t *st = load(root, name, "state.json");
     pid_t sup = st ? (pid_t)json_get_int(st, "Supervisor", 0) : 0;
     pid_t holder = st ? (pid_t)json_get_int(st, "NetHolder", 0) : 0;
-    pid_t pasta = st ? (pid_t)json_get_int(st, "NetHelper", 0) : 0;
+    pid_t slirp = st ? (pid_t)json_get_int(st, "NetHelper", 0) : 0;
     json_decref(st);
     if (locked(dir) && sup > 0) {
         kill(sup, SIGTERM);
@@ -275,7 +275,7 @@ int pod_remove(const char *root, const char *name, struct kiln_error **err)
             nanosleep(&ts, NULL);
         }
     } else {
-        net_ns_reap_recorded(holder, pasta);
+        net_ns_reap_recorded(holder, slirp);
     }
     return rm_rf(dir, err);
 }

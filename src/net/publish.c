@@ -144,7 +144,7 @@ static int bind_probe(const char *ip, unsigned port, enum net_proto proto, unsig
     int fd = socket(family, (proto == NET_UDP ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    /* As pasta does for TCP: a port in TIME_WAIT is not "taken". Not for UDP,
+    /* As the forwarder does for TCP: a port in TIME_WAIT is not "taken". Not for UDP,
      * where it would let the probe share a port someone else has. */
     int one = 1;
     if (proto == NET_TCP)

@@ -326,7 +326,7 @@ json_t *ctr_load_state(const char *root, const char *id, struct kiln_error **err
     if (status && (strcmp(status, "running") == 0 || strcmp(status, "restarting") == 0) &&
         !ctr_supervisor_alive(root, id)) {
         /* The supervisor was killed; PID 1 died with it (PDEATHSIG), and so
-         * did its network's holder and pasta; make sure of those. */
+         * did its network's holder and slirp4netns; make sure of those. */
         net_ns_reap_recorded((pid_t)json_get_int(st, "NetHolder", 0),
                              (pid_t)json_get_int(st, "NetHelper", 0));
         json_object_set_new(st, "Status", json_string("exited"));

@@ -53,7 +53,7 @@ int rt_userns_map(pid_t pid, enum rt_userns mode, struct kiln_error **err);
 
 struct net_ns;
 /* Starts a private network namespace publishing s->ports, its holder mapped
- * like s->userns asks when the caller is not root (net_ns_start: pasta is
+ * like s->userns asks when the caller is not root (net_ns_start: slirp4netns is
  * still starting; runtime_run waits for it before the command runs when
  * s->net_pending points at ns). */
 int rt_net_start(const struct rt_spec *s, struct net_ns *ns, struct kiln_error **err);

@@ -119,14 +119,14 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
         rt_drop_bounding(s, &err) < 0 || rt_become_user(s, &u, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
     if (c->netwait >= 0) {
-        /* The network's pasta started beside this setup; the command must
+        /* The network's slirp4netns started beside this setup; the command must
          * find the network configured and its ports published. */
         char b;
         ssize_t r;
         while ((r = read(c->netwait, &b, 1)) < 0 && errno == EINTR)
             ;
         if (r != 1)
-            _exit(RT_EXIT_SETUP); /* the parent has pasta's error */
+            _exit(RT_EXIT_SETUP); /* the parent has slirp4netns's error */
         close(c->netwait);
     }
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

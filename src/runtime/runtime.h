@@ -27,7 +27,7 @@ enum rt_network {
     RT_NET_HOST = 0, /* share the host's network namespace (the default) */
     RT_NET_NONE,     /* a new network namespace with only a loopback device (up) */
     RT_NET_PRIVATE,  /* the network namespace of net_holder (net/net.h: a namespace of its
-                      * own with pasta, shared by a pod, or another container's); when
+                      * own with slirp4netns, shared by a pod, or another container's); when
                       * that process has a user namespace of its own (non-root), the
                       * container joins it instead of making one. net_holder 0: a new
                       * private namespace without published ports for this run. */
@@ -104,7 +104,7 @@ struct rt_spec {
     const struct net_port *ports; /* RT_NET_PRIVATE: ports the supervisor publishes when it
                                    * makes the namespace (ctr_supervise); else unused */
     size_t n_ports;
-    struct net_ns *net_pending; /* RT_NET_PRIVATE: net_holder's pasta is still starting
+    struct net_ns *net_pending; /* RT_NET_PRIVATE: net_holder's slirp4netns is starting
                                  * (net_ns_start): the container's root is set up
                                  * meanwhile and its command runs only once
                                  * runtime_run's net_ns_wait succeeded */

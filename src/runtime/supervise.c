@@ -283,7 +283,7 @@ static void on_started(void *ctx, pid_t pid1)
     if (c->net != NULL) {
         /* For `kiln rm` after this supervisor was SIGKILLed (net_ns_reap_recorded). */
         json_object_set_new(st, "NetHolder", json_integer(c->net->holder));
-        json_object_set_new(st, "NetHelper", json_integer(c->net->pasta));
+        json_object_set_new(st, "NetHelper", json_integer(c->net->slirp));
     }
     ctr_save_state(c->root, c->id, st, NULL);
     json_decref(st);

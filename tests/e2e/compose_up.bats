@@ -251,7 +251,7 @@ EOF
     done
     kill -9 "$up"
     wait "$up" || true
-    # what runs now: db's supervisor and process, the pod's supervisor, holder and pasta
+    # what runs now: db's supervisor and process, the pod's supervisor, holder and slirp4netns
     local pids
     pids="$(state Supervisor killed-db-1) $(state Pid killed-db-1)"
     pids="$pids $(jq -r '[.Supervisor, .NetHolder, .NetHelper] | map(tostring) | join(" ")' "$KILN_ROOT/pods/pod_killed/state.json")"

@@ -53,7 +53,7 @@ ml() {
 }
 
 # every pid the store's containers and pods recorded (processes, supervisors,
-# namespace holders, pasta)
+# namespace holders, slirp4netns)
 store_pids() {
     cat "$KILN_ROOT"/containers/*/state.json "$KILN_ROOT"/pods/*/state.json 2>/dev/null |
         jq -r '[.Pid, .Supervisor, .NetHolder, .NetHelper][] | select(. != null and . > 0)' | sort -u

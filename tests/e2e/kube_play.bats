@@ -96,10 +96,10 @@ assert_gone() {
     run "$KILN" kube play "$BATS_TEST_TMPDIR/dev.yaml"
     [ "$status" -eq 1 ]
     [[ $output == *"pod dataenv-api-pod exists (kiln kube play --down removes what play made)"* ]]
-    local sup holder pasta
+    local sup holder slirp
     sup=$(jq -r .Supervisor "$KILN_ROOT/pods/dataenv-api-pod/state.json")
     holder=$(jq -r .NetHolder "$KILN_ROOT/pods/dataenv-api-pod/state.json")
-    pasta=$(jq -r .NetHelper "$KILN_ROOT/pods/dataenv-api-pod/state.json")
+    slirp=$(jq -r .NetHelper "$KILN_ROOT/pods/dataenv-api-pod/state.json")
     local pid1
     pid1=$("$KILN" inspect "$c" | jq -r '.[0].State.Pid')
     run "$KILN" kube play --down "$BATS_TEST_TMPDIR/dev.yaml"
@@ -109,7 +109,7 @@ assert_gone() {
     [[ $output == *"removed pod dataenv-api-pod"* ]]
     assert_gone dataenv-api-pod "$c" "$port"
     local p
-    for p in "$sup" "$holder" "$pasta" "$pid1"; do
+    for p in "$sup" "$holder" "$slirp" "$pid1"; do
         [ "$p" -gt 0 ] && ! kill -0 "$p" 2>/dev/null
     done
     ! curl -fsS --max-time 2 "http://127.0.0.1:$port/health"
