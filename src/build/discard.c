@@ -31,7 +31,8 @@ static void *discard_main(void *arg)
         char *path = d->q[d->head++];
         pthread_mutex_unlock(&d->mu);
         struct kiln_error *e = NULL;
-        rm_rf(path, &e); /* scratch: a failure only leaves it to the session cleanup */
+        /* scratch: a failure only leaves it to the session cleanup */
+        rm_rf_parallel(path, &e);
         kiln_error_free(e);
         free(path);
         pthread_mutex_lock(&d->mu);

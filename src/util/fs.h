@@ -44,6 +44,10 @@ int mkdir_p(const char *path, mode_t mode, struct kiln_error **err);
  * A missing path is success. */
 int rm_rf(const char *path, struct kiln_error **err);
 int rm_rf_at(int dirfd, const char *name, struct kiln_error **err);
+/* rm_rf for a large tree nobody else changes meanwhile (a finished RUN
+ * step's upper dir): its files and directories are removed by several
+ * threads at once (rmtree.c says why), what is left by rm_rf. */
+int rm_rf_parallel(const char *path, struct kiln_error **err);
 int path_exists(const char *path);
 /* Appends path's components to sb lexically, in relative form ("a/b"): empty
  * and "." components dropped, ".." removes the last one (never above sb's

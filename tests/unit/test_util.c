@@ -171,6 +171,42 @@ static void test_fs(void)
     kiln_error_freep(&err);
 }
 
+/* rm_rf_parallel: a tree of many directories and files goes, a symlink in it
+ * is removed, never followed (what it points at outside stays), a read-only
+ * directory is no obstacle, a missing path is success. */
+static void test_rm_rf_parallel(void)
+{
+    char tmpl[] = "/tmp/kiln-test-rmtree-XXXXXX";
+    ok(mkdtemp(tmpl) != NULL, "mkdtemp");
+    struct kiln_error *err = NULL;
+    cleanup_free char *outside = path_join(tmpl, "outside");
+    cleanup_free char *keep = path_join(outside, "keep");
+    cleanup_free char *tree = path_join(tmpl, "tree");
+    ok(mkdir_p(outside, 0755, &err) == 0 && write_file_atomic(keep, "k", 1, 0644, &err) == 0,
+       "a file outside the tree");
+    int made = 1;
+    for (int i = 0; i < 12 && made; i++) {
+        cleanup_free char *d = xasprintf("%s/d%d/e%d/f", tree, i, i % 3);
+        made = mkdir_p(d, 0755, &err) == 0;
+        for (int j = 0; j < 40 && made; j++) {
+            cleanup_free char *f = xasprintf("%s/file%d", d, j);
+            made = write_file_atomic(f, "x", 1, 0644, &err) == 0;
+        }
+    }
+    cleanup_free char *link = path_join(tree, "d0/to-outside");
+    cleanup_free char *link2 = path_join(tree, "d1/e1/f/dirlink");
+    made = made && symlink(outside, link) == 0 && symlink("../../../../outside", link2) == 0;
+    cleanup_free char *ro = path_join(tree, "d2/e2");
+    made = made && chmod(ro, 0500) == 0;
+    ok(made, "a tree of 12 x 40 files, two symlinks out, a read-only dir");
+    ok(rm_rf_parallel(tree, &err) == 0, "rm_rf_parallel removes it");
+    ok(!path_exists(tree), "the tree is gone");
+    ok(path_exists(keep), "what its symlinks pointed at is not");
+    ok(rm_rf_parallel(tree, &err) == 0, "a missing path is success");
+    ok(rm_rf(tmpl, &err) == 0, "cleanup");
+    kiln_error_freep(&err);
+}
+
 static void test_human(void)
 {
     char b[16];
@@ -262,5 +298,6 @@ int main(void)
     test_error();
     test_fs();
     test_output_file();
+    test_rm_rf_parallel();
     return done_testing();
 }
