@@ -114,3 +114,18 @@ exec jupyter notebook --no-browser --ip 127.0.0.1 --port $port --NotebookApp.tok
     done
     kiln rm -f trim-jupyter >/dev/null
 }
+
+@test "trim: a notebook executes (kernel and nbconvert without their bytecode); perl's UTF-8, shasum and json_pp" {
+    run kiln run --rm dataenv:latest sh -c '
+        cd /tmp && printf "%s" "{\"cells\": [{\"cell_type\": \"code\", \"execution_count\": null, \"metadata\": {}, \"outputs\": [], \"source\": [\"import pandas as pd\\nprint(pd.DataFrame({\\\"a\\\": [20, 22]}).a.sum())\"]}], \"metadata\": {\"kernelspec\": {\"name\": \"python3\", \"display_name\": \"Python 3\", \"language\": \"python\"}}, \"nbformat\": 4, \"nbformat_minor\": 5}" > run.ipynb
+        python3 -m nbconvert --to notebook --execute --stdout run.ipynb 2>/dev/null |
+            python3 -c "import json, sys; print(\"out=\" + \"\".join(json.load(sys.stdin)[\"cells\"][0][\"outputs\"][0][\"text\"]).strip())"
+        perl -MEncode -e "print encode(q(UTF-8), decode(q(iso-8859-1), qq(caf\xe9))), qq(\n)"
+        printf abc | shasum -a 256
+        echo "{\"a\":1}" | json_pp -json_opt canonical'
+    ok
+    [[ $output == *out=42* ]]
+    [[ $output == *café* ]]
+    [[ $output == *ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad* ]]
+    [[ $output == *'"a":1'* ]]
+}
