@@ -1,9 +1,11 @@
 #!/usr/bin/env bats
 # What docs/dataenv.md "Sizes and what is trimmed" leaves out of the development image
-# still works: Jupyter renders math with the MathJax files that are left (in headless
-# Chromium, every outside name unresolvable), git's and numpy's copies that became
-# hardlinks, DuckDB without its static symbol table, Parquet through it from pandas'
-# side, `git add -p`. The size budget itself is checked in dataenv_rust.bats.
+# does not take what it touches with it: Jupyter renders math with the MathJax files
+# that are left (in headless Chromium, every outside name unresolvable) and executes a
+# notebook without the server's and kernel's bytecode; git (`add -p`, `add -i`),
+# scalar, git-shell and numpy work from the copies that became hardlinks; DuckDB
+# without its static symbol table reads Parquet; perl without its CJK tables still
+# does UTF-8, shasum, json_pp. The 1 GB size budget is checked in dataenv_rust.bats.
 
 load helpers
 load dataenv_images
