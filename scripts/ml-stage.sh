@@ -1,7 +1,8 @@
 #!/bin/sh
 # Stages what dataenv/Dockerfile copies from dataenv/.stage/ (git-ignored):
 #   bin/healthcheck        tools/healthcheck, static (built by `make healthcheck`)
-#   lib/duckdb/libduckdb.so  from the npm package in versions.conf, integrity checked
+#   lib/duckdb/libduckdb.so  from the npm package in versions.conf, integrity checked,
+#                          without its static symbol table
 #   bin/duckdb             tools/duckdb/duckdb.c linked against it
 #   swagger-ui/            the API's /docs assets from npm's swagger-ui-dist (versions.conf),
 #                          integrity checked, so the page needs no CDN
@@ -90,8 +91,11 @@ done
 
 tgz=$(npm_fetch "$(confval DUCKDB_NPM_PACKAGE)" "$(confval DUCKDB_NPM_VERSION)" "$(confval DUCKDB_NPM_INTEGRITY)")
 lib="$stage/lib/duckdb/libduckdb.so"
-if [ ! -s "$lib" ] || [ "$tgz" -nt "$lib" ]; then
-    tar -xzf "$tgz" -O package/libduckdb.so > "$lib.tmp" && mv "$lib.tmp" "$lib"
+# Without its static symbol table (.symtab/.strtab: 11 of its 70 MB): the dynamic symbols
+# that programs link and load it by stay; a debugger names fewer internal functions.
+if [ ! -s "$lib" ] || [ "$tgz" -nt "$lib" ] || readelf -S -W "$lib" | grep -q ' \.symtab '; then
+    tar -xzf "$tgz" -O package/libduckdb.so > "$lib.tmp" &&
+        strip --strip-unneeded "$lib.tmp" && mv "$lib.tmp" "$lib"
     chmod 0644 "$lib"
 fi
 # Swagger UI: only the files the page loads (the bundle, the CSS, the icon) and its licence.
