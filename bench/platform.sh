@@ -4,7 +4,11 @@
 # `buildah build --platform linux/amd64,linux/arm64 --manifest`, same Dockerfile,
 # context and base (an amd64+arm64 index of the mmdebstrap tars, scripts/ml-base.sh).
 # Scenarios, alternating kiln buildah kiln buildah ...:
-#   cold       --no-cache (apt cache mounts warm: one untimed warm-up build each)
+#   cold       --no-cache (apt cache mounts warm: one untimed warm-up build each of
+#              a small Dockerfile that runs seedlike's apt-get update and downloads,
+#              without installing, every package its stages install, for both
+#              platforms, into the same cache mounts: under QEMU a full warm-up
+#              build is as long as a cold one, and buildah's takes an hour)
 #   unchanged  the same build again
 # Also recorded: kiln's arm64 step times over its amd64 ones in a cold build (the
 # emulation cost, from --progress=plain's "DONE n.ns" lines).
@@ -20,9 +24,31 @@ PLATFORMS=linux/amd64,linux/arm64
 MREF=${BASE_REF}-multi
 CTX=$BENCH_TMP/ctx/seedlike
 
+# The warm-up Dockerfile: seedlike's keep-debs setting and its apt cache mounts, and
+# one apt-get install --download-only of the packages of all its apt steps, with the
+# version pins its ARGs give (read from the Dockerfile, so the two cannot drift).
+warm_dockerfile() {
+    local df=$BENCH_DIR/seedlike/Dockerfile pkgs fa uv
+    fa=$(sed -n 's/^ARG FASTAPI_VERSION=//p' "$df")
+    uv=$(sed -n 's/^ARG UVICORN_VERSION=//p' "$df")
+    pkgs=$(awk '/apt-get install/ { on = 1 } on { print } on && !/\\$/ { on = 0 }' "$df" |
+        tr -d '\\' | tr ' ' '\n' | grep -v -e '^$' -e '^-' -e '^&&$' -e '^apt-get$' -e '^install$' |
+        sed -e "s/\${FASTAPI_VERSION}/$fa/" -e "s/\${UVICORN_VERSION}/$uv/" | sort -u | tr '\n' ' ')
+    cat <<EOD
+ARG BASE_IMAGE
+FROM \${BASE_IMAGE}
+ARG DEBIAN_FRONTEND=noninteractive
+RUN echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' > /etc/apt/apt.conf.d/01keep-debs
+RUN --mount=type=cache,target=/var/cache/apt \\
+    --mount=type=cache,target=/var/lib/apt/lists \\
+    apt-get update && apt-get install -y --no-install-recommends --download-only $pkgs
+EOD
+}
+
 prepare() {
-    mkdir -p "$BENCH_TMP/ctx"
+    mkdir -p "$BENCH_TMP/ctx/warm"
     [ -d "$CTX" ] || cp -a "$BENCH_DIR/seedlike" "$CTX"
+    warm_dockerfile >"$BENCH_TMP/ctx/warm/Dockerfile"
     local amd arm
     amd=$("$BENCH_ROOT/scripts/ml-base.sh")
     arm=$("$BENCH_ROOT/scripts/ml-base.sh" --arch arm64)
@@ -40,26 +66,31 @@ prepare() {
 }
 
 cmd() {
-    local tool=$1 nocache=${2:-}
+    local tool=$1 nocache=${2:-} ctx=$CTX
     local args=(--target production --build-arg "BASE_IMAGE=$MREF" --build-arg "SOURCE_DATE_EPOCH=$BENCH_EPOCH")
     [ -n "$nocache" ] && args+=(--no-cache)
+    if [ "$nocache" = warm ]; then
+        ctx=$BENCH_TMP/ctx/warm
+        args=(--no-cache --build-arg "BASE_IMAGE=$MREF")
+    fi
     if [ "$tool" = kiln ]; then
         # its progress into a file of its own (bench_time sends output to cmd.log);
         # exec keeps kiln the process bench_time watches
         CMD=(bash -c 'exec "$@" >"$0" 2>&1' "$BENCH_TMP/kiln.progress"
-            env "SOURCE_DATE_EPOCH=$BENCH_EPOCH" "$KILN" build --progress=plain --platform "$PLATFORMS" -t "bench-platform:kiln" "${args[@]}" "$CTX")
+            env "SOURCE_DATE_EPOCH=$BENCH_EPOCH" "$KILN" build --progress=plain --platform "$PLATFORMS" -t "bench-platform:kiln" "${args[@]}" "$ctx")
     else
         buildah manifest rm localhost/bench-platform:buildah >/dev/null 2>&1 || true
         CMD=(buildah build --layers --pull=never --network host --format oci --timestamp "$BENCH_EPOCH"
-            --platform "$PLATFORMS" --manifest localhost/bench-platform:buildah "${args[@]}" "$CTX")
+            --platform "$PLATFORMS" --manifest localhost/bench-platform:buildah "${args[@]}" "$ctx")
     fi
 }
 
 prepare
 for t in kiln buildah; do
-    bench_log "warm-up $t"
-    cmd $t
+    bench_log "warm-up $t (apt caches: downloads only)"
+    cmd $t warm
     "${CMD[@]}" >>"$BENCH_TMP/cmd.log" 2>&1
+    bench_log "warm-up $t done"
 done
 for s in cold unchanged; do
     n=${BENCH_PLATFORM_RUNS:-$([ "$BENCH_QUICK" = 1 ] && echo 2 || echo 3)}
