@@ -173,7 +173,7 @@ build-fuzz/fuzz_versions build-fuzz/fuzz_advisories: build-fuzz/%: fuzz/%.c $(FU
 
 # The model's files only (reader, interpolation, merge, normal form), not the
 # runtime's (up, down, ...), which need the store and the runtime.
-COMPOSE_FUZZ_SRCS := $(addprefix src/compose/,emit.c interp.c merge.c project.c service.c \
+COMPOSE_FUZZ_SRCS := $(addprefix src/compose/,emit.c interp.c merge.c project.c service.c service_values.c \
   syntax.c yaml.c) $(sort $(wildcard src/util/*.c))
 build-fuzz/fuzz_compose: fuzz/fuzz_compose.c $(COMPOSE_FUZZ_SRCS) $(wildcard src/compose/*.h src/util/*.h)
 	@mkdir -p $(dir $@)
