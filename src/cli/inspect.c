@@ -150,6 +150,10 @@ static json_t *describe_container(const char *root, const char *what)
     json_object_set(d, "Image", json_object_get(cfg, "Image"));
     json_t *rc = json_object_get(st, "RestartCount");
     json_object_set_new(d, "RestartCount", json_integer(rc ? json_integer_value(rc) : 0));
+    /* Docker's State.Health: Status, FailingStreak, the last probes' Log */
+    json_t *health = ctr_load_health(root, id);
+    if (health)
+        json_object_set_new(st, "Health", health);
     json_object_set_new(d, "State", st);
     json_object_set_new(d, "NetworkSettings", net);
     json_object_set_new(d, "Config", cfg);
@@ -207,7 +211,8 @@ static const struct cli_spec inspect_spec = {
     .name = "inspect",
     .args = "IMAGE|CONTAINER...",
     .summary = "show an image's id, digest, tags, manifest and config as JSON",
-    .text = "A container (name or id) is shown with Id, Name, Image, State, Config and\n"
+    .text = "A container (name or id) is shown with Id, Name, Image, State (with Health:\n"
+            "Status, FailingStreak, Log, for one with a health check), Config and\n"
             "NetworkSettings (NetworkMode, Ports, Pod); anything else is taken as an image.\n"
             "Prints a JSON array with one object per IMAGE (a name, an image id or prefix,\n"
             "or a manifest digest): id (config digest), digest (manifest digest),\n"

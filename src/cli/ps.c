@@ -63,8 +63,10 @@ static char *ports_text(const json_t *cfg)
     return s;
 }
 
-/* One object per container for ps --format json. */
-static json_t *ps_json(const char *id, const json_t *cfg, const json_t *st, const char *ports)
+/* One object per container for ps --format json; Health (Status,
+ * FailingStreak, Log as Docker's State.Health) for one with a health check. */
+static json_t *ps_json(const char *id, const json_t *cfg, const json_t *st, const char *ports,
+                       json_t *health)
 {
     json_t *mode = json_object_get(cfg, "NetworkMode");
     json_t *o =
@@ -79,6 +81,8 @@ static json_t *ps_json(const char *id, const json_t *cfg, const json_t *st, cons
     json_object_set_new(o, "Created", json_integer(json_get_int(cfg, "Created", 0)));
     if (json_object_get(st, "Pid"))
         json_object_set(o, "Pid", json_object_get(st, "Pid"));
+    if (health)
+        json_object_set_new(o, "Health", health);
     return o;
 }
 
@@ -105,7 +109,8 @@ static const struct cli_spec ps_spec = {
     .text = "Lists running containers (-a: all) with image, command, age, status (with\n"
             "health when the image has a HEALTHCHECK), published ports and name. -q prints\n"
             "short ids only; --format json one object per container (Id, Names, Image,\n"
-            "Command, State, Ports, PublishedPorts, NetworkMode, Pod, Created, Pid).\n",
+            "Command, State, Ports, PublishedPorts, NetworkMode, Pod, Created, Pid, and\n"
+            "Health with Status, FailingStreak and Log for one with a health check).\n",
     .opts = ps_opts,
     .max_args = 0,
 };
@@ -141,7 +146,8 @@ static int cmd_ps(struct cli_global *g, int argc, char **argv)
         }
         if (json) {
             cleanup_free char *ports = ports_text(cfg);
-            json_array_append_new(list, ps_json(ids[i], cfg, st, ports));
+            json_array_append_new(list,
+                                  ps_json(ids[i], cfg, st, ports, ctr_load_health(root, ids[i])));
         } else if (quiet) {
             printf("%.12s\n", ids[i]);
         } else {

@@ -44,3 +44,44 @@ READY='.config.Healthcheck={"Test":["CMD-SHELL","test -f /tmp/ready && awk -v r=
     [ $(($(date +%s%N) - start)) -lt 10000000000 ]
     [ -z "$(kiln ps -q)" ]
 }
+
+# wait_health NAME STATUS: until kiln inspect shows State.Health.Status STATUS (10 s)
+wait_health() {
+    local i
+    for i in $(seq 100); do
+        [ "$(kiln inspect "$1" | jq -r '.[0].State.Health.Status')" = "$2" ] && return 0
+        sleep 0.1
+    done
+    kiln inspect "$1" | jq .[0].State >&2
+    return 1
+}
+
+@test "inspect and ps --format json: a container's health (status, failing streak, the last probes' log) as Docker's State.Health; none without a check" {
+    retag_with_config bb good '.config.Healthcheck={"Test":["CMD-SHELL","echo fine"],"Interval":200000000,"Timeout":1000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    retag_with_config bb bad '.config.Healthcheck={"Test":["CMD-SHELL","echo not-yet; exit 3"],"Interval":100000000,"Timeout":1000000000,"Retries":2}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name g good
+    kiln run -d --name b bad
+    kiln run -d --name n bb sh -c 'while true; do sleep 1; done'
+    wait_health g healthy
+    wait_health b unhealthy
+    run kiln inspect b
+    [ "$status" -eq 0 ]
+    h=$(printf '%s' "$output" | jq -c '.[0].State.Health')
+    [ "$(jq '.FailingStreak >= 2' <<<"$h")" = true ]
+    [ "$(jq '.Log | length > 0 and length <= 5' <<<"$h")" = true ]
+    [ "$(jq -r '.Log[-1].Output' <<<"$h")" = "not-yet" ]
+    [ "$(jq '.Log[-1].ExitCode' <<<"$h")" = 3 ]
+    [ "$(jq '.Log[-1].End >= .Log[-1].Start' <<<"$h")" = true ]
+    [ "$(kiln inspect g | jq '.[0].State.Health.FailingStreak')" = 0 ]
+    [ "$(kiln inspect g | jq -r '.[0].State.Health.Log[-1].Output')" = fine ]
+    [ "$(kiln inspect n | jq '.[0].State | has("Health")')" = false ]
+    run kiln ps --format json
+    [ "$status" -eq 0 ]
+    [ "$(jq -r '.[] | select(.Names == "g") | .Health.Status' <<<"$output")" = healthy ]
+    [ "$(jq -r '.[] | select(.Names == "b") | .Health.Status' <<<"$output")" = unhealthy ]
+    [ "$(jq '.[] | select(.Names == "b") | .Health.FailingStreak >= 2' <<<"$output")" = true ]
+    [ "$(jq -r '.[] | select(.Names == "b") | .Health.Log[-1].Output' <<<"$output")" = not-yet ]
+    [ "$(jq '.[] | select(.Names == "n") | has("Health")' <<<"$output")" = false ]
+}
