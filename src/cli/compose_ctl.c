@@ -265,10 +265,20 @@ int compose_start_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     return start_services(cc, (const char *const *)argv + first, (size_t)(argc - first));
 }
 
+static int restart_no_deps;
+static const struct cli_opt restart_opts[] = {
+    {0, "no-deps", CLI_OPT_FLAG, &restart_no_deps, NULL,
+     "not the services whose depends_on has restart: true for a SERVICE", NULL},
+    CLI_OPT_END,
+};
 const struct cli_spec restart_spec = {
     .name = "compose restart",
     .args = "[SERVICE...]",
     .summary = "stop, then start the project's containers",
+    .text = "With SERVICEs, also the services whose depends_on entry for one of them has\n"
+            "restart: true (and theirs, in turn), as docker compose does: all are stopped\n"
+            "dependents first, then started in dependency order. --no-deps: only SERVICEs.\n",
+    .opts = restart_opts,
     .max_args = -1,
 };
 
@@ -280,8 +290,20 @@ int compose_restart_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     if (check_services(cc->p, "compose restart", argv + first, argc - first))
         return EXIT_USAGE;
     const char *const *sv = (const char *const *)argv + first;
-    int rc = compose_stop_services(cc, sv, (size_t)(argc - first), 0);
-    return rc ? rc : start_services(cc, sv, (size_t)(argc - first));
+    size_t n = (size_t)(argc - first);
+    cleanup_free const char **with = NULL;
+    cleanup_json json_t *set = NULL;
+    if (n > 0 && !restart_no_deps) {
+        set = compose_restart_set(cc->p, sv, n);
+        with = xcalloc(json_object_size(set), sizeof(char *));
+        n = 0;
+        const char *name;
+        json_t *v;
+        json_object_foreach(set, name, v) with[n++] = name;
+        sv = with;
+    }
+    int rc = compose_stop_services(cc, sv, n, 0);
+    return rc ? rc : start_services(cc, sv, n);
 }
 
 static const char *exec_user, *exec_workdir;

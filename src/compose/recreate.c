@@ -9,7 +9,8 @@
  * stopped first (last in start order first), the dependency replaced, and
  * everything started again in dependency order by up's start loop, each
  * waiting for its conditions. A restart does not cascade: a restarted
- * service is unchanged, its own dependents keep running. */
+ * service is unchanged, its own dependents keep running. `compose restart
+ * SERVICE` is where `restart: true` counts (compose_restart_set). */
 #include <stdio.h>
 #include <string.h>
 
@@ -103,4 +104,29 @@ int compose_recreate_stop(const char *root, const struct compose_project *p,
     }
     compose_list_free(cs, nc);
     return r;
+}
+
+json_t *compose_restart_set(const struct compose_project *p, const char *const *services, size_t n)
+{
+    json_t *set = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(set, services[i], json_true());
+    const json_t *all = json_object_get(p->model, "services");
+    /* to a fixed point: a dependent's own restart: true dependents too */
+    for (size_t before = 0; before != json_object_size(set);) {
+        before = json_object_size(set);
+        const char *name;
+        json_t *svc;
+        json_object_foreach((json_t *)all, name, svc)
+        {
+            const char *dep;
+            json_t *dv;
+            json_object_foreach(json_object_get(svc, "depends_on"), dep, dv)
+            {
+                if (json_is_true(json_object_get(dv, "restart")) && json_object_get(set, dep))
+                    json_object_set_new(set, name, json_true());
+            }
+        }
+    }
+    return set;
 }

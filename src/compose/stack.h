@@ -156,6 +156,13 @@ int compose_recreate_stop(const char *root, const struct compose_project *p,
                           const char *const *order, size_t n, const json_t *plan,
                           struct kiln_error **err);
 
+/* recreate.c: the services `compose restart` restarts when it is given
+ * services: those and, transitively, every service with a depends_on entry
+ * naming one of them with restart: true (the Compose Specification's "restarts
+ * this service after it updates the dependency service", as docker compose
+ * restart does without --no-deps). {SERVICE: true}, new reference. */
+json_t *compose_restart_set(const struct compose_project *p, const char *const *services, size_t n);
+
 /* Stops one container (its service's stop_grace_period) and, with remove,
  * removes its record. */
 int compose_stop_ctr(const char *root, const struct compose_ctr *c, long timeout_s, int remove,

@@ -218,3 +218,47 @@ EOF2
     [ "$output" = "$(printf 'seed\nseed')" ]
     kiln compose down -v
 }
+
+@test "compose restart SERVICE: also its depends_on restart: true dependents (transitively), stopped first and started after it; --no-deps only SERVICE" {
+    cat >compose.yaml <<'EOF2'
+name: rs
+x-svc: &svc {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s}
+services:
+  db: {<<: *svc}
+  api: {<<: *svc, depends_on: {db: {condition: service_started, restart: true}}}
+  worker: {<<: *svc, depends_on: {api: {condition: service_started, restart: true}}}
+  plain: {<<: *svc, depends_on: {db: {condition: service_started, restart: false}}}
+  other: {<<: *svc}
+EOF2
+    kiln compose up -d
+    local s
+    declare -A before
+    for s in db api worker plain other; do before[$s]=$(state Pid rs-$s-1); done
+    run kiln compose restart db
+    [ "$status" -eq 0 ]
+    for s in db api worker; do
+        [ "$(state Status rs-$s-1)" = running ]
+        [ "$(state Pid rs-$s-1)" != "${before[$s]}" ]
+    done
+    for s in plain other; do [ "$(state Pid rs-$s-1)" = "${before[$s]}" ]; done
+    # dependents stopped first, started after what they depend on
+    [ "$(line_of 'rs-worker-1  Stopped')" -lt "$(line_of 'rs-api-1  Stopped')" ]
+    [ "$(line_of 'rs-api-1  Stopped')" -lt "$(line_of 'rs-db-1  Stopped')" ]
+    [ "$(line_of 'rs-db-1  Started')" -lt "$(line_of 'rs-api-1  Started')" ]
+    [ "$(line_of 'rs-api-1  Started')" -lt "$(line_of 'rs-worker-1  Started')" ]
+    [[ "$output" != *rs-plain-1* && "$output" != *rs-other-1* ]]
+    # from the middle: api and worker, not db
+    for s in db api worker; do before[$s]=$(state Pid rs-$s-1); done
+    run kiln compose restart api
+    [ "$status" -eq 0 ]
+    [ "$(state Pid rs-db-1)" = "${before[db]}" ]
+    [ "$(state Pid rs-api-1)" != "${before[api]}" ]
+    [ "$(state Pid rs-worker-1)" != "${before[worker]}" ]
+    # --no-deps: db only
+    for s in db api worker; do before[$s]=$(state Pid rs-$s-1); done
+    run kiln compose restart --no-deps db
+    [ "$status" -eq 0 ]
+    [ "$(state Pid rs-db-1)" != "${before[db]}" ]
+    for s in api worker; do [ "$(state Pid rs-$s-1)" = "${before[$s]}" ]; done
+    kiln compose down
+}
