@@ -164,5 +164,10 @@ json_t *pod_load(const char *root, const char *name, struct kiln_error **err);
 int pod_remove(const char *root, const char *name, struct kiln_error **err);
 /* Appends "127.0.0.1 NAMES" to the pod's hosts file. */
 int pod_add_host(const char *hosts_file, const char *names, struct kiln_error **err);
+/* Drops the lines pod_add_host wrote for container name (NAMES starting with
+ * it) from pod's hosts file, for a container that is removed: the pod's other
+ * containers must not keep resolving a name that is gone (or, once it is
+ * reused, find it twice). Nothing when the pod or the file is gone. */
+int pod_remove_host(const char *root, const char *pod, const char *name, struct kiln_error **err);
 
 #endif

@@ -280,13 +280,64 @@ int pod_remove(const char *root, const char *name, struct kiln_error **err)
     return rm_rf(dir, err);
 }
 
+/* The hosts file is changed in place under its flock: the pod's running
+ * containers bind this inode as /etc/hosts, a renamed-over copy would not
+ * reach them. */
 int pod_add_host(const char *hosts_file, const char *names, struct kiln_error **err)
 {
     cleanup_close int fd = open(hosts_file, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0 || flock(fd, LOCK_EX) < 0)
         return kiln_error_errno(err, errno, "%s", hosts_file);
     cleanup_free char *line = xasprintf("127.0.0.1\t%s\n", names);
     if (write_all(fd, line, strlen(line)) < 0)
         return kiln_error_errno(err, errno, "%s", hosts_file);
     return 0;
+}
+
+/* 1 when line (up to its newline) is pod_add_host's for container name:
+ * "127.0.0.1<TAB>NAME" then a space or the end. */
+static int host_line_of(const char *line, const char *name)
+{
+    static const char ip[] = "127.0.0.1\t";
+    size_t n = strlen(name);
+    if (strncmp(line, ip, sizeof(ip) - 1) != 0)
+        return 0;
+    line += sizeof(ip) - 1;
+    return strncmp(line, name, n) == 0 && (line[n] == ' ' || line[n] == '\n' || line[n] == '\0');
+}
+
+int pod_remove_host(const char *root, const char *pod, const char *name, struct kiln_error **err)
+{
+    if (!valid_name(pod) || name == NULL || name[0] == '\0')
+        return 0;
+    cleanup_free char *dir = pod_dir(root, pod);
+    cleanup_free char *path = xasprintf("%s/hosts", dir);
+    cleanup_close int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : kiln_error_errno(err, errno, "%s", path);
+    struct stat st;
+    if (flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0)
+        return kiln_error_errno(err, errno, "%s", path);
+    if (st.st_size > (1 << 20))
+        return kiln_error_set(err, KILN_E_INVALID, "%s: larger than 1 MiB", path);
+    cleanup_free char *buf = xmalloc((size_t)st.st_size + 1);
+    ssize_t got = pread(fd, buf, (size_t)st.st_size, 0);
+    if (got < 0)
+        return kiln_error_errno(err, errno, "%s", path);
+    buf[got] = '\0';
+    struct strbuf keep;
+    strbuf_init(&keep);
+    for (char *line = buf; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
+        if (!host_line_of(line, name))
+            strbuf_add(&keep, line, len);
+        line += len;
+    }
+    int r = 0;
+    if (keep.len != (size_t)got && (pwrite(fd, keep.buf, keep.len, 0) != (ssize_t)keep.len ||
+                                    ftruncate(fd, (off_t)keep.len) < 0))
+        r = kiln_error_errno(err, errno, "%s", path);
+    strbuf_release(&keep);
+    return r;
 }

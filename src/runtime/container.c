@@ -342,6 +342,11 @@ int ctr_remove(const char *root, const char *id, struct kiln_error **err)
 {
     json_t *cfg = ctr_load_config(root, id, NULL);
     const char *name = cfg ? json_get_str(cfg, "Name") : NULL;
+    const char *pod = cfg ? json_get_str(cfg, "Pod") : NULL;
+    /* Best effort: a pod's hosts file that cannot be rewritten (the pod
+     * half-removed) is no reason to keep the container's record. */
+    if (name != NULL && pod != NULL)
+        pod_remove_host(root, pod, name, NULL);
     if (name != NULL) {
         cleanup_free char *link = xasprintf("%s/containers/names/%s", root, name);
         char buf[80];
