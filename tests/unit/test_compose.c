@@ -1,6 +1,7 @@
 /* Compose variables and the project model's pieces that need no container:
  * interpolation (every form of the spec, $$, errors), dotenv files, durations,
- * start order and the one-pod port check. The CLI's view is
+ * start order, the one-pod port check and what `compose restart` restarts
+ * with a service. The CLI's view is
  * tests/e2e/compose_config.bats. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "compose/compose.h"
 #include "compose/internal.h"
+#include "compose/stack.h"
 #include "tap.h"
 
 static struct compose_env env;
@@ -210,12 +212,54 @@ static void test_order_and_ports(void)
     compose_project_free(p);
 }
 
+/* compose_restart_set's names, sorted, space-separated. */
+static void restart_set_is(const struct compose_project *p, const char *service, const char *want)
+{
+    json_t *set = compose_restart_set(p, &service, 1);
+    size_t n;
+    const char **order = compose_start_order(p, &n);
+    char got[128] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (!json_object_get(set, order[i]))
+            continue;
+        size_t len = strlen(got);
+        snprintf(got + len, sizeof(got) - len, "%s%s", len ? " " : "", order[i]);
+    }
+    is_str(got, want, "restart %s restarts (in start order)", service);
+    free(order);
+    json_decref(set);
+}
+
+static void test_restart_set(void)
+{
+    struct kiln_error *err = NULL;
+    struct compose_project *p = load(
+        "services:\n"
+        "  db: {image: d}\n"
+        "  api: {image: a, depends_on: {db: {condition: service_started, restart: true}}}\n"
+        "  worker: {image: w, depends_on: {api: {condition: service_started, restart: true}}}\n"
+        "  plain: {image: p, depends_on: [db]}\n"
+        "  off: {image: o, depends_on: {db: {condition: service_started, restart: false}}}\n"
+        "  late: {image: l, depends_on: {plain: {condition: service_started, restart: "
+        "true}}}\n",
+        &err);
+    ok(p != NULL, "project loads (%s)", err ? err->msg : "");
+    if (p == NULL)
+        return;
+    restart_set_is(p, "db", "db api worker");
+    restart_set_is(p, "api", "api worker");
+    restart_set_is(p, "worker", "worker");
+    restart_set_is(p, "plain", "plain late");
+    compose_project_free(p);
+}
+
 int main(void)
 {
     test_interpolation();
     test_dotenv();
     test_durations();
     test_order_and_ports();
+    test_restart_set();
     compose_env_release(&env);
     return done_testing();
 }
