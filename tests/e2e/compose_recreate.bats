@@ -8,11 +8,6 @@ load helpers
 load run_lib
 load compose_lib
 
-# line_of TEXT: the number of the first line of $output holding TEXT
-line_of() {
-    printf '%s\n' "$output" | grep -n -F -- "$1" | head -1 | cut -d: -f1
-}
-
 @test "compose up: a recreated service's dependents are stopped first and started after it (restart: false too, as compose); theirs keep running" {
     cat >compose.yaml <<'EOF2'
 name: dep
@@ -25,9 +20,7 @@ services:
   other: {<<: *svc}
 EOF2
     kiln compose up -d
-    local s pid
-    declare -A before
-    for s in db api ui plain other; do before[$s]=$(state Pid dep-$s-1); done
+    remember_pids dep db api ui plain other
     sed -i 's/V: "1"/V: "2"/' compose.yaml
     run kiln compose up -d
     [ "$status" -eq 0 ]
@@ -39,24 +32,21 @@ EOF2
     [ "$(line_of 'dep-plain-1  Restart')" -lt "$(line_of 'dep-db-1  Recreate')" ]
     [ "$(line_of 'dep-db-1  Started')" -lt "$(line_of 'dep-api-1  Started')" ]
     [ "$(line_of 'dep-db-1  Started')" -lt "$(line_of 'dep-plain-1  Started')" ]
-    for s in db api plain; do
-        [ "$(state Status dep-$s-1)" = running ]
-        [ "$(state Pid dep-$s-1)" != "${before[$s]}" ]
-    done
+    restarted dep db api plain
     # a restart does not cascade: api is unchanged, ui keeps running
-    for s in ui other; do [ "$(state Pid dep-$s-1)" = "${before[$s]}" ]; done
+    kept dep ui other
     run kiln compose exec db sh -c 'echo $V'
     [ "$output" = 2 ]
     # nothing changed: nothing restarts
     run kiln compose up -d
     [[ "$output" != *Restart* && "$output" != *Recreate* ]]
     # --no-recreate: neither the changed one nor its dependents
-    pid=$(state Pid dep-api-1)
+    remember_pids dep db api
     sed -i 's/V: "2"/V: "3"/' compose.yaml
     run kiln compose up -d --no-recreate
     [[ "$output" != *Restart* && "$output" != *Recreate* ]]
-    [ "$(state Pid dep-api-1)" = "$pid" ]
-    [ "$(ls "$KILN_ROOT/containers" | grep -vc names)" -eq 5 ]
+    kept dep db api
+    [ "$(n_containers)" -eq 5 ]
     kiln compose down
 }
 
@@ -231,16 +221,11 @@ services:
   other: {<<: *svc}
 EOF2
     kiln compose up -d
-    local s
-    declare -A before
-    for s in db api worker plain other; do before[$s]=$(state Pid rs-$s-1); done
+    remember_pids rs db api worker plain other
     run kiln compose restart db
     [ "$status" -eq 0 ]
-    for s in db api worker; do
-        [ "$(state Status rs-$s-1)" = running ]
-        [ "$(state Pid rs-$s-1)" != "${before[$s]}" ]
-    done
-    for s in plain other; do [ "$(state Pid rs-$s-1)" = "${before[$s]}" ]; done
+    restarted rs db api worker
+    kept rs plain other
     # dependents stopped first, started after what they depend on
     [ "$(line_of 'rs-worker-1  Stopped')" -lt "$(line_of 'rs-api-1  Stopped')" ]
     [ "$(line_of 'rs-api-1  Stopped')" -lt "$(line_of 'rs-db-1  Stopped')" ]
@@ -248,17 +233,16 @@ EOF2
     [ "$(line_of 'rs-api-1  Started')" -lt "$(line_of 'rs-worker-1  Started')" ]
     [[ "$output" != *rs-plain-1* && "$output" != *rs-other-1* ]]
     # from the middle: api and worker, not db
-    for s in db api worker; do before[$s]=$(state Pid rs-$s-1); done
+    remember_pids rs db api worker
     run kiln compose restart api
     [ "$status" -eq 0 ]
-    [ "$(state Pid rs-db-1)" = "${before[db]}" ]
-    [ "$(state Pid rs-api-1)" != "${before[api]}" ]
-    [ "$(state Pid rs-worker-1)" != "${before[worker]}" ]
+    kept rs db
+    restarted rs api worker
     # --no-deps: db only
-    for s in db api worker; do before[$s]=$(state Pid rs-$s-1); done
+    remember_pids rs db api worker
     run kiln compose restart --no-deps db
     [ "$status" -eq 0 ]
-    [ "$(state Pid rs-db-1)" != "${before[db]}" ]
-    for s in api worker; do [ "$(state Pid rs-$s-1)" = "${before[$s]}" ]; done
+    restarted rs db
+    kept rs api worker
     kiln compose down
 }

@@ -415,36 +415,34 @@ services:
   b: {image: bb, command: ["sleep", "1000"], stop_grace_period: 1s, environment: {V: "1"}}
 EOF2
     kiln compose up -d
-    local pa pb id
-    pa=$(state Pid rc-a-1)
-    pb=$(state Pid rc-b-1)
+    local id
+    remember_pids rc a b
     id=$(readlink "$KILN_ROOT/containers/names/rc-b-1")
     run jq -r '.Labels["com.docker.compose.config-hash"]' "$KILN_ROOT/containers/$id/config.json"
     [[ "$output" =~ ^[0-9a-f]{64}$ ]]
     # unchanged: nothing happens
     run kiln compose up -d
     [[ "$output" == *"rc-a-1  Running"* && "$output" == *"rc-b-1  Running"* ]]
-    [ "$(state Pid rc-b-1)" = "$pb" ]
+    kept rc a b
     sed -i 's/V: "1"/V: "2"/' compose.yaml
     run kiln compose up -d
     [ "$status" -eq 0 ]
     [[ "$output" == *"rc-a-1  Running"* && "$output" == *"rc-b-1  Recreate"* ]]
-    [ "$(state Pid rc-a-1)" = "$pa" ]
-    [ "$(state Pid rc-b-1)" != "$pb" ]
+    kept rc a
+    restarted rc b
     run kiln compose exec b sh -c 'echo $V'
     [ "$output" = 2 ]
-    pb=$(state Pid rc-b-1)
+    remember_pids rc a b
     sed -i 's/V: "2"/V: "3"/' compose.yaml
     kiln compose up -d --no-recreate
-    [ "$(state Pid rc-b-1)" = "$pb" ]
+    kept rc a b
     run kiln compose exec b sh -c 'echo $V'
     [ "$output" = 2 ]
     kiln compose up -d --force-recreate
-    [ "$(state Pid rc-a-1)" != "$pa" ]
-    [ "$(state Pid rc-b-1)" != "$pb" ]
+    restarted rc a b
     run kiln compose exec b sh -c 'echo $V'
     [ "$output" = 3 ]
-    [ "$(ls "$KILN_ROOT/containers" | grep -vc names)" -eq 2 ]
+    [ "$(n_containers)" -eq 2 ]
     kiln compose down
 }
 
@@ -476,11 +474,9 @@ EOF2
     run kiln compose exec app sh -c 'echo x >/etc/app.conf'
     [ "$status" -ne 0 ]
     # restart: a new process, still running
-    local pa
-    pa=$(state Pid misc-app-1)
+    remember_pids misc app
     kiln compose restart app
-    [ "$(state Status misc-app-1)" = running ]
-    [ "$(state Pid misc-app-1)" != "$pa" ]
+    restarted misc app
     # ps -q: the running ones' ids; -a: the exited one too
     local ida ido
     ida=$(readlink "$KILN_ROOT/containers/names/misc-app-1")
