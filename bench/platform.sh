@@ -21,6 +21,9 @@ export BUILDAH_RUNTIME=${BUILDAH_RUNTIME:-$(buildah_runtime)}
 export KILN_ROOT=${KILN_ROOT:-$BENCH_TMP/kiln-store}
 mkdir -p "$KILN_ROOT"
 PLATFORMS=linux/amd64,linux/arm64
+# buildah: "together" (default: one `buildah build --platform a,b --manifest`, as
+# the issue names it) or "sequential" (one build per platform into one list)
+BUILDAH_PLATFORMS=${BENCH_BUILDAH_PLATFORMS:-together}
 MREF=${BASE_REF}-multi
 CTX=$BENCH_TMP/ctx/seedlike
 
@@ -46,7 +49,7 @@ EOD
 }
 
 prepare() {
-    mkdir -p "$BENCH_TMP/ctx/warm"
+    mkdir -p "$BENCH_TMP/ctx/warm" "$BENCH_TMP/buildah-tmp"
     [ -d "$CTX" ] || cp -a "$BENCH_DIR/seedlike" "$CTX"
     warm_dockerfile >"$BENCH_TMP/ctx/warm/Dockerfile"
     local amd arm
@@ -80,8 +83,21 @@ cmd() {
             env "SOURCE_DATE_EPOCH=$BENCH_EPOCH" "$KILN" build --progress=plain --platform "$PLATFORMS" -t "bench-platform:kiln" "${args[@]}" "$ctx")
     else
         buildah manifest rm localhost/bench-platform:buildah >/dev/null 2>&1 || true
-        CMD=(buildah build --layers --pull=never --network host --format oci --timestamp "$BENCH_EPOCH"
-            --platform "$PLATFORMS" --manifest localhost/bench-platform:buildah "${args[@]}" "$ctx")
+        local b=(buildah build --layers --pull=never --network host --format oci --timestamp "$BENCH_EPOCH"
+            --manifest localhost/bench-platform:buildah "${args[@]}")
+        if [ "$BUILDAH_PLATFORMS" = together ]; then
+            CMD=("${b[@]}" --platform "$PLATFORMS" "$ctx")
+        else
+            # one buildah build per platform into the same manifest list (buildah
+            # 1.28's default --jobs 1 builds the platforms one after the other anyway)
+            CMD=(bash -c 'ctx=${!#}; set -- "${@:1:$#-1}"
+                for p in ${0//,/ }; do "$@" --platform "$p" "$ctx" || exit; done' "$PLATFORMS" "${b[@]}" "$ctx")
+        fi
+        # buildah keeps its cache mounts in $TMPDIR/buildah-cache-UID, one per target
+        # path for every build on the machine: another buildah's apt step in the same
+        # /var/cache/apt fails this one's ("Could not get lock
+        # /var/cache/apt/archives/lock", seen 2026-12-06 beside a helper's bench)
+        CMD=(env "TMPDIR=$BENCH_TMP/buildah-tmp" "${CMD[@]}")
     fi
 }
 

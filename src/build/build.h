@@ -49,6 +49,8 @@ struct build_opts {
                                              (its progress callback is not used) */
     int network_none; /* default network of RUN steps: 0 host, 1 none, 2 private */
     int jobs;                             /* stages at once; <= 0: number of CPUs */
+    struct build_pool *pool; /* jobs and cache turns shared with builds running at once
+                                (build_run_platforms); NULL: the build's own */
     int64_t epoch;
     const struct platform *platform; /* the target platform; NULL: this machine's */
     int label_platform;              /* progress names the platform ("[linux/arm64 app 2/5]") */
@@ -75,6 +77,12 @@ int build_run(const struct build_opts *o, struct build_result *out, struct kiln_
 int build_run_platforms(const struct build_opts *o, const struct platform *plats, size_t n,
                         struct build_result *out, struct kiln_error **err);
 void build_result_release(struct build_result *r);
+
+/* --jobs N steps at once (<= 0: the number of CPUs) and the turns at cache
+ * mounts, for builds that run at once and must not run more together. */
+struct build_pool;
+struct build_pool *build_pool_new(int jobs);
+void build_pool_free(struct build_pool *p);
 
 /* For `kiln prune`: adds every blob the build cache refers to. */
 struct digest_set;

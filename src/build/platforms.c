@@ -1,5 +1,6 @@
 /* kiln build --platform A,B: the Dockerfile built once per platform, at
- * once (the --jobs shared between them), then an OCI image index listing
+ * once (drawing on one pool of --jobs, and taking turns at the cache
+ * mounts they share), then an OCI image index listing
  * each image with its platform, in the order given. Steps the platforms
  * share (a FROM --platform=$BUILDPLATFORM stage that uses no TARGET* arg)
  * have one cache key: the cache decides what runs once. */
@@ -64,8 +65,7 @@ int build_run_platforms(const struct build_opts *o, const struct platform *plats
         one.platform = &plats[0];
         return build_run(&one, out, err);
     }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int jobs = o->jobs > 0 ? o->jobs : (cpus > 0 ? (int)cpus : 1);
+    struct build_pool *pool = build_pool_new(o->jobs);
     struct plat_job *pj = xcalloc(n, sizeof(*pj));
     pthread_t *th = xcalloc(n, sizeof(*th));
     int *started = xcalloc(n, sizeof(int));
@@ -78,8 +78,9 @@ int build_run_platforms(const struct build_opts *o, const struct platform *plats
         pj[i].o.checked_ctx = &gate;
         pj[i].o.platform = &plats[i];
         pj[i].o.label_platform = 1;
-        /* --jobs shared: each platform gets its part (at least one) */
-        pj[i].o.jobs = jobs / (int)n > 0 ? jobs / (int)n : 1;
+        /* one pool of --jobs: a platform whose steps are done (the native one,
+         * often far ahead of an emulated one) leaves its jobs to the others */
+        pj[i].o.pool = pool;
         started[i] = pthread_create(&th[i], NULL, plat_thread, &pj[i]) == 0;
         if (!started[i]) {
             pj[i].rc = kiln_error_set(&pj[i].err, KILN_E_FAIL, "cannot start a thread");
@@ -92,6 +93,7 @@ int build_run_platforms(const struct build_opts *o, const struct platform *plats
             pthread_join(th[i], NULL);
     pthread_mutex_destroy(&gate.mu);
     pthread_cond_destroy(&gate.cv);
+    build_pool_free(pool);
     /* the first real failure (not a platform stopped because of another's) */
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         for (size_t i = 0; i < n && rc == 0; i++) {

@@ -1,8 +1,9 @@
 /* The build's scheduler. Every stage the target needs runs in its own thread
  * from the start, and a step waits only for what it uses: a stage for the
  * stage its FROM names, a step for the stage a --from names. --jobs bounds
- * the steps running at once (a step waiting holds no job). Cache mounts
- * shared by the steps of one build are taken in turn, since apt and others
+ * the steps running at once (a step waiting holds no job; the platforms of a
+ * --platform build draw on one pool). Cache mounts shared by the steps of
+ * one build, and of its other platforms, are taken in turn, since apt and others
  * lock their caches and fail rather than wait; a stage other stages depend
  * on has the first turn at a cache it will use. */
 #include <stdlib.h>
@@ -26,14 +27,43 @@ struct sched_stage {
     size_t next_instr; /* the instruction running or next; uses before it are past */
 };
 
-struct sched {
+/* What the builds running at once share: the platforms of one --platform
+ * build (platforms.c) take their jobs from one pool and their turns at the
+ * same cache mounts (a cache id is one directory in the store whatever the
+ * platform, and two apt runs in it at once fail on apt's lock). */
+struct build_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int free_jobs;
-    struct sched_stage *ss; /* one per df stage */
-    const char **held;      /* cache ids in use by running steps */
+    const char **held; /* cache ids in use by running steps */
     size_t n_held, cap_held;
 };
+
+struct sched {
+    struct build_pool *pool; /* the build's own, or o->pool */
+    struct sched_stage *ss;  /* one per df stage */
+};
+
+struct build_pool *build_pool_new(int jobs)
+{
+    struct build_pool *p = xcalloc(1, sizeof(*p));
+    if (jobs <= 0)
+        jobs = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    p->free_jobs = jobs < 1 ? 1 : jobs;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    return p;
+}
+
+void build_pool_free(struct build_pool *p)
+{
+    if (p == NULL)
+        return;
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->held);
+    free(p);
+}
 
 /* --- what the Dockerfile says before anything runs ------------------------------ */
 
@@ -100,18 +130,18 @@ static int give_job(struct build_ctx *b, struct stage_state *st)
     int had = st->has_job;
     if (had) {
         st->has_job = 0;
-        b->sched->free_jobs++;
-        pthread_cond_broadcast(&b->sched->cv);
+        b->sched->pool->free_jobs++;
+        pthread_cond_broadcast(&b->sched->pool->cv);
     }
     return had;
 }
 
 static void take_job(struct build_ctx *b, struct stage_state *st)
 {
-    while (b->sched->free_jobs == 0 && !cancelled(b))
-        pthread_cond_wait(&b->sched->cv, &b->sched->mu);
-    if (b->sched->free_jobs > 0) {
-        b->sched->free_jobs--;
+    while (b->sched->pool->free_jobs == 0 && !cancelled(b))
+        pthread_cond_wait(&b->sched->pool->cv, &b->sched->pool->mu);
+    if (b->sched->pool->free_jobs > 0) {
+        b->sched->pool->free_jobs--;
         st->has_job = 1;
     }
 }
@@ -147,12 +177,12 @@ static int wait_until(struct build_ctx *b, struct stage_state *st,
         if (!w->waited) {
             w->waited = 1;
             w->had_job = give_job(b, st);
-            pthread_mutex_unlock(&b->sched->mu);
+            pthread_mutex_unlock(&b->sched->pool->mu);
             show_wait(b, st, what, name);
-            pthread_mutex_lock(&b->sched->mu);
+            pthread_mutex_lock(&b->sched->pool->mu);
             continue;
         }
-        pthread_cond_wait(&b->sched->cv, &b->sched->mu);
+        pthread_cond_wait(&b->sched->pool->cv, &b->sched->pool->mu);
     }
     return cancelled(b) ? -1 : 0;
 }
@@ -162,7 +192,7 @@ static void wait_end(struct build_ctx *b, struct stage_state *st, const struct w
 {
     if (w->had_job)
         take_job(b, st);
-    pthread_mutex_unlock(&b->sched->mu);
+    pthread_mutex_unlock(&b->sched->pool->mu);
     if (w->waited)
         show_resume(b, st);
 }
@@ -170,12 +200,12 @@ static void wait_end(struct build_ctx *b, struct stage_state *st, const struct w
 static int job_free(struct build_ctx *b, struct stage_state *st, const void *arg)
 {
     (void)st, (void)arg;
-    return b->sched->free_jobs > 0;
+    return b->sched->pool->free_jobs > 0;
 }
 
 void build_job_begin(struct build_ctx *b, struct stage_state *st)
 {
-    pthread_mutex_lock(&b->sched->mu);
+    pthread_mutex_lock(&b->sched->pool->mu);
     struct waiter w = {0};
     wait_until(b, st, job_free, NULL, "a job (--jobs)", "", &w);
     take_job(b, st); /* none when cancelled: the step stops at its next wait */
@@ -184,9 +214,9 @@ void build_job_begin(struct build_ctx *b, struct stage_state *st)
 
 void build_job_end(struct build_ctx *b, struct stage_state *st)
 {
-    pthread_mutex_lock(&b->sched->mu);
+    pthread_mutex_lock(&b->sched->pool->mu);
     give_job(b, st);
-    pthread_mutex_unlock(&b->sched->mu);
+    pthread_mutex_unlock(&b->sched->pool->mu);
 }
 
 static int stage_ended(struct build_ctx *b, struct stage_state *st, const void *arg)
@@ -206,9 +236,9 @@ int build_wait_stage(struct build_ctx *b, struct stage_state *st, size_t stage,
     if (s == NULL)
         return 0;
     if (stage == st->index || !depends_on(b->g, st->index, stage, 0)) {
-        pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&s->pool->mu);
         int done = dep->done;
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->pool->mu);
         if (done)
             return 0;
         return kiln_error_set(err, KILN_E_FAIL,
@@ -216,7 +246,7 @@ int build_wait_stage(struct build_ctx *b, struct stage_state *st, size_t stage,
                               "before it (an ONBUILD trigger naming a stage?)",
                               st->label, dep->label);
     }
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->pool->mu);
     struct waiter w = {0};
     wait_until(b, st, stage_ended, dep, "stage ", dep->label, &w);
     int ok = dep->done;
@@ -249,11 +279,11 @@ static int owed_to_others(struct build_ctx *b, struct stage_state *st, const cha
     return 0;
 }
 
-static int in_use(struct sched *s, const char *const *ids, size_t n)
+static int in_use(const struct build_pool *p, const char *const *ids, size_t n)
 {
-    for (size_t h = 0; h < s->n_held; h++)
+    for (size_t h = 0; h < p->n_held; h++)
         for (size_t k = 0; k < n; k++)
-            if (strcmp(s->held[h], ids[k]) == 0)
+            if (strcmp(p->held[h], ids[k]) == 0)
                 return 1;
     return 0;
 }
@@ -266,7 +296,7 @@ struct turn_want {
 static int turn_free(struct build_ctx *b, struct stage_state *st, const void *arg)
 {
     const struct turn_want *t = arg;
-    return !in_use(b->sched, t->ids, t->n) && !owed_to_others(b, st, t->ids, t->n);
+    return !in_use(b->sched->pool, t->ids, t->n) && !owed_to_others(b, st, t->ids, t->n);
 }
 
 int build_cache_turn_take(struct build_ctx *b, struct stage_state *st, const char *const *ids,
@@ -275,17 +305,17 @@ int build_cache_turn_take(struct build_ctx *b, struct stage_state *st, const cha
     struct sched *s = b->sched;
     if (s == NULL || n == 0)
         return 0;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->pool->mu);
     struct waiter w = {0};
     struct turn_want want = {ids, n};
     int ok = wait_until(b, st, turn_free, &want, "its turn at cache ", ids[0], &w) == 0;
     if (ok) {
-        if (s->n_held + n > s->cap_held) {
-            s->cap_held = s->n_held + n + 8;
-            s->held = xrealloc(s->held, s->cap_held * sizeof(*s->held));
+        if (s->pool->n_held + n > s->pool->cap_held) {
+            s->pool->cap_held = s->pool->n_held + n + 8;
+            s->pool->held = xrealloc(s->pool->held, s->pool->cap_held * sizeof(*s->pool->held));
         }
         for (size_t k = 0; k < n; k++)
-            s->held[s->n_held++] = ids[k];
+            s->pool->held[s->pool->n_held++] = ids[k];
     }
     wait_end(b, st, &w);
     if (!ok)
@@ -298,25 +328,25 @@ void build_cache_turn_give(struct build_ctx *b, const char *const *ids, size_t n
     struct sched *s = b->sched;
     if (s == NULL || n == 0)
         return;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->pool->mu);
     for (size_t k = 0; k < n; k++) {
-        for (size_t h = 0; h < s->n_held; h++) {
-            if (s->held[h] == ids[k]) {
-                s->held[h] = s->held[--s->n_held];
+        for (size_t h = 0; h < s->pool->n_held; h++) {
+            if (s->pool->held[h] == ids[k]) {
+                s->pool->held[h] = s->pool->held[--s->pool->n_held];
                 break;
             }
         }
     }
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    pthread_cond_broadcast(&s->pool->cv);
+    pthread_mutex_unlock(&s->pool->mu);
 }
 
 void build_stage_at(struct build_ctx *b, struct stage_state *st, size_t instr)
 {
-    pthread_mutex_lock(&b->sched->mu);
+    pthread_mutex_lock(&b->sched->pool->mu);
     b->sched->ss[st->index].next_instr = instr;
-    pthread_cond_broadcast(&b->sched->cv);
-    pthread_mutex_unlock(&b->sched->mu);
+    pthread_cond_broadcast(&b->sched->pool->cv);
+    pthread_mutex_unlock(&b->sched->pool->mu);
 }
 
 /* --- running ------------------------------------------------------------------- */
@@ -334,15 +364,15 @@ static void *stage_thread(void *arg)
     struct stage_job *j = arg;
     struct build_ctx *b = j->b;
     j->rc = build_run_stage(b, j->st, &j->err);
-    pthread_mutex_lock(&b->sched->mu);
+    pthread_mutex_lock(&b->sched->pool->mu);
     if (j->rc < 0) {
         j->st->failed = 1;
         __atomic_store_n(&b->cancel, 1, __ATOMIC_SEQ_CST);
     } else {
         j->st->done = 1;
     }
-    pthread_cond_broadcast(&b->sched->cv);
-    pthread_mutex_unlock(&b->sched->mu);
+    pthread_cond_broadcast(&b->sched->pool->cv);
+    pthread_mutex_unlock(&b->sched->pool->mu);
     return NULL;
 }
 
@@ -354,14 +384,12 @@ static int is_cancel_error(const struct kiln_error *e)
 int build_sched_run(struct build_ctx *b, struct kiln_error **err)
 {
     struct sched s = {0};
-    int jobs = b->o->jobs > 0 ? b->o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    s.free_jobs = jobs < 1 ? 1 : jobs;
+    struct build_pool *own = b->o->pool == NULL ? build_pool_new(b->o->jobs) : NULL;
+    s.pool = own != NULL ? own : b->o->pool;
     s.ss = xcalloc(b->df->n_stages + 1, sizeof(*s.ss));
     for (size_t a = 0; a < b->g->n_order; a++)
         scan_cache_uses(&b->df->stages[b->g->order[a]], &s.ss[b->g->order[a]]);
     compute_prio(b->g, s.ss);
-    pthread_mutex_init(&s.mu, NULL);
-    pthread_cond_init(&s.cv, NULL);
     b->sched = &s;
 
     size_t n = b->g->n_order;
@@ -374,11 +402,11 @@ int build_sched_run(struct build_ctx *b, struct kiln_error **err)
         }
         v[i].rc = kiln_error_set(&v[i].err, KILN_E_FAIL, "stage %s: cannot start a thread",
                                  v[i].st->label);
-        pthread_mutex_lock(&s.mu);
+        pthread_mutex_lock(&s.pool->mu);
         v[i].st->failed = 1;
         __atomic_store_n(&b->cancel, 1, __ATOMIC_SEQ_CST);
-        pthread_cond_broadcast(&s.cv);
-        pthread_mutex_unlock(&s.mu);
+        pthread_cond_broadcast(&s.pool->cv);
+        pthread_mutex_unlock(&s.pool->mu);
     }
     for (size_t i = 0; i < n; i++)
         if (v[i].started)
@@ -405,8 +433,6 @@ int build_sched_run(struct build_ctx *b, struct kiln_error **err)
         free(s.ss[i].uses);
     }
     free(s.ss);
-    free(s.held);
-    pthread_cond_destroy(&s.cv);
-    pthread_mutex_destroy(&s.mu);
+    build_pool_free(own);
     return rc;
 }

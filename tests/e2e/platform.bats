@@ -290,6 +290,47 @@ DF
     [ "$(count_done "$output")" -eq 2 ]
 }
 
+# interval_overlaps OUTPUT LABEL_A LABEL_B: whether the "LABEL start T" ..
+# "LABEL end T" intervals two steps printed (T from /proc/uptime) overlap.
+interval_overlaps() {
+    awk -v a="$2" -v b="$3" '
+        { for (i = 1; i < NF; i++) if ($i == a || $i == b) t[$i, $(i + 1)] = $(i + 2) }
+        END { exit !(t[a, "start"] < t[b, "end"] && t[b, "start"] < t[a, "end"]) }' <<<"$1"
+}
+
+@test "the platforms draw on one pool of --jobs: --jobs 1 runs one step of either at a time" {
+    ctx="$BATS_TEST_TMPDIR/pool1"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:multi
+ARG TARGETARCH
+RUN read u _ </proc/uptime; echo "s-$TARGETARCH start $u"; sleep 2; read u _ </proc/uptime; echo "s-$TARGETARCH end $u"
+DF
+    run kiln build --progress=plain --jobs 1 --platform linux/amd64,linux/arm64 -t pool1 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    grep -q 's-arm64 end' <<<"$output" && grep -q 's-amd64 end' <<<"$output"
+    ! interval_overlaps "$output" s-amd64 s-arm64 || { echo "$output"; false; }
+}
+
+@test "a platform whose steps are done leaves its jobs to the other (two arm64 stages at once under --jobs 2)" {
+    ctx="$BATS_TEST_TMPDIR/pool2"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:multi AS a
+ARG TARGETARCH
+RUN [ $TARGETARCH = amd64 ] && exit 0; read u _ </proc/uptime; echo "a-$TARGETARCH start $u"; sleep 3; read u _ </proc/uptime; echo "a-$TARGETARCH end $u"
+FROM busybox:multi AS b
+ARG TARGETARCH
+RUN [ $TARGETARCH = amd64 ] && exit 0; read u _ </proc/uptime; echo "b-$TARGETARCH start $u"; sleep 3; read u _ </proc/uptime; echo "b-$TARGETARCH end $u"
+FROM busybox:multi
+COPY --from=a /etc/passwd /a
+COPY --from=b /etc/passwd /b
+DF
+    run kiln build --progress=plain --jobs 2 --platform linux/amd64,linux/arm64 -t pool2 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    interval_overlaps "$output" a-arm64 b-arm64 || { echo "$output"; false; }
+}
+
 @test "rmi of an index: the tag, the index and its images no other tag holds; prune and fsck after" {
     kiln build -q --platform linux/amd64,linux/arm64 -t app:multi "$(app_context)" >/dev/null
     idx=$(tag_digest "$KILN_ROOT" app:multi)
