@@ -134,6 +134,9 @@ int net_ns_open(pid_t pid, int *netns_fd, int *userns_fd, struct kiln_error **er
 char *net_resolv_conf(void);
 #define NET_DNS_FORWARD "10.0.2.3"
 
+/* The namespace's interface: a tap kiln makes persistent and slirp4netns attaches to. */
+#define NET_TAP_NAME "eth0"
+
 /* The process name the holder gives itself (in ps and /proc/PID/comm). */
 #define NET_HOLDER_COMM "kiln-netns"
 

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/if_tun.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -80,9 +81,33 @@ static void loopback_up(void)
     close(s);
 }
 
-static __attribute__((noreturn)) void holder_main(pid_t parent, int rootless, int ready_w,
-                                                  int sync_r, const struct net_fwd *fwd,
-                                                  size_t n_fwd)
+/* The tap device slirp4netns attaches to, made persistent before it starts:
+ * slirp4netns opens the existing device, and its exit then leaves the device
+ * to go with the namespace, in the kernel's own time. A tap that slirp4netns
+ * makes itself is unregistered by its exit, which waits for RCU grace
+ * periods: 15-18 ms of every release on this VM (kiln waits for slirp4netns's
+ * exit). Best effort: without it slirp4netns makes the device. Runs in the
+ * namespace, with CAP_NET_ADMIN over it. */
+static void tap_precreate(void)
+{
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct ifreq ifr = {0};
+    /* slirp4netns's flags: another set would not attach */
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    memcpy(ifr.ifr_name, NET_TAP_NAME, sizeof(NET_TAP_NAME));
+    if (ioctl(fd, TUNSETIFF, &ifr) == 0)
+        ioctl(fd, TUNSETPERSIST, 1);
+    close(fd); /* without TUNSETPERSIST this removes the device again */
+}
+
+/* The holder: created in the new namespaces by clone(2), so they exist when
+ * clone returns. A rootless holder makes the tap (only a process in its user
+ * namespace can) and says so on ready_w, then waits on sync_r for its id
+ * maps; a root holder has nothing to announce (ready_w, sync_r are -1). */
+static __attribute__((noreturn)) void holder_main(pid_t parent, int ready_w, int sync_r,
+                                                  const struct net_fwd *fwd, size_t n_fwd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (getppid() != parent)
@@ -99,18 +124,16 @@ static __attribute__((noreturn)) void holder_main(pid_t parent, int rootless, in
         dup2(devnull, 1);
         dup2(devnull, 2);
     }
-    int flags = CLONE_NEWNET | (rootless ? CLONE_NEWUSER : 0);
-    int e = unshare(flags) < 0 ? errno : 0;
-    /* Before the namespace is announced: a container's command may run as
-     * soon as slirp4netns is ready, and must find 127.0.0.1 up. (A new user
-     * namespace's creator has its capabilities before any mapping.) */
-    if (e == 0)
-        loopback_up();
-    write_all(ready_w, &e, sizeof(e));
-    close(ready_w);
-    if (e)
-        _exit(1);
+    int rootless = ready_w >= 0;
     if (rootless) {
+        /* A new user namespace's creator has its capabilities before any
+         * mapping. Loopback before the namespace is announced: a
+         * container's command may run as soon as slirp4netns is ready. */
+        tap_precreate();
+        loopback_up();
+        int e = 0;
+        write_all(ready_w, &e, sizeof(e));
+        close(ready_w);
         char b;
         if (read(sync_r, &b, 1) != 1)
             _exit(1);
@@ -125,47 +148,92 @@ static __attribute__((noreturn)) void holder_main(pid_t parent, int rootless, in
         pause();
 }
 
+/* Root: the tap and loopback of the holder's namespace, made from here (this
+ * thread enters it and comes back), so nothing waits for the holder to be
+ * scheduled. */
+static int setup_from_here(pid_t holder, struct kiln_error **err)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)holder);
+    int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0)
+        return kiln_error_errno(err, errno, "/proc/thread-self/ns/net");
+    int ns = open(path, O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) {
+        int e = errno;
+        if (ns >= 0)
+            close(ns);
+        close(self);
+        return kiln_error_errno(err, e, "entering the new network namespace (%s)", path);
+    }
+    close(ns);
+    tap_precreate();
+    loopback_up();
+    int r = setns(self, CLONE_NEWNET);
+    int e = errno;
+    close(self);
+    if (r < 0) {
+        /* Cannot happen to root; a process left in the wrong namespace must not go on. */
+        fprintf(stderr, "kiln: cannot return to the host's network namespace: %s\n",
+                strerror(e));
+        abort();
+    }
+    return 0;
+}
+
 static int start_holder(int rootless, net_map_ids_fn map_ids, void *map_ctx,
                         const struct net_fwd *fwd, size_t n_fwd, pid_t *out,
                         struct kiln_error **err)
 {
-    int ready[2], sync[2];
-    if (pipe2(ready, O_CLOEXEC) < 0)
+    int ready[2] = {-1, -1}, sync[2] = {-1, -1};
+    if (rootless && pipe2(ready, O_CLOEXEC) < 0)
         return kiln_error_errno(err, errno, "pipe");
-    if (pipe2(sync, O_CLOEXEC) < 0) {
+    if (rootless && pipe2(sync, O_CLOEXEC) < 0) {
         close(ready[0]);
         close(ready[1]);
         return kiln_error_errno(err, errno, "pipe");
     }
     pid_t parent = getpid();
-    pid_t h = fork();
+    unsigned long flags = CLONE_NEWNET | (rootless ? CLONE_NEWUSER : 0);
+    fflush(NULL);
+    pid_t h = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
     if (h == 0) {
-        close(ready[0]);
-        close(sync[1]);
-        holder_main(parent, rootless, ready[1], sync[0], fwd, n_fwd);
+        if (rootless) {
+            close(ready[0]);
+            close(sync[1]);
+        }
+        holder_main(parent, ready[1], sync[0], fwd, n_fwd);
     }
-    close(ready[1]);
-    close(sync[0]);
+    int clone_errno = errno;
+    if (rootless) {
+        close(ready[1]);
+        close(sync[0]);
+    }
     if (h < 0) {
-        close(ready[0]);
-        close(sync[1]);
-        return kiln_error_errno(err, errno, "fork");
+        if (rootless) {
+            close(ready[0]);
+            close(sync[1]);
+        }
+        return kiln_error_errno(err, clone_errno, "creating a network namespace");
     }
-    int e = 0;
-    ssize_t r;
-    while ((r = read(ready[0], &e, sizeof(e))) < 0 && errno == EINTR)
-        ;
-    close(ready[0]);
     int ret = 0;
-    if (r != sizeof(e))
-        ret = kiln_error_set(err, KILN_E_FAIL, "the network namespace holder died");
-    else if (e)
-        ret = kiln_error_errno(err, e, "creating a network namespace");
-    else if (rootless && map_ids && map_ids(h, map_ctx, err) < 0)
-        ret = -1;
-    if (ret == 0 && rootless)
-        write_all(sync[1], "g", 1);
-    close(sync[1]);
+    if (!rootless) {
+        ret = setup_from_here(h, err);
+    } else {
+        /* The maps are written while the holder makes its tap. */
+        if (map_ids && map_ids(h, map_ctx, err) < 0)
+            ret = -1;
+        if (ret == 0)
+            write_all(sync[1], "g", 1);
+        close(sync[1]);
+        int e = 0;
+        ssize_t r;
+        while ((r = read(ready[0], &e, sizeof(e))) < 0 && errno == EINTR)
+            ;
+        close(ready[0]);
+        if (ret == 0 && r != sizeof(e))
+            ret = kiln_error_set(err, KILN_E_FAIL, "the network namespace holder died");
+    }
     if (ret < 0) {
         kill(h, SIGKILL);
         waitpid(h, NULL, 0);
@@ -237,7 +305,7 @@ static int start_slirp(struct net_ns *ns, int rootless, struct kiln_error **err)
         arg(&a, xasprintf("--userns-path=/proc/%d/ns/user", (int)holder));
     arg(&a, xstrdup("--netns-type=path"));
     arg(&a, xasprintf("/proc/%d/ns/net", (int)holder));
-    arg(&a, xstrdup("eth0"));
+    arg(&a, xstrdup(NET_TAP_NAME));
     int readyp[2];
     int logfd = (int)syscall(SYS_memfd_create, "slirp4netns-log", MFD_CLOEXEC);
     if (logfd < 0 || pipe2(readyp, O_CLOEXEC) < 0) {
