@@ -148,37 +148,20 @@ static __attribute__((noreturn)) void holder_main(pid_t parent, int ready_w, int
         pause();
 }
 
-/* Root: the tap and loopback of the holder's namespace, made from here (this
- * thread enters it and comes back), so nothing waits for the holder to be
- * scheduled. */
-static int setup_from_here(pid_t holder, struct kiln_error **err)
+/* Root: the tap and loopback of the holder's namespace, made by slirp4netns's
+ * process before its exec (it enters the namespace and comes back), so
+ * neither the caller nor slirp4netns waits for the holder to be scheduled,
+ * and the device's registration runs beside the container's setup. */
+static void setup_before_exec(int ns_fd, int host_fd)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)holder);
-    int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (self < 0)
-        return kiln_error_errno(err, errno, "/proc/thread-self/ns/net");
-    int ns = open(path, O_RDONLY | O_CLOEXEC);
-    if (ns < 0 || setns(ns, CLONE_NEWNET) < 0) {
-        int e = errno;
-        if (ns >= 0)
-            close(ns);
-        close(self);
-        return kiln_error_errno(err, e, "entering the new network namespace (%s)", path);
-    }
-    close(ns);
+    if (setns(ns_fd, CLONE_NEWNET) < 0)
+        return; /* slirp4netns makes the device and brings loopback up */
     tap_precreate();
     loopback_up();
-    int r = setns(self, CLONE_NEWNET);
-    int e = errno;
-    close(self);
-    if (r < 0) {
-        /* Cannot happen to root; a process left in the wrong namespace must not go on. */
-        fprintf(stderr, "kiln: cannot return to the host's network namespace: %s\n",
-                strerror(e));
-        abort();
+    if (setns(host_fd, CLONE_NEWNET) < 0) {
+        dprintf(2, "cannot return to the host's network namespace: %s\n", strerror(errno));
+        _exit(127);
     }
-    return 0;
 }
 
 static int start_holder(int rootless, net_map_ids_fn map_ids, void *map_ctx,
@@ -217,9 +200,7 @@ static int start_holder(int rootless, net_map_ids_fn map_ids, void *map_ctx,
         return kiln_error_errno(err, clone_errno, "creating a network namespace");
     }
     int ret = 0;
-    if (!rootless) {
-        ret = setup_from_here(h, err);
-    } else {
+    if (rootless) {
         /* The maps are written while the holder makes its tap. */
         if (map_ids && map_ids(h, map_ctx, err) < 0)
             ret = -1;
@@ -315,6 +296,14 @@ static int start_slirp(struct net_ns *ns, int rootless, struct kiln_error **err)
         argv_free(&a);
         return kiln_error_errno(err, e, "starting slirp4netns");
     }
+    /* root: the child makes the tap in the namespace (setup_before_exec) */
+    int ns_fd = -1, host_fd = -1;
+    if (!rootless) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)holder);
+        ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+        host_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    }
     pid_t parent = getpid();
     pid_t p = fork();
     if (p == 0) {
@@ -332,6 +321,8 @@ static int start_slirp(struct net_ns *ns, int rootless, struct kiln_error **err)
         dup2(devnull, 1);
         dup2(logfd, 2);
         dup2(readyp[1], 3); /* no close-on-exec: a byte here once configured */
+        if (ns_fd >= 0 && host_fd >= 0)
+            setup_before_exec(ns_fd, host_fd); /* its message goes to logfd */
         close_range(4, ~0U, 0);
         execvp(a.v[0], a.v);
         dprintf(2, "cannot run slirp4netns: %s (install Debian's slirp4netns package)\n",
@@ -339,6 +330,10 @@ static int start_slirp(struct net_ns *ns, int rootless, struct kiln_error **err)
         _exit(127);
     }
     close(readyp[1]);
+    if (ns_fd >= 0)
+        close(ns_fd);
+    if (host_fd >= 0)
+        close(host_fd);
     argv_free(&a);
     if (p < 0) {
         int e = errno;
@@ -377,6 +372,28 @@ int net_ns_wait(struct net_ns *ns, struct kiln_error **err)
             ;
         ns->slirp = 0;
         slirp_error(ns->log_fd, err);
+        close_pending(ns);
+        return -1;
+    }
+    close_pending(ns);
+    return 0;
+}
+
+int net_ns_ready_fd(const struct net_ns *ns)
+{
+    return ns->pending ? ns->ready_fd : -1;
+}
+
+int net_ns_settle(struct net_ns *ns, int failed, struct kiln_error **err)
+{
+    if (!ns->pending)
+        return 0;
+    if (failed) {
+        while (waitpid(ns->slirp, NULL, 0) < 0 && errno == EINTR)
+            ;
+        ns->slirp = 0;
+        if (err != NULL)
+            slirp_error(ns->log_fd, err);
         close_pending(ns);
         return -1;
     }
