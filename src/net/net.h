@@ -114,6 +114,15 @@ int net_ns_create(const struct net_port *ports, size_t n_ports, net_map_ids_fn m
 int net_ns_start(const struct net_port *ports, size_t n_ports, net_map_ids_fn map_ids,
                  void *map_ctx, struct net_ns *ns, struct kiln_error **err);
 int net_ns_wait(struct net_ns *ns, struct kiln_error **err);
+/* Or the wait done by the one that needs it (a container's PID 1 before its
+ * exec, one process wake-up fewer): it reads a byte from net_ns_ready_fd
+ * (-1 when nothing is pending), EOF meaning slirp4netns failed (it closes
+ * the pipe once it wrote the byte: EOF after the byte is no failure). Once
+ * that reader has exec'd or failed, net_ns_settle ends the pending start;
+ * failed: the reader saw EOF first, and it returns -1 with slirp4netns's
+ * message (err may be NULL) once slirp4netns has exited. */
+int net_ns_ready_fd(const struct net_ns *ns);
+int net_ns_settle(struct net_ns *ns, int failed, struct kiln_error **err);
 /* Kills slirp4netns and the holder and waits for them (they are the caller's
  * children), closing a pending start's fds. Safe on a zeroed struct. */
 void net_ns_release(struct net_ns *ns);
@@ -133,6 +142,9 @@ int net_ns_open(pid_t pid, int *netns_fd, int *userns_fd, struct kiln_error **er
  * address, which it forwards to the host's resolver. Allocated. */
 char *net_resolv_conf(void);
 #define NET_DNS_FORWARD "10.0.2.3"
+
+/* The namespace's interface: a tap kiln makes persistent and slirp4netns attaches to. */
+#define NET_TAP_NAME "eth0"
 
 /* The process name the holder gives itself (in ps and /proc/PID/comm). */
 #define NET_HOLDER_COMM "kiln-netns"

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/if_tun.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -80,9 +81,33 @@ static void loopback_up(void)
     close(s);
 }
 
-static __attribute__((noreturn)) void holder_main(pid_t parent, int rootless, int ready_w,
-                                                  int sync_r, const struct net_fwd *fwd,
-                                                  size_t n_fwd)
+/* The tap device slirp4netns attaches to, made persistent before it starts:
+ * slirp4netns opens the existing device, and its exit then leaves the device
+ * to go with the namespace, in the kernel's own time. A tap that slirp4netns
+ * makes itself is unregistered by its exit, which waits for RCU grace
+ * periods: 15-18 ms of every release on this VM (kiln waits for slirp4netns's
+ * exit). Best effort: without it slirp4netns makes the device. Runs in the
+ * namespace, with CAP_NET_ADMIN over it. */
+static void tap_precreate(void)
+{
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct ifreq ifr = {0};
+    /* slirp4netns's flags: another set would not attach */
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    memcpy(ifr.ifr_name, NET_TAP_NAME, sizeof(NET_TAP_NAME));
+    if (ioctl(fd, TUNSETIFF, &ifr) == 0)
+        ioctl(fd, TUNSETPERSIST, 1);
+    close(fd); /* without TUNSETPERSIST this removes the device again */
+}
+
+/* The holder: created in the new namespaces by clone(2), so they exist when
+ * clone returns. A rootless holder makes the tap (only a process in its user
+ * namespace can) and says so on ready_w, then waits on sync_r for its id
+ * maps; a root holder has nothing to announce (ready_w, sync_r are -1). */
+static __attribute__((noreturn)) void holder_main(pid_t parent, int ready_w, int sync_r,
+                                                  const struct net_fwd *fwd, size_t n_fwd)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (getppid() != parent)
@@ -99,18 +124,16 @@ static __attribute__((noreturn)) void holder_main(pid_t parent, int rootless, in
         dup2(devnull, 1);
         dup2(devnull, 2);
     }
-    int flags = CLONE_NEWNET | (rootless ? CLONE_NEWUSER : 0);
-    int e = unshare(flags) < 0 ? errno : 0;
-    /* Before the namespace is announced: a container's command may run as
-     * soon as slirp4netns is ready, and must find 127.0.0.1 up. (A new user
-     * namespace's creator has its capabilities before any mapping.) */
-    if (e == 0)
-        loopback_up();
-    write_all(ready_w, &e, sizeof(e));
-    close(ready_w);
-    if (e)
-        _exit(1);
+    int rootless = ready_w >= 0;
     if (rootless) {
+        /* A new user namespace's creator has its capabilities before any
+         * mapping. Loopback before the namespace is announced: a
+         * container's command may run as soon as slirp4netns is ready. */
+        tap_precreate();
+        loopback_up();
+        int e = 0;
+        write_all(ready_w, &e, sizeof(e));
+        close(ready_w);
         char b;
         if (read(sync_r, &b, 1) != 1)
             _exit(1);
@@ -125,47 +148,73 @@ static __attribute__((noreturn)) void holder_main(pid_t parent, int rootless, in
         pause();
 }
 
+/* Root: the tap and loopback of the holder's namespace, made by slirp4netns's
+ * process before its exec (it enters the namespace and comes back), so
+ * neither the caller nor slirp4netns waits for the holder to be scheduled,
+ * and the device's registration runs beside the container's setup. */
+static void setup_before_exec(int ns_fd, int host_fd)
+{
+    if (setns(ns_fd, CLONE_NEWNET) < 0)
+        return; /* slirp4netns makes the device and brings loopback up */
+    tap_precreate();
+    loopback_up();
+    if (setns(host_fd, CLONE_NEWNET) < 0) {
+        dprintf(2, "cannot return to the host's network namespace: %s\n", strerror(errno));
+        _exit(127);
+    }
+}
+
 static int start_holder(int rootless, net_map_ids_fn map_ids, void *map_ctx,
                         const struct net_fwd *fwd, size_t n_fwd, pid_t *out,
                         struct kiln_error **err)
 {
-    int ready[2], sync[2];
-    if (pipe2(ready, O_CLOEXEC) < 0)
+    int ready[2] = {-1, -1}, sync[2] = {-1, -1};
+    if (rootless && pipe2(ready, O_CLOEXEC) < 0)
         return kiln_error_errno(err, errno, "pipe");
-    if (pipe2(sync, O_CLOEXEC) < 0) {
+    if (rootless && pipe2(sync, O_CLOEXEC) < 0) {
         close(ready[0]);
         close(ready[1]);
         return kiln_error_errno(err, errno, "pipe");
     }
     pid_t parent = getpid();
-    pid_t h = fork();
+    unsigned long flags = CLONE_NEWNET | (rootless ? CLONE_NEWUSER : 0);
+    fflush(NULL);
+    pid_t h = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
     if (h == 0) {
-        close(ready[0]);
-        close(sync[1]);
-        holder_main(parent, rootless, ready[1], sync[0], fwd, n_fwd);
+        if (rootless) {
+            close(ready[0]);
+            close(sync[1]);
+        }
+        holder_main(parent, ready[1], sync[0], fwd, n_fwd);
     }
-    close(ready[1]);
-    close(sync[0]);
+    int clone_errno = errno;
+    if (rootless) {
+        close(ready[1]);
+        close(sync[0]);
+    }
     if (h < 0) {
-        close(ready[0]);
-        close(sync[1]);
-        return kiln_error_errno(err, errno, "fork");
+        if (rootless) {
+            close(ready[0]);
+            close(sync[1]);
+        }
+        return kiln_error_errno(err, clone_errno, "creating a network namespace");
     }
-    int e = 0;
-    ssize_t r;
-    while ((r = read(ready[0], &e, sizeof(e))) < 0 && errno == EINTR)
-        ;
-    close(ready[0]);
     int ret = 0;
-    if (r != sizeof(e))
-        ret = kiln_error_set(err, KILN_E_FAIL, "the network namespace holder died");
-    else if (e)
-        ret = kiln_error_errno(err, e, "creating a network namespace");
-    else if (rootless && map_ids && map_ids(h, map_ctx, err) < 0)
-        ret = -1;
-    if (ret == 0 && rootless)
-        write_all(sync[1], "g", 1);
-    close(sync[1]);
+    if (rootless) {
+        /* The maps are written while the holder makes its tap. */
+        if (map_ids && map_ids(h, map_ctx, err) < 0)
+            ret = -1;
+        if (ret == 0)
+            write_all(sync[1], "g", 1);
+        close(sync[1]);
+        int e = 0;
+        ssize_t r;
+        while ((r = read(ready[0], &e, sizeof(e))) < 0 && errno == EINTR)
+            ;
+        close(ready[0]);
+        if (ret == 0 && r != sizeof(e))
+            ret = kiln_error_set(err, KILN_E_FAIL, "the network namespace holder died");
+    }
     if (ret < 0) {
         kill(h, SIGKILL);
         waitpid(h, NULL, 0);
@@ -237,7 +286,7 @@ static int start_slirp(struct net_ns *ns, int rootless, struct kiln_error **err)
         arg(&a, xasprintf("--userns-path=/proc/%d/ns/user", (int)holder));
     arg(&a, xstrdup("--netns-type=path"));
     arg(&a, xasprintf("/proc/%d/ns/net", (int)holder));
-    arg(&a, xstrdup("eth0"));
+    arg(&a, xstrdup(NET_TAP_NAME));
     int readyp[2];
     int logfd = (int)syscall(SYS_memfd_create, "slirp4netns-log", MFD_CLOEXEC);
     if (logfd < 0 || pipe2(readyp, O_CLOEXEC) < 0) {
@@ -246,6 +295,14 @@ static int start_slirp(struct net_ns *ns, int rootless, struct kiln_error **err)
             close(logfd);
         argv_free(&a);
         return kiln_error_errno(err, e, "starting slirp4netns");
+    }
+    /* root: the child makes the tap in the namespace (setup_before_exec) */
+    int ns_fd = -1, host_fd = -1;
+    if (!rootless) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)holder);
+        ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+        host_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     }
     pid_t parent = getpid();
     pid_t p = fork();
@@ -264,6 +321,8 @@ static int start_slirp(struct net_ns *ns, int rootless, struct kiln_error **err)
         dup2(devnull, 1);
         dup2(logfd, 2);
         dup2(readyp[1], 3); /* no close-on-exec: a byte here once configured */
+        if (ns_fd >= 0 && host_fd >= 0)
+            setup_before_exec(ns_fd, host_fd); /* its message goes to logfd */
         close_range(4, ~0U, 0);
         execvp(a.v[0], a.v);
         dprintf(2, "cannot run slirp4netns: %s (install Debian's slirp4netns package)\n",
@@ -271,6 +330,10 @@ static int start_slirp(struct net_ns *ns, int rootless, struct kiln_error **err)
         _exit(127);
     }
     close(readyp[1]);
+    if (ns_fd >= 0)
+        close(ns_fd);
+    if (host_fd >= 0)
+        close(host_fd);
     argv_free(&a);
     if (p < 0) {
         int e = errno;
@@ -309,6 +372,28 @@ int net_ns_wait(struct net_ns *ns, struct kiln_error **err)
             ;
         ns->slirp = 0;
         slirp_error(ns->log_fd, err);
+        close_pending(ns);
+        return -1;
+    }
+    close_pending(ns);
+    return 0;
+}
+
+int net_ns_ready_fd(const struct net_ns *ns)
+{
+    return ns->pending ? ns->ready_fd : -1;
+}
+
+int net_ns_settle(struct net_ns *ns, int failed, struct kiln_error **err)
+{
+    if (!ns->pending)
+        return 0;
+    if (failed) {
+        while (waitpid(ns->slirp, NULL, 0) < 0 && errno == EINTR)
+            ;
+        ns->slirp = 0;
+        if (err != NULL)
+            slirp_error(ns->log_fd, err);
         close_pending(ns);
         return -1;
     }

@@ -82,6 +82,7 @@ struct rt_child_msg {
     int code;   /* enum kiln_errc */
     int errnum;
     char text[500];
+    int net_failed; /* slirp4netns failed before the exec (net_ns_settle has its message) */
 };
 
 void rt_report(int fd, int status, const struct kiln_error *e);

@@ -27,8 +27,9 @@ struct child_ctx {
     const struct rt_spec *s;
     int errfd;          /* write end, close-on-exec */
     int syncfd;         /* read end: parent finished maps and cgroup; -1 if none */
-    int netwait;        /* read end: a byte once the network is ready (net_pending); -1 if none */
-    int parent_ends[2]; /* the parent's write ends of those pipes, closed in the child
+    int netwait;        /* slirp4netns's ready pipe (net_ns_ready_fd): a byte once the
+                         * network is ready, EOF if it failed; -1 if none */
+    int parent_ends[2]; /* the parent's write ends of the pipes, closed in the child
                          * (or a failing parent's close would not be an EOF here) */
     int recfd;          /* write end: mount points created in the root, or -1 */
     int in_userns;
@@ -120,13 +121,19 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
         child_fail(c, RT_EXIT_SETUP, err);
     if (c->netwait >= 0) {
         /* The network's slirp4netns started beside this setup; the command must
-         * find the network configured and its ports published. */
+         * find the network configured and its ports published. Read here, not
+         * relayed by the parent: one process wake-up fewer before the exec. */
         char b;
         ssize_t r;
         while ((r = read(c->netwait, &b, 1)) < 0 && errno == EINTR)
             ;
-        if (r != 1)
-            _exit(RT_EXIT_SETUP); /* the parent has slirp4netns's error */
+        if (r != 1) {
+            /* EOF: slirp4netns exited; the parent has its message (net_ns_settle) */
+            struct rt_child_msg m = {.status = RT_EXIT_SETUP, .code = KILN_E_FAIL,
+                                     .net_failed = 1};
+            write_all(c->errfd, &m, sizeof(m));
+            _exit(RT_EXIT_SETUP);
+        }
         close(c->netwait);
     }
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -269,16 +276,10 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         return kiln_error_errno(err, errno, "pipe");
     }
     int map_ids_needed = in_userns && !joined_userns;
-    int netp[2] = {-1, -1};
-    if (((map_ids_needed || need_cgroup) && pipe2(syncp, O_CLOEXEC) < 0) ||
-        (pending != NULL && pending->pending && pipe2(netp, O_CLOEXEC) < 0)) {
+    if ((map_ids_needed || need_cgroup) && pipe2(syncp, O_CLOEXEC) < 0) {
         int e = errno;
         close(errp[0]);
         close(errp[1]);
-        if (syncp[0] >= 0) {
-            close(syncp[0]);
-            close(syncp[1]);
-        }
         if (rec_w >= 0)
             close(rec_w);
         return kiln_error_errno(err, e, "pipe");
@@ -287,8 +288,8 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         .s = s,
         .errfd = errp[1],
         .syncfd = syncp[0],
-        .netwait = netp[0],
-        .parent_ends = {syncp[1], netp[1]},
+        .netwait = pending != NULL ? net_ns_ready_fd(pending) : -1,
+        .parent_ends = {syncp[1], -1},
         .recfd = rec_w,
         .in_userns = in_userns,
         .ttysock = ttysock[1],
@@ -311,16 +312,12 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         close(rec_w);
     if (syncp[0] >= 0)
         close(syncp[0]);
-    if (netp[0] >= 0)
-        close(netp[0]);
     if (ttysock[1] >= 0)
         close(ttysock[1]);
     if (pid < 0) {
         close(errp[0]);
         if (syncp[1] >= 0)
             close(syncp[1]);
-        if (netp[1] >= 0)
-            close(netp[1]);
         return kiln_error_errno(err, clone_errno, "creating the container's namespaces");
     }
 
@@ -334,14 +331,6 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         if (ret == 0)
             write_all(syncp[1], "g", 1);
         close(syncp[1]);
-    }
-    /* The child sets up its root meanwhile and waits for this before exec. */
-    if (netp[1] >= 0) {
-        if (ret == 0 && net_ns_wait(pending, &setup_err) < 0)
-            ret = -1;
-        if (ret == 0)
-            write_all(netp[1], "g", 1);
-        close(netp[1]);
     }
 
     struct sigaction old[N_FORWARDED];
@@ -359,6 +348,10 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
     struct rt_child_msg m;
     int failed = rt_read_child_msg(errp[0], &m);
     close(errp[0]);
+    /* The child waited for slirp4netns itself; its failure is the start's. */
+    if (pending != NULL && net_ns_settle(pending, failed && m.net_failed,
+                                         ret == 0 ? &setup_err : NULL) < 0 && ret == 0)
+        ret = -1;
     if (ret == 0 && !failed && s->on_start != NULL)
         s->on_start(s->on_start_ctx, pid);
     if (ret == 0 && tty_master >= 0 && !failed)

@@ -107,7 +107,8 @@ struct rt_spec {
     struct net_ns *net_pending; /* RT_NET_PRIVATE: net_holder's slirp4netns is starting
                                  * (net_ns_start): the container's root is set up
                                  * meanwhile and its command runs only once
-                                 * runtime_run's net_ns_wait succeeded */
+                                 * slirp4netns is ready (PID 1 reads
+                                 * net_ns_ready_fd before the exec) */
     const char *hosts_file;     /* a host file bound as /etc/hosts instead of the generated
                                  * one (a pod's, naming its containers); NULL for none */
 

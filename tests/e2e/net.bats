@@ -158,6 +158,32 @@ for i in range(40):
     ! alive "$sup"
 }
 
+# host_taps: tun/tap devices in the host's network namespace. kiln's
+# persistent tap (made before slirp4netns starts, so that slirp4netns's exit is
+# quick) lives in the container's namespace and goes with it.
+host_taps() {
+    ip -d -o link show | grep -c " tun type " || true
+}
+
+@test "net: the first instruction reaches the mirror by name; the tap goes with the namespace (--rm, rm -f, a SIGKILLed supervisor)" {
+    local before st sup
+    before=$(host_taps)
+    # The command's first act: DNS through slirp4netns and a fetch from the mirror.
+    run kiln run --rm --network private bb wget -q -O - http://deb.debian.org/debian/dists/bookworm/Release
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"Origin: Debian"* ]]
+    kiln run -d --name t1 --network private bb sleep 30
+    kiln rm -f t1 >/dev/null
+    kiln run -d --name t2 -p "127.0.0.1:$(free_port):8000" bb sleep 30
+    st=$KILN_ROOT/containers/$(readlink "$KILN_ROOT/containers/names/t2")/state.json
+    sup=$(jq -r .Supervisor "$st")
+    kill -KILL "$sup"
+    kiln rm t2 >/dev/null
+    # The kernel removes a namespace's devices after its last process.
+    for i in $(seq 40); do [ "$(host_taps)" -eq "$before" ] && break; sleep 0.05; done
+    [ "$(host_taps)" -eq "$before" ]
+}
+
 @test "net: the command starts with the network ready though slirp4netns starts beside the root's setup; a failing one stops the start" {
     # The command's first act finds the address and default route slirp4netns
     # configures (it starts beside the root's setup: a missing wait before
