@@ -81,7 +81,8 @@ enum layer_whiteout_mode {
      * flatten layers one after another into one directory (export). */
     LAYER_WHITEOUT_FLATTEN = 0,
     /* Turn them into overlayfs whiteouts: ".wh.NAME" becomes a char device
-     * 0/0 NAME, an opaque directory gets trusted.overlay.opaque=y. Used for
+     * 0/0 NAME, an opaque directory gets trusted.overlay.opaque=y (or
+     * user.overlay.opaque, see user_xattrs). Used for
      * snapshot dirs that serve as overlay lowerdirs. */
     LAYER_WHITEOUT_OVERLAY = 1,
 };
@@ -93,6 +94,10 @@ struct layer_extract_opts {
     bool allow_devices;
     /* Don't chown entries (rootless); modes, xattrs and mtimes still apply. */
     bool skip_owners;
+    /* LAYER_WHITEOUT_OVERLAY for an overlay mounted with userxattr (rootless,
+     * or root of a user namespace, who may not set trusted.*): opaque
+     * directories get user.overlay.opaque=y instead. */
+    bool user_xattrs;
     /* Optional: told about what was skipped (e.g. an xattr the file system
      * refused). Never called for anything that breaks the layer. */
     void (*warn)(void *ctx, const char *msg);

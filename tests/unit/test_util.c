@@ -20,6 +20,7 @@
 #include "util/human.h"
 #include "util/json.h"
 #include "util/strbuf.h"
+#include "util/userns.h"
 
 static void test_strbuf(void)
 {
@@ -289,6 +290,17 @@ static void test_output_file(void)
     rm_rf(dir, NULL);
 }
 
+static void test_userns_map(void)
+{
+    ok(userns_map_is_identity("         0          0 4294967295\n"), "the initial namespace's map");
+    ok(userns_map_is_identity("0 0 4294967295"), "without the newline");
+    ok(!userns_map_is_identity("         0       1001          1\n"), "rootless: one id");
+    ok(!userns_map_is_identity("0 0 65536\n"), "root of a namespace mapping 0..65535 to itself");
+    ok(!userns_map_is_identity("0 0 4294967295\n1 1 1\n"), "a second line");
+    ok(!userns_map_is_identity(""), "an empty map (not written yet)");
+    ok(!userns_map_is_identity(NULL), "no map");
+}
+
 int main(void)
 {
     test_human();
@@ -299,5 +311,6 @@ int main(void)
     test_fs();
     test_output_file();
     test_rm_rf_parallel();
+    test_userns_map();
     return done_testing();
 }
