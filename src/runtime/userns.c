@@ -15,6 +15,7 @@
 #include "runtime/internal.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
+#include "util/userns.h"
 
 extern char **environ;
 
@@ -132,6 +133,27 @@ static int map_one(pid_t pid, const char *helper, const char *file, unsigned lon
     }
     strbuf_release(&sb);
     return r;
+}
+
+/* The ranges map_args gives a caller who is root inside (inner 0). */
+static size_t rootless_ranges(struct id_range *r, unsigned long outer, const char *subfile,
+                              const char *name)
+{
+    unsigned long start = 0, count = 0;
+    r[0] = (struct id_range){0, outer, 1};
+    if (subid_range(subfile, name, outer, &start, &count) < 0 ||
+        access("/usr/bin/newuidmap", X_OK) < 0)
+        return 1;
+    r[1] = (struct id_range){1, start, count};
+    return 2;
+}
+
+void rt_rootless_id_map(struct id_map *out)
+{
+    struct passwd *pw = getpwuid(getuid());
+    const char *name = pw ? pw->pw_name : NULL;
+    out->n_uid = rootless_ranges(out->uid, getuid(), "/etc/subuid", name);
+    out->n_gid = rootless_ranges(out->gid, getgid(), "/etc/subgid", name);
 }
 
 int rt_userns_map(pid_t pid, enum rt_userns mode, struct kiln_error **err)

@@ -24,6 +24,8 @@
 #define LAYER_WHITEOUT_PREFIX ".wh."
 #define LAYER_WHITEOUT_OPAQUE ".wh..wh..opq"
 
+struct id_map;
+
 struct layer_write_opts {
     /* Mtimes newer than epoch are clamped to it; < 0 keeps them as they are.
      * Callers pass SOURCE_DATE_EPOCH (else their default epoch). */
@@ -38,6 +40,9 @@ struct layer_write_opts {
      * skips its whole subtree), -1 with *err set to fail the write. */
     int (*filter)(void *ctx, const char *path, const struct stat *st, struct kiln_error **err);
     void *filter_ctx;
+    /* Optional: the user namespace the files were written in (a rootless
+     * RUN step's upper dir): owners are recorded as the ids inside. */
+    const struct id_map *ids;
 };
 
 /* Walks dirfd (not closed) and writes the layer tar to out. diffid (sha256 of

@@ -33,3 +33,11 @@ bool userns_unprivileged(void)
 {
     return geteuid() != 0 || !userns_is_initial();
 }
+
+unsigned long id_map_inner(const struct id_range *r, size_t n, unsigned long outer)
+{
+    for (size_t i = 0; i < n; i++)
+        if (outer >= r[i].outer && outer - r[i].outer < r[i].count)
+            return r[i].inner + (outer - r[i].outer);
+    return 65534;
+}

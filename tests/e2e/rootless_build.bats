@@ -18,6 +18,8 @@ RUN echo bob:x:1234:1234::/:/bin/sh >>/etc/passwd && chown bob:data /x && stat -
 RUN mkdir -p /d/e && touch /d/e/old /d/f
 RUN rm -rf /d && mkdir -p /d/e && touch /d/e/new
 RUN ls -ld /dev/pts/ptmx >/ptmx && ls -R /d >/tree
+RUN --mount=type=cache,target=/cache echo cached >/cache/c && cp /cache/c /c
+COPY --chown=bob:data Dockerfile /home/bob/df
 DF
 }
 
@@ -32,6 +34,8 @@ check_image() {
     run "$k" run --rm rb sh -c 'cat /x /owner; ls -R /d'
     [ "$status" -eq 0 ]
     [ "$output" = "$(printf 'hi\n1234:2000\n/d:\ne\n\n/d/e:\nnew')" ]
+    run "$k" run --rm rb cat /c
+    [ "$output" = cached ]
     run "$k" run --rm rb tty
     [ "$output" = "not a tty" ]
     command -v script >/dev/null || skip "script(1) missing"
@@ -47,6 +51,7 @@ check_image() {
     grep -q "^$user:" /etc/subgid || echo "$user:400000:65536" >>/etc/subgid
     home=$(getent passwd "$user" | cut -d: -f6)
     rm -rf "$home/kr" "$home/kr2" "$home/rootfs" "$home/ctx" "$home/rb.tar"
+    # root's files: the user imports the same base layer as root does
     cp -a "$RUN_FIXTURE/rootfs" "$home/rootfs"
     mkdir "$home/ctx"
     cp "$BATS_FILE_TMPDIR/Dockerfile" "$home/ctx/"
@@ -54,11 +59,22 @@ check_image() {
     printf '#!/bin/sh\nexec su -s /bin/sh -c '"'"'cd && KILN_ROOT=$HOME/${KR:-kr} exec "$0" "$@"'"'"' -- %s %s "$@"\n' \
         "$user" "$KILN" >"$home/k"
     chmod 755 "$home/k"
-    chown -R "$user": "$home/rootfs" "$home/ctx"
-    "$home/k" import "$home/rootfs" -t bb >/dev/null
+    chown -R "$user": "$home/ctx"
+    "$home/k" import "$home/rootfs" -t bb -c 'CMD ["sh"]' >/dev/null
     run "$home/k" build -t rb "$home/ctx"
     [ "$status" -eq 0 ]
     check_image "$home/k"
+    # The same image as root builds: the layers record the ids inside the
+    # namespace (0, 1234:2000), not the user's own and its subuid range.
+    local rootless_id root_id
+    rootless_id=$("$home/k" build -q -t rb "$home/ctx")
+    root_id=$(kiln build -q -t rb "$home/ctx")
+    [ "$rootless_id" = "$root_id" ]
+    # A cache mount owned by another user than root cannot be made from outside.
+    printf 'FROM bb\nRUN --mount=type=cache,target=/c,uid=1234 true\n' >"$home/ctx/Dockerfile.uid"
+    run "$home/k" build -f "$home/ctx/Dockerfile.uid" "$home/ctx"
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"uid=1234,gid=0: a rootless build cannot give a cache mount another owner"* ]]
     # The layer with the opaque directory unpacked again: a user may not set
     # trusted.overlay.opaque, so the snapshot marks it user.overlay.opaque.
     "$home/k" save rb -o "$home/rb.tar"
