@@ -158,6 +158,12 @@ int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err);
 struct id_map;
 void rt_rootless_id_map(struct id_map *out);
 
+/* Moves the calling process, which must have one thread, into a new user
+ * namespace mapped as rt_rootless_id_map says: root there may delete what RUN
+ * steps gave to other users (apt's 0700 partial/ directories, owned by a
+ * subuid on the host). A user without a subuid range gets its own id only. */
+int rt_userns_enter_rootless(struct kiln_error **err);
+
 /* Runs s->argv inside the running container whose PID 1 has host pid pid1
  * (kiln exec, health checks): joins its namespaces, then applies the same
  * user switch, workdir, capability set, no_new_privs and seccomp filter as
