@@ -159,9 +159,11 @@ struct id_map;
 void rt_rootless_id_map(struct id_map *out);
 
 /* Moves the calling process, which must have one thread, into a new user
- * namespace mapped as rt_rootless_id_map says: root there may delete what RUN
- * steps gave to other users (apt's 0700 partial/ directories, owned by a
- * subuid on the host). A user without a subuid range gets its own id only. */
+ * namespace mapped as rt_rootless_id_map says, when that map has a subuid and
+ * a subgid range: root there may unpack, read and delete what belongs to the
+ * image's users. Returns 1 when it did, 0 when the user has no range (a one-id
+ * namespace could not hold an image's owners: the caller goes on without),
+ * -1 on error. */
 int rt_userns_enter_rootless(struct kiln_error **err);
 
 /* Runs s->argv inside the running container whose PID 1 has host pid pid1

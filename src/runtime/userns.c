@@ -159,6 +159,10 @@ void rt_rootless_id_map(struct id_map *out)
 
 int rt_userns_enter_rootless(struct kiln_error **err)
 {
+    struct id_map m;
+    rt_rootless_id_map(&m);
+    if (m.n_uid < 2 || m.n_gid < 2)
+        return 0;
     /* newuidmap may only be run from outside: a child maps its parent. */
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
@@ -197,7 +201,7 @@ int rt_userns_enter_rootless(struct kiln_error **err)
         return kiln_error_errno(err, e, "creating a user namespace");
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         return kiln_error_set(err, KILN_E_FAIL, "mapping ids into the user namespace failed");
-    return 0;
+    return 1;
 }
 
 int rt_userns_map(pid_t pid, enum rt_userns mode, struct kiln_error **err)
