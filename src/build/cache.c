@@ -190,8 +190,20 @@ int cache_mount_acquire(const char *root, const char *id, enum cache_sharing sha
         }
         data = path_join(base, "data");
     }
+    /* Rootless, the RUN step's root is the caller itself: a new directory is
+     * its already. Other ids are in the subuid range, which only the user
+     * namespace's helpers (newuidmap) reach: chown from here cannot. */
+    int rootless = geteuid() != 0;
+    if (rootless && (uid != 0 || gid != 0)) {
+        close(lfd);
+        return kiln_error_set(err, KILN_E_USAGE,
+                              "cache mount %s: uid=%u,gid=%u: a rootless build cannot give a "
+                              "cache mount another owner than root (drop uid/gid, or chown it "
+                              "in the RUN step)",
+                              id, (unsigned)uid, (unsigned)gid);
+    }
     if (mkdir(data, mode) == 0) {
-        if (chown(data, uid, gid) < 0 || chmod(data, mode) < 0) {
+        if ((!rootless && chown(data, uid, gid) < 0) || chmod(data, mode) < 0) {
             int e = errno;
             close(lfd);
             return kiln_error_errno(err, e, "set owner of cache mount %s", data);

@@ -11,11 +11,13 @@
 
 #include "build/internal.h"
 #include "runtime/binfmt.h"
+#include "runtime/runtime.h"
 #include "store/layer.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strbuf.h"
+#include "util/userns.h"
 
 char *build_scratch_mkdtemp(struct build_ctx *b, const char *what, struct kiln_error **err)
 {
@@ -120,6 +122,22 @@ int build_stage_materialize(struct build_ctx *b, struct stage_state *st, struct 
     return rc;
 }
 
+static struct id_map host_ids;
+
+static void read_host_ids(void)
+{
+    rt_rootless_id_map(&host_ids);
+}
+
+const struct id_map *build_host_ids(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (geteuid() == 0)
+        return NULL;
+    pthread_once(&once, read_host_ids);
+    return &host_ids;
+}
+
 int build_stage_rootview(struct build_ctx *b, struct stage_state *st, struct rootview **out,
                          struct kiln_error **err)
 {
@@ -130,6 +148,8 @@ int build_stage_rootview(struct build_ctx *b, struct stage_state *st, struct roo
         dirs[i] = st->snaps[st->n_layers - 1 - i];
     int rc = rootview_open(dirs, st->n_layers, out, err);
     free(dirs);
+    if (rc == 0 && build_host_ids() != NULL)
+        rootview_set_ids(*out, build_host_ids());
     return rc;
 }
 
@@ -217,7 +237,9 @@ int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *di
         return -1;
     struct sink_ctx sc = {w};
     struct byte_sink sink = {sink_write, &sc};
-    struct layer_write_opts lo = {.epoch = b->o->epoch, .overlay_whiteouts = overlay_whiteouts};
+    struct layer_write_opts lo = {.epoch = b->o->epoch,
+                                  .overlay_whiteouts = overlay_whiteouts,
+                                  .ids = build_host_ids()};
     struct cache_entry e = {.has_layer = 1};
     uint64_t size = 0;
     if (layer_write_from_dir(fd, &lo, sink, &e.diff_id, &size, err) < 0)

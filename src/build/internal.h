@@ -67,6 +67,9 @@ struct build_ctx {
 int build_run_stage(struct build_ctx *b, struct stage_state *st, struct kiln_error **err);
 /* The stage's file system (its layers' snapshots, fetched and unpacked
  * first when a --cache-from hit left them out). */
+/* Rootless: the ids RUN steps' files belong to on the host (snapshots and
+ * upper dirs), to record and show the ids inside; NULL as root. */
+const struct id_map *build_host_ids(void);
 int build_stage_rootview(struct build_ctx *b, struct stage_state *st, struct rootview **out,
                          struct kiln_error **err);
 /* Fetches (when a --cache-from hit left it out) and unpacks every layer

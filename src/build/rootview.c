@@ -4,6 +4,7 @@
 #include "build/rootview.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/userns.h"
 #include "util/strbuf.h"
 
 #define MAX_SYMLINKS 40
@@ -21,7 +23,15 @@ struct rootview {
     int *fds;
     char **dirs;
     size_t n;
+    struct id_map ids;
+    bool has_ids;
 };
+
+void rootview_set_ids(struct rootview *rv, const struct id_map *map)
+{
+    rv->ids = *map;
+    rv->has_ids = true;
+}
 
 int rootview_open(const char *const *dirs, size_t n, struct rootview **out, struct kiln_error **err)
 {
@@ -93,6 +103,10 @@ static int find_in(struct rootview *rv, const char *rel, size_t lo, size_t hi, s
         if (fstatat(rv->fds[i], rel, st, AT_SYMLINK_NOFOLLOW) == 0) {
             if (is_whiteout(st))
                 return 0;
+            if (rv->has_ids) {
+                st->st_uid = (uid_t)id_map_inner(rv->ids.uid, rv->ids.n_uid, st->st_uid);
+                st->st_gid = (gid_t)id_map_inner(rv->ids.gid, rv->ids.n_gid, st->st_gid);
+            }
             *layer = i;
             return 1;
         }

@@ -17,6 +17,10 @@ struct rootview;
 int rootview_open(const char *const *dirs, size_t n, struct rootview **out,
                   struct kiln_error **err);
 void rootview_free(struct rootview *rv);
+/* The snapshots' files belong to the ids of a rootless user namespace (see
+ * rt_rootless_id_map): entries then show the owners inside. map is copied. */
+struct id_map;
+void rootview_set_ids(struct rootview *rv, const struct id_map *map);
 
 struct rootview_entry {
     struct stat st;

@@ -73,6 +73,8 @@ static int image_view(struct build_ctx *b, struct image *img, struct rootview **
         dirs[i] = snaps[img->n_layers - 1 - i];
     int rc = rootview_open(dirs, img->n_layers, view, err);
     free(dirs);
+    if (rc == 0 && build_host_ids() != NULL)
+        rootview_set_ids(*view, build_host_ids());
     for (size_t i = 0; i < img->n_layers; i++)
         free(snaps[i]);
     free(snaps);

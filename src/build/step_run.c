@@ -374,7 +374,8 @@ static void remove_stubs(struct stubs *s, int upper)
                 int dfd = openat(upper, parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (dfd < 0)
                     break;
-                int opaque = fgetxattr(dfd, "trusted.overlay.opaque", v, sizeof(v)) > 0;
+                int opaque = fgetxattr(dfd, "trusted.overlay.opaque", v, sizeof(v)) > 0 ||
+                             fgetxattr(dfd, "user.overlay.opaque", v, sizeof(v)) > 0;
                 close(dfd);
                 if (opaque || unlinkat(upper, parent, AT_REMOVEDIR) < 0)
                     break;

@@ -22,6 +22,7 @@
 #include "store/reference.h"
 #include "store/store.h"
 #include "sbom/sbom.h"
+#include "runtime/runtime.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/platform.h"
@@ -458,6 +459,13 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
                                f.progress);
 
     cleanup_free char *root = cli_store_root(g);
+    /* Rootless with a subuid range, the whole build runs as root of one user
+     * namespace mapped as its RUN steps' (as buildah does): layers are unpacked
+     * with their owners, upper dirs with other users' private directories are
+     * readable to commit, cache mounts get their uid=. The store stays the
+     * user's (root is known). */
+    if (geteuid() != 0 && rt_userns_enter_rootless(&err) < 0)
+        return cli_fail(err);
     cleanup_store struct store *store = NULL;
     if (store_open(root, &store, &err) < 0)
         return cli_fail(err);

@@ -3,12 +3,14 @@
  * empties the build cache first. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "build/build.h"
 #include "build/cache.h"
 #include "cli/store_cmd.h"
 #include "cli/opt.h"
 #include "registry/records.h"
+#include "runtime/runtime.h"
 #include "util/cleanup.h"
 
 static int dry_run, cache;
@@ -37,11 +39,22 @@ static int cmd_prune(struct cli_global *g, int argc, char **argv)
     int first = cli_parse(&prune_spec, argc, argv);
     if (first <= 0)
         return -first;
+    struct kiln_error *err = NULL;
+    /* Rootless, RUN steps leave files of the image's other users (subuids on
+     * the host) in cache mounts and snapshots, in directories only their owner
+     * may empty: root of a user namespace with the same map deletes them. The
+     * store stays the user's (its path is fixed before geteuid() reads 0). */
+    cleanup_free char *root = NULL;
+    if (geteuid() != 0 && !dry_run) {
+        root = cli_store_root(g);
+        g->root = root;
+        if (rt_userns_enter_rootless(&err) < 0)
+            return cli_fail(err);
+    }
     cleanup_store struct store *s = NULL;
     int rc = cli_store_open(g, &s);
     if (rc != 0)
         return rc;
-    struct kiln_error *err = NULL;
     if (cache && !dry_run) {
         unsigned long freed = 0;
         if (cache_prune(store_root(s), &freed, &err) < 0)

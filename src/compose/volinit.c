@@ -27,7 +27,10 @@ static int is_whiteout(const struct stat *st)
 static int is_opaque(const char *dir)
 {
     char v[2];
-    return lgetxattr(dir, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y';
+    /* user.* in a rootless store (snapshots for an overlay mounted userxattr) */
+    return (lgetxattr(dir, "trusted.overlay.opaque", v, sizeof(v)) == 1 ||
+            lgetxattr(dir, "user.overlay.opaque", v, sizeof(v)) == 1) &&
+           v[0] == 'y';
 }
 
 /* Removes what dir holds, keeping dir. */

@@ -35,7 +35,10 @@ static int is_whiteout(const struct stat *st)
 static int is_opaque(int dfd)
 {
     char v[2] = {0};
-    return fgetxattr(dfd, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y';
+    /* user.* in a rootless store (snapshots for an overlay mounted userxattr) */
+    return (fgetxattr(dfd, "trusted.overlay.opaque", v, sizeof(v)) == 1 ||
+            fgetxattr(dfd, "user.overlay.opaque", v, sizeof(v)) == 1) &&
+           v[0] == 'y';
 }
 
 /* Looks path (relative, '/'-separated) up in one layer. L_FOUND gives an fd

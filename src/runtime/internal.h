@@ -21,7 +21,8 @@ int rt_apply_rlimits(const struct rt_spec *s, struct kiln_error **err);
 
 /* Builds the container's root at a private staging mount and pivots into it.
  * Runs in the child, inside its new mount namespace. in_userns: the child is in
- * a new user namespace (no mknod, sysfs maybe refused). */
+ * a user namespace other than the initial one, kiln's or its caller's (no
+ * mknod, overlay with userxattr, sysfs maybe refused). */
 int rt_setup_rootfs(const struct rt_spec *s, int in_userns, int record_fd, struct kiln_error **err);
 /* Where the root is attached before pivot_root (inside a private tmpfs). */
 #define RT_STAGE_DIR  "/tmp/.kiln-rt"

@@ -146,6 +146,27 @@ static const struct {
     {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
+/* The container's own devpts instance. Its ptys belong to group tty (5), as
+ * Docker's do, when that gid exists here: in a user namespace that does not map
+ * it (a rootless user without a subgid range, kiln run by root inside `unshare
+ * -Ur`) the kernel refuses gid=5 with EINVAL, and the mount goes without it, as
+ * crun and runc retry. */
+static int setup_devpts(int rootfd, int rec, struct kiln_error **err)
+{
+    cleanup_close int fd = rt_open_in_root(rootfd, "/dev/pts", 1, rec, err);
+    if (fd < 0)
+        return -1;
+    struct fdpath b;
+    int r = mount("devpts", fdp(&b, fd), "devpts", MS_NOSUID | MS_NOEXEC,
+                  "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    if (r < 0 && errno == EINVAL)
+        r = mount("devpts", fdp(&b, fd), "devpts", MS_NOSUID | MS_NOEXEC,
+                  "newinstance,ptmxmode=0666,mode=0620");
+    if (r < 0)
+        return kiln_error_errno(err, errno, "mounting devpts on /dev/pts");
+    return 0;
+}
+
 static int setup_dev(int rootfd, int rec, int in_userns, struct kiln_error **err)
 {
     if (mount_fs(rootfd, rec, "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k",
@@ -177,10 +198,7 @@ static int setup_dev(int rootfd, int rec, int in_userns, struct kiln_error **err
     for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
         if (symlinkat(links[i][0], devfd, links[i][1]) < 0)
             return kiln_error_errno(err, errno, "/dev/%s", links[i][1]);
-    if (mount_fs(rootfd, rec, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-                 in_userns ? "newinstance,ptmxmode=0666,mode=0620"
-                           : "newinstance,ptmxmode=0666,mode=0620,gid=5",
-                 err) < 0)
+    if (setup_devpts(rootfd, rec, err) < 0)
         return -1;
     if (mount_fs(rootfd, rec, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
                  "mode=1777,size=65536k", err) < 0)

@@ -22,6 +22,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
+#include "util/userns.h"
 
 struct child_ctx {
     const struct rt_spec *s;
@@ -291,7 +292,9 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         .netwait = pending != NULL ? net_ns_ready_fd(pending) : -1,
         .parent_ends = {syncp[1], -1},
         .recfd = rec_w,
-        .in_userns = in_userns,
+        /* Root of a user namespace kiln did not create (kiln inside `unshare
+         * -U`) sets up the root as a rootless user does. */
+        .in_userns = in_userns || !userns_is_initial(),
         .ttysock = ttysock[1],
         .netfd = netfd,
         .keep_uid = keep_uid,

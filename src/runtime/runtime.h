@@ -152,6 +152,21 @@ int runtime_limits_check(long long memory_bytes, double cpus, struct kiln_error 
  * RT_EXIT_SETUP, RT_EXIT_NOEXEC or RT_EXIT_NOTFOUND (for the CLI's exit code). */
 int runtime_run(const struct rt_spec *s, int *status, struct kiln_error **err);
 
+/* Rootless (RT_USERNS_AUTO as a user other than root): how the containers'
+ * user namespace maps ids, the caller's own as root and /etc/subuid's and
+ * /etc/subgid's ranges (when newuidmap is there) from 1. Files a RUN step
+ * leaves belong to these host ids; a layer records the ids inside. */
+struct id_map;
+void rt_rootless_id_map(struct id_map *out);
+
+/* Moves the calling process, which must have one thread, into a new user
+ * namespace mapped as rt_rootless_id_map says, when that map has a subuid and
+ * a subgid range: root there may unpack, read and delete what belongs to the
+ * image's users. Returns 1 when it did, 0 when the user has no range (a one-id
+ * namespace could not hold an image's owners: the caller goes on without),
+ * -1 on error. */
+int rt_userns_enter_rootless(struct kiln_error **err);
+
 /* Runs s->argv inside the running container whose PID 1 has host pid pid1
  * (kiln exec, health checks): joins its namespaces, then applies the same
  * user switch, workdir, capability set, no_new_privs and seccomp filter as

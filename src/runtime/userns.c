@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "runtime/internal.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
+#include "util/userns.h"
 
 extern char **environ;
 
@@ -132,6 +134,74 @@ static int map_one(pid_t pid, const char *helper, const char *file, unsigned lon
     }
     strbuf_release(&sb);
     return r;
+}
+
+/* The ranges map_args gives a caller who is root inside (inner 0). */
+static size_t rootless_ranges(struct id_range *r, unsigned long outer, const char *subfile,
+                              const char *name)
+{
+    unsigned long start = 0, count = 0;
+    r[0] = (struct id_range){0, outer, 1};
+    if (subid_range(subfile, name, outer, &start, &count) < 0 ||
+        access("/usr/bin/newuidmap", X_OK) < 0)
+        return 1;
+    r[1] = (struct id_range){1, start, count};
+    return 2;
+}
+
+void rt_rootless_id_map(struct id_map *out)
+{
+    struct passwd *pw = getpwuid(getuid());
+    const char *name = pw ? pw->pw_name : NULL;
+    out->n_uid = rootless_ranges(out->uid, getuid(), "/etc/subuid", name);
+    out->n_gid = rootless_ranges(out->gid, getgid(), "/etc/subgid", name);
+}
+
+int rt_userns_enter_rootless(struct kiln_error **err)
+{
+    struct id_map m;
+    rt_rootless_id_map(&m);
+    if (m.n_uid < 2 || m.n_gid < 2)
+        return 0;
+    /* newuidmap may only be run from outside: a child maps its parent. */
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return kiln_error_errno(err, errno, "pipe");
+    pid_t self = getpid();
+    fflush(NULL);
+    pid_t helper = fork();
+    if (helper < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return kiln_error_errno(err, e, "fork");
+    }
+    if (helper == 0) {
+        close(p[1]);
+        char b;
+        if (read(p[0], &b, 1) != 1)
+            _exit(2);
+        struct kiln_error *e = NULL;
+        if (rt_userns_map(self, RT_USERNS_AUTO, &e) < 0) {
+            fprintf(stderr, "kiln: %s\n", e->msg);
+            _exit(1);
+        }
+        _exit(0);
+    }
+    close(p[0]);
+    int r = unshare(CLONE_NEWUSER);
+    int e = errno;
+    if (r == 0 && write(p[1], "x", 1) != 1)
+        r = -1;
+    close(p[1]);
+    int st;
+    while (waitpid(helper, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (r < 0)
+        return kiln_error_errno(err, e, "creating a user namespace");
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return kiln_error_set(err, KILN_E_FAIL, "mapping ids into the user namespace failed");
+    return 1;
 }
 
 int rt_userns_map(pid_t pid, enum rt_userns mode, struct kiln_error **err)

@@ -24,6 +24,8 @@
 #define LAYER_WHITEOUT_PREFIX ".wh."
 #define LAYER_WHITEOUT_OPAQUE ".wh..wh..opq"
 
+struct id_map;
+
 struct layer_write_opts {
     /* Mtimes newer than epoch are clamped to it; < 0 keeps them as they are.
      * Callers pass SOURCE_DATE_EPOCH (else their default epoch). */
@@ -38,6 +40,9 @@ struct layer_write_opts {
      * skips its whole subtree), -1 with *err set to fail the write. */
     int (*filter)(void *ctx, const char *path, const struct stat *st, struct kiln_error **err);
     void *filter_ctx;
+    /* Optional: the user namespace the files were written in (a rootless
+     * RUN step's upper dir): owners are recorded as the ids inside. */
+    const struct id_map *ids;
 };
 
 /* Walks dirfd (not closed) and writes the layer tar to out. diffid (sha256 of
@@ -81,7 +86,8 @@ enum layer_whiteout_mode {
      * flatten layers one after another into one directory (export). */
     LAYER_WHITEOUT_FLATTEN = 0,
     /* Turn them into overlayfs whiteouts: ".wh.NAME" becomes a char device
-     * 0/0 NAME, an opaque directory gets trusted.overlay.opaque=y. Used for
+     * 0/0 NAME, an opaque directory gets trusted.overlay.opaque=y (or
+     * user.overlay.opaque, see user_xattrs). Used for
      * snapshot dirs that serve as overlay lowerdirs. */
     LAYER_WHITEOUT_OVERLAY = 1,
 };
@@ -93,6 +99,10 @@ struct layer_extract_opts {
     bool allow_devices;
     /* Don't chown entries (rootless); modes, xattrs and mtimes still apply. */
     bool skip_owners;
+    /* LAYER_WHITEOUT_OVERLAY for an overlay mounted with userxattr (rootless,
+     * or root of a user namespace, who may not set trusted.*): opaque
+     * directories get user.overlay.opaque=y instead. */
+    bool user_xattrs;
     /* Optional: told about what was skipped (e.g. an xattr the file system
      * refused). Never called for anything that breaks the layer. */
     void (*warn)(void *ctx, const char *msg);

@@ -462,7 +462,8 @@ static int opaque(struct extractor *x, const struct layer_entry *e, struct kiln_
         invalidate(x);
         return clear_opaque(x, dfd, e->path, err);
     }
-    if (fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+    const char *name = x->o->user_xattrs ? "user.overlay.opaque" : "trusted.overlay.opaque";
+    if (fsetxattr(dfd, name, "y", 1, 0) < 0)
         return kiln_error_errno(err, errno, "layer entry \"%s\": mark directory opaque", e->raw);
     return 0;
 }

@@ -19,6 +19,7 @@
 #include "store/layer_tar.h"
 #include "util/cleanup.h"
 #include "util/strbuf.h"
+#include "util/userns.h"
 
 struct wentry {
     char *name; /* tar name; directories end in '/' */
@@ -270,8 +271,8 @@ static int emit(struct walk *w, struct tar_writer *tw, struct wentry *e, struct 
     struct tar_header h = {
         .name = e->name,
         .mode = st->st_mode & 07777,
-        .uid = st->st_uid,
-        .gid = st->st_gid,
+        .uid = w->o->ids ? id_map_inner(w->o->ids->uid, w->o->ids->n_uid, st->st_uid) : st->st_uid,
+        .gid = w->o->ids ? id_map_inner(w->o->ids->gid, w->o->ids->n_gid, st->st_gid) : st->st_gid,
         .mtime = mtime,
         .xattrs = e->x,
         .n_xattrs = e->nx,

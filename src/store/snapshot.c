@@ -17,6 +17,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
+#include "util/userns.h"
 
 char *store_snapshot_path(const struct store *s, const struct digest *diffid)
 {
@@ -109,8 +110,9 @@ int store_snapshot_ensure_like(struct store *s, const struct image_layer *layer,
     fchmod(dirfd, 0755);
     struct layer_extract_opts opts = {
         .whiteouts = LAYER_WHITEOUT_OVERLAY,
-        .allow_devices = geteuid() == 0,
+        .allow_devices = !userns_unprivileged(),
         .skip_owners = geteuid() != 0,
+        .user_xattrs = userns_unprivileged(),
     };
     if (like != NULL && !digest_equal(like, &layer->diffid) && store_snapshot_has(s, like)) {
         cleanup_error struct kiln_error *herr = NULL;

@@ -149,6 +149,14 @@ int main(void)
         free(cmd);
         fills(2, "/data", "h", "an opaque directory on top hides the lower layer's content");
         fills(2, "/srv/data", "h", "an opaque directory above the mount path, no link");
+        /* a rootless store marks it user.overlay.opaque instead */
+        char *srv = at("l0/srv");
+        removexattr(srv, "trusted.overlay.opaque");
+        if (setxattr(srv, "user.overlay.opaque", "y", 1, 0) == 0)
+            fills(2, "/data", "h", "user.overlay.opaque (a rootless store) hides it as well");
+        else
+            ok(1, "# SKIP user xattrs refused here");
+        free(srv);
     } else {
         ok(1, "# SKIP trusted.overlay.opaque needs CAP_SYS_ADMIN and a filesystem with xattrs");
     }

@@ -337,6 +337,12 @@ static void test_whiteouts(void)
     char v[4];
     ok(getxattr(ova, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y',
        "opaque dir gets trusted.overlay.opaque=y");
+    cleanup_free char *uv = xasprintf("%s/wh/uv", tmp), *uva = xasprintf("%s/a", uv);
+    struct layer_extract_opts uo = {.whiteouts = LAYER_WHITEOUT_OVERLAY, .user_xattrs = true};
+    ok(extract(m2.sb.buf, m2.sb.len, uv, &uo, &err) == 0, "overlay mode extract, user xattrs");
+    ok(getxattr(uva, "user.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y' &&
+           getxattr(uva, "trusted.overlay.opaque", v, sizeof(v)) < 0,
+       "with user_xattrs (an overlay mounted userxattr) the dir gets user.overlay.opaque=y");
 
     /* And back: an overlay upper dir written with overlay_whiteouts. */
     struct layer_write_opts wo = {.epoch = 0, .overlay_whiteouts = true};

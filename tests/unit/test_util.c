@@ -20,6 +20,7 @@
 #include "util/human.h"
 #include "util/json.h"
 #include "util/strbuf.h"
+#include "util/userns.h"
 
 static void test_strbuf(void)
 {
@@ -289,6 +290,25 @@ static void test_output_file(void)
     rm_rf(dir, NULL);
 }
 
+static void test_userns_map(void)
+{
+    ok(userns_map_is_identity("         0          0 4294967295\n"), "the initial namespace's map");
+    ok(userns_map_is_identity("0 0 4294967295"), "without the newline");
+    ok(!userns_map_is_identity("         0       1001          1\n"), "rootless: one id");
+    ok(!userns_map_is_identity("0 0 65536\n"), "root of a namespace mapping 0..65535 to itself");
+    ok(!userns_map_is_identity("0 0 4294967295\n1 1 1\n"), "a second line");
+    ok(!userns_map_is_identity(""), "an empty map (not written yet)");
+    ok(!userns_map_is_identity(NULL), "no map");
+    /* a rootless user 1001 with the range 100000:65536 */
+    struct id_range r[2] = {{0, 1001, 1}, {1, 100000, 65536}};
+    is_int((int)id_map_inner(r, 2, 1001), 0, "the user is root inside");
+    is_int((int)id_map_inner(r, 2, 100000), 1, "the range starts at 1");
+    is_int((int)id_map_inner(r, 2, 101233), 1234, "an image user");
+    is_int((int)id_map_inner(r, 2, 165535), 65536, "the range's last id");
+    is_int((int)id_map_inner(r, 2, 165536), 65534, "past the range: nobody");
+    is_int((int)id_map_inner(r, 1, 100000), 65534, "without a range only the user is mapped");
+}
+
 int main(void)
 {
     test_human();
@@ -299,5 +319,6 @@ int main(void)
     test_fs();
     test_output_file();
     test_rm_rf_parallel();
+    test_userns_map();
     return done_testing();
 }

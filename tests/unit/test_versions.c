@@ -138,6 +138,17 @@ static void test_layers(const char *tmp)
         ok(json_object_get(py, "hidden") == NULL, "an opaque directory hides the layers below");
     else
         ok(1, "# SKIP trusted xattrs not permitted here");
+    /* a rootless store's snapshots mark it user.overlay.opaque */
+    removexattr(opq, "trusted.overlay.opaque");
+    if (setxattr(opq, "user.overlay.opaque", "y", 1, 0) == 0) {
+        json_t *ru = json_object();
+        versions_from_layers(dirs, 3, ru, NULL);
+        ok(json_object_get(json_object_get(ru, "python"), "hidden") == NULL,
+           "user.overlay.opaque (a rootless store) hides them as well");
+        json_decref(ru);
+    } else {
+        ok(1, "# SKIP user xattrs not permitted here");
+    }
 
     /* only l0: everything of the bottom layer */
     json_t *r0 = json_object();
