@@ -133,3 +133,29 @@ def test_docs_static_files_are_served_and_only_known_names():
     assert len(r.content) > 100_000
     assert client.get("/docs/static/LICENSE").status_code == 404
     assert client.get("/docs/static/..%2fmain.py").status_code == 404
+
+
+def test_serve_imports_the_app_then_runs_uvicorns_command_line(monkeypatch):
+    """app.serve (the production entrypoint) hands every argument to uvicorn's own
+    command line, after the imports, with the garbage collector on again."""
+    import gc
+    import sys
+
+    import uvicorn.main
+
+    from app import serve
+
+    seen = {}
+
+    def fake_main(args, prog_name):
+        seen.update(args=args, prog=prog_name, gc=gc.isenabled(), app="app.main" in sys.modules)
+
+    monkeypatch.setattr(uvicorn.main, "main", fake_main)
+    serve.main(["app.main:app", "--port", "8123", "--log-level", "warning"])
+    assert seen == {
+        "args": ["app.main:app", "--port", "8123", "--log-level", "warning"],
+        "prog": "uvicorn",
+        "gc": True,
+        "app": True,
+    }
+    gc.unfreeze()
