@@ -159,3 +159,23 @@ def test_serve_imports_the_app_then_runs_uvicorns_command_line(monkeypatch):
         "app": True,
     }
     gc.unfreeze()
+
+
+def test_prometheus_client_is_imported_by_the_first_request_not_at_start():
+    """The metrics library stays out of the start: the app imports without it, and
+    the first request's record brings it in (and counts that request)."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import app.main
+assert "prometheus_client" not in sys.modules, "imported at start"
+from fastapi.testclient import TestClient
+client = TestClient(app.main.app)
+assert client.get("/health").status_code == 200
+assert "prometheus_client" in sys.modules, "not imported by the first request"
+text = client.get("/metrics").text
+assert 'http_requests_total{method="GET",route="/health",status="200"} 1.0' in text, text
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
