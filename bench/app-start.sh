@@ -22,7 +22,8 @@ fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-# one start: $1 the app's argv as a shell-quoted string
+# one start, run by the container's sh (APP: the image's argv, shell-quoted)
+# shellcheck disable=SC2016
 probe='t0=$(date +%s%N)
 eval "exec $APP" >/dev/null 2>&1 &
 pid=$!
