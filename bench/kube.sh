@@ -13,6 +13,8 @@
 #            same 200: the app's own start (uvicorn importing the app), which
 #            is the same image and interpreter for both tools; the ratio's
 #            floor, were a tool's own part zero, is app / podman's ready
+#   app CPU  the app's CPU time (user+sys, /proc/PID/schedstat) at that 200:
+#            what a loaded machine inflates least
 # then the pods go (kiln kube play --down / podman kube down, timed apart as "down").
 # One untimed play of each comes first (warm-up).
 # The YAML is the overlay as kubectl kustomize renders it, with three edits podman
@@ -95,6 +97,11 @@ rm -f "$work/image.tar"
 app_start() {
     sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", $20 / hz }'
 }
+# app_cpu PID: the process's CPU time so far in ms ("-" when it is gone)
+app_cpu() {
+    [ -n "$1" ] && [ -r "/proc/$1/schedstat" ] || { echo "-"; return; }
+    awk '{ printf "%.0f", $1 / 1e6 }' "/proc/$1/schedstat"
+}
 # app_secs READY_UPTIME PID: from the app's start to ready
 app_secs() {
     local s
@@ -123,7 +130,7 @@ wait_ready || { echo "kube: podman: /health did not answer" >&2; exit 1; }
 "${pod[@]}" kube down "$work/dev.yaml" >/dev/null 2>&1
 
 echo "# kube play of the dev overlay ($image) -> /health answers on 127.0.0.1:$port ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-k_ready=() k_healthy=() k_down=() p_ready=() p_down=() k_cmd=() p_cmd=() k_app=() p_app=()
+k_ready=() k_healthy=() k_down=() p_ready=() p_down=() k_cmd=() p_cmd=() k_app=() p_app=() k_cpu=() p_cpu=()
 for i in $(seq "$runs"); do
     t0=$(now)
     "$kiln" kube play "$work/dev.yaml" >/dev/null 2>"$work/kiln.err" || { cat "$work/kiln.err" >&2; exit 1; }
@@ -133,7 +140,9 @@ for i in $(seq "$runs"); do
     up=$(cut -d' ' -f1 /proc/uptime)
     # the app is the child of the container's init (kiln inspect's Pid)
     ipid=$("$kiln" inspect dataenv-api-pod-api | sed -n 's/.*"Pid": \([0-9]*\).*/\1/p' | head -1)
-    k_app+=("$(app_secs "$up" "$(cut -d' ' -f1 "/proc/$ipid/task/$ipid/children" 2>/dev/null)")")
+    apid=$(cut -d' ' -f1 "/proc/$ipid/task/$ipid/children" 2>/dev/null)
+    k_cpu+=("$(app_cpu "$apid")")
+    k_app+=("$(app_secs "$up" "$apid")")
     until "$kiln" ps | grep -q '(healthy).*dataenv-api-pod-api$'; do sleep 0.02; done
     k_healthy+=("$(since "$t0")")
     t0=$(now)
@@ -147,11 +156,13 @@ for i in $(seq "$runs"); do
     wait_ready || { echo "kube: podman: /health did not answer" >&2; "${pod[@]}" pod ps >&2; exit 1; }
     p_ready+=("$(since "$t0")")
     up=$(cut -d' ' -f1 /proc/uptime)
-    p_app+=("$(app_secs "$up" "$("${pod[@]}" ps --format '{{.Pid}} {{.IsInfra}}' | awk '$2 == "false" { print $1; exit }')")")
+    apid=$("${pod[@]}" ps --format '{{.Pid}} {{.IsInfra}}' | awk '$2 == "false" { print $1; exit }')
+    p_cpu+=("$(app_cpu "$apid")")
+    p_app+=("$(app_secs "$up" "$apid")")
     t0=$(now)
     "${pod[@]}" kube down "$work/dev.yaml" >/dev/null
     p_down+=("$(since "$t0")")
-    echo "run $i: kiln play ${k_cmd[-1]} s, ready ${k_ready[-1]} s (app ${k_app[-1]} s, healthy ${k_healthy[-1]} s, down ${k_down[-1]} s); podman play ${p_cmd[-1]} s, ready ${p_ready[-1]} s (app ${p_app[-1]} s, down ${p_down[-1]} s); load $(cut -d' ' -f1 /proc/loadavg)"
+    echo "run $i: kiln play ${k_cmd[-1]} s, ready ${k_ready[-1]} s (app ${k_app[-1]} s, ${k_cpu[-1]} ms CPU, healthy ${k_healthy[-1]} s, down ${k_down[-1]} s); podman play ${p_cmd[-1]} s, ready ${p_ready[-1]} s (app ${p_app[-1]} s, ${p_cpu[-1]} ms CPU, down ${p_down[-1]} s); load $(cut -d' ' -f1 /proc/loadavg)"
 done
 km=$(echo "${k_ready[*]}" | median)
 pm=$(echo "${p_ready[*]}" | median)
@@ -160,6 +171,7 @@ echo "median ready: kiln $km s, podman $pm s, kiln/podman $ratio (goal <= 0.3); 
 ka=$(echo "${k_app[*]}" | tr ' ' '\n' | grep -v '^-$' | median)
 pa=$(echo "${p_app[*]}" | tr ' ' '\n' | grep -v '^-$' | median)
 echo "median app start (process start to 200): kiln $ka s, podman $pa s; floor of the ratio (app / podman ready): $(awk -v a="$ka" -v p="$pm" 'BEGIN { printf "%.2f", a / p }')"
+echo "median app CPU at that 200 (user+sys): kiln $(echo "${k_cpu[*]}" | tr ' ' '\n' | grep -v '^-$' | median) ms, podman $(echo "${p_cpu[*]}" | tr ' ' '\n' | grep -v '^-$' | median) ms"
 echo "median play command: kiln $(echo "${k_cmd[*]}" | median) s, podman $(echo "${p_cmd[*]}" | median) s; down: kiln $(echo "${k_down[*]}" | median) s, podman $(echo "${p_down[*]}" | median) s"
 if [ $harness = 1 ]; then
     load=$(cut -d' ' -f1 /proc/loadavg)

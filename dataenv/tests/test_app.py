@@ -133,3 +133,61 @@ def test_docs_static_files_are_served_and_only_known_names():
     assert len(r.content) > 100_000
     assert client.get("/docs/static/LICENSE").status_code == 404
     assert client.get("/docs/static/..%2fmain.py").status_code == 404
+
+
+def test_serve_imports_the_app_then_runs_uvicorns_command_line(monkeypatch):
+    """app.serve (the production entrypoint) hands every argument to uvicorn's own
+    command line, after the imports, with the garbage collector on again."""
+    import gc
+    import sys
+
+    import uvicorn.main
+
+    from app import serve
+
+    seen = {}
+
+    def fake_main(args, prog_name):
+        seen.update(args=args, prog=prog_name, gc=gc.isenabled(), app="app.main" in sys.modules)
+
+    monkeypatch.setattr(uvicorn.main, "main", fake_main)
+    serve.main(["app.main:app", "--port", "8123", "--log-level", "warning"])
+    assert seen == {
+        "args": ["app.main:app", "--port", "8123", "--log-level", "warning"],
+        "prog": "uvicorn",
+        "gc": True,
+        "app": True,
+    }
+    gc.unfreeze()
+
+
+def test_the_first_health_answer_needs_no_metrics_library_and_no_worker_thread():
+    """What the start's first request (a readiness probe) waits for: the metrics library
+    comes after the app's import (the first request's record brings it in, and counts
+    that request); /health runs on the event loop, without anyio's thread pool."""
+    import subprocess
+    import sys
+
+    code = """
+import asyncio, json, sys, threading
+import app.main
+assert "prometheus_client" not in sys.modules, "imported at start"
+sent = []
+async def receive():
+    return {"type": "http.request", "body": b"", "more_body": False}
+async def send(message):
+    sent.append(message)
+scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+         "scheme": "http", "path": "/health", "raw_path": b"/health", "query_string": b"",
+         "root_path": "", "headers": [], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
+asyncio.run(app.main.app(scope, receive, send))
+assert sent[0]["status"] == 200, sent
+assert json.loads(sent[1]["body"])["rows"] == 240, sent
+assert "anyio._backends._asyncio" not in sys.modules, "the thread pool's back end was loaded"
+assert threading.active_count() == 1, threading.enumerate()
+assert "prometheus_client" in sys.modules, "not imported by the first request"
+from fastapi.testclient import TestClient
+text = TestClient(app.main.app).get("/metrics").text
+assert 'http_requests_total{method="GET",route="/health",status="200"} 1.0' in text, text
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)

@@ -341,7 +341,7 @@ start_http() {
     grep -q '^USER 10001:10001' <<<"$prod"
     grep -q '^EXPOSE 8000' <<<"$prod"
     grep -q 'CMD \["/usr/local/bin/healthcheck"' <<<"$prod"
-    grep -q '^ENTRYPOINT \["python3", "--check-hash-based-pycs", "never", "-m", "uvicorn"' <<<"$prod"
+    grep -q '^ENTRYPOINT \["python3", "--check-hash-based-pycs", "never", "-m", "app.serve", "app.main:app"\]' <<<"$prod"
     for l in created revision version source title; do
         grep -q "org.opencontainers.image.$l=" <<<"$prod" || { echo "label $l"; return 1; }
     done

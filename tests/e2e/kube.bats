@@ -193,7 +193,7 @@ to_json() {
     to_json "$BATS_TEST_TMPDIR/gen.yaml" >"$BATS_TEST_TMPDIR/gen.json"
     local c='select(.kind == "Deployment") | .spec.template.spec.containers[0]'
     [ "$(jq -r "$c | .image" "$BATS_TEST_TMPDIR/gen.json")" = "dataenv@$digest" ]
-    [ "$(jq -c "$c | .command" "$BATS_TEST_TMPDIR/gen.json")" = '["python3","--check-hash-based-pycs","never","-m","uvicorn","app.main:app"]' ]
+    [ "$(jq -c "$c | .command" "$BATS_TEST_TMPDIR/gen.json")" = '["python3","--check-hash-based-pycs","never","-m","app.serve","app.main:app"]' ]
     [ "$(jq -r "$c | .workingDir" "$BATS_TEST_TMPDIR/gen.json")" = /app ]
     [ "$(jq -c "$c | .ports" "$BATS_TEST_TMPDIR/gen.json")" = '[{"containerPort":8000,"protocol":"TCP"}]' ]
     [ "$(jq -c "$c | .securityContext" "$BATS_TEST_TMPDIR/gen.json")" = '{"runAsUser":10001,"runAsGroup":10001,"runAsNonRoot":true}' ]
