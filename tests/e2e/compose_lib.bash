@@ -17,7 +17,7 @@ teardown() {
     cd "$BATS_TEST_TMPDIR"
     [ -f "$P/compose.yaml" ] && kiln compose --project-directory "$P" down -v >/dev/null 2>&1
     remove_containers
-    for p in $(kiln pod ps 2>/dev/null | awk 'NR>1{print $1}'); do kiln pod rm -f "$p" >/dev/null 2>&1 || true; done
+    remove_pods
 }
 
 # state FIELD CONTAINER: a field of the container's state.json

@@ -19,7 +19,7 @@ setup() {
 
 teardown() {
     remove_containers
-    for p in $(kiln pod ps 2>/dev/null | awk 'NR>1{print $1}'); do kiln pod rm -f "$p" >/dev/null 2>&1 || true; done
+    remove_pods
 }
 
 @test "net: -p and -P on dataenv prod: two beside each other on port 8000, a taken host port fails first, naming it" {

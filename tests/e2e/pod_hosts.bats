@@ -16,7 +16,7 @@ setup() {
 
 teardown() {
     remove_containers
-    for p in $(kiln pod ps 2>/dev/null | awk 'NR>1{print $1}'); do kiln pod rm -f "$p" >/dev/null 2>&1 || true; done
+    remove_pods
 }
 
 @test "pod: a removed container's line leaves the pod's /etc/hosts (rm, rm -f, run --rm), as seen by a member still running; a new one of the same name is there once" {

@@ -30,6 +30,12 @@ remove_containers() {
     for id in $(kiln ps -q 2>/dev/null); do kiln rm -f "$id" >/dev/null 2>&1 || true; done
 }
 
+# remove_pods: every pod of $KILN_ROOT, forced (a test's teardown).
+remove_pods() {
+    local p
+    for p in $(kiln pod ps 2>/dev/null | awk 'NR>1{print $1}'); do kiln pod rm -f "$p" >/dev/null 2>&1 || true; done
+}
+
 # put_blob FILE: stores FILE as a blob in $KILN_ROOT, prints its digest.
 put_blob() {
     local hex
