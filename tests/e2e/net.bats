@@ -20,7 +20,7 @@ setup() {
 teardown() {
     remove_containers
     # A failed rootless exec test leaves its user's containers running.
-    [ -z "${rootless_x:-}" ] || su kilnnet-e2e -s /bin/sh -c "$rootless_x rm -f pv pp ho ni au; $rootless_x pod rm -f xp" >/dev/null 2>&1 || true
+    [ -z "${rootless_x:-}" ] || su kilnnet-e2e -s /bin/sh -c "$rootless_x rm -f pv pp ho ni au hc; $rootless_x pod rm -f xp" >/dev/null 2>&1 || true
     for p in $(kiln pod ps 2>/dev/null | awk 'NR>1{print $1}'); do kiln pod rm -f "$p" >/dev/null 2>&1 || true; done
 }
 
@@ -324,7 +324,7 @@ rootless_user() {
     rm -rf "$home/kr" "$home/rootfs"
 }
 
-@test "net: rootless exec enters the container's namespaces (private, -p, host, a pod; init or not; USER)" {
+@test "net: rootless exec enters the container's namespaces (private, -p, host, a pod; init or not; USER; HEALTHCHECK)" {
     # kiln's init is not dumpable and its memory belongs to the host's user
     # namespace, so its /proc/PID/ns is closed to a non-root caller: exec joins
     # its command's namespaces instead (they are the same).
@@ -368,7 +368,16 @@ rootless_user() {
     run su "$user" -s /bin/sh -c "$k exec au /probe"
     [ "${lines[0]}" = 1000 ]
     [ "${lines[2]}" = "eth0 lo " ]
-    su "$user" -s /bin/sh -c "$k rm -f pv pp ho ni au && $k pod rm -f xp" >/dev/null
+    # A HEALTHCHECK runs the same way, from the supervisor.
+    mkdir -p "$home/rootfs-x/ctx"
+    printf 'FROM bb\nHEALTHCHECK --interval=1s CMD id -u\n' >"$home/rootfs-x/ctx/Dockerfile"
+    chown -R "$user": "$home/rootfs-x/ctx"
+    su "$user" -s /bin/sh -c "$k build -q -t hb \$HOME/rootfs-x/ctx" >/dev/null
+    su "$user" -s /bin/sh -c "$k run -d --name hc --network private hb sleep 600" >/dev/null
+    run su "$user" -s /bin/sh -c "$k health hc"
+    [ "$status" -eq 0 ]
+    [ "$output" = 0 ]
+    su "$user" -s /bin/sh -c "$k rm -f pv pp ho ni au hc && $k pod rm -f xp" >/dev/null
     port_is_free "$port"
     rm -rf "$home/kx" "$home/rootfs-x"
 }
