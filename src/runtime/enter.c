@@ -1,7 +1,16 @@
 /* runtime_exec: a new process in a running container. A helper joins the
  * container's namespaces (user first, when it has its own), then forks so the
  * command is inside the pid namespace too; the helper stays as the command's
- * parent, forwarding signals and passing its exit status on. */
+ * parent, forwarding signals and passing its exit status on.
+ *
+ * Whose namespaces: PID 1's. kiln's init is a fork of kiln that never execs and
+ * is not dumpable (so the container cannot open /proc/1/exe), and its memory
+ * belongs to the host's user namespace: opening its /proc/PID/ns files takes
+ * CAP_SYS_PTRACE there, which a rootless caller lacks. Then the namespaces are
+ * taken from a child of PID 1 (the command: it was exec'd in the container, so
+ * its owner may open them), as crun and podman join the container's exec'd
+ * process. A child's namespaces are PID 1's: the seccomp filter denies unshare,
+ * setns and clone with namespace flags to everything in the container. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -27,18 +36,53 @@ static const struct {
 };
 #define N_NS (sizeof(namespaces) / sizeof(namespaces[0]))
 
+/* A child of pid1 whose namespace files we may open, or pid1 (whose error then
+ * says why) when pid1's own are open to us or no child's are. */
+static pid_t ns_source(pid_t pid1)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid1);
+    if (stat(path, &st) == 0 || (errno != EACCES && errno != EPERM))
+        return pid1;
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid1, (int)pid1);
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return pid1;
+    pid_t found = pid1;
+    int child;
+    while (found == pid1 && fscanf(f, "%d", &child) == 1) {
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", child);
+        if (child > 0 && stat(path, &st) == 0)
+            found = (pid_t)child;
+    }
+    fclose(f);
+    return found;
+}
+
 /* Opens the container's namespace files; -1 where it shares ours. */
 static int open_namespaces(pid_t pid1, int fds[N_NS], int *own_userns, struct kiln_error **err)
 {
     *own_userns = 0;
+    for (size_t i = 0; i < N_NS; i++)
+        fds[i] = -1;
+    pid_t src = ns_source(pid1);
     for (size_t i = 0; i < N_NS; i++) {
         char path[64], self[64];
-        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid1, namespaces[i].name);
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)src, namespaces[i].name);
         snprintf(self, sizeof(self), "/proc/self/ns/%s", namespaces[i].name);
         struct stat a, b;
-        fds[i] = -1;
-        if (stat(path, &a) < 0)
-            return kiln_error_errno(err, errno, "container process %d", (int)pid1);
+        int r = stat(path, &a);
+        if (r < 0 && (errno == EACCES || errno == EPERM))
+            return kiln_error_errno(err, errno,
+                                    "%s: kiln's init is not dumpable and no process it "
+                                    "started is open to you; run kiln exec as root, or the "
+                                    "container with --init=false",
+                                    path);
+        if (r < 0) {
+            kiln_error_errno(err, errno, "container process %d", (int)pid1);
+            return kiln_error_prefix(err, "the container is not running");
+        }
         if (stat(self, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
             continue;
         fds[i] = open(path, O_RDONLY | O_CLOEXEC);
@@ -134,7 +178,7 @@ int runtime_exec(pid_t pid1, const struct rt_spec *s, int *status, struct kiln_e
         for (size_t i = 0; i < N_NS; i++)
             if (fds[i] >= 0)
                 close(fds[i]);
-        return kiln_error_prefix(err, "the container is not running");
+        return -1;
     }
     cleanup_close int tty_master = -1;
     int ttysock[2] = {-1, -1};

@@ -19,6 +19,8 @@ setup() {
 
 teardown() {
     remove_containers
+    # A failed rootless exec test leaves its user's containers running.
+    [ -z "${rootless_x:-}" ] || su kilnnet-e2e -s /bin/sh -c "$rootless_x rm -f pv pp ho ni au hc; $rootless_x pod rm -f xp" >/dev/null 2>&1 || true
     remove_pods
 }
 
@@ -287,14 +289,19 @@ host_taps() {
     [[ "$output" == *"no pod named pp"* ]]
 }
 
-@test "net: rootless -p: a non-root user with a subuid range publishes a port the same way" {
-    local user=kilnnet-e2e home port
+# rootless_user: the non-root user with a subuid range the rootless tests run as.
+rootless_user() {
     id "$user" >/dev/null 2>&1 || useradd -m "$user"
     grep -q "^$user:" /etc/subuid || echo "$user:300000:65536" >>/etc/subuid
     grep -q "^$user:" /etc/subgid || echo "$user:300000:65536" >>/etc/subgid
     # slirp4netns opens /dev/net/tun in the user's namespace: Debian's default mode.
     chmod 0666 /dev/net/tun
     home=$(getent passwd "$user" | cut -d: -f6)
+}
+
+@test "net: rootless -p: a non-root user with a subuid range publishes a port the same way" {
+    local user=kilnnet-e2e home port
+    rootless_user
     rm -rf "$home/kr" "$home/rootfs"
     cp -a "$RUN_FIXTURE/rootfs" "$home/rootfs"
     chown -R "$user": "$home/rootfs"
@@ -315,6 +322,64 @@ host_taps() {
     run pgrep -u "$user" -x kiln-netns
     [ "$status" -ne 0 ]
     rm -rf "$home/kr" "$home/rootfs"
+}
+
+@test "net: rootless exec enters the container's namespaces (private, -p, host, a pod; init or not; USER; HEALTHCHECK)" {
+    # kiln's init is not dumpable and its memory belongs to the host's user
+    # namespace, so its /proc/PID/ns is closed to a non-root caller: exec joins
+    # its command's namespaces instead (they are the same).
+    local user=kilnnet-e2e home port
+    rootless_user
+    rm -rf "$home/kx" "$home/rootfs-x"
+    cp -a "$RUN_FIXTURE/rootfs" "$home/rootfs-x"
+    printf '#!/bin/sh\nid -u; hostname; ls /sys/class/net | sort | tr "\\n" " "\n' >"$home/rootfs-x/probe"
+    chmod 755 "$home/rootfs-x/probe"
+    chown -R "$user": "$home/rootfs-x"
+    port=$(free_port)
+    local k="cd && KILN_ROOT=\$HOME/kx $KILN"
+    rootless_x=$k
+    su "$user" -s /bin/sh -c "$k import \$HOME/rootfs-x -t bb >/dev/null"
+    su "$user" -s /bin/sh -c "$k run -d --name pv --hostname hpv --network private bb sleep 600" >/dev/null
+    su "$user" -s /bin/sh -c "$k run -d --name pp --hostname hpp -p 127.0.0.1:$port:8000 bb sleep 600" >/dev/null
+    su "$user" -s /bin/sh -c "$k run -d --name ho --hostname hho --network host bb sleep 600" >/dev/null
+    su "$user" -s /bin/sh -c "$k run -d --name ni --hostname hni --init=false --network private bb sleep 600" >/dev/null
+    su "$user" -s /bin/sh -c "$k run -d --name au -u 1000 --network private bb sleep 600" >/dev/null
+    su "$user" -s /bin/sh -c "$k pod create --name xp >/dev/null && $k run -d --pod xp --name pm bb sleep 600" >/dev/null
+    local c
+    for c in pv pp ni pm; do
+        run su "$user" -s /bin/sh -c "$k exec $c /probe"
+        echo "$c: $output"
+        [ "$status" -eq 0 ]
+        [ "${lines[0]}" = 0 ]
+        [ "${lines[2]}" = "eth0 lo " ]
+    done
+    run su "$user" -s /bin/sh -c "$k exec pv hostname"
+    [ "$output" = hpv ]
+    run su "$user" -s /bin/sh -c "$k exec pp hostname"
+    [ "$output" = hpp ]
+    # The host's network, the container's own hostname; -u: the container user.
+    run su "$user" -s /bin/sh -c "$k exec ho /probe"
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = 0 ]
+    [ "${lines[1]}" = hho ]
+    [ "${lines[2]}" = "$(ls /sys/class/net | sort | tr '\n' ' ')" ]
+    run su "$user" -s /bin/sh -c "$k exec -u 1000 pv id -u"
+    [ "$output" = 1000 ]
+    run su "$user" -s /bin/sh -c "$k exec au /probe"
+    [ "${lines[0]}" = 1000 ]
+    [ "${lines[2]}" = "eth0 lo " ]
+    # A HEALTHCHECK runs the same way, from the supervisor.
+    mkdir -p "$home/rootfs-x/ctx"
+    printf 'FROM bb\nHEALTHCHECK --interval=1s CMD id -u\n' >"$home/rootfs-x/ctx/Dockerfile"
+    chown -R "$user": "$home/rootfs-x/ctx"
+    su "$user" -s /bin/sh -c "$k build -q -t hb \$HOME/rootfs-x/ctx" >/dev/null
+    su "$user" -s /bin/sh -c "$k run -d --name hc --network private hb sleep 600" >/dev/null
+    run su "$user" -s /bin/sh -c "$k health hc"
+    [ "$status" -eq 0 ]
+    [ "$output" = 0 ]
+    su "$user" -s /bin/sh -c "$k rm -f pv pp ho ni au hc && $k pod rm -f xp" >/dev/null
+    port_is_free "$port"
+    rm -rf "$home/kx" "$home/rootfs-x"
 }
 
 @test "net: build --network private runs RUN steps in a namespace of their own" {
