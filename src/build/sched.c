@@ -1,81 +1,22 @@
 /* The build's scheduler. Every stage the target needs runs in its own thread
  * from the start, and a step waits only for what it uses: a stage for the
  * stage its FROM names, a step for the stage a --from names. --jobs bounds
- * the steps running at once (a step waiting holds no job). Cache mounts
- * shared by the steps of one build are taken in turn, since apt and others
- * lock their caches and fail rather than wait; a stage other stages depend
- * on has the first turn at a cache it will use. */
+ * the steps running at once (a step waiting holds no job). Steps sharing a
+ * cache mount do not wait for each other: the later ones get views of it
+ * (build/cache.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "build/internal.h"
-#include "dockerfile/mount.h"
 #include "util/cleanup.h"
 #include "util/strbuf.h"
-
-struct cache_use {
-    size_t instr; /* index in the stage's instructions */
-    char *id;     /* NULL: not known before expansion, so any */
-};
-
-struct sched_stage {
-    int prio; /* longest chain of needed stages after it: the target 0 */
-    struct cache_use *uses;
-    size_t n_uses;
-    size_t next_instr; /* the instruction running or next; uses before it are past */
-};
 
 struct sched {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int free_jobs;
-    struct sched_stage *ss; /* one per df stage */
-    const char **held;      /* cache ids in use by running steps */
-    size_t n_held, cap_held;
 };
-
-/* --- what the Dockerfile says before anything runs ------------------------------ */
-
-static void scan_cache_uses(const struct df_stage *ds, struct sched_stage *ss)
-{
-    for (size_t i = 0; i < ds->n_instrs; i++) {
-        if (ds->instrs[i].kind != DF_RUN)
-            continue;
-        const char **specs = NULL;
-        size_t n = df_instr_flag_all(&ds->instrs[i], "mount", &specs);
-        for (size_t k = 0; k < n; k++) {
-            struct df_mount dm = {0};
-            cleanup_error struct kiln_error *e = NULL;
-            int unknown = strchr(specs[k], '$') != NULL;
-            int parsed = !unknown && df_mount_parse(specs[k], &dm, &e) == 0;
-            if (unknown
-                    ? strstr(specs[k], "cache") != NULL
-                    : parsed && dm.type == DF_MOUNT_CACHE && strcmp(dm.sharing, "shared") == 0) {
-                ss->uses = xrealloc(ss->uses, (ss->n_uses + 1) * sizeof(*ss->uses));
-                ss->uses[ss->n_uses++] =
-                    (struct cache_use){.instr = i, .id = unknown ? NULL : xstrdup(dm.id)};
-            }
-            df_mount_release(&dm);
-        }
-        free(specs);
-    }
-}
-
-static void compute_prio(const struct df_graph *g, struct sched_stage *ss)
-{
-    /* g->order lists dependencies first: walking it backwards, every stage
-     * that depends on s has its priority when s is reached. */
-    for (size_t a = g->n_order; a-- > 0;) {
-        size_t s = g->order[a];
-        for (size_t b2 = a + 1; b2 < g->n_order; b2++) {
-            const struct df_graph_stage *t = &g->stages[g->order[b2]];
-            for (size_t k = 0; k < t->n_deps; k++)
-                if (t->deps[k] == s && ss[t->index].prio + 1 > ss[s].prio)
-                    ss[s].prio = ss[t->index].prio + 1;
-        }
-    }
-}
 
 static int depends_on(const struct df_graph *g, size_t a, size_t on, int depth)
 {
@@ -226,99 +167,6 @@ int build_wait_stage(struct build_ctx *b, struct stage_state *st, size_t stage,
     return 0;
 }
 
-/* Under mu: whether a stage that goes before st at a shared cache (a higher
- * priority) still has a step to run that mounts one of ids. */
-static int owed_to_others(struct build_ctx *b, struct stage_state *st, const char *const *ids,
-                          size_t n)
-{
-    struct sched *s = b->sched;
-    for (size_t a = 0; a < b->g->n_order; a++) {
-        size_t p = b->g->order[a];
-        struct stage_state *ps = &b->stages[p];
-        if (p == st->index || ps->done || ps->failed || s->ss[p].prio <= s->ss[st->index].prio)
-            continue;
-        for (size_t u = 0; u < s->ss[p].n_uses; u++) {
-            const struct cache_use *cu = &s->ss[p].uses[u];
-            if (cu->instr < s->ss[p].next_instr)
-                continue;
-            for (size_t k = 0; k < n; k++)
-                if (cu->id == NULL || strcmp(cu->id, ids[k]) == 0)
-                    return 1;
-        }
-    }
-    return 0;
-}
-
-static int in_use(struct sched *s, const char *const *ids, size_t n)
-{
-    for (size_t h = 0; h < s->n_held; h++)
-        for (size_t k = 0; k < n; k++)
-            if (strcmp(s->held[h], ids[k]) == 0)
-                return 1;
-    return 0;
-}
-
-struct turn_want {
-    const char *const *ids;
-    size_t n;
-};
-
-static int turn_free(struct build_ctx *b, struct stage_state *st, const void *arg)
-{
-    const struct turn_want *t = arg;
-    return !in_use(b->sched, t->ids, t->n) && !owed_to_others(b, st, t->ids, t->n);
-}
-
-int build_cache_turn_take(struct build_ctx *b, struct stage_state *st, const char *const *ids,
-                          size_t n, struct kiln_error **err)
-{
-    struct sched *s = b->sched;
-    if (s == NULL || n == 0)
-        return 0;
-    pthread_mutex_lock(&s->mu);
-    struct waiter w = {0};
-    struct turn_want want = {ids, n};
-    int ok = wait_until(b, st, turn_free, &want, "its turn at cache ", ids[0], &w) == 0;
-    if (ok) {
-        if (s->n_held + n > s->cap_held) {
-            s->cap_held = s->n_held + n + 8;
-            s->held = xrealloc(s->held, s->cap_held * sizeof(*s->held));
-        }
-        for (size_t k = 0; k < n; k++)
-            s->held[s->n_held++] = ids[k];
-    }
-    wait_end(b, st, &w);
-    if (!ok)
-        return kiln_error_set(err, KILN_E_FAIL, "stage %s: cancelled", st->label);
-    return 0;
-}
-
-void build_cache_turn_give(struct build_ctx *b, const char *const *ids, size_t n)
-{
-    struct sched *s = b->sched;
-    if (s == NULL || n == 0)
-        return;
-    pthread_mutex_lock(&s->mu);
-    for (size_t k = 0; k < n; k++) {
-        for (size_t h = 0; h < s->n_held; h++) {
-            if (s->held[h] == ids[k]) {
-                s->held[h] = s->held[--s->n_held];
-                break;
-            }
-        }
-    }
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-void build_stage_at(struct build_ctx *b, struct stage_state *st, size_t instr)
-{
-    pthread_mutex_lock(&b->sched->mu);
-    b->sched->ss[st->index].next_instr = instr;
-    pthread_cond_broadcast(&b->sched->cv);
-    pthread_mutex_unlock(&b->sched->mu);
-}
-
 /* --- running ------------------------------------------------------------------- */
 
 struct stage_job {
@@ -356,10 +204,6 @@ int build_sched_run(struct build_ctx *b, struct kiln_error **err)
     struct sched s = {0};
     int jobs = b->o->jobs > 0 ? b->o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
     s.free_jobs = jobs < 1 ? 1 : jobs;
-    s.ss = xcalloc(b->df->n_stages + 1, sizeof(*s.ss));
-    for (size_t a = 0; a < b->g->n_order; a++)
-        scan_cache_uses(&b->df->stages[b->g->order[a]], &s.ss[b->g->order[a]]);
-    compute_prio(b->g, s.ss);
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
     b->sched = &s;
@@ -399,13 +243,6 @@ int build_sched_run(struct build_ctx *b, struct kiln_error **err)
     }
     free(v);
     b->sched = NULL;
-    for (size_t i = 0; i < b->df->n_stages; i++) {
-        for (size_t u = 0; u < s.ss[i].n_uses; u++)
-            free(s.ss[i].uses[u].id);
-        free(s.ss[i].uses);
-    }
-    free(s.ss);
-    free(s.held);
     pthread_cond_destroy(&s.cv);
     pthread_mutex_destroy(&s.mu);
     return rc;
