@@ -49,7 +49,7 @@ struct build_opts {
                                              (its progress callback is not used) */
     int network_none; /* default network of RUN steps: 0 host, 1 none, 2 private */
     int jobs;                             /* stages at once; <= 0: number of CPUs */
-    struct build_pool *pool; /* jobs and cache turns shared with builds running at once
+    struct build_pool *pool; /* the jobs, shared with builds running at once
                                 (build_run_platforms); NULL: the build's own */
     int64_t epoch;
     const struct platform *platform; /* the target platform; NULL: this machine's */
@@ -78,8 +78,8 @@ int build_run_platforms(const struct build_opts *o, const struct platform *plats
                         struct build_result *out, struct kiln_error **err);
 void build_result_release(struct build_result *r);
 
-/* --jobs N steps at once (<= 0: the number of CPUs) and the turns at cache
- * mounts, for builds that run at once and must not run more together. */
+/* --jobs N steps at once (<= 0: the number of CPUs), for builds that run at
+ * once and must not run more together. */
 struct build_pool;
 struct build_pool *build_pool_new(int jobs);
 void build_pool_free(struct build_pool *p);

@@ -39,17 +39,38 @@ int cache_store(const char *root, const struct digest *key, const struct cache_e
 int cache_hint_get(const char *root, const struct digest *id, struct digest *out);
 void cache_hint_put(const char *root, const struct digest *id, const struct digest *value);
 
-/* A RUN --mount=type=cache directory, held for the length of one RUN. */
+/* A RUN --mount=type=cache directory, held for the length of one RUN.
+ * sharing=shared: the first step to take the cache binds its directory
+ * itself; a step that finds it taken (in this build or another) gets a view
+ * instead of waiting: an overlay of a hard-link copy of the cache's files
+ * under an upper dir of its own, so its writes and lock files are its own.
+ * Releasing a view moves the files it created into the cache, new names
+ * only (a name another step wrote is kept), each by an atomic rename.
+ * sharing=locked: one step at a time, any build (waits for shared users).
+ * sharing=private: the cache if free, else a directory of the step's own. */
 enum cache_sharing { CACHE_SHARED, CACHE_PRIVATE, CACHE_LOCKED };
 struct cache_mount {
-    char *path;  /* the directory to bind at the target */
-    int lock_fd; /* held shared (or exclusive for locked/private) while in use */
+    char *path;  /* the directory to bind at the target; a view's lower dir */
+    char *upper; /* a view: the overlay upper dir, else NULL */
+    char *work;  /* a view: the overlay work dir */
+    char *data;  /* a view: the cache directory its new files go to */
+    char *view;  /* a view: its directory, removed at release */
+    int lock_fd; /* the cache's lock: shared, or exclusive for locked/private */
+    int own_fd;  /* shared: the direct user's lock, or the view's; else -1 */
 };
 /* id names the cache (BuildKit's default is the target path). A new
  * directory is created with uid/gid/mode. */
 int cache_mount_acquire(const char *root, const char *id, enum cache_sharing sharing, uid_t uid,
                         gid_t gid, mode_t mode, struct cache_mount *out, struct kiln_error **err);
+/* Merges a view's new files into the cache, then frees everything. A view
+ * left by a killed build is removed by the next step that takes its slot,
+ * or by prune; its files are lost, the cache stays as it was. */
 void cache_mount_release(struct cache_mount *m);
+/* The merge step of a view: moves each file, symlink and directory under
+ * upper whose name data lacks into data (overlay whiteouts skipped; the
+ * directories data has already are descended into). Returns the number of
+ * entries moved. */
+size_t cache_view_merge(const char *upper, const char *data);
 
 /* Removes every step entry, the content-digest cache and every cache mount
  * not in use right now. *freed is the number of entries removed. */

@@ -543,7 +543,6 @@ int build_run_stage(struct build_ctx *b, struct stage_state *st, struct kiln_err
     for (size_t i = 0; i < ds->n_instrs; i++) {
         if (__atomic_load_n(&b->cancel, __ATOMIC_SEQ_CST))
             return kiln_error_set(err, KILN_E_FAIL, "stage %s: cancelled", st->label);
-        build_stage_at(b, st, i);
         if (run_instr(b, st, &ds->instrs[i], err) < 0)
             return -1;
     }

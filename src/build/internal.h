@@ -35,7 +35,7 @@ struct stage_state {
     struct platform plat;    /* what its RUN steps run as (FROM --platform, else the target) */
 };
 
-struct sched;
+struct build_pool;
 struct discard;
 
 struct build_ctx {
@@ -52,7 +52,7 @@ struct build_ctx {
     char **pulled;              /* references pulled in this build (--pull=always: once) */
     size_t n_pulled;
     int cancel;              /* set when a stage failed: others stop */
-    struct sched *sched;     /* while the stages run (sched.c) */
+    struct build_pool *sched; /* its jobs, while the stages run (sched.c) */
     struct platform target;  /* o->platform or this machine's */
     struct discard *discard; /* background removal of scratch dirs (discard.c) */
     struct cache_import *ci; /* --cache-from records, or NULL */
@@ -150,24 +150,11 @@ int build_wait_stage(struct build_ctx *b, struct stage_state *st, size_t stage,
 /* One of the --jobs, for a step's work; every wait above gives it back. */
 void build_job_begin(struct build_ctx *b, struct stage_state *st);
 void build_job_end(struct build_ctx *b, struct stage_state *st);
-/* The turn of a step at the shared cache mounts ids (kept by pointer until
- * given back with the same array): no other step of the build uses them
- * meanwhile, and a stage others depend on that will still use one goes
- * first. */
-int build_cache_turn_take(struct build_ctx *b, struct stage_state *st, const char *const *ids,
-                          size_t n, struct kiln_error **err);
-void build_cache_turn_give(struct build_ctx *b, const char *const *ids, size_t n);
-/* st is at its instruction instr (its cache uses before it are past). */
-void build_stage_at(struct build_ctx *b, struct stage_state *st, size_t instr);
 
 /* inflight.c: one step per cache key at a time in this process (platforms
  * built at once share steps): enter blocks while another thread holds key. */
 void build_inflight_enter(const struct digest *key);
 void build_inflight_leave(const struct digest *key);
-/* The shared cache mounts ids, for one step of all this process's builds at a
- * time (all of them taken at once: no order to deadlock on). */
-void build_inflight_mounts_take(const char *const *ids, size_t n);
-void build_inflight_mounts_give(const char *const *ids, size_t n);
 
 /* discard.c: removes scratch directories in the background. */
 void build_discard_start(struct build_ctx *b);

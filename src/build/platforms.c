@@ -1,7 +1,7 @@
 /* kiln build --platform A,B: the Dockerfile built once per platform, at
- * once (drawing on one pool of --jobs, and taking turns at the cache
- * mounts they share), then an OCI image index listing
- * each image with its platform, in the order given. Steps the platforms
+ * once (drawing on one pool of --jobs; a cache mount they share is one
+ * directory, the later users getting views of it: build/cache.h), then an
+ * OCI image index listing each image with its platform, in the order given. Steps the platforms
  * share (a FROM --platform=$BUILDPLATFORM stage that uses no TARGET* arg)
  * have one cache key: the cache decides what runs once. */
 #include <pthread.h>

@@ -306,6 +306,8 @@ static int add_mount(struct build_ctx *b, struct stage_state *st, const char *sp
         rm->n_caches++;
         m->type = RT_MOUNT_CACHE;
         m->source = c->path;
+        m->upper = c->upper;
+        m->work = c->work;
         break;
     }
     case DF_MOUNT_BIND:
@@ -694,29 +696,6 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
     return rc;
 }
 
-/* The ids of the step's cache mounts shared with other steps (the default
- * sharing): the step takes its turn at them (see build_cache_turn_take). */
-static size_t shared_cache_ids(const char **mounts, size_t n_mounts, char **ids)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < n_mounts && n < MAX_MOUNTS; i++) {
-        struct df_mount dm;
-        cleanup_error struct kiln_error *e = NULL;
-        if (df_mount_parse(mounts[i], &dm, &e) < 0)
-            continue; /* add_mount reports it */
-        if (dm.type == DF_MOUNT_CACHE && strcmp(dm.sharing, "shared") == 0)
-            ids[n++] = xstrdup(dm.id);
-        df_mount_release(&dm);
-    }
-    return n;
-}
-
-static void free_ids(char **ids, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(ids[i]);
-}
-
 int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_step *step, int pid,
                    struct digest *key, struct kiln_error **err)
 {
@@ -726,8 +705,6 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     int rc = -1, inflight = 0;
     cleanup_free char *stepdir = NULL;
     cleanup_free char *upper = NULL;
-    char *turns[MAX_MOUNTS];
-    size_t n_turns = 0;
     struct digester *k = cache_key_begin(key);
     const char **mounts = NULL;
     size_t n_mounts = df_instr_flag_all(ins, "mount", &mounts);
@@ -768,13 +745,7 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
     /* A miss runs on top of the layers: fetch those --cache-from hits left out. */
     if (build_stage_materialize(b, st, err) < 0)
         goto out;
-    n_turns = shared_cache_ids(mounts, n_mounts, turns);
-    if (build_cache_turn_take(b, st, (const char *const *)turns, n_turns, err) < 0) {
-        free_ids(turns, n_turns);
-        n_turns = 0;
-        goto out;
-    }
-    build_inflight_mounts_take((const char *const *)turns, n_turns);
+    /* A shared cache mount another step holds is a view of it: no wait. */
     for (size_t i = 0; i < n_mounts; i++)
         if (add_mount(b, st, mounts[i], pid, &rm, err) < 0)
             goto out;
@@ -785,12 +756,8 @@ int build_step_run(struct build_ctx *b, struct stage_state *st, const struct df_
         add_shebang_mount(sole_heredoc(step), stepdir, &rm, err) < 0)
         goto out;
     rc = execute(b, st, step, pid, &rm, net_none, stepdir, err);
-    run_mounts_release(&rm); /* the caches are free for the next step */
+    run_mounts_release(&rm); /* the caches are free, a view's new files in its cache */
     memset(&rm, 0, sizeof(rm));
-    build_inflight_mounts_give((const char *const *)turns, n_turns);
-    build_cache_turn_give(b, (const char *const *)turns, n_turns);
-    free_ids(turns, n_turns);
-    n_turns = 0;
     if (rc < 0)
         goto out;
     rc = -1;
@@ -826,9 +793,6 @@ out:
         progress_step_error(b->o->progress, pid, *err ? (*err)->msg : "failed");
     if (stepdir != NULL)
         build_discard(b, stepdir);
-    build_inflight_mounts_give((const char *const *)turns, n_turns);
-    build_cache_turn_give(b, (const char *const *)turns, n_turns);
-    free_ids(turns, n_turns);
     run_mounts_release(&rm);
     free(mounts);
     return rc;

@@ -316,7 +316,43 @@ static int setup_etc(const struct rt_spec *s, int stagefd, int rootfd, int rec,
     return 0;
 }
 
-static int setup_user_mounts(const struct rt_spec *s, int rootfd, int rec, struct kiln_error **err)
+/* A cache mount's private view: an overlay of its lower dir under its own
+ * upper dir, mounted on the target. */
+static int mount_view(const struct rt_mount *m, int in_userns, int rootfd, int rec,
+                      struct kiln_error **err)
+{
+    cleanup_close int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+    if (fs < 0)
+        return kiln_error_errno(err, errno, "overlay file system");
+    /* "lowerdir+" takes the path as it is (no ':' escapes); before 6.8, "lowerdir" */
+    int lower = fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", m->source, 0);
+    if (lower < 0 && errno == EINVAL)
+        lower = fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", m->source, 0);
+    if (lower < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", m->upper, 0) < 0 ||
+        fsconfig(fs, FSCONFIG_SET_STRING, "workdir", m->work, 0) < 0)
+        return kiln_error_errno(err, errno, "cache mount view of %s under %s", m->source,
+                                m->upper);
+    /* no redirects: a renamed directory is a copy, so every new name is in upper */
+    fsconfig(fs, FSCONFIG_SET_STRING, "index", "off", 0);
+    fsconfig(fs, FSCONFIG_SET_STRING, "redirect_dir", "off", 0);
+    fsconfig(fs, FSCONFIG_SET_STRING, "metacopy", "off", 0);
+    if (in_userns)
+        fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0);
+    if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return kiln_error_errno(err, errno, "creating the cache mount view of %s", m->source);
+    cleanup_close int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+    if (mnt < 0)
+        return kiln_error_errno(err, errno, "mounting the cache mount view of %s", m->source);
+    cleanup_close int target = rt_open_in_root(rootfd, m->target, 1, rec, err);
+    if (target < 0)
+        return -1;
+    if (move_mount(mnt, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return kiln_error_errno(err, errno, "mounting the cache view on %s", m->target);
+    return 0;
+}
+
+static int setup_user_mounts(const struct rt_spec *s, int in_userns, int rootfd, int rec,
+                             struct kiln_error **err)
 {
     for (size_t i = 0; i < s->n_mounts; i++) {
         const struct rt_mount *m = &s->mounts[i];
@@ -327,6 +363,11 @@ static int setup_user_mounts(const struct rt_spec *s, int rootfd, int rec, struc
             unsigned long fl = MS_NOSUID | MS_NODEV | (m->readonly ? MS_RDONLY : 0);
             if (mount_fs(rootfd, rec, m->target, "tmpfs", fl, m->options ? m->options : "mode=1777",
                          err) < 0)
+                return -1;
+            continue;
+        }
+        if (m->type == RT_MOUNT_CACHE && m->upper != NULL) {
+            if (mount_view(m, in_userns, rootfd, rec, err) < 0)
                 return -1;
             continue;
         }
@@ -386,7 +427,7 @@ int rt_setup_rootfs(const struct rt_spec *s, int in_userns, int rec, struct kiln
         return -1;
     if (!s->no_etc_files && setup_etc(s, stage, rootfd, rec, err) < 0)
         return -1;
-    if (setup_user_mounts(s, rootfd, rec, err) < 0)
+    if (setup_user_mounts(s, in_userns, rootfd, rec, err) < 0)
         return -1;
 
     if (s->readonly_root) {

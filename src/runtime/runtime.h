@@ -52,6 +52,9 @@ struct rt_mount {
                           * root even through symlinks; created if missing */
     int readonly;        /* BIND/TMPFS: mount read-only */
     const char *options; /* TMPFS data options, or NULL */
+    const char *upper;   /* CACHE: with work, mount an overlay of source (its lower dir)
+                          * under this upper dir instead of binding source */
+    const char *work;
 };
 
 struct net_port;

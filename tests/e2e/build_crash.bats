@@ -99,3 +99,43 @@ DF
     waited=$(grep -n 'waiting for a job' <<<"$output" | head -1 | cut -d: -f1)
     [ -n "$waited" ] && [ "$waited" -lt "$first_done" ]
 }
+
+@test "build: SIGKILL during steps in cache mount views leaves the cache usable" {
+    ctx="$BATS_TEST_TMPDIR/views"
+    mkdir -p "$ctx"
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:test AS one
+ARG R=0
+RUN --mount=type=cache,target=/c echo $R > /c/one-$R && sleep 3 && echo one > /one
+FROM busybox:test AS two
+ARG R=0
+RUN --mount=type=cache,target=/c mkdir -p /c/d-$R && echo $R > /c/d-$R/two && sleep 3 && echo two > /two
+FROM busybox:test
+COPY --from=one /one /one
+COPY --from=two /two /two
+RUN --mount=type=cache,target=/c ls /c > /list
+DF
+    "$KILN" build -q --jobs 2 --build-arg R=1 "$ctx" >/dev/null 2>&1 &
+    pid=$!
+    # both steps are in the cache, one of them through a view
+    for _ in $(seq 1 100); do
+        ls -d "$KILN_ROOT"/cache/mounts/*/view-1/upper >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    sleep 0.5
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null || true
+    sleep 0.5 # the killed build's containers die with it
+    [ -n "$(ls -d "$KILN_ROOT"/cache/mounts/*/view-1)" ]
+    run kiln fsck
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    run kiln build -q --jobs 2 --build-arg R=2 -t views:2 "$ctx"
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+    run kiln run --rm views:2 cat /list
+    echo "$output"
+    # this build's files merged; the killed build's view was dropped whole
+    [[ "$output" == *one-2* ]] && [[ "$output" == *d-2* ]]
+    [ -z "$(ls -d "$KILN_ROOT"/cache/mounts/*/view-*/ 2>/dev/null)" ]
+    run kiln fsck
+    [ "$status" -eq 0 ] || { echo "$output"; false; }
+}

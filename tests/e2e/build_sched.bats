@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # kiln build's scheduling: a step waits only for what it uses, --jobs bounds
-# the steps running at once, and steps of one build take turns at a shared
-# cache mount (the stages others depend on first).
+# the steps running at once, and steps of one build use a shared cache mount
+# at once (the second in a view of its own).
 load build_helpers
 
 setup() {
@@ -66,33 +66,65 @@ DF
     [ -n "$(line_of 'waiting for a job (--jobs)')" ]
 }
 
-@test "build: steps of one build take turns at a shared cache mount, its users' dependencies first" {
-    ctx="$BATS_TEST_TMPDIR/turns"
+@test "build: steps of one build use a shared cache mount at once, each in a view of its own" {
+    ctx="$BATS_TEST_TMPDIR/views"
     mkdir -p "$ctx"
     # mkdir fails at once when the lock directory exists, as apt-get does on
-    # a held lock of its lists or archives: two steps in the cache together
-    # would fail.
+    # a held lock of its lists or archives: each step must see its own. The
+    # steps note when they ran (host-wide uptime) to show they overlapped.
     cat >"$ctx/Dockerfile" <<'DF'
 FROM busybox:test AS dep
-RUN sleep 1
-RUN --mount=type=cache,target=/c mkdir /c/lock && sleep 1 && echo dep > /dep && rmdir /c/lock
+RUN --mount=type=cache,target=/c mkdir /c/lock && cut -d' ' -f1 /proc/uptime > /t0 && sleep 2 && echo dep > /c/dep && cut -d' ' -f1 /proc/uptime > /t1 && rmdir /c/lock
 FROM busybox:test
-RUN --mount=type=cache,target=/c mkdir /c/lock && sleep 1 && echo t > /t && rmdir /c/lock
-COPY --from=dep /dep /dep
+RUN --mount=type=cache,target=/c mkdir /c/lock && cut -d' ' -f1 /proc/uptime > /t0 && sleep 2 && echo t > /c/t && cut -d' ' -f1 /proc/uptime > /t1 && rmdir /c/lock
+COPY --from=dep /t0 /dep0
+COPY --from=dep /t1 /dep1
+RUN --mount=type=cache,target=/c cat /c/dep /c/t > /both && ! test -e /c/lock
 DF
-    run kiln build --progress=plain -t sched:turns "$ctx"
+    run kiln build --progress=plain --jobs 2 -t sched:views "$ctx"
     echo "$output"
     [ "$status" -eq 0 ]
-    dep_id=$(grep -m1 '\[dep 2/2\] RUN' <<<"$output" | cut -d' ' -f1)
-    t_id=$(grep -m1 '\[stage-1 1/2\] RUN' <<<"$output" | cut -d' ' -f1)
-    # the target's step was ready first, but dep (which the target needs)
-    # will use the cache: dep's step goes first
-    [ -n "$(line_of "^$t_id waiting for its turn at cache /c")" ]
-    [ "$(line_of "^$dep_id DONE")" -lt "$(line_of "^$t_id DONE")" ]
-    # a step's time is its own work, not its wait
-    grep -q "^$t_id DONE 1\.[0-9]s" <<<"$output"
-    run kiln run --rm sched:turns cat /dep /t
-    [ "$output" = "$(printf 'dep\nt')" ]
+    [ -z "$(line_of 'waiting for its turn')" ]
+    run kiln run --rm sched:views sh -c 'cat /dep0 /dep1 /t0 /t1; cat /both'
+    echo "$output"
+    read -r d0 d1 t0 t1 both1 both2 <<<"$(tr '\n' ' ' <<<"$output")"
+    [ "$both1 $both2" = "dep t" ]
+    # the two steps ran at the same time
+    awk -v a0="$d0" -v a1="$d1" -v b0="$t0" -v b1="$t1" 'BEGIN { exit !(a0 < b1 && b0 < a1) }'
+    # both views' files are in the cache, and no view is left
+    [ -z "$(ls -d "$KILN_ROOT"/cache/mounts/*/view-*/ 2>/dev/null)" ]
+    [ "$(cat "$KILN_ROOT"/cache/mounts/*/data/dep)" = dep ]
+    [ "$(cat "$KILN_ROOT"/cache/mounts/*/data/t)" = t ]
+}
+
+@test "build: a view's files never replace a file in the cache" {
+    ctx="$BATS_TEST_TMPDIR/noreplace"
+    mkdir -p "$ctx"
+    # /kind: whether the step had the cache itself or a view (an overlay)
+    cat >"$ctx/Dockerfile" <<'DF'
+FROM busybox:test AS one
+RUN --mount=type=cache,target=/c (grep -q ' /c overlay ' /proc/mounts && echo view || echo direct) > /kind && echo one > /c/f && echo one > /c/one && sleep 2
+FROM busybox:test AS two
+RUN --mount=type=cache,target=/c (grep -q ' /c overlay ' /proc/mounts && echo view || echo direct) > /kind && sleep 1 && echo two > /c/f && echo two > /c/two
+FROM busybox:test
+COPY --from=one /kind /one
+COPY --from=two /kind /two
+RUN --mount=type=cache,target=/c,sharing=locked cat /c/f /c/one /c/two /one /two > /all
+DF
+    run kiln build --progress=plain --jobs 2 -t sched:noreplace "$ctx"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    run kiln run --rm sched:noreplace cat /all
+    echo "$output"
+    [ "${lines[1]}" = one ] && [ "${lines[2]}" = two ]
+    # f is the direct user's; the view's f stayed in its view (on a machine
+    # so loaded that the steps did not overlap, both were direct: either)
+    case "${lines[3]} ${lines[4]}" in
+    "direct view") [ "${lines[0]}" = one ] ;;
+    "view direct") [ "${lines[0]}" = two ] ;;
+    "direct direct") [ "${lines[0]}" = one ] || [ "${lines[0]}" = two ] ;;
+    *) false ;;
+    esac
 }
 
 @test "build: sharing=private and locked caches are not held to turns" {

@@ -277,7 +277,7 @@ arm64 x86_64" ]
     ! grep -Eq '^#[0-9]+ (DONE|CACHED)' <<<"$output"
 }
 
-@test "a shared cache mount is used by one platform's step at a time" {
+@test "the platforms' steps use a shared cache mount at once, each seeing only its own files" {
     ctx="$BATS_TEST_TMPDIR/cachemount"
     mkdir -p "$ctx"
     cat >"$ctx/Dockerfile" <<'DF'

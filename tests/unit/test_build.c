@@ -150,8 +150,8 @@ static void test_cache(void)
     ok(cache_mount_acquire(root, "/var/cache/apt", CACHE_SHARED, 0, 0, 0755, &m1, &err) == 0,
        "cache mount acquired");
     ok(cache_mount_acquire(root, "/var/cache/apt", CACHE_SHARED, 0, 0, 0755, &m2, &err) == 0 &&
-           strcmp(m1.path, m2.path) == 0,
-       "shared: the same directory twice");
+           m1.upper == NULL && m2.upper != NULL && strcmp(m1.path, m2.data) == 0,
+       "shared while in use: a view of the same directory");
     ok(cache_mount_acquire(root, "/var/cache/apt", CACHE_PRIVATE, 0, 0, 0755, &m3, &err) == 0 &&
            strcmp(m1.path, m3.path) != 0,
        "private while in use: a directory of its own");
@@ -163,6 +163,101 @@ static void test_cache(void)
     cache_mount_release(&m1);
     cache_mount_release(&m2);
     ok(cache_prune(root, &freed, &err) == 0 && freed >= 1, "prune removes a released mount");
+    kiln_error_free(err);
+}
+
+static void put(const char *dir, const char *name, const char *text)
+{
+    struct kiln_error *err = NULL;
+    cleanup_free char *p = path_join(dir, name);
+    write_file_atomic(p, text, strlen(text), 0644, &err);
+    kiln_error_free(err);
+}
+
+static int has(const char *dir, const char *name, const char *text)
+{
+    cleanup_free char *p = path_join(dir, name);
+    cleanup_free char *got = NULL;
+    size_t n = 0;
+    struct kiln_error *err = NULL;
+    int rc = read_file(p, 1 << 16, &got, &n, &err) == 0 && n == strlen(text) &&
+             memcmp(got, text, n) == 0;
+    kiln_error_free(err);
+    return rc;
+}
+
+static void test_cache_view(void)
+{
+    struct kiln_error *err = NULL;
+    cleanup_free char *root = xasprintf("%s/viewroot", tmp);
+    struct cache_mount d, v, v2;
+    ok(cache_mount_acquire(root, "/c", CACHE_SHARED, 0, 0, 0755, &d, &err) == 0 && d.upper == NULL,
+       "the first user binds the cache itself");
+    put(d.path, "old", "old");
+    cleanup_free char *sub = path_join(d.path, "sub");
+    mkdir(sub, 0755);
+    put(sub, "kept", "kept");
+    ok(cache_mount_acquire(root, "/c", CACHE_SHARED, 0, 0, 0755, &v, &err) == 0 && v.upper != NULL,
+       "the second gets a view");
+    ok(has(v.path, "old", "old") && has(v.path, "sub/kept", "kept"),
+       "the view's lower dir has the cache's files");
+    cleanup_free char *lock_in_view = path_join(v.path, "lock");
+    put(d.path, "lock", "direct");
+    ok(!path_exists(lock_in_view), "a file the cache gets later is not in the view");
+    /* what a step writes through the overlay, as its upper dir holds it */
+    put(v.upper, "new", "new");
+    put(v.upper, "old", "view");   /* a changed copy of a cache file */
+    put(v.upper, "lock", "view");  /* a name the direct user made meanwhile */
+    cleanup_free char *wo = path_join(v.upper, "gone");
+    ok(mknod(wo, S_IFCHR | 0, makedev(0, 0)) == 0, "a whiteout");
+    cleanup_free char *vsub = path_join(v.upper, "sub");
+    cleanup_free char *vnew = path_join(v.upper, "newdir");
+    cleanup_free char *vmixed = path_join(v.upper, "mixed");
+    mkdir(vsub, 0755);
+    mkdir(vnew, 0750);
+    mkdir(vmixed, 0755);
+    put(vsub, "more", "more");
+    put(vnew, "x", "x");
+    put(vmixed, "y", "y");
+    cleanup_free char *wo2 = path_join(vmixed, "z");
+    mknod(wo2, S_IFCHR | 0, makedev(0, 0));
+    put(d.path, "gone", "gone");
+    cleanup_free char *view_dir = xstrdup(v.view);
+    cache_mount_release(&v);
+    ok(has(d.path, "new", "new") && has(d.path, "sub/more", "more") &&
+           has(d.path, "newdir/x", "x") && has(d.path, "mixed/y", "y"),
+       "release moves the view's new files into the cache");
+    ok(has(d.path, "old", "old") && has(d.path, "lock", "direct") && has(d.path, "sub/kept", "kept"),
+       "a name the cache has keeps its file");
+    cleanup_free char *z = path_join(d.path, "mixed/z");
+    ok(has(d.path, "gone", "gone") && !path_exists(z), "whiteouts are not merged");
+    struct stat st;
+    cleanup_free char *nd = path_join(d.path, "newdir");
+    ok(stat(nd, &st) == 0 && (st.st_mode & 07777) == 0750, "a new directory keeps its mode");
+    ok(!path_exists(view_dir), "the view is removed");
+
+    /* a killed build: its view's lock goes, its directory stays */
+    ok(cache_mount_acquire(root, "/c", CACHE_SHARED, 0, 0, 0755, &v, &err) == 0 && v.upper != NULL,
+       "a view again");
+    put(v.upper, "lost", "lost");
+    close(v.own_fd);
+    close(v.lock_fd);
+    ok(cache_mount_acquire(root, "/c", CACHE_SHARED, 0, 0, 0755, &v2, &err) == 0 &&
+           strcmp(v2.view, v.view) == 0 && !has(v2.upper, "lost", "lost"),
+       "the next view takes the dead one's slot, empty");
+    v.own_fd = v.lock_fd = -1;
+    free(v.view);
+    v.view = NULL; /* not merged: the build was killed */
+    cache_mount_release(&v);
+    cache_mount_release(&v2);
+    ok(!path_exists(z) && !has(d.path, "lost", "lost"), "a dead view's files are not merged");
+    cache_mount_release(&d);
+
+    struct cache_mount l;
+    ok(cache_mount_acquire(root, "/c", CACHE_LOCKED, 0, 0, 0755, &l, &err) == 0 &&
+           l.upper == NULL && l.own_fd < 0,
+       "locked: the cache itself");
+    cache_mount_release(&l);
     kiln_error_free(err);
 }
 
@@ -309,6 +404,7 @@ int main(void)
     test_progress_plain();
     test_progress_json_and_error();
     test_cache();
+    test_cache_view();
     test_statcache();
     test_epoch();
     test_rootview();
