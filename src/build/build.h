@@ -47,8 +47,8 @@ struct build_opts {
     enum build_pull pull;
     const struct registry_opts *registry; /* TLS, certs, credentials for pulls; NULL = defaults
                                              (its progress callback is not used) */
-    int network_none; /* default network of RUN steps: 0 host, 1 none, 2 private */
-    int jobs;                             /* stages at once; <= 0: number of CPUs */
+    int network_none;        /* default network of RUN steps: 0 host, 1 none, 2 private */
+    int jobs;                /* stages at once; <= 0: number of CPUs */
     struct build_pool *pool; /* the jobs, shared with builds running at once
                                 (build_run_platforms); NULL: the build's own */
     int64_t epoch;

@@ -237,9 +237,8 @@ int build_commit_dir(struct build_ctx *b, struct stage_state *st, const char *di
         return -1;
     struct sink_ctx sc = {w};
     struct byte_sink sink = {sink_write, &sc};
-    struct layer_write_opts lo = {.epoch = b->o->epoch,
-                                  .overlay_whiteouts = overlay_whiteouts,
-                                  .ids = build_host_ids()};
+    struct layer_write_opts lo = {
+        .epoch = b->o->epoch, .overlay_whiteouts = overlay_whiteouts, .ids = build_host_ids()};
     struct cache_entry e = {.has_layer = 1};
     uint64_t size = 0;
     if (layer_write_from_dir(fd, &lo, sink, &e.diff_id, &size, err) < 0)

@@ -51,14 +51,14 @@ struct build_ctx {
     pthread_mutex_t mu;         /* guards image loads/pulls shared by stages */
     char **pulled;              /* references pulled in this build (--pull=always: once) */
     size_t n_pulled;
-    int cancel;              /* set when a stage failed: others stop */
+    int cancel;               /* set when a stage failed: others stop */
     struct build_pool *sched; /* its jobs, while the stages run (sched.c) */
-    struct platform target;  /* o->platform or this machine's */
-    struct discard *discard; /* background removal of scratch dirs (discard.c) */
-    struct cache_import *ci; /* --cache-from records, or NULL */
-    pthread_mutex_t lazy_mu; /* fetching layers of imported hits */
-    int record;              /* --cache-to given: keep the steps in rec */
-    struct cache_step *rec;  /* steps hit or made (under mu) */
+    struct platform target;   /* o->platform or this machine's */
+    struct discard *discard;  /* background removal of scratch dirs (discard.c) */
+    struct cache_import *ci;  /* --cache-from records, or NULL */
+    pthread_mutex_t lazy_mu;  /* fetching layers of imported hits */
+    int record;               /* --cache-to given: keep the steps in rec */
+    struct cache_step *rec;   /* steps hit or made (under mu) */
     size_t n_rec;
 };
 

@@ -2,8 +2,8 @@
  * from the start, and a step waits only for what it uses: a stage for the
  * stage its FROM names, a step for the stage a --from names. --jobs bounds
  * the steps running at once (a step waiting holds no job; the platforms of a
- * --platform build draw on one pool). Steps sharing a cache mount do not wait for each other: the later ones get views of it
- * (build/cache.h). */
+ * --platform build draw on one pool). Steps sharing a cache mount do not wait for each other: the
+ * later ones get views of it (build/cache.h). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

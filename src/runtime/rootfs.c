@@ -330,8 +330,7 @@ static int mount_view(const struct rt_mount *m, int in_userns, int rootfd, int r
         lower = fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir", m->source, 0);
     if (lower < 0 || fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", m->upper, 0) < 0 ||
         fsconfig(fs, FSCONFIG_SET_STRING, "workdir", m->work, 0) < 0)
-        return kiln_error_errno(err, errno, "cache mount view of %s under %s", m->source,
-                                m->upper);
+        return kiln_error_errno(err, errno, "cache mount view of %s under %s", m->source, m->upper);
     /* no redirects: a renamed directory is a copy, so every new name is in upper */
     fsconfig(fs, FSCONFIG_SET_STRING, "index", "off", 0);
     fsconfig(fs, FSCONFIG_SET_STRING, "redirect_dir", "off", 0);
