@@ -224,7 +224,11 @@ static int scalar_node(const char *name, const yaml_event_t *ev, struct kube_nod
     return 0;
 }
 
-/* A map's new key must be a scalar and differ from the others. */
+/* A map's new key must be a scalar and differ from the others. Null keys are
+ * equal whatever their spelling ("~", "null", none at all) and differ from the
+ * string "~": YAML compares keys by value, and the writer spells every null
+ * "null". Other keys compare by their text, so 1 and "1" stay one key twice
+ * for lookups by name. */
 static int check_key(const char *name, const struct kube_node *map, const struct kube_node *key,
                      struct kiln_error **err)
 {
@@ -232,14 +236,21 @@ static int check_key(const char *name, const struct kube_node *map, const struct
         return at(err, name, key->line, key->col, "YAML: a map key must be a scalar", NULL);
     if (map->n / 2 >= MAX_PAIRS)
         return at(err, name, key->line, key->col, "YAML: too many keys in one map", NULL);
-    for (size_t i = 0; i < map->n; i += 2)
-        if (strcmp(map->items[i]->str, key->str) == 0) {
+    for (size_t i = 0; i < map->n; i += 2) {
+        const struct kube_node *k = map->items[i];
+        int both_null = k->type == KUBE_NULL && key->type == KUBE_NULL;
+        int one_null = (k->type == KUBE_NULL) != (key->type == KUBE_NULL);
+        if (both_null || (!one_null && strcmp(k->str, key->str) == 0)) {
             struct strbuf sb = STRBUF_INIT;
-            strbuf_addf(&sb, "\"%s\" (first at line %u)", key->str, map->items[i]->line);
+            if (both_null)
+                strbuf_addf(&sb, "null (\"%s\"; first at line %u)", key->str, k->line);
+            else
+                strbuf_addf(&sb, "\"%s\" (first at line %u)", key->str, k->line);
             at(err, name, key->line, key->col, "YAML: duplicate key ", sb.buf);
             strbuf_release(&sb);
             return -1;
         }
+    }
     return 0;
 }
 

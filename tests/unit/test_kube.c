@@ -203,10 +203,57 @@ static void test_writer_round_trip(void)
     kube_node_free(doc);
 }
 
+/* Trees that parse are written and read back to the same shape (fuzz_kube's
+ * check): two null keys, however spelled, are one key twice. */
+static void test_tree_round_trip(void)
+{
+    static const struct {
+        const char *text, *error;
+    } cases[] = {
+        /* fuzz_kube's crash: "~" and the empty key of a bare "?" were two keys,
+         * written back as "null" twice */
+        {"aid: Pol\n~: p}\nsp[eccon: ~\n?\ns  ima0e: 80\n", "m.yaml:4:2: YAML: duplicate key null"},
+        {"~: a\nnull: b\n", "m.yaml:2:1: YAML: duplicate key null (\"null\"; first at line 1)"},
+        {"? \n: a\nNULL: b\n", "duplicate key null"},
+        {"~: a\n\"null\": b\n\"~\": c\n\"\": d\n1: e\n0x1: f\ntrue: g\nyes: h\n", NULL},
+        {"1: a\n\"1\": b\n", "duplicate key \"1\""},
+        {"a: [~, null, \"\", {? : x}]\n---\n~\n---\n- ? ~\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct kube_node **docs = NULL;
+        size_t n = 0;
+        struct kiln_error *err = NULL;
+        int rc = kube_yaml_parse("m.yaml", cases[i].text, strlen(cases[i].text), &docs, &n, &err);
+        if (cases[i].error != NULL) {
+            ok(rc < 0 && strstr(err->msg, cases[i].error) != NULL, "case %zu refused: %s", i,
+               rc < 0 ? err->msg : "(parsed)");
+            kiln_error_free(err);
+            kube_docs_free(docs, n);
+            continue;
+        }
+        ok(rc == 0, "case %zu parses (%s)", i, rc < 0 ? err->msg : "ok");
+        struct strbuf out = STRBUF_INIT;
+        struct kube_node **again = NULL;
+        size_t n2 = 0;
+        int same = rc == 0 && kube_yaml_write(docs, n, &out, &err) == 0 &&
+                   kube_yaml_parse("w.yaml", out.buf, out.len, &again, &n2, &err) == 0 && n2 == n;
+        for (size_t d = 0; same && d < n; d++)
+            same = docs[d]->type == again[d]->type && docs[d]->n == again[d]->n;
+        ok(same, "case %zu reads back as written", i);
+        if (!same)
+            printf("# %s# %s\n", out.buf, err ? err->msg : "");
+        kiln_error_free(err);
+        strbuf_release(&out);
+        kube_docs_free(again, n2);
+        kube_docs_free(docs, n);
+    }
+}
+
 int main(void)
 {
     test_reads_model();
     test_errors();
     test_writer_round_trip();
+    test_tree_round_trip();
     return done_testing();
 }
