@@ -9,7 +9,10 @@
 #                   with the same image ID every time), goal kiln <= 0.5x buildah
 #   cold            --no-cache, apt caches warm: kiln, buildah --timestamp (reproducible
 #                   output, as kiln's always is) and buildah without --timestamp,
-#                   goal kiln <= 0.5x each
+#                   goal kiln <= 0.5x each; and the floor of that ratio: the RUN
+#                   commands on the critical path of one more kiln cold build
+#                   (bench/critpath.py) over buildah's time ("met?" NO there means
+#                   no builder running the same commands could reach 0.5x here)
 # Cases: BENCH_CACHE_CASES (registry-cache; default dataenv-prod seedlike-dev) and
 # BENCH_COLD_CASES (cold vs buildah; default dataenv-prod seedlike-prod). A case
 # in the first list also gets kiln's cold build (the 10x baseline). dataenv-prod is
@@ -148,6 +151,24 @@ ratio() {
         note="goal $5 $6: $met" load="$(cut -d' ' -f1 /proc/loadavg)"
 }
 
+# floor CASE FILE_PREFIX: one more kiln cold build with JSON progress; its critical
+# path (bench/critpath.py) says how long the RUN commands on it took until their
+# last output line. Any builder that runs those commands one after another spends
+# at least that, so commands / buildah's time is the floor of the ratio here.
+floor() {
+    local case=$1 f=$2 c a
+    kiln_cmd "$case" "$WARM" --no-cache --progress json
+    for a in "${!CMD[@]}"; do [ "${CMD[$a]}" = -q ] && unset 'CMD[a]'; done
+    "${CMD[@]}" >"$f.json" 2>&1 || return 0 # progress is on stderr
+    python3 "$BENCH_DIR/critpath.py" <"$f.json" >"$f.critpath" || return 0
+    sed 's/^/bench: '"$case"' kiln /' "$f.critpath" >&2
+    c=$(sed -n 's/^critpath .* commands=\([0-9.]*\).*/\1/p' "$f.critpath")
+    [ -n "$c" ] || return 0
+    echo "$c 0 0 0" >"$f.floor"
+    ratio "$case" "floor: critical-path commands / buildah --timestamp cold" "$f.floor" "$f.cold.buildah-ts" le 0.5
+    ratio "$case" "floor: critical-path commands / buildah cold" "$f.floor" "$f.cold.buildah" le 0.5
+}
+
 # kiln_warm CASE: the warm store (base image, apt cache mounts filled), and the
 # registry cache exported from it with mode=max
 kiln_warm() {
@@ -223,6 +244,7 @@ measure() {
         record "$case" cold buildah "$f.cold.buildah"
         ratio "$case" "kiln cold / buildah --timestamp cold" "$f.cold.kiln" "$f.cold.buildah-ts" le 0.5
         ratio "$case" "kiln cold / buildah cold" "$f.cold.kiln" "$f.cold.buildah" le 0.5
+        floor "$case" "$f"
     fi
     # what the registry-cache build gave is what the cold build gives
     if [ "$cache" = 1 ]; then

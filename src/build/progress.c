@@ -69,8 +69,11 @@ static void emit(struct progress *p, struct strbuf *sb)
     strbuf_reset(sb);
 }
 
+/* Every event carries "time": seconds since the build started (monotonic), so a
+ * reader can lay steps on one time line (which ran at once, the critical path). */
 static void json_emit(struct progress *p, json_t *ev)
 {
+    json_object_set_new(ev, "time", json_real(now_s() - p->t_start));
     char *s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(ev);
     if (s == NULL)

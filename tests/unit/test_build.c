@@ -95,6 +95,19 @@ static void test_progress_json_and_error(void)
     ok(strstr(out, "\"line\":\"boom \\\"quoted\\\"\"") != NULL, "json: log line escaped");
     ok(strstr(out, "\"state\":\"error\"") != NULL && strstr(out, "\"error\":\"exit 1\""),
        "json: error event carries the message");
+    {
+        /* every event has "time", seconds since the start, never decreasing */
+        int timed = 0, ordered = 1;
+        double last = -1;
+        for (char *c = strstr(out, "\"time\":"); c != NULL; c = strstr(c + 1, "\"time\":")) {
+            double t = strtod(c + 7, NULL);
+            ordered = ordered && t >= last && t < 60;
+            last = t;
+            timed++;
+        }
+        is_int(timed, 3, "json: every event has a time");
+        ok(ordered, "json: times are seconds since the start, in order");
+    }
 
     fd = memfd();
     p = progress_new(PROGRESS_QUIET, fd);
@@ -206,8 +219,8 @@ static void test_cache_view(void)
     ok(!path_exists(lock_in_view), "a file the cache gets later is not in the view");
     /* what a step writes through the overlay, as its upper dir holds it */
     put(v.upper, "new", "new");
-    put(v.upper, "old", "view");   /* a changed copy of a cache file */
-    put(v.upper, "lock", "view");  /* a name the direct user made meanwhile */
+    put(v.upper, "old", "view");  /* a changed copy of a cache file */
+    put(v.upper, "lock", "view"); /* a name the direct user made meanwhile */
     cleanup_free char *wo = path_join(v.upper, "gone");
     ok(mknod(wo, S_IFCHR | 0, makedev(0, 0)) == 0, "a whiteout");
     cleanup_free char *vsub = path_join(v.upper, "sub");
@@ -227,7 +240,8 @@ static void test_cache_view(void)
     ok(has(d.path, "new", "new") && has(d.path, "sub/more", "more") &&
            has(d.path, "newdir/x", "x") && has(d.path, "mixed/y", "y"),
        "release moves the view's new files into the cache");
-    ok(has(d.path, "old", "old") && has(d.path, "lock", "direct") && has(d.path, "sub/kept", "kept"),
+    ok(has(d.path, "old", "old") && has(d.path, "lock", "direct") &&
+           has(d.path, "sub/kept", "kept"),
        "a name the cache has keeps its file");
     cleanup_free char *z = path_join(d.path, "mixed/z");
     ok(has(d.path, "gone", "gone") && !path_exists(z), "whiteouts are not merged");
