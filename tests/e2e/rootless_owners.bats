@@ -40,8 +40,12 @@ setup() {
 }
 
 teardown() {
-    [ -n "${K_HOME:-}" ] && rm -rf "$K_HOME/ko" "$K_HOME/ko-kiln" "$K_HOME/ko-own.tar" "$K_HOME/ko-owned.tar"
-    return 0
+    [ -n "${K_HOME:-}" ] || return 0
+    # no supervisor of the user's left behind, whatever failed
+    [ ! -e "$K_HOME/ko-pod.yaml" ] || "$K" kube play --down ko-pod.yaml >/dev/null 2>&1 || true
+    local id
+    for id in $("$K" ps -q 2>/dev/null); do "$K" rm -f "$id" >/dev/null 2>&1 || true; done
+    rm -rf "$K_HOME/ko" "$K_HOME/ko-kiln" "$K_HOME/ko-own.tar" "$K_HOME/ko-owned.tar" "$K_HOME/ko-pod.yaml"
 }
 
 # rootless_user USER [RANGE_START]: the user, with subuid/subgid ranges when
@@ -110,6 +114,41 @@ check_clean_store() {
     # root of the container hands one to 2000; --rm removes it at the end
     run "$K" run --rm own sh -c 'mkdir -m 700 /tmp/y && touch /tmp/y/f && chown -R 2000:2000 /tmp/y'
     [ "$status" -eq 0 ]
+    run "$K" rmi own
+    [ "$status" -eq 0 ]
+    check_clean_store
+}
+
+@test "rootless owners: kube play --down removes an emptyDir holding another user's 0700 directory" {
+    rootless_user kilnrb-e2e 100000
+    "$K" load -i ko-own.tar >/dev/null
+    cat >"$K_HOME/ko-pod.yaml" <<'EOF'
+apiVersion: v1
+kind: Pod
+metadata: {name: ko}
+spec:
+  volumes:
+  - {name: scratch, emptyDir: {}}
+  containers:
+  - name: main
+    image: own
+    command: [sh, -c]
+    args: ["mkdir -m 700 /scratch/x && touch /scratch/x/f && chown -R 1000 /scratch/x; exec sleep 1000"]
+    volumeMounts:
+    - {name: scratch, mountPath: /scratch}
+EOF
+    chmod 644 "$K_HOME/ko-pod.yaml"
+    run "$K" kube play ko-pod.yaml
+    [ "$status" -eq 0 ]
+    local i
+    for i in $(seq 100); do
+        [ "$(stat -c %u "$K_HOME/ko/kube/ko-pod/scratch/x" 2>/dev/null)" != 100999 ] || break
+        sleep 0.1
+    done
+    [ -e "$K_HOME/ko/kube/ko-pod/scratch/x/f" ]
+    run "$K" kube play --down ko-pod.yaml
+    [ "$status" -eq 0 ]
+    [ ! -e "$K_HOME/ko/kube" ]
     run "$K" rmi own
     [ "$status" -eq 0 ]
     check_clean_store
