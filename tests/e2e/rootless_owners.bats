@@ -43,9 +43,10 @@ teardown() {
     [ -n "${K_HOME:-}" ] || return 0
     # no supervisor of the user's left behind, whatever failed
     [ ! -e "$K_HOME/ko-pod.yaml" ] || "$K" kube play --down ko-pod.yaml >/dev/null 2>&1 || true
+    [ ! -e "$K_HOME/ko-c" ] || "$K" compose -f ko-c/compose.yaml down -v >/dev/null 2>&1 || true
     local id
     for id in $("$K" ps -q 2>/dev/null); do "$K" rm -f "$id" >/dev/null 2>&1 || true; done
-    rm -rf "$K_HOME/ko" "$K_HOME/ko-kiln" "$K_HOME/ko-own.tar" "$K_HOME/ko-owned.tar" "$K_HOME/ko-pod.yaml"
+    rm -rf "$K_HOME/ko" "$K_HOME/ko-kiln" "$K_HOME/ko-own.tar" "$K_HOME/ko-owned.tar" "$K_HOME/ko-pod.yaml" "$K_HOME/ko-c"
 }
 
 # rootless_user USER [RANGE_START]: the user, with subuid/subgid ranges when
@@ -149,6 +150,39 @@ EOF
     run "$K" kube play --down ko-pod.yaml
     [ "$status" -eq 0 ]
     [ ! -e "$K_HOME/ko/kube" ]
+    run "$K" rmi own
+    [ "$status" -eq 0 ]
+    check_clean_store
+}
+
+@test "rootless owners: compose down -v removes a volume holding another user's 0700 directory" {
+    rootless_user kilnrb-e2e 100000
+    "$K" load -i ko-own.tar >/dev/null
+    mkdir "$K_HOME/ko-c"
+    cat >"$K_HOME/ko-c/compose.yaml" <<'EOF'
+name: ko
+services:
+  app:
+    image: own
+    command: ["sh", "-c", "mkdir -m 700 /data/x && touch /data/x/f && chown -R 1000 /data/x; exec sleep 1000"]
+    volumes:
+      - data:/data
+    stop_grace_period: 1s
+volumes:
+  data: {}
+EOF
+    chown -R "$K_USER": "$K_HOME/ko-c"
+    run "$K" compose -f ko-c/compose.yaml up -d
+    [ "$status" -eq 0 ]
+    local i
+    for i in $(seq 100); do
+        [ "$(stat -c %u "$K_HOME/ko/volumes/ko_data/x" 2>/dev/null)" != 100999 ] || break
+        sleep 0.1
+    done
+    [ -e "$K_HOME/ko/volumes/ko_data/x/f" ]
+    run "$K" compose -f ko-c/compose.yaml down -v
+    [ "$status" -eq 0 ]
+    [ ! -e "$K_HOME/ko/volumes/ko_data" ]
     run "$K" rmi own
     [ "$status" -eq 0 ]
     check_clean_store
