@@ -115,6 +115,19 @@ check_clean_store() {
     # root of the container hands one to 2000; --rm removes it at the end
     run "$K" run --rm own sh -c 'mkdir -m 700 /tmp/y && touch /tmp/y/f && chown -R 2000:2000 /tmp/y'
     [ "$status" -eq 0 ]
+    # a detached one's supervisor removes it once stopped
+    run "$K" run -d --rm --name d own sh -c 'mkdir -m 700 /tmp/z && chown 1000 /tmp/z && exec sleep 1000'
+    [ "$status" -eq 0 ]
+    local i
+    for i in $(seq 100); do
+        [ -z "$(find "$K_HOME/ko/containers" -path '*/upper/tmp/z' -uid 100999)" ] || break
+        sleep 0.1
+    done
+    "$K" stop d >/dev/null
+    for i in $(seq 100); do
+        [ -n "$(find "$K_HOME/ko/containers" -mindepth 1 -maxdepth 1 ! -name names)" ] || break
+        sleep 0.1
+    done
     run "$K" rmi own
     [ "$status" -eq 0 ]
     check_clean_store
