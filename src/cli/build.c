@@ -464,8 +464,13 @@ static int cmd_build(struct cli_global *g, int argc, char **argv)
      * with their owners, upper dirs with other users' private directories are
      * readable to commit, cache mounts get their uid=. The store stays the
      * user's (root is known). */
-    if (geteuid() != 0 && rt_userns_enter_rootless(&err) < 0)
-        return cli_fail(err);
+    if (geteuid() != 0) {
+        int entered = rt_userns_enter_rootless(&err);
+        if (entered < 0)
+            return cli_fail(err);
+        if (entered == 0)
+            rt_rootless_owners_note();
+    }
     cleanup_store struct store *store = NULL;
     if (store_open(root, &store, &err) < 0)
         return cli_fail(err);

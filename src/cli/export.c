@@ -9,6 +9,8 @@
 
 #include "cli/cli.h"
 #include "cli/opt.h"
+#include "cli/store_cmd.h"
+#include "runtime/runtime.h"
 #include "store/layer.h"
 #include "store/store.h"
 #include "util/cleanup.h"
@@ -74,7 +76,15 @@ static int cmd_export(struct cli_global *g, int argc, char **argv)
         return cli_usage_error("export", "refusing to write a tar to a terminal");
 
     struct kiln_error *err = NULL;
-    cleanup_free char *root = cli_store_root(g);
+    /* Rootless, the layers are applied in the user namespace, where their
+     * owners can be given (and read back into the tar). */
+    cleanup_free char *root = NULL;
+    int erc = cli_rootless_enter(g, &root);
+    if (erc != 0)
+        return erc;
+    rt_rootless_owners_note();
+    if (root == NULL)
+        root = cli_store_root(g);
     cleanup_store struct store *s = NULL;
     cleanup_image struct image *img = NULL;
     struct platform want;

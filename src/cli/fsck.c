@@ -44,8 +44,13 @@ static int cmd_fsck(struct cli_global *g, int argc, char **argv)
     int first = cli_parse(&fsck_spec, argc, argv);
     if (first <= 0)
         return -first;
+    /* --repair deletes snapshots with other users' files (rootless). */
+    cleanup_free char *root = NULL;
+    int rc = repair ? cli_rootless_enter(g, &root) : 0;
+    if (rc != 0)
+        return rc;
     cleanup_store struct store *s = NULL;
-    int rc = cli_store_open(g, &s);
+    rc = cli_store_open(g, &s);
     if (rc != 0)
         return rc;
     struct kiln_error *err = NULL;

@@ -16,6 +16,8 @@
 #include "cli/cli.h"
 #include "cli/opt.h"
 #include "cli/config_change.h"
+#include "cli/store_cmd.h"
+#include "runtime/runtime.h"
 #include "store/layer.h"
 #include "store/store.h"
 #include "util/cleanup.h"
@@ -194,7 +196,17 @@ static int cmd_import(struct cli_global *g, int argc, char **argv)
         struct stat st;
         is_dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
     }
-    cleanup_free char *root = cli_store_root(g);
+    /* Rootless, an archive is extracted in the user namespace, where its
+     * owners can be given (and read back). A directory is read as it is. */
+    cleanup_free char *root = NULL;
+    if (!is_dir) {
+        int rc = cli_rootless_enter(g, &root);
+        if (rc != 0)
+            return rc;
+        rt_rootless_owners_note();
+    }
+    if (root == NULL)
+        root = cli_store_root(g);
     cleanup_store struct store *s = NULL;
     if (store_open(root, &s, &err) < 0)
         return cli_fail(err);

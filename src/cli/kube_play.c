@@ -57,7 +57,7 @@ static int down_pod(const char *root, const struct kube_play_pod *pp, int quiet,
             printf("removed pod %s\n", pp->name);
     }
     cleanup_free char *dir = volume_dir(root, pp->name, NULL);
-    if (rc == 0 && path_exists(dir) && rm_rf(dir, err) < 0)
+    if (rc == 0 && path_exists(dir) && rt_rootless_rm_rf(dir, err) < 0)
         rc = -1;
     cleanup_free char *kube = xasprintf("%s/kube", root);
     rmdir(kube); /* when it was the last pod's */

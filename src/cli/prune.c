@@ -42,17 +42,13 @@ static int cmd_prune(struct cli_global *g, int argc, char **argv)
     struct kiln_error *err = NULL;
     /* Rootless, RUN steps leave files of the image's other users (subuids on
      * the host) in cache mounts and snapshots, in directories only their owner
-     * may empty: root of a user namespace with the same map deletes them. The
-     * store stays the user's (its path is fixed before geteuid() reads 0). */
+     * may empty: root of a user namespace with the same map deletes them. */
     cleanup_free char *root = NULL;
-    if (geteuid() != 0 && !dry_run) {
-        root = cli_store_root(g);
-        g->root = root;
-        if (rt_userns_enter_rootless(&err) < 0)
-            return cli_fail(err);
-    }
+    int rc = dry_run ? 0 : cli_rootless_enter(g, &root);
+    if (rc != 0)
+        return rc;
     cleanup_store struct store *s = NULL;
-    int rc = cli_store_open(g, &s);
+    rc = cli_store_open(g, &s);
     if (rc != 0)
         return rc;
     if (cache && !dry_run) {

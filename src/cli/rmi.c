@@ -82,8 +82,13 @@ static int cmd_rmi(struct cli_global *g, int argc, char **argv)
     int first = cli_parse(&rmi_spec, argc, argv);
     if (first <= 0)
         return -first;
+    /* The prune deletes snapshots with other users' files (rootless). */
+    cleanup_free char *root = NULL;
+    int rc = no_prune ? 0 : cli_rootless_enter(g, &root);
+    if (rc != 0)
+        return rc;
     cleanup_store struct store *s = NULL;
-    int rc = cli_store_open(g, &s);
+    rc = cli_store_open(g, &s);
     if (rc != 0)
         return rc;
     int failed = 0;

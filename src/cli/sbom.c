@@ -109,8 +109,13 @@ static int cmd_sbom(struct cli_global *g, int argc, char **argv)
             "sbom", "--format must be spdx-json, cyclonedx-json or table, not \"%s\"", format);
     const char *what = argv[first];
 
+    /* rootless, the image's snapshots unpack in the user namespace */
+    cleanup_free char *root = NULL;
+    int rc = cli_rootless_enter(g, &root);
+    if (rc != 0)
+        return rc;
     cleanup_store struct store *s = NULL;
-    int rc = cli_store_open(g, &s);
+    rc = cli_store_open(g, &s);
     if (rc != 0)
         return rc;
     if (want_attached)

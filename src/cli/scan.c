@@ -321,10 +321,16 @@ static int run_scan(struct cli_global *g, const struct scan_cli *o, const char *
     struct scan_packages pkgs = {0};
     struct stat st;
     int rc;
-    if (stat(target, &st) == 0 && S_ISREG(st.st_mode))
+    cleanup_free char *root = NULL;
+    if (stat(target, &st) == 0 && S_ISREG(st.st_mode)) {
         rc = scan_packages_from_file(target, &pkgs, warn_cb, NULL, &err);
-    else
+    } else {
+        /* rootless, the image's snapshots unpack in the user namespace */
+        int erc = cli_rootless_enter(g, &root);
+        if (erc != 0)
+            return erc;
         rc = packages_of_image(g, target, NULL, &pkgs, &err);
+    }
     if (rc < 0) {
         scan_packages_release(&pkgs);
         return cli_fail(err);

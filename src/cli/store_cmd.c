@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "build/build.h"
 #include "registry/records.h"
+#include "runtime/runtime.h"
 #include "util/cleanup.h"
 
 int cli_store_open(const struct cli_global *g, struct store **out)
@@ -15,6 +17,19 @@ int cli_store_open(const struct cli_global *g, struct store **out)
     cleanup_free char *root = cli_store_root(g);
     struct kiln_error *err = NULL;
     if (store_open(root, out, &err) < 0)
+        return cli_fail(err);
+    return 0;
+}
+
+int cli_rootless_enter(struct cli_global *g, char **root_keep)
+{
+    *root_keep = NULL;
+    if (geteuid() == 0)
+        return 0;
+    *root_keep = cli_store_root(g);
+    g->root = *root_keep;
+    struct kiln_error *err = NULL;
+    if (rt_userns_enter_rootless(&err) < 0)
         return cli_fail(err);
     return 0;
 }

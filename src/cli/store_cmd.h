@@ -12,6 +12,13 @@
  * (so `if ((rc = cli_store_open(g, &s)) != 0) return rc;`). */
 int cli_store_open(const struct cli_global *g, struct store **out);
 
+/* Rootless (and not root already): moves kiln into its user namespace (see
+ * rt_userns_enter_rootless), for a command that writes or removes files of
+ * an image's other users (snapshots, upper dirs) and starts no container.
+ * g->root is fixed first, to *root_keep (free it after the store), so the
+ * store stays the user's. 0, or the exit code once the error is printed. */
+int cli_rootless_enter(struct cli_global *g, char **root_keep);
+
 /* Everything besides tags that keeps blobs alive, for prune and fsck (a
  * store_prune_opts.add_roots): the build cache's layers, then the gzip forms
  * kiln push made of live layers. */

@@ -68,8 +68,13 @@ static int cmd_versions(struct cli_global *g, int argc, char **argv)
     if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0)
         return cli_usage_error("versions", "--format must be text or json, not \"%s\"", format);
 
+    /* rootless, the image's snapshots unpack in the user namespace */
+    cleanup_free char *root = NULL;
+    int rc = cli_rootless_enter(g, &root);
+    if (rc != 0)
+        return rc;
     cleanup_store struct store *s = NULL;
-    int rc = cli_store_open(g, &s);
+    rc = cli_store_open(g, &s);
     if (rc != 0)
         return rc;
     struct kiln_error *err = NULL;

@@ -7,6 +7,7 @@
 
 #include "compose/stack.h"
 #include "net/net.h"
+#include "runtime/runtime.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -86,7 +87,7 @@ int compose_down(const char *root, const struct compose_project *p, int volumes,
             const char *name = json_get_str(v, "name");
             cleanup_free char *dir = xasprintf("%s/volumes/%s", root, name ? name : k);
             if (path_exists(dir)) {
-                if (rm_rf(dir, err) < 0)
+                if (rt_rootless_rm_rf(dir, err) < 0)
                     return -1;
                 fprintf(stderr, " Volume %s  Removed\n", name ? name : k);
             }
@@ -103,11 +104,11 @@ int compose_down(const char *root, const struct compose_project *p, int volumes,
                 if (type == NULL || strcmp(type, "volume") != 0 || (src != NULL && src[0]))
                     continue;
                 cleanup_free char *dir = xasprintf("%s/volumes/%s_%s_anon%zu", root, p->name, k, i);
-                if (rm_rf(dir, err) < 0)
+                if (rt_rootless_rm_rf(dir, err) < 0)
                     return -1;
                 for (long n = 2; n <= COMPOSE_MAX_REPLICAS; n++) {
                     cleanup_free char *rd = xasprintf("%s_%ld", dir, n);
-                    if (rm_rf(rd, err) < 0)
+                    if (rt_rootless_rm_rf(rd, err) < 0)
                         return -1;
                 }
             }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "net/net.h"
+#include "runtime/runtime.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -356,7 +357,8 @@ int ctr_remove(const char *root, const char *id, struct kiln_error **err)
     }
     json_decref(cfg);
     cleanup_free char *dir = ctr_dir(root, id);
-    return rm_rf(dir, err);
+    /* the upper dir holds what the container gave to its other users */
+    return rt_rootless_rm_rf(dir, err);
 }
 
 int ctr_parse_signal(const char *s)

@@ -7,10 +7,40 @@
 
 #include "runtime/binfmt.h"
 #include "runtime/image.h"
+#include "runtime/runtime.h"
 #include "store/store.h"
 #include "util/cleanup.h"
 #include "util/platform.h"
 #include "util/strbuf.h"
+
+struct unpack_ctx {
+    struct store *store;
+    const struct image_layer *layer;
+};
+
+static int unpack_layer(void *ctx, struct kiln_error **err)
+{
+    struct unpack_ctx *u = ctx;
+    char *p = NULL;
+    int r = store_snapshot_ensure(u->store, u->layer, &p, err);
+    free(p);
+    return r;
+}
+
+/* store_snapshot_ensure, but a rootless user unpacks a missing snapshot in
+ * its user namespace, where the layer's files get their owners (a snapshot
+ * is shared by every later run and build). */
+static int snapshot_ensure(struct store *s, const struct image_layer *l, char **p,
+                           struct kiln_error **err)
+{
+    if (geteuid() != 0 && store_snapshot_has(s, &l->diffid) != 1) {
+        rt_rootless_owners_note();
+        struct unpack_ctx u = {s, l};
+        if (rt_rootless_call(unpack_layer, &u, err) < 0)
+            return -1;
+    }
+    return store_snapshot_ensure(s, l, p, err);
+}
 
 int run_image_open(const char *root, const char *name, struct run_image *ri, struct launch_opts *o,
                    struct kiln_error **err)
@@ -42,7 +72,7 @@ int run_image_open(const char *root, const char *name, struct run_image *ri, str
          * that won the race removed it: unpack it again, once. */
         for (int attempt = 0; attempt < 2 && ri->holds[i] < 0; attempt++) {
             char *p = NULL;
-            if (store_snapshot_ensure(ri->store, l, &p, err) < 0)
+            if (snapshot_ensure(ri->store, l, &p, err) < 0)
                 return kiln_error_prefix(err, "image %s", name);
             free(ri->lowerdirs[n - 1 - i]);
             ri->lowerdirs[n - 1 - i] = p; /* overlay wants the top layer first */

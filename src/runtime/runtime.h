@@ -11,6 +11,7 @@
 #ifndef KILN_RUNTIME_RUNTIME_H
 #define KILN_RUNTIME_RUNTIME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -169,6 +170,29 @@ void rt_rootless_id_map(struct id_map *out);
  * namespace could not hold an image's owners: the caller goes on without),
  * -1 on error. */
 int rt_userns_enter_rootless(struct kiln_error **err);
+
+/* Whether a rootless user's namespace holds the image's owners: a subuid and
+ * a subgid range, and newuidmap to map them. */
+bool rt_rootless_keeps_owners(void);
+
+/* Rootless without ranges: says once per process, on stderr, that files are
+ * unpacked without their owners and how to add ranges. Root: nothing. */
+void rt_rootless_owners_note(void);
+
+/* Runs fn(ctx) in a child process that entered the namespace of
+ * rt_userns_enter_rootless, for a command that stays outside it (kiln run
+ * starts containers in user namespaces of their own, which a sibling
+ * namespace could not join): unpacking a snapshot with its owners, removing
+ * an upper dir with another user's 0700 directory. Root, or a user without
+ * ranges: fn runs in the caller. fn's error (code and message) comes back in
+ * *err; whatever else fn changed in memory is the child's. */
+int rt_rootless_call(int (*fn)(void *ctx, struct kiln_error **err), void *ctx,
+                     struct kiln_error **err);
+
+/* rm_rf of a tree containers wrote (an upper dir, a volume): rootless, what
+ * they gave to other users (subuids here, a 0700 directory only its owner may
+ * empty) is removed by root of the user namespace. */
+int rt_rootless_rm_rf(const char *path, struct kiln_error **err);
 
 /* Runs s->argv inside the running container whose PID 1 has host pid pid1
  * (kiln exec, health checks): joins its namespaces, then applies the same

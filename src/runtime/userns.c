@@ -204,6 +204,114 @@ int rt_userns_enter_rootless(struct kiln_error **err)
     return 1;
 }
 
+bool rt_rootless_keeps_owners(void)
+{
+    struct id_map m;
+    rt_rootless_id_map(&m);
+    return m.n_uid >= 2 && m.n_gid >= 2;
+}
+
+void rt_rootless_owners_note(void)
+{
+    static int said;
+    if (said || geteuid() == 0 || rt_rootless_keeps_owners())
+        return;
+    said = 1;
+    struct passwd *pw = getpwuid(getuid());
+    const char *name = pw ? pw->pw_name : "USER";
+    fprintf(stderr,
+            "warning: %s has no range in /etc/subuid and /etc/subgid (or newuidmap is missing): "
+            "image files are unpacked as yours, without their owners; to keep them, install "
+            "uidmap and give %s 65536 ids no other user has, as root: usermod --add-subuids "
+            "100000-165535 --add-subgids 100000-165535 %s\n",
+            name, name, name);
+}
+
+/* What a child in the namespace failed with: its code, then its message. */
+static void send_error(int fd, const struct kiln_error *e)
+{
+    int code = e ? e->code : KILN_E_FAIL;
+    const char *msg = e && e->msg ? e->msg : "failed in the user namespace";
+    if (write_all(fd, &code, sizeof(code)) == 0)
+        write_all(fd, msg, strlen(msg));
+}
+
+static int recv_error(int fd, struct kiln_error **err)
+{
+    int code = KILN_E_FAIL;
+    char msg[1024];
+    size_t n = 0;
+    if (read(fd, &code, sizeof(code)) != (ssize_t)sizeof(code))
+        code = KILN_E_FAIL;
+    while (n < sizeof(msg) - 1) {
+        ssize_t r = read(fd, msg + n, sizeof(msg) - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    msg[n] = '\0';
+    return kiln_error_set(err, code, "%s", n ? msg : "a child in the user namespace died");
+}
+
+int rt_rootless_call(int (*fn)(void *ctx, struct kiln_error **err), void *ctx,
+                     struct kiln_error **err)
+{
+    if (geteuid() == 0 || !rt_rootless_keeps_owners())
+        return fn(ctx, err);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return kiln_error_errno(err, errno, "pipe");
+    fflush(NULL);
+    pid_t child = fork();
+    if (child < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return kiln_error_errno(err, e, "fork");
+    }
+    if (child == 0) {
+        /* One thread after fork, as unshare(CLONE_NEWUSER) wants. */
+        close(p[0]);
+        struct kiln_error *e = NULL;
+        int r = rt_userns_enter_rootless(&e);
+        if (r >= 0)
+            r = fn(ctx, &e);
+        if (r < 0)
+            send_error(p[1], e);
+        fflush(NULL);
+        _exit(r < 0 ? 1 : 0);
+    }
+    close(p[1]);
+    int st = 0;
+    while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+        ;
+    int rc = 0;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        rc = recv_error(p[0], err);
+    close(p[0]);
+    return rc;
+}
+
+static int remove_tree(void *path, struct kiln_error **err)
+{
+    return rm_rf(path, err);
+}
+
+int rt_rootless_rm_rf(const char *path, struct kiln_error **err)
+{
+    if (geteuid() == 0 || !rt_rootless_keeps_owners())
+        return rm_rf(path, err);
+    /* Most trees hold nothing of another user's: removing them here costs
+     * no newuidmap. What is left is removed from the namespace. */
+    struct kiln_error *e = NULL;
+    if (rm_rf(path, &e) == 0)
+        return 0;
+    kiln_error_free(e);
+    return rt_rootless_call(remove_tree, (void *)path, err);
+}
+
 int rt_userns_map(pid_t pid, enum rt_userns mode, struct kiln_error **err)
 {
     uid_t uid = getuid();
