@@ -4,6 +4,7 @@
  * id is mapped, which the kernel lets anyone do. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <spawn.h>
@@ -136,6 +137,27 @@ static int map_one(pid_t pid, const char *helper, const char *file, unsigned lon
     return r;
 }
 
+/* The caller's user name, looked up once per process. rt_rootless_call forks
+ * from processes that may have threads (compose, kube play), and a child must
+ * not enter NSS, whose locks another thread may have held at the fork: the
+ * parent always asks first (rt_rootless_keeps_owners), so the child finds the
+ * answer made. NULL when the uid has no name. */
+static char user_name[256];
+static pthread_once_t user_name_once = PTHREAD_ONCE_INIT;
+
+static void user_name_lookup(void)
+{
+    struct passwd *pw = getpwuid(getuid());
+    if (pw != NULL && strlen(pw->pw_name) < sizeof(user_name))
+        memcpy(user_name, pw->pw_name, strlen(pw->pw_name) + 1);
+}
+
+static const char *caller_name(void)
+{
+    pthread_once(&user_name_once, user_name_lookup);
+    return user_name[0] != '\0' ? user_name : NULL;
+}
+
 /* The ranges map_args gives a caller who is root inside (inner 0). */
 static size_t rootless_ranges(struct id_range *r, unsigned long outer, const char *subfile,
                               const char *name)
@@ -151,8 +173,7 @@ static size_t rootless_ranges(struct id_range *r, unsigned long outer, const cha
 
 void rt_rootless_id_map(struct id_map *out)
 {
-    struct passwd *pw = getpwuid(getuid());
-    const char *name = pw ? pw->pw_name : NULL;
+    const char *name = caller_name();
     out->n_uid = rootless_ranges(out->uid, getuid(), "/etc/subuid", name);
     out->n_gid = rootless_ranges(out->gid, getgid(), "/etc/subgid", name);
 }
@@ -217,8 +238,7 @@ void rt_rootless_owners_note(void)
     if (said || geteuid() == 0 || rt_rootless_keeps_owners())
         return;
     said = 1;
-    struct passwd *pw = getpwuid(getuid());
-    const char *name = pw ? pw->pw_name : "USER";
+    const char *name = caller_name() ? caller_name() : "USER";
     fprintf(stderr,
             "warning: %s has no range in /etc/subuid and /etc/subgid (or newuidmap is missing): "
             "image files are unpacked as yours, without their owners; to keep them, install "
@@ -316,8 +336,7 @@ int rt_userns_map(pid_t pid, enum rt_userns mode, struct kiln_error **err)
 {
     uid_t uid = getuid();
     gid_t gid = getgid();
-    struct passwd *pw = getpwuid(uid);
-    const char *name = pw ? pw->pw_name : NULL;
+    const char *name = caller_name();
     unsigned long in_uid = mode == RT_USERNS_KEEP_ID ? uid : 0;
     unsigned long in_gid = mode == RT_USERNS_KEEP_ID ? gid : 0;
     unsigned long s, c;
