@@ -73,7 +73,18 @@ wait_health() {
     [ "$(jq '.Log | length > 0 and length <= 5' <<<"$h")" = true ]
     [ "$(jq -r '.Log[-1].Output' <<<"$h")" = "not-yet" ]
     [ "$(jq '.Log[-1].ExitCode' <<<"$h")" = 3 ]
-    [ "$(jq '.Log[-1].End >= .Log[-1].Start' <<<"$h")" = true ]
+    # Docker's HealthcheckResult: Start and End in RFC 3339 with nanoseconds, UTC, as
+    # Go writes them (the fraction's trailing zeros dropped)
+    rfc='^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9](\.[0-9]{0,8}[1-9])?Z$'
+    [ "$(jq -r '[.Log[] | .Start, .End | type] | unique | join(",")' <<<"$h")" = string ]
+    for t in $(jq -r '.Log[] | .Start, .End' <<<"$h"); do
+        [[ $t =~ $rfc ]] || { echo "not RFC 3339: $t"; return 1; }
+    done
+    # End not before Start, and both within a minute of now
+    [ "$(jq '.Log[-1] | (.Start, .End) |= (sub("\\.[0-9]+";"") | fromdate)
+        | .End >= .Start and (now - .Start | fabs) < 60' <<<"$h")" = true ]
+    [ "$(jq -c '.Log[-1] | keys_unsorted' <<<"$h")" = '["Start","End","ExitCode","Output"]' ]
+    [ "$(jq -c 'keys_unsorted' <<<"$h")" = '["Status","FailingStreak","Log"]' ]
     [ "$(kiln inspect g | jq '.[0].State.Health.FailingStreak')" = 0 ]
     [ "$(kiln inspect g | jq -r '.[0].State.Health.Log[-1].Output')" = fine ]
     [ "$(kiln inspect n | jq '.[0].State | has("Health")')" = false ]
@@ -84,4 +95,41 @@ wait_health() {
     [ "$(jq '.[] | select(.Names == "b") | .Health.FailingStreak >= 2' <<<"$output")" = true ]
     [ "$(jq -r '.[] | select(.Names == "b") | .Health.Log[-1].Output' <<<"$output")" = not-yet ]
     [ "$(jq '.[] | select(.Names == "n") | has("Health")' <<<"$output")" = false ]
+}
+
+@test "inspect: a probe's output is cut at 4096 bytes with \"...\", and one that timed out says so, as Docker records them" {
+    retag_with_config bb big '.config.Healthcheck={"Test":["CMD-SHELL","yes x | head -c 5000"],"Interval":100000000,"Timeout":2000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    retag_with_config bb slow '.config.Healthcheck={"Test":["CMD-SHELL","echo started; sleep 5"],"Interval":100000000,"Timeout":300000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name big big
+    kiln run -d --name slow slow
+    wait_health big healthy
+    wait_health slow unhealthy
+    run kiln inspect big
+    [ "$(jq '.[0].State.Health.Log[-1].Output | length' <<<"$output")" = 4099 ]
+    [ "$(jq '.[0].State.Health.Log[-1].Output == ("x\n" * 2048) + "..."' <<<"$output")" = true ]
+    run kiln inspect slow
+    [ "$(jq '.[0].State.Health.Log[-1].Output == "Health check exceeded timeout (300ms): started\n"' <<<"$output")" = true ] ||
+        { jq '.[0].State.Health' <<<"$output"; return 1; }
+    [ "$(jq '.[0].State.Health.Log[-1].ExitCode' <<<"$output")" = -1 ]
+    # kiln health prints what it printed before
+    run kiln health slow
+    [ "$status" -eq 1 ]
+    [ "$output" = "started
+health check timed out after 0s" ]
+}
+
+@test "a running container whose health.json an older kiln wrote (epoch seconds): inspect and ps --format json show RFC 3339, ps its status" {
+    kiln run -d --name old bb sh -c 'while true; do sleep 1; done'
+    id=$(kiln inspect old | jq -r '.[0].Id')
+    printf '%s' '{"Status":"healthy","FailingStreak":0,"Log":[{"Start":1796544000,"End":1796544001,"ExitCode":0,"Output":"fine"}]}' \
+        >"$KILN_ROOT/containers/$id/health.json"
+    run kiln inspect old
+    [ "$status" -eq 0 ]
+    [ "$(jq -c '.[0].State.Health' <<<"$output")" = '{"Status":"healthy","FailingStreak":0,"Log":[{"Start":"2026-12-06T08:00:00Z","End":"2026-12-06T08:00:01Z","ExitCode":0,"Output":"fine"}]}' ]
+    run kiln ps --format json
+    [ "$(jq -r '.[] | select(.Names == "old") | .Health.Log[0].End' <<<"$output")" = 2026-12-06T08:00:01Z ]
+    run kiln ps
+    [[ $output == *"(healthy)"* ]] || { echo "$output"; return 1; }
 }
