@@ -1,5 +1,6 @@
 /* Container records under KILN_ROOT/containers (see container.h). */
 #include "runtime/container.h"
+#include "runtime/health.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -261,7 +262,10 @@ int ctr_save_state(const char *root, const char *id, const json_t *state, struct
 
 json_t *ctr_load_health(const char *root, const char *id)
 {
-    return load_json(root, id, "health.json", NULL);
+    json_t *raw = load_json(root, id, "health.json", NULL);
+    json_t *h = ctr_health_normalize(raw);
+    json_decref(raw);
+    return h;
 }
 
 int ctr_save_health(const char *root, const char *id, const json_t *health, struct kiln_error **err)

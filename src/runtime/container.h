@@ -40,7 +40,8 @@ json_t *ctr_load_config(const char *root, const char *id, struct kiln_error **er
  * "exited", exit code 137). */
 json_t *ctr_load_state(const char *root, const char *id, struct kiln_error **err);
 int ctr_save_state(const char *root, const char *id, const json_t *state, struct kiln_error **err);
-/* Reads health.json, or NULL when there is none. */
+/* Reads health.json in the shape of Docker's State.Health (runtime/health.h),
+ * also one an older kiln wrote; NULL when there is none. */
 json_t *ctr_load_health(const char *root, const char *id);
 int ctr_save_health(const char *root, const char *id, const json_t *health,
                     struct kiln_error **err);
@@ -78,7 +79,8 @@ void ctr_healthcheck_release(struct ctr_healthcheck *hc);
 /* Runs the probe once in the running container (PID 1 = pid1) with the
  * container's env/user/cwd from s; *output gets its output (at most 4 KiB);
  * returns the probe's exit status, or -1 with *output explaining (timeout,
- * exec failure). */
+ * exec failure). What kiln health prints; the supervisor's checker records
+ * the same run as Docker does (runtime/health.h). */
 int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healthcheck *hc,
                      char **output);
 

@@ -19,6 +19,7 @@
 
 #include "net/net.h"
 #include "runtime/container.h"
+#include "runtime/health.h"
 #include "runtime/internal.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -148,13 +149,16 @@ static long long now_ns(void)
     return (long long)t.tv_sec * SEC + t.tv_nsec;
 }
 
-int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healthcheck *hc,
-                     char **output)
+/* Runs the probe once: out gets at most CTR_HEALTH_OUTPUT_MAX bytes of what it
+ * wrote (*truncated when it wrote more), or why it could not run (then -1);
+ * *killed when it timed out (after hc->timeout; then -1 too). */
+static int probe_run(pid_t pid1, const struct rt_spec *s, const struct ctr_healthcheck *hc,
+                     struct strbuf *out, int *truncated, int *killed)
 {
     int p[2];
-    *output = NULL;
+    *truncated = *killed = 0;
     if (pipe2(p, O_CLOEXEC) < 0) {
-        *output = xasprintf("pipe: %s", strerror(errno));
+        strbuf_addf(out, "pipe: %s", strerror(errno));
         return -1;
     }
     pid_t child = fork();
@@ -184,11 +188,9 @@ int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healt
     close(p[1]);
     if (child < 0) {
         close(p[0]);
-        *output = xasprintf("fork: %s", strerror(errno));
+        strbuf_addf(out, "fork: %s", strerror(errno));
         return -1;
     }
-    struct strbuf out = STRBUF_INIT;
-    strbuf_init(&out);
     long long deadline = now_ns() + hc->timeout;
     int timed_out = 0;
     for (;;) {
@@ -207,8 +209,9 @@ int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healt
         ssize_t n = read(p[0], buf, sizeof(buf));
         if (n <= 0)
             break;
-        if (out.len < 4096)
-            strbuf_add(&out, buf, (size_t)n > 4096 - out.len ? 4096 - out.len : (size_t)n);
+        size_t room = CTR_HEALTH_OUTPUT_MAX - out->len;
+        strbuf_add(out, buf, (size_t)n > room ? room : (size_t)n);
+        *truncated |= (size_t)n > room;
     }
     close(p[0]);
     if (timed_out)
@@ -216,13 +219,21 @@ int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healt
     int st;
     while (waitpid(child, &st, 0) < 0 && errno == EINTR)
         ;
-    if (timed_out) {
+    *killed = timed_out;
+    return timed_out ? -1 : rt_docker_status(st);
+}
+
+int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healthcheck *hc,
+                     char **output)
+{
+    struct strbuf out = STRBUF_INIT;
+    strbuf_init(&out);
+    int truncated, timed_out;
+    int code = probe_run(pid1, s, hc, &out, &truncated, &timed_out);
+    if (timed_out)
         strbuf_addf(&out, "health check timed out after %llds", hc->timeout / SEC);
-        *output = strbuf_detach(&out);
-        return -1;
-    }
     *output = strbuf_detach(&out);
-    return rt_docker_status(st);
+    return code;
 }
 
 struct sup_ctx {
@@ -236,41 +247,34 @@ struct sup_ctx {
     int restarts;             /* how often the restart policy started it again */
 };
 
-static void health_loop(struct sup_ctx *c, pid_t pid1)
+static void health_loop(struct sup_ctx *c, pid_t pid1, json_t *health)
 {
     long long started = now_ns();
-    int streak = 0;
-    const char *status = "starting";
-    json_t *log = json_array();
+    struct strbuf out = STRBUF_INIT;
+    strbuf_init(&out);
     for (;;) {
         /* Docker's rule: StartInterval apart while starting within the start
          * period (a service is seen healthy as soon as it is), else Interval. */
+        const char *status = json_string_value(json_object_get(health, "Status"));
         long long wait = c->hc->interval;
-        if (strcmp(status, "starting") == 0 && now_ns() - started < c->hc->start_period)
+        if (status && strcmp(status, "starting") == 0 && now_ns() - started < c->hc->start_period)
             wait = c->hc->start_interval;
         struct timespec ts = {.tv_sec = wait / SEC, .tv_nsec = wait % SEC};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
-        time_t t0 = time(NULL);
-        char *output = NULL;
-        int code = ctr_health_probe(pid1, c->s, c->hc, &output);
-        if (code == 0) {
-            streak = 0;
-            status = "healthy";
-        } else if (now_ns() - started >= c->hc->start_period || strcmp(status, "starting") != 0) {
-            if (++streak >= c->hc->retries)
-                status = "unhealthy";
-        }
-        json_array_append_new(log, json_pack("{s:I,s:I,s:i,s:s}", "Start", (json_int_t)t0, "End",
-                                             (json_int_t)time(NULL), "ExitCode", code, "Output",
-                                             output ? output : ""));
-        free(output);
-        while (json_array_size(log) > 5)
-            json_array_remove(log, 0);
-        json_t *h =
-            json_pack("{s:s,s:i,s:O}", "Status", status, "FailingStreak", streak, "Log", log);
-        ctr_save_health(c->root, c->id, h, NULL);
-        json_decref(h);
+        struct ctr_health_result r = {0};
+        int timed_out;
+        long long t0 = now_ns();
+        clock_gettime(CLOCK_REALTIME, &r.start);
+        strbuf_reset(&out);
+        r.exit_code = probe_run(pid1, c->s, c->hc, &out, &r.truncated, &timed_out);
+        clock_gettime(CLOCK_REALTIME, &r.end);
+        r.output = out.buf;
+        r.output_len = out.len;
+        r.timed_out_after = timed_out ? c->hc->timeout : 0;
+        /* Docker counts from when the probe started */
+        ctr_health_add(health, &r, c->hc->retries, t0 - started < c->hc->start_period);
+        ctr_save_health(c->root, c->id, health, NULL);
     }
 }
 
@@ -296,15 +300,18 @@ static void on_started(void *ctx, pid_t pid1)
         c->ready_fd = -1;
     }
     if (c->hc != NULL && c->hc->argv != NULL) {
-        json_t *h = json_pack("{s:s,s:i,s:[]}", "Status", "starting", "FailingStreak", 0, "Log");
+        /* Docker's: starting again, the earlier runs' log kept */
+        json_t *prev = ctr_load_health(c->root, c->id);
+        json_t *h = ctr_health_begin(prev);
+        json_decref(prev);
         ctr_save_health(c->root, c->id, h, NULL);
-        json_decref(h);
         pid_t p = fork();
         if (p == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-            health_loop(c, pid1);
+            health_loop(c, pid1, h);
             _exit(0);
         }
+        json_decref(h);
         c->checker = p;
     }
 }

@@ -14,7 +14,11 @@ setup() {
 }
 
 teardown() {
+    if [ -f "$BATS_TEST_TMPDIR/proj/compose.yaml" ]; then
+        kiln compose --project-directory "$BATS_TEST_TMPDIR/proj" down >/dev/null 2>&1 || true
+    fi
     remove_containers
+    remove_pods
 }
 
 # The service is ready 1.1 s after it starts (ready holds /proc/uptime then);
@@ -73,7 +77,18 @@ wait_health() {
     [ "$(jq '.Log | length > 0 and length <= 5' <<<"$h")" = true ]
     [ "$(jq -r '.Log[-1].Output' <<<"$h")" = "not-yet" ]
     [ "$(jq '.Log[-1].ExitCode' <<<"$h")" = 3 ]
-    [ "$(jq '.Log[-1].End >= .Log[-1].Start' <<<"$h")" = true ]
+    # Docker's HealthcheckResult: Start and End in RFC 3339 with nanoseconds, UTC, as
+    # Go writes them (the fraction's trailing zeros dropped)
+    rfc='^20[0-9]{2}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9](\.[0-9]{0,8}[1-9])?Z$'
+    [ "$(jq -r '[.Log[] | .Start, .End | type] | unique | join(",")' <<<"$h")" = string ]
+    for t in $(jq -r '.Log[] | .Start, .End' <<<"$h"); do
+        [[ $t =~ $rfc ]] || { echo "not RFC 3339: $t"; return 1; }
+    done
+    # End not before Start, and both within a minute of now
+    [ "$(jq '.Log[-1] | (.Start, .End) |= (sub("\\.[0-9]+";"") | fromdate)
+        | .End >= .Start and (now - .Start | fabs) < 60' <<<"$h")" = true ]
+    [ "$(jq -c '.Log[-1] | keys_unsorted' <<<"$h")" = '["Start","End","ExitCode","Output"]' ]
+    [ "$(jq -c 'keys_unsorted' <<<"$h")" = '["Status","FailingStreak","Log"]' ]
     [ "$(kiln inspect g | jq '.[0].State.Health.FailingStreak')" = 0 ]
     [ "$(kiln inspect g | jq -r '.[0].State.Health.Log[-1].Output')" = fine ]
     [ "$(kiln inspect n | jq '.[0].State | has("Health")')" = false ]
@@ -84,4 +99,84 @@ wait_health() {
     [ "$(jq '.[] | select(.Names == "b") | .Health.FailingStreak >= 2' <<<"$output")" = true ]
     [ "$(jq -r '.[] | select(.Names == "b") | .Health.Log[-1].Output' <<<"$output")" = not-yet ]
     [ "$(jq '.[] | select(.Names == "n") | has("Health")' <<<"$output")" = false ]
+}
+
+@test "inspect: a probe's output is cut at 4096 bytes with \"...\", bytes that are not UTF-8 are U+FFFD, one that timed out says so, as Docker records them" {
+    retag_with_config bb big '.config.Healthcheck={"Test":["CMD-SHELL","yes x | head -c 5000"],"Interval":100000000,"Timeout":2000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    retag_with_config bb slow '.config.Healthcheck={"Test":["CMD-SHELL","echo started; sleep 5"],"Interval":100000000,"Timeout":300000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    retag_with_config bb bytes '.config.Healthcheck={"Test":["CMD-SHELL","printf \\\\377ok"],"Interval":100000000,"Timeout":2000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name big big
+    kiln run -d --name slow slow
+    kiln run -d --name bytes bytes
+    wait_health big healthy
+    wait_health slow unhealthy
+    wait_health bytes healthy
+    run kiln inspect big
+    [ "$(jq '.[0].State.Health.Log[-1].Output | length' <<<"$output")" = 4099 ]
+    [ "$(jq '.[0].State.Health.Log[-1].Output == ("x\n" * 2048) + "..."' <<<"$output")" = true ]
+    # output that is not UTF-8 is recorded (U+FFFD for the byte), not dropped
+    run kiln inspect bytes
+    [ "$(jq '.[0].State.Health.Log[-1].Output == "\ufffdok"' <<<"$output")" = true ] ||
+        { jq '.[0].State.Health' <<<"$output"; return 1; }
+    run kiln inspect slow
+    [ "$(jq '.[0].State.Health.Log[-1].Output == "Health check exceeded timeout (300ms): started\n"' <<<"$output")" = true ] ||
+        { jq '.[0].State.Health' <<<"$output"; return 1; }
+    [ "$(jq '.[0].State.Health.Log[-1].ExitCode' <<<"$output")" = -1 ]
+    # kiln health prints what it printed before
+    run kiln health slow
+    [ "$status" -eq 1 ]
+    [ "$output" = "started
+health check timed out after 0s" ]
+}
+
+@test "a running container whose health.json an older kiln wrote (epoch seconds): inspect and ps --format json show RFC 3339, ps its status" {
+    kiln run -d --name old bb sh -c 'while true; do sleep 1; done'
+    id=$(kiln inspect old | jq -r '.[0].Id')
+    printf '%s' '{"Status":"healthy","FailingStreak":0,"Log":[{"Start":1796544000,"End":1796544001,"ExitCode":0,"Output":"fine"}]}' \
+        >"$KILN_ROOT/containers/$id/health.json"
+    run kiln inspect old
+    [ "$status" -eq 0 ]
+    [ "$(jq -c '.[0].State.Health' <<<"$output")" = '{"Status":"healthy","FailingStreak":0,"Log":[{"Start":"2026-12-06T08:00:00Z","End":"2026-12-06T08:00:01Z","ExitCode":0,"Output":"fine"}]}' ]
+    run kiln ps --format json
+    [ "$(jq -r '.[] | select(.Names == "old") | .Health.Log[0].End' <<<"$output")" = 2026-12-06T08:00:01Z ]
+    run kiln ps
+    [[ $output == *"(healthy)"* ]] || { echo "$output"; return 1; }
+}
+
+@test "a container its restart policy starts again keeps its health log (Docker's), starting over at FailingStreak 0" {
+    mkdir -p "$BATS_TEST_TMPDIR/proj"
+    cd "$BATS_TEST_TMPDIR/proj"
+    cat >compose.yaml <<'EOF2'
+name: hr
+services:
+  flaky:
+    image: bb
+    command: ["sleep", "1000"]
+    restart: on-failure:5
+    healthcheck: {test: ["CMD", "echo", "fine"], interval: 500ms}
+    stop_grace_period: 1s
+EOF2
+    kiln compose up -d
+    local i id pid
+    for i in $(seq 100); do
+        [ "$(kiln inspect hr-flaky-1 | jq '.[0].State.Health.Log | length')" -ge 3 ] && break
+        sleep 0.1
+    done
+    id=$(kiln inspect hr-flaky-1 | jq -r '.[0].Id')
+    pid=$(jq -r .Pid "$KILN_ROOT/containers/$id/state.json")
+    kill -9 "$pid"
+    for i in $(seq 50); do
+        [ "$(jq -r '"\(.Status) \(.RestartCount)"' "$KILN_ROOT/containers/$id/state.json")" = "running 1" ] && break
+        sleep 0.05
+    done
+    run kiln inspect hr-flaky-1
+    [ "$(jq '.[0].RestartCount' <<<"$output")" = 1 ]
+    # the first run's probes are still there (the second run's first probe is 500 ms away)
+    [ "$(jq '.[0].State.Health.Log | length >= 3' <<<"$output")" = true ] ||
+        { jq '.[0].State.Health' <<<"$output"; return 1; }
+    [ "$(jq '.[0].State.Health.FailingStreak' <<<"$output")" = 0 ]
+    kiln compose down
 }
