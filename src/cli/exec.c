@@ -89,7 +89,13 @@ static int cmd_exec(struct cli_global *g, int argc, char **argv)
         spec.stdio[0] = -1;
     spec.argv = (const char *const *)(argv + first + 1);
     int status = RT_EXIT_SETUP;
-    int r = runtime_exec(pid, &spec, &status, &err);
+    struct rt_ns ns;
+    int r = ctr_ns_fetch(root, id, &ns, &err);
+    if (r > 0)
+        spec.ns = &ns;
+    if (r >= 0)
+        r = runtime_exec(pid, &spec, &status, &err);
+    rt_ns_close(&ns);
     free(all);
     free(env);
     json_decref(st);

@@ -45,6 +45,14 @@ static int probe_container(const char *root, const char *id, int repeat, struct 
     rt_spec_init(&spec);
     const char **env = NULL;
     launch_exec_spec(cfg, &spec, &env);
+    struct rt_ns ns;
+    int got = ctr_ns_fetch(root, id, &ns, err);
+    if (got < 0) {
+        free(env);
+        goto out;
+    }
+    if (got)
+        spec.ns = &ns;
     /* For an image: retry while the start period and retries allow, as the
      * supervisor does: StartInterval apart within the start period (when shorter
      * than Interval), then Interval apart; at most a second apart, as someone
@@ -73,6 +81,7 @@ static int probe_container(const char *root, const char *id, int repeat, struct 
         struct timespec ts = {step / SEC, step % SEC};
         nanosleep(&ts, NULL);
     }
+    rt_ns_close(&ns);
     free(env);
 out:
     ctr_healthcheck_release(&hc);

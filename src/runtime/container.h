@@ -3,6 +3,8 @@
  *   state.json   status, host pid of PID 1, supervisor pid, times, exit code
  *                (written once the container started; none means created)
  *   health.json  the health checker's latest results
+ *   ns.sock      while a rootless container runs: its supervisor hands PID 1's
+ *                namespaces to kiln exec here (ctr_ns_fetch)
  *   ctr.log      the container's stdout and stderr (detached containers)
  *   upper/ work/ the overlay's writable layer
  * and the directory itself is flocked by the container's supervisor while it
@@ -93,6 +95,23 @@ int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healt
 int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
                   const struct ctr_healthcheck *hc, int ready_fd, int auto_remove, int *status,
                   struct kiln_error **err);
+
+/* The namespace socket (nssock.c). kiln's init is not dumpable, so a caller
+ * without CAP_SYS_PTRACE in the host's user namespace (a rootless user) may
+ * not open its /proc/PID/ns; the supervisor of such a container keeps the
+ * files PID 1 sent it (rt_spec.ns_out) and hands them to its own user.
+ * ctr_ns_listen binds and listens (before the state says running, so an exec
+ * right after the start finds it); ctr_ns_serve forks the process that
+ * answers on lfd (the caller then closes lfd) and returns its pid, or -1;
+ * ctr_ns_unserve stops it and removes the socket. */
+int ctr_ns_listen(const char *root, const char *id, struct kiln_error **err);
+pid_t ctr_ns_serve(int lfd, const struct rt_ns *ns);
+void ctr_ns_unserve(const char *root, const char *id, pid_t server);
+/* The client: 1 with *ns (for rt_spec.ns; the caller closes it), 0 when the
+ * container's supervisor keeps none (root needs none; a container of an
+ * earlier kiln, or one that has stopped: runtime_exec then opens /proc), -1
+ * when it refuses (another user) or fails. */
+int ctr_ns_fetch(const char *root, const char *id, struct rt_ns *ns, struct kiln_error **err);
 
 /* Signal number of "SIGTERM", "TERM", "15"; -1 if unknown. */
 int ctr_parse_signal(const char *s);

@@ -3,14 +3,18 @@
  * command is inside the pid namespace too; the helper stays as the command's
  * parent, forwarding signals and passing its exit status on.
  *
- * Whose namespaces: PID 1's. kiln's init is a fork of kiln that never execs and
- * is not dumpable (so the container cannot open /proc/1/exe), and its memory
- * belongs to the host's user namespace: opening its /proc/PID/ns files takes
- * CAP_SYS_PTRACE there, which a rootless caller lacks. Then the namespaces are
- * taken from a child of PID 1 (the command: it was exec'd in the container, so
- * its owner may open them), as crun and podman join the container's exec'd
- * process. A child's namespaces are PID 1's: the seccomp filter denies unshare,
- * setns and clone with namespace flags to everything in the container. */
+ * Whose namespaces: s->ns, the files PID 1 opened itself and its supervisor
+ * keeps (a rootless container's: ctr_ns_fetch), or else PID 1's /proc/PID/ns.
+ * kiln's init is a fork of kiln that never execs and is not dumpable (so the
+ * container cannot open /proc/1/exe), and its memory belongs to the host's
+ * user namespace: opening its /proc/PID/ns files takes CAP_SYS_PTRACE there,
+ * which a rootless caller lacks. For a container started by a kiln whose
+ * supervisor kept no namespaces, they are then taken from a child of PID 1
+ * (the command: it was exec'd in the container, so its owner may open them
+ * unless it is not dumpable either, as after exec of a file it may not
+ * read). A child's namespaces are PID 1's: the seccomp filter denies
+ * unshare, setns and clone with namespace flags to everything in the
+ * container. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -27,14 +31,7 @@
 #include "util/cleanup.h"
 #include "util/strbuf.h"
 
-static const struct {
-    const char *name;
-    int type;
-} namespaces[] = {
-    {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
-    {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
-};
-#define N_NS (sizeof(namespaces) / sizeof(namespaces[0]))
+#define N_NS RT_NS_COUNT
 
 /* A child of pid1 whose namespace files we may open, or pid1 (whose error then
  * says why) when pid1's own are open to us or no child's are. */
@@ -60,24 +57,41 @@ static pid_t ns_source(pid_t pid1)
     return found;
 }
 
-/* Opens the container's namespace files; -1 where it shares ours. */
-static int open_namespaces(pid_t pid1, int fds[N_NS], int *own_userns, struct kiln_error **err)
+/* Copies of the given namespace files; -1 where it is ours. */
+static int dup_namespaces(const struct rt_ns *ns, int fds[N_NS], struct kiln_error **err)
 {
-    *own_userns = 0;
+    for (size_t i = 0; i < N_NS; i++) {
+        if (rt_ns_is_own(ns->fd[i], (int)i))
+            continue;
+        fds[i] = fcntl(ns->fd[i], F_DUPFD_CLOEXEC, 3);
+        if (fds[i] < 0)
+            return kiln_error_errno(err, errno, "the container's %s namespace", rt_ns_names[i]);
+    }
+    return 0;
+}
+
+/* Opens the container's namespace files; -1 where it shares ours. */
+static int open_namespaces(pid_t pid1, const struct rt_ns *ns, int fds[N_NS],
+                           struct kiln_error **err)
+{
     for (size_t i = 0; i < N_NS; i++)
         fds[i] = -1;
+    if (ns != NULL)
+        return dup_namespaces(ns, fds, err);
     pid_t src = ns_source(pid1);
     for (size_t i = 0; i < N_NS; i++) {
         char path[64], self[64];
-        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)src, namespaces[i].name);
-        snprintf(self, sizeof(self), "/proc/self/ns/%s", namespaces[i].name);
+        snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)src, rt_ns_names[i]);
+        snprintf(self, sizeof(self), "/proc/self/ns/%s", rt_ns_names[i]);
         struct stat a, b;
         int r = stat(path, &a);
         if (r < 0 && (errno == EACCES || errno == EPERM))
             return kiln_error_errno(err, errno,
-                                    "%s: kiln's init is not dumpable and no process it "
-                                    "started is open to you; run kiln exec as root, or the "
-                                    "container with --init=false",
+                                    "%s: the container's processes are closed to you (kiln's "
+                                    "init is not dumpable) and its supervisor keeps no "
+                                    "namespaces for kiln exec, as before kiln kept them: start "
+                                    "the container again (kiln rm -f, kiln run), or run kiln "
+                                    "exec as root",
                                     path);
         if (r < 0) {
             kiln_error_errno(err, errno, "container process %d", (int)pid1);
@@ -88,8 +102,6 @@ static int open_namespaces(pid_t pid1, int fds[N_NS], int *own_userns, struct ki
         fds[i] = open(path, O_RDONLY | O_CLOEXEC);
         if (fds[i] < 0)
             return kiln_error_errno(err, errno, "%s", path);
-        if (namespaces[i].type == CLONE_NEWUSER)
-            *own_userns = 1;
     }
     return 0;
 }
@@ -132,9 +144,8 @@ static __attribute__((noreturn)) void helper(const struct rt_spec *s, int fds[N_
         signal(sig, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     for (size_t i = 0; i < N_NS; i++) {
-        if (fds[i] >= 0 && setns(fds[i], namespaces[i].type) < 0) {
-            kiln_error_errno(&err, errno, "joining the container's %s namespace",
-                             namespaces[i].name);
+        if (fds[i] >= 0 && setns(fds[i], rt_ns_types[i]) < 0) {
+            kiln_error_errno(&err, errno, "joining the container's %s namespace", rt_ns_names[i]);
             fail(errfd, RT_EXIT_SETUP, err);
         }
         if (fds[i] >= 0)
@@ -173,8 +184,7 @@ int runtime_exec(pid_t pid1, const struct rt_spec *s, int *status, struct kiln_e
     if (s->argv == NULL || s->argv[0] == NULL)
         return kiln_error_set(err, KILN_E_USAGE, "no command specified");
     int fds[N_NS];
-    int own_userns;
-    if (open_namespaces(pid1, fds, &own_userns, err) < 0) {
+    if (open_namespaces(pid1, s->ns, fds, err) < 0) {
         for (size_t i = 0; i < N_NS; i++)
             if (fds[i] >= 0)
                 close(fds[i]);

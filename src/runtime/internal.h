@@ -75,6 +75,16 @@ int rt_tty_make_in_container(int sock, struct kiln_error **err);
  * or -1 if the container failed first. */
 int rt_tty_receive(int sock);
 
+/* ---- nsfd.c: a container's namespaces as files ---- */
+
+/* "user", "ipc", ... and CLONE_NEWUSER, ... in RT_NS_* order. */
+extern const char *const rt_ns_names[RT_NS_COUNT];
+extern const int rt_ns_types[RT_NS_COUNT];
+/* Opens the caller's own /proc/self/ns files (no ptrace check applies). */
+int rt_ns_open_self(struct rt_ns *ns);
+/* 1 if fd is the caller's own namespace of kind i (RT_NS_*). */
+int rt_ns_is_own(int fd, int i);
+
 /* ---- process.c: shared by runtime_run and runtime_exec ---- */
 
 /* What a child sends over the error pipe when it fails before exec. */

@@ -30,12 +30,14 @@ struct child_ctx {
     int syncfd;         /* read end: parent finished maps and cgroup; -1 if none */
     int netwait;        /* slirp4netns's ready pipe (net_ns_ready_fd): a byte once the
                          * network is ready, EOF if it failed; -1 if none */
-    int parent_ends[2]; /* the parent's write ends of the pipes, closed in the child
-                         * (or a failing parent's close would not be an EOF here) */
+    int parent_ends[2]; /* the parent's ends: of the sync pipe, closed in the child (or
+                         * a failing parent's close would not be an EOF here), and of
+                         * the namespace socket */
     int recfd;          /* write end: mount points created in the root, or -1 */
     int in_userns;
     int ttysock; /* -t: where to send the pty master made in the container, or -1 */
     int netfd;   /* RT_NET_PRIVATE: the network namespace to join, or -1 */
+    int nssock;  /* s->ns_out: where to send PID 1's namespaces, or -1 */
     uid_t keep_uid;
     gid_t keep_gid;
 };
@@ -86,6 +88,15 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
             child_fail(c, RT_EXIT_SETUP, err);
         }
         close(c->netfd);
+    }
+    if (c->nssock >= 0) {
+        /* Its own, while they are open to it: all of them are made now. A
+         * failure only leaves kiln exec to find them in /proc. */
+        struct rt_ns own;
+        if (rt_ns_open_self(&own) == 0)
+            rt_ns_send(c->nssock, &own);
+        rt_ns_close(&own);
+        close(c->nssock);
     }
     if (c->ttysock < 0 && rt_setup_stdio(s, -1, &err) < 0)
         child_fail(c, RT_EXIT_SETUP, err);
@@ -261,19 +272,34 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
     int ttysock[2] = {-1, -1};
     if (s->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ttysock) < 0)
         return kiln_error_errno(err, errno, "socketpair");
+    cleanup_close int ns_r = -1;
+    int ns_w = -1;
+    if (s->ns_out != NULL) {
+        int sp[2];
+        rt_ns_init(s->ns_out);
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+            return kiln_error_errno(err, errno, "socketpair");
+        ns_r = sp[0];
+        ns_w = sp[1];
+    }
     int errp[2], syncp[2] = {-1, -1};
     cleanup_close int rec_r = -1;
     int rec_w = -1;
     if (s->upperdir != NULL && !s->discard_upper) {
         int rp[2];
-        if (pipe2(rp, O_CLOEXEC) < 0)
+        if (pipe2(rp, O_CLOEXEC) < 0) {
+            if (ns_w >= 0)
+                close(ns_w);
             return kiln_error_errno(err, errno, "pipe");
+        }
         rec_r = rp[0];
         rec_w = rp[1];
     }
     if (pipe2(errp, O_CLOEXEC) < 0) {
         if (rec_w >= 0)
             close(rec_w);
+        if (ns_w >= 0)
+            close(ns_w);
         return kiln_error_errno(err, errno, "pipe");
     }
     int map_ids_needed = in_userns && !joined_userns;
@@ -283,6 +309,8 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         close(errp[1]);
         if (rec_w >= 0)
             close(rec_w);
+        if (ns_w >= 0)
+            close(ns_w);
         return kiln_error_errno(err, e, "pipe");
     }
     struct child_ctx c = {
@@ -290,13 +318,14 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         .errfd = errp[1],
         .syncfd = syncp[0],
         .netwait = pending != NULL ? net_ns_ready_fd(pending) : -1,
-        .parent_ends = {syncp[1], -1},
+        .parent_ends = {syncp[1], ns_r},
         .recfd = rec_w,
         /* Root of a user namespace kiln did not create (kiln inside `unshare
          * -U`) sets up the root as a rootless user does. */
         .in_userns = in_userns || !userns_is_initial(),
         .ttysock = ttysock[1],
         .netfd = netfd,
+        .nssock = ns_w,
         .keep_uid = keep_uid,
         .keep_gid = keep_gid,
     };
@@ -313,6 +342,8 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
     close(errp[1]);
     if (rec_w >= 0)
         close(rec_w);
+    if (ns_w >= 0)
+        close(ns_w);
     if (syncp[0] >= 0)
         close(syncp[0]);
     if (ttysock[1] >= 0)
@@ -355,7 +386,11 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
     if (pending != NULL && net_ns_settle(pending, failed && m.net_failed,
                                          ret == 0 ? &setup_err : NULL) < 0 && ret == 0)
         ret = -1;
-    if (ret == 0 && !failed && s->on_start != NULL)
+    /* PID 1 sent its namespaces before it exec'd the command (or failed). */
+    if (ret == 0 && !failed && ns_r >= 0)
+        rt_ns_recv(ns_r, MSG_DONTWAIT, s->ns_out);
+    int started = ret == 0 && !failed && s->on_start != NULL;
+    if (started)
         s->on_start(s->on_start_ctx, pid);
     if (ret == 0 && tty_master >= 0 && !failed)
         rt_tty_relay(tty_master);
@@ -366,6 +401,11 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
     forward_to = 0;
     for (size_t i = 0; i < N_FORWARDED; i++)
         sigaction(forwarded[i], &old[i], NULL);
+    if (started && s->on_exit != NULL)
+        s->on_exit(s->on_start_ctx);
+    /* The last hold on its mount namespace: its mounts go now. */
+    if (s->ns_out != NULL)
+        rt_ns_close(s->ns_out);
     if (need_cgroup)
         rt_cgroup_remove(s, pid);
     if (rec_r >= 0) {

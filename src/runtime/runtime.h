@@ -61,6 +61,22 @@ struct rt_mount {
 struct net_port;
 struct net_ns;
 
+/* A container's namespaces as open files (close-on-exec), in this order;
+ * rt_ns_init sets every fd to -1. */
+enum { RT_NS_USER, RT_NS_IPC, RT_NS_UTS, RT_NS_NET, RT_NS_PID, RT_NS_MNT, RT_NS_COUNT };
+struct rt_ns {
+    int fd[RT_NS_COUNT];
+};
+
+void rt_ns_init(struct rt_ns *ns);
+void rt_ns_close(struct rt_ns *ns);
+/* Sends every namespace of ns (all must be open) as one message over a unix
+ * socket (SCM_RIGHTS); -1 with errno on failure. */
+int rt_ns_send(int sock, const struct rt_ns *ns);
+/* Receives such a message: 1 with ns filled, 0 on EOF or a message without
+ * them, -1 with errno. flags: recvmsg's (MSG_DONTWAIT). */
+int rt_ns_recv(int sock, int flags, struct rt_ns *ns);
+
 struct rt_rlimit {
     int resource; /* RLIMIT_* */
     unsigned long long soft, hard;
@@ -138,6 +154,17 @@ struct rt_spec {
      * the host pid of the container's PID 1. */
     void (*on_start)(void *ctx, pid_t pid1);
     void *on_start_ctx;
+    /* Called in the caller's process once PID 1 has exited, when on_start was,
+     * before the runtime cleans up (on_start_ctx). */
+    void (*on_exit)(void *ctx);
+    /* When set, runtime_run fills it with PID 1's namespaces before on_start
+     * and closes them after on_exit. PID 1 opens and sends them itself, early:
+     * kiln's init then makes itself undumpable, which closes its /proc/PID/ns
+     * to a caller without CAP_SYS_PTRACE in the host's user namespace. */
+    struct rt_ns *ns_out;
+    /* runtime_exec: the container's namespaces (ns_out, or handed over by its
+     * supervisor: ctr_ns_fetch); NULL: opened from PID 1's /proc/PID/ns. */
+    const struct rt_ns *ns;
 };
 
 #define RT_STDIO_INHERIT (-2)
@@ -195,10 +222,11 @@ int rt_rootless_call(int (*fn)(void *ctx, struct kiln_error **err), void *ctx,
 int rt_rootless_rm_rf(const char *path, struct kiln_error **err);
 
 /* Runs s->argv inside the running container whose PID 1 has host pid pid1
- * (kiln exec, health checks): joins its namespaces, then applies the same
- * user switch, workdir, capability set, no_new_privs and seccomp filter as
- * runtime_run. Uses argv, env, cwd, user, userns, hostname (for HOSTNAME),
- * stdio and tty of s; the rest is ignored. Same return contract. */
+ * (kiln exec, health checks): joins its namespaces (s->ns, or PID 1's), then
+ * applies the same user switch, workdir, capability set, no_new_privs and
+ * seccomp filter as runtime_run. Uses argv, env, cwd, user, userns, hostname
+ * (for HOSTNAME), stdio, tty and ns of s; the rest is ignored. Same return
+ * contract. */
 int runtime_exec(pid_t pid1, const struct rt_spec *s, int *status, struct kiln_error **err);
 
 /* Writes the id maps of a non-root caller's new user namespace (process pid)

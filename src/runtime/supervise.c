@@ -24,6 +24,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/strbuf.h"
+#include "util/userns.h"
 
 #define SEC 1000000000LL
 
@@ -94,13 +95,16 @@ void ctr_healthcheck_release(struct ctr_healthcheck *hc)
     hc->http_path = NULL;
 }
 
-/* In a child: the network probe of hc from inside pid1's network namespace;
- * prints what failed; returns the exit status (0 passed). */
-static int net_probe(pid_t pid1, const struct ctr_healthcheck *hc)
+/* In a child: the network probe of hc from inside pid1's network namespace
+ * (ns's when given); prints what failed; returns the exit status (0 passed). */
+static int net_probe(pid_t pid1, const struct rt_ns *ns, const struct ctr_healthcheck *hc)
 {
     int netfd, usernsfd;
     struct kiln_error *err = NULL;
-    if (net_ns_open(pid1, &netfd, &usernsfd, &err) < 0) {
+    if (ns != NULL) {
+        netfd = ns->fd[RT_NS_NET];
+        usernsfd = rt_ns_is_own(ns->fd[RT_NS_USER], RT_NS_USER) ? -1 : ns->fd[RT_NS_USER];
+    } else if (net_ns_open(pid1, &netfd, &usernsfd, &err) < 0) {
         printf("%s\n", err->msg);
         return 1;
     }
@@ -167,7 +171,7 @@ static int probe_run(pid_t pid1, const struct rt_spec *s, const struct ctr_healt
         close(p[0]);
         if (hc->net_port > 0) {
             dup2(p[1], 1);
-            int code = net_probe(pid1, hc);
+            int code = net_probe(pid1, s->ns, hc);
             fflush(stdout);
             _exit(code);
         }
@@ -245,10 +249,16 @@ struct sup_ctx {
     pid_t checker;
     const struct net_ns *net; /* the namespace this supervisor made, or NULL */
     int restarts;             /* how often the restart policy started it again */
+    struct rt_ns ns;          /* PID 1's namespaces while it runs (rootless only) */
+    pid_t ns_server;          /* the process handing them out on ns.sock, or -1 */
 };
 
 static void health_loop(struct sup_ctx *c, pid_t pid1, json_t *health)
 {
+    /* The probes join the namespaces PID 1 sent, when it did. */
+    struct rt_spec spec = *c->s;
+    if (c->ns.fd[RT_NS_MNT] >= 0)
+        spec.ns = &c->ns;
     long long started = now_ns();
     struct strbuf out = STRBUF_INIT;
     strbuf_init(&out);
@@ -267,7 +277,7 @@ static void health_loop(struct sup_ctx *c, pid_t pid1, json_t *health)
         long long t0 = now_ns();
         clock_gettime(CLOCK_REALTIME, &r.start);
         strbuf_reset(&out);
-        r.exit_code = probe_run(pid1, c->s, c->hc, &out, &r.truncated, &timed_out);
+        r.exit_code = probe_run(pid1, &spec, c->hc, &out, &r.truncated, &timed_out);
         clock_gettime(CLOCK_REALTIME, &r.end);
         r.output = out.buf;
         r.output_len = out.len;
@@ -281,6 +291,9 @@ static void health_loop(struct sup_ctx *c, pid_t pid1, json_t *health)
 static void on_started(void *ctx, pid_t pid1)
 {
     struct sup_ctx *c = ctx;
+    /* Listening before the state says running: an exec right after kiln run
+     * -d returns finds the socket. Without it, exec tries /proc. */
+    int lfd = c->ns.fd[RT_NS_MNT] >= 0 ? ctr_ns_listen(c->root, c->id, NULL) : -1;
     json_t *st =
         json_pack("{s:s,s:i,s:i,s:I,s:i}", "Status", "running", "Pid", (int)pid1, "Supervisor",
                   (int)getpid(), "Started", (json_int_t)time(NULL), "RestartCount", c->restarts);
@@ -299,6 +312,12 @@ static void on_started(void *ctx, pid_t pid1)
         close(c->ready_fd);
         c->ready_fd = -1;
     }
+    if (lfd >= 0) {
+        c->ns_server = ctr_ns_serve(lfd, &c->ns);
+        close(lfd);
+        if (c->ns_server < 0)
+            ctr_ns_unserve(c->root, c->id, -1);
+    }
     if (c->hc != NULL && c->hc->argv != NULL) {
         /* Docker's: starting again, the earlier runs' log kept */
         json_t *prev = ctr_load_health(c->root, c->id);
@@ -313,6 +332,21 @@ static void on_started(void *ctx, pid_t pid1)
         }
         json_decref(h);
         c->checker = p;
+    }
+}
+
+/* PID 1 exited: nothing may hold its namespaces (its mounts) any longer. */
+static void on_exited(void *ctx)
+{
+    struct sup_ctx *c = ctx;
+    if (c->checker > 0) {
+        kill(c->checker, SIGKILL);
+        waitpid(c->checker, NULL, 0);
+        c->checker = -1;
+    }
+    if (c->ns_server > 0) {
+        ctr_ns_unserve(c->root, c->id, c->ns_server);
+        c->ns_server = -1;
     }
 }
 
@@ -369,8 +403,14 @@ int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
         }
         return -1;
     }
-    struct sup_ctx c = {
-        .root = root, .id = id, .s = s, .hc = hc, .ready_fd = ready_fd, .checker = -1};
+    struct sup_ctx c = {.root = root,
+                        .id = id,
+                        .s = s,
+                        .hc = hc,
+                        .ready_fd = ready_fd,
+                        .checker = -1,
+                        .ns_server = -1};
+    rt_ns_init(&c.ns);
     {
         cleanup_free char *dir = ctr_dir(root, id);
         cleanup_free char *f = xasprintf("%s/stopping", dir);
@@ -388,7 +428,11 @@ int ctr_supervise(const char *root, const char *id, struct rt_spec *s,
         c.net = &net;
     }
     s->on_start = on_started;
+    s->on_exit = on_exited;
     s->on_start_ctx = &c;
+    /* Root opens PID 1's /proc/PID/ns; anyone else gets them from ns.sock. */
+    if (geteuid() != 0 || !userns_is_initial())
+        s->ns_out = &c.ns;
     struct restart_policy rp;
     restart_policy_load(root, id, &rp);
     for (;;) {

@@ -289,16 +289,6 @@ host_taps() {
     [[ "$output" == *"no pod named pp"* ]]
 }
 
-# rootless_user: the non-root user with a subuid range the rootless tests run as.
-rootless_user() {
-    id "$user" >/dev/null 2>&1 || useradd -m "$user"
-    grep -q "^$user:" /etc/subuid || echo "$user:300000:65536" >>/etc/subuid
-    grep -q "^$user:" /etc/subgid || echo "$user:300000:65536" >>/etc/subgid
-    # slirp4netns opens /dev/net/tun in the user's namespace: Debian's default mode.
-    chmod 0666 /dev/net/tun
-    home=$(getent passwd "$user" | cut -d: -f6)
-}
-
 @test "net: rootless -p: a non-root user with a subuid range publishes a port the same way" {
     local user=kilnnet-e2e home port
     rootless_user

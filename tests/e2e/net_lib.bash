@@ -54,3 +54,14 @@ fds_threads() {
 httpd_cmd() {
     echo "mkdir -p /www && echo $2 >/www/index.html && exec httpd -f -p $1 -h /www"
 }
+
+# rootless_user: makes $user (a local of the caller) a user with a subuid
+# range, able to run kiln's private networks; sets $home.
+rootless_user() {
+    id "$user" >/dev/null 2>&1 || useradd -m "$user"
+    grep -q "^$user:" /etc/subuid || echo "$user:300000:65536" >>/etc/subuid
+    grep -q "^$user:" /etc/subgid || echo "$user:300000:65536" >>/etc/subgid
+    # slirp4netns opens /dev/net/tun in the user's namespace: Debian's default mode.
+    chmod 0666 /dev/net/tun
+    home=$(getent passwd "$user" | cut -d: -f6)
+}

@@ -198,7 +198,31 @@ static void test_exec(void)
         "execbox\nmarker\n1000\n/tmp\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n5\n",
         "exec sees the container's hostname, files, pid namespace; locked down as the user");
     free(out);
+    /* The same through namespace files (what a rootless container's
+     * supervisor hands over): pid1 is then not looked at. */
+    struct rt_ns ns;
+    rt_ns_init(&ns);
+    const char *names[] = {"user", "ipc", "uts", "net", "pid", "mnt"};
+    for (int i = 0; i < RT_NS_COUNT; i++) {
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)pid1, names[i]);
+        ns.fd[i] = open(p, O_RDONLY | O_CLOEXEC);
+    }
+    const char *hn[] = {"sh", "-c", "hostname; cat /tmp/m", NULL};
+    fd = open(outpath, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+    s.argv = hn;
+    s.stdio[1] = s.stdio[2] = fd;
+    s.ns = &ns;
+    err = NULL;
+    ok(runtime_exec(-1, &s, &status, &err) == 0 && status == 0, "runtime_exec through s->ns runs");
+    close(fd);
+    kiln_error_free(err);
+    read_file(outpath, 1 << 20, &out, NULL, NULL);
+    is_str(out, "execbox\nmarker\n", "in the container those files are of");
+    free(out);
     free(outpath);
+    s.ns = NULL;
+    rt_ns_close(&ns);
     const char *typo[] = {"pyhton", NULL};
     s.argv = typo;
     err = NULL;
