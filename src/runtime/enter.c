@@ -88,10 +88,10 @@ static int open_namespaces(pid_t pid1, const struct rt_ns *ns, int fds[N_NS],
         if (r < 0 && (errno == EACCES || errno == EPERM))
             return kiln_error_errno(err, errno,
                                     "%s: the container's processes are closed to you (kiln's "
-                                    "init is not dumpable) and its supervisor keeps no "
-                                    "namespaces for kiln exec, as before kiln kept them: start "
-                                    "the container again (kiln rm -f, kiln run), or run kiln "
-                                    "exec as root",
+                                    "init is not dumpable) and its supervisor hands none of "
+                                    "its namespaces over (a container started by an older "
+                                    "kiln): start it again with this kiln (kiln rm -f, kiln "
+                                    "run), or run kiln exec as root",
                                     path);
         if (r < 0) {
             kiln_error_errno(err, errno, "container process %d", (int)pid1);

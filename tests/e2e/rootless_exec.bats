@@ -124,6 +124,15 @@ EOF
         echo "$output"
         [[ "$(grep " $c\$" <<<"$output")" == *"(healthy)"* ]]
     done
+    # Without ns.sock (a container of an older kiln): exec joins the command's
+    # namespaces when it may, and says what to do when it may not.
+    rm "$home/kq/containers/$(as "$k inspect hu" | jq -r '.[0].Id')/ns.sock"
+    run as "$k exec hu id -u"
+    [ "$output" = 0 ]
+    rm "$home/kq/containers/$(as "$k inspect pv" | jq -r '.[0].Id')/ns.sock"
+    run as "$k exec pv id -u"
+    [ "$status" -eq 125 ]
+    [[ "$output" == *"(a container started by an older kiln): start it again with this kiln"* ]]
     # rm -f: no supervisor, PID 1 or server left, no mount namespace held.
     local procs="" mnts="" p
     for c in pv nn ni rq-rs-1 hu qk; do
