@@ -18,6 +18,7 @@ setup_file() {
 teardown() {
     [ -z "${rx_other:-}" ] || rx_close
     [ -z "${k:-}" ] || as "cd \$HOME/rootfs-q && [ -e compose.yaml ] && KILN_ROOT=\$HOME/kq $KILN compose down >/dev/null 2>&1; $k kube play --down \$HOME/rootfs-q/pod.yaml >/dev/null 2>&1; $k rm -f \$($k ps -aq) >/dev/null 2>&1" || true
+    [ -z "${k:-}" ] || rm -rf "$home/kq" "$home/rootfs-q" "$home/xo"
 }
 
 as() { su "$user" -s /bin/sh -c "$1"; }
@@ -146,7 +147,6 @@ EOF
         rx_gone "$procs" "$p"
     done
     [ -z "$(ls "$home/kq/containers" | grep -v '^names$')" ]
-    rm -rf "$home/kq" "$home/rootfs-q" "$home/xo"
 }
 
 # Prints the byte count and the number of descriptors the socket $1 sends.
@@ -200,7 +200,6 @@ rx_close() {
     [ "$output" = 0 ]
     as "$k rm -f pv" >/dev/null
     [ ! -e "$rdir" ]
-    rm -rf "$home/kq" "$home/rootfs-q" "$home/xo"
 }
 
 @test "rootless exec: kube play's tcpSocket probe reaches a rootless pod's network through the namespaces the supervisor kept (healthy)" {
@@ -232,5 +231,4 @@ EOF2
     run as "$k health tp-pod-web"
     [ "$status" -eq 0 ]
     as "$k kube play --down \$HOME/rootfs-q/pod.yaml" >/dev/null
-    rm -rf "$home/kq" "$home/rootfs-q" "$home/xo"
 }
