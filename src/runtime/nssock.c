@@ -107,6 +107,11 @@ pid_t ctr_ns_serve(int lfd, const struct rt_ns *ns)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Nothing of the supervisor's: not a foreground run's terminal or a
+     * caller's pipe, not the snapshot holds or the record's lock. */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd < 3 && null >= 0; fd++)
+        dup2(null, fd);
     int keep[1 + RT_NS_COUNT] = {lfd};
     memcpy(keep + 1, ns->fd, sizeof(ns->fd));
     close_all_but(keep, 1 + RT_NS_COUNT);
