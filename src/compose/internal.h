@@ -88,9 +88,9 @@ char *compose_resolve_path(struct compose_ctx *ctx, const char *p);
 json_t *compose_ports_value(struct compose_ctx *ctx, json_t *v, struct kiln_error **err);
 json_t *compose_volumes_value(struct compose_ctx *ctx, json_t *v, struct kiln_error **err);
 
-/* Durations ("1m30s", "500ms", "10") as Go prints them ("1m30s"); -1 when invalid. */
+/* Durations ("1m30s", "500ms", "10" seconds) in ns, rounded to the nearest;
+ * -1 when invalid. The model keeps them as human_duration prints them (Go's). */
 long long compose_parse_duration_ns(const char *s);
-char *compose_format_duration(long long ns);
 
 /* Fills a new volume directory with the image's content at target: the
  * layers' lower dirs (top first, as run_image_open gives them) merged with

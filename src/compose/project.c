@@ -32,7 +32,7 @@ long long compose_parse_duration_ns(const char *s)
     /* A bare number is seconds. */
     double bare = strtod(s, &end);
     if (*end == '\0')
-        return bare < 0 ? -1 : (long long)(bare * 1e9);
+        return bare < 0 ? -1 : (long long)(bare * 1e9 + 0.5);
     long long total = 0;
     while (*s) {
         double v = strtod(s, &end);
@@ -50,34 +50,10 @@ long long compose_parse_duration_ns(const char *s)
         }
         if (best == 0)
             return -1;
-        total += (long long)(v * (double)mult);
+        total += (long long)(v * (double)mult + 0.5); /* 1.001s: 1001000000 */
         s += best;
     }
     return total;
-}
-
-char *compose_format_duration(long long ns)
-{
-    struct strbuf sb = STRBUF_INIT;
-    strbuf_init(&sb);
-    if (ns == 0)
-        strbuf_adds(&sb, "0s");
-    long long h = ns / 3600000000000LL, rest = ns % 3600000000000LL;
-    long long m = rest / 60000000000LL;
-    rest %= 60000000000LL;
-    if (h)
-        strbuf_addf(&sb, "%lldh", h);
-    if (m)
-        strbuf_addf(&sb, "%lldm", m);
-    if (rest) {
-        if (rest % 1000000000LL == 0)
-            strbuf_addf(&sb, "%llds", rest / 1000000000LL);
-        else if (rest < 1000000000LL && rest % 1000000LL == 0)
-            strbuf_addf(&sb, "%lldms", rest / 1000000LL);
-        else
-            strbuf_addf(&sb, "%gs", (double)rest / 1e9);
-    }
-    return strbuf_detach(&sb);
 }
 
 /* The spec's project name: lower case letters, digits, '-' and '_', starting

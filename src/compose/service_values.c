@@ -10,6 +10,7 @@
 #include "compose/internal.h"
 #include "compose/service_values.h"
 #include "util/cleanup.h"
+#include "util/human.h"
 #include "util/json.h"
 
 int compose_duration_value(struct compose_ctx *ctx, json_t *svc, const char *key, json_t *v,
@@ -20,8 +21,8 @@ int compose_duration_value(struct compose_ctx *ctx, json_t *svc, const char *key
     if (ns < 0)
         return compose_error_at(ctx, v, err, "%s: invalid duration \"%s\" (e.g. 30s, 1m30s, 500ms)",
                                 key, s ? s : "");
-    cleanup_free char *out = compose_format_duration(ns);
-    json_object_set_new(svc, key, json_string(out));
+    char out[HUMAN_DURATION_MAX];
+    json_object_set_new(svc, key, json_string(human_duration(ns, out, sizeof(out))));
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "runtime/health.h"
+#include "util/human.h"
 #include "util/strbuf.h"
 
 #define SEC 1000000000LL
@@ -27,43 +28,6 @@ const char *ctr_rfc3339(const struct timespec *t, char buf[CTR_RFC3339_MAX])
     }
     snprintf(buf + n, CTR_RFC3339_MAX - n, "Z");
     return buf;
-}
-
-/* ns as Go's time.Duration prints it (%v): "30s", "1m30s", "1h0m0s", "1.5s",
- * "500ms", "250µs". */
-static void go_duration(struct strbuf *sb, long long ns)
-{
-    static const struct {
-        long long unit;
-        int digits;
-        const char *name;
-    } small[] = {{1, 0, "ns"}, {1000, 3, "µs"}, {1000000, 6, "ms"}};
-    long long frac_unit = SEC;
-    int digits = 9;
-    const char *name = "s";
-    if (ns < SEC) {
-        int i = ns < 1000 ? 0 : ns < 1000000 ? 1 : 2;
-        frac_unit = small[i].unit;
-        digits = small[i].digits;
-        name = small[i].name;
-    } else {
-        long long h = ns / (3600 * SEC), m = ns / (60 * SEC) % 60;
-        if (h > 0)
-            strbuf_addf(sb, "%lldh", h);
-        if (h > 0 || m > 0)
-            strbuf_addf(sb, "%lldm", m);
-        ns %= 60 * SEC;
-    }
-    strbuf_addf(sb, "%lld", ns / frac_unit);
-    long long frac = ns % frac_unit;
-    if (frac > 0) {
-        while (frac % 10 == 0) {
-            frac /= 10;
-            digits--;
-        }
-        strbuf_addf(sb, ".%0*lld", digits, frac);
-    }
-    strbuf_adds(sb, name);
 }
 
 /* The length of the valid UTF-8 sequence at s (n bytes left), 0 if none. */
@@ -118,7 +82,8 @@ json_t *ctr_health_result_json(const struct ctr_health_result *r)
     size_t len = r->output ? r->output_len : 0;
     if (r->timed_out_after > 0) {
         strbuf_adds(&out, "Health check exceeded timeout (");
-        go_duration(&out, r->timed_out_after);
+        char d[HUMAN_DURATION_MAX];
+        strbuf_adds(&out, human_duration(r->timed_out_after, d, sizeof(d)));
         strbuf_adds(&out, len > 0 ? "): " : ")");
     }
     if (len > 0)

@@ -399,3 +399,29 @@ EOF2
     [ "$status" -eq 1 ]
     [[ "$output" == *"service web: env: kiln"* ]]
 }
+
+@test "compose config: durations as Docker Compose prints them (Go's time.Duration: 1h0m0s, 2m0s, 1.001s, 100µs)" {
+    cat >compose.yaml <<'EOF2'
+services:
+  api:
+    image: x
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1h
+      timeout: 2m
+      start_period: 1.001s
+      start_interval: 100us
+    stop_grace_period: 60
+EOF2
+    cfg
+    [ "$(jqr '.services.api.healthcheck | "\(.interval) \(.timeout) \(.start_period) \(.start_interval)"')" = \
+        "1h0m0s 2m0s 1.001s 100µs" ]
+    [ "$(jqr .services.api.stop_grace_period)" = 1m0s ]
+    # the YAML form too, and up reads its own durations back
+    run kiln compose config
+    [[ "$output" == *"interval: 1h0m0s"* && "$output" == *"stop_grace_period: 1m0s"* ]]
+    kiln compose config >again.yaml
+    run kiln compose -f again.yaml config --format json
+    [ "$status" -eq 0 ]
+    [ "$(jq -r .services.api.healthcheck.start_interval <<<"$output")" = "100µs" ]
+}

@@ -12,6 +12,7 @@
 #include "compose/internal.h"
 #include "compose/stack.h"
 #include "tap.h"
+#include "util/human.h"
 
 static struct compose_env env;
 
@@ -125,9 +126,8 @@ static void duration_is(const char *in, const char *want)
         ok(ns < 0, "duration \"%s\" refused", in);
         return;
     }
-    char *s = ns >= 0 ? compose_format_duration(ns) : NULL;
-    is_str(s ? s : "(refused)", want, "duration \"%s\"", in);
-    free(s);
+    char b[HUMAN_DURATION_MAX];
+    is_str(ns >= 0 ? human_duration(ns, b, sizeof(b)) : "(refused)", want, "duration \"%s\"", in);
 }
 
 static void test_durations(void)
@@ -136,7 +136,13 @@ static void test_durations(void)
     duration_is("1m30s", "1m30s");
     duration_is("90s", "1m30s");
     duration_is("500ms", "500ms");
-    duration_is("1h", "1h");
+    duration_is("1h", "1h0m0s");
+    duration_is("2m", "2m0s");
+    duration_is("1h30m", "1h30m0s");
+    duration_is("1.001s", "1.001s");
+    duration_is("0.000001s", "1µs");
+    duration_is("100us", "100µs");
+    duration_is("1.5", "1.5s");
     duration_is("10", "10s");
     duration_is("1.5s", "1.5s");
     duration_is("0s", "0s");

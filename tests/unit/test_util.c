@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <limits.h>
 #include <stdint.h>
 
 #include "tap.h"
@@ -220,6 +221,44 @@ static void test_human(void)
            "the largest size still fits 16 bytes");
 }
 
+/* human_duration against what Go's time.Duration.String() prints. */
+static void test_human_duration(void)
+{
+    static const struct {
+        long long ns;
+        const char *go;
+    } cases[] = {
+        {0, "0s"},
+        {1, "1ns"},
+        {999, "999ns"},
+        {1000, "1µs"},
+        {1500, "1.5µs"},
+        {250000, "250µs"},
+        {1000000, "1ms"},
+        {1500000, "1.5ms"},
+        {500000000, "500ms"},
+        {999999999, "999.999999ms"},
+        {1000000000, "1s"},
+        {1000000001, "1.000000001s"},
+        {1500000000, "1.5s"},
+        {30000000000, "30s"},
+        {60000000000, "1m0s"},
+        {90000000000, "1m30s"},
+        {3600000000000, "1h0m0s"},
+        {3661500000000, "1h1m1.5s"},
+        {360000000000000, "100h0m0s"},
+        {-1500000000, "-1.5s"},
+        {-1000, "-1µs"},
+        {LLONG_MAX, "2562047h47m16.854775807s"},
+        {LLONG_MIN, "-2562047h47m16.854775808s"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char b[HUMAN_DURATION_MAX];
+        is_str(human_duration(cases[i].ns, b, sizeof(b)), cases[i].go, "%lldns as Go prints it",
+               cases[i].ns);
+    }
+}
+
 /* write_output_file: a regular file is replaced atomically, a device, a FIFO or
  * a symlink is written in place (kiln sbom -o /dev/null once renamed a file over
  * the host's /dev/null). */
@@ -312,6 +351,7 @@ static void test_userns_map(void)
 int main(void)
 {
     test_human();
+    test_human_duration();
     test_strbuf();
     test_arena();
     test_digest();
