@@ -45,5 +45,11 @@ char *cli_store_root(const struct cli_global *g);
 const char *cli_human_size(unsigned long long bytes, char *buf, unsigned long bufsz);
 /* "3 minutes ago" style, relative to now. buf >= 32 bytes. */
 const char *cli_human_ago(long long unix_time, char *buf, unsigned long bufsz);
+/* A container's STATUS as docker ps prints it, appended to sb: "Up 5 minutes
+ * (healthy)", "Exited (0) 3 seconds ago", "Restarting (1) 2 seconds ago",
+ * "Created". st is its state.json, health its ctr_load_health or NULL. */
+struct json_t;
+struct strbuf;
+void cli_ctr_status(const struct json_t *st, const struct json_t *health, struct strbuf *sb);
 
 #endif

@@ -187,7 +187,8 @@ static const struct cli_spec *const compose_subcommands[] = {
     "and by service name; published ports are the pod's. Containers are named\n"                   \
     "PROJECT-SERVICE-1 and labelled com.docker.compose.project/.service.\n\n"                      \
     "Example:\n"                                                                                   \
-    "  kiln compose up -d --wait && kiln compose ps && kiln compose down -v\n"
+    "  kiln compose up -d --wait && kiln compose ps && kiln compose down -v\n"                     \
+    "  kiln compose ps --format json   # one object per line, as Docker Compose v2\n"
 
 static struct cli_strv files, env_files, profiles;
 static const char *project, *dir;

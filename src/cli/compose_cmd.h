@@ -1,4 +1,4 @@
-/* What kiln compose's subcommands share (compose.c, compose_ctl.c): the
+/* What kiln compose's subcommands share (compose.c, compose_ctl.c, compose_ps.c): the
  * loaded project, the store, kiln's own path. Each subcommand parses its own
  * options (argv[0] is its name) and returns an exit code. */
 #ifndef KILN_CLI_COMPOSE_CMD_H
@@ -30,6 +30,12 @@ int compose_push_cmd(struct compose_ctx_cli *cc, int argc, char **argv);
 struct cli_spec;
 extern const struct cli_spec ps_spec, logs_spec, stop_spec, start_spec, restart_spec, exec_spec,
     run_spec, images_spec, build_spec, pull_spec, push_spec;
+
+/* Every name must be a service of the model; else a usage error of cmd
+ * ("kiln compose logs: no such service: x"), EXIT_USAGE returned. */
+int compose_check_services(const struct compose_project *p, const char *cmd, char **names, int n);
+/* Whether name is one of services, or n is 0 (no operands: every service). */
+int compose_wanted(const char *const *services, size_t n, const char *name);
 
 /* Stops the containers of services (all when n is 0), dependents first;
  * with remove also removes their records. Returns an exit code. */

@@ -1,6 +1,6 @@
-/* kiln compose's subcommands on a running project: ps, logs, stop, start,
+/* kiln compose's subcommands on a running project: logs, stop, start,
  * restart, exec, run, images, build, pull, push (up, down and config are in
- * compose.c). Containers are found by their compose labels. */
+ * compose.c, ps in compose_ps.c). Containers are found by their compose labels. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +13,6 @@
 #include "cli/opt.h"
 #include "compose/compose.h"
 #include "compose/stack.h"
-#include "net/net.h"
 #include "runtime/container.h"
 #include "util/cleanup.h"
 #include "util/json.h"
@@ -24,8 +23,7 @@ static const json_t *service_of(const struct compose_project *p, const char *nam
     return json_object_get(json_object_get(p->model, "services"), name);
 }
 
-/* Every operand must name a service of the model. */
-static int check_services(const struct compose_project *p, const char *cmd, char **names, int n)
+int compose_check_services(const struct compose_project *p, const char *cmd, char **names, int n)
 {
     for (int i = 0; i < n; i++)
         if (service_of(p, names[i]) == NULL)
@@ -33,7 +31,7 @@ static int check_services(const struct compose_project *p, const char *cmd, char
     return 0;
 }
 
-static int wanted(const char *const *services, size_t n, const char *name)
+int compose_wanted(const char *const *services, size_t n, const char *name)
 {
     if (n == 0)
         return 1;
@@ -41,96 +39,6 @@ static int wanted(const char *const *services, size_t n, const char *name)
         if (strcmp(services[i], name) == 0)
             return 1;
     return 0;
-}
-
-static void status_text(const struct compose_ctr *c, const char *root, struct strbuf *sb)
-{
-    const char *s = json_get_str(c->state, "Status");
-    if (s && strcmp(s, "exited") == 0) {
-        strbuf_addf(sb, "exited (%lld)", (long long)json_get_int(c->state, "ExitCode", 0));
-        return;
-    }
-    strbuf_adds(sb, s ? s : "unknown");
-    json_t *h = ctr_load_health(root, c->id);
-    if (h && s && strcmp(s, "running") == 0)
-        strbuf_addf(sb, " (%s)", json_get_str(h, "Status"));
-    json_decref(h);
-}
-
-/* The pod's published ports whose container port a service listens on. */
-static char *service_ports(const char *root, const struct compose_project *p, const char *service)
-{
-    cleanup_free char *pod = compose_pod_name(p->name);
-    json_t *pj = pod_load(root, pod, NULL);
-    struct net_port *ports = NULL;
-    size_t n = 0, k = 0;
-    net_ports_from_json(pj ? json_object_get(pj, "Ports") : NULL, &ports, &n);
-    json_decref(pj);
-    const json_t *svc = service_of(p, service);
-    for (size_t i = 0; i < n; i++) {
-        size_t j;
-        json_t *pt;
-        int mine = 0;
-        json_array_foreach(json_object_get(svc, "ports"), j, pt)
-        {
-            long long t = json_get_int(pt, "target", 0);
-            mine |= t >= ports[i].ctr_port && t < ports[i].ctr_port + ports[i].count;
-        }
-        if (mine)
-            ports[k++] = ports[i];
-    }
-    char *s = net_ports_describe(ports, k);
-    free(ports);
-    return s;
-}
-
-static int ps_all, ps_quiet;
-static const struct cli_opt ps_opts[] = {
-    {'a', "all", CLI_OPT_FLAG, &ps_all, NULL, "also stopped containers", NULL},
-    {'q', "quiet", CLI_OPT_FLAG, &ps_quiet, NULL, "only the ids", NULL},
-    CLI_OPT_END,
-};
-const struct cli_spec ps_spec = {
-    .name = "compose ps",
-    .args = "[SERVICE...]",
-    .summary = "list the project's containers",
-    .opts = ps_opts,
-    .max_args = -1,
-};
-
-int compose_ps_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
-{
-    int first = cli_parse(&ps_spec, argc, argv);
-    if (first <= 0)
-        return -first;
-    if (check_services(cc->p, "compose ps", argv + first, argc - first))
-        return EXIT_USAGE;
-    struct compose_ctr *cs;
-    size_t n;
-    struct kiln_error *err = NULL;
-    if (compose_list(cc->root, cc->p->name, &cs, &n, &err) < 0)
-        return cli_fail(err);
-    if (!ps_quiet)
-        printf("%-28s %-16s %-24s %-8s %s\n", "NAME", "SERVICE", "STATUS", "RESTARTS", "PORTS");
-    for (size_t i = 0; i < n; i++) {
-        const char *s = json_get_str(cs[i].state, "Status");
-        if (!wanted((const char *const *)argv + first, (size_t)(argc - first), cs[i].service) ||
-            (!ps_all && !(s && (strcmp(s, "running") == 0 || strcmp(s, "restarting") == 0))))
-            continue;
-        if (ps_quiet) {
-            printf("%s\n", cs[i].id);
-            continue;
-        }
-        struct strbuf st;
-        strbuf_init(&st);
-        status_text(&cs[i], cc->root, &st);
-        cleanup_free char *ports = service_ports(cc->root, cc->p, cs[i].service);
-        printf("%-28s %-16s %-24s %-8lld %s\n", cs[i].name, cs[i].service, st.buf,
-               (long long)json_get_int(cs[i].state, "RestartCount", 0), ports);
-        strbuf_release(&st);
-    }
-    compose_list_free(cs, n);
-    return EXIT_OK;
 }
 
 static int logs_follow;
@@ -154,7 +62,7 @@ int compose_logs_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     int first = cli_parse(&logs_spec, argc, argv);
     if (first <= 0)
         return -first;
-    if (check_services(cc->p, "compose logs", argv + first, argc - first))
+    if (compose_check_services(cc->p, "compose logs", argv + first, argc - first))
         return EXIT_USAGE;
     struct kiln_error *err = NULL;
     if (compose_logs(cc->root, cc->p->name, (const char *const *)argv + first,
@@ -174,7 +82,7 @@ int compose_stop_services(struct compose_ctx_cli *cc, const char *const *service
     cleanup_free const char **order = compose_start_order(cc->p, &n_order);
     int rc = EXIT_OK;
     for (size_t k = n_order; k-- > 0;) {
-        if (!wanted(services, n, order[k]))
+        if (!compose_wanted(services, n, order[k]))
             continue;
         for (size_t i = 0; i < nc; i++) {
             if (strcmp(cs[i].service, order[k]) != 0)
@@ -204,7 +112,7 @@ int compose_stop_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     int first = cli_parse(&stop_spec, argc, argv);
     if (first <= 0)
         return -first;
-    if (check_services(cc->p, "compose stop", argv + first, argc - first))
+    if (compose_check_services(cc->p, "compose stop", argv + first, argc - first))
         return EXIT_USAGE;
     return compose_stop_services(cc, (const char *const *)argv + first, (size_t)(argc - first), 0);
 }
@@ -225,7 +133,7 @@ static int start_services(struct compose_ctx_cli *cc, const char *const *service
         return cli_fail(err);
     int rc = EXIT_OK;
     for (size_t k = 0; k < n_order && rc == EXIT_OK; k++) {
-        if (!wanted(services, n, order[k]))
+        if (!compose_wanted(services, n, order[k]))
             continue;
         /* docker compose start: only existing containers, each replica */
         for (size_t i = 0; i < nc && rc == EXIT_OK; i++) {
@@ -260,7 +168,7 @@ int compose_start_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     int first = cli_parse(&start_spec, argc, argv);
     if (first <= 0)
         return -first;
-    if (check_services(cc->p, "compose start", argv + first, argc - first))
+    if (compose_check_services(cc->p, "compose start", argv + first, argc - first))
         return EXIT_USAGE;
     return start_services(cc, (const char *const *)argv + first, (size_t)(argc - first));
 }
@@ -287,7 +195,7 @@ int compose_restart_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     int first = cli_parse(&restart_spec, argc, argv);
     if (first <= 0)
         return -first;
-    if (check_services(cc->p, "compose restart", argv + first, argc - first))
+    if (compose_check_services(cc->p, "compose restart", argv + first, argc - first))
         return EXIT_USAGE;
     const char *const *sv = (const char *const *)argv + first;
     size_t n = (size_t)(argc - first);
@@ -333,7 +241,7 @@ int compose_exec_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     int first = cli_parse(&exec_spec, argc, argv);
     if (first <= 0)
         return -first;
-    if (check_services(cc->p, "compose exec", argv + first, 1))
+    if (compose_check_services(cc->p, "compose exec", argv + first, 1))
         return EXIT_USAGE;
     if (exec_index < 0 || exec_index > COMPOSE_MAX_REPLICAS)
         return cli_usage_error("compose exec", "--index must be from 1 to %d",
@@ -398,7 +306,7 @@ int compose_run_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     int first = cli_parse(&run_spec, argc, argv);
     if (first <= 0)
         return -first;
-    if (check_services(cc->p, "compose run", argv + first, 1))
+    if (compose_check_services(cc->p, "compose run", argv + first, 1))
         return EXIT_USAGE;
     const char *service = argv[first];
     struct kiln_error *err = NULL;
@@ -502,12 +410,12 @@ static int image_cmd(struct compose_ctx_cli *cc, int argc, char **argv, const ch
     int first = cli_parse(spec, argc, argv);
     if (first <= 0)
         return -first;
-    if (check_services(cc->p, spec->name, argv + first, argc - first))
+    if (compose_check_services(cc->p, spec->name, argv + first, argc - first))
         return EXIT_USAGE;
     size_t n_order;
     cleanup_free const char **order = compose_start_order(cc->p, &n_order);
     for (size_t k = 0; k < n_order; k++) {
-        if (!wanted((const char *const *)argv + first, (size_t)(argc - first), order[k]))
+        if (!compose_wanted((const char *const *)argv + first, (size_t)(argc - first), order[k]))
             continue;
         const json_t *svc = service_of(cc->p, order[k]);
         int has_build = json_object_get(svc, "build") != NULL;

@@ -12,8 +12,7 @@
 #include "util/json.h"
 #include "util/strbuf.h"
 
-/* "Up 5 minutes", "Exited (0) 3 seconds ago" */
-static void status_text(const json_t *st, const json_t *health, struct strbuf *sb)
+void cli_ctr_status(const json_t *st, const json_t *health, struct strbuf *sb)
 {
     const char *s = json_get_str(st, "Status");
     char ago[48];
@@ -28,9 +27,10 @@ static void status_text(const json_t *st, const json_t *health, struct strbuf *s
         const char *h = health ? json_get_str(health, "Status") : NULL;
         if (h)
             strbuf_addf(sb, " (%s)", h);
-    } else if (s && strcmp(s, "exited") == 0) {
+    } else if (s && (strcmp(s, "exited") == 0 || strcmp(s, "restarting") == 0)) {
         cli_human_ago(json_get_int(st, "Finished", time(NULL)), ago, sizeof(ago));
-        strbuf_addf(sb, "Exited (%lld) %s", (long long)json_get_int(st, "ExitCode", 0), ago);
+        strbuf_addf(sb, "%s (%lld) %s", s[0] == 'e' ? "Exited" : "Restarting",
+                    (long long)json_get_int(st, "ExitCode", 0), ago);
     } else {
         strbuf_adds(sb, "Created");
     }
@@ -155,7 +155,7 @@ static int cmd_ps(struct cli_global *g, int argc, char **argv)
             struct strbuf status = STRBUF_INIT, cmd = STRBUF_INIT;
             strbuf_init(&status);
             strbuf_init(&cmd);
-            status_text(st, health, &status);
+            cli_ctr_status(st, health, &status);
             command_text(cfg, &cmd);
             char created[48];
             cli_human_ago(json_get_int(cfg, "Created", 0), created, sizeof(created));
