@@ -68,6 +68,27 @@ EOF
     [ -z "$output" ]
 }
 
+@test "compose ps: a container its restart policy restarts is listed as restarting, Status \"Restarting (N) ...\"" {
+    cat >compose.yaml <<'EOF'
+name: psr
+services:
+  flap: {image: bb, command: ["sh", "-c", "exit 4"], restart: always}
+EOF
+    kiln compose up -d
+    local out=
+    for _ in $(seq 100); do
+        out=$(kiln compose ps --format json --status restarting)
+        [ -n "$out" ] && break
+        sleep 0.1
+    done
+    [ "$(jq -r .State <<<"$out")" = restarting ]
+    [[ "$(jq -r .Status <<<"$out")" == "Restarting (4) "*" ago" ]]
+    # listed without -a, as Docker Compose lists it
+    run kiln compose ps --services
+    [ "$output" = flap ]
+    kiln compose down
+}
+
 @test "compose ps --services, --status, --filter status= and service=, -q" {
     cat >compose.yaml <<'EOF'
 name: pss
