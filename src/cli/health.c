@@ -34,7 +34,8 @@ static int probe_container(const char *root, const char *id, int repeat, struct 
         kiln_error_set(err, KILN_E_FAIL, "container %.12s is not running", id);
         goto out;
     }
-    if (ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"), &hc, err) < 0)
+    if (ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"), json_object_get(cfg, "Shell"),
+                                  &hc, err) < 0)
         goto out;
     if (hc.argv == NULL) {
         kiln_error_set(err, KILN_E_NOTFOUND, "%s has no HEALTHCHECK",
@@ -126,7 +127,7 @@ static int cmd_health(struct cli_global *g, int argc, char **argv)
     }
     json_t *hcj = o.image_config ? json_object_get(o.image_config, "Healthcheck") : NULL;
     struct ctr_healthcheck hc = {0};
-    ctr_healthcheck_from_json(hcj, &hc, NULL);
+    ctr_healthcheck_from_json(hcj, NULL, &hc, NULL);
     int has = hc.argv != NULL;
     ctr_healthcheck_release(&hc);
     if (!has) {

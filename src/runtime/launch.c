@@ -108,6 +108,9 @@ static json_t *record_config(const struct launch_opts *o, char **argv, json_t *e
                                 : NULL;
     if (hc)
         json_object_set(c, "Healthcheck", hc);
+    json_t *shell = ic ? json_object_get(ic, "Shell") : NULL;
+    if (json_is_array(shell)) /* a CMD-SHELL health check runs under it */
+        json_object_set(c, "Shell", shell);
     if (o->hostname)
         json_object_set_new(c, "Hostname", json_string(o->hostname));
     json_object_set_new(c, "Userns", json_integer(o->userns));
@@ -153,7 +156,8 @@ static int supervise(const struct launch_opts *o, const char *id, struct rt_spec
                      const json_t *cfg, int ready_fd, int *status, struct kiln_error **err)
 {
     struct ctr_healthcheck hc = {0};
-    ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"), &hc, NULL);
+    ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"), json_object_get(cfg, "Shell"),
+                              &hc, NULL);
     int r = ctr_supervise(o->root, id, s, &hc, ready_fd, o->rm, status, err);
     ctr_healthcheck_release(&hc);
     return r;

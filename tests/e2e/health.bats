@@ -180,3 +180,74 @@ EOF2
     [ "$(jq '.[0].State.Health.FailingStreak' <<<"$output")" = 0 ]
     kiln compose down
 }
+
+@test "a probe whose command cannot be started (not in the image) is recorded with ExitCode -1 and why, as Docker records an exec that failed to start" {
+    retag_with_config bb miss '.config.Healthcheck={"Test":["CMD","/no-such-probe","x"],"Interval":100000000,"Timeout":1000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name m miss
+    wait_health m unhealthy
+    run kiln inspect m
+    [ "$(jq '.[0].State.Health.Log[-1].ExitCode' <<<"$output")" = -1 ] ||
+        { jq '.[0].State.Health' <<<"$output"; return 1; }
+    [[ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" == *no-such-probe* ]]
+    # kiln health says why too
+    run kiln health m
+    [ "$status" -eq 1 ]
+    [[ $output == *no-such-probe* ]]
+}
+
+@test "CMD-SHELL runs under the image's SHELL (Docker's getShell), CMD as it is" {
+    retag_with_config bb sh '.config.Shell=["echo","via-shell"]
+        | .config.Healthcheck={"Test":["CMD-SHELL","exit 3"],"Interval":100000000,"Timeout":1000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    retag_with_config bb cmd '.config.Shell=["echo","via-shell"]
+        | .config.Healthcheck={"Test":["CMD","sh","-c","echo direct; exit 3"],"Interval":100000000,"Timeout":1000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name s sh
+    kiln run -d --name c cmd
+    wait_health s healthy
+    wait_health c unhealthy
+    [ "$(kiln inspect s | jq -r '.[0].State.Health.Log[-1].Output')" = "via-shell exit 3" ]
+    run kiln inspect c
+    [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = direct ]
+    [ "$(jq '.[0].State.Health.Log[-1].ExitCode' <<<"$output")" = 3 ]
+}
+
+@test "run --health-cmd, --health-interval, --health-retries: docker run's health check, any non-zero exit a failure recorded as it is" {
+    kiln run -d --name h --health-cmd 'echo hi; exit 4' --health-interval 100ms --health-retries 2 \
+        bb sh -c 'while true; do sleep 1; done'
+    wait_health h unhealthy
+    run kiln inspect h
+    [ "$(jq -cS '.[0].Config.Healthcheck' <<<"$output")" = '{"Interval":100000000,"Retries":2,"Test":["CMD-SHELL","echo hi; exit 4"]}' ]
+    [ "$(jq '.[0].State.Health.Log[-1].ExitCode' <<<"$output")" = 4 ]
+    [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = hi ]
+    [ "$(jq '.[0].State.Health.FailingStreak >= 2' <<<"$output")" = true ]
+}
+
+@test "run --health-* without --health-cmd: the image's test with the options' timings, the rest the image's (Docker's merge)" {
+    retag_with_config bb slowcheck '.config.Healthcheck={"Test":["CMD-SHELL","echo from-image"],"Interval":3600000000000,"Timeout":1000000000,"Retries":7}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name i --health-interval 100ms slowcheck
+    wait_health i healthy
+    run kiln inspect i
+    [ "$(jq -cS '.[0].Config.Healthcheck' <<<"$output")" = '{"Interval":100000000,"Retries":7,"Test":["CMD-SHELL","echo from-image"],"Timeout":1000000000}' ]
+    [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = from-image ]
+}
+
+@test "run --no-healthcheck: the image's HEALTHCHECK does not run (Test NONE, no State.Health); with a --health-* option it is refused" {
+    retag_with_config bb checked '.config.Healthcheck={"Test":["CMD-SHELL","echo fine"],"Interval":100000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name n --no-healthcheck checked
+    sleep 0.5
+    run kiln inspect n
+    [ "$(jq -c '.[0].Config.Healthcheck.Test' <<<"$output")" = '["NONE"]' ]
+    [ "$(jq '.[0].State | has("Health")' <<<"$output")" = false ]
+    run kiln health n
+    [ "$status" -ne 0 ]
+    [[ $output == *"no HEALTHCHECK"* ]]
+    run kiln run -d --name x --no-healthcheck --health-retries 1 checked
+    [ "$status" -eq 125 ]
+    [[ $output == *"--no-healthcheck conflicts with --health-* options"* ]]
+    run kiln inspect x
+    [ "$status" -ne 0 ]
+}
