@@ -401,6 +401,14 @@ static void on_exited(void *ctx)
         kill(c->checker, SIGKILL);
         waitpid(c->checker, NULL, 0);
         c->checker = -1;
+        /* Docker's: a container whose checks stopped is unhealthy (the log
+         * kept), until a start makes it starting again */
+        json_t *h = ctr_load_health(c->root, c->id);
+        if (h != NULL) {
+            json_object_set_new(h, "Status", json_string("unhealthy"));
+            ctr_save_health(c->root, c->id, h, NULL);
+            json_decref(h);
+        }
     }
     if (c->ns_server > 0) {
         ctr_ns_unserve(c->root, c->id, c->ns_server);

@@ -251,3 +251,17 @@ EOF2
     run kiln inspect x
     [ "$status" -ne 0 ]
 }
+
+@test "a container that stops is unhealthy, its log kept (Docker's: its checks ended)" {
+    retag_with_config bb good '.config.Healthcheck={"Test":["CMD-SHELL","echo fine"],"Interval":100000000,"Timeout":1000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","trap \"exit 0\" TERM; while true; do sleep 0.1; done"]'
+    kiln run -d --name g good
+    wait_health g healthy
+    kiln stop g
+    run kiln inspect g
+    [ "$(jq -r '.[0].State.Status' <<<"$output")" = exited ]
+    [ "$(jq -r '.[0].State.Health.Status' <<<"$output")" = unhealthy ] ||
+        { jq '.[0].State' <<<"$output"; return 1; }
+    [ "$(jq '.[0].State.Health.FailingStreak' <<<"$output")" = 0 ]
+    [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = fine ]
+}
