@@ -531,9 +531,11 @@ int cli_run_parsed(struct cli_global *g, int argc, char **argv, int first)
     json_t *health = NULL;
     if (err != NULL)
         goto fail;
-    json_t *health_opts = health_opts_json(&err);
+    /* what they leave unset comes from the image (launch_container merges) */
+    health = health_opts_json(&err);
     if (err != NULL)
         goto fail;
+    o.healthcheck = health;
     struct run_image ri = {0};
     if (o.rootfs == NULL) {
         if (first >= argc) {
@@ -543,17 +545,9 @@ int cli_run_parsed(struct cli_global *g, int argc, char **argv, int first)
         const char *image = argv[first++];
         if (run_image_open(root, image, &ri, &o, &err) < 0) {
             run_image_close(&ri);
-            json_decref(health_opts);
             goto fail;
         }
     }
-    /* Docker's merge: what the options leave unset comes from the image */
-    health = ctr_healthcheck_merge(health_opts,
-                                   o.image_config ? json_object_get(o.image_config, "Healthcheck")
-                                                  : NULL);
-    json_decref(health_opts);
-    if (health != NULL)
-        o.healthcheck = health;
     if (publish_all && o.image_config) {
         /* Every EXPOSE ("8000/tcp") on a random host port. */
         const char *key;

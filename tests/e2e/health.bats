@@ -265,3 +265,24 @@ EOF2
     [ "$(jq '.[0].State.Health.FailingStreak' <<<"$output")" = 0 ]
     [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = fine ]
 }
+
+@test "compose: a service's healthcheck without test runs the image's HEALTHCHECK with the service's timings (Docker's merge)" {
+    retag_with_config bb checked '.config.Healthcheck={"Test":["CMD-SHELL","echo from-image"],"Interval":3600000000000,"Retries":4}'
+    mkdir -p "$BATS_TEST_TMPDIR/proj"
+    cd "$BATS_TEST_TMPDIR/proj"
+    cat >compose.yaml <<'EOF2'
+name: hm
+services:
+  svc:
+    image: checked
+    command: ["sleep", "1000"]
+    healthcheck: {interval: 100ms}
+    stop_grace_period: 1s
+EOF2
+    kiln compose up -d
+    wait_health hm-svc-1 healthy
+    run kiln inspect hm-svc-1
+    [ "$(jq -cS '.[0].Config.Healthcheck' <<<"$output")" = '{"Interval":100000000,"Retries":4,"Test":["CMD-SHELL","echo from-image"]}' ]
+    [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = from-image ]
+    kiln compose down
+}
