@@ -74,6 +74,8 @@ static int probe_container(const char *root, const char *id, int repeat, struct 
             step = SEC;
         if (code == 0 || el + step > budget) {
             fputs(out ? out : "", stdout);
+            if (out && out[0] && out[strlen(out) - 1] != '\n')
+                putchar('\n'); /* why it could not run, or one that ended mid-line */
             free(out);
             ret = code == 0 ? 0 : 1;
             break;

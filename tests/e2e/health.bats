@@ -130,6 +130,9 @@ wait_health() {
     [ "$status" -eq 1 ]
     [ "$output" = "started
 health check timed out after 0s" ]
+    # ... ending its line
+    kiln health slow >"$BATS_TEST_TMPDIR/out" || true
+    [ "$(tail -c 1 "$BATS_TEST_TMPDIR/out" | od -An -tx1 | tr -d ' ')" = 0a ]
 }
 
 @test "a running container whose health.json an older kiln wrote (epoch seconds): inspect and ps --format json show RFC 3339, ps its status" {
