@@ -43,7 +43,11 @@ int ctr_healthcheck_from_json(const json_t *j, const json_t *shell, struct ctr_h
     if (kind == NULL || strcmp(kind, "NONE") == 0)
         return 0;
     size_t n = json_array_size(test);
-    if (strcmp(kind, "CMD-SHELL") == 0) {
+    if ((strcmp(kind, "CMD") == 0 || strcmp(kind, "CMD-SHELL") == 0) && n < 2) {
+        /* no command: Docker probes it all the same, each run an error
+         * (ExitCode -1); the empty argv fails to start as such */
+        hc->argv = xcalloc(1, sizeof(char *));
+    } else if (strcmp(kind, "CMD-SHELL") == 0) {
         if (json_string_value(json_array_get(test, 1)) == NULL)
             return kiln_error_set(err, KILN_E_INVALID, "HEALTHCHECK CMD-SHELL without a command");
         /* Docker's: the container's SHELL, else /bin/sh -c, then Test[1:] */

@@ -289,3 +289,14 @@ EOF2
     [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = from-image ]
     kiln compose down
 }
+
+@test "a test of CMD without a command is probed all the same, each run recorded with ExitCode -1 and why (Docker's)" {
+    retag_with_config bb nocmd '.config.Healthcheck={"Test":["CMD"],"Interval":100000000,"Timeout":1000000000,"Retries":2}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name e nocmd
+    wait_health e unhealthy
+    run kiln inspect e
+    [ "$(jq '.[0].State.Health.Log[-1].ExitCode' <<<"$output")" = -1 ] ||
+        { jq '.[0].State.Health' <<<"$output"; return 1; }
+    [[ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" == *"no command"* ]]
+}

@@ -255,6 +255,11 @@ static void shell_cases(void)
     free(line);
     ctr_healthcheck_release(&hc);
     json_decref(hcj);
+    hcj = json_pack("{s:[s]}", "Test", "CMD-SHELL");
+    ok(ctr_healthcheck_from_json(hcj, shell, &hc, NULL) == 0 && hc.argv && hc.argv[0] == NULL,
+       "CMD-SHELL without a command: probed, with nothing to run");
+    ctr_healthcheck_release(&hc);
+    json_decref(hcj);
     hcj = json_pack("{s:[s]}", "Test", "NONE");
     ok(ctr_healthcheck_from_json(hcj, shell, &hc, NULL) == 0 && hc.argv == NULL, "NONE: no probe");
     json_decref(hcj);
