@@ -300,3 +300,15 @@ EOF2
         { jq '.[0].State.Health' <<<"$output"; return 1; }
     [[ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" == *"no command"* ]]
 }
+
+@test "a probe that runs into its timeout is killed, also as the image's user (not left running in the container)" {
+    retag_with_config bb slowuser '.config.User="app"
+        | .config.Healthcheck={"Test":["CMD","sleep","30"],"Interval":100000000,"Timeout":300000000,"Retries":3}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name su slowuser
+    wait_health su unhealthy
+    [ "$(kiln inspect su | jq -r '.[0].State.Health.Log[-1].Output')" = "Health check exceeded timeout (300ms)" ]
+    # three probes timed out; at most the one running now is left
+    run kiln exec su ps -o args
+    [ "$(grep -c '^sleep 30' <<<"$output")" -le 1 ] || { echo "$output"; return 1; }
+}
