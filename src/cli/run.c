@@ -259,10 +259,16 @@ static int opt_health(void *ctx, const struct cli_opt *opt, const char *arg)
             return cli_opt_error(opt, "%s: give a number of failures (0 or more)", arg);
         return 0;
     }
-    for (size_t i = 0; i < 4; i++)
-        if (strcmp(opt->long_name, health_flags[i]) == 0 &&
-            df_parse_duration(arg, &rf.health_ns[i]) < 0)
+    for (size_t i = 0; i < 4; i++) {
+        if (strcmp(opt->long_name, health_flags[i]) != 0)
+            continue;
+        if (df_parse_duration(arg, &rf.health_ns[i]) < 0)
             return cli_opt_error(opt, "%s: give a duration such as 30s, 1m30s or 500ms", arg);
+        /* Docker's daemon refuses these (a checker that never rests) */
+        if (rf.health_ns[i] > 0 && rf.health_ns[i] < 1000000 && rf.err == NULL)
+            kiln_error_set(&rf.err, KILN_E_USAGE, "%s in Healthcheck cannot be less than 1ms",
+                           health_keys[i]);
+    }
     return 0;
 }
 

@@ -253,6 +253,10 @@ EOF2
     [[ $output == *"--no-healthcheck conflicts with --health-* options"* ]]
     run kiln inspect x
     [ "$status" -ne 0 ]
+    # as Docker's daemon: a duration under 1 ms is refused
+    run kiln run -d --name x --health-interval 500us checked
+    [ "$status" -eq 125 ]
+    [[ $output == *"Interval in Healthcheck cannot be less than 1ms"* ]]
 }
 
 @test "a container that stops is unhealthy, its log kept (Docker's: its checks ended)" {
