@@ -75,9 +75,9 @@ struct ctr_healthcheck {
 /* Reads config.Healthcheck; returns 0 with hc->argv NULL when there is none
  * (or it is NONE), an empty hc->argv for a CMD or CMD-SHELL without a
  * command (each probe then fails to start, as in Docker). Docker's defaults
- * fill missing fields. A CMD-SHELL test
- * runs under shell (config.Shell, the image's SHELL) when it is a non-empty
- * array of strings, else /bin/sh -c, as Docker runs it. */
+ * fill missing fields. A CMD-SHELL test runs under shell (config.Shell, the
+ * image's SHELL) when it is a non-empty array of strings, else /bin/sh -c, as
+ * Docker runs it. */
 int ctr_healthcheck_from_json(const json_t *healthcheck, const json_t *shell,
                               struct ctr_healthcheck *hc, struct kiln_error **err);
 void ctr_healthcheck_release(struct ctr_healthcheck *hc);
