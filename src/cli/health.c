@@ -34,7 +34,8 @@ static int probe_container(const char *root, const char *id, int repeat, struct 
         kiln_error_set(err, KILN_E_FAIL, "container %.12s is not running", id);
         goto out;
     }
-    if (ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"), &hc, err) < 0)
+    if (ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"), json_object_get(cfg, "Shell"),
+                                  &hc, err) < 0)
         goto out;
     if (hc.argv == NULL) {
         kiln_error_set(err, KILN_E_NOTFOUND, "%s has no HEALTHCHECK",
@@ -73,6 +74,8 @@ static int probe_container(const char *root, const char *id, int repeat, struct 
             step = SEC;
         if (code == 0 || el + step > budget) {
             fputs(out ? out : "", stdout);
+            if (out && out[0] && out[strlen(out) - 1] != '\n')
+                putchar('\n'); /* why it could not run, or one that ended mid-line */
             free(out);
             ret = code == 0 ? 0 : 1;
             break;
@@ -126,7 +129,7 @@ static int cmd_health(struct cli_global *g, int argc, char **argv)
     }
     json_t *hcj = o.image_config ? json_object_get(o.image_config, "Healthcheck") : NULL;
     struct ctr_healthcheck hc = {0};
-    ctr_healthcheck_from_json(hcj, &hc, NULL);
+    ctr_healthcheck_from_json(hcj, NULL, &hc, NULL);
     int has = hc.argv != NULL;
     ctr_healthcheck_release(&hc);
     if (!has) {

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/opt.h"
 #include "cli/run.h"
+#include "dockerfile/dockerfile.h"
 #include "net/net.h"
 #include "runtime/container.h"
 #include "store/store.h"
@@ -229,10 +230,73 @@ static struct run_cli {
     size_t n_ports;
     int publish_all, network_given;
     const char *net_container, *pod;
+    /* docker run's --health-* (durations in ns, 0 unset) and --no-healthcheck */
+    const char *health_cmd;
+    long long health_ns[4];
+    long health_retries;
+    int no_healthcheck;
     /* An option whose value failed (an --env-file that does not read, a bad -v or
      * -p): the first error, reported after parsing as kiln's own failure (125). */
     struct kiln_error *err;
 } rf;
+
+/* The --health-* durations, in the order of rf.health_ns, as config keys. */
+static const char *const health_flags[4] = {"health-interval", "health-timeout",
+                                            "health-start-period", "health-start-interval"};
+static const char *const health_keys[4] = {"Interval", "Timeout", "StartPeriod", "StartInterval"};
+
+static int opt_health(void *ctx, const struct cli_opt *opt, const char *arg)
+{
+    (void)ctx;
+    if (strcmp(opt->long_name, "health-cmd") == 0) {
+        rf.health_cmd = arg;
+        return 0;
+    }
+    if (strcmp(opt->long_name, "health-retries") == 0) {
+        char *end;
+        rf.health_retries = strtol(arg, &end, 10);
+        if (end == arg || *end != '\0' || rf.health_retries < 0)
+            return cli_opt_error(opt, "%s: give a number of failures (0 or more)", arg);
+        return 0;
+    }
+    for (size_t i = 0; i < 4; i++) {
+        if (strcmp(opt->long_name, health_flags[i]) != 0)
+            continue;
+        if (df_parse_duration(arg, &rf.health_ns[i]) < 0)
+            return cli_opt_error(opt, "%s: give a duration such as 30s, 1m30s or 500ms", arg);
+        /* Docker's daemon refuses these (a checker that never rests) */
+        if (rf.health_ns[i] > 0 && rf.health_ns[i] < 1000000 && rf.err == NULL)
+            kiln_error_set(&rf.err, KILN_E_USAGE, "%s in Healthcheck cannot be less than 1ms",
+                           health_keys[i]);
+    }
+    return 0;
+}
+
+/* docker run's health check: {"Test": ["NONE"]} for --no-healthcheck, what
+ * the --health-* options set (Test ["CMD-SHELL", CMD] with --health-cmd, else
+ * the image's), or NULL when none was given. */
+static json_t *health_opts_json(struct kiln_error **err)
+{
+    int given = rf.health_cmd != NULL || rf.health_retries != 0;
+    for (size_t i = 0; i < 4; i++)
+        given |= rf.health_ns[i] != 0;
+    if (rf.no_healthcheck) {
+        if (given)
+            kiln_error_set(err, KILN_E_USAGE, "--no-healthcheck conflicts with --health-* options");
+        return given ? NULL : json_pack("{s:[s]}", "Test", "NONE");
+    }
+    if (!given)
+        return NULL;
+    json_t *hc = json_object();
+    if (rf.health_cmd != NULL)
+        json_object_set_new(hc, "Test", json_pack("[s,s]", "CMD-SHELL", rf.health_cmd));
+    for (size_t i = 0; i < 4; i++)
+        if (rf.health_ns[i] != 0)
+            json_object_set_new(hc, health_keys[i], json_integer(rf.health_ns[i]));
+    if (rf.health_retries != 0)
+        json_object_set_new(hc, "Retries", json_integer(rf.health_retries));
+    return hc;
+}
 
 static int opt_env(void *ctx, const struct cli_opt *opt, const char *arg)
 {
@@ -398,6 +462,20 @@ const struct cli_opt cli_run_opts[] = {
      "rootless: keep your uid inside (default maps you to root)", opt_userns},
     {0, "ulimit", CLI_OPT_FUNC, NULL, "NAME=SOFT[:HARD]",
      "resource limit (never above kiln's own hard limit)", opt_ulimit},
+    {0, "health-cmd", CLI_OPT_FUNC, NULL, "CMD",
+     "the health check: CMD run by the image's SHELL (/bin/sh -c)", opt_health},
+    {0, "health-interval", CLI_OPT_FUNC, NULL, "DURATION", "time between checks (30s)",
+     opt_health},
+    {0, "health-timeout", CLI_OPT_FUNC, NULL, "DURATION",
+     "a check that runs longer is killed and fails (30s)", opt_health},
+    {0, "health-start-period", CLI_OPT_FUNC, NULL, "DURATION",
+     "failures this soon after the start do not count (0s)", opt_health},
+    {0, "health-start-interval", CLI_OPT_FUNC, NULL, "DURATION",
+     "time between checks within the start period (5s)", opt_health},
+    {0, "health-retries", CLI_OPT_FUNC, NULL, "N", "failures in a row that make it unhealthy (3)",
+     opt_health},
+    {0, "no-healthcheck", CLI_OPT_FLAG, &rf.no_healthcheck, NULL,
+     "run no health check (not the image's HEALTHCHECK)", NULL},
     {0, "rootfs", CLI_OPT_STRING, &rf.o.rootfs, "DIR",
      "run from a plain root directory instead of an image", NULL},
     {0, "platform", CLI_OPT_STRING, &rf.o.platform, "P",
@@ -456,8 +534,14 @@ int cli_run_parsed(struct cli_global *g, int argc, char **argv, int first)
     int ret = RT_EXIT_SETUP;
     cleanup_free char *root = cli_store_root(g);
     o.root = root;
+    json_t *health = NULL;
     if (err != NULL)
         goto fail;
+    /* what they leave unset comes from the image (launch_container merges) */
+    health = health_opts_json(&err);
+    if (err != NULL)
+        goto fail;
+    o.healthcheck = health;
     struct run_image ri = {0};
     if (o.rootfs == NULL) {
         if (first >= argc) {
@@ -521,6 +605,7 @@ int cli_run_parsed(struct cli_global *g, int argc, char **argv, int first)
 fail:
     ret = run_fail(err, RT_EXIT_SETUP);
 out:
+    json_decref(health);
     vec_free(&env);
     vec_free(&strings);
     free(ports);

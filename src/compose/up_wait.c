@@ -122,7 +122,8 @@ int compose_wait_condition(const char *root, const char *service, const char *na
                                       service);
             if (running && (has_check ? healthy : 1))
                 return 0;
-            if (unhealthy)
+            /* not once it stopped: its checks ended (Docker's unhealthy) */
+            if (running && unhealthy)
                 return kiln_error_set(err, KILN_E_FAIL, "service %s is unhealthy", service);
             if (exited) {
                 cleanup_free char *last = last_output(root, id);

@@ -73,10 +73,21 @@ struct ctr_healthcheck {
 };
 
 /* Reads config.Healthcheck; returns 0 with hc->argv NULL when there is none
- * (or it is NONE). Docker's defaults fill missing fields. */
-int ctr_healthcheck_from_json(const json_t *healthcheck, struct ctr_healthcheck *hc,
-                              struct kiln_error **err);
+ * (or it is NONE), an empty hc->argv for a CMD or CMD-SHELL without a
+ * command (each probe then fails to start, as in Docker). Docker's defaults
+ * fill missing fields. A CMD-SHELL test runs under shell (config.Shell, the
+ * image's SHELL) when it is a non-empty array of strings, else /bin/sh -c, as
+ * Docker runs it. */
+int ctr_healthcheck_from_json(const json_t *healthcheck, const json_t *shell,
+                              struct ctr_healthcheck *hc, struct kiln_error **err);
 void ctr_healthcheck_release(struct ctr_healthcheck *hc);
+
+/* The Healthcheck a container runs with when its own (user: docker run's
+ * --health-* flags, NULL for none) meets the image's, as Docker merges them:
+ * user's Test unless it has none, each of Interval, Timeout, StartPeriod,
+ * StartInterval and Retries the user's unless it is 0 (unset). NULL when
+ * neither has one. */
+json_t *ctr_healthcheck_merge(const json_t *user, const json_t *image);
 
 /* Runs the probe once in the running container (PID 1 = pid1) with the
  * container's env/user/cwd from s; *output gets its output (at most 4 KiB);

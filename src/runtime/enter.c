@@ -118,6 +118,7 @@ static __attribute__((noreturn)) void command(const struct rt_spec *s, int errfd
     struct kiln_error *err = NULL;
     struct rt_user u;
     int status;
+    pid_t parent = getppid();
     if (rt_setup_stdio(s, tty_slave, &err) < 0 ||
         rt_resolve_user(s, keep_uid, keep_gid, &u, &err) < 0)
         fail(errfd, RT_EXIT_SETUP, err);
@@ -125,6 +126,12 @@ static __attribute__((noreturn)) void command(const struct rt_spec *s, int errfd
     if (rt_enter_workdir(s->cwd, &err) < 0 || rt_drop_bounding(s, &err) < 0 ||
         rt_become_user(s, &u, &err) < 0)
         fail(errfd, RT_EXIT_SETUP, err);
+    /* Becoming another user cleared the parent-death signal: set again, the
+     * command dies with the caller (a health probe killed at its timeout,
+     * not left running as the container's user). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() != parent)
+        _exit(RT_EXIT_SETUP);
     setsid();
     if (tty_slave >= 0)
         ioctl(0, TIOCSCTTY, 0);

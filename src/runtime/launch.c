@@ -103,11 +103,15 @@ static json_t *record_config(const struct launch_opts *o, char **argv, json_t *e
         json_object_set_new(c, "WorkingDir", json_string(wd));
     const char *ss = o->stop_signal ? o->stop_signal : cfg_str(ic, "StopSignal");
     json_object_set_new(c, "StopSignal", json_string(ss ? ss : "SIGTERM"));
-    json_t *hc = o->healthcheck ? (json_t *)o->healthcheck
-                 : ic           ? json_object_get(ic, "Healthcheck")
-                                : NULL;
+    /* Docker's merge: what the run's (or service's) check leaves unset, the
+     * test included, comes from the image's HEALTHCHECK */
+    json_t *hc =
+        ctr_healthcheck_merge(o->healthcheck, ic ? json_object_get(ic, "Healthcheck") : NULL);
     if (hc)
-        json_object_set(c, "Healthcheck", hc);
+        json_object_set_new(c, "Healthcheck", hc);
+    json_t *shell = ic ? json_object_get(ic, "Shell") : NULL;
+    if (json_is_array(shell)) /* a CMD-SHELL health check runs under it */
+        json_object_set(c, "Shell", shell);
     if (o->hostname)
         json_object_set_new(c, "Hostname", json_string(o->hostname));
     json_object_set_new(c, "Userns", json_integer(o->userns));
@@ -153,7 +157,8 @@ static int supervise(const struct launch_opts *o, const char *id, struct rt_spec
                      const json_t *cfg, int ready_fd, int *status, struct kiln_error **err)
 {
     struct ctr_healthcheck hc = {0};
-    ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"), &hc, NULL);
+    ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"), json_object_get(cfg, "Shell"),
+                              &hc, NULL);
     int r = ctr_supervise(o->root, id, s, &hc, ready_fd, o->rm, status, err);
     ctr_healthcheck_release(&hc);
     return r;

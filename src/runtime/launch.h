@@ -51,7 +51,9 @@ struct launch_opts {
     size_t n_rlimits;
     /* compose: recorded in config.json over the image's values, or NULL */
     const json_t *labels;      /* {"key": "value"}, as "Labels" */
-    const json_t *healthcheck; /* the image config's Healthcheck form (ns durations) */
+    /* in the image config's Healthcheck form (ns durations), merged with the
+     * image's as Docker merges them (ctr_healthcheck_merge); NULL: the image's */
+    const json_t *healthcheck;
     const char *stop_signal;   /* "SIGINT" */
     long long stop_timeout;    /* seconds before SIGKILL at stop; 0: stop's default */
     const char *restart;       /* "no", "always", "unless-stopped", "on-failure[:N]": the

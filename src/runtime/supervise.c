@@ -28,7 +28,8 @@
 
 #define SEC 1000000000LL
 
-int ctr_healthcheck_from_json(const json_t *j, struct ctr_healthcheck *hc, struct kiln_error **err)
+int ctr_healthcheck_from_json(const json_t *j, const json_t *shell, struct ctr_healthcheck *hc,
+                              struct kiln_error **err)
 {
     memset(hc, 0, sizeof(*hc));
     hc->interval = 30 * SEC;
@@ -42,14 +43,28 @@ int ctr_healthcheck_from_json(const json_t *j, struct ctr_healthcheck *hc, struc
     if (kind == NULL || strcmp(kind, "NONE") == 0)
         return 0;
     size_t n = json_array_size(test);
-    if (strcmp(kind, "CMD-SHELL") == 0) {
-        const char *cmd = json_string_value(json_array_get(test, 1));
-        if (cmd == NULL)
+    if ((strcmp(kind, "CMD") == 0 || strcmp(kind, "CMD-SHELL") == 0) && n < 2) {
+        /* no command: Docker probes it all the same, each run an error
+         * (ExitCode -1); the empty argv fails to start as such */
+        hc->argv = xcalloc(1, sizeof(char *));
+    } else if (strcmp(kind, "CMD-SHELL") == 0) {
+        if (json_string_value(json_array_get(test, 1)) == NULL)
             return kiln_error_set(err, KILN_E_INVALID, "HEALTHCHECK CMD-SHELL without a command");
-        hc->argv = xcalloc(4, sizeof(char *));
-        hc->argv[0] = xstrdup("/bin/sh");
-        hc->argv[1] = xstrdup("-c");
-        hc->argv[2] = xstrdup(cmd);
+        /* Docker's: the container's SHELL, else /bin/sh -c, then Test[1:] */
+        size_t ns = json_array_size(shell);
+        int own = ns > 0;
+        for (size_t i = 0; i < ns; i++)
+            own &= json_is_string(json_array_get(shell, i));
+        if (!own)
+            ns = 2;
+        hc->argv = xcalloc(ns + n, sizeof(char *));
+        for (size_t i = 0; i < ns; i++)
+            hc->argv[i] = xstrdup(own ? json_string_value(json_array_get(shell, i))
+                                      : i == 0 ? "/bin/sh" : "-c");
+        for (size_t i = 1; i < n; i++) {
+            const char *a = json_string_value(json_array_get(test, i));
+            hc->argv[ns + i - 1] = xstrdup(a ? a : "");
+        }
     } else if (strcmp(kind, "CMD") == 0 && n >= 2) {
         hc->argv = xcalloc(n, sizeof(char *));
         for (size_t i = 1; i < n; i++) {
@@ -93,6 +108,25 @@ void ctr_healthcheck_release(struct ctr_healthcheck *hc)
     hc->argv = NULL;
     free(hc->http_path);
     hc->http_path = NULL;
+}
+
+json_t *ctr_healthcheck_merge(const json_t *user, const json_t *image)
+{
+    if (!json_is_object(user))
+        return json_is_object(image) ? json_deep_copy(image) : NULL;
+    json_t *m = json_deep_copy(user);
+    if (!json_is_object(image))
+        return m;
+    static const char *const keys[] = {"Test",          "Interval", "Timeout", "StartPeriod",
+                                       "StartInterval", "Retries"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const json_t *u = json_object_get(user, keys[i]);
+        int unset = i == 0 ? json_array_size(u) == 0 : json_integer_value(u) == 0;
+        const json_t *v = json_object_get(image, keys[i]);
+        if (unset && v != NULL)
+            json_object_set_new(m, keys[i], json_deep_copy(v));
+    }
+    return m;
 }
 
 /* In a child: the network probe of hc from inside pid1's network namespace
@@ -153,22 +187,44 @@ static long long now_ns(void)
     return (long long)t.tv_sec * SEC + t.tv_nsec;
 }
 
+/* After the probe's process ended: what it sent on ep (the read end, non-
+ * blocking) when its command could not be started, as out (then 1); 0 when
+ * it sent nothing. */
+static int exec_failed(int ep, struct strbuf *out)
+{
+    char buf[1024];
+    ssize_t n = read(ep, buf, sizeof(buf));
+    if (n <= 0)
+        return 0;
+    strbuf_reset(out);
+    strbuf_add(out, buf, (size_t)n);
+    return 1;
+}
+
 /* Runs the probe once: out gets at most CTR_HEALTH_OUTPUT_MAX bytes of what it
- * wrote (*truncated when it wrote more), or why it could not run (then -1);
+ * wrote (*truncated when it wrote more), or why it could not run (then -1, as
+ * Docker records an exec that did not start, a missing command included);
  * *killed when it timed out (after hc->timeout; then -1 too). */
 static int probe_run(pid_t pid1, const struct rt_spec *s, const struct ctr_healthcheck *hc,
                      struct strbuf *out, int *truncated, int *killed)
 {
-    int p[2];
+    int p[2], ep[2];
     *truncated = *killed = 0;
     if (pipe2(p, O_CLOEXEC) < 0) {
         strbuf_addf(out, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    if (pipe2(ep, O_CLOEXEC | O_NONBLOCK) < 0) {
+        strbuf_addf(out, "pipe: %s", strerror(errno));
+        close(p[0]);
+        close(p[1]);
         return -1;
     }
     pid_t child = fork();
     if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         close(p[0]);
+        close(ep[0]);
         if (hc->net_port > 0) {
             dup2(p[1], 1);
             int code = net_probe(pid1, s->ns, hc);
@@ -184,14 +240,16 @@ static int probe_run(pid_t pid1, const struct rt_spec *s, const struct ctr_healt
         int status;
         struct kiln_error *err = NULL;
         if (runtime_exec(pid1, &e, &status, &err) < 0) {
-            dprintf(p[1], "%s\n", err ? err->msg : "exec failed");
-            _exit(status ? status : 1);
+            dprintf(ep[1], "%s", err ? err->msg : "exec failed");
+            _exit(1);
         }
         _exit(status);
     }
     close(p[1]);
+    close(ep[1]);
     if (child < 0) {
         close(p[0]);
+        close(ep[0]);
         strbuf_addf(out, "fork: %s", strerror(errno));
         return -1;
     }
@@ -224,7 +282,11 @@ static int probe_run(pid_t pid1, const struct rt_spec *s, const struct ctr_healt
     while (waitpid(child, &st, 0) < 0 && errno == EINTR)
         ;
     *killed = timed_out;
-    return timed_out ? -1 : rt_docker_status(st);
+    int failed = !timed_out && exec_failed(ep[0], out);
+    close(ep[0]);
+    if (failed)
+        *truncated = 0;
+    return timed_out || failed ? -1 : rt_docker_status(st);
 }
 
 int ctr_health_probe(pid_t pid1, const struct rt_spec *s, const struct ctr_healthcheck *hc,
@@ -343,6 +405,14 @@ static void on_exited(void *ctx)
         kill(c->checker, SIGKILL);
         waitpid(c->checker, NULL, 0);
         c->checker = -1;
+        /* Docker's: a container whose checks stopped is unhealthy (the log
+         * kept), until a start makes it starting again */
+        json_t *h = ctr_load_health(c->root, c->id);
+        if (h != NULL) {
+            json_object_set_new(h, "Status", json_string("unhealthy"));
+            ctr_save_health(c->root, c->id, h, NULL);
+            json_decref(h);
+        }
     }
     if (c->ns_server > 0) {
         ctr_ns_unserve(c->root, c->id, c->ns_server);

@@ -130,6 +130,9 @@ wait_health() {
     [ "$status" -eq 1 ]
     [ "$output" = "started
 health check timed out after 0s" ]
+    # ... ending its line
+    kiln health slow >"$BATS_TEST_TMPDIR/out" || true
+    [ "$(tail -c 1 "$BATS_TEST_TMPDIR/out" | od -An -tx1 | tr -d ' ')" = 0a ]
 }
 
 @test "a running container whose health.json an older kiln wrote (epoch seconds): inspect and ps --format json show RFC 3339, ps its status" {
@@ -179,4 +182,137 @@ EOF2
         { jq '.[0].State.Health' <<<"$output"; return 1; }
     [ "$(jq '.[0].State.Health.FailingStreak' <<<"$output")" = 0 ]
     kiln compose down
+}
+
+@test "a probe whose command cannot be started (not in the image) is recorded with ExitCode -1 and why, as Docker records an exec that failed to start" {
+    retag_with_config bb miss '.config.Healthcheck={"Test":["CMD","/no-such-probe","x"],"Interval":100000000,"Timeout":1000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name m miss
+    wait_health m unhealthy
+    run kiln inspect m
+    [ "$(jq '.[0].State.Health.Log[-1].ExitCode' <<<"$output")" = -1 ] ||
+        { jq '.[0].State.Health' <<<"$output"; return 1; }
+    [[ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" == *no-such-probe* ]]
+    # kiln health says why too
+    run kiln health m
+    [ "$status" -eq 1 ]
+    [[ $output == *no-such-probe* ]]
+}
+
+@test "CMD-SHELL runs under the image's SHELL (Docker's getShell), CMD as it is" {
+    retag_with_config bb sh '.config.Shell=["echo","via-shell"]
+        | .config.Healthcheck={"Test":["CMD-SHELL","exit 3"],"Interval":100000000,"Timeout":1000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    retag_with_config bb cmd '.config.Shell=["echo","via-shell"]
+        | .config.Healthcheck={"Test":["CMD","sh","-c","echo direct; exit 3"],"Interval":100000000,"Timeout":1000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name s sh
+    kiln run -d --name c cmd
+    wait_health s healthy
+    wait_health c unhealthy
+    [ "$(kiln inspect s | jq -r '.[0].State.Health.Log[-1].Output')" = "via-shell exit 3" ]
+    run kiln inspect c
+    [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = direct ]
+    [ "$(jq '.[0].State.Health.Log[-1].ExitCode' <<<"$output")" = 3 ]
+}
+
+@test "run --health-cmd, --health-interval, --health-retries: docker run's health check, any non-zero exit a failure recorded as it is" {
+    kiln run -d --name h --health-cmd 'echo hi; exit 4' --health-interval 100ms --health-retries 2 \
+        bb sh -c 'while true; do sleep 1; done'
+    wait_health h unhealthy
+    run kiln inspect h
+    [ "$(jq -cS '.[0].Config.Healthcheck' <<<"$output")" = '{"Interval":100000000,"Retries":2,"Test":["CMD-SHELL","echo hi; exit 4"]}' ]
+    [ "$(jq '.[0].State.Health.Log[-1].ExitCode' <<<"$output")" = 4 ]
+    [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = hi ]
+    [ "$(jq '.[0].State.Health.FailingStreak >= 2' <<<"$output")" = true ]
+}
+
+@test "run --health-* without --health-cmd: the image's test with the options' timings, the rest the image's (Docker's merge)" {
+    retag_with_config bb slowcheck '.config.Healthcheck={"Test":["CMD-SHELL","echo from-image"],"Interval":3600000000000,"Timeout":1000000000,"Retries":7}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name i --health-interval 100ms slowcheck
+    wait_health i healthy
+    run kiln inspect i
+    [ "$(jq -cS '.[0].Config.Healthcheck' <<<"$output")" = '{"Interval":100000000,"Retries":7,"Test":["CMD-SHELL","echo from-image"],"Timeout":1000000000}' ]
+    [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = from-image ]
+}
+
+@test "run --no-healthcheck: the image's HEALTHCHECK does not run (Test NONE, no State.Health); with a --health-* option it is refused" {
+    retag_with_config bb checked '.config.Healthcheck={"Test":["CMD-SHELL","echo fine"],"Interval":100000000,"Retries":1}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name n --no-healthcheck checked
+    sleep 0.5
+    run kiln inspect n
+    [ "$(jq -c '.[0].Config.Healthcheck.Test' <<<"$output")" = '["NONE"]' ]
+    [ "$(jq '.[0].State | has("Health")' <<<"$output")" = false ]
+    run kiln health n
+    [ "$status" -ne 0 ]
+    [[ $output == *"no HEALTHCHECK"* ]]
+    run kiln run -d --name x --no-healthcheck --health-retries 1 checked
+    [ "$status" -eq 125 ]
+    [[ $output == *"--no-healthcheck conflicts with --health-* options"* ]]
+    run kiln inspect x
+    [ "$status" -ne 0 ]
+    # as Docker's daemon: a duration under 1 ms is refused
+    run kiln run -d --name x --health-interval 500us checked
+    [ "$status" -eq 125 ]
+    [[ $output == *"Interval in Healthcheck cannot be less than 1ms"* ]]
+}
+
+@test "a container that stops is unhealthy, its log kept (Docker's: its checks ended)" {
+    retag_with_config bb good '.config.Healthcheck={"Test":["CMD-SHELL","echo fine"],"Interval":100000000,"Timeout":1000000000,"Retries":1}
+        | .config.Cmd=["sh","-c","trap \"exit 0\" TERM; while true; do sleep 0.1; done"]'
+    kiln run -d --name g good
+    wait_health g healthy
+    kiln stop g
+    run kiln inspect g
+    [ "$(jq -r '.[0].State.Status' <<<"$output")" = exited ]
+    [ "$(jq -r '.[0].State.Health.Status' <<<"$output")" = unhealthy ] ||
+        { jq '.[0].State' <<<"$output"; return 1; }
+    [ "$(jq '.[0].State.Health.FailingStreak' <<<"$output")" = 0 ]
+    [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = fine ]
+}
+
+@test "compose: a service's healthcheck without test runs the image's HEALTHCHECK with the service's timings (Docker's merge)" {
+    retag_with_config bb checked '.config.Healthcheck={"Test":["CMD-SHELL","echo from-image"],"Interval":3600000000000,"Retries":4}'
+    mkdir -p "$BATS_TEST_TMPDIR/proj"
+    cd "$BATS_TEST_TMPDIR/proj"
+    cat >compose.yaml <<'EOF2'
+name: hm
+services:
+  svc:
+    image: checked
+    command: ["sleep", "1000"]
+    healthcheck: {interval: 100ms}
+    stop_grace_period: 1s
+EOF2
+    kiln compose up -d
+    wait_health hm-svc-1 healthy
+    run kiln inspect hm-svc-1
+    [ "$(jq -cS '.[0].Config.Healthcheck' <<<"$output")" = '{"Interval":100000000,"Retries":4,"Test":["CMD-SHELL","echo from-image"]}' ]
+    [ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" = from-image ]
+    kiln compose down
+}
+
+@test "a test of CMD without a command is probed all the same, each run recorded with ExitCode -1 and why (Docker's)" {
+    retag_with_config bb nocmd '.config.Healthcheck={"Test":["CMD"],"Interval":100000000,"Timeout":1000000000,"Retries":2}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name e nocmd
+    wait_health e unhealthy
+    run kiln inspect e
+    [ "$(jq '.[0].State.Health.Log[-1].ExitCode' <<<"$output")" = -1 ] ||
+        { jq '.[0].State.Health' <<<"$output"; return 1; }
+    [[ "$(jq -r '.[0].State.Health.Log[-1].Output' <<<"$output")" == *"no command"* ]]
+}
+
+@test "a probe that runs into its timeout is killed, also as the image's user (not left running in the container)" {
+    retag_with_config bb slowuser '.config.User="app"
+        | .config.Healthcheck={"Test":["CMD","sleep","30"],"Interval":100000000,"Timeout":300000000,"Retries":3}
+        | .config.Cmd=["sh","-c","while true; do sleep 1; done"]'
+    kiln run -d --name su slowuser
+    wait_health su unhealthy
+    [ "$(kiln inspect su | jq -r '.[0].State.Health.Log[-1].Output')" = "Health check exceeded timeout (300ms)" ]
+    # three probes timed out; at most the one running now is left
+    run kiln exec su ps -o args
+    [ "$(grep -c '^sleep 30' <<<"$output")" -le 1 ] || { echo "$output"; return 1; }
 }

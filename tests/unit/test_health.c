@@ -216,8 +216,115 @@ static void old_file_cases(void)
     free(dir);
 }
 
+/* hc's probe as one line: its argv joined by "|" */
+static char *argv_line(const struct ctr_healthcheck *hc)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_init(&sb);
+    for (size_t i = 0; hc->argv && hc->argv[i]; i++)
+        strbuf_addf(&sb, "%s%s", i ? "|" : "", hc->argv[i]);
+    return strbuf_detach(&sb);
+}
+
+/* CMD-SHELL under the container's SHELL (Docker's getShell), else /bin/sh -c;
+ * CMD as it is; NONE none. */
+static void shell_cases(void)
+{
+    json_t *hcj = json_pack("{s:[s,s]}", "Test", "CMD-SHELL", "exit 3");
+    json_t *shell = json_pack("[s,s,s]", "/bin/bash", "-o", "pipefail");
+    json_t *bad = json_pack("[s,i]", "/bin/bash", 1);
+    struct ctr_healthcheck hc;
+    const struct {
+        const json_t *shell;
+        const char *want, *name;
+    } cases[] = {{shell, "/bin/bash|-o|pipefail|exit 3", "CMD-SHELL: the container's SHELL"},
+                 {NULL, "/bin/sh|-c|exit 3", "CMD-SHELL without SHELL: /bin/sh -c"},
+                 {bad, "/bin/sh|-c|exit 3", "a SHELL that is not all strings: /bin/sh -c"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ok(ctr_healthcheck_from_json(hcj, cases[i].shell, &hc, NULL) == 0, "%s: read", cases[i].name);
+        char *line = argv_line(&hc);
+        is_str(line, cases[i].want, "%s", cases[i].name);
+        free(line);
+        ctr_healthcheck_release(&hc);
+    }
+    json_decref(hcj);
+    hcj = json_pack("{s:[s,s,s]}", "Test", "CMD", "probe", "--x");
+    ctr_healthcheck_from_json(hcj, shell, &hc, NULL);
+    char *line = argv_line(&hc);
+    is_str(line, "probe|--x", "CMD: not under SHELL");
+    free(line);
+    ctr_healthcheck_release(&hc);
+    json_decref(hcj);
+    hcj = json_pack("{s:[s]}", "Test", "CMD-SHELL");
+    ok(ctr_healthcheck_from_json(hcj, shell, &hc, NULL) == 0 && hc.argv && hc.argv[0] == NULL,
+       "CMD-SHELL without a command: probed, with nothing to run");
+    ctr_healthcheck_release(&hc);
+    json_decref(hcj);
+    hcj = json_pack("{s:[s]}", "Test", "NONE");
+    ok(ctr_healthcheck_from_json(hcj, shell, &hc, NULL) == 0 && hc.argv == NULL, "NONE: no probe");
+    json_decref(hcj);
+    json_decref(shell);
+    json_decref(bad);
+}
+
+static char *merged(const char *user, const char *image)
+{
+    json_t *u = user ? json_loads(user, 0, NULL) : NULL;
+    json_t *i = image ? json_loads(image, 0, NULL) : NULL;
+    json_t *m = ctr_healthcheck_merge(u, i);
+    char *s = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(u);
+    json_decref(i);
+    json_decref(m);
+    return s;
+}
+
+/* docker run's --health-* over the image's HEALTHCHECK (daemon/commit.go merge) */
+static void merge_cases(void)
+{
+    const char *img = "{\"Test\":[\"CMD\",\"probe\"],\"Interval\":5,\"Timeout\":6,"
+                      "\"StartPeriod\":7,\"StartInterval\":8,\"Retries\":9}";
+    const struct {
+        const char *user, *image, *want, *name;
+    } cases[] = {
+        {NULL, img, img, "no options: the image's"},
+        {"{\"Interval\":1}", img,
+         "{\"Interval\":1,\"Retries\":9,\"StartInterval\":8,\"StartPeriod\":7,\"Test\":"
+         "[\"CMD\",\"probe\"],\"Timeout\":6}",
+         "an interval alone: the image's test and the rest"},
+        {"{\"Test\":[\"CMD-SHELL\",\"x\"],\"Retries\":2}", img,
+         "{\"Interval\":5,\"Retries\":2,\"StartInterval\":8,\"StartPeriod\":7,\"Test\":"
+         "[\"CMD-SHELL\",\"x\"],\"Timeout\":6}",
+         "--health-cmd replaces the test, unset timings are the image's"},
+        {"{\"Test\":[\"NONE\"]}", img,
+         "{\"Interval\":5,\"Retries\":9,\"StartInterval\":8,\"StartPeriod\":7,\"Test\":"
+         "[\"NONE\"],\"Timeout\":6}",
+         "--no-healthcheck: Test NONE (the timings merged as Docker does)"},
+        {"{\"Test\":[\"CMD-SHELL\",\"x\"]}", NULL, "{\"Test\":[\"CMD-SHELL\",\"x\"]}",
+         "an image without one"},
+        {NULL, NULL, NULL, "neither"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *got = merged(cases[i].user, cases[i].image);
+        char *want = NULL;
+        if (cases[i].want) {
+            json_t *w = json_loads(cases[i].want, 0, NULL);
+            want = json_dumps(w, JSON_COMPACT | JSON_SORT_KEYS);
+            json_decref(w);
+        }
+        if (want)
+            is_str(got, want, "%s", cases[i].name);
+        else
+            ok(got == NULL, "%s", cases[i].name);
+        free(got);
+        free(want);
+    }
+}
+
 int main(void)
 {
+    shell_cases();
+    merge_cases();
     rfc3339_cases();
     result_cases();
     record_cases();
