@@ -336,9 +336,9 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
         flags |= CLONE_NEWUSER;
     fflush(NULL);
     /* A raw clone runs none of glibc's fork handlers, and child_main allocates.
-     * glibc's malloc gives each thread an arena of its own, so a build's other
-     * stage threads do not hold this one's lock; an allocator with global
-     * locks does (ASan's: make asan once hung here in a two-platform build,
+     * glibc's malloc gives each thread an arena of its own (up to 8 per
+     * core), so a build's other stage threads do not hold this one's lock; an
+     * allocator with global locks does (ASan's: make asan once hung here in a two-platform build,
      * the child waiting in the allocator for ever). The whole fix is a child
      * that allocates nothing before it execs, or a single-threaded spawner. */
     pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
