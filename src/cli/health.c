@@ -34,8 +34,8 @@ static int probe_container(const char *root, const char *id, int repeat, struct 
         kiln_error_set(err, KILN_E_FAIL, "container %.12s is not running", id);
         goto out;
     }
-    if (ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"), json_object_get(cfg, "Shell"),
-                                  &hc, err) < 0)
+    if (ctr_healthcheck_from_json(json_object_get(cfg, "Healthcheck"),
+                                  json_object_get(cfg, "Shell"), &hc, err) < 0)
         goto out;
     if (hc.argv == NULL) {
         kiln_error_set(err, KILN_E_NOTFOUND, "%s has no HEALTHCHECK",

@@ -50,14 +50,14 @@ struct launch_opts {
     const struct rt_rlimit *rlimits;
     size_t n_rlimits;
     /* compose: recorded in config.json over the image's values, or NULL */
-    const json_t *labels;      /* {"key": "value"}, as "Labels" */
+    const json_t *labels; /* {"key": "value"}, as "Labels" */
     /* in the image config's Healthcheck form (ns durations), merged with the
      * image's as Docker merges them (ctr_healthcheck_merge); NULL: the image's */
     const json_t *healthcheck;
-    const char *stop_signal;   /* "SIGINT" */
-    long long stop_timeout;    /* seconds before SIGKILL at stop; 0: stop's default */
-    const char *restart;       /* "no", "always", "unless-stopped", "on-failure[:N]": the
-                                * supervisor starts the command again (RestartCount) */
+    const char *stop_signal; /* "SIGINT" */
+    long long stop_timeout;  /* seconds before SIGKILL at stop; 0: stop's default */
+    const char *restart;     /* "no", "always", "unless-stopped", "on-failure[:N]": the
+                              * supervisor starts the command again (RestartCount) */
 };
 
 /* Foreground: runs to completion, *status as runtime_run (and the record is

@@ -141,8 +141,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
             ;
         if (r != 1) {
             /* EOF: slirp4netns exited; the parent has its message (net_ns_settle) */
-            struct rt_child_msg m = {.status = RT_EXIT_SETUP, .code = KILN_E_FAIL,
-                                     .net_failed = 1};
+            struct rt_child_msg m = {.status = RT_EXIT_SETUP, .code = KILN_E_FAIL, .net_failed = 1};
             write_all(c->errfd, &m, sizeof(m));
             _exit(RT_EXIT_SETUP);
         }
@@ -389,8 +388,9 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
     int failed = rt_read_child_msg(errp[0], &m);
     close(errp[0]);
     /* The child waited for slirp4netns itself; its failure is the start's. */
-    if (pending != NULL && net_ns_settle(pending, failed && m.net_failed,
-                                         ret == 0 ? &setup_err : NULL) < 0 && ret == 0)
+    if (pending != NULL &&
+        net_ns_settle(pending, failed && m.net_failed, ret == 0 ? &setup_err : NULL) < 0 &&
+        ret == 0)
         ret = -1;
     /* PID 1 sent its namespaces before it exec'd the command (or failed). */
     if (ret == 0 && !failed && ns_r >= 0)

@@ -59,8 +59,9 @@ int ctr_healthcheck_from_json(const json_t *j, const json_t *shell, struct ctr_h
             ns = 2;
         hc->argv = xcalloc(ns + n, sizeof(char *));
         for (size_t i = 0; i < ns; i++)
-            hc->argv[i] = xstrdup(own ? json_string_value(json_array_get(shell, i))
-                                      : i == 0 ? "/bin/sh" : "-c");
+            hc->argv[i] = xstrdup(own      ? json_string_value(json_array_get(shell, i))
+                                  : i == 0 ? "/bin/sh"
+                                           : "-c");
         for (size_t i = 1; i < n; i++) {
             const char *a = json_string_value(json_array_get(test, i));
             hc->argv[ns + i - 1] = xstrdup(a ? a : "");
@@ -117,8 +118,8 @@ json_t *ctr_healthcheck_merge(const json_t *user, const json_t *image)
     json_t *m = json_deep_copy(user);
     if (!json_is_object(image))
         return m;
-    static const char *const keys[] = {"Test",          "Interval", "Timeout", "StartPeriod",
-                                       "StartInterval", "Retries"};
+    static const char *const keys[] = {"Test",        "Interval",      "Timeout",
+                                       "StartPeriod", "StartInterval", "Retries"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const json_t *u = json_object_get(user, keys[i]);
         int unset = i == 0 ? json_array_size(u) == 0 : json_integer_value(u) == 0;

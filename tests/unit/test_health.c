@@ -241,7 +241,8 @@ static void shell_cases(void)
                  {NULL, "/bin/sh|-c|exit 3", "CMD-SHELL without SHELL: /bin/sh -c"},
                  {bad, "/bin/sh|-c|exit 3", "a SHELL that is not all strings: /bin/sh -c"}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        ok(ctr_healthcheck_from_json(hcj, cases[i].shell, &hc, NULL) == 0, "%s: read", cases[i].name);
+        ok(ctr_healthcheck_from_json(hcj, cases[i].shell, &hc, NULL) == 0, "%s: read",
+           cases[i].name);
         char *line = argv_line(&hc);
         is_str(line, cases[i].want, "%s", cases[i].name);
         free(line);
