@@ -1,0 +1,210 @@
+/* The --format template subset (src/util/gotmpl.h): fields and paths, every
+ * function, pipelines, Docker's escapes, trimming, refused syntax with its
+ * column, Go's value printing, and table output aligned as Docker's
+ * tabwriter. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/gotmpl.h"
+#include "tap.h"
+
+static const char *row_json =
+    "{\"ID\":\"abc\",\"Names\":\"web\",\"Env\":[\"A=1\",\"B=2\"],\"Labels\":{\"k\":\"v\",\"a\":\"b\"},"
+    "\"N\":3,\"F\":1.5,\"T\":true,\"Z\":null,\"Config\":{\"Env\":[\"X=y\"],\"User\":\"\"},"
+    "\"Cmd\":[\"sh\",\"-c\",\"x\"],\"Mixed\":\"MiXed\"}";
+
+/* The template's output for the row above, or "ERR: message". */
+static char *run(const char *src, unsigned flags)
+{
+    struct kiln_error *err = NULL;
+    struct gotmpl *t = gotmpl_parse(src, flags, &err);
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_init(&sb);
+    if (t != NULL) {
+        json_t *row = json_loads(row_json, 0, NULL);
+        gotmpl_exec(t, row, &sb, &err);
+        json_decref(row);
+        gotmpl_free(t);
+    }
+    if (err != NULL) {
+        strbuf_reset(&sb);
+        strbuf_addf(&sb, "ERR: %s", err->msg);
+        kiln_error_free(err);
+    }
+    return strbuf_detach(&sb);
+}
+
+static void check(const char *src, unsigned flags, const char *want)
+{
+    char *got = run(src, flags);
+    is_str(got, want, "%s", src);
+    free(got);
+}
+
+/* An error's message contains want. */
+static void check_err(const char *src, unsigned flags, const char *want)
+{
+    char *got = run(src, flags);
+    ok(strncmp(got, "ERR: ", 5) == 0 && strstr(got, want) != NULL, "%s refused: %s", src, want);
+    if (strstr(got, want) == NULL)
+        printf("#   got: %s\n", got);
+    free(got);
+}
+
+static void fields(void)
+{
+    check("{{.ID}}", 0, "abc");
+    check("{{ .Names }} {{.ID}}", 0, "web abc");
+    check("{{.Config.Env}}", 0, "[X=y]");
+    check("{{.Config.User}}|", 0, "|");
+    check("{{.N}} {{.F}} {{.T}} {{.Z}}", 0, "3 1.5 true <nil>");
+    check("{{.Labels}}", 0, "map[a:b k:v]");
+    check("{{.Nope}}", 0, "<no value>");
+    check("{{.Config.Nope.Deeper}}", 0, "<no value>");
+    check("{{.names}}", 0, "<no value>");
+    check("{{.names}}", GOTMPL_FOLD_CASE, "web");
+    check("{{.config.env}}", GOTMPL_FOLD_CASE, "[X=y]");
+    check_err("{{.Nope}}", GOTMPL_STRICT, "column 3: no field .Nope");
+    check("{{.Config.Nope}}", GOTMPL_STRICT, "<no value>");
+    check_err("{{.ID.X}}", 0, "column 3: .X: ID is not an object");
+    check("no actions at all", 0, "no actions at all");
+    check("", 0, "");
+    char *dot = run("{{.}}", 0);
+    const char *want = "map[Cmd:[sh -c x] Config:map[Env:[X=y] User:] Env:[A=1 B=2] F:1.5 ID:abc "
+                       "Labels:map[a:b k:v] Mixed:MiXed N:3 Names:web T:true Z:<nil>]";
+    is_str(dot, want, "{{.}} printed as Go prints a map");
+    free(dot);
+}
+
+static void functions(void)
+{
+    check("{{json .Config}}", 0, "{\"Env\":[\"X=y\"],\"User\":\"\"}");
+    check("{{json .Names}}", 0, "\"web\"");
+    check("{{json .Nope}}", 0, "null");
+    check("{{json .N}}", 0, "3");
+    check("{{join .Env \", \"}}", 0, "A=1, B=2");
+    check("{{join .Cmd \" \"}}", 0, "sh -c x");
+    check("{{join .Names \",\"}}", 0, "web");
+    check("{{join .Nope \",\"}}", 0, "");
+    check("{{upper .Mixed}} {{lower .Mixed}}", 0, "MIXED mixed");
+    check("{{index .Labels \"k\"}}", 0, "v");
+    check("{{index .Labels \"missing\"}}|", 0, "|");
+    check("{{index .Cmd 2}}", 0, "x");
+    check_err("{{index .Cmd 3}}", 0, "column 3: index 3 out of range");
+    check_err("{{index .Names 0}}", 0, "column 3: index takes an object");
+    check("{{.Mixed | upper}}", 0, "MIXED");
+    check("{{.Config | json}}", 0, "{\"Env\":[\"X=y\"],\"User\":\"\"}");
+    check("{{json .Labels | upper}}", 0, "{\"K\":\"V\",\"A\":\"B\"}");
+    check("{{\", \" | join .Env}}", 0, "A=1, B=2");
+    check("{{`raw\\t` }}", 0, "raw\\t");
+    check("{{\"q\\\"\\t\"}}", 0, "q\"\t");
+    check("{{7}}", 0, "7");
+}
+
+static void escapes_and_trim(void)
+{
+    check("{{.ID}}\\t{{.Names}}\\n", GOTMPL_ESCAPES, "abc\tweb\n");
+    check("{{.ID}}\\t{{.Names}}", 0, "abc\\tweb");
+    check("a\\x", GOTMPL_ESCAPES, "a\\x");
+    check("a  {{- .ID -}}  b", 0, "aabcb");
+    check_err("a {{-.ID}}", 0, "column 5: unexpected character"); /* "{{-" trims before a space only */
+    check("{{/* a comment */}}x", 0, "x");
+}
+
+static void refused(void)
+{
+    check_err("{{.ID", 0, "column 1: unclosed action");
+    check_err("ab{{range .Env}}{{.}}{{end}}", 0, "column 5: range is not supported");
+    check_err("{{if .T}}y{{end}}", 0, "column 3: if is not supported");
+    check_err("{{ println .ID }}", 0, "column 4: function \"println\" is not supported");
+    check_err("{{$x := .ID}}", 0, "column 3: variables ($) are not supported");
+    check_err("{{json}}", 0, "column 3: json takes 1 argument, not 0");
+    check_err("{{join .Env}}", 0, "column 3: join takes 2 arguments, not 1");
+    check_err("{{.ID .Names}}", 0, "column 7: unexpected text after the value");
+    check_err("{{}}", 0, "column 3: empty action");
+    check_err("{{.ID |}}", 0, "column 8: missing command after \"|\"");
+    check_err("{{.ID | .Names}}", 0, "column 9: only a function can follow");
+    check_err("{{\"abc}}", 0, "unclosed action");
+    check_err("{{.A.}}", 0, "column 5: a field name must follow");
+    check_err("{{\"\\q\"}}", 0, "column 4: unknown escape");
+    check_err("{{(json .ID)}}", 0, "column 3: parentheses are not supported");
+    check_err("{{1.5}}", 0, "column 3: kiln's templates take whole numbers only");
+    check_err("x\\t{{.ID}}\\t{{bogus}}", GOTMPL_ESCAPES | GOTMPL_TABLE, "column 15: function \"bogus\"");
+    check_err("table {{.ID}} {{if}}", GOTMPL_ESCAPES | GOTMPL_TABLE, "column 17: if");
+}
+
+static char *render(const char *src, const char *rows)
+{
+    struct kiln_error *err = NULL;
+    static const struct gotmpl_header hdr[] = {{"ID", "CONTAINER ID"}, {"Names", "NAMES"},
+                                               {NULL, NULL}};
+    struct gotmpl *t = gotmpl_parse(src, GOTMPL_ESCAPES | GOTMPL_TABLE, &err);
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_init(&sb);
+    json_t *r = json_loads(rows, 0, NULL);
+    if (t == NULL || gotmpl_render(t, r, hdr, &sb, &err) < 0)
+        strbuf_addf(&sb, "ERR: %s", err ? err->msg : "?");
+    kiln_error_free(err);
+    json_decref(r);
+    gotmpl_free(t);
+    return strbuf_detach(&sb);
+}
+
+static void table(void)
+{
+    const char *rows = "[{\"ID\":\"abc\",\"Names\":\"web\",\"Image\":\"busybox\"},"
+                       "{\"ID\":\"0123456789ab\",\"Names\":\"a-much-longer-name\",\"Image\":\"x\"}]";
+    char *s = render("table {{.ID}}\\t{{.Names}}\\t{{.Image}}", rows);
+    is_str(s,
+           "CONTAINER ID   NAMES                IMAGE\n"
+           "abc            web                  busybox\n"
+           "0123456789ab   a-much-longer-name   x\n",
+           "table: Docker's headers, columns padded by 3 to at least 10");
+    free(s);
+    s = render("table {{.Names}}", rows);
+    is_str(s, "NAMES\nweb\na-much-longer-name\n", "table of one column: no padding");
+    free(s);
+    s = render("table {{.ID}}\\t{{upper .Image}}", "[]");
+    is_str(s, "CONTAINER ID   IMAGE\n", "no rows: the header alone; unknown field: its name upper");
+    free(s);
+    s = render("{{.ID}}\\t{{.Names}}", rows);
+    is_str(s, "abc\tweb\n0123456789ab\ta-much-longer-name\n", "no table prefix: rows as they are");
+    free(s);
+    s = render("table {{.Nope}}", rows);
+    is_str(s, "NOPE\n<no value>\n<no value>\n", "missing fields (lenient)");
+    free(s);
+    s = render("table{{.Names}}:{{.ID}}", rows);
+    is_str(s, "NAMES:CONTAINER ID\nweb:abc\na-much-longer-name:0123456789ab\n",
+           "\"table\" without a space");
+    free(s);
+}
+
+/* Go's tabwriter: a column block ends at a line without that column. */
+static void tabwriter(void)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_init(&sb);
+    gotmpl_tabwrite("a\tb\tc\nlonger-than-ten\td\ne\n\tf\tg\n", &sb);
+    is_str(sb.buf,
+           "a                 b         c\n"
+           "longer-than-ten   d\n"
+           "e\n"
+           "          f         g\n",
+           "column blocks as Go's text/tabwriter (minwidth 10, padding 3)");
+    strbuf_reset(&sb);
+    gotmpl_tabwrite("é\tx\n", &sb);
+    is_str(sb.buf, "é         x\n", "widths count UTF-8 characters");
+    strbuf_release(&sb);
+}
+
+int main(void)
+{
+    fields();
+    functions();
+    escapes_and_trim();
+    refused();
+    table();
+    tabwriter();
+    return done_testing();
+}
