@@ -55,7 +55,7 @@ static const struct {
     {"lower", FN_LOWER, 1, 1}, {"index", FN_INDEX, 2, 2},
 };
 
-static const char *const keywords[] = {"range", "if",     "else", "end",   "with",
+static const char *const keywords[] = {"range",  "if",       "else",  "end",   "with",
                                        "define", "template", "block", "break", "continue"};
 
 struct parser {
@@ -101,7 +101,8 @@ static int parse_string(struct parser *p, struct arg *a)
             const char *k = strchr(from, e);
             if (k == NULL || e == '\0') {
                 strbuf_release(&sb);
-                return fail_at(p, p->pos - 2, "unknown escape in string; kiln knows", "\\n \\t \\r \\\" \\\\");
+                return fail_at(p, p->pos - 2, "unknown escape in string; kiln knows",
+                               "\\n \\t \\r \\\" \\\\");
             }
             c = to[k - from];
         }
@@ -145,8 +146,8 @@ static int parse_arg(struct parser *p, struct arg *a)
         return parse_field(p, a);
     if (c == '"' || c == '`')
         return parse_string(p, a);
-    if (isdigit((unsigned char)c) || (c == '-' && p->pos + 1 < p->end &&
-                                      isdigit((unsigned char)p->src[p->pos + 1]))) {
+    if (isdigit((unsigned char)c) ||
+        (c == '-' && p->pos + 1 < p->end && isdigit((unsigned char)p->src[p->pos + 1]))) {
         char *e;
         a->kind = ARG_INT;
         a->num = strtoll(p->src + p->pos, &e, 10);
@@ -159,8 +160,8 @@ static int parse_arg(struct parser *p, struct arg *a)
         return fail_at(p, a->col, "variables ($) are not supported", NULL);
     if (c == '(')
         return fail_at(p, a->col, "parentheses are not supported; use a pipeline (|)", NULL);
-    return fail_at(p, a->col, "unexpected character; expected a field (.Name), a string or a number",
-                   NULL);
+    return fail_at(p, a->col,
+                   "unexpected character; expected a field (.Name), a string or a number", NULL);
 }
 
 static void arg_release(struct arg *a)
@@ -192,8 +193,9 @@ static int parse_cmd(struct parser *p, struct cmd *c, int piped)
         for (i = 0; i < sizeof(keywords) / sizeof(*keywords); i++)
             if (strlen(keywords[i]) == len && strncmp(keywords[i], p->src + s, len) == 0) {
                 cleanup_free char *k = xstrndup(p->src + s, len);
-                return fail_at(p, s, k, "is not supported by kiln's --format (fields, json, join, "
-                                        "upper, lower and index are)");
+                return fail_at(p, s, k,
+                               "is not supported by kiln's --format (fields, json, join, "
+                               "upper, lower and index are)");
             }
         for (i = 0; i < sizeof(funcs) / sizeof(*funcs); i++)
             if (strlen(funcs[i].name) == len && strncmp(funcs[i].name, p->src + s, len) == 0)
@@ -218,9 +220,8 @@ static int parse_cmd(struct parser *p, struct cmd *c, int piped)
         }
         size_t n = c->n_args + (piped ? 1 : 0);
         if (n < funcs[i].min || n > funcs[i].max) {
-            cleanup_free char *m =
-                xasprintf("%s takes %zu argument%s, not %zu", funcs[i].name, funcs[i].min,
-                          funcs[i].min == 1 ? "" : "s", n);
+            cleanup_free char *m = xasprintf("%s takes %zu argument%s, not %zu", funcs[i].name,
+                                             funcs[i].min, funcs[i].min == 1 ? "" : "s", n);
             return fail_at(p, s, m, NULL);
         }
         return 0;
@@ -231,10 +232,23 @@ static int parse_cmd(struct parser *p, struct cmd *c, int piped)
     if (parse_arg(p, &c->args[0]) < 0)
         return -1;
     c->n_args = 1;
+    size_t before = p->pos;
     skip_space(p);
+    /* Docker's methods with an argument ({{.Label "k"}}): a field that is an
+     * object, indexed by the string */
+    if (!at_action_end(p) && p->pos > before && c->args[0].kind == ARG_FIELD &&
+        c->args[0].n_path > 0 && (p->src[p->pos] == '"' || p->src[p->pos] == '`')) {
+        c->args = xrealloc(c->args, 2 * sizeof(*c->args));
+        if (parse_arg(p, &c->args[1]) < 0)
+            return -1;
+        c->n_args = 2;
+        c->fn = FN_INDEX;
+        skip_space(p);
+    }
     if (!at_action_end(p))
-        return fail_at(p, p->pos, "unexpected text after the value; a function (json, join, ...) "
-                                  "comes first",
+        return fail_at(p, p->pos,
+                       "unexpected text after the value; a function (json, join, ...) "
+                       "comes first",
                        NULL);
     return 0;
 }
@@ -293,7 +307,8 @@ static void add_text(struct gotmpl *t, const char *s, const char *e, int trim_le
     struct strbuf sb = STRBUF_INIT;
     strbuf_init(&sb);
     for (const char *c = s; c < e; c++) {
-        if ((t->flags & GOTMPL_ESCAPES) && c[0] == '\\' && c + 1 < e && (c[1] == 't' || c[1] == 'n')) {
+        if ((t->flags & GOTMPL_ESCAPES) && c[0] == '\\' && c + 1 < e &&
+            (c[1] == 't' || c[1] == 'n')) {
             strbuf_addc(&sb, c[1] == 't' ? '\t' : '\n');
             c++;
         } else {
@@ -385,6 +400,12 @@ void gotmpl_free(struct gotmpl *t)
     free(t);
 }
 
+void gotmpl_freep(struct gotmpl **t)
+{
+    gotmpl_free(*t);
+    *t = NULL;
+}
+
 int gotmpl_is_table(const struct gotmpl *t)
 {
     return t->table;
@@ -457,19 +478,26 @@ struct exec {
     struct kiln_error **err;
 };
 
-static const json_t *lookup(const struct exec *x, const json_t *v, const char *key)
+/* Follows path[i..] from v: an exact key first; with GOTMPL_FOLD_CASE, when
+ * that leads nowhere, each key equal regardless of case in turn (the first
+ * that resolves the whole path wins). NULL: no value. */
+static const json_t *resolve(const struct exec *x, const json_t *v, char *const *path, size_t n)
 {
+    if (n == 0 || v == NULL)
+        return v;
     if (!json_is_object(v))
         return NULL;
-    const json_t *found = json_object_get(v, key);
-    if (found || !(x->t->flags & GOTMPL_FOLD_CASE))
-        return found;
+    const json_t *exact = json_object_get(v, path[0]);
+    const json_t *r = exact ? resolve(x, exact, path + 1, n - 1) : NULL;
+    if (r != NULL || !(x->t->flags & GOTMPL_FOLD_CASE))
+        return r;
     const char *k;
     json_t *child;
     json_object_foreach((json_t *)v, k, child)
     {
-        if (strcasecmp(k, key) == 0)
-            return child;
+        if (child != exact && strcasecmp(k, path[0]) == 0 &&
+            (r = resolve(x, child, path + 1, n - 1)) != NULL)
+            return r;
     }
     return NULL;
 }
@@ -508,19 +536,26 @@ static int eval_arg(const struct exec *x, const struct arg *a, const json_t *dot
         return 0;
     }
     const json_t *v = dot;
-    for (size_t i = 0; i < a->n_path && v != NULL; i++) {
-        if (!json_is_object(v) && !json_is_null(v))
+    if (a->n_path > 0 && (x->t->flags & GOTMPL_STRICT) && json_is_object(dot) &&
+        json_object_get(dot, a->path[0]) == NULL)
+        return kiln_error_set(x->err, KILN_E_USAGE,
+                              "--format: column %zu: no field .%s (kiln --format json shows "
+                              "the fields)",
+                              a->col + 1, a->path[0]);
+    const json_t *found = resolve(x, dot, a->path, a->n_path);
+    /* no value: one that is not an object on the way is Go's "can't evaluate
+     * field" */
+    for (size_t i = 0; found == NULL && i + 1 < a->n_path && v != NULL; i++) {
+        const json_t *next = resolve(x, v, a->path + i, 1);
+        if (next != NULL && !json_is_object(next) && !json_is_null(next))
             return kiln_error_set(x->err, KILN_E_USAGE,
                                   "--format: column %zu: .%s: %s is not an object", a->col + 1,
-                                  a->path[i], i ? a->path[i - 1] : "the row");
-        const json_t *next = lookup(x, v, a->path[i]);
-        if (next == NULL && i == 0 && (x->t->flags & GOTMPL_STRICT))
-            return kiln_error_set(x->err, KILN_E_USAGE,
-                                  "--format: column %zu: no field .%s (kiln --format json shows "
-                                  "the fields)",
-                                  a->col + 1, a->path[0]);
+                                  a->path[i + 1], a->path[i]);
+        if (next == NULL)
+            break;
         v = next;
     }
+    v = found;
     *out = v ? json_incref((json_t *)v) : NULL;
     return 0;
 }
@@ -551,7 +586,8 @@ static json_t *call(const struct exec *x, const struct cmd *c, json_t **argv, si
     case FN_LOWER: {
         char *s = text_of(argv[0]);
         for (char *p = s; *p; p++)
-            *p = (char)(c->fn == FN_UPPER ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
+            *p =
+                (char)(c->fn == FN_UPPER ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
         json_t *r = json_string(s);
         free(s);
         return r;
@@ -712,13 +748,13 @@ static void write_lines(struct tabw *w, size_t l0, size_t l1)
 static void format_block(struct tabw *w, size_t l0, size_t l1)
 {
     size_t column = w->n_widths;
-    for (size_t this = l0; this < l1; this++) {
+    for (size_t this = l0; this < l1; this ++) {
         if (column + 1 >= w->lines[this].n)
             continue;
         write_lines(w, l0, this);
         l0 = this;
         size_t width = 10; /* Docker's minwidth */
-        for (; this < l1; this++) {
+        for (; this < l1; this ++) {
             if (column + 1 >= w->lines[this].n)
                 break;
             size_t cw = w->lines[this].cells[column].width + 3; /* padding */
@@ -749,8 +785,8 @@ void gotmpl_tabwrite(const char *text, struct strbuf *out)
             const char *tab = memchr(c, '\t', (size_t)(e - c));
             const char *ce = tab ? tab : e;
             ln->cells = xrealloc(ln->cells, (ln->n + 1) * sizeof(*ln->cells));
-            ln->cells[ln->n++] =
-                (struct cell){.s = c, .len = (size_t)(ce - c), .width = width_of(c, (size_t)(ce - c))};
+            ln->cells[ln->n++] = (struct cell){
+                .s = c, .len = (size_t)(ce - c), .width = width_of(c, (size_t)(ce - c))};
             if (!tab)
                 break;
             c = tab + 1;

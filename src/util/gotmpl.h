@@ -33,6 +33,8 @@ struct gotmpl_header {
 /* Parses src; NULL with *err naming the column (1-based, of src as given). */
 struct gotmpl *gotmpl_parse(const char *src, unsigned flags, struct kiln_error **err);
 void gotmpl_free(struct gotmpl *t);
+void gotmpl_freep(struct gotmpl **t);
+#define cleanup_gotmpl __attribute__((cleanup(gotmpl_freep)))
 /* Did src start with "table" (and GOTMPL_TABLE was given)? */
 int gotmpl_is_table(const struct gotmpl *t);
 
