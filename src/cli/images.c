@@ -145,6 +145,11 @@ static json_t *row_template(const struct row *r, int no_trunc)
     json_object_set_new(o, "Containers", json_string("N/A"));
     json_object_set_new(o, "SharedSize", json_string("N/A"));
     json_object_set_new(o, "UniqueSize", json_string("N/A"));
+    /* the fields a row may lack are there for every template */
+    if (!json_object_get(o, "id"))
+        json_object_set_new(o, "id", json_null());
+    if (!json_object_get(o, "created"))
+        json_object_set_new(o, "created", json_null());
     return o;
 }
 

@@ -115,6 +115,11 @@ static json_t *ps_template_row(const char *id, const json_t *cfg, const json_t *
     json_object_set_new(o, "Mounts", json_string(""));
     json_object_set(o, "Networks", mode);
     json_object_set_new(o, "LocalVolumes", json_string("0"));
+    /* the fields a container may lack are there for every template */
+    if (!json_object_get(o, "Health"))
+        json_object_set_new(o, "Health", json_null());
+    if (!json_object_get(o, "Pid"))
+        json_object_set_new(o, "Pid", json_null());
     if (!json_object_get(o, "State"))
         json_object_set_new(o, "State", json_string("created"));
     strbuf_release(&status);

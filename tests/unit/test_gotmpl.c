@@ -10,7 +10,8 @@
 #include "tap.h"
 
 static const char *row_json =
-    "{\"ID\":\"abc\",\"Names\":\"web\",\"Env\":[\"A=1\",\"B=2\"],\"Labels\":{\"k\":\"v\",\"a\":\"b\"},"
+    "{\"ID\":\"abc\",\"Names\":\"web\",\"Env\":[\"A=1\",\"B=2\"],\"Labels\":{\"k\":\"v\",\"a\":"
+    "\"b\"},"
     "\"N\":3,\"F\":1.5,\"T\":true,\"Z\":null,\"Config\":{\"Env\":[\"X=y\"],\"User\":\"\"},"
     "\"Cmd\":[\"sh\",\"-c\",\"x\"],\"Mixed\":\"MiXed\"}";
 
@@ -65,6 +66,7 @@ static void fields(void)
     check("{{.names}}", 0, "<no value>");
     check("{{.names}}", GOTMPL_FOLD_CASE, "web");
     check("{{.config.env}}", GOTMPL_FOLD_CASE, "[X=y]");
+    check("{{.CONFIG.User}}|", GOTMPL_FOLD_CASE, "|");
     check_err("{{.Nope}}", GOTMPL_STRICT, "column 3: no field .Nope");
     check("{{.Config.Nope}}", GOTMPL_STRICT, "<no value>");
     check_err("{{.ID.X}}", 0, "column 3: .X: ID is not an object");
@@ -91,6 +93,7 @@ static void functions(void)
     check("{{index .Labels \"k\"}}", 0, "v");
     check("{{index .Labels \"missing\"}}|", 0, "|");
     check("{{index .Cmd 2}}", 0, "x");
+    check("{{.Labels \"k\"}}", 0, "v"); /* Docker's {{.Label "k"}} */
     check_err("{{index .Cmd 3}}", 0, "column 3: index 3 out of range");
     check_err("{{index .Names 0}}", 0, "column 3: index takes an object");
     check("{{.Mixed | upper}}", 0, "MIXED");
@@ -102,13 +105,36 @@ static void functions(void)
     check("{{7}}", 0, "7");
 }
 
+/* With GOTMPL_FOLD_CASE an exact key wins, and a path the exact key does not
+ * resolve is tried through the keys equal regardless of case. */
+static void fold_case(void)
+{
+    struct kiln_error *err = NULL;
+    json_t *v = json_loads(
+        "{\"Config\":{\"Env\":[\"D=1\"]},\"config\":{\"config\":{\"Env\":[\"O=1\"]}}}", 0, NULL);
+    const char *src[] = {"{{.Config.Env}}", "{{.config.config.Env}}", "{{.Config.Config.Env}}",
+                         "{{.CONFIG.ENV}}", "{{.Config.Nope}}"};
+    const char *want[] = {"[D=1]", "[O=1]", "[O=1]", "[D=1]", "<no value>"};
+    for (size_t i = 0; i < 5; i++) {
+        struct gotmpl *t = gotmpl_parse(src[i], GOTMPL_FOLD_CASE, &err);
+        struct strbuf sb = STRBUF_INIT;
+        strbuf_init(&sb);
+        gotmpl_exec(t, v, &sb, &err);
+        is_str(sb.buf, want[i], "fold case: %s", src[i]);
+        strbuf_release(&sb);
+        gotmpl_free(t);
+    }
+    json_decref(v);
+}
+
 static void escapes_and_trim(void)
 {
     check("{{.ID}}\\t{{.Names}}\\n", GOTMPL_ESCAPES, "abc\tweb\n");
     check("{{.ID}}\\t{{.Names}}", 0, "abc\\tweb");
     check("a\\x", GOTMPL_ESCAPES, "a\\x");
     check("a  {{- .ID -}}  b", 0, "aabcb");
-    check_err("a {{-.ID}}", 0, "column 5: unexpected character"); /* "{{-" trims before a space only */
+    check_err("a {{-.ID}}", 0,
+              "column 5: unexpected character"); /* "{{-" trims before a space only */
     check("{{/* a comment */}}x", 0, "x");
 }
 
@@ -130,15 +156,16 @@ static void refused(void)
     check_err("{{\"\\q\"}}", 0, "column 4: unknown escape");
     check_err("{{(json .ID)}}", 0, "column 3: parentheses are not supported");
     check_err("{{1.5}}", 0, "column 3: kiln's templates take whole numbers only");
-    check_err("x\\t{{.ID}}\\t{{bogus}}", GOTMPL_ESCAPES | GOTMPL_TABLE, "column 15: function \"bogus\"");
+    check_err("x\\t{{.ID}}\\t{{bogus}}", GOTMPL_ESCAPES | GOTMPL_TABLE,
+              "column 15: function \"bogus\"");
     check_err("table {{.ID}} {{if}}", GOTMPL_ESCAPES | GOTMPL_TABLE, "column 17: if");
 }
 
 static char *render(const char *src, const char *rows)
 {
     struct kiln_error *err = NULL;
-    static const struct gotmpl_header hdr[] = {{"ID", "CONTAINER ID"}, {"Names", "NAMES"},
-                                               {NULL, NULL}};
+    static const struct gotmpl_header hdr[] = {
+        {"ID", "CONTAINER ID"}, {"Names", "NAMES"}, {NULL, NULL}};
     struct gotmpl *t = gotmpl_parse(src, GOTMPL_ESCAPES | GOTMPL_TABLE, &err);
     struct strbuf sb = STRBUF_INIT;
     strbuf_init(&sb);
@@ -153,8 +180,9 @@ static char *render(const char *src, const char *rows)
 
 static void table(void)
 {
-    const char *rows = "[{\"ID\":\"abc\",\"Names\":\"web\",\"Image\":\"busybox\"},"
-                       "{\"ID\":\"0123456789ab\",\"Names\":\"a-much-longer-name\",\"Image\":\"x\"}]";
+    const char *rows =
+        "[{\"ID\":\"abc\",\"Names\":\"web\",\"Image\":\"busybox\"},"
+        "{\"ID\":\"0123456789ab\",\"Names\":\"a-much-longer-name\",\"Image\":\"x\"}]";
     char *s = render("table {{.ID}}\\t{{.Names}}\\t{{.Image}}", rows);
     is_str(s,
            "CONTAINER ID   NAMES                IMAGE\n"
@@ -202,6 +230,7 @@ int main(void)
 {
     fields();
     functions();
+    fold_case();
     escapes_and_trim();
     refused();
     table();
