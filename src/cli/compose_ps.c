@@ -120,7 +120,9 @@ static const struct cli_opt ps_opts[] = {
     {'q', "quiet", CLI_OPT_FLAG, &ps_quiet, NULL, "only the ids", NULL},
     {0, "services", CLI_OPT_FLAG, &ps_services, NULL, "only the services, one per line", NULL},
     {0, "format", CLI_OPT_STRING, &ps_format, "FORMAT",
-     "table (the default) or json: one object per line, as Docker Compose v2 prints", NULL},
+     "table (the default), json (one object per line, as Docker Compose v2 prints) or a Go "
+     "template over those fields ('{{.Name}} {{.Health}}', 'table {{.Name}}\\t{{.Status}}')",
+     NULL},
     {0, "status", CLI_OPT_LIST, &ps_status, "STATUS",
      "only containers in STATUS (repeatable; created, running, restarting, exited, ...); implies "
      "-a",
@@ -128,7 +130,7 @@ static const struct cli_opt ps_opts[] = {
     {0, "filter", CLI_OPT_LIST, &ps_filter, "KEY=VALUE",
      "status=STATUS as --status, service=SERVICE (repeatable)", NULL},
     {0, "no-trunc", CLI_OPT_FLAG, &ps_no_trunc, NULL,
-     "json: the whole ID and Command (else 12 and 20 characters, as Docker)", NULL},
+     "json, template: the whole ID and Command (else 12 and 20 characters, as Docker)", NULL},
     CLI_OPT_END,
 };
 const struct cli_spec ps_spec = {
@@ -139,9 +141,11 @@ const struct cli_spec ps_spec = {
             "ports. --format json prints one object per line as Docker Compose v2 does (Command,\n"
             "CreatedAt, ExitCode, Health, ID, Image, Labels, Name, Names, Ports, Project,\n"
             "Publishers [{URL, TargetPort, PublishedPort, Protocol}], RunningFor, Service,\n"
-            "State, Status); Health is the health check's status, \"\" without one.\n"
+            "State, Status); Health is the health check's status, \"\" without one. A Go\n"
+            "template reads the same fields (see docs/run.md, \"--format templates\").\n"
             "  kiln compose ps --services --status running\n"
-            "  kiln compose ps -a --format json | jq -r 'select(.ExitCode != 0) | .Name'\n",
+            "  kiln compose ps -a --format json | jq -r 'select(.ExitCode != 0) | .Name'\n"
+            "  kiln compose ps --format 'table {{.Name}}\\t{{.Health}}'\n",
     .opts = ps_opts,
     .max_args = -1,
 };

@@ -214,9 +214,8 @@ static int parse_cmd(struct parser *p, struct cmd *c, int piped)
             if (p->pos == before)
                 return fail_at(p, p->pos, "expected a space between arguments", NULL);
             c->args = xrealloc(c->args, (c->n_args + 1) * sizeof(*c->args));
-            if (parse_arg(p, &c->args[c->n_args]) < 0)
+            if (parse_arg(p, &c->args[c->n_args++]) < 0)
                 return -1;
-            c->n_args++;
         }
         size_t n = c->n_args + (piped ? 1 : 0);
         if (n < funcs[i].min || n > funcs[i].max) {
@@ -229,9 +228,9 @@ static int parse_cmd(struct parser *p, struct cmd *c, int piped)
     if (piped)
         return fail_at(p, c->col, "only a function can follow \"|\"", NULL);
     c->args = xcalloc(1, sizeof(*c->args));
+    c->n_args = 1; /* counted first: node_release frees what a failed parse left */
     if (parse_arg(p, &c->args[0]) < 0)
         return -1;
-    c->n_args = 1;
     size_t before = p->pos;
     skip_space(p);
     /* Docker's methods with an argument ({{.Label "k"}}): a field that is an
@@ -239,9 +238,9 @@ static int parse_cmd(struct parser *p, struct cmd *c, int piped)
     if (!at_action_end(p) && p->pos > before && c->args[0].kind == ARG_FIELD &&
         c->args[0].n_path > 0 && (p->src[p->pos] == '"' || p->src[p->pos] == '`')) {
         c->args = xrealloc(c->args, 2 * sizeof(*c->args));
+        c->n_args = 2;
         if (parse_arg(p, &c->args[1]) < 0)
             return -1;
-        c->n_args = 2;
         c->fn = FN_INDEX;
         skip_space(p);
     }
@@ -513,12 +512,18 @@ static char *header_of(const struct gotmpl_header *h, const char *field)
     return s;
 }
 
+/* A string value, bytes as they are (a template may hold any). */
+static json_t *str_value(const char *s)
+{
+    return json_stringn_nocheck(s, strlen(s));
+}
+
 /* An argument's value: a new reference (NULL: no value). */
 static int eval_arg(const struct exec *x, const struct arg *a, const json_t *dot, json_t **out)
 {
     *out = NULL;
     if (a->kind == ARG_STRING) {
-        *out = json_string(a->str);
+        *out = str_value(a->str);
         return 0;
     }
     if (a->kind == ARG_INT) {
@@ -527,10 +532,10 @@ static int eval_arg(const struct exec *x, const struct arg *a, const json_t *dot
     }
     if (x->headers) {
         if (a->n_path == 0) {
-            *out = json_string("");
+            *out = str_value("");
         } else {
             char *h = header_of(x->headers, a->path[0]);
-            *out = json_string(h);
+            *out = str_value(h);
             free(h);
         }
         return 0;
@@ -576,9 +581,9 @@ static json_t *call(const struct exec *x, const struct cmd *c, json_t **argv, si
     switch (c->fn) {
     case FN_JSON: {
         if (argv[0] == NULL)
-            return json_string("null");
+            return str_value("null");
         char *s = json_dumps(argv[0], JSON_COMPACT | JSON_ENCODE_ANY);
-        json_t *r = json_string(s ? s : "null");
+        json_t *r = str_value(s ? s : "null");
         free(s);
         return r;
     }
@@ -588,7 +593,7 @@ static json_t *call(const struct exec *x, const struct cmd *c, json_t **argv, si
         for (char *p = s; *p; p++)
             *p =
                 (char)(c->fn == FN_UPPER ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
-        json_t *r = json_string(s);
+        json_t *r = str_value(s);
         free(s);
         return r;
     }
@@ -609,16 +614,16 @@ static json_t *call(const struct exec *x, const struct cmd *c, json_t **argv, si
             gotmpl_print_value(argv[0], &sb);
         }
         free(sep);
-        json_t *r = json_string(sb.buf);
+        json_t *r = str_value(sb.buf);
         strbuf_release(&sb);
         return r;
     }
     case FN_INDEX: {
         if (x->headers)
-            return argv[0] ? json_incref(argv[0]) : json_string("");
+            return argv[0] ? json_incref(argv[0]) : str_value("");
         if (json_is_object(argv[0]) && json_is_string(argv[1])) {
             json_t *v = json_object_get(argv[0], json_string_value(argv[1]));
-            return json_incref(v ? v : json_string("")); /* Go: the zero value */
+            return v ? json_incref(v) : str_value(""); /* Go: the zero value */
         }
         if (json_is_array(argv[0]) && json_is_integer(argv[1])) {
             json_int_t i = json_integer_value(argv[1]);
@@ -631,7 +636,7 @@ static json_t *call(const struct exec *x, const struct cmd *c, json_t **argv, si
             return json_incref(json_array_get(argv[0], (size_t)i));
         }
         if (argv[0] == NULL || json_is_null(argv[0]))
-            return json_string("");
+            return str_value("");
         kiln_error_set(x->err, KILN_E_USAGE,
                        "--format: column %zu: index takes an object and a string key, or an array "
                        "and a number",

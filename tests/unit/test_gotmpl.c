@@ -91,7 +91,8 @@ static void functions(void)
     check("{{join .Nope \",\"}}", 0, "");
     check("{{upper .Mixed}} {{lower .Mixed}}", 0, "MIXED mixed");
     check("{{index .Labels \"k\"}}", 0, "v");
-    check("{{index .Labels \"missing\"}}|", 0, "|");
+    check("{{index .Labels \"missing\"}}|", 0, "|"); /* and nothing leaked (ASan) */
+    check("{{upper \"\xff\"}}", 0, "\xff");          /* bytes as they are, not UTF-8 checked */
     check("{{index .Cmd 2}}", 0, "x");
     check("{{.Labels \"k\"}}", 0, "v"); /* Docker's {{.Label "k"}} */
     check_err("{{index .Cmd 3}}", 0, "column 3: index 3 out of range");
@@ -155,6 +156,8 @@ static void refused(void)
     check_err("{{.A.}}", 0, "column 5: a field name must follow");
     check_err("{{\"\\q\"}}", 0, "column 4: unknown escape");
     check_err("{{(json .ID)}}", 0, "column 3: parentheses are not supported");
+    check_err("{{json .A.}}", 0, "column 10: a field name must follow"); /* freed (ASan) */
+    check_err("{{.B \"x\" .}}", 0, "column 10: unexpected text");
     check_err("{{1.5}}", 0, "column 3: kiln's templates take whole numbers only");
     check_err("x\\t{{.ID}}\\t{{bogus}}", GOTMPL_ESCAPES | GOTMPL_TABLE,
               "column 15: function \"bogus\"");
