@@ -480,14 +480,18 @@ struct exec {
 /* Follows path[i..] from v: an exact key first; with GOTMPL_FOLD_CASE, when
  * that leads nowhere, each key equal regardless of case in turn (the first
  * that resolves the whole path wins). NULL: no value. */
-static const json_t *resolve(const struct exec *x, const json_t *v, char *const *path, size_t n)
+static const json_t *resolve(const struct exec *x, const json_t *v, char *const *path, size_t n,
+                             size_t *budget)
 {
     if (n == 0 || v == NULL)
         return v;
+    if (*budget == 0) /* keys differing only in case at every level: no blow-up */
+        return NULL;
+    --*budget;
     if (!json_is_object(v))
         return NULL;
     const json_t *exact = json_object_get(v, path[0]);
-    const json_t *r = exact ? resolve(x, exact, path + 1, n - 1) : NULL;
+    const json_t *r = exact ? resolve(x, exact, path + 1, n - 1, budget) : NULL;
     if (r != NULL || !(x->t->flags & GOTMPL_FOLD_CASE))
         return r;
     const char *k;
@@ -495,7 +499,7 @@ static const json_t *resolve(const struct exec *x, const json_t *v, char *const 
     json_object_foreach((json_t *)v, k, child)
     {
         if (child != exact && strcasecmp(k, path[0]) == 0 &&
-            (r = resolve(x, child, path + 1, n - 1)) != NULL)
+            (r = resolve(x, child, path + 1, n - 1, budget)) != NULL)
             return r;
     }
     return NULL;
@@ -547,11 +551,13 @@ static int eval_arg(const struct exec *x, const struct arg *a, const json_t *dot
                               "--format: column %zu: no field .%s (kiln --format json shows "
                               "the fields)",
                               a->col + 1, a->path[0]);
-    const json_t *found = resolve(x, dot, a->path, a->n_path);
+    size_t budget = 10000;
+    const json_t *found = resolve(x, dot, a->path, a->n_path, &budget);
     /* no value: one that is not an object on the way is Go's "can't evaluate
      * field" */
     for (size_t i = 0; found == NULL && i + 1 < a->n_path && v != NULL; i++) {
-        const json_t *next = resolve(x, v, a->path + i, 1);
+        budget = 10000;
+        const json_t *next = resolve(x, v, a->path + i, 1, &budget);
         if (next != NULL && !json_is_object(next) && !json_is_null(next))
             return kiln_error_set(x->err, KILN_E_USAGE,
                                   "--format: column %zu: .%s: %s is not an object", a->col + 1,

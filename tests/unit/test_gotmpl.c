@@ -126,6 +126,30 @@ static void fold_case(void)
         gotmpl_free(t);
     }
     json_decref(v);
+    /* 30 levels of {"a": X, "A": X}: a path that fails at the end does not
+     * try its 2^30 spellings */
+    json_t *deep = json_object();
+    for (int i = 0; i < 30; i++) {
+        json_t *o = json_object();
+        json_object_set(o, "a", deep);
+        json_object_set_new(o, "A", deep);
+        deep = o;
+    }
+    struct strbuf p = STRBUF_INIT;
+    strbuf_init(&p);
+    strbuf_adds(&p, "{{");
+    for (int i = 0; i < 30; i++)
+        strbuf_adds(&p, ".a");
+    strbuf_adds(&p, ".nope}}");
+    struct gotmpl *t = gotmpl_parse(p.buf, GOTMPL_FOLD_CASE, &err);
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_init(&sb);
+    gotmpl_exec(t, deep, &sb, &err);
+    is_str(sb.buf, "<no value>", "fold case: the search is bounded");
+    strbuf_release(&sb);
+    strbuf_release(&p);
+    gotmpl_free(t);
+    json_decref(deep);
 }
 
 static void escapes_and_trim(void)
