@@ -161,9 +161,9 @@ static json_t *describe_container(const char *root, const char *what)
     }
     json_t *net = json_object();
     json_t *mode = json_object_get(cfg, "NetworkMode");
-    json_object_set(net, "NetworkMode", mode ? mode : json_string("host"));
+    json_object_set_new(net, "NetworkMode", mode ? json_incref(mode) : json_string("host"));
     json_t *ports = json_object_get(cfg, "Ports");
-    json_object_set(net, "Ports", ports ? ports : json_array());
+    json_object_set_new(net, "Ports", ports ? json_incref(ports) : json_array());
     json_t *pod = json_object_get(cfg, "Pod");
     if (pod)
         json_object_set(net, "Pod", pod);

@@ -74,11 +74,11 @@ static json_t *ps_json(const char *id, const json_t *cfg, const json_t *st, cons
         json_pack("{s:s,s:O,s:O,s:O,s:O,s:s}", "Id", id, "Names", json_object_get(cfg, "Name"),
                   "Image", json_object_get(cfg, "Image"), "Command", json_object_get(cfg, "Cmd"),
                   "State", json_object_get(st, "Status"), "Ports", ports);
-    json_object_set(o, "NetworkMode", mode ? mode : json_string("host"));
+    json_object_set_new(o, "NetworkMode", mode ? json_incref(mode) : json_string("host"));
     json_t *pj = json_object_get(cfg, "Ports");
-    json_object_set(o, "PublishedPorts", pj ? pj : json_array());
-    json_object_set(o, "Pod",
-                    json_object_get(cfg, "Pod") ? json_object_get(cfg, "Pod") : json_string(""));
+    json_object_set_new(o, "PublishedPorts", pj ? json_incref(pj) : json_array());
+    json_t *pod = json_object_get(cfg, "Pod");
+    json_object_set_new(o, "Pod", pod ? json_incref(pod) : json_string(""));
     json_object_set_new(o, "Created", json_integer(json_get_int(cfg, "Created", 0)));
     if (json_object_get(st, "Pid"))
         json_object_set(o, "Pid", json_object_get(st, "Pid"));
