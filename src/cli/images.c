@@ -234,10 +234,10 @@ static const struct cli_spec images_spec = {
             "first. A multi-platform image (an index) is one row; PLATFORMS lists its images'\n"
             "platforms, IMAGE ID is this machine's image (or <missing>).\n"
             "SIZE counts the image's blobs in the store (manifest, config, layers).\n"
-            "A template (Go's text/template: fields, json, join, upper, lower, index, and\n"
-            "Docker's \\t, \\n and table prefix) reads the json fields and Docker's\n"
-            "placeholders: .ID .Repository .Tag .Digest .CreatedSince .CreatedAt .Size\n"
-            ".VirtualSize .Platforms; see docs/run.md.\n",
+            "A template (Go's text/template: fields, json, join, upper, lower, index, if,\n"
+            "range, with; Docker's \\t, \\n and table prefix) reads the json fields and\n"
+            "Docker's placeholders: .ID .Repository .Tag .Digest .CreatedSince .CreatedAt\n"
+            ".Size .VirtualSize .Platforms; see docs/run.md.\n",
     .opts = images_opts,
     .max_args = 1,
 };

@@ -246,8 +246,8 @@ static const struct cli_spec inspect_spec = {
             "on an index (a multi-platform image): also index, indexDigest and platforms;\n"
             "the image described is this machine's, or --platform's.\n"
             "A --format template (Go's text/template: fields, json, join, upper, lower,\n"
-            "index) also reads an image's Config as Docker's (the config's config:\n"
-            "'{{.Config.Env}}'); see docs/run.md.\n",
+            "index, if, range, with) also reads an image's Config as Docker's (the\n"
+            "config's config: '{{.Config.Env}}'); see docs/run.md.\n",
     .opts = inspect_opts,
     .min_args = 1,
     .max_args = -1,

@@ -159,10 +159,10 @@ static const struct cli_spec ps_spec = {
             "short ids only; --format json one object per container (Id, Names, Image,\n"
             "Command, State, Ports, PublishedPorts, NetworkMode, Pod, Created, Pid, and\n"
             "Health with Status, FailingStreak and Log for one with a health check).\n"
-            "A template (Go's text/template: fields, json, join, upper, lower, index, and\n"
-            "Docker's \\t, \\n and table prefix) reads those and Docker's placeholders: .ID\n"
-            ".Image .Command .CreatedAt .RunningFor .Ports .State .Status .Size .Names\n"
-            ".Labels .Label \"KEY\" .Mounts .Networks; see docs/run.md.\n"
+            "A template (Go's text/template: fields, json, join, upper, lower, index, if,\n"
+            "range, with; Docker's \\t, \\n and table prefix) reads those and Docker's\n"
+            "placeholders: .ID .Image .Command .CreatedAt .RunningFor .Ports .State .Status\n"
+            ".Size .Names .Labels .Label \"KEY\" .Mounts .Networks; see docs/run.md.\n"
             "  kiln ps -a --format 'table {{.Names}}\\t{{.Status}}'\n",
     .opts = ps_opts,
     .max_args = 0,

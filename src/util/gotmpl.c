@@ -33,15 +33,31 @@ struct cmd {
     size_t col;
 };
 
-struct node {
-    char *text; /* literal text, or NULL for an action */
-    struct cmd *cmds;
-    size_t n_cmds;
+struct node;
+
+struct list {
+    struct node *nodes;
+    size_t n;
 };
 
+enum node_kind { N_TEXT, N_ACTION, N_IF, N_RANGE, N_WITH };
+
+/* Text, an action (its pipeline printed), or {{if}}, {{range}} or {{with}}
+ * over a pipeline with its body and {{else}} branch. */
+struct node {
+    enum node_kind kind;
+    char *text; /* N_TEXT */
+    struct cmd *cmds;
+    size_t n_cmds;
+    struct list body, alt;
+    size_t col;
+};
+
+/* Nesting deeper than this is refused (the executor recurses). */
+#define MAX_DEPTH 64
+
 struct gotmpl {
-    struct node *nodes;
-    size_t n_nodes;
+    struct list root;
     unsigned flags;
     int table;
 };
@@ -193,9 +209,10 @@ static int parse_cmd(struct parser *p, struct cmd *c, int piped)
         for (i = 0; i < sizeof(keywords) / sizeof(*keywords); i++)
             if (strlen(keywords[i]) == len && strncmp(keywords[i], p->src + s, len) == 0) {
                 cleanup_free char *k = xstrndup(p->src + s, len);
-                return fail_at(p, s, k,
-                               "is not supported by kiln's --format (fields, json, join, "
-                               "upper, lower and index are)");
+                return fail_at(
+                    p, s, k,
+                    "is not supported by kiln's --format (fields, if, range, with, json, join, "
+                    "upper, lower and index are)");
             }
         for (i = 0; i < sizeof(funcs) / sizeof(*funcs); i++)
             if (strlen(funcs[i].name) == len && strncmp(funcs[i].name, p->src + s, len) == 0)
@@ -252,8 +269,12 @@ static int parse_cmd(struct parser *p, struct cmd *c, int piped)
     return 0;
 }
 
+static void list_release(struct list *l);
+
 static void node_release(struct node *n)
 {
+    list_release(&n->body);
+    list_release(&n->alt);
     free(n->text);
     for (size_t i = 0; i < n->n_cmds; i++) {
         for (size_t j = 0; j < n->cmds[i].n_args; j++)
@@ -263,14 +284,73 @@ static void node_release(struct node *n)
     free(n->cmds);
 }
 
-/* The pipeline between "{{" and "}}" (p->end is at the "}}" or "-}}"). */
+static void list_release(struct list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        node_release(&l->nodes[i]);
+    free(l->nodes);
+    l->nodes = NULL;
+    l->n = 0;
+}
+
+enum { ACT_PIPELINE, ACT_COMMENT, ACT_OPEN, ACT_ELSE, ACT_END };
+
+/* The keyword the action starts with (if, range, with, else, end), moving
+ * past it; 0 for none. */
+static int control_keyword(struct parser *p, struct node *n)
+{
+    static const struct {
+        const char *word;
+        int act;
+        enum node_kind kind;
+    } words[] = {{"if", ACT_OPEN, N_IF},
+                 {"range", ACT_OPEN, N_RANGE},
+                 {"with", ACT_OPEN, N_WITH},
+                 {"else", ACT_ELSE, N_TEXT},
+                 {"end", ACT_END, N_TEXT}};
+    size_t len = 0;
+    while (p->pos + len < p->end && is_ident(p->src[p->pos + len]))
+        len++;
+    for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
+        if (strlen(words[i].word) == len && strncmp(words[i].word, p->src + p->pos, len) == 0) {
+            n->kind = words[i].kind;
+            n->col = p->pos;
+            p->pos += len;
+            return words[i].act;
+        }
+    return 0;
+}
+
+/* The action between "{{" and "}}" (p->end is at the "}}" or "-}}"): a
+ * pipeline, a comment, or if/range/with PIPELINE, else, end. */
 static int parse_action(struct parser *p, struct node *n)
 {
     skip_space(p);
     if (p->pos + 1 < p->end && p->src[p->pos] == '/' && p->src[p->pos + 1] == '*') {
         if (p->end < p->pos + 4 || strncmp(p->src + p->end - 2, "*/", 2) != 0)
             return fail_at(p, p->pos, "unterminated comment", NULL);
-        return 1; /* a comment: no node */
+        return ACT_COMMENT; /* a comment: no node */
+    }
+    n->kind = N_ACTION;
+    size_t at = p->pos;
+    int act = control_keyword(p, n);
+    if (act == ACT_ELSE || act == ACT_END) {
+        skip_space(p);
+        if (p->pos < p->end)
+            return fail_at(p, p->pos,
+                           act == ACT_ELSE ? "else takes nothing (no \"else if\": nest an if)"
+                                           : "end takes nothing",
+                           NULL);
+        return act;
+    }
+    if (act == ACT_OPEN) {
+        size_t before = p->pos;
+        skip_space(p);
+        if (p->pos == before || p->pos >= p->end)
+            return fail_at(p, at, "missing the value after",
+                           n->kind == N_IF      ? "if"
+                           : n->kind == N_RANGE ? "range"
+                                                : "with");
     }
     do {
         if (n->n_cmds > 0)
@@ -280,20 +360,22 @@ static int parse_action(struct parser *p, struct node *n)
         if (parse_cmd(p, &n->cmds[n->n_cmds - 1], n->n_cmds > 1) < 0)
             return -1;
     } while (p->pos < p->end && p->src[p->pos] == '|');
-    return 0;
+    return act ? act : ACT_PIPELINE;
 }
 
-static void add_node(struct gotmpl *t, struct node *n)
+/* Appends *n to l (taking what it holds); the node's new place. */
+static struct node *add_node(struct list *l, struct node *n)
 {
-    t->nodes = xrealloc(t->nodes, (t->n_nodes + 1) * sizeof(*t->nodes));
-    t->nodes[t->n_nodes++] = *n;
+    l->nodes = xrealloc(l->nodes, (l->n + 1) * sizeof(*l->nodes));
+    l->nodes[l->n] = *n;
     memset(n, 0, sizeof(*n));
+    return &l->nodes[l->n++];
 }
 
 /* Literal text [s, e), with Docker's \t and \n; trimmed at its end when the
  * next action starts with "{{- ". */
-static void add_text(struct gotmpl *t, const char *s, const char *e, int trim_left_of_next,
-                     int trim_right_of_prev)
+static void add_text(const struct gotmpl *t, struct list *l, const char *s, const char *e,
+                     int trim_left_of_next, int trim_right_of_prev)
 {
     if (trim_right_of_prev)
         while (s < e && isspace((unsigned char)*s))
@@ -314,8 +396,8 @@ static void add_text(struct gotmpl *t, const char *s, const char *e, int trim_le
             strbuf_addc(&sb, *c);
         }
     }
-    struct node n = {.text = strbuf_detach(&sb)};
-    add_node(t, &n);
+    struct node n = {.kind = N_TEXT, .text = strbuf_detach(&sb)};
+    add_node(l, &n);
 }
 
 struct gotmpl *gotmpl_parse(const char *src, unsigned flags, struct kiln_error **err)
@@ -336,12 +418,20 @@ struct gotmpl *gotmpl_parse(const char *src, unsigned flags, struct kiln_error *
     struct parser p = {.src = src, .err = err};
     size_t at = start;
     int trim_prev = 0;
+    /* the open if/range/with nodes, innermost last, and whether in their else */
+    struct node *open_ctl[MAX_DEPTH];
+    int in_alt[MAX_DEPTH];
+    size_t depth = 0;
+#define CURRENT                                                                                    \
+    (depth == 0          ? &t->root                                                                \
+     : in_alt[depth - 1] ? &open_ctl[depth - 1]->alt                                               \
+                         : &open_ctl[depth - 1]->body)
     while (at < len) {
         const char *open = strstr(src + at, "{{");
         size_t o = open && (size_t)(open - src) + 2 <= len ? (size_t)(open - src) : len;
         int trim_left = o < len && o + 3 < len && src[o + 2] == '-' &&
                         (src[o + 3] == ' ' || src[o + 3] == '\t' || src[o + 3] == '\n');
-        add_text(t, src + at, src + o, trim_left, trim_prev);
+        add_text(t, CURRENT, src + at, src + o, trim_left, trim_prev);
         if (o >= len)
             break;
         size_t body = o + 2 + (trim_left ? 2 : 0);
@@ -372,19 +462,43 @@ struct gotmpl *gotmpl_parse(const char *src, unsigned flags, struct kiln_error *
         p.end = trim_prev ? e - 2 : e;
         struct node n = {0};
         int r = parse_action(&p, &n);
-        if (r == 0) {
+        if (r == ACT_PIPELINE || r == ACT_OPEN) {
             skip_space(&p);
             if (p.pos < p.end)
                 r = fail_at(&p, p.pos, "unexpected text in the action", NULL);
         }
+        if ((r == ACT_ELSE || r == ACT_END) && depth == 0)
+            r = fail_at(&p, n.col,
+                        r == ACT_ELSE ? "else without if, range or with"
+                                      : "end without if, range or with",
+                        NULL);
+        else if (r == ACT_ELSE && in_alt[depth - 1])
+            r = fail_at(&p, n.col, "a second else", NULL);
+        else if (r == ACT_OPEN && depth == MAX_DEPTH)
+            r = fail_at(&p, n.col, "if, range and with nested too deep", NULL);
         if (r < 0) {
             node_release(&n);
             gotmpl_free(t);
             return NULL;
         }
-        if (r == 0)
-            add_node(t, &n);
+        if (r == ACT_PIPELINE) {
+            add_node(CURRENT, &n);
+        } else if (r == ACT_OPEN) {
+            struct node *ctl = add_node(CURRENT, &n);
+            open_ctl[depth] = ctl;
+            in_alt[depth++] = 0;
+        } else if (r == ACT_ELSE) {
+            in_alt[depth - 1] = 1;
+        } else if (r == ACT_END) {
+            depth--;
+        }
         at = e + 2;
+    }
+#undef CURRENT
+    if (depth > 0) {
+        fail_at(&p, open_ctl[depth - 1]->col, "missing {{end}} for this", NULL);
+        gotmpl_free(t);
+        return NULL;
     }
     return t;
 }
@@ -393,9 +507,7 @@ void gotmpl_free(struct gotmpl *t)
 {
     if (t == NULL)
         return;
-    for (size_t i = 0; i < t->n_nodes; i++)
-        node_release(&t->nodes[i]);
-    free(t->nodes);
+    list_release(&t->root);
     free(t);
 }
 
@@ -656,9 +768,10 @@ static json_t *call(const struct exec *x, const struct cmd *c, json_t **argv, si
     return argv[0] ? json_incref(argv[0]) : NULL;
 }
 
-/* One action: each command's value is the next one's last argument. */
-static int exec_action(const struct exec *x, const struct node *n, const json_t *dot,
-                       struct strbuf *out)
+/* A pipeline's value (a new reference, NULL: no value): each command's
+ * value is the next one's last argument. */
+static int eval_pipeline(const struct exec *x, const struct node *n, const json_t *dot,
+                         json_t **out)
 {
     json_t *prev = NULL;
     int have_prev = 0;
@@ -686,23 +799,113 @@ static int exec_action(const struct exec *x, const struct node *n, const json_t 
         prev = v;
         have_prev = 1;
     }
-    char *s = text_of(prev);
-    strbuf_adds(out, s);
-    free(s);
-    json_decref(prev);
+    *out = prev;
+    return 0;
+}
+
+/* Go's truth: false, 0, null, no value and empty strings, arrays and
+ * objects are false. */
+static int truth(const json_t *v)
+{
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_STRING:
+        return json_string_length(v) > 0;
+    case JSON_INTEGER:
+        return json_integer_value(v) != 0;
+    case JSON_REAL:
+        return json_real_value(v) != 0;
+    case JSON_TRUE:
+        return 1;
+    case JSON_ARRAY:
+        return json_array_size(v) > 0;
+    case JSON_OBJECT:
+        return json_object_size(v) > 0;
+    default:
+        return 0;
+    }
+}
+
+static int run_list(const struct exec *x, const struct list *l, const json_t *dot,
+                    struct strbuf *out);
+
+/* {{range}}: the body once per element (an object's values in key order),
+ * dot the element; the else branch when there are none. */
+static int run_range(const struct exec *x, const struct node *n, const json_t *v, const json_t *dot,
+                     struct strbuf *out)
+{
+    if (x->headers) /* a table's header: the body once */
+        return run_list(x, &n->body, dot, out);
+    if (v != NULL && !json_is_null(v) && !json_is_array(v) && !json_is_object(v))
+        return kiln_error_set(x->err, KILN_E_USAGE,
+                              "--format: column %zu: range over a value that is not a list or "
+                              "an object",
+                              n->col + 1);
+    size_t count = json_is_array(v)    ? json_array_size(v)
+                   : json_is_object(v) ? json_object_size(v)
+                                       : 0;
+    if (count == 0)
+        return run_list(x, &n->alt, dot, out);
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach((json_t *)v, i, e)
+        {
+            if (run_list(x, &n->body, e, out) < 0)
+                return -1;
+        }
+        return 0;
+    }
+    const char **keys = xcalloc(count + 1, sizeof(*keys));
+    size_t k = 0;
+    const char *key;
+    json_t *e;
+    json_object_foreach((json_t *)v, key, e) keys[k++] = key;
+    qsort(keys, k, sizeof(*keys), by_key);
+    int rc = 0;
+    for (size_t i = 0; i < k && rc == 0; i++)
+        rc = run_list(x, &n->body, json_object_get(v, keys[i]), out);
+    free(keys);
+    return rc;
+}
+
+static int run_node(const struct exec *x, const struct node *n, const json_t *dot,
+                    struct strbuf *out)
+{
+    if (n->kind == N_TEXT) {
+        strbuf_adds(out, n->text);
+        return 0;
+    }
+    json_t *v = NULL;
+    if (eval_pipeline(x, n, dot, &v) < 0)
+        return -1;
+    int rc = 0;
+    if (n->kind == N_ACTION) {
+        char *s = text_of(v);
+        strbuf_adds(out, s);
+        free(s);
+    } else if (n->kind == N_RANGE) {
+        rc = run_range(x, n, v, dot, out);
+    } else if (truth(v)) {
+        rc = run_list(x, &n->body, n->kind == N_WITH && !x->headers ? v : dot, out);
+    } else {
+        rc = run_list(x, &n->alt, dot, out);
+    }
+    json_decref(v);
+    return rc;
+}
+
+static int run_list(const struct exec *x, const struct list *l, const json_t *dot,
+                    struct strbuf *out)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (run_node(x, &l->nodes[i], dot, out) < 0)
+            return -1;
     return 0;
 }
 
 static int run(const struct exec *x, const json_t *dot, struct strbuf *out)
 {
-    for (size_t i = 0; i < x->t->n_nodes; i++) {
-        const struct node *n = &x->t->nodes[i];
-        if (n->text)
-            strbuf_adds(out, n->text);
-        else if (exec_action(x, n, dot, out) < 0)
-            return -1;
-    }
-    return 0;
+    return run_list(x, &x->t->root, dot, out);
 }
 
 int gotmpl_exec(const struct gotmpl *t, const json_t *dot, struct strbuf *out,

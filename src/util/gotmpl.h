@@ -1,10 +1,11 @@
 /* A subset of Go's text/template, as Docker's and podman's --format take it:
  * literal text, {{.Field}} and {{.A.B}} paths, {{.}}, the functions json,
  * join, upper, lower and index, pipelines ({{.X | upper}}), string and
- * integer literals, {{- and -}} trimming, and Docker's "table " prefix (a
- * header line, columns aligned as Go's tabwriter with Docker's settings).
- * Anything else (range, if, with, variables, other functions) is refused at
- * parse time with the column it starts at. Values are jansson trees: one
+ * integer literals, {{- and -}} trimming, comments, {{if}}, {{range}} and
+ * {{with}} with {{else}} and {{end}}, and Docker's "table " prefix (a header
+ * line, columns aligned as Go's tabwriter with Docker's settings). Anything
+ * else (else if, variables, define/template/block, other functions) is
+ * refused at parse time with the column it starts at. Values are jansson trees: one
  * object per row, the same a command prints for --format json. */
 #ifndef KILN_UTIL_GOTMPL_H
 #define KILN_UTIL_GOTMPL_H

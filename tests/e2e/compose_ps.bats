@@ -69,7 +69,7 @@ EOF
     [ "$(kiln compose ps --no-trunc --format '{{.ID}}' web)" = "$id" ]
     run kiln compose ps --format '{{.Name}} {{else}}'
     [ "$status" -eq 2 ]
-    [[ "$output" == *'--format: column 13: else is not supported'* ]]
+    [[ "$output" == *'--format: column 13: else without if, range or with'* ]]
     kiln compose down
     # no containers: no lines
     run kiln compose ps --format json -a

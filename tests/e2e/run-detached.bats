@@ -80,9 +80,16 @@ is_healthy() { kiln ps | grep -q '(healthy)'; }
     [[ "${lines[0]}" == "CONTAINER ID  "* ]]
     [ "$(kiln ps -q --format '{{.Names}}')" = "${id:0:12}" ]
     # errors: usage (2), naming the column
-    run kiln ps --format '{{.Names}} {{range .Ports}}{{end}}'
+    # if and range
+    run kiln ps -a --format '{{.Names}}{{if .Health}} {{.Health.Status}}{{else}} -{{end}}'
+    [[ "$output" == *'web healthy'* && "$output" == *'once -'* ]]
+    [ "$(kiln ps --format '{{range .PublishedPorts}}x{{else}}none{{end}}')" = none ]
+    run kiln ps --format '{{.Names}} {{printf "%s" .ID}}'
     [ "$status" -eq 2 ]
-    [[ "$output" == *'--format: column 14: range is not supported'* ]]
+    [[ "$output" == *'--format: column 14: function "printf" is not supported'* ]]
+    run kiln ps --format '{{range .Names}}{{end}}'
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'--format: column 3: range over a value that is not a list'* ]]
     run kiln ps --format '{{.Nmes}}'
     [ "$status" -eq 2 ]
     [[ "$output" == *'--format: column 3: no field .Nmes'* ]]

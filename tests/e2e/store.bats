@@ -84,9 +84,11 @@ blob_count() {
     [ "${lines[0]}" = "REPOSITORY   TAG       IMAGE ID       CREATED" ]
     [[ "${lines[1]}" =~ ^team/app\ {5}1\.2\ {7}[0-9a-f]{12}\ {3}[0-9]+\ years?\ ago$ ]]
     [[ "${lines[2]}" =~ ^busybox\ {6}latest\ {4}[0-9a-f]{12}\ {3} ]]
-    run kiln images --format '{{.Repository}} {{if .Tag}}x{{end}}'
+    [ "$(kiln images --format '{{if eq}}' 2>&1 | head -1)" = 'kiln images: --format: column 6: function "eq" is not supported; kiln knows json, join, upper, lower and index' ]
+    [ "$(kiln images --format '{{.Repository}}{{range .platforms}} {{.}}{{end}}{{if .id}} +{{end}}' busybox)" = 'busybox linux/amd64 +' ]
+    run kiln images --format '{{.Repository}} {{with .Tag}}x{{end'
     [ "$status" -eq 2 ]
-    [[ "${lines[0]}" == "kiln images: --format: column 19: if is not supported"* ]]
+    [[ "${lines[0]}" == "kiln images: --format: column 31: unclosed action"* ]]
     run kiln images --format '{{.repo}}'
     [ "$status" -eq 2 ]
     [[ "${lines[0]}" == *"column 3: no field .repo"* ]]
@@ -171,6 +173,7 @@ quay.io/org/thing:latest" ]
     [ "$(kiln inspect -f '{{.Id}} {{.RepoTags}} {{.Os}}/{{.Architecture}}' busybox)" = "$id [busybox:latest other:1] linux/amd64" ]
     [ "$(kiln inspect -f '{{join .repoTags ", "}}\t{{upper .os}}' busybox)" = 'busybox:latest, other:1\tLINUX' ]
     [ "$(kiln inspect -f '{{json .Config.Cmd}} {{index .Config.Cmd 0}}' busybox)" = '["sh"] sh' ]
+    [ "$(kiln inspect -f '{{range .Config.Env}}{{.}};{{end}}{{with .Config.User}}{{.}}{{else}}root{{end}}' busybox)" = 'PATH=/usr/bin:/bin;root' ]
     run kiln inspect -f '{{.Id}} {{template "x"}}' busybox
     [ "$status" -eq 2 ]
     [[ "$output" == *'--format: column 11: template is not supported'* ]]

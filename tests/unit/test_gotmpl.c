@@ -152,6 +152,32 @@ static void fold_case(void)
     json_decref(deep);
 }
 
+/* if, range, with, else, end: Go's truth, dot inside range and with. */
+static void control(void)
+{
+    check("{{if .T}}y{{end}}", 0, "y");
+    check("{{if .Z}}y{{else}}n{{end}}", 0, "n");
+    check("{{if .Nope}}y{{else}}n{{end}}", 0, "n");
+    check("{{if .Config.User}}y{{else}}empty{{end}}", 0, "empty");
+    check("{{if .Env}}{{len}}{{end}}", 0,
+          "ERR: --format: column 14: function \"len\" is not "
+          "supported; kiln knows json, join, upper, lower and index");
+    check("{{range .Env}}[{{.}}]{{end}}", 0, "[A=1][B=2]");
+    check("{{range .Labels}}{{.}};{{end}}", 0, "b;v;");
+    check("{{range .Nope}}x{{else}}none{{end}}", 0, "none");
+    check("{{range .Config.Env}}{{upper .}}{{end}}", 0, "X=Y");
+    check("{{with .Config}}{{.Env}}{{end}}", 0, "[X=y]");
+    check("{{with .Nope}}x{{else}}{{.ID}}{{end}}", 0, "abc");
+    check("{{range .Env}}{{if .}}<{{.}}>{{end}}{{end}}", 0, "<A=1><B=2>");
+    check("{{- range .Cmd }} {{ . }}{{- end }}", 0, " sh -c x");
+    struct strbuf deep = STRBUF_INIT;
+    strbuf_init(&deep);
+    for (int i = 0; i < 65; i++)
+        strbuf_adds(&deep, "{{if .T}}");
+    check_err(deep.buf, 0, "nested too deep");
+    strbuf_release(&deep);
+}
+
 static void escapes_and_trim(void)
 {
     check("{{.ID}}\\t{{.Names}}\\n", GOTMPL_ESCAPES, "abc\tweb\n");
@@ -166,8 +192,14 @@ static void escapes_and_trim(void)
 static void refused(void)
 {
     check_err("{{.ID", 0, "column 1: unclosed action");
-    check_err("ab{{range .Env}}{{.}}{{end}}", 0, "column 5: range is not supported");
-    check_err("{{if .T}}y{{end}}", 0, "column 3: if is not supported");
+    check_err("ab{{range .Env}}{{.}}", 0, "column 5: missing {{end}} for this");
+    check_err("{{if .T}}y{{else}}n{{else}}m{{end}}", 0, "column 22: a second else");
+    check_err("{{if .T}}y{{else if .F}}n{{end}}", 0, "column 18: else takes nothing");
+    check_err("x{{end}}", 0, "column 4: end without if");
+    check_err("{{else}}", 0, "column 3: else without if");
+    check_err("{{with}}{{end}}", 0, "column 3: missing the value after with");
+    check_err("{{range .ID}}{{end}}", 0, "column 3: range over a value that is not a list");
+    check_err("{{block \"x\" .}}{{end}}", 0, "column 3: block is not supported");
     check_err("{{ println .ID }}", 0, "column 4: function \"println\" is not supported");
     check_err("{{$x := .ID}}", 0, "column 3: variables ($) are not supported");
     check_err("{{json}}", 0, "column 3: json takes 1 argument, not 0");
@@ -185,7 +217,8 @@ static void refused(void)
     check_err("{{1.5}}", 0, "column 3: kiln's templates take whole numbers only");
     check_err("x\\t{{.ID}}\\t{{bogus}}", GOTMPL_ESCAPES | GOTMPL_TABLE,
               "column 15: function \"bogus\"");
-    check_err("table {{.ID}} {{if}}", GOTMPL_ESCAPES | GOTMPL_TABLE, "column 17: if");
+    check_err("table {{.ID}} {{if}}", GOTMPL_ESCAPES | GOTMPL_TABLE,
+              "column 17: missing the value");
 }
 
 static char *render(const char *src, const char *rows)
@@ -226,6 +259,13 @@ static void table(void)
     s = render("{{.ID}}\\t{{.Names}}", rows);
     is_str(s, "abc\tweb\n0123456789ab\ta-much-longer-name\n", "no table prefix: rows as they are");
     free(s);
+    s = render("table {{.ID}}{{if .Names}}\\t{{.Names}}{{end}}", rows);
+    is_str(s,
+           "CONTAINER ID   NAMES\n"
+           "abc            web\n"
+           "0123456789ab   a-much-longer-name\n",
+           "table with if: the header takes the body");
+    free(s);
     s = render("table {{.Nope}}", rows);
     is_str(s, "NOPE\n<no value>\n<no value>\n", "missing fields (lenient)");
     free(s);
@@ -258,6 +298,7 @@ int main(void)
     fields();
     functions();
     fold_case();
+    control();
     escapes_and_trim();
     refused();
     table();
