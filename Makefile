@@ -149,8 +149,9 @@ check-style:
 #   advisories  OSV and tracker JSON -> advisory index -> scan -> reports
 #   sbom        dpkg status, METADATA, package.json, copyright parsers; SPDX/CycloneDX writers
 #   opt         the command line's option tables (src/cli/opt.c)
+#   gotmpl      --format's Go-template subset (src/util/gotmpl.c) and tabwriter
 FUZZ_TIME  ?= 60
-FUZZERS    := dockerfile compose kube versions advisories sbom opt
+FUZZERS    := dockerfile compose kube versions advisories sbom opt gotmpl
 FUZZ_SRCS  := $(sort $(wildcard src/dockerfile/*.c src/util/*.c))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CC     = clang -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Isrc $(PKG_CFLAGS) $(FUZZ_FLAGS)
@@ -198,6 +199,11 @@ build-fuzz/fuzz_sbom: fuzz/fuzz_sbom.c $(SBOM_FUZZ_SRCS) $(wildcard src/sbom/*.h
 build-fuzz/fuzz_opt: fuzz/fuzz_opt.c src/cli/opt.c src/cli/opt.h $(wildcard src/util/*.c src/util/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -o $@ fuzz/fuzz_opt.c src/cli/opt.c $(wildcard src/util/*.c) $(PKG_LIBS) -lpthread -ldl
+
+# --format templates: parse, execute, render as a table (src/util/gotmpl.c).
+build-fuzz/fuzz_gotmpl: fuzz/fuzz_gotmpl.c $(wildcard src/util/*.c src/util/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -o $@ fuzz/fuzz_gotmpl.c $(wildcard src/util/*.c) $(PKG_LIBS) -lpthread -ldl
 
 # Each fuzzer NAME reads fuzz/corpus_NAME (the Dockerfile's: fuzz/corpus) and
 # fuzz/NAME.dict when there is one.

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/compose_cmd.h"
+#include "cli/format.h"
 #include "cli/opt.h"
 #include "compose/compose.h"
 #include "compose/stack.h"
@@ -77,76 +78,6 @@ static json_t *publishers(const struct net_port *p, size_t n)
     return a;
 }
 
-/* Go's strconv.Quote of s (Docker prints Command quoted): "\"sh -c 'x'\"". */
-static void go_quote(const char *s, struct strbuf *sb)
-{
-    static const char esc[] = "\a\b\f\n\r\t\v", name[] = "abfnrtv";
-    strbuf_addc(sb, '"');
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        const char *e = strchr(esc, *c);
-        if (*c == '"' || *c == '\\')
-            strbuf_addf(sb, "\\%c", *c);
-        else if (e != NULL)
-            strbuf_addf(sb, "\\%c", name[e - esc]);
-        else if (*c < 0x20 || *c == 0x7f)
-            strbuf_addf(sb, "\\x%02x", *c);
-        else
-            strbuf_addc(sb, (char)*c);
-    }
-    strbuf_addc(sb, '"');
-}
-
-/* The command line (config.json's Cmd, entrypoint included) joined by spaces,
- * cut to 20 characters ending in "…" unless whole (Docker's formatter.Ellipsis),
- * then quoted. */
-static char *command_text(const json_t *cfg, int whole)
-{
-    struct strbuf cmd = STRBUF_INIT, out = STRBUF_INIT;
-    strbuf_init(&cmd);
-    strbuf_init(&out);
-    size_t i, chars = 0, cut = 0;
-    json_t *v;
-    json_array_foreach(json_object_get(cfg, "Cmd"), i, v)
-    {
-        if (i)
-            strbuf_addc(&cmd, ' ');
-        strbuf_adds(&cmd, json_string_value(v) ? json_string_value(v) : "");
-    }
-    for (size_t b = 0; b < cmd.len; b++)
-        if (((unsigned char)cmd.buf[b] & 0xC0) != 0x80 && ++chars == 20)
-            cut = b; /* where the 20th character starts */
-    if (!whole && chars > 20) {
-        strbuf_setlen(&cmd, cut);
-        strbuf_adds(&cmd, "…");
-    }
-    go_quote(cmd.buf, &out);
-    strbuf_release(&cmd);
-    return strbuf_detach(&out);
-}
-
-static int by_string(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* config.json's Labels as Docker prints them: "k=v,k2=v2" (here by key). */
-static char *labels_text(const json_t *cfg)
-{
-    const json_t *labels = json_object_get(cfg, "Labels");
-    struct strbuf sb = STRBUF_INIT;
-    strbuf_init(&sb);
-    size_t n = json_object_size(labels), k = 0;
-    cleanup_free const char **keys = xcalloc(n + 1, sizeof(*keys));
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)labels, key, v) keys[k++] = key;
-    qsort(keys, k, sizeof(*keys), by_string);
-    for (size_t i = 0; i < k; i++)
-        strbuf_addf(&sb, "%s%s=%s", i ? "," : "", keys[i],
-                    json_string_value(json_object_get(labels, keys[i])) ?: "");
-    return strbuf_detach(&sb);
-}
-
 /* One container as Docker Compose v2 prints it with --format json, keys in
  * its order (sorted; a publisher's in its struct's). Not there: LocalVolumes,
  * Mounts, Networks and Size, which kiln does not record per container. */
@@ -156,18 +87,15 @@ static json_t *ps_json(const struct compose_ctx_cli *cc, const struct compose_ct
     size_t n;
     service_ports(cc->root, cc->p, c->service, &ports, &n);
     cleanup_free char *ports_s = net_ports_describe(ports, n);
-    cleanup_free char *cmd = command_text(c->cfg, whole);
-    cleanup_free char *labels = labels_text(c->cfg);
+    cleanup_free char *cmd = cli_docker_command(c->cfg, whole);
+    cleanup_free char *labels = cli_docker_labels(c->cfg);
     json_t *health = ctr_load_health(cc->root, c->id);
     struct strbuf status = STRBUF_INIT;
     strbuf_init(&status);
     cli_ctr_status(c->state, health, &status);
     long long created = json_get_int(c->cfg, "Created", 0);
-    char at[64] = "", ago[48];
-    struct tm tm;
-    time_t t = (time_t)created;
-    if (localtime_r(&t, &tm))
-        strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+    char at[64], ago[48];
+    cli_docker_time(created, at, sizeof(at));
     const char *state = json_get_str(c->state, "Status");
     const char *h = health ? json_get_str(health, "Status") : NULL;
     json_t *o = json_pack(
@@ -192,7 +120,9 @@ static const struct cli_opt ps_opts[] = {
     {'q', "quiet", CLI_OPT_FLAG, &ps_quiet, NULL, "only the ids", NULL},
     {0, "services", CLI_OPT_FLAG, &ps_services, NULL, "only the services, one per line", NULL},
     {0, "format", CLI_OPT_STRING, &ps_format, "FORMAT",
-     "table (the default) or json: one object per line, as Docker Compose v2 prints", NULL},
+     "table (the default), json (one object per line, as Docker Compose v2 prints) or a Go "
+     "template over those fields ('{{.Name}} {{.Health}}', 'table {{.Name}}\\t{{.Status}}')",
+     NULL},
     {0, "status", CLI_OPT_LIST, &ps_status, "STATUS",
      "only containers in STATUS (repeatable; created, running, restarting, exited, ...); implies "
      "-a",
@@ -200,7 +130,7 @@ static const struct cli_opt ps_opts[] = {
     {0, "filter", CLI_OPT_LIST, &ps_filter, "KEY=VALUE",
      "status=STATUS as --status, service=SERVICE (repeatable)", NULL},
     {0, "no-trunc", CLI_OPT_FLAG, &ps_no_trunc, NULL,
-     "json: the whole ID and Command (else 12 and 20 characters, as Docker)", NULL},
+     "json, template: the whole ID and Command (else 12 and 20 characters, as Docker)", NULL},
     CLI_OPT_END,
 };
 const struct cli_spec ps_spec = {
@@ -211,9 +141,11 @@ const struct cli_spec ps_spec = {
             "ports. --format json prints one object per line as Docker Compose v2 does (Command,\n"
             "CreatedAt, ExitCode, Health, ID, Image, Labels, Name, Names, Ports, Project,\n"
             "Publishers [{URL, TargetPort, PublishedPort, Protocol}], RunningFor, Service,\n"
-            "State, Status); Health is the health check's status, \"\" without one.\n"
+            "State, Status); Health is the health check's status, \"\" without one. A Go\n"
+            "template reads the same fields (see docs/run.md, \"--format templates\").\n"
             "  kiln compose ps --services --status running\n"
-            "  kiln compose ps -a --format json | jq -r 'select(.ExitCode != 0) | .Name'\n",
+            "  kiln compose ps -a --format json | jq -r 'select(.ExitCode != 0) | .Name'\n"
+            "  kiln compose ps --format 'table {{.Name}}\\t{{.Health}}'\n",
     .opts = ps_opts,
     .max_args = -1,
 };
@@ -319,16 +251,36 @@ static void ps_print(struct compose_ctx_cli *cc, const struct compose_ctr *cs, c
     }
 }
 
+/* Docker Compose's column headers where they are not the field's name in
+ * upper case. */
+static const struct gotmpl_header ps_headers[] = {
+    {"ID", "CONTAINER ID"},    {"CreatedAt", "CREATED AT"}, {"RunningFor", "CREATED"},
+    {"ExitCode", "EXIT CODE"}, {"Publishers", "PORTS"},     {NULL, NULL},
+};
+
+/* --format TEMPLATE: each container's --format json object through it. */
+static int ps_print_template(struct compose_ctx_cli *cc, const struct gotmpl *t,
+                             const struct compose_ctr *cs, const size_t *shown, size_t n)
+{
+    cleanup_json json_t *rows = json_array();
+    for (size_t k = 0; k < n; k++) {
+        json_t *o = ps_json(cc, &cs[shown[k]], ps_no_trunc);
+        if (o)
+            json_array_append_new(rows, o);
+    }
+    return cli_format_print("compose ps", t, rows, ps_headers);
+}
+
 int compose_ps_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
 {
     int first = cli_parse(&ps_spec, argc, argv);
     if (first <= 0)
         return -first;
     cleanup_strv struct cli_strv services = {0};
-    if (strcmp(ps_format, "table") != 0 && strcmp(ps_format, "json") != 0)
-        return cli_usage_error(
-            "compose ps", "--format must be table or json, not \"%s\" (kiln has no Go templates)",
-            ps_format);
+    cleanup_gotmpl struct gotmpl *tmpl = NULL;
+    if (strcmp(ps_format, "table") != 0 && strcmp(ps_format, "json") != 0 &&
+        (tmpl = cli_format_parse("compose ps", ps_format)) == NULL)
+        return EXIT_USAGE;
     if (compose_check_services(cc->p, "compose ps", argv + first, argc - first) ||
         ps_check_filters(cc, &services))
         return EXIT_USAGE;
@@ -341,9 +293,13 @@ int compose_ps_cmd(struct compose_ctx_cli *cc, int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         if (ps_shown(&cs[i], (const char *const *)argv + first, (size_t)(argc - first), &services))
             shown[n_shown++] = i;
-    ps_print(cc, cs, shown, n_shown);
+    int rc = EXIT_OK;
+    if (tmpl != NULL && !ps_quiet && !ps_services)
+        rc = ps_print_template(cc, tmpl, cs, shown, n_shown);
+    else
+        ps_print(cc, cs, shown, n_shown);
     compose_list_free(cs, n);
     cli_strv_free(&ps_status);
     cli_strv_free(&ps_filter);
-    return EXIT_OK;
+    return rc;
 }

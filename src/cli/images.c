@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/format.h"
 #include "cli/store_cmd.h"
 #include "cli/opt.h"
 #include "store/reference.h"
@@ -88,28 +89,87 @@ static void fill_row(struct store *s, const struct store_tag_entry *e, struct ro
     }
 }
 
+/* One row as --format json prints it. */
+static json_t *row_json(const struct row *r)
+{
+    char id[DIGEST_STR_LEN + 1], dg[DIGEST_STR_LEN + 1];
+    json_t *o =
+        json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:I}", "repository", r->repository, "tag", r->tag,
+                  "id", r->have_id ? digest_str(&r->id, id) : NULL, "digest",
+                  digest_str(&r->digest, dg), "created", r->created, "size", (json_int_t)r->size);
+    json_t *pl = json_array();
+    for (const char *p = r->platforms; p && *p;) {
+        size_t len = strcspn(p, ",");
+        json_array_append_new(pl, json_stringn(p, len));
+        p += len + (p[len] == ',');
+    }
+    json_object_set_new(o, "platforms", pl);
+    return o;
+}
+
 static void print_json(const struct row *rows, size_t n)
 {
     cleanup_json json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char id[DIGEST_STR_LEN + 1], dg[DIGEST_STR_LEN + 1];
-        json_t *o =
-            json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:I}", "repository", rows[i].repository, "tag",
-                      rows[i].tag, "id", rows[i].have_id ? digest_str(&rows[i].id, id) : NULL,
-                      "digest", digest_str(&rows[i].digest, dg), "created", rows[i].created, "size",
-                      (json_int_t)rows[i].size);
-        json_t *pl = json_array();
-        for (const char *p = rows[i].platforms; p && *p;) {
-            size_t len = strcspn(p, ",");
-            json_array_append_new(pl, json_stringn(p, len));
-            p += len + (p[len] == ',');
-        }
-        json_object_set_new(o, "platforms", pl);
-        json_array_append_new(arr, o);
-    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, row_json(&rows[i]));
     char *out = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("%s\n", out);
     free(out);
+}
+
+/* The row a template reads: the --format json object plus Docker's
+ * placeholders (ID, Repository, Tag, Digest, CreatedSince, CreatedAt, Size,
+ * VirtualSize, Containers, SharedSize, UniqueSize) as Docker spells them;
+ * Platforms the platforms joined by commas. */
+static json_t *row_template(const struct row *r, int no_trunc)
+{
+    json_t *o = row_json(r);
+    char buf[64], dg[DIGEST_STR_LEN + 1];
+    json_object_set_new(o, "ID",
+                        json_string(!r->have_id ? "<missing>"
+                                    : no_trunc  ? digest_str(&r->id, dg)
+                                                : cli_short_id(&r->id, buf)));
+    json_object_set_new(o, "Repository", json_string(r->repository));
+    json_object_set_new(o, "Tag", json_string(r->tag));
+    json_object_set_new(o, "Digest", json_string(digest_str(&r->digest, dg)));
+    json_object_set_new(
+        o, "CreatedSince",
+        json_string(r->created_t >= 0 ? cli_human_ago(r->created_t, buf, sizeof(buf)) : "N/A"));
+    if (r->created_t >= 0)
+        cli_docker_time(r->created_t, buf, sizeof(buf));
+    json_object_set_new(o, "CreatedAt", json_string(r->created_t >= 0 ? buf : "N/A"));
+    cli_human_size(r->size, buf, sizeof(buf));
+    json_object_set_new(o, "Size", json_string(buf));
+    json_object_set_new(o, "VirtualSize", json_string(buf));
+    json_object_set_new(o, "Platforms", json_string(r->platforms ? r->platforms : ""));
+    json_object_set_new(o, "Containers", json_string("N/A"));
+    json_object_set_new(o, "SharedSize", json_string("N/A"));
+    json_object_set_new(o, "UniqueSize", json_string("N/A"));
+    /* the fields a row may lack are there for every template */
+    if (!json_object_get(o, "id"))
+        json_object_set_new(o, "id", json_null());
+    if (!json_object_get(o, "created"))
+        json_object_set_new(o, "created", json_null());
+    return o;
+}
+
+/* Docker's column headers (formatter/image.go). */
+static const struct gotmpl_header images_headers[] = {
+    {"ID", "IMAGE ID"},
+    {"CreatedSince", "CREATED"},
+    {"CreatedAt", "CREATED AT"},
+    {"VirtualSize", "VIRTUAL SIZE"},
+    {"SharedSize", "SHARED SIZE"},
+    {"UniqueSize", "UNIQUE SIZE"},
+    {NULL, NULL},
+};
+
+static int print_template(const struct gotmpl *t, const struct row *rows, size_t n, int no_trunc)
+{
+    cleanup_json json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, row_template(&rows[i], no_trunc));
+    return cli_format_print("images", t, arr, images_headers);
 }
 
 static void print_table(const struct row *rows, size_t n, int quiet, int no_trunc)
@@ -155,9 +215,11 @@ static int quiet, no_trunc;
 
 static const struct cli_opt images_opts[] = {
     {'f', "format", CLI_OPT_STRING, &format, "FORMAT",
-     "table (default) or json: an array of objects with\n"
+     "table (default), json (an array of objects with\n"
      "repository, tag, id, digest, created, size (bytes) and\n"
-     "platforms (array of os/arch[/variant])",
+     "platforms: array of os/arch[/variant]) or a Go template:\n"
+     "'{{.Repository}}:{{.Tag}} {{.ID}}',\n"
+     "'table {{.ID}}\\t{{.Size}}'",
      NULL},
     {'q', "quiet", CLI_OPT_FLAG, &quiet, NULL, "print image ids only", NULL},
     {0, "no-trunc", CLI_OPT_FLAG, &no_trunc, NULL, "print full image ids", NULL},
@@ -171,7 +233,11 @@ static const struct cli_spec images_spec = {
     .text = "Lists tagged images: REPOSITORY TAG IMAGE ID CREATED SIZE PLATFORMS, newest\n"
             "first. A multi-platform image (an index) is one row; PLATFORMS lists its images'\n"
             "platforms, IMAGE ID is this machine's image (or <missing>).\n"
-            "SIZE counts the image's blobs in the store (manifest, config, layers).\n",
+            "SIZE counts the image's blobs in the store (manifest, config, layers).\n"
+            "A template (Go's text/template: fields, json, join, upper, lower, index, if,\n"
+            "range, with; Docker's \\t, \\n and table prefix) reads the json fields and\n"
+            "Docker's placeholders: .ID .Repository .Tag .Digest .CreatedSince .CreatedAt\n"
+            ".Size .VirtualSize .Platforms; see docs/run.md.\n",
     .opts = images_opts,
     .max_args = 1,
 };
@@ -181,8 +247,10 @@ static int cmd_images(struct cli_global *g, int argc, char **argv)
     int first = cli_parse(&images_spec, argc, argv);
     if (first <= 0)
         return -first;
-    if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0)
-        return cli_usage_error("images", "--format must be table or json, not \"%s\"", format);
+    cleanup_gotmpl struct gotmpl *tmpl = NULL;
+    if (strcmp(format, "table") != 0 && strcmp(format, "json") != 0 && !quiet &&
+        (tmpl = cli_format_parse("images", format)) == NULL)
+        return EXIT_USAGE;
     struct kiln_error *err = NULL;
     struct reference filter = {0};
     int filter_tag = 0, have_filter = argc - first == 1;
@@ -222,7 +290,9 @@ static int cmd_images(struct cli_global *g, int argc, char **argv)
         fill_row(s, &e[i], &rows[nr++]);
     }
     qsort(rows, nr, sizeof(*rows), by_created_desc);
-    if (strcmp(format, "json") == 0)
+    if (tmpl != NULL)
+        rc = print_template(tmpl, rows, nr, no_trunc);
+    else if (strcmp(format, "json") == 0)
         print_json(rows, nr);
     else
         print_table(rows, nr, quiet, no_trunc);
@@ -235,7 +305,7 @@ static int cmd_images(struct cli_global *g, int argc, char **argv)
     free(rows);
     store_tag_entries_free(e, n);
     reference_release(&filter);
-    return EXIT_OK;
+    return rc;
 }
 
 const struct cli_command cli_cmd_images = {

@@ -1,6 +1,6 @@
 /* kiln inspect IMAGE...: what the store knows about images, as JSON: id,
- * digest, tags, size, the manifest and the config. --format picks one value
- * by path, in docker's template spelling ("{{.config.config.Env}}") or bare
+ * digest, tags, size, the manifest and the config. --format prints a Go
+ * template (util/gotmpl.h) per object, or one value by a bare path
  * (".config.config.Env"); keys match without regard to case. */
 #include <jansson.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli/format.h"
 #include "cli/store_cmd.h"
 #include "cli/opt.h"
 #include "runtime/container.h"
@@ -61,42 +62,64 @@ static json_t *describe(struct store *s, const struct image *img)
         "config", img->config_json);
 }
 
-/* Follows ".a.b.c" through objects, keys compared case-insensitively. */
-static const json_t *select_path(const json_t *v, const char *path, struct kiln_error **err)
+/* The template --format PATH stands for: a bare path (".config.config.Env",
+ * kiln's own spelling) is {{json PATH}}, printed raw when a string; anything
+ * else is a template (Go's printing: [a b] for an array). NULL after the
+ * usage error. */
+static struct gotmpl *parse_format(const char *f, int *bare)
 {
-    cleanup_free char *p = xstrdup(path);
-    size_t n = strlen(p);
-    char *start = p;
-    if (n >= 4 && strncmp(p, "{{", 2) == 0 && strcmp(p + n - 2, "}}") == 0) {
-        p[n - 2] = '\0';
-        start = p + 2;
-        while (*start == ' ')
-            start++;
-        for (char *e = start + strlen(start); e > start && e[-1] == ' ';)
-            *--e = '\0';
-    }
-    if (*start != '.') {
-        kiln_error_set(err, KILN_E_USAGE, "--format \"%s\": give a path like .config.config.Env",
-                       path);
+    struct kiln_error *err = NULL;
+    *bare = strstr(f, "{{") == NULL;
+    cleanup_free char *src = *bare ? xasprintf("{{json %s}}", f) : xstrdup(f);
+    if (*bare && f[0] != '.') {
+        cli_usage_error("inspect",
+                        "--format \"%s\": give a path like .config.config.Env or a "
+                        "template like '{{.Config.Env}}'",
+                        f);
         return NULL;
     }
-    for (char *key = start + 1; *key != '\0' && v != NULL;) {
-        char *dot = strchr(key, '.');
-        if (dot != NULL)
-            *dot = '\0';
-        const char *k;
-        const json_t *child, *found = NULL;
-        json_object_foreach((json_t *)v, k, child)
-        {
-            if (strcasecmp(k, key) == 0) {
-                found = child;
-                break;
-            }
-        }
-        v = found;
-        key = dot ? dot + 1 : key + strlen(key);
+    struct gotmpl *t = gotmpl_parse(src, GOTMPL_FOLD_CASE, &err);
+    if (t == NULL) {
+        if (*bare)
+            cli_usage_error("inspect", "--format \"%s\": give a path like .config.config.Env", f);
+        else
+            cli_usage_error("inspect", "%s", err->msg);
+        kiln_error_free(err);
     }
-    return v;
+    return t;
+}
+
+/* Prints d through t: one line; a bare path's string raw, null as
+ * <no value>. */
+static int print_format(const struct gotmpl *t, int bare, json_t *d)
+{
+    struct kiln_error *err = NULL;
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_init(&sb);
+    if (gotmpl_exec(t, d, &sb, &err) < 0) {
+        strbuf_release(&sb);
+        int rc = cli_usage_error("inspect", "%s", err->msg);
+        kiln_error_free(err);
+        return rc;
+    }
+    cleanup_json json_t *v = bare ? json_loads(sb.buf, JSON_DECODE_ANY, NULL) : NULL;
+    if (bare && json_is_string(v))
+        printf("%s\n", json_string_value(v));
+    else if (bare && (v == NULL || json_is_null(v)))
+        printf("<no value>\n");
+    else
+        printf("%s\n", sb.buf);
+    strbuf_release(&sb);
+    return EXIT_OK;
+}
+
+/* An image as a template reads it: the JSON plus Docker's Config (the
+ * config's config: {{.Config.Env}}); keys match regardless of case. */
+static void add_docker_fields(json_t *d)
+{
+    json_t *cfg = json_object_get(json_object_get(d, "config"), "config");
+    if (json_is_object(cfg) && json_object_get(d, "Config") == NULL)
+        json_object_set(d, "Config", cfg);
 }
 
 /* The artifacts attached to img: [{digest, artifactType, size, created}]. */
@@ -192,10 +215,11 @@ static const char *format, *platform;
 static int want_referrers;
 
 static const struct cli_opt inspect_opts[] = {
-    {'f', "format", CLI_OPT_STRING, &format, "PATH",
-     "print one value per image instead, e.g.\n"
-     "'{{.config.config.Env}}' or .digest (keys ignore case;\n"
-     "strings raw, anything else as JSON)",
+    {'f', "format", CLI_OPT_STRING, &format, "FORMAT",
+     "one line per image or container instead: a Go template\n"
+     "('{{.Config.Env}}', '{{json .Config}}', '{{index\n"
+     ".Config.Labels \"k\"}}'; keys ignore case) or a bare path\n"
+     "(.digest: strings raw, anything else as JSON)",
      NULL},
     {0, "referrers", CLI_OPT_FLAG, &want_referrers, NULL,
      "list the artifacts attached to the image instead (kiln\n"
@@ -220,7 +244,10 @@ static const struct cli_spec inspect_spec = {
             "one: v7 of linux/arm/v7), os, size (bytes of its blobs),\n"
             "diffIds, manifest and config (the documents as stored). For a name tagged\n"
             "on an index (a multi-platform image): also index, indexDigest and platforms;\n"
-            "the image described is this machine's, or --platform's.\n",
+            "the image described is this machine's, or --platform's.\n"
+            "A --format template (Go's text/template: fields, json, join, upper, lower,\n"
+            "index, if, range, with) also reads an image's Config as Docker's (the\n"
+            "config's config: '{{.Config.Env}}'); see docs/run.md.\n",
     .opts = inspect_opts,
     .min_args = 1,
     .max_args = -1,
@@ -239,6 +266,10 @@ static int cmd_inspect(struct cli_global *g, int argc, char **argv)
     int rc = cli_store_open(g, &s);
     if (rc != 0)
         return rc;
+    cleanup_gotmpl struct gotmpl *tmpl = NULL;
+    int bare = 0;
+    if (format != NULL && (tmpl = parse_format(format, &bare)) == NULL)
+        return EXIT_USAGE;
     cleanup_json json_t *all = json_array();
     int failed = 0;
     for (int i = first; i < argc; i++) {
@@ -261,20 +292,12 @@ static int cmd_inspect(struct cli_global *g, int argc, char **argv)
             json_array_append_new(all, d);
             continue;
         }
-        const json_t *v = select_path(d, format, &err);
-        if (err != NULL) {
-            json_decref(d);
-            return cli_fail(err);
-        }
-        if (json_is_string(v)) {
-            printf("%s\n", json_string_value(v));
-        } else if (v == NULL || json_is_null(v)) {
-            printf("<no value>\n");
-        } else {
-            cleanup_free char *out = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-            printf("%s\n", out);
-        }
+        if (img != NULL && !want_referrers)
+            add_docker_fields(d);
+        rc = print_format(tmpl, bare, d);
         json_decref(d);
+        if (rc != EXIT_OK)
+            return rc;
     }
     if (format == NULL) {
         cleanup_free char *out = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/format.h"
 #include "cli/opt.h"
 #include "net/net.h"
 #include "runtime/container.h"
@@ -86,20 +87,67 @@ static json_t *ps_json(const char *id, const json_t *cfg, const json_t *st, cons
     return o;
 }
 
-static int all, quiet, json;
-
-static int ps_format(void *ctx, const struct cli_opt *opt, const char *arg)
+/* The row a --format template reads: the --format json object, plus Docker's
+ * placeholders (ID, Command quoted, CreatedAt, RunningFor, Status, Size,
+ * Labels, Label, Mounts, Networks, LocalVolumes) in Docker's spelling. */
+static json_t *ps_template_row(const char *id, const json_t *cfg, const json_t *st, json_t *health)
 {
-    if (strcmp(arg, "json") != 0)
-        return cli_opt_error(opt, "%s: kiln knows json", arg);
-    *(int *)ctx = 1;
-    return 0;
+    cleanup_free char *ports = ports_text(cfg);
+    json_t *o = ps_json(id, cfg, st, ports, json_incref(health));
+    cleanup_free char *cmd = cli_docker_command(cfg, 0);
+    cleanup_free char *labels = cli_docker_labels(cfg);
+    struct strbuf status = STRBUF_INIT;
+    strbuf_init(&status);
+    cli_ctr_status(st, health, &status);
+    char at[64], ago[48];
+    long long created = json_get_int(cfg, "Created", 0);
+    cli_docker_time(created, at, sizeof(at));
+    const json_t *lab = json_object_get(cfg, "Labels");
+    json_t *mode = json_object_get(o, "NetworkMode");
+    json_object_set_new(o, "ID", json_stringn(id, strnlen(id, 12)));
+    json_object_set_new(o, "Command", json_string(cmd));
+    json_object_set_new(o, "CreatedAt", json_string(at));
+    json_object_set_new(o, "RunningFor", json_string(cli_human_ago(created, ago, sizeof(ago))));
+    json_object_set_new(o, "Status", json_string(status.buf));
+    json_object_set_new(o, "Size", json_string("0B"));
+    json_object_set_new(o, "Labels", json_string(labels));
+    json_object_set_new(o, "Label", json_is_object(lab) ? json_deep_copy(lab) : json_object());
+    json_object_set_new(o, "Mounts", json_string(""));
+    json_object_set(o, "Networks", mode);
+    json_object_set_new(o, "LocalVolumes", json_string("0"));
+    /* the fields a container may lack are there for every template */
+    if (!json_object_get(o, "Health"))
+        json_object_set_new(o, "Health", json_null());
+    if (!json_object_get(o, "Pid"))
+        json_object_set_new(o, "Pid", json_null());
+    if (!json_object_get(o, "State"))
+        json_object_set_new(o, "State", json_string("created"));
+    strbuf_release(&status);
+    return o;
 }
+
+/* Docker's column headers (formatter/container.go). */
+static const struct gotmpl_header ps_headers[] = {
+    {"ID", "CONTAINER ID"},
+    {"Id", "CONTAINER ID"},
+    {"CreatedAt", "CREATED AT"},
+    {"RunningFor", "CREATED"},
+    {"LocalVolumes", "LOCAL VOLUMES"},
+    {"Label", "LABEL"},
+    {NULL, NULL},
+};
+
+static int all, quiet;
+static const char *format = "table";
 
 static const struct cli_opt ps_opts[] = {
     {'a', "all", CLI_OPT_FLAG, &all, NULL, "all containers, not only running ones", NULL},
     {'q', "quiet", CLI_OPT_FLAG, &quiet, NULL, "print short ids only", NULL},
-    {'f', "format", CLI_OPT_FUNC, &json, "json", "one JSON object per container", ps_format},
+    {'f', "format", CLI_OPT_STRING, &format, "FORMAT",
+     "table (the default), json (an array of objects) or a Go\n"
+     "template: '{{.Names}}\\t{{.Status}}',\n"
+     "'table {{.ID}}\\t{{.Image}}'",
+     NULL},
     CLI_OPT_END,
 };
 
@@ -110,7 +158,12 @@ static const struct cli_spec ps_spec = {
             "health when the image has a HEALTHCHECK), published ports and name. -q prints\n"
             "short ids only; --format json one object per container (Id, Names, Image,\n"
             "Command, State, Ports, PublishedPorts, NetworkMode, Pod, Created, Pid, and\n"
-            "Health with Status, FailingStreak and Log for one with a health check).\n",
+            "Health with Status, FailingStreak and Log for one with a health check).\n"
+            "A template (Go's text/template: fields, json, join, upper, lower, index, if,\n"
+            "range, with; Docker's \\t, \\n and table prefix) reads those and Docker's\n"
+            "placeholders: .ID .Image .Command .CreatedAt .RunningFor .Ports .State .Status\n"
+            ".Size .Names .Labels .Label \"KEY\" .Mounts .Networks; see docs/run.md.\n"
+            "  kiln ps -a --format 'table {{.Names}}\\t{{.Status}}'\n",
     .opts = ps_opts,
     .max_args = 0,
 };
@@ -120,14 +173,19 @@ static int cmd_ps(struct cli_global *g, int argc, char **argv)
     int first = cli_parse(&ps_spec, argc, argv);
     if (first <= 0)
         return -first;
-    json_t *list = json ? json_array() : NULL;
+    int json = strcmp(format, "json") == 0;
+    cleanup_gotmpl struct gotmpl *tmpl = NULL;
+    if (!json && strcmp(format, "table") != 0 && !quiet &&
+        (tmpl = cli_format_parse("ps", format)) == NULL)
+        return EXIT_USAGE;
+    json_t *list = json || tmpl ? json_array() : NULL;
     cleanup_free char *root = cli_store_root(g);
     char **ids;
     size_t n;
     struct kiln_error *err = NULL;
     if (ctr_list(root, &ids, &n, &err) < 0)
         return cli_fail(err);
-    if (!quiet && !json)
+    if (!quiet && !json && !tmpl)
         printf("%-12s  %-20s  %-22s  %-16s  %-30s  %-30s  %s\n", "CONTAINER ID", "IMAGE", "COMMAND",
                "CREATED", "STATUS", "PORTS", "NAMES");
     for (size_t i = 0; i < n; i++) {
@@ -144,7 +202,11 @@ static int cmd_ps(struct cli_global *g, int argc, char **argv)
             json_decref(st);
             continue;
         }
-        if (json) {
+        if (tmpl) {
+            json_t *health = ctr_load_health(root, ids[i]);
+            json_array_append_new(list, ps_template_row(ids[i], cfg, st, health));
+            json_decref(health);
+        } else if (json) {
             cleanup_free char *ports = ports_text(cfg);
             json_array_append_new(list,
                                   ps_json(ids[i], cfg, st, ports, ctr_load_health(root, ids[i])));
@@ -171,6 +233,11 @@ static int cmd_ps(struct cli_global *g, int argc, char **argv)
         json_decref(st);
     }
     ctr_list_free(ids, n);
+    if (tmpl) {
+        int rc = cli_format_print("ps", tmpl, list, ps_headers);
+        json_decref(list);
+        return rc;
+    }
     if (json) {
         cleanup_free char *out = json_dumps(list, JSON_INDENT(2));
         printf("%s\n", out);

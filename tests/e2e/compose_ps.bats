@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # kiln compose ps as Docker Compose v2 users script against it: --format json
 # (one object per line, Docker Compose's field names and types, Health from the
-# health check), --services, --status and --filter, --no-trunc.
+# health check) and Go templates, --services, --status and --filter, --no-trunc.
 
 load helpers
 load run_lib
@@ -18,7 +18,7 @@ ps_json() {
 }
 svc() { jq -c ".[] | select(.Service == \"$1\") | $2" <<<"$json"; }
 
-@test "compose ps --format json: Docker Compose v2's fields, one object per line; Health the health check's status; Publishers per port" {
+@test "compose ps --format json: Docker Compose v2's fields, one object per line; Health the health check's status; Publishers per port; Go templates read them" {
     local port id
     port=$(free_port)
     cat >compose.yaml <<EOF
@@ -58,9 +58,18 @@ EOF
     ps_json --no-trunc web
     [ "$(jq length <<<"$json")" -eq 1 ]
     [ "$(svc web '[.ID, .Command]')" = "[\"$id\",\"\\\"httpd -f -p 8080 -h /\\\"\"]" ]
-    run kiln compose ps --format '{{.Name}}'
+    # a Go template reads the --format json fields; table: Docker's headers, aligned
+    run kiln compose ps --format '{{.Name}} {{.Health}}|{{.Service}}\t{{json .Publishers}}'
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = 'psf-idle-1 |idle'$'\t''null' ]
+    [ "${lines[1]}" = "psf-web-1 healthy|web"$'\t'"[{\"URL\":\"127.0.0.1\",\"TargetPort\":8080,\"PublishedPort\":$port,\"Protocol\":\"tcp\"}]" ]
+    run kiln compose ps -a --format 'table {{.Name}}\t{{.ID}}\t{{.ExitCode}}\t{{.RunningFor}}'
+    [ "${lines[0]}" = "NAME         CONTAINER ID   EXIT CODE   CREATED" ]
+    [ "$(printf '%s\n' "$output" | grep '^psf-once-1 ' | cut -c1-40 | sed 's/ *$//')" = "psf-once-1   $(readlink "$KILN_ROOT/containers/names/psf-once-1" | cut -c1-12)   3" ]
+    [ "$(kiln compose ps --no-trunc --format '{{.ID}}' web)" = "$id" ]
+    run kiln compose ps --format '{{.Name}} {{else}}'
     [ "$status" -eq 2 ]
-    [[ "$output" == *'--format must be table or json'* ]]
+    [[ "$output" == *'--format: column 13: else without if, range or with'* ]]
     kiln compose down
     # no containers: no lines
     run kiln compose ps --format json -a

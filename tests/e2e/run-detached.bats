@@ -52,6 +52,49 @@ is_healthy() { kiln ps | grep -q '(healthy)'; }
     [ "$(host_mounts)" -eq 0 ]
 }
 
+@test "ps --format: Go templates with Docker's placeholders, the table prefix aligned as Docker's tabwriter, errors naming the column" {
+    local id
+    id=$(kiln run -d --name web svc)
+    kiln run --name once bb sh -c 'exit 3' || true
+    wait_for 10 is_healthy
+    run kiln ps --format '{{.Names}}\t{{.Status}}'
+    [ "$status" -eq 0 ]
+    [[ "$output" =~ ^web$'\t'Up\ .*\ \(healthy\)$ ]]
+    run kiln ps -a --format '{{.ID}} {{.Image}} {{.State}} {{.Command}} {{json .Names}} {{upper .State}}'
+    [ "${#lines[@]}" -eq 2 ]
+    [[ "$output" == *"${id:0:12} svc running \"sh -c trap \\\"echo st…\" \"web\" RUNNING"* ]]
+    [[ "$output" == *' bb exited "sh -c exit 3" "once" EXITED'* ]]
+    run kiln ps -a --format '{{.Names}}: {{.Status}}|{{.RunningFor}}|{{.CreatedAt}}|{{.Networks}}|{{.Health.Status}}'
+    [[ "$output" == *'once: Exited (3) '*' ago|'*' ago|20'*' +0000 UTC|host|<no value>'* ]]
+    [[ "$output" == *'web: Up '*'|host|healthy'* ]]
+    # table: Docker's headers, each column as wide as its widest cell + 3 (at least 10)
+    run kiln ps -a --format 'table {{.ID}}\t{{.Names}}\t{{.State}}'
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "CONTAINER ID   NAMES     STATE" ]
+    [[ "$output" == *$'\n'"${id:0:12}   web       running"* ]]
+    [[ "$output" =~ $'\n'[0-9a-f]{12}\ \ \ once\ \ \ \ \ \ exited ]]
+    run kiln ps --format 'table {{.RunningFor}}\t{{.CreatedAt}}\t{{.Ports}}\t{{.Labels}}'
+    [[ "${lines[0]}" =~ ^CREATED\ {3,}CREATED\ AT\ {3,}PORTS\ {5}LABELS$ ]]
+    # table alone is the default table; -q wins over a template, as Docker's
+    run kiln ps --format table
+    [[ "${lines[0]}" == "CONTAINER ID  "* ]]
+    [ "$(kiln ps -q --format '{{.Names}}')" = "${id:0:12}" ]
+    # errors: usage (2), naming the column
+    # if and range
+    run kiln ps -a --format '{{.Names}}{{if .Health}} {{.Health.Status}}{{else}} -{{end}}'
+    [[ "$output" == *'web healthy'* && "$output" == *'once -'* ]]
+    [ "$(kiln ps --format '{{range .PublishedPorts}}x{{else}}none{{end}}')" = none ]
+    run kiln ps --format '{{.Names}} {{printf "%s" .ID}}'
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'--format: column 14: function "printf" is not supported'* ]]
+    run kiln ps --format '{{range .Names}}{{end}}'
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'--format: column 3: range over a value that is not a list'* ]]
+    run kiln ps --format '{{.Nmes}}'
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'--format: column 3: no field .Nmes'* ]]
+}
+
 @test "detached: logs, exec into its namespaces, health once" {
     kiln run -d --name web --hostname websvc svc >/dev/null
     wait_for 5 sh -c "$KILN logs web | grep -q started"

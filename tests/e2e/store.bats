@@ -66,6 +66,34 @@ blob_count() {
     [[ "${lines[0]}" =~ ^[0-9a-f]{12}$ ]]
 }
 
+@test "images --format: Go templates with Docker's placeholders, the table prefix, errors naming the column" {
+    mkimage busybox:latest --layers 2 --created 2023-11-14T22:13:20Z
+    mkimage team/app:1.2 --created 2024-01-01T00:00:00Z
+    local json id dg
+    json=$(kiln images --format json)
+    id=$(jq -r '.[1].id' <<<"$json")
+    dg=$(jq -r '.[1].digest' <<<"$json")
+    run kiln images --format '{{.Repository}}:{{.Tag}} {{.ID}}'
+    [ "$status" -eq 0 ]
+    [ "${lines[0]}" = "team/app:1.2 $(jq -r '.[0].id[7:19]' <<<"$json")" ]
+    [ "${lines[1]}" = "busybox:latest ${id:7:12}" ]
+    run kiln images --format '{{.Digest}}|{{.CreatedAt}}|{{.Size}}|{{json .platforms}}|{{.size}}' busybox
+    [ "$output" = "$dg|2023-11-14 22:13:20 +0000 UTC|$(kiln images busybox | awk 'NR==2{print $(NF-1)}')|[\"linux/amd64\"]|$(jq '.[1].size' <<<"$json")" ]
+    [ "$(kiln images --no-trunc --format '{{.ID}}' busybox)" = "$id" ]
+    run kiln images --format 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}'
+    [ "${lines[0]}" = "REPOSITORY   TAG       IMAGE ID       CREATED" ]
+    [[ "${lines[1]}" =~ ^team/app\ {5}1\.2\ {7}[0-9a-f]{12}\ {3}[0-9]+\ years?\ ago$ ]]
+    [[ "${lines[2]}" =~ ^busybox\ {6}latest\ {4}[0-9a-f]{12}\ {3} ]]
+    [ "$(kiln images --format '{{if eq}}' 2>&1 | head -1)" = 'kiln images: --format: column 6: function "eq" is not supported; kiln knows json, join, upper, lower and index' ]
+    [ "$(kiln images --format '{{.Repository}}{{range .platforms}} {{.}}{{end}}{{if .id}} +{{end}}' busybox)" = 'busybox linux/amd64 +' ]
+    run kiln images --format '{{.Repository}} {{with .Tag}}x{{end'
+    [ "$status" -eq 2 ]
+    [[ "${lines[0]}" == "kiln images: --format: column 31: unclosed action"* ]]
+    run kiln images --format '{{.repo}}'
+    [ "$status" -eq 2 ]
+    [[ "${lines[0]}" == *"column 3: no field .repo"* ]]
+}
+
 @test "tag stores the familiar form that skopeo and umoci find" {
     mkimage busybox:latest
     run kiln tag busybox debian:bookworm-slim
@@ -137,7 +165,18 @@ quay.io/org/thing:latest" ]
     [ "$(kiln inspect -f .digest "$id")" = "$digest" ]
     [ "$(kiln inspect -f .digest "${id:7:12}")" = "$digest" ]
     [ "$(kiln inspect -f .id "$digest")" = "$id" ]
-    [ "$(kiln inspect -f '{{.Config.Config.Env}}' busybox)" = '["PATH=/usr/bin:/bin"]' ]
+    # a template prints as Go does (Docker's {{.Config.Env}} too); a bare path as JSON
+    [ "$(kiln inspect -f '{{.Config.Config.Env}}' busybox)" = '[PATH=/usr/bin:/bin]' ]
+    [ "$(kiln inspect -f '{{.Config.Env}}' busybox)" = '[PATH=/usr/bin:/bin]' ]
+    [ "$(kiln inspect -f '{{json .config.config.Env}}' busybox)" = '["PATH=/usr/bin:/bin"]' ]
+    [ "$(kiln inspect -f .config.config.Env busybox)" = '["PATH=/usr/bin:/bin"]' ]
+    [ "$(kiln inspect -f '{{.Id}} {{.RepoTags}} {{.Os}}/{{.Architecture}}' busybox)" = "$id [busybox:latest other:1] linux/amd64" ]
+    [ "$(kiln inspect -f '{{join .repoTags ", "}}\t{{upper .os}}' busybox)" = 'busybox:latest, other:1\tLINUX' ]
+    [ "$(kiln inspect -f '{{json .Config.Cmd}} {{index .Config.Cmd 0}}' busybox)" = '["sh"] sh' ]
+    [ "$(kiln inspect -f '{{range .Config.Env}}{{.}};{{end}}{{with .Config.User}}{{.}}{{else}}root{{end}}' busybox)" = 'PATH=/usr/bin:/bin;root' ]
+    run kiln inspect -f '{{.Id}} {{template "x"}}' busybox
+    [ "$status" -eq 2 ]
+    [[ "$output" == *'--format: column 11: template is not supported'* ]]
     run kiln inspect nothere
     [ "$status" -eq 1 ]
     [[ "$output" == *'image "nothere" not found'* ]]
