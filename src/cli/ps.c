@@ -71,7 +71,7 @@ static json_t *ps_json(const char *id, const json_t *cfg, const json_t *st, cons
 {
     json_t *mode = json_object_get(cfg, "NetworkMode");
     json_t *o =
-        json_pack("{s:s,s:O,s:O,s:O,s:O,s:s}", "Id", id, "Names", json_object_get(cfg, "Name"),
+        json_pack("{s:s,s:O?,s:O?,s:O?,s:O?,s:s?}", "Id", id, "Names", json_object_get(cfg, "Name"),
                   "Image", json_object_get(cfg, "Image"), "Command", json_object_get(cfg, "Cmd"),
                   "State", json_object_get(st, "Status"), "Ports", ports);
     json_object_set_new(o, "NetworkMode", mode ? json_incref(mode) : json_string("host"));
