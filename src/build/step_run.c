@@ -632,8 +632,11 @@ static int execute(struct build_ctx *b, struct stage_state *st, const struct df_
         rc = kiln_error_errno(err, errno, "fork");
     } else if (child == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        close(pipefd[0]);
-        close(errfd[0]);
+        /* Only this step's ends: a step of another stage started meanwhile
+         * must see its output's end when its own command is done, not when
+         * this one's is (build_sched.bats). */
+        int keep[] = {pipefd[1], errfd[1]};
+        close_fds_except(keep, sizeof(keep) / sizeof(keep[0]));
         struct kiln_error *cerr = NULL;
         int st2 = 0;
         int r = runtime_run(&spec, &st2, &cerr);

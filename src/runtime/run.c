@@ -334,12 +334,12 @@ static int runtime_run_in(const struct rt_spec *s, int netfd, int joined_userns,
     if (in_userns && !joined_userns)
         flags |= CLONE_NEWUSER;
     fflush(NULL);
-    /* A raw clone runs none of glibc's fork handlers, and child_main allocates.
-     * glibc's malloc gives each thread an arena of its own (up to 8 per
-     * core), so a build's other stage threads do not hold this one's lock; an
-     * allocator with global locks does (ASan's: make asan once hung here in a two-platform build,
-     * the child waiting in the allocator for ever). The whole fix is a child
-     * that allocates nothing before it execs, or a single-threaded spawner. */
+    /* A raw clone runs none of glibc's fork handlers, and child_main
+     * allocates: a caller with other threads runs runtime_run in a child made
+     * by fork() (build's step_run.c), whose allocator glibc leaves consistent.
+     * ASan's allocator (GCC 12) is not reset by fork: make asan once hung here
+     * in a two-platform build, this child waiting for a lock another thread
+     * of the build held when step_run forked. */
     pid_t pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
     if (pid == 0)
         child_main(&c);

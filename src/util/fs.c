@@ -66,6 +66,30 @@ int read_file(const char *path, size_t max, char **out, size_t *len, struct kiln
     return read_file_at(AT_FDCWD, path, max, out, len, err);
 }
 
+static int int_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+void close_fds_except(const int *keep, size_t n)
+{
+    int sorted[64];
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < sizeof(sorted) / sizeof(sorted[0]); i++)
+        if (keep[i] > 2)
+            sorted[m++] = keep[i];
+    qsort(sorted, m, sizeof(sorted[0]), int_cmp);
+    unsigned int from = 3;
+    for (size_t i = 0; i < m; i++) {
+        if ((unsigned int)sorted[i] > from)
+            close_range(from, (unsigned int)sorted[i] - 1, 0);
+        if ((unsigned int)sorted[i] >= from)
+            from = (unsigned int)sorted[i] + 1;
+    }
+    close_range(from, ~0U, 0);
+}
+
 int fsync_dir(const char *path, struct kiln_error **err)
 {
     cleanup_close int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -38,6 +38,13 @@ int write_output_file(const char *path, const void *data, size_t len, mode_t mod
 int write_all(int fd, const void *buf, size_t len);
 int fsync_dir(const char *path, struct kiln_error **err);
 int fsync_parent_dir(const char *path, struct kiln_error **err);
+
+/* Closes every descriptor from 3 up but those in keep (any order, -1s
+ * ignored). For a child forked from a process with other threads that does
+ * not exec at once: it would otherwise hold, for as long as it lives, the
+ * pipes and lock files the other threads had open at the fork (a pipe's
+ * reader then sees no end until this child exits). */
+void close_fds_except(const int *keep, size_t n);
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode, struct kiln_error **err);
 /* rm -rf without following symlinks; makes read-only dirs writable first.

@@ -348,8 +348,41 @@ static void test_userns_map(void)
     is_int((int)id_map_inner(r, 1, 100000), 65534, "without a range only the user is mapped");
 }
 
+/* close_fds_except in a forked child: the kept ones stay open (in any order,
+ * -1 and 0-2 ignored), every other from 3 up is closed. */
+static void test_close_fds_except(void)
+{
+    int p[4][2];
+    for (int i = 0; i < 4; i++)
+        if (pipe2(p[i], O_CLOEXEC) < 0) {
+            ok(0, "pipe: %s", strerror(errno));
+            return;
+        }
+    int keep[] = {p[2][1], -1, p[0][0], 1};
+    pid_t c = fork();
+    if (c == 0) {
+        close_fds_except(keep, sizeof(keep) / sizeof(keep[0]));
+        int bits = 0;
+        for (int i = 0; i < 4; i++)
+            for (int e = 0; e < 2; e++)
+                if (fcntl(p[i][e], F_GETFD) >= 0)
+                    bits |= 1 << (i * 2 + e);
+        bits |= fcntl(1, F_GETFD) >= 0 ? 1 << 8 : 0;
+        _exit(bits == ((1 << 0) | (1 << 5) | (1 << 8)) ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(c, &st, 0);
+    ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+       "close_fds_except: the kept descriptors stay, 1 stays, the others from 3 up close");
+    for (int i = 0; i < 4; i++) {
+        close(p[i][0]);
+        close(p[i][1]);
+    }
+}
+
 int main(void)
 {
+    test_close_fds_except();
     test_human();
     test_human_duration();
     test_strbuf();
