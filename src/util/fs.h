@@ -39,12 +39,6 @@ int write_all(int fd, const void *buf, size_t len);
 int fsync_dir(const char *path, struct kiln_error **err);
 int fsync_parent_dir(const char *path, struct kiln_error **err);
 
-/* Closes every descriptor from 3 up but those in keep (any order, -1s
- * ignored). For a child forked from a process with other threads that does
- * not exec at once: it would otherwise hold, for as long as it lives, the
- * pipes and lock files the other threads had open at the fork (a pipe's
- * reader then sees no end until this child exits). */
-void close_fds_except(const int *keep, size_t n);
 /* mkdir -p; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode, struct kiln_error **err);
 /* rm -rf without following symlinks; makes read-only dirs writable first.
@@ -69,6 +63,13 @@ void path_push_clean(struct strbuf *sb, const char *path);
  * stays. A descriptor is closed only if it is still the file noted. */
 void fd_note_inherited(void);
 void fd_close_inherited(const int *keep, size_t n);
+/* Closes every descriptor from 3 up but those in keep (any order, -1s
+ * ignored), kiln's own too: for a child forked from a process with other
+ * threads that does not exec at once and needs nothing of its parent's. It
+ * would otherwise hold, for as long as it lives, the pipes and lock files the
+ * other threads had open at the fork (a pipe's reader then sees no end until
+ * this child exits). */
+void close_fds_except(const int *keep, size_t n);
 /* Joins a and b with exactly one '/'. Allocated. */
 char *path_join(const char *a, const char *b);
 
