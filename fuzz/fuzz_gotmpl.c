@@ -25,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = size - 1;
     const char *nul = memchr(rest, '\0', n);
     char *src = strndup(rest, nul ? (size_t)(nul - rest) : n);
-    json_t *doc = nul ? json_loadb(nul + 1, n - (size_t)(nul + 1 - rest), JSON_DECODE_ANY, NULL)
-                      : NULL;
+    json_t *doc =
+        nul ? json_loadb(nul + 1, n - (size_t)(nul + 1 - rest), JSON_DECODE_ANY, NULL) : NULL;
     if (doc == NULL)
         doc = json_loads(fixed, 0, NULL);
     json_t *rows = json_is_array(doc) ? json_incref(doc) : json_pack("[O]", doc);
