@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "util/cleanup.h"
+#include "util/json.h"
 #include "util/strbuf.h"
 
 struct gotmpl *cli_format_parse(const char *cmd, const char *format)
@@ -82,22 +83,13 @@ char *cli_docker_command(const json_t *cfg, int whole)
     return strbuf_detach(&out);
 }
 
-static int by_string(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 char *cli_docker_labels(const json_t *cfg)
 {
     const json_t *labels = json_object_get(cfg, "Labels");
     struct strbuf sb = STRBUF_INIT;
     strbuf_init(&sb);
-    size_t n = json_object_size(labels), k = 0;
-    cleanup_free const char **keys = xcalloc(n + 1, sizeof(*keys));
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)labels, key, v) keys[k++] = key;
-    qsort(keys, k, sizeof(*keys), by_string);
+    size_t k;
+    cleanup_free const char **keys = json_sorted_keys(labels, &k);
     for (size_t i = 0; i < k; i++)
         strbuf_addf(&sb, "%s%s=%s", i ? "," : "", keys[i],
                     json_string_value(json_object_get(labels, keys[i])) ?: "");

@@ -7,6 +7,7 @@
 
 #include "compose/compose.h"
 #include "util/cleanup.h"
+#include "util/json.h"
 #include "util/strbuf.h"
 
 static int write_handler(void *data, unsigned char *buffer, size_t size)
@@ -47,23 +48,14 @@ static int scalar(yaml_emitter_t *em, const char *s, yaml_scalar_style_t style)
     return yaml_emitter_emit(em, &ev);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int emit_value(yaml_emitter_t *em, const json_t *v)
 {
     yaml_event_t ev;
     char buf[64];
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
-        size_t n = json_object_size(v), i = 0;
-        cleanup_free const char **keys = xcalloc(n + 1, sizeof(*keys));
-        const char *k;
-        json_t *x;
-        json_object_foreach((json_t *)v, k, x) keys[i++] = k;
-        qsort(keys, n, sizeof(*keys), cmp_str);
+        size_t n, i;
+        cleanup_free const char **keys = json_sorted_keys(v, &n);
         yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
         if (!yaml_emitter_emit(em, &ev))
             return 0;

@@ -76,6 +76,9 @@ int rt_tty_make_in_container(int sock, struct kiln_error **err);
 int rt_tty_receive(int sock);
 
 /* ---- nsfd.c: a container's namespaces as files ---- */
+/* Sends head (head_len bytes) with the n (1 to RT_NS_COUNT) descriptors fds
+ * (SCM_RIGHTS) in one message over sock; 0, or -1 with errno. */
+int rt_send_fds(int sock, const void *head, size_t head_len, const int *fds, size_t n);
 
 /* "user", "ipc", ... and CLONE_NEWUSER, ... in RT_NS_* order. */
 extern const char *const rt_ns_names[RT_NS_COUNT];

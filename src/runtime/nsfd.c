@@ -64,6 +64,30 @@ union ns_cmsg {
     struct cmsghdr align;
 };
 
+int rt_send_fds(int sock, const void *head, size_t head_len, const int *fds, size_t n)
+{
+    if (n == 0 || n > RT_NS_COUNT) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct iovec iov = {.iov_base = (void *)head, .iov_len = head_len};
+    union ns_cmsg u;
+    memset(&u, 0, sizeof(u));
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = u.buf,
+                         .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+    ssize_t r;
+    while ((r = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    return r == (ssize_t)head_len ? 0 : -1;
+}
+
 int rt_ns_send(int sock, const struct rt_ns *ns)
 {
     for (int i = 0; i < RT_NS_COUNT; i++)
@@ -71,21 +95,8 @@ int rt_ns_send(int sock, const struct rt_ns *ns)
             errno = EBADF;
             return -1;
         }
-    char head[4] = {'k', 'N', 1, RT_NS_COUNT};
-    struct iovec iov = {.iov_base = head, .iov_len = sizeof(head)};
-    union ns_cmsg u;
-    memset(&u, 0, sizeof(u));
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * RT_NS_COUNT);
-    memcpy(CMSG_DATA(c), ns->fd, sizeof(int) * RT_NS_COUNT);
-    ssize_t r;
-    while ((r = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-        ;
-    return r == (ssize_t)sizeof(head) ? 0 : -1;
+    static const char head[4] = {'k', 'N', 1, RT_NS_COUNT};
+    return rt_send_fds(sock, head, sizeof(head), ns->fd, RT_NS_COUNT);
 }
 
 int rt_ns_recv(int sock, int flags, struct rt_ns *ns)

@@ -74,24 +74,10 @@ int rt_tty_make_in_container(int sock, struct kiln_error **err)
         close(m);
         return kiln_error_errno(err, errno, "opening %s", name);
     }
-    char byte = 't';
-    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof(u));
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &m, sizeof(int));
-    ssize_t r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    int r = rt_send_fds(sock, "t", 1, &m, 1);
     int e = errno;
     close(m);
-    if (r != 1) {
+    if (r < 0) {
         close(s);
         return kiln_error_errno(err, e, "passing the pty to kiln");
     }

@@ -4,6 +4,7 @@
 #include "util/gotmpl.h"
 
 #include "util/cleanup.h"
+#include "util/json.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -522,11 +523,6 @@ int gotmpl_is_table(const struct gotmpl *t)
     return t->table;
 }
 
-static int by_key(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 void gotmpl_print_value(const json_t *v, struct strbuf *out)
 {
     size_t i;
@@ -566,11 +562,8 @@ void gotmpl_print_value(const json_t *v, struct strbuf *out)
         strbuf_addc(out, ']');
         break;
     case JSON_OBJECT: {
-        size_t n = json_object_size(v), k = 0;
-        const char **keys = xcalloc(n + 1, sizeof(*keys));
-        const char *key;
-        json_object_foreach((json_t *)v, key, e) keys[k++] = key;
-        qsort(keys, k, sizeof(*keys), by_key);
+        size_t k;
+        const char **keys = json_sorted_keys(v, &k);
         strbuf_adds(out, "map[");
         for (i = 0; i < k; i++) {
             strbuf_addf(out, "%s%s:", i ? " " : "", keys[i]);
@@ -855,12 +848,8 @@ static int run_range(const struct exec *x, const struct node *n, const json_t *v
         }
         return 0;
     }
-    const char **keys = xcalloc(count + 1, sizeof(*keys));
-    size_t k = 0;
-    const char *key;
-    json_t *e;
-    json_object_foreach((json_t *)v, key, e) keys[k++] = key;
-    qsort(keys, k, sizeof(*keys), by_key);
+    size_t k;
+    const char **keys = json_sorted_keys(v, &k);
     int rc = 0;
     for (size_t i = 0; i < k && rc == 0; i++)
         rc = run_list(x, &n->body, json_object_get(v, keys[i]), out);

@@ -2,9 +2,11 @@
 #include "util/json.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/strbuf.h"
 
 char *json_dump_canonical(const json_t *v)
 {
@@ -50,4 +52,22 @@ void cleanup_jsonp(json_t **v)
     if (*v != NULL)
         json_decref(*v);
     *v = NULL;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **json_sorted_keys(const json_t *obj, size_t *n)
+{
+    size_t count = json_object_size(obj), k = 0;
+    const char **keys = xcalloc(count + 1, sizeof(*keys));
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v) keys[k++] = key;
+    qsort(keys, k, sizeof(*keys), key_cmp);
+    if (n != NULL)
+        *n = k;
+    return keys;
 }

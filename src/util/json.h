@@ -17,6 +17,11 @@ json_t *json_load_path(const char *path, size_t max, struct kiln_error **err);
 const char *json_get_str(const json_t *obj, const char *key);
 json_int_t json_get_int(const json_t *obj, const char *key, json_int_t dflt);
 
+/* An object's keys in strcmp order, NULL-terminated, *n of them (n may be
+ * NULL). The array is allocated (free it); the keys are the object's. An
+ * object that is not one gives no keys. */
+const char **json_sorted_keys(const json_t *obj, size_t *n);
+
 void cleanup_jsonp(json_t **v);
 #define cleanup_json __attribute__((cleanup(cleanup_jsonp)))
 
